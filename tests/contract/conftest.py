@@ -1,0 +1,48 @@
+"""The bus contract runs against every backend: embedded always, Fluvio when TUI_TRADER_FLUVIO=host:port."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from tui_trader.bus import EmbeddedBus, EmbeddedCluster
+
+FLUVIO = os.environ.get("TUI_TRADER_FLUVIO", "")
+FLUVIO_SKIP = "Fluvio leg skipped: set TUI_TRADER_FLUVIO=host:port to a reachable cluster to run it"
+
+
+class Backend:
+    """Opens handles on one bus 'cluster' and names fresh topics, so tests never see each other's data."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.cluster = EmbeddedCluster(retention=1000) if kind == "embedded" else None
+        self.handles = []
+
+    async def connect(self):
+        if self.kind == "embedded":
+            bus = EmbeddedBus(self.cluster)
+        else:
+            from tui_trader.bus.fluvio_bus import FluvioBus
+
+            bus = await FluvioBus(FLUVIO, connect_timeout_s=10).connect()
+        self.handles.append(bus)
+        return bus
+
+    def topic(self, base: str = "t") -> str:
+        return f"contract-{base}-{uuid.uuid4().hex[:10]}"
+
+    async def close(self) -> None:
+        for bus in self.handles:
+            await bus.close()
+
+
+@pytest.fixture(params=["embedded", pytest.param("fluvio", marks=pytest.mark.fluvio)])
+async def backend(request):
+    if request.param == "fluvio" and not FLUVIO:
+        pytest.skip(FLUVIO_SKIP)
+    b = Backend(request.param)
+    yield b
+    await b.close()

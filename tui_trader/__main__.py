@@ -1,0 +1,3 @@
+from tui_trader.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""The command line of DESIGN: the desk, headless, worker, ui --attach, record, bench, doctor.
+
+Parsing only; each subcommand lives in `tui_trader.commands.<name>` and returns an exit code. A
+`TuiTraderError` anywhere ends the program with one line `Title: message` and exit code 1, never a
+traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from tui_trader import __version__
+from tui_trader.errors import TuiTraderError
+
+EPILOG = "Settings: settings.toml (see README). Logs: the XDG state dir (tui-trader doctor prints where)."
+
+
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"speed must be a number > 0 or 'max' (got {text!r})") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"speed must be > 0 (got {text!r})")
+    return value
+
+
+def _files(text: str) -> list[str]:
+    return [p for p in text.split(",") if p]
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds (got {text!r})") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0 (got {text!r})")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="PATH", help="settings file (default: XDG user copy, else ./settings.toml)")
+
+    replay = argparse.ArgumentParser(add_help=False)
+    replay.add_argument("--replay", metavar="FILE[,FILE…]", type=_files, default=[],
+                        help="play recordings instead of the live feed (gzip or plain; several play in order)")
+    replay.add_argument("--speed", type=_speed, default=1.0, metavar="X|max",
+                        help="replay speed: a multiple of real time, or 'max' (default 1)")
+
+    p = argparse.ArgumentParser(
+        prog="tui-trader",
+        description="Terminal trading desk for crypto perpetual futures. Without a command: open the desk.",
+        parents=[common, replay],
+        epilog=EPILOG,
+    )
+    p.add_argument("--version", action="version", version=f"tui-trader {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+
+    h = sub.add_parser("headless", parents=[common, replay], help="run the pipeline without the desk",
+                       description="Run the whole pipeline without the desk. With --replay it ends when the file "
+                       "ends and every worker has drained; live it runs until Ctrl-C/SIGTERM or --duration.")
+    h.add_argument("--json", action="store_true", help="print the summary as JSON")
+    h.add_argument("--tap", metavar="DIR", help="write every record of every topic to DIR/<topic>.jsonl")
+    h.add_argument("--duration", type=_positive, metavar="S", help="live: stop after S seconds")
+
+    w = sub.add_parser("worker", parents=[common], help="run one worker in this process (Fluvio bus)",
+                       description="Run one worker of the pipeline on the Fluvio bus; run the others elsewhere.")
+    w.add_argument("name", choices=["collector", "indicator", "router", "executor"])
+
+    u = sub.add_parser("ui", parents=[common], help="the desk only, attached to workers running elsewhere",
+                       description="Show the desk from the bus topics without running workers; keys go out as "
+                       "Control records.")
+    u.add_argument("--attach", action="store_true", required=True, help="attach to the bus in settings")
+
+    r = sub.add_parser("record", parents=[common], help="capture the live feed to a file",
+                       description="Write what the live feed receives in the recording format "
+                       "(<recv_time_ns> <raw JSON> per line), so it replays as it was.")
+    r.add_argument("--out", required=True, metavar="FILE.gz", help="output file (.gz for gzip)")
+    r.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
+
+    b = sub.add_parser("bench", parents=[common], help="benchmark the pipeline",
+                       description="Replay a stream through the real pipeline (embedded bus, paper broker) as fast "
+                       "as it goes and report throughput, latency and memory.")
+    b.add_argument("--json", action="store_true", help="print the results as JSON")
+    b.add_argument("--file", metavar="CAPTURE", help="a real capture instead of the synthetic stream")
+    b.add_argument("--symbols", type=int, default=2, metavar="N", help="symbols in the synthetic stream (default 2)")
+    b.add_argument("--messages", type=int, default=200_000, metavar="N", help="synthetic messages (default 200000)")
+    b.add_argument("--rate", type=float, metavar="MSG_PER_S", help="pace the input at this rate (latency mode)")
+    b.add_argument("--ui", action="store_true", help="also run the desk headless to show its cost")
+
+    sub.add_parser("doctor", parents=[common], help="check settings, bus, feed, exchange and keys",
+                   description="Check settings, bus reachability, feed and exchange URLs, and whether API keys are "
+                   "present. Exit 1 on a failure.")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    command = args.command or "desk"
+    module = importlib.import_module(f"tui_trader.commands.{command}")
+    try:
+        return int(module.run(args) or 0)
+    except TuiTraderError as err:
+        print(f"{err.title}: {err.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,59 @@
+"""Logging to a file under the XDG state dir (never the terminal while the desk runs), secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+from pathlib import Path
+from typing import Iterable
+
+from tui_trader import paths
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces every known secret value in a log record's final text with `***`."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def add(self, *secrets: str) -> None:
+        self.secrets.extend(s for s in secrets if s and len(s) >= 4)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if self.secrets:
+            text = record.getMessage()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = logging.Formatter().formatException(record.exc_info)
+            exc = record.exc_text or ""
+            for secret in self.secrets:
+                text = text.replace(secret, "***")
+                exc = exc.replace(secret, "***")
+            record.msg, record.args = text, None
+            record.exc_text = exc or None
+        return True
+
+
+REDACT = RedactSecrets()
+
+
+def setup(file: Path | None = None, level: int = logging.INFO, to_stderr: bool = False) -> Path:
+    """Send the desk's logs to `file` (default: XDG state dir). Returns the log file path."""
+    file = file or paths.log_file()
+    file.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for h in list(root.handlers):
+        root.removeHandler(h)
+    handler = logging.handlers.RotatingFileHandler(file, maxBytes=20_000_000, backupCount=3, encoding="utf-8")
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(REDACT)
+    root.addHandler(handler)
+    if to_stderr:
+        err = logging.StreamHandler()
+        err.setFormatter(logging.Formatter(_FORMAT))
+        err.addFilter(REDACT)
+        root.addHandler(err)
+    root.setLevel(level)
+    return file

@@ -1,0 +1,195 @@
+"""The messages that cross the bus: frozen msgspec Structs with a JSON codec, and the topic names.
+
+Field names are the wire contract (DESIGN "Messages"); every value carries `v`, the schema version.
+Times are epoch milliseconds; `ts` is when the message was created (on the desk's clock).
+
+Decoding validates types and choices. A record that does not decode is never fatal to a consumer:
+`Decoder.decode_record` counts it per topic and logs it with its offset, and returns None.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Literal
+
+import msgspec
+
+SCHEMA_VERSION = 1
+
+# --- topics ----------------------------------------------------------------------------------------
+
+MARKET_DATA = "trading-market-data"
+SIGNALS = "trading-signals"
+ORDERS = "trading-orders"
+ORDER_STATUS = "trading-order-status"
+CONTROL = "trading-control"
+# Feed states and worker health for the desk (not trading data; market-data-like, may be conflated).
+HEALTH = "trading-health"
+
+TOPICS: tuple[str, ...] = (MARKET_DATA, SIGNALS, ORDERS, ORDER_STATUS, CONTROL, HEALTH)
+# Records on these topics are never dropped by the embedded bus; the others may be conflated.
+LOSSLESS_TOPICS: frozenset[str] = frozenset({SIGNALS, ORDERS, ORDER_STATUS, CONTROL})
+
+
+def topic_name(topic: str, prefix: str = "") -> str:
+    """The bus name of a topic, with the optional `bus.topic_prefix` for shared clusters."""
+    return f"{prefix}-{topic}" if prefix else topic
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+class _Message(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=False):
+    v: int = SCHEMA_VERSION
+
+
+SignalKind = Literal["StrongBuy", "Buy", "Sell", "StrongSell"]
+Side = Literal["buy", "sell"]
+Mode = Literal["paper", "live"]
+Purpose = Literal["entry", "close", "flatten", "kill"]
+StatusPurpose = Literal["entry", "close", "flatten", "kill", "stop_loss", "take_profit"]
+StatusKind = Literal["accepted", "filled", "partially_filled", "canceled", "rejected", "error"]
+ControlCommand = Literal["pause", "resume", "flatten", "kill", "rearm", "set_mode"]
+
+
+class MarketData(_Message, frozen=True, kw_only=True):
+    symbol: str
+    exchange: str = "binanceusdm"
+    kind: Literal["trade", "book"]
+    price: float = 0.0  # last trade price (0 until the first trade)
+    volume: float = 0.0  # trade quantity (0 for a book update)
+    bid: float = 0.0
+    bid_qty: float = 0.0
+    ask: float = 0.0
+    ask_qty: float = 0.0
+    event_time: int  # exchange time (ms)
+    recv_time: int  # local receipt time (ms)
+    ts: int
+
+
+class Indicators(msgspec.Struct, frozen=True, kw_only=True):
+    rsi: float
+    macd: float
+    macd_signal: float
+    macd_hist: float
+    bb_upper: float
+    bb_middle: float
+    bb_lower: float
+    sma_fast: float
+    sma_slow: float
+    ema_fast: float
+    ema_slow: float
+
+
+class TradingSignal(_Message, frozen=True, kw_only=True):
+    id: str
+    symbol: str
+    signal: SignalKind
+    strength: float
+    buy_score: int
+    sell_score: int
+    reasons: list[str]
+    indicators: Indicators
+    price: float
+    ts: int
+
+
+class OrderCommand(_Message, frozen=True, kw_only=True):
+    id: str  # uuid4; also the exchange client order id
+    symbol: str
+    side: Side
+    order_type: Literal["market"] = "market"
+    quantity: float
+    ref_price: float
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    leverage: int
+    reduce_only: bool = False
+    purpose: Purpose
+    signal_id: str | None = None
+    mode: Mode
+    ts: int
+
+
+class OrderStatus(_Message, frozen=True, kw_only=True):
+    order_id: str
+    exchange_order_id: str | None = None
+    symbol: str
+    side: Side
+    purpose: StatusPurpose
+    status: StatusKind
+    filled_qty: float = 0.0
+    avg_price: float = 0.0
+    fee: float = 0.0
+    stop_loss_order_id: str | None = None
+    take_profit_order_id: str | None = None
+    error: str | None = None
+    mode: Mode
+    ts: int
+
+
+class Control(_Message, frozen=True, kw_only=True):
+    command: ControlCommand
+    arg: str | None = None
+    origin: str = "desk"
+    ts: int
+
+
+class Health(_Message, frozen=True, kw_only=True):
+    """State of one component for the desk: a feed connection, a worker, the bus."""
+
+    component: str  # "feed:public-1", "worker:indicator", …
+    state: str  # feed: connecting | live | stale | down; worker: running | restarting | failed | stopped
+    detail: str = ""
+    symbols: list[str] = msgspec.field(default_factory=list)
+    counters: dict[str, int] = msgspec.field(default_factory=dict)
+    ts: int
+
+
+Message = MarketData | TradingSignal | OrderCommand | OrderStatus | Control | Health
+
+TOPIC_TYPES: dict[str, type[msgspec.Struct]] = {
+    MARKET_DATA: MarketData,
+    SIGNALS: TradingSignal,
+    ORDERS: OrderCommand,
+    ORDER_STATUS: OrderStatus,
+    CONTROL: Control,
+    HEALTH: Health,
+}
+
+_encoder = msgspec.json.Encoder()
+encode = _encoder.encode
+
+log = logging.getLogger(__name__)
+
+
+class Decoder:
+    """Typed decoders per topic, with a count of malformed records per topic.
+
+    One Decoder per consumer keeps its counts its own; decoding never raises for bad input.
+    """
+
+    def __init__(self) -> None:
+        self._decoders = {t: msgspec.json.Decoder(cls) for t, cls in TOPIC_TYPES.items()}
+        self.malformed: dict[str, int] = {}
+
+    def decode(self, topic: str, value: bytes, base_topic: str | None = None) -> msgspec.Struct:
+        """Decode or raise msgspec errors (for callers that handle them themselves)."""
+        return self._decoders[base_topic or topic].decode(value)
+
+    def decode_record(self, topic: str, value: bytes, offset: int, base_topic: str | None = None):
+        try:
+            return self._decoders[base_topic or topic].decode(value)
+        except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as err:
+            count = self.malformed.get(topic, 0) + 1
+            self.malformed[topic] = count
+            # Log the first few in full, then every 1000th, so a flood cannot fill the log.
+            if count <= 5 or count % 1000 == 0:
+                log.warning("malformed record on %s at offset %d (%d so far): %s", topic, offset, count, err)
+            return None
+
+
+def decoder_for(cls: type[msgspec.Struct]) -> msgspec.json.Decoder:
+    return msgspec.json.Decoder(cls)

@@ -1,0 +1,101 @@
+"""Builds the workers named in settings on the chosen bus, supervises them, and stops them cleanly.
+
+A worker whose `run()` raises is restarted with exponential backoff (0.5 s doubling to 30 s) and the
+restart is reported (log + Health record). A worker whose `run()` returns has finished (a replay ended).
+`stop()` cancels every worker and waits for them, so nothing is left pending ("Task was destroyed").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+from tui_trader import messages as m
+from tui_trader.workers import PIPELINE, Worker, WorkerContext, build
+
+log = logging.getLogger(__name__)
+
+BACKOFF_START_S = 0.5
+BACKOFF_MAX_S = 30.0
+
+
+@dataclass
+class WorkerState:
+    name: str
+    state: str = "starting"  # starting | running | restarting | finished | stopped | failed
+    restarts: int = 0
+    last_error: str = ""
+
+
+class Runtime:
+    def __init__(self, ctx: WorkerContext, names: Sequence[str] = PIPELINE, workers: Iterable[Worker] | None = None) -> None:
+        self.ctx = ctx
+        self.workers: dict[str, Worker] = (
+            {w.name: w for w in workers} if workers is not None else {n: build(n, ctx) for n in names}
+        )
+        self.states = {name: WorkerState(name) for name in self.workers}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    async def start(self) -> None:
+        await self.ctx.bus.create_topics(self.ctx.topic(t) for t in m.TOPICS)
+        for name, worker in self.workers.items():
+            self._tasks[name] = asyncio.create_task(self._supervise(worker), name=f"worker:{name}")
+
+    async def _report(self, name: str, state: str, detail: str = "") -> None:
+        st = self.states[name]
+        st.state = state
+        h = m.Health(component=f"worker:{name}", state=state, detail=detail, ts=self.ctx.clock.now_ms())
+        if self.ctx.on_health is not None:
+            self.ctx.on_health(h)
+        try:
+            await self.ctx.bus.publish(self.ctx.topic(m.HEALTH), h.component, m.encode(h))
+        except Exception as err:  # reporting must never take the supervisor down
+            log.warning("cannot publish health of %s: %s", name, err)
+
+    async def _supervise(self, worker: Worker) -> None:
+        name = worker.name
+        delay = BACKOFF_START_S
+        while True:
+            await self._report(name, "running")
+            try:
+                await worker.run()
+            except asyncio.CancelledError:
+                self.states[name].state = "stopped"
+                raise
+            except Exception as err:
+                st = self.states[name]
+                st.restarts += 1
+                st.last_error = f"{type(err).__name__}: {err}"
+                log.exception("worker %s crashed (restart %d in %.1f s)", name, st.restarts, delay)
+                await self._report(name, "restarting", f"{st.last_error}; restart in {delay:.1f} s")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, BACKOFF_MAX_S)
+                continue
+            await self._report(name, "finished")
+            return
+
+    async def wait(self, names: Iterable[str]) -> None:
+        """Wait until the named workers have finished (their input ended)."""
+        await asyncio.gather(*(asyncio.shield(self._tasks[n]) for n in names if n in self._tasks))
+
+    async def drain(self) -> None:
+        """Wait until every tracked consumer has processed everything published."""
+        await self.ctx.bus.wait_idle()
+
+    async def stop(self, timeout: float = 2.0) -> None:
+        tasks = [t for t in self._tasks.values() if not t.done()]
+        for t in tasks:
+            t.cancel()
+        if tasks:
+            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            for t in pending:
+                log.error("worker task %s did not stop within %.1f s", t.get_name(), timeout)
+        for t in self._tasks.values():
+            if t.done() and not t.cancelled() and t.exception() is not None:
+                log.error("worker task %s ended with %r", t.get_name(), t.exception())
+        for name, st in self.states.items():
+            if st.state not in ("finished",):
+                st.state = "stopped"
+        self._tasks.clear()

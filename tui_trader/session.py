@@ -1,0 +1,48 @@
+"""One running pipeline: bus + clock + workers, opened and closed as a unit (desk, headless, bench)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import AsyncIterator, Callable, Sequence
+
+from tui_trader import messages as m
+from tui_trader.bus import EmbeddedCluster, open_bus
+from tui_trader.clock import Clock, ReplayClock
+from tui_trader.runtime import Runtime
+from tui_trader.settings import Settings
+from tui_trader.workers import PIPELINE, WorkerContext
+
+
+@contextlib.asynccontextmanager
+async def pipeline(
+    settings: Settings,
+    *,
+    replay_files: Sequence[str] = (),
+    speed: float | None = 1.0,
+    names: Sequence[str] = PIPELINE,
+    cluster: EmbeddedCluster | None = None,
+    clock: Clock | None = None,
+    lockstep: bool = True,
+    on_health: Callable[[m.Health], None] | None = None,
+) -> AsyncIterator[Runtime]:
+    bus = await open_bus(settings.bus, cluster)
+    try:
+        if clock is None:
+            clock = ReplayClock() if replay_files else Clock()
+        ctx = WorkerContext(
+            settings=settings,
+            bus=bus,
+            clock=clock,
+            replay_files=list(replay_files),
+            replay_speed=speed,
+            lockstep=lockstep,
+            on_health=on_health,
+        )
+        runtime = Runtime(ctx, names)
+        await runtime.start()
+        try:
+            yield runtime
+        finally:
+            await runtime.stop()
+    finally:
+        await bus.close()

@@ -1,0 +1,395 @@
+"""Typed settings: one frozen msgspec Struct per section of settings.toml.
+
+Who reads what: `trading` (router, executor), `indicators` (indicator worker), `risk` (router), `feed`
+(collector), `exchange` (ccxt broker, warm-up), `paper` (paper broker), `bus` (runtime), `ui` (desk),
+`journal` (journal). Every field carries its documentation in `Meta(description=...)`; the settings screen
+and the README table are generated from it, so the reference lives here.
+
+Loading is strict: unknown keys, wrong types and out-of-range values raise `SettingsError` naming the file,
+the key and what is allowed. Saving is atomic (temp file + rename) and keeps the previous file as `.bak`.
+Secrets never live here: see `load_secrets`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import tempfile
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+import tomli_w
+
+from tui_trader import paths
+from tui_trader.errors import SecretsError, SettingsError
+
+Symbol = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]+$", min_length=1)]
+Fraction = Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
+
+
+def _doc(text: str, **constraints: Any) -> msgspec.Meta:
+    return msgspec.Meta(description=text, **constraints)
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class TradingSettings(_Section):
+    symbols: Annotated[list[Symbol], _doc("Perpetual symbols to trade, upper-case (BTCUSDT).", min_length=1)] = (
+        msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
+    )
+    paper_trading: Annotated[bool, _doc("Trade on the simulated paper broker (true) or the exchange (false).")] = True
+    max_position_size: Annotated[float, _doc("Largest notional of one position, in USDT.", gt=0)] = 1000.0
+    risk_per_trade: Annotated[float, _doc("Share of equity risked per trade, in (0, 1).", gt=0, lt=1)] = 0.02
+    leverage: Annotated[int, _doc("Leverage set on each symbol, 1..125.", ge=1, le=125)] = 10
+    stop_loss_pct: Annotated[float, _doc("Stop-loss distance from entry, in (0, 1).", gt=0, lt=1)] = 0.03
+    take_profit_pct: Annotated[float, _doc("Take-profit distance from entry, in (0, 1).", gt=0, lt=1)] = 0.06
+    min_signal_strength: Annotated[
+        float, _doc("Signals weaker than this are ignored, in (0, 1).", gt=0, lt=1)
+    ] = 0.65
+
+
+BAR_PATTERN = r"^(tick|[1-9][0-9]*[smh])$"
+
+
+class IndicatorSettings(_Section):
+    bar: Annotated[
+        str,
+        _doc(
+            'What one indicator point is: "tick" (every trade, as the seed did; RSI over 14 trades is mostly '
+            'noise) or a time bar built from trades by event time: "1s", "5s", "1m", "5m", "1h".',
+            pattern=BAR_PATTERN,
+        ),
+    ] = "1m"
+    rsi_period: Annotated[int, _doc("RSI period.", ge=2, le=200)] = 14
+    macd_fast: Annotated[int, _doc("MACD fast EMA period.", ge=2, le=200)] = 12
+    macd_slow: Annotated[int, _doc("MACD slow EMA period.", ge=2, le=200)] = 26
+    macd_signal: Annotated[int, _doc("MACD signal period.", ge=1, le=200)] = 9
+    bb_period: Annotated[int, _doc("Bollinger band period.", ge=2, le=200)] = 20
+    bb_stddev: Annotated[float, _doc("Bollinger band width in standard deviations.", gt=0, le=10)] = 2.0
+    sma_fast: Annotated[int, _doc("Fast SMA period.", ge=2, le=200)] = 20
+    sma_slow: Annotated[int, _doc("Slow SMA period.", ge=2, le=200)] = 50
+    ema_fast: Annotated[int, _doc("Fast EMA period.", ge=2, le=200)] = 12
+    ema_slow: Annotated[int, _doc("Slow EMA period.", ge=2, le=200)] = 26
+    near_band: Annotated[
+        float, _doc("Price is near a band when %B <= near_band (lower) or >= 1 - near_band (upper).", gt=0, lt=0.5)
+    ] = 0.2
+    emit: Annotated[
+        Literal["change", "every"],
+        _doc('"change": publish when a symbol\'s signal kind changes; "every": each qualifying evaluation.'),
+    ] = "change"
+    warmup: Annotated[
+        bool, _doc("With time bars, fetch recent closed klines at start so signals don't wait for 50 bars.")
+    ] = True
+
+
+class RiskSettings(_Section):
+    on_opposite: Annotated[
+        Literal["close", "reverse", "ignore"],
+        _doc('A signal against an open position: "close" it, "reverse" (close then open), or "ignore".'),
+    ] = "close"
+    max_open_positions: Annotated[int, _doc("Most positions open at once.", ge=1, le=100)] = 2
+    daily_loss_limit_pct: Annotated[
+        float, _doc("New entries stop for the UTC day once the loss reaches this share of the day's starting equity.", gt=0, lt=1)
+    ] = 0.05
+    cooldown_s: Annotated[float, _doc("Seconds after a close before the same symbol may enter again.", ge=0)] = 60.0
+    stale_after_s: Annotated[
+        float, _doc("No entry when the symbol's last price is older than this (seconds).", gt=0)
+    ] = 5.0
+
+
+class FeedSettings(_Section):
+    ws_base_url: Annotated[
+        str, _doc("Binance USD-M websocket host; point it at a testnet or a local server.", min_length=1)
+    ] = "wss://fstream.binance.com"
+    trade_stream: Annotated[Literal["aggTrade", "trade"], _doc("Trade stream: aggTrade (documented) or trade.")] = (
+        "aggTrade"
+    )
+    dedicated_symbols: Annotated[
+        list[Symbol], _doc("Symbols that get their own connections; the rest share (at most 200 streams each).")
+    ] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
+    stale_after_s: Annotated[float, _doc("A symbol with no message for this long is marked stale.", gt=0)] = 10.0
+    streams_per_connection: Annotated[int, _doc("Most streams on one shared connection.", ge=1, le=1024)] = 200
+    reconnect_max_s: Annotated[float, _doc("Longest wait between reconnect attempts (seconds).", gt=0)] = 30.0
+    rotate_after_s: Annotated[
+        float, _doc("Reconnect each connection after this long; Binance cuts at 24 h.", gt=0, le=86400)
+    ] = 85800.0
+
+
+class ExchangeSettings(_Section):
+    name: Annotated[
+        Literal["binanceusdm", "okx", "bybit"], _doc("Exchange for live trading (ccxt id).")
+    ] = "binanceusdm"
+    demo: Annotated[bool, _doc("Use the exchange's demo/sandbox environment for live mode.")] = True
+    api_base_url: Annotated[
+        str, _doc("Replace every REST host of the exchange with this URL (paths kept); empty = ccxt's hosts.")
+    ] = ""
+    margin_mode: Annotated[Literal["isolated", "cross"], _doc("Margin mode set on each symbol.")] = "isolated"
+    poll_s: Annotated[float, _doc("Seconds between open-order polls (protective order fills).", gt=0)] = 2.0
+    account_poll_s: Annotated[float, _doc("Seconds between position and balance polls.", gt=0)] = 60.0
+    timeout_ms: Annotated[int, _doc("HTTP timeout for exchange requests (ms).", ge=100, le=120000)] = 10000
+    secrets_file: Annotated[
+        str, _doc("Secrets file (mode 0600) with api_key, api_secret, api_password; empty = the XDG config dir.")
+    ] = ""
+
+
+class PaperSettings(_Section):
+    starting_balance: Annotated[float, _doc("Paper account balance at start, in USDT.", gt=0)] = 10000.0
+    taker_fee: Annotated[float, _doc("Fee charged on notional for every paper fill.", ge=0, lt=0.1)] = 0.0005
+    slippage_bps: Annotated[float, _doc("Paper fills are this many basis points worse than the book.", ge=0, le=1000)] = 0.0
+
+
+class BusSettings(_Section):
+    backend: Annotated[
+        Literal["embedded", "fluvio"], _doc('"embedded" needs no server; "fluvio" spreads workers over machines.')
+    ] = "embedded"
+    fluvio_endpoint: Annotated[
+        str, _doc("Fluvio SC endpoint host:port; empty = the active profile in ~/.fluvio/config.")
+    ] = ""
+    topic_prefix: Annotated[
+        str, _doc("Prefix for topic names so two desks can share one cluster (lower-case, digits, -).", pattern=r"^([a-z0-9][a-z0-9-]*)?$")
+    ] = ""
+    retention: Annotated[
+        int, _doc("Embedded bus: records kept per market-data topic; a consumer further behind gets a gap.", ge=100)
+    ] = 200000
+    connect_timeout_s: Annotated[float, _doc("Fluvio connect timeout (seconds).", gt=0, le=120)] = 5.0
+
+
+class UiSettings(_Section):
+    theme: Annotated[str, _doc("Theme name (themes/*.toml or a Textual built-in).", min_length=1)] = "desk-dark"
+    refresh_hz: Annotated[float, _doc("Pane redraws per second (at most 15).", gt=0, le=15)] = 10.0
+
+
+class JournalSettings(_Section):
+    path: Annotated[str, _doc("SQLite journal file; empty = the XDG data dir.")] = ""
+
+
+class Settings(_Section):
+    trading: TradingSettings = msgspec.field(default_factory=TradingSettings)
+    indicators: IndicatorSettings = msgspec.field(default_factory=IndicatorSettings)
+    risk: RiskSettings = msgspec.field(default_factory=RiskSettings)
+    feed: FeedSettings = msgspec.field(default_factory=FeedSettings)
+    exchange: ExchangeSettings = msgspec.field(default_factory=ExchangeSettings)
+    paper: PaperSettings = msgspec.field(default_factory=PaperSettings)
+    bus: BusSettings = msgspec.field(default_factory=BusSettings)
+    ui: UiSettings = msgspec.field(default_factory=UiSettings)
+    journal: JournalSettings = msgspec.field(default_factory=JournalSettings)
+
+
+SECTIONS: tuple[str, ...] = tuple(Settings.__struct_fields__)
+
+
+def bar_seconds(bar: str) -> int:
+    """Seconds in a time bar ("1m" → 60); 0 for "tick"."""
+    if bar == "tick":
+        return 0
+    unit = {"s": 1, "m": 60, "h": 3600}[bar[-1]]
+    return int(bar[:-1]) * unit
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_UNKNOWN = re.compile(r"Object contains unknown field `(?P<name>[^`]+)`")
+
+
+_PATTERN_TEXT = {
+    r"^[A-Z0-9]+$": "an upper-case symbol of letters and digits, like BTCUSDT",
+    BAR_PATTERN: '"tick" or a time bar like "1s", "5s", "1m", "5m", "1h"',
+    r"^([a-z0-9][a-z0-9-]*)?$": "lower-case letters, digits and -",
+}
+
+
+def _value_at(data: Any, path: str) -> Any:
+    cur = data
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        try:
+            cur = cur[int(part[1:-1])] if part.startswith("[") else cur[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return cur
+
+
+def _explain(err: msgspec.ValidationError, data: Any, source: str) -> SettingsError:
+    text = str(err)
+    m = _AT.search(text)
+    path = m.group("path") if m else ""
+    detail = text[: m.start()] if m else text
+    unknown = _UNKNOWN.match(detail)
+    if unknown:
+        key = f"{path}.{unknown.group('name')}" if path else unknown.group("name")
+        allowed = _allowed_keys(path)
+        return SettingsError(f"{source}: unknown key `{key}` (allowed here: {', '.join(allowed)})")
+    detail = detail.replace("`", "")
+    for pattern, human in _PATTERN_TEXT.items():
+        detail = detail.replace(f"str matching regex {pattern!r}", human)
+    got = _value_at(data, path)
+    suffix = f" (got {got!r})" if got is not None else ""
+    return SettingsError(f"{source}: `{path}`: {detail[0].lower()}{detail[1:]}{suffix}")
+
+
+def _allowed_keys(path: str) -> list[str]:
+    if not path:
+        return list(SECTIONS)
+    cls = _section_class(path.split(".")[0])
+    return list(cls.__struct_fields__) if cls is not None else []
+
+
+def _section_class(section: str) -> type[_Section] | None:
+    info = msgspec.inspect.type_info(Settings)
+    for f in info.fields:
+        if f.name == section:
+            return f.type.cls  # type: ignore[attr-defined]
+    return None
+
+
+def parse(data: dict[str, Any], source: str = "settings") -> Settings:
+    """Validate a TOML-shaped dict into Settings, or raise a SettingsError naming the key."""
+    try:
+        settings = msgspec.convert(data, Settings)
+    except msgspec.ValidationError as err:
+        raise _explain(err, data, source) from None
+    _check_relations(settings, source)
+    return settings
+
+
+def _check_relations(s: Settings, source: str) -> None:
+    ind = s.indicators
+    if ind.sma_fast >= ind.sma_slow:
+        raise SettingsError(f"{source}: `indicators.sma_fast` ({ind.sma_fast}) must be below `indicators.sma_slow` ({ind.sma_slow})")
+    if ind.ema_fast >= ind.ema_slow:
+        raise SettingsError(f"{source}: `indicators.ema_fast` ({ind.ema_fast}) must be below `indicators.ema_slow` ({ind.ema_slow})")
+    if ind.macd_fast >= ind.macd_slow:
+        raise SettingsError(f"{source}: `indicators.macd_fast` ({ind.macd_fast}) must be below `indicators.macd_slow` ({ind.macd_slow})")
+    if len(set(s.trading.symbols)) != len(s.trading.symbols):
+        raise SettingsError(f"{source}: `trading.symbols` lists a symbol twice: {s.trading.symbols}")
+    for url_key, url, schemes in (
+        ("feed.ws_base_url", s.feed.ws_base_url, ("ws://", "wss://")),
+        ("exchange.api_base_url", s.exchange.api_base_url, ("http://", "https://")),
+    ):
+        if url and not url.startswith(schemes):
+            raise SettingsError(f"{source}: `{url_key}` must start with {' or '.join(schemes)} (got {url!r})")
+
+
+def load(path: str | os.PathLike[str] | None = None) -> tuple[Settings, Path | None]:
+    """Load settings from `path`, else the first of: user copy (XDG), ./settings.toml; else defaults.
+
+    Returns the settings and the file they came from (None for built-in defaults).
+    """
+    file = Path(path) if path is not None else find_settings_file()
+    if file is None:
+        return Settings(), None
+    if not file.is_file():
+        raise SettingsError(f"{file}: no such settings file")
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(f"{file}: not valid TOML: {err}") from None
+    except OSError as err:
+        raise SettingsError(f"{file}: cannot read: {err.strerror}") from None
+    return parse(data, str(file)), file
+
+
+def find_settings_file() -> Path | None:
+    env = os.environ.get("TUI_TRADER_CONFIG")
+    if env:
+        return Path(env)
+    for candidate in (paths.user_settings_file(), Path.cwd() / "settings.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def to_dict(settings: Settings) -> dict[str, Any]:
+    return msgspec.to_builtins(settings)
+
+
+def dumps(settings: Settings) -> str:
+    return tomli_w.dumps(to_dict(settings))
+
+
+def save(settings: Settings, path: str | os.PathLike[str]) -> Path:
+    """Write settings atomically: a temp file in the same folder, fsync, keep the old file as .bak, rename."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    text = dumps(settings)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if target.exists():
+            backup = target.with_name(target.name + ".bak")
+            backup.write_bytes(target.read_bytes())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def replace_field(settings: Settings, section: str, field: str, value: Any) -> Settings:
+    """A copy of settings with one field changed, validated like a loaded file."""
+    data = to_dict(settings)
+    data[section][field] = value
+    return parse(data, "settings")
+
+
+def field_docs() -> dict[str, dict[str, str]]:
+    """{section: {field: description}} for the settings screen and the README."""
+    out: dict[str, dict[str, str]] = {}
+    for sec in msgspec.inspect.type_info(Settings).fields:
+        fields = {}
+        for f in msgspec.inspect.type_info(sec.type.cls).fields:  # type: ignore[attr-defined]
+            meta = getattr(f.type, "extra_json_schema", None) or {}
+            fields[f.name] = meta.get("description", "")
+        out[sec.name] = fields
+    return out
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+
+class Secrets(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    api_key: str = ""
+    api_secret: str = ""
+    api_password: str = ""
+
+    @property
+    def present(self) -> bool:
+        return bool(self.api_key and self.api_secret)
+
+    def __repr__(self) -> str:  # never print a secret, even in a debugger or a traceback
+        return f"Secrets(api_key={'set' if self.api_key else 'unset'}, api_secret={'set' if self.api_secret else 'unset'})"
+
+    __str__ = __repr__
+
+
+ENV_KEYS = {"api_key": "TUI_TRADER_API_KEY", "api_secret": "TUI_TRADER_API_SECRET", "api_password": "TUI_TRADER_API_PASSWORD"}
+
+
+def load_secrets(settings: Settings, env: dict[str, str] | None = None) -> Secrets:
+    """API keys from the environment, else from a secrets file that only its owner can read (0600)."""
+    env = dict(os.environ) if env is None else env
+    from_env = {name: env.get(var, "") for name, var in ENV_KEYS.items()}
+    if from_env["api_key"] or from_env["api_secret"]:
+        return Secrets(**from_env)
+    file = Path(settings.exchange.secrets_file) if settings.exchange.secrets_file else paths.secrets_file()
+    if not file.exists():
+        return Secrets()
+    mode = stat.S_IMODE(file.stat().st_mode)
+    if mode & 0o077:
+        raise SecretsError(
+            f"{file}: permissions {mode:04o} let others read it; refusing to use it. Run: chmod 600 {file}"
+        )
+    try:
+        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        return msgspec.convert(data, Secrets)
+    except (tomllib.TOMLDecodeError, msgspec.ValidationError) as err:
+        # The message names the problem, never a value from the file.
+        raise SecretsError(f"{file}: not a valid secrets file ({type(err).__name__}); expected api_key, api_secret, api_password") from None

@@ -1,0 +1,1 @@
+"""The desk: the Textual app. Only this package imports Textual."""

@@ -1,0 +1,93 @@
+"""What every worker shares: its context (settings, bus, clock) and typed publish/consume helpers.
+
+A worker is a thin async shell: it subscribes to topics, hands each message to a pure core, and publishes
+what the core returns. `run()` returns when its input ends (a replay) and raises on a fault; the runtime
+restarts it with backoff. `run()` must be safe to call again after a crash: it opens its subscriptions
+itself and closes them in `finally`.
+"""
+
+from __future__ import annotations
+
+import abc
+import logging
+from dataclasses import dataclass, field
+from typing import Any, AsyncIterator, Callable
+
+import msgspec
+
+from tui_trader import messages as m
+from tui_trader.bus.base import Bus, Gap, Record, Start
+from tui_trader.clock import Clock
+from tui_trader.settings import Settings
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    bus: Bus
+    clock: Clock
+    # Set by the CLI for a replay run: the files to play and the speed (None = as fast as possible).
+    replay_files: list[str] = field(default_factory=list)
+    replay_speed: float | None = None
+    # Step the pipeline after each replayed message until every worker is idle (determinism).
+    lockstep: bool = True
+    # Called with every Health record a worker publishes (the desk shows them); optional.
+    on_health: Callable[[m.Health], None] | None = None
+    # Free-form shared objects for workers of one process (e.g. instrument rules), keyed by name.
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    def topic(self, base: str) -> str:
+        return m.topic_name(base, self.settings.bus.topic_prefix)
+
+
+class Worker(abc.ABC):
+    name = "worker"
+
+    def __init__(self, ctx: WorkerContext) -> None:
+        self.ctx = ctx
+        self.log = logging.getLogger(f"tui_trader.worker.{self.name}")
+        self.decoder = m.Decoder()
+        self.gaps: dict[str, int] = {}
+
+    @abc.abstractmethod
+    async def run(self) -> None:
+        """Process input until it ends or the task is cancelled."""
+
+    def counters(self) -> dict[str, int]:
+        """Numbers for the summary and the desk (published, malformed, …)."""
+        out = {f"malformed:{t}": n for t, n in self.decoder.malformed.items()}
+        out.update({f"gap:{t}": n for t, n in self.gaps.items()})
+        return out
+
+    async def publish(self, base_topic: str, key: str, msg: msgspec.Struct) -> int:
+        return await self.ctx.bus.publish(self.ctx.topic(base_topic), key, m.encode(msg))
+
+    async def consume(
+        self,
+        base_topic: str,
+        start: Start = Start.END,  # type: ignore[attr-defined]
+        *,
+        consumer: str | None = None,
+        conflate: bool = False,
+        tracked: bool = True,
+    ) -> AsyncIterator[tuple[Record, Any]]:
+        """Typed records of one topic. Malformed records are counted and logged, gaps logged; neither stops it."""
+        topic = self.ctx.topic(base_topic)
+        sub = await self.ctx.bus.subscribe(topic, start, consumer=consumer, conflate=conflate, tracked=tracked)
+        try:
+            async for item in sub:
+                if isinstance(item, Gap):
+                    self.gaps[base_topic] = self.gaps.get(base_topic, 0) + item.missed
+                    self.log.warning("%s: missed %d records before offset %d", topic, item.missed, item.resume_offset)
+                    continue
+                msg = self.decoder.decode_record(topic, item.value, item.offset, base_topic)
+                if msg is not None:
+                    yield item, msg
+        finally:
+            await sub.close()
+
+    async def health(self, component: str, state: str, detail: str = "", **extra: Any) -> None:
+        h = m.Health(component=component, state=state, detail=detail, ts=self.ctx.clock.now_ms(), **extra)
+        if self.ctx.on_health is not None:
+            self.ctx.on_health(h)
+        await self.publish(m.HEALTH, component, h)

@@ -1,0 +1,15 @@
+"""Executor worker (placeholder): reads trading-orders and passes nothing on yet."""
+
+from __future__ import annotations
+
+from tui_trader import messages as m
+from tui_trader.workers.base import Worker
+
+
+class ExecutorWorker(Worker):
+    name = "executor"
+
+    async def run(self) -> None:
+        self.seen = 0
+        async for _record, _msg in self.consume(m.ORDERS):
+            self.seen += 1
