@@ -26,10 +26,12 @@ ORDER_STATUS = "trading-order-status"
 CONTROL = "trading-control"
 # Feed states and worker health for the desk (not trading data; market-data-like, may be conflated).
 HEALTH = "trading-health"
+# Balance and positions as the broker sees them (paper or exchange), published by the executor.
+ACCOUNT = "trading-account"
 
-TOPICS: tuple[str, ...] = (MARKET_DATA, SIGNALS, ORDERS, ORDER_STATUS, CONTROL, HEALTH)
+TOPICS: tuple[str, ...] = (MARKET_DATA, SIGNALS, ORDERS, ORDER_STATUS, CONTROL, HEALTH, ACCOUNT)
 # Records on these topics are never dropped by the embedded bus; the others may be conflated.
-LOSSLESS_TOPICS: frozenset[str] = frozenset({SIGNALS, ORDERS, ORDER_STATUS, CONTROL})
+LOSSLESS_TOPICS: frozenset[str] = frozenset({SIGNALS, ORDERS, ORDER_STATUS, CONTROL, ACCOUNT})
 
 
 def topic_name(topic: str, prefix: str = "") -> str:
@@ -148,7 +150,29 @@ class Health(_Message, frozen=True, kw_only=True):
     ts: int
 
 
-Message = MarketData | TradingSignal | OrderCommand | OrderStatus | Control | Health
+class PositionSnapshot(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    side: Side
+    quantity: float
+    entry_price: float
+    mark_price: float = 0.0
+    unrealized_pnl: float = 0.0
+    leverage: int = 1
+    liquidation_price: float | None = None
+
+
+class Account(_Message, frozen=True, kw_only=True):
+    """The broker's view of the account: balance and open positions (polled live, computed on paper)."""
+
+    mode: Mode
+    exchange: str
+    balance_total: float
+    balance_free: float
+    positions: list[PositionSnapshot] = msgspec.field(default_factory=list)
+    ts: int
+
+
+Message = MarketData | TradingSignal | OrderCommand | OrderStatus | Control | Health | Account
 
 TOPIC_TYPES: dict[str, type[msgspec.Struct]] = {
     MARKET_DATA: MarketData,
@@ -157,6 +181,7 @@ TOPIC_TYPES: dict[str, type[msgspec.Struct]] = {
     ORDER_STATUS: OrderStatus,
     CONTROL: Control,
     HEALTH: Health,
+    ACCOUNT: Account,
 }
 
 _encoder = msgspec.json.Encoder()
