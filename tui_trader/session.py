@@ -8,6 +8,7 @@ from typing import AsyncIterator, Callable, Sequence
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedCluster, open_bus
 from tui_trader.clock import Clock, ReplayClock
+from tui_trader.instruments import RulesBook
 from tui_trader.runtime import Runtime
 from tui_trader.settings import Settings
 from tui_trader.workers import PIPELINE, WorkerContext
@@ -37,6 +38,7 @@ async def pipeline(
             replay_speed=speed,
             lockstep=lockstep,
             on_health=on_health,
+            shared={"instruments": RulesBook()},
         )
         runtime = Runtime(ctx, names)
         await runtime.start()

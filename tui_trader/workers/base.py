@@ -33,7 +33,8 @@ class WorkerContext:
     lockstep: bool = True
     # Called with every Health record a worker publishes (the desk shows them); optional.
     on_health: Callable[[m.Health], None] | None = None
-    # Free-form shared objects for workers of one process (e.g. instrument rules), keyed by name.
+    # Objects shared by the workers of one process, keyed by name. "instruments": the RulesBook the
+    # executor fills from the exchange's markets and the router sizes with.
     shared: dict[str, Any] = field(default_factory=dict)
 
     def topic(self, base: str) -> str:
@@ -58,6 +59,10 @@ class Worker(abc.ABC):
         out = {f"malformed:{t}": n for t, n in self.decoder.malformed.items()}
         out.update({f"gap:{t}": n for t, n in self.gaps.items()})
         return out
+
+    def summary(self) -> dict[str, Any]:
+        """What this worker did, for `headless --json` and the bench (workers add their own figures)."""
+        return self.counters()
 
     async def publish(self, base_topic: str, key: str, msg: msgspec.Struct) -> int:
         return await self.ctx.bus.publish(self.ctx.topic(base_topic), key, m.encode(msg))
