@@ -44,20 +44,28 @@ def _positive(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _options(top: bool) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+    """Options accepted before and after the subcommand. After it they default to SUPPRESS, so that
+    `tui-trader --config X doctor` keeps X instead of the subcommand's default overwriting it."""
+    default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="PATH", help="settings file (default: XDG user copy, else ./settings.toml)")
-
+    common.add_argument("--config", metavar="PATH", default=default(None),
+                        help="settings file (default: XDG user copy, else ./settings.toml)")
     replay = argparse.ArgumentParser(add_help=False)
-    replay.add_argument("--replay", metavar="FILE[,FILE…]", type=_files, default=[],
+    replay.add_argument("--replay", metavar="FILE[,FILE…]", type=_files, default=default([]),
                         help="play recordings instead of the live feed (gzip or plain; several play in order)")
-    replay.add_argument("--speed", type=_speed, default=1.0, metavar="X|max",
+    replay.add_argument("--speed", type=_speed, default=default(1.0), metavar="X|max",
                         help="replay speed: a multiple of real time, or 'max' (default 1)")
+    return common, replay
 
+
+def build_parser() -> argparse.ArgumentParser:
+    top_common, top_replay = _options(top=True)
+    common, replay = _options(top=False)
     p = argparse.ArgumentParser(
         prog="tui-trader",
         description="Terminal trading desk for crypto perpetual futures. Without a command: open the desk.",
-        parents=[common, replay],
+        parents=[top_common, top_replay],
         epilog=EPILOG,
     )
     p.add_argument("--version", action="version", version=f"tui-trader {__version__}")
