@@ -393,3 +393,18 @@ def load_secrets(settings: Settings, env: dict[str, str] | None = None) -> Secre
     except (tomllib.TOMLDecodeError, msgspec.ValidationError) as err:
         # The message names the problem, never a value from the file.
         raise SecretsError(f"{file}: not a valid secrets file ({type(err).__name__}); expected api_key, api_secret, api_password") from None
+
+
+def markdown_table() -> str:
+    """The README's settings table, generated from the field docs (`python -m tui_trader.settings`)."""
+    defaults = to_dict(Settings())
+    rows = ["| key | default | what it does |", "|---|---|---|"]
+    for section, fields in field_docs().items():
+        for name, doc in fields.items():
+            shown = msgspec.json.encode(defaults[section][name]).decode()
+            rows.append(f"| `{section}.{name}` | `{shown}` | {doc.replace('|', '/')} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    print(markdown_table())

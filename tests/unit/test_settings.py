@@ -218,3 +218,8 @@ def test_a_hand_broken_settings_file_gives_one_line_not_a_traceback(tmp_path):
     out = (run.stdout + run.stderr).strip()
     assert "Traceback" not in out
     assert len(out.splitlines()) == 1 and "trading.leverage" in out and "<= 125" in out
+
+
+def test_readme_settings_table_is_current():
+    readme = (ROOT / "README.md").read_text()
+    assert s.markdown_table() in readme, "regenerate it: python -m tui_trader.settings"
