@@ -1,0 +1,204 @@
+"""The journal: what must survive a crash, in one SQLite file (WAL, synchronous=FULL).
+
+Holds every order command the executor accepted and whether it was executed, every order status (fills
+included) with whether it was published, position and equity snapshots, the desk's state (halted, paused,
+mode) and replay checkpoints. Writes are durable before their effect is published: the executor journals a
+status, then publishes it, then marks it published; after a crash the unpublished ones go out once.
+
+Schema changes go through `MIGRATIONS` (PRAGMA user_version): each entry upgrades one version to the next.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Iterable
+
+import msgspec
+
+from tui_trader import messages as m
+from tui_trader import paths
+
+SCHEMA_VERSION = 1
+
+MIGRATIONS: dict[int, str] = {
+    # 0 → 1: the first schema.
+    1: """
+    CREATE TABLE commands (
+        id TEXT PRIMARY KEY,
+        symbol TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        body BLOB NOT NULL,
+        ts INTEGER NOT NULL,
+        executed INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE statuses (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        order_id TEXT NOT NULL,
+        status TEXT NOT NULL,
+        body BLOB NOT NULL,
+        ts INTEGER NOT NULL,
+        published INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX statuses_order ON statuses(order_id);
+    CREATE INDEX statuses_unpublished ON statuses(published) WHERE published = 0;
+    CREATE TABLE positions (symbol TEXT PRIMARY KEY, body TEXT NOT NULL, ts INTEGER NOT NULL);
+    CREATE TABLE equity (ts INTEGER NOT NULL, equity REAL NOT NULL, realized REAL NOT NULL, fees REAL NOT NULL);
+    CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+}
+
+_status_decoder = msgspec.json.Decoder(m.OrderStatus)
+_command_decoder = msgspec.json.Decoder(m.OrderCommand)
+
+
+class Journal:
+    """One journal file. Safe to share between the workers of one process (calls are serialised)."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        self.path = Path(path) if path else paths.journal_file()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._migrate()
+
+    @classmethod
+    def from_settings(cls, settings) -> "Journal":
+        return cls(settings.journal.path or None)
+
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise RuntimeError(
+                    f"{self.path}: journal schema {version} is newer than this desk understands ({SCHEMA_VERSION})"
+                )
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                # One script, one transaction: a failed migration leaves the previous version intact.
+                try:
+                    self._db.executescript(
+                        f"BEGIN IMMEDIATE; {MIGRATIONS[target]}; PRAGMA user_version = {target}; COMMIT;"
+                    )
+                except BaseException:
+                    if self._db.in_transaction:
+                        self._db.execute("ROLLBACK")
+                    raise
+
+    @property
+    def schema_version(self) -> int:
+        return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- commands ---------------------------------------------------------------------------------
+
+    def record_command(self, cmd: m.OrderCommand) -> bool:
+        """Journal a command as received. False when this command id is already journaled."""
+        with self._lock:
+            cur = self._db.execute(
+                "INSERT OR IGNORE INTO commands(id, symbol, purpose, body, ts) VALUES (?, ?, ?, ?, ?)",
+                (cmd.id, cmd.symbol, cmd.purpose, m.encode(cmd), cmd.ts),
+            )
+            return cur.rowcount == 1
+
+    def was_executed(self, command_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT executed FROM commands WHERE id = ?", (command_id,)).fetchone()
+        return bool(row and row[0])
+
+    def executed_ids(self) -> set[str]:
+        with self._lock:
+            return {r[0] for r in self._db.execute("SELECT id FROM commands WHERE executed = 1")}
+
+    def commands(self) -> list[m.OrderCommand]:
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM commands ORDER BY rowid").fetchall()
+        return [_command_decoder.decode(r[0]) for r in rows]
+
+    def complete(self, command_id: str | None, statuses: Iterable[m.OrderStatus]) -> list[int]:
+        """In one transaction: mark the command executed (if any) and journal its statuses as unpublished.
+
+        Returns the statuses' sequence numbers, to mark them published once they are on the bus.
+        """
+        seqs = []
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if command_id is not None:
+                    self._db.execute("UPDATE commands SET executed = 1 WHERE id = ?", (command_id,))
+                for st in statuses:
+                    cur = self._db.execute(
+                        "INSERT INTO statuses(order_id, status, body, ts) VALUES (?, ?, ?, ?)",
+                        (st.order_id, st.status, m.encode(st), st.ts),
+                    )
+                    seqs.append(cur.lastrowid)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return seqs
+
+    def mark_published(self, seqs: Iterable[int]) -> None:
+        seqs = list(seqs)
+        if not seqs:
+            return
+        with self._lock:
+            self._db.executemany("UPDATE statuses SET published = 1 WHERE seq = ?", [(s,) for s in seqs])
+
+    def unpublished(self) -> list[tuple[int, m.OrderStatus]]:
+        with self._lock:
+            rows = self._db.execute("SELECT seq, body FROM statuses WHERE published = 0 ORDER BY seq").fetchall()
+        return [(seq, _status_decoder.decode(body)) for seq, body in rows]
+
+    def statuses(self) -> list[m.OrderStatus]:
+        """Every journaled status in the order it was written (to rebuild positions)."""
+        with self._lock:
+            rows = self._db.execute("SELECT body FROM statuses ORDER BY seq").fetchall()
+        return [_status_decoder.decode(r[0]) for r in rows]
+
+    # --- snapshots and state ----------------------------------------------------------------------
+
+    def save_positions(self, positions: dict[str, Any], ts: int) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute("DELETE FROM positions")
+                self._db.executemany(
+                    "INSERT INTO positions(symbol, body, ts) VALUES (?, ?, ?)",
+                    [(sym, json.dumps(msgspec.to_builtins(p)), ts) for sym, p in positions.items()],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def positions(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute("SELECT symbol, body FROM positions").fetchall()
+        return {sym: json.loads(body) for sym, body in rows}
+
+    def record_equity(self, ts: int, equity: float, realized: float, fees: float) -> None:
+        with self._lock:
+            self._db.execute("INSERT INTO equity VALUES (?, ?, ?, ?)", (ts, equity, realized, fees))
+
+    def last_equity(self) -> tuple[int, float, float, float] | None:
+        with self._lock:
+            return self._db.execute("SELECT ts, equity, realized, fees FROM equity ORDER BY rowid DESC LIMIT 1").fetchone()
+
+    def set_state(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO state(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, json.dumps(value)),
+            )
+
+    def get_state(self, key: str, default: Any = None) -> Any:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
