@@ -1,9 +1,52 @@
-"""`tui-trader worker` (not built yet)."""
+"""`tui-trader worker NAME`: one pipeline worker in this process, on the Fluvio bus.
+
+Its subscriptions are named consumers (`<worker>-<topic>`) that resume from their committed offsets, so a
+restarted worker continues where it stopped. Runs until Ctrl-C or SIGTERM.
+"""
 
 from __future__ import annotations
 
-from tui_trader.commands import not_built
+import asyncio
+import signal
+
+from tui_trader import logs
+from tui_trader.bus import open_bus
+from tui_trader.clock import Clock
+from tui_trader.commands import load_settings
+from tui_trader.errors import BusError
+from tui_trader.instruments import RulesBook
+from tui_trader.runtime import Runtime
+from tui_trader.workers import WorkerContext
+
+
+async def _run(name: str, settings) -> None:
+    bus = await open_bus(settings.bus)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        ctx = WorkerContext(settings=settings, bus=bus, clock=Clock(), durable=True,
+                            shared={"instruments": RulesBook()})
+        runtime = Runtime(ctx, [name])
+        await runtime.start()
+        try:
+            await stop.wait()
+        finally:
+            await runtime.stop()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await bus.close()
 
 
 def run(args) -> int:
-    return not_built("tui-trader worker", "run one pipeline worker in this process on the Fluvio bus, committing consumer offsets")
+    settings, _ = load_settings(args)
+    if settings.bus.backend != "fluvio":
+        raise BusError(
+            'one worker per process needs a shared bus: set bus.backend = "fluvio" '
+            "(the embedded bus lives inside one process; run `tui-trader` or `tui-trader headless` instead)"
+        )
+    logs.setup(logs.paths.state_dir() / f"worker-{args.name}.log")
+    asyncio.run(_run(args.name, settings))
+    return 0

@@ -31,6 +31,9 @@ class WorkerContext:
     replay_speed: float | None = None
     # Step the pipeline after each replayed message until every worker is idle (determinism).
     lockstep: bool = True
+    # One worker per process (Fluvio): subscriptions are named consumers that resume from their
+    # committed offsets, and each record's offset is committed once the worker has handled it.
+    durable: bool = False
     # Called with every Health record a worker publishes (the desk shows them); optional.
     on_health: Callable[[m.Health], None] | None = None
     # Objects shared by the workers of one process, keyed by name. "instruments": the RulesBook the
@@ -39,6 +42,9 @@ class WorkerContext:
 
     def topic(self, base: str) -> str:
         return m.topic_name(base, self.settings.bus.topic_prefix)
+
+
+COMMIT_EVERY = 100
 
 
 class Worker(abc.ABC):
@@ -76,9 +82,21 @@ class Worker(abc.ABC):
         conflate: bool = False,
         tracked: bool = True,
     ) -> AsyncIterator[tuple[Record, Any]]:
-        """Typed records of one topic. Malformed records are counted and logged, gaps logged; neither stops it."""
+        """Typed records of one topic. Malformed records are counted and logged, gaps logged; neither stops it.
+
+        With `ctx.durable`, the subscription is the named consumer `<worker>-<topic>` starting where it last
+        committed, and a record's offset is committed when the worker asks for the next one (it has been
+        handled, and journaled where that applies). Market data commits every `COMMIT_EVERY` records: a
+        restart may see a few again, which the consumers tolerate; orders and statuses commit each record.
+        """
         topic = self.ctx.topic(base_topic)
+        durable = self.ctx.durable
+        if durable:
+            consumer = consumer or f"{self.name}-{topic}"
+            start = Start.committed(fallback=start.kind if start.kind in ("beginning", "end") else "end")
+        every = 1 if base_topic in m.LOSSLESS_TOPICS else COMMIT_EVERY
         sub = await self.ctx.bus.subscribe(topic, start, consumer=consumer, conflate=conflate, tracked=tracked)
+        handled = 0
         try:
             async for item in sub:
                 if isinstance(item, Gap):
@@ -88,6 +106,10 @@ class Worker(abc.ABC):
                 msg = self.decoder.decode_record(topic, item.value, item.offset, base_topic)
                 if msg is not None:
                     yield item, msg
+                if durable:
+                    handled += 1
+                    if handled % every == 0:
+                        await sub.commit(item.offset)
         finally:
             await sub.close()
 
