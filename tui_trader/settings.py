@@ -141,6 +141,15 @@ class PaperSettings(_Section):
     starting_balance: Annotated[float, _doc("Paper account balance at start, in USDT.", gt=0)] = 10000.0
     taker_fee: Annotated[float, _doc("Fee charged on notional for every paper fill.", ge=0, lt=0.1)] = 0.0005
     slippage_bps: Annotated[float, _doc("Paper fills are this many basis points worse than the book.", ge=0, le=1000)] = 0.0
+    maintenance_margin_rate: Annotated[
+        float,
+        _doc(
+            "Share of a position's notional that must remain as margin; below it the paper broker liquidates "
+            "(Binance BTCUSDT's first tier: 0.004).",
+            ge=0,
+            lt=0.5,
+        ),
+    ] = 0.004
 
 
 class BusSettings(_Section):
