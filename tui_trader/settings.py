@@ -87,6 +87,16 @@ class IndicatorSettings(_Section):
     ] = True
 
 
+# Points of one symbol's series kept in memory. TA-Lib stream handles carry the indicators' state, so only the
+# first points (until every handle can open) are kept; `indicator_history_needed` must fit in this.
+MAX_INDICATOR_POINTS = 200
+
+
+def indicator_history_needed(ind: IndicatorSettings) -> int:
+    """Points needed before every indicator has a value (TA-Lib lookback + 1 of the slowest one): 50 by default."""
+    return max(ind.rsi_period + 1, ind.macd_slow + ind.macd_signal - 1, ind.bb_period, ind.sma_slow, ind.ema_slow)
+
+
 class RiskSettings(_Section):
     on_opposite: Annotated[
         Literal["close", "reverse", "ignore"],
@@ -274,6 +284,13 @@ def _check_relations(s: Settings, source: str) -> None:
         raise SettingsError(f"{source}: `indicators.ema_fast` ({ind.ema_fast}) must be below `indicators.ema_slow` ({ind.ema_slow})")
     if ind.macd_fast >= ind.macd_slow:
         raise SettingsError(f"{source}: `indicators.macd_fast` ({ind.macd_fast}) must be below `indicators.macd_slow` ({ind.macd_slow})")
+    needed = indicator_history_needed(ind)
+    if needed > MAX_INDICATOR_POINTS:
+        raise SettingsError(
+            f"{source}: `indicators` periods need {needed} points before every indicator has a value; "
+            f"at most {MAX_INDICATOR_POINTS} are kept (shorten rsi_period, macd_slow + macd_signal, bb_period, "
+            "sma_slow or ema_slow)"
+        )
     if len(set(s.trading.symbols)) != len(s.trading.symbols):
         raise SettingsError(f"{source}: `trading.symbols` lists a symbol twice: {s.trading.symbols}")
     for url_key, url, schemes in (
