@@ -110,6 +110,14 @@ class RiskSettings(_Section):
     stale_after_s: Annotated[
         float, _doc("No entry when the symbol's last price is older than this (seconds).", gt=0)
     ] = 5.0
+    order_timeout_s: Annotated[
+        float,
+        _doc(
+            "An order with no final status after this long stops blocking new signals for its symbol and is "
+            "logged as unanswered (seconds).",
+            gt=0,
+        ),
+    ] = 30.0
 
 
 class FeedSettings(_Section):

@@ -1,15 +1,145 @@
-"""Router worker (placeholder): reads trading-signals and passes nothing on yet."""
+"""Router worker: the thin shell around `RouterCore`.
+
+Five subscriptions, one task each: signals, market data (marks and price freshness; conflated when far
+behind), order statuses (fills fold into the portfolio), controls, and the executor's account records
+(live balance). Each handler calls the core with the desk's clock and only awaits publishing what it
+returned, so in a lockstep replay every decision is the same at any speed.
+
+The core lives on the worker, not in `run()`: when the runtime restarts a crashed `run()`, the positions,
+counters and halted flag are kept, and the lossless topics resume after the last record handled.
+
+The halted flag is written to `paths.state_file()` before the kill's close commands are published, and
+read at start: a desk killed and restarted comes back halted.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any, Callable
+
+from tui_trader import desk_state, paths
 from tui_trader import messages as m
-from tui_trader.workers.base import Worker
+from tui_trader.bus.base import Gap, Start, Subscription
+from tui_trader.instruments import RulesBook
+from tui_trader.portfolio.router_core import Output, RouterCore
+from tui_trader.workers.base import Worker, WorkerContext
+
+# Subscribed in this order, so controls and statuses are in place before the first signal can arrive.
+TOPICS = (m.CONTROL, m.ORDER_STATUS, m.ACCOUNT, m.MARKET_DATA, m.SIGNALS)
 
 
 class RouterWorker(Worker):
     name = "router"
 
+    def __init__(self, ctx: WorkerContext) -> None:
+        super().__init__(ctx)
+        rules = ctx.shared.setdefault("instruments", RulesBook())
+        self.state_path = paths.state_file()
+        state = desk_state.load(self.state_path)
+        self.core = RouterCore(ctx.settings, rules, state)
+        if state.halted:
+            self.log.warning("starting HALTED (kill switch %s): nothing new until re-armed", state.detail or "pulled")
+        self._resume: dict[str, int] = {}  # next offset per lossless topic, for a restarted run()
+        self._handlers: dict[str, Callable[[Any, int], Output]] = {
+            m.SIGNALS: self.core.on_signal,
+            m.MARKET_DATA: self.core.on_market_data,
+            m.ORDER_STATUS: self.core.on_status,
+            m.CONTROL: self.core.on_control,
+            m.ACCOUNT: self.core.on_account,
+        }
+        self.published_commands = 0
+        self.published_denials = 0
+
     async def run(self) -> None:
-        self.seen = 0
-        async for _record, _msg in self.consume(m.SIGNALS):
-            self.seen += 1
+        subs: dict[str, Subscription] = {}
+        try:
+            for topic in TOPICS:
+                resume = self._resume.get(topic)
+                start = Start.at(resume) if resume is not None and topic != m.MARKET_DATA else Start.END  # type: ignore[attr-defined]
+                subs[topic] = await self.ctx.bus.subscribe(
+                    self.ctx.topic(topic), start, conflate=topic == m.MARKET_DATA
+                )
+            await self._announce()
+            async with asyncio.TaskGroup() as tg:
+                for topic, sub in subs.items():
+                    tg.create_task(self._pump(topic, sub), name=f"router:{topic}")
+        finally:
+            for sub in subs.values():
+                await sub.close()
+
+    async def _pump(self, topic: str, sub: Subscription) -> None:
+        handler = self._handlers[topic]
+        lossless = topic in m.LOSSLESS_TOPICS
+        async for item in sub:
+            if isinstance(item, Gap):
+                self.gaps[topic] = self.gaps.get(topic, 0) + item.missed
+                self.log.warning("%s: missed %d records before offset %d", item.topic, item.missed, item.resume_offset)
+                continue
+            if lossless:
+                # Past this record even if handling it fails: a record that crashes the router must not
+                # crash it again after the restart.
+                self._resume[topic] = item.offset + 1
+            msg = self.decoder.decode_record(item.topic, item.value, item.offset, topic)
+            if msg is None:
+                continue
+            out = handler(msg, self.ctx.clock.now_ms())
+            if out.commands or out.denials or out.state_changed or out.persist is not None:
+                await self._emit(out)
+
+    async def _emit(self, out: Output) -> None:
+        if out.persist is not None:
+            try:
+                desk_state.save(self.state_path, out.persist)
+            except OSError as err:
+                # The kill still goes out; only its survival across a restart is lost, and said so.
+                self.log.error("cannot write desk state %s: %s (halted=%s not persisted)",
+                               self.state_path, err, out.persist.halted)
+        for cmd in out.commands:
+            await self.publish(m.ORDERS, cmd.symbol, cmd)
+            self.published_commands += 1
+        for denial in out.denials:
+            await self.publish(m.ORDER_STATUS, denial.symbol, denial)
+            self.published_denials += 1
+        if out.state_changed:
+            await self._announce()
+
+    async def _announce(self) -> None:
+        state, detail = self.core.state()
+        await self.health("router", state, detail, counters=self.counters())
+
+    # --- figures ------------------------------------------------------------------------------------------
+
+    def counters(self) -> dict[str, int]:
+        c = self.core
+        out = super().counters()
+        out.update(
+            signals=c.signals, entries=c.entries, closes=sum(c.closes.values()), denied=sum(c.denials.values()),
+            fills=c.fills, open_positions=len(c.portfolio.positions),
+        )
+        out.update({f"denied:{rule}": n for rule, n in sorted(c.denials.items())})
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        c = self.core
+        p = c.portfolio
+        state, detail = c.state()
+        return {
+            **self.counters(),
+            "closes_by_purpose": dict(sorted(c.closes.items())),
+            "denials": dict(sorted(c.denials.items())),
+            "positions_opened": c.opened,
+            "positions_closed_by": dict(sorted(c.exits.items())),
+            "unanswered_orders": c.unanswered,
+            "positions": {
+                sym: {"side": pos.side, "quantity": pos.quantity, "entry_price": pos.entry_price,
+                      "mark_price": pos.mark_price, "unrealized_pnl": round(pos.unrealized_pnl, 6)}
+                for sym, pos in sorted(p.positions.items())
+            },
+            "realized_pnl": round(p.realized_pnl, 6),
+            "fees": round(p.fees, 6),
+            "unrealized_pnl": round(p.unrealized_pnl(), 6),
+            "equity": round(p.equity(), 6),
+            "mode": c.mode,
+            "state": state,
+            "state_detail": detail,
+        }

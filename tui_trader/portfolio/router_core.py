@@ -1,0 +1,332 @@
+"""The router's decisions: signals, marks, order statuses and desk controls in; order commands and denials
+out. Pure: no bus, no clock (every call is given `now_ms`), no files (the shell persists `DeskState`).
+
+Entry rules (DESIGN, settings `[trading]` and `[risk]`):
+- a signal weaker than `min_signal_strength` is ignored (counted, not published: it is the normal case);
+- no position: open in the signal's direction, if the risk gate and the sizing allow it;
+- a position on the same side: ignored (counted, not published);
+- a position on the other side: `on_opposite = "close"` closes it with a reduce-only market order,
+  `"reverse"` closes it and, once the close has filled, opens the other way, `"ignore"` denies it;
+- while an order for the symbol waits for its final status, other signals for it are denied
+  (`pending_order`): without this, a second signal before the first fill would see no position and open
+  a second one.
+Every other signal not acted on becomes a published denial: an OrderStatus `rejected` with a fresh id,
+`purpose="entry"` and `error="<rule>: <reason>"`.
+
+Controls: `pause` stops new entries (closes of opposite positions still go out: they only reduce risk);
+`resume`; `flatten` closes every position reduce-only (the broker cancels their protective orders) and
+keeps the paused/trading state; `kill` = pause + flatten + halted, halted persists across restarts and
+only `rearm` clears it (rearm also lifts the kill's pause); `set_mode paper|live`. An entry still in flight
+at a flatten or kill is closed as soon as it fills.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+
+import msgspec
+
+from tui_trader import messages as m
+from tui_trader.desk_state import DeskState
+from tui_trader.instruments import RulesBook, UnknownInstrument
+from tui_trader.portfolio.positions import Portfolio, Position
+from tui_trader.portfolio.risk import DailyLoss, EntryFacts, RiskGate
+from tui_trader.portfolio.sizing import Denial, size_entry
+from tui_trader.settings import Settings
+
+log = logging.getLogger(__name__)
+
+TERMINAL = frozenset({"filled", "canceled", "rejected", "error"})
+BUY_KINDS = frozenset({"Buy", "StrongBuy"})
+# Denials counted but not published: they are what most signals meet, and would flood the orders log.
+QUIET_RULES = frozenset({"below_min_strength", "same_direction"})
+
+
+@dataclass
+class Output:
+    """What one input led to, for the shell to publish (in this order) and act on."""
+
+    commands: list[m.OrderCommand] = field(default_factory=list)
+    denials: list[m.OrderStatus] = field(default_factory=list)
+    state_changed: bool = False  # paused / halted / daily limit / mode changed: tell the desk
+    persist: DeskState | None = None  # the halted flag changed: write the state file
+
+
+class _InFlight(msgspec.Struct, kw_only=True):
+    command: m.OrderCommand
+    # A flatten or kill came while this entry was in flight: close what it fills, with this purpose.
+    close_after: str | None = None
+    # on_opposite = "reverse": the signal to enter with once this close has filled.
+    reverse: m.TradingSignal | None = None
+
+
+class RouterCore:
+    def __init__(self, settings: Settings, rules: RulesBook | None = None, state: DeskState | None = None) -> None:
+        self.settings = settings
+        self.trading = settings.trading
+        self.risk = settings.risk
+        self.rules = rules if rules is not None else RulesBook()
+        self.portfolio = Portfolio(settings.paper.starting_balance)
+        self.gate = RiskGate(settings.risk)
+        self.daily = DailyLoss(settings.risk.daily_loss_limit_pct)
+        self.mode: m.Mode = "paper" if settings.trading.paper_trading else "live"
+        self.desk_state = state or DeskState()
+        self.halted = self.desk_state.halted
+        self.paused = self.desk_state.halted  # a halted desk is also paused: nothing new until rearm
+        self.in_flight: dict[str, _InFlight] = {}
+        self.last_close_ms: dict[str, int] = {}
+        self.last_price_ms: dict[str, int] = {}
+        # Figures for the summary and the desk.
+        self.signals = 0
+        self.entries = 0
+        self.closes: Counter[str] = Counter()  # by purpose: close / flatten / kill
+        self.denials: Counter[str] = Counter()  # by rule, published or not
+        self.fills = 0
+        self.exits: Counter[str] = Counter()  # positions closed, by the purpose of the closing fill
+        self.opened = 0
+        self.unanswered = 0
+
+    # --- inputs ---------------------------------------------------------------------------------------
+
+    def on_signal(self, sig: m.TradingSignal, now_ms: int) -> Output:
+        out = Output()
+        self._observe(now_ms, out)
+        self.signals += 1
+        side: m.Side = "buy" if sig.signal in BUY_KINDS else "sell"
+        if sig.strength < self.trading.min_signal_strength:
+            self._deny(out, sig, side, Denial(
+                "below_min_strength", f"strength {sig.strength:.2f} < {self.trading.min_signal_strength:.2f}"), now_ms)
+            return out
+        if self.halted:
+            self._deny(out, sig, side, Denial("halted", "trading is halted by the kill switch; re-arm to trade again"), now_ms)
+            return out
+        pos = self.portfolio.position(sig.symbol)
+        pending = [f for f in self.in_flight.values() if f.command.symbol == sig.symbol]
+        if pos is not None and pos.closing_side != side:
+            self._deny(out, sig, side, Denial("same_direction", f"{sig.symbol} {pos.side} already open"), now_ms)
+            return out
+        if pos is None and any(f.command.purpose == "entry" and f.command.side == side for f in pending):
+            self._deny(out, sig, side, Denial("same_direction", f"{sig.symbol} {side} entry already sent"), now_ms)
+            return out
+        if pending:
+            what = ", ".join(f"{f.command.purpose} {f.command.side} {f.command.quantity:g}" for f in pending)
+            self._deny(out, sig, side, Denial("pending_order", f"{sig.symbol}: waiting for the outcome of {what}"), now_ms)
+            return out
+        if pos is not None:
+            self._opposite(out, sig, side, pos, now_ms)
+            return out
+        self._enter(out, sig, side, now_ms, reversing=False)
+        return out
+
+    def on_market_data(self, md: m.MarketData, now_ms: int) -> Output:
+        out = Output()
+        price = md.price
+        if price <= 0 and md.bid > 0 and md.ask > 0:
+            price = (md.bid + md.ask) / 2
+        if price > 0:
+            self.portfolio.mark(md.symbol, price)
+            if md.ts > self.last_price_ms.get(md.symbol, -1):
+                self.last_price_ms[md.symbol] = md.ts
+        self._observe(now_ms, out)
+        return out
+
+    def on_status(self, st: m.OrderStatus, now_ms: int) -> Output:
+        out = Output()
+        for fill in self.portfolio.apply(st):
+            self.fills += 1
+            if fill.opened:
+                self.opened += 1
+            if fill.closed:
+                self.exits[fill.purpose] += 1
+                self.last_close_ms[fill.symbol] = now_ms
+        flight = self.in_flight.get(st.order_id)
+        if flight is not None and st.status in TERMINAL:
+            del self.in_flight[st.order_id]
+            self._settled(out, flight, st, now_ms)
+        self._observe(now_ms, out)
+        return out
+
+    def on_control(self, c: m.Control, now_ms: int) -> Output:
+        out = Output()
+        self._observe(now_ms, out)
+        cmd = c.command
+        if cmd == "pause":
+            out.state_changed = not self.paused
+            self.paused = True
+        elif cmd == "resume":
+            if self.halted:
+                log.warning("resume ignored: trading is halted by the kill switch; re-arm first")
+            else:
+                out.state_changed = self.paused
+                self.paused = False
+        elif cmd == "flatten":
+            self._flatten(out, "flatten", now_ms)
+        elif cmd == "kill":
+            self.halted = self.paused = True
+            self.desk_state = DeskState(halted=True, halted_at=now_ms, halted_by=c.origin, detail=c.arg or "")
+            out.persist = self.desk_state
+            out.state_changed = True
+            self._flatten(out, "kill", now_ms)
+        elif cmd == "rearm":
+            if self.halted:
+                self.halted = self.paused = False
+                self.desk_state = DeskState()
+                out.persist = self.desk_state
+                out.state_changed = True
+        elif cmd == "set_mode":
+            if c.arg not in ("paper", "live"):
+                log.warning("set_mode needs 'paper' or 'live' (got %r); mode stays %s", c.arg, self.mode)
+            elif c.arg != self.mode:
+                if self.portfolio.positions:
+                    log.warning("mode switched to %s with %d open %s position(s): flatten them first",
+                                c.arg, len(self.portfolio.positions), self.mode)
+                self.mode = c.arg  # type: ignore[assignment]
+                if self.mode == "paper":
+                    self.portfolio.use_starting_balance()
+                out.state_changed = True
+        return out
+
+    def on_account(self, a: m.Account, now_ms: int) -> Output:
+        """Live: the exchange's balance is the base of equity. Any mode: liquidation prices as reported."""
+        out = Output()
+        if a.mode != self.mode:
+            return out
+        if a.mode == "live":
+            self.portfolio.set_balance(a.balance_total)
+        for snap in a.positions:
+            self.portfolio.set_liquidation_price(snap.symbol, snap.liquidation_price)
+        self._observe(now_ms, out)
+        return out
+
+    # --- state for the desk -----------------------------------------------------------------------------
+
+    def state(self) -> tuple[str, str]:
+        """(state, detail): halted > paused > daily_loss_limit > trading."""
+        mode = f"mode {self.mode}"
+        if self.halted:
+            by = f" by {self.desk_state.halted_by}" if self.desk_state.halted_by else ""
+            return "halted", f"kill switch pulled{by}: nothing new until re-armed; {mode}"
+        if self.paused:
+            return "paused", f"new entries paused; {mode}"
+        if self.daily.reached:
+            return "daily_loss_limit", f"{self.daily.describe()}; {mode}"
+        return "trading", mode
+
+    def open_or_opening(self) -> int:
+        opening = {
+            f.command.symbol for f in self.in_flight.values()
+            if f.command.purpose == "entry" and f.command.symbol not in self.portfolio.positions
+        }
+        return len(self.portfolio.positions) + len(opening)
+
+    # --- decisions ----------------------------------------------------------------------------------------
+
+    def _opposite(self, out: Output, sig: m.TradingSignal, side: m.Side, pos: Position, now_ms: int) -> None:
+        policy = self.risk.on_opposite
+        if policy == "ignore":
+            self._deny(out, sig, side, Denial(
+                "opposite_ignored", f"{sig.symbol} {pos.side} open; risk.on_opposite = \"ignore\""), now_ms)
+            return
+        cmd = self._close(out, pos, "close", now_ms, signal_id=sig.id)
+        if policy == "reverse":
+            self.in_flight[cmd.id].reverse = sig
+
+    def _enter(self, out: Output, sig: m.TradingSignal, side: m.Side, now_ms: int, *, reversing: bool) -> None:
+        facts = EntryFacts(
+            symbol=sig.symbol, now_ms=now_ms, halted=self.halted, paused=self.paused,
+            daily_loss_reached=self.daily.reached, daily_loss_text=self.daily.describe() if self.daily.reached else "",
+            open_positions=self.open_or_opening(), last_close_ms=self.last_close_ms.get(sig.symbol),
+            last_price_ms=self.last_price_ms.get(sig.symbol), signal_ms=sig.ts, reversing=reversing,
+        )
+        denial = self.gate.check(facts)
+        if denial is None and self.mode == "live" and not self.portfolio.balance_from_exchange:
+            denial = Denial("margin", "live: the exchange balance is not known yet")
+        if denial is None:
+            try:
+                rules = self.rules.get(sig.symbol)
+            except UnknownInstrument as err:
+                denial = Denial("unknown_instrument", str(err.args[0]))
+        if denial is not None:
+            self._deny(out, sig, side, denial, now_ms)
+            return
+        t = self.trading
+        plan = size_entry(
+            side=side, entry_price=sig.price, equity=self.portfolio.equity(),
+            free_equity=self.portfolio.free_equity(), rules=rules, risk_per_trade=t.risk_per_trade,
+            stop_loss_pct=t.stop_loss_pct, take_profit_pct=t.take_profit_pct,
+            max_position_size=t.max_position_size, leverage=t.leverage,
+        )
+        if isinstance(plan, Denial):
+            self._deny(out, sig, side, plan, now_ms)
+            return
+        cmd = m.OrderCommand(
+            id=m.new_id(), symbol=sig.symbol, side=side, quantity=plan.quantity, ref_price=plan.entry_price,
+            stop_loss=plan.stop_loss, take_profit=plan.take_profit, leverage=t.leverage, reduce_only=False,
+            purpose="entry", signal_id=sig.id, mode=self.mode, ts=now_ms,
+        )
+        self._send(out, cmd)
+        self.entries += 1
+
+    def _close(self, out: Output, pos: Position, purpose: m.Purpose, now_ms: int, signal_id: str | None = None) -> m.OrderCommand:
+        cmd = m.OrderCommand(
+            id=m.new_id(), symbol=pos.symbol, side=pos.closing_side, quantity=pos.quantity,
+            ref_price=pos.mark_price or pos.entry_price, leverage=pos.leverage, reduce_only=True,
+            purpose=purpose, signal_id=signal_id, mode=self.mode, ts=now_ms,
+        )
+        self._send(out, cmd)
+        self.closes[purpose] += 1
+        return cmd
+
+    def _send(self, out: Output, cmd: m.OrderCommand) -> None:
+        self.portfolio.on_command(cmd)
+        self.in_flight[cmd.id] = _InFlight(command=cmd)
+        out.commands.append(cmd)
+
+    def _flatten(self, out: Output, purpose: m.Purpose, now_ms: int) -> None:
+        for flight in self.in_flight.values():
+            flight.reverse = None  # a flatten or kill overrides any reversal under way
+            if flight.command.purpose == "entry":
+                flight.close_after = purpose
+        for pos in list(self.portfolio.positions.values()):
+            self._close(out, pos, purpose, now_ms)
+
+    def _settled(self, out: Output, flight: _InFlight, st: m.OrderStatus, now_ms: int) -> None:
+        """An order of ours reached its final status: follow-ups of flatten/kill and of reversals."""
+        cmd = flight.command
+        pos = self.portfolio.position(cmd.symbol)
+        if flight.close_after is not None and pos is not None:
+            self._close(out, pos, flight.close_after, now_ms)  # type: ignore[arg-type]
+        if flight.reverse is not None:
+            sig = flight.reverse
+            side: m.Side = "buy" if sig.signal in BUY_KINDS else "sell"
+            if pos is None:
+                self._enter(out, sig, side, now_ms, reversing=True)
+            else:
+                why = f"{st.status}" + (f" ({st.error})" if st.error else "")
+                self._deny(out, sig, side, Denial(
+                    "reverse_aborted", f"{cmd.symbol}: the close before reversing ended {why}; the position stays"), now_ms)
+
+    def _deny(self, out: Output, sig: m.TradingSignal, side: m.Side, denial: Denial, now_ms: int) -> None:
+        self.denials[denial.rule] += 1
+        if denial.rule in QUIET_RULES:
+            return
+        out.denials.append(m.OrderStatus(
+            order_id=m.new_id(), symbol=sig.symbol, side=side, purpose="entry", status="rejected",
+            error=denial.text(), mode=self.mode, ts=now_ms,
+        ))
+
+    def _observe(self, now_ms: int, out: Output) -> None:
+        """Roll the trading day, check the daily loss limit, forget orders that never got an answer."""
+        if self.daily.observe(now_ms, self.portfolio.equity()):
+            out.state_changed = True
+        if self.in_flight:
+            timeout_ms = round(self.risk.order_timeout_s * 1000)
+            for oid, flight in list(self.in_flight.items()):
+                if now_ms - flight.command.ts > timeout_ms:
+                    del self.in_flight[oid]
+                    self.unanswered += 1
+                    c = flight.command
+                    log.warning("%s %s %s %g (order %s) got no final status in %g s; no longer waiting for it",
+                                c.purpose, c.symbol, c.side, c.quantity, oid, self.risk.order_timeout_s)
