@@ -37,6 +37,35 @@ def override_hosts(urls: Any, base: str) -> Any:
     return urls
 
 
+# Only the perpetual markets the desk trades: fewer requests at start, and no spot/option endpoints that a
+# demo host or a local mock may lack.
+_MARKET_TYPES: dict[str, dict[str, Any]] = {
+    "okx": {"fetchMarkets": {"types": ["swap"]}},
+    "bybit": {"fetchMarkets": {"types": ["linear"]}},
+}
+
+# Binance picks its error-code table (linear, inverse, spot…) from the request's host: with the hosts
+# replaced, -2019 "Margin is insufficient." would surface as a bare ExchangeError instead of
+# InsufficientFunds. The path prefix says the same thing, so the mapping is kept by path.
+_BINANCE_PATH_TYPES = (("/fapi/", "linear"), ("/dapi/", "inverse"), ("/eapi/", "option"), ("/papi/", "portfolioMargin"),
+                       ("/sapi/", "spot"), ("/api/", "spot"))
+
+
+def _keep_binance_error_tables(ex: Any, base: str) -> None:
+    root = base.rstrip("/")
+    by_host = ex.get_exceptions_by_url
+
+    def by_url(url: str | None, exact_or_broad: str) -> dict:
+        if url and url.startswith(root + "/"):
+            path = url[len(root):]
+            for prefix, market_type in _BINANCE_PATH_TYPES:
+                if path.startswith(prefix):
+                    return ex.safe_dict(ex.safe_dict(ex.exceptions, market_type, {}), exact_or_broad, {})
+        return by_host(url, exact_or_broad)
+
+    ex.get_exceptions_by_url = by_url
+
+
 def create_exchange(settings: ExchangeSettings, secrets: Secrets | None = None, **extra: Any) -> Any:
     """A configured `ccxt.async_support` exchange. The caller must `await ex.close()`."""
     import ccxt.async_support as ccxt
@@ -45,7 +74,7 @@ def create_exchange(settings: ExchangeSettings, secrets: Secrets | None = None, 
         "enableRateLimit": True,
         "timeout": settings.timeout_ms,
         # Without this, load_markets with keys set calls /sapi (absent on demo hosts and mocks).
-        "options": {"fetchCurrencies": False},
+        "options": {"fetchCurrencies": False, **_MARKET_TYPES.get(settings.name, {})},
     }
     if secrets is not None and secrets.present:
         config.update(apiKey=secrets.api_key, secret=secrets.api_secret)
@@ -60,4 +89,6 @@ def create_exchange(settings: ExchangeSettings, secrets: Secrets | None = None, 
             ex.enable_demo_trading(True)
     if settings.api_base_url:
         ex.urls["api"] = override_hosts(ex.urls["api"], settings.api_base_url)
+        if hasattr(ex, "get_exceptions_by_url"):
+            _keep_binance_error_tables(ex, settings.api_base_url)
     return ex

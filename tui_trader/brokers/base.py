@@ -1,0 +1,167 @@
+"""What every broker offers the executor, and what it hands back.
+
+The executor worker is the only caller. A broker takes `OrderCommand`s and returns `Report`s: the outcome of
+one order as the exchange (or the paper simulation) saw it. The worker stamps each report with the mode and
+the clock's time and publishes it as an `OrderStatus`, so paper and live look the same to the router.
+
+Sequences both brokers follow (the parity tests hold them to it):
+- entry with protection: entry "filled" (carrying the protective order ids), then "accepted" for the
+  stop-loss and for the take-profit order;
+- protection that cannot be placed: entry "filled" (no protective ids), "rejected" for the protective order
+  that failed (with the reason), "canceled" for the one already placed, then a reduce-only "filled" with
+  purpose "close" that takes the position off at once (never a naked position);
+- a protective order fills: its own "filled" (purpose stop_loss / take_profit), then "canceled" for the sibling;
+- close / flatten / kill: "canceled" for each protective order of the symbol, then the reduce-only "filled"
+  (quantity capped to the position), or "rejected" with "no position to reduce".
+
+`filled_qty`, `avg_price` and `fee` are cumulative per order id and in base units (never contracts).
+"""
+
+from __future__ import annotations
+
+import abc
+import uuid
+from typing import Literal
+
+import msgspec
+
+from tui_trader import messages as m
+from tui_trader.instruments import InstrumentRules
+
+NO_POSITION = "no position to reduce"
+
+# Namespace for ids derived from a command id: the protective orders of an entry get the same ids on every
+# run and in both brokers, and a retried placement can be recognised by its client id on the exchange.
+_DERIVED = uuid.UUID("0b7e4bd4-53a4-4c52-9f0a-6f2d0f9f3e51")
+
+
+def derived_id(command_id: str, role: str) -> str:
+    """A stable uuid for an order that belongs to a command: role "sl", "tp", "close", …"""
+    return str(uuid.uuid5(_DERIVED, f"{command_id}:{role}"))
+
+
+class Report(msgspec.Struct, kw_only=True):
+    """One order's outcome; the fields of OrderStatus without mode and ts (the worker adds them)."""
+
+    order_id: str
+    symbol: str
+    side: m.Side
+    purpose: m.StatusPurpose
+    status: m.StatusKind
+    exchange_order_id: str | None = None
+    filled_qty: float = 0.0
+    avg_price: float = 0.0
+    fee: float = 0.0
+    stop_loss_order_id: str | None = None
+    take_profit_order_id: str | None = None
+    error: str | None = None
+
+    @property
+    def is_fill(self) -> bool:
+        return self.status in ("filled", "partially_filled") and self.filled_qty > 0
+
+    def to_status(self, mode: m.Mode, ts: int) -> m.OrderStatus:
+        return m.OrderStatus(
+            order_id=self.order_id,
+            exchange_order_id=self.exchange_order_id,
+            symbol=self.symbol,
+            side=self.side,
+            purpose=self.purpose,
+            status=self.status,
+            filled_qty=self.filled_qty,
+            avg_price=self.avg_price,
+            fee=self.fee,
+            stop_loss_order_id=self.stop_loss_order_id,
+            take_profit_order_id=self.take_profit_order_id,
+            error=self.error,
+            mode=mode,
+            ts=ts,
+        )
+
+
+def rejected(cmd: m.OrderCommand, error: str, order_id: str | None = None) -> Report:
+    return Report(
+        order_id=order_id or cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="rejected", error=error
+    )
+
+
+def closing_side(position_side: Literal["long", "short"]) -> m.Side:
+    return "sell" if position_side == "long" else "buy"
+
+
+class AccountView(msgspec.Struct, kw_only=True):
+    """Balance and positions as the broker sees them."""
+
+    balance_total: float
+    balance_free: float
+    positions: list[m.PositionSnapshot] = msgspec.field(default_factory=list)
+
+
+class Broker(abc.ABC):
+    """Async broker interface. Implementations: PaperBroker (simulated) and CcxtBroker (exchange)."""
+
+    mode: m.Mode = "paper"
+    exchange: str = "paper"
+
+    async def start(self) -> None:
+        """Connect and load instrument rules (live); nothing to do on paper."""
+
+    async def close(self) -> None:
+        """Release connections."""
+
+    @abc.abstractmethod
+    def rules(self) -> dict[str, InstrumentRules]:
+        """Instrument rules (tick, step, min quantity, min notional) this broker trades by."""
+
+    @abc.abstractmethod
+    async def prepare(self, symbol: str, leverage: int) -> None:
+        """Set leverage and margin mode for a symbol (once; an 'already set' answer is fine)."""
+
+    @abc.abstractmethod
+    async def enter(self, cmd: m.OrderCommand) -> list[Report]:
+        """A market entry and its protective orders (stop-loss, take-profit)."""
+
+    @abc.abstractmethod
+    async def reduce(self, cmd: m.OrderCommand) -> list[Report]:
+        """Close / flatten / kill one symbol: cancel its protective orders, then close reduce-only."""
+
+    @abc.abstractmethod
+    async def cancel_protection(self, symbol: str) -> list[Report]:
+        """Cancel the symbol's protective orders ("canceled" for each)."""
+
+    @abc.abstractmethod
+    async def account(self) -> AccountView:
+        """Balance and open positions."""
+
+    async def poll(self) -> list[Report]:
+        """Look for protective orders that filled on their own (live); paper triggers come from trades."""
+        return []
+
+    def on_market(self, md: m.MarketData) -> list[Report]:
+        """Every market-data message (paper: book, triggers, liquidation). Must not block."""
+        return []
+
+    async def execute(self, cmd: m.OrderCommand) -> list[Report]:
+        if cmd.purpose == "entry" and not cmd.reduce_only:
+            return await self.enter(cmd)
+        return await self.reduce(cmd)
+
+    async def flatten_all(self, purpose: m.Purpose = "flatten", now_ms: int = 0) -> list[Report]:
+        """Close every open position reduce-only (each after canceling its protective orders)."""
+        view = await self.account()
+        reports: list[Report] = []
+        for pos in view.positions:
+            cmd = m.OrderCommand(
+                id=m.new_id(),
+                symbol=pos.symbol,
+                side=closing_side("long" if pos.side == "buy" else "short"),
+                quantity=pos.quantity,
+                ref_price=pos.mark_price,
+                leverage=pos.leverage,
+                reduce_only=True,
+                purpose=purpose,
+                mode=self.mode,
+                ts=now_ms,
+            )
+            reports += await self.reduce(cmd)
+        return reports

@@ -1,0 +1,562 @@
+"""The live broker: Binance USD-M, OKX or Bybit perpetuals through ccxt's async API (TECH_BRIEF C1–C5).
+
+Order of business for an entry: leverage and margin mode (once per symbol) → a market order whose client
+order id is the command id → protection (Binance: two reduce-only algo orders right after the fill; OKX and
+Bybit: attached to the entry) → the fill's fee. If protection cannot be placed the position is closed at
+once and the reason shown: never a naked position.
+
+Errors (C5): reads that fail on the network retry with a growing pause; an order that times out or meets a
+5xx is ambiguous and is looked up by its client order id before anything else, and no client id is ever
+sent twice; the exchange's refusals become "rejected" reports carrying its message; a rate limit (429/418)
+pauses every request for as long as the exchange asks. No secret reaches a report, a log line or an error.
+
+One operation at a time (`_busy`): a poll never races a close for the same protective orders.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable, Literal
+
+import ccxt.async_support as ccxt
+
+from tui_trader import logs
+from tui_trader import messages as m
+from tui_trader.brokers.base import NO_POSITION, AccountView, Broker, Report, closing_side, derived_id, rejected
+from tui_trader.brokers.errors import describe, is_ambiguous, is_rate_limit, is_retryable_read, scrub
+from tui_trader.brokers.venues import Venue, rules_from_market, venue_for
+from tui_trader.errors import BrokerError
+from tui_trader.exchange import create_exchange, unified_symbol
+from tui_trader.instruments import InstrumentRules
+from tui_trader.settings import Secrets, Settings
+
+log = logging.getLogger(__name__)
+
+READ_ATTEMPTS = 4
+FIRST_BACKOFF_S = 0.5
+FILL_CHECKS = 5  # looks at a market order that is not final yet, `exchange.poll_s` apart
+CLOSE_ATTEMPTS = 3  # an emergency close is retried with fresh client ids (never the same id twice)
+
+PosSide = Literal["long", "short"]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+class NotPlaced(Exception):
+    """An ambiguous placement that the exchange does not know: it never arrived (and is not resent)."""
+
+
+class StateUnknown(Exception):
+    """An ambiguous placement whose lookup failed too: the order may or may not exist."""
+
+
+@dataclass
+class Protection:
+    symbol: str
+    side: PosSide
+    quantity: float  # base units
+    entry_price: float
+    since_ms: int  # exchange time of the entry fill
+    stop_loss_id: str | None = None
+    stop_loss_price: float | None = None
+    take_profit_id: str | None = None
+    take_profit_price: float | None = None
+
+    def orders(self) -> list[tuple[str, str, float]]:
+        out = []
+        if self.stop_loss_id and self.stop_loss_price is not None:
+            out.append(("stop_loss", self.stop_loss_id, self.stop_loss_price))
+        if self.take_profit_id and self.take_profit_price is not None:
+            out.append(("take_profit", self.take_profit_id, self.take_profit_price))
+        return out
+
+
+class CcxtBroker(Broker):
+    mode: m.Mode = "live"
+
+    def __init__(self, settings: Settings, secrets: Secrets, *, sleep: Sleep = asyncio.sleep,
+                 factory: Callable[..., Any] = create_exchange) -> None:
+        if not secrets.present:
+            raise BrokerError("live trading needs API keys: set TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET "
+                              "(and TUI_TRADER_API_PASSWORD for OKX) or the secrets file")
+        self.settings = settings
+        self.xs = settings.exchange
+        self.exchange = self.xs.name
+        self.venue: Venue = venue_for(self.xs.name)
+        self._secrets = [s for s in (secrets.api_key, secrets.api_secret, secrets.api_password) if s]
+        logs.REDACT.add(*self._secrets)
+        self._secrets_obj = secrets
+        self._factory = factory
+        self._sleep = sleep
+        self.ex: Any = None
+        self._rules: dict[str, InstrumentRules] = {}
+        self._prepared: dict[str, int] = {}
+        self._sent: set[str] = set()  # client ids sent to the exchange: never twice
+        self.protections: dict[str, Protection] = {}
+        self._symbols: set[str] = set(settings.trading.symbols)
+        self._pause_until = 0.0
+        self._busy = asyncio.Lock()
+        self.waits: list[float] = []  # every back-off pause taken (seconds), for the summary
+
+    # --- lifecycle -------------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self.ex = self._factory(self.xs, self._secrets_obj)
+        try:
+            await self._read(self.ex.load_markets)
+        except ccxt.BaseError as err:
+            await self.close()
+            raise BrokerError(f"{self.exchange}: cannot load markets: {self._text(err)}") from None
+        for symbol in sorted(self._symbols):
+            self._load_rules(symbol)
+
+    async def close(self) -> None:
+        if self.ex is not None:
+            ex, self.ex = self.ex, None
+            await ex.close()
+
+    def rules(self) -> dict[str, InstrumentRules]:
+        return dict(self._rules)
+
+    def _load_rules(self, symbol: str) -> InstrumentRules | None:
+        usym = unified_symbol(symbol)
+        if usym not in (self.ex.markets or {}):
+            return None
+        rules = rules_from_market(symbol, self.ex.market(usym))
+        self._rules[symbol] = rules
+        return rules
+
+    def _text(self, err: BaseException) -> str:
+        return scrub(str(err) or type(err).__name__, self._secrets)
+
+    def _describe(self, err: BaseException) -> str:
+        return describe(err, self._secrets)
+
+    # --- requests: pacing, rate limits, retries, ambiguity ---------------------------------------------
+    async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        delay = self._pause_until - time.monotonic()
+        if delay > 0:
+            self.waits.append(round(delay, 3))
+            await self._sleep(delay)
+        try:
+            return await fn(*args)
+        except ccxt.BaseError as err:
+            if is_rate_limit(err):
+                wait = self._retry_after(err)
+                self._pause_until = max(self._pause_until, time.monotonic() + wait)
+                log.warning("%s rate limit: pausing requests for %.1f s (%s)", self.exchange, wait, self._text(err))
+            raise
+
+    def _retry_after(self, err: BaseException) -> float:
+        headers = getattr(self.ex, "last_response_headers", None) or {}
+        for key, value in headers.items():
+            if key.lower() == "retry-after":
+                try:
+                    return max(0.0, float(value))
+                except ValueError:
+                    break
+        return 60.0 if " 418 " in str(err) else 1.0  # 418 is an IP ban: back off hard
+
+    async def _read(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        """A read-only request, retried on network trouble with a growing pause."""
+        backoff = FIRST_BACKOFF_S
+        for attempt in range(READ_ATTEMPTS):
+            try:
+                return await self._call(fn, *args)
+            except ccxt.BaseError as err:
+                if not is_retryable_read(err) or attempt == READ_ATTEMPTS - 1:
+                    raise
+                if not is_rate_limit(err):  # a rate limit already set its own pause
+                    log.info("%s read failed (%s); retry in %.1f s", self.exchange, self._text(err), backoff)
+                    self.waits.append(backoff)
+                    await self._sleep(backoff)
+                    backoff *= 2
+        raise AssertionError("unreachable")
+
+    async def _submit(self, usym: str, side: m.Side, amount: float, params: dict[str, Any], client_id: str,
+                      trigger: bool = False) -> dict[str, Any]:
+        """Place one order, once. An ambiguous failure is resolved by looking the client id up."""
+        if client_id in self._sent:
+            raise NotPlaced(f"duplicate: client order id {client_id} was already sent")
+        self._sent.add(client_id)
+        try:
+            return await self._call(self.ex.create_order, usym, "market", side, amount, None, params)
+        except ccxt.BaseError as err:
+            if not is_ambiguous(err):
+                raise
+            log.warning("%s: placing %s is ambiguous (%s); looking it up", self.exchange, client_id, self._text(err))
+            try:
+                found = await self._read(self.venue.lookup, self.ex, usym, client_id, trigger)
+            except ccxt.BaseError as lookup_err:
+                raise StateUnknown(f"{self._describe(err)}; lookup failed too ({self._text(lookup_err)})") from None
+            if found is None:
+                raise NotPlaced(f"{self._describe(err)}; the exchange has no order {client_id}, not resent") from None
+            return found
+
+    # --- Broker interface ----------------------------------------------------------------------------
+    async def prepare(self, symbol: str, leverage: int) -> None:
+        if self._prepared.get(symbol) == leverage:
+            return
+        usym = unified_symbol(symbol)
+        noted = await self._call(self.venue.prepare, self.ex, usym, leverage, self.xs.margin_mode)
+        if noted:
+            log.info("%s %s: %s already set", self.exchange, symbol, " and ".join(noted))
+        self._prepared[symbol] = leverage
+
+    async def enter(self, cmd: m.OrderCommand) -> list[Report]:
+        async with self._busy:
+            return await self._enter(cmd)
+
+    async def reduce(self, cmd: m.OrderCommand) -> list[Report]:
+        async with self._busy:
+            return await self._reduce(cmd)
+
+    async def cancel_protection(self, symbol: str) -> list[Report]:
+        async with self._busy:
+            return await self._cancel_protection(symbol)
+
+    async def poll(self) -> list[Report]:
+        async with self._busy:
+            reports: list[Report] = []
+            for symbol in list(self.protections):
+                try:
+                    reports += await self._check_protection(symbol)
+                except ccxt.BaseError as err:
+                    log.warning("%s %s: protective orders not checked: %s", self.exchange, symbol, self._text(err))
+            return reports
+
+    async def account(self) -> AccountView:
+        async with self._busy:
+            balance = await self._read(self.ex.fetch_balance)
+            usdt = balance.get("USDT") or {}
+            usyms = [unified_symbol(s) for s in sorted(self._symbols)]
+            positions = await self._read(self.ex.fetch_positions, usyms)
+        snaps = []
+        for pos in positions:
+            snap = self._snapshot(pos)
+            if snap is not None:
+                snaps.append(snap)
+        return AccountView(balance_total=float(usdt.get("total") or 0.0), balance_free=float(usdt.get("free") or 0.0),
+                           positions=snaps)
+
+    # --- entry -------------------------------------------------------------------------------------------
+    async def _enter(self, cmd: m.OrderCommand) -> list[Report]:
+        self._symbols.add(cmd.symbol)
+        if self.venue.client_id(cmd.id) in self._sent:
+            return [rejected(cmd, "duplicate: this command id was already sent")]
+        usym = unified_symbol(cmd.symbol)
+        rules = self._rules.get(cmd.symbol) or self._load_rules(cmd.symbol)
+        if rules is None:
+            return [rejected(cmd, f"unknown_instrument: {self.exchange} lists no market {usym}")]
+        qty = rules.round_qty_down(cmd.quantity)
+        if qty < rules.min_qty or qty <= 0:
+            return [rejected(cmd, f"invalid_order: quantity {cmd.quantity:g} is below the minimum {rules.min_qty:g}")]
+        side: PosSide = "long" if cmd.side == "buy" else "short"
+        held = self.protections.get(cmd.symbol)
+        if held is not None and held.side != side:
+            return [rejected(cmd, f"opposite_position: a {held.side} {cmd.symbol} position is open; close it first")]
+        try:
+            await self.prepare(cmd.symbol, cmd.leverage)
+        except ccxt.BaseError as err:
+            return [rejected(cmd, self._describe(err))]
+        reports: list[Report] = []
+        if held is not None:  # adding to a position: its protection is re-placed for the total below
+            reports += await self._cancel_protection(cmd.symbol)
+        sl_id, tp_id = derived_id(cmd.id, "sl"), derived_id(cmd.id, "tp")
+        params = self.venue.entry_params(self.venue.client_id(cmd.id), self.xs.margin_mode,
+                                         cmd.stop_loss if self.venue.attached_protection else None,
+                                         cmd.take_profit if self.venue.attached_protection else None)
+        try:
+            order = await self._submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
+            order = await self._final(usym, order)
+        except NotPlaced as err:
+            return reports + [rejected(cmd, str(err))]
+        except StateUnknown as err:
+            return reports + [Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose="entry", status="error",
+                                     error=f"unknown: {err}; check the exchange before trading {cmd.symbol} again")]
+        except ccxt.BaseError as err:
+            return reports + [rejected(cmd, self._describe(err))]
+        filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
+        if filled <= 0:
+            return reports + [rejected(cmd, f"not_filled: {self.exchange} reports order {order.get('id')} as {order.get('status')}")]
+        avg = float(order.get("average") or order.get("price") or cmd.ref_price)
+        entry = Report(order_id=cmd.id, exchange_order_id=str(order.get("id")), symbol=cmd.symbol, side=cmd.side,
+                       purpose="entry", status="filled", filled_qty=filled, avg_price=avg)
+        total = filled + (held.quantity if held else 0.0)
+        entry_price = avg if held is None else (held.entry_price * held.quantity + avg * filled) / total
+        prot = Protection(cmd.symbol, side, total, entry_price, int(order.get("timestamp") or 0))
+        protect_reports = await self._protect(cmd, usym, prot, entry, sl_id, tp_id)
+        entry.fee = await self._fee(usym, order, filled, avg)
+        return reports + [entry] + protect_reports
+
+    async def _final(self, usym: str, order: dict[str, Any]) -> dict[str, Any]:
+        """The order once final (market orders nearly always are at once); fills taken from a lookup if needed."""
+        for check in range(FILL_CHECKS):
+            if order.get("status") in ("closed", "canceled", "expired", "rejected") and order.get("filled") is not None:
+                return order
+            if order.get("status") is not None or check > 0:  # an acknowledgement only (OKX, Bybit): look at once
+                await self._sleep(self.xs.poll_s)
+            order = await self._read(self.venue.fetch_order, self.ex, order["id"], usym)
+        return order
+
+    async def _fee(self, usym: str, order: dict[str, Any], filled: float, avg: float) -> float:
+        """The fee of one order from its trades; the market's taker rate if the trades cannot be read."""
+        fee = order.get("fee") or {}
+        if fee.get("cost") is not None and fee.get("currency") in (None, "USDT"):
+            return abs(float(fee["cost"]))
+        try:
+            trades = await self._read(self.ex.fetch_my_trades, usym, None, None, {"orderId": order["id"]})
+            costs = [abs(float((t.get("fee") or {}).get("cost") or 0.0)) for t in trades]
+            if trades:
+                return sum(costs)
+        except ccxt.BaseError as err:
+            log.info("%s: fee of order %s estimated (%s)", self.exchange, order.get("id"), self._text(err))
+        return filled * avg * float(self.ex.market(usym).get("taker") or 0.0005)
+
+    async def _protect(self, cmd: m.OrderCommand, usym: str, prot: Protection, entry: Report,
+                       sl_id: str, tp_id: str) -> list[Report]:
+        close = closing_side(prot.side)
+        wanted = [(p, oid, px) for p, oid, px in (("stop_loss", sl_id, cmd.stop_loss), ("take_profit", tp_id, cmd.take_profit))
+                  if px is not None]
+        if self.venue.attached_protection:
+            placed = wanted  # accepted together with the entry order
+        else:
+            placed = []
+            amount = self.venue.amount(self.ex, usym, prot.quantity)
+            for purpose, oid, price in wanted:
+                try:
+                    await self._submit(usym, close, amount, self.venue.protective_params(purpose, price, oid), oid, trigger=True)
+                except (ccxt.BaseError, NotPlaced, StateUnknown) as err:
+                    text = self._describe(err) if isinstance(err, ccxt.BaseError) else str(err)
+                    out = [Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="rejected",  # type: ignore[arg-type]
+                                  error=f"protection_failed: {text}")]
+                    if placed:
+                        out += await self._cancel_protection_ids(cmd.symbol, usym, close, placed)
+                    out.append(await self._emergency_close(cmd, usym, prot, f"protection_failed: {text}"))
+                    return out
+                placed.append((purpose, oid, price))
+        for purpose, oid, price in placed:
+            if purpose == "stop_loss":
+                prot.stop_loss_id, prot.stop_loss_price = oid, price
+                entry.stop_loss_order_id = oid
+            else:
+                prot.take_profit_id, prot.take_profit_price = oid, price
+                entry.take_profit_order_id = oid
+        if placed:
+            self.protections[cmd.symbol] = prot
+        return [Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="accepted")  # type: ignore[arg-type]
+                for purpose, oid, _ in placed]
+
+    async def _emergency_close(self, cmd: m.OrderCommand, usym: str, prot: Protection, why: str) -> Report:
+        """Close a position that could not be protected, at once; fresh client ids on each try."""
+        close = closing_side(prot.side)
+        last = ""
+        for attempt in range(CLOSE_ATTEMPTS):
+            oid = derived_id(cmd.id, "close" if attempt == 0 else f"close-{attempt + 1}")
+            params = self.venue.reduce_params(self.venue.client_id(oid), self.xs.margin_mode)
+            try:
+                order = await self._submit(usym, close, self.venue.amount(self.ex, usym, prot.quantity), params, self.venue.client_id(oid))
+                order = await self._final(usym, order)
+            except (ccxt.BaseError, NotPlaced, StateUnknown) as err:
+                last = self._describe(err) if isinstance(err, ccxt.BaseError) else str(err)
+                log.error("%s %s: emergency close failed: %s", self.exchange, cmd.symbol, last)
+                continue
+            filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
+            avg = float(order.get("average") or 0.0)
+            fee = await self._fee(usym, order, filled, avg)
+            return Report(order_id=oid, exchange_order_id=str(order.get("id")), symbol=cmd.symbol, side=close, purpose="close",
+                          status="filled", filled_qty=filled, avg_price=avg, fee=fee, error=f"{why}; position closed at once")
+        return Report(order_id=derived_id(cmd.id, "close"), symbol=cmd.symbol, side=close, purpose="close", status="error",
+                      error=f"{why}; the position is OPEN WITHOUT PROTECTION and could not be closed ({last}): close it on the exchange now")
+
+    # --- close / flatten / kill ------------------------------------------------------------------------
+    async def _reduce(self, cmd: m.OrderCommand) -> list[Report]:
+        self._symbols.add(cmd.symbol)
+        if self.venue.client_id(cmd.id) in self._sent:
+            return [rejected(cmd, "duplicate: this command id was already sent")]
+        usym = unified_symbol(cmd.symbol)
+        reports: list[Report] = []
+        if cmd.symbol in self.protections:
+            try:  # a protective order may have filled since the last poll: report it first
+                reports += await self._check_protection(cmd.symbol)
+            except ccxt.BaseError as err:
+                log.warning("%s %s: protective orders not checked: %s", self.exchange, cmd.symbol, self._text(err))
+        try:
+            held = await self._position(usym)
+        except ccxt.BaseError as err:
+            return reports + [rejected(cmd, self._describe(err))]
+        if held is None:
+            if cmd.symbol in self.protections:
+                reports += await self._cancel_protection(cmd.symbol)  # orphans of a position that is gone
+            return reports + [rejected(cmd, NO_POSITION)]
+        side, size = held
+        if cmd.side != closing_side(side):
+            return reports + [rejected(cmd, NO_POSITION)]  # reduce-only never opens or flips
+        rules = self._rules.get(cmd.symbol) or self._load_rules(cmd.symbol)
+        qty = min(rules.round_qty_down(cmd.quantity) if rules else cmd.quantity, size)
+        if qty <= 0:
+            return reports + [rejected(cmd, f"invalid_order: quantity {cmd.quantity:g} is below the step")]
+        full = qty >= size - 1e-12
+        prot = self.protections.get(cmd.symbol)
+        if full or not self.venue.attached_protection:
+            reports += await self._cancel_protection(cmd.symbol)
+        params = self.venue.reduce_params(self.venue.client_id(cmd.id), self.xs.margin_mode)
+        try:
+            order = await self._submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
+            order = await self._final(usym, order)
+        except NotPlaced as err:
+            return reports + [rejected(cmd, str(err))]
+        except StateUnknown as err:
+            return reports + [Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
+                                     error=f"unknown: {err}; check the exchange")]
+        except ccxt.BaseError as err:
+            return reports + [rejected(cmd, self._describe(err))]
+        filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
+        avg = float(order.get("average") or 0.0)
+        fee = await self._fee(usym, order, filled, avg)
+        reports.append(Report(order_id=cmd.id, exchange_order_id=str(order.get("id")), symbol=cmd.symbol, side=cmd.side,
+                              purpose=cmd.purpose, status="filled", filled_qty=filled, avg_price=avg, fee=fee))
+        left = round(size - filled, 12)
+        if left > 0 and prot is not None and not self.venue.attached_protection:
+            # A partial close keeps the rest protected: the same triggers, re-placed for what is left.
+            rest = Protection(cmd.symbol, side, left, prot.entry_price, prot.since_ms)
+            fake = m.OrderCommand(id=cmd.id, symbol=cmd.symbol, side="buy" if side == "long" else "sell", quantity=left,
+                                  ref_price=avg, stop_loss=prot.stop_loss_price, take_profit=prot.take_profit_price,
+                                  leverage=1, purpose="entry", mode="live", ts=cmd.ts)
+            holder = Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="filled")
+            reports += await self._protect(fake, usym, rest, holder, derived_id(cmd.id, "sl"), derived_id(cmd.id, "tp"))
+        return reports
+
+    async def _position(self, usym: str) -> tuple[PosSide, float] | None:
+        positions = await self._read(self.ex.fetch_positions, [usym])
+        for pos in positions:
+            if pos.get("symbol") != usym:
+                continue
+            size = self.venue.base_qty(self.ex, usym, abs(float(pos.get("contracts") or 0.0)))
+            side = pos.get("side")
+            if size > 0 and side in ("long", "short"):
+                return side, size
+        return None
+
+    async def _cancel_protection(self, symbol: str) -> list[Report]:
+        prot = self.protections.get(symbol)
+        if prot is None:
+            return []
+        usym = unified_symbol(symbol)
+        return await self._cancel_protection_ids(symbol, usym, closing_side(prot.side),
+                                                 [(p, oid, px) for p, oid, px in prot.orders()])
+
+    async def _cancel_protection_ids(self, symbol: str, usym: str, side: m.Side, orders: list[tuple[str, str, float]]) -> list[Report]:
+        try:
+            await self._call(self.venue.cancel_protection, self.ex, usym, [oid for _, oid, _ in orders])
+        except ccxt.BaseError as err:
+            log.error("%s %s: protective orders not canceled: %s", self.exchange, symbol, self._text(err))
+            return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="error",  # type: ignore[arg-type]
+                           error=f"cancel_failed: {self._describe(err)}") for p, oid, _ in orders]
+        self.protections.pop(symbol, None)
+        return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled") for p, oid, _ in orders]  # type: ignore[arg-type]
+
+    # --- protective fills ----------------------------------------------------------------------------------
+    async def _check_protection(self, symbol: str) -> list[Report]:
+        if self.venue.attached_protection:
+            return await self._check_attached(symbol)
+        prot = self.protections[symbol]
+        usym = unified_symbol(symbol)
+        pending = await self._read(self.ex.fetch_open_orders, usym, None, None, {"trigger": True})
+        open_ids = {o.get("clientOrderId") for o in pending}
+        side = closing_side(prot.side)
+        gone: list[tuple[str, str, float]] = []
+        for purpose, oid, price in prot.orders():
+            if oid in open_ids:
+                continue
+            try:
+                algo = await self._read(self.ex.fetch_order, None, usym, self.venue.lookup_params(oid, trigger=True))
+            except ccxt.OrderNotFound:
+                algo = {"status": "canceled"}
+            if algo.get("status") == "closed":
+                actual = str((algo.get("info") or {}).get("actualOrderId") or "")
+                if not actual:
+                    continue  # triggered, the market order not out yet: next poll
+                order = await self._read(self.venue.fetch_order, self.ex, actual, usym)
+                if order.get("status") != "closed":
+                    continue
+                filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
+                avg = float(order.get("average") or price)
+                fee = await self._fee(usym, order, filled, avg)
+                fired = Report(order_id=oid, exchange_order_id=actual, symbol=symbol, side=side, purpose=purpose,  # type: ignore[arg-type]
+                               status="filled", filled_qty=filled, avg_price=avg, fee=fee)
+                siblings = [o for o in prot.orders() if o[1] != oid]
+                return [fired] + await self._cancel_siblings(symbol, usym, side, siblings)
+            if algo.get("status") in ("canceled", "expired", "rejected"):
+                gone.append((purpose, oid, price))
+        if not gone:
+            return []
+        # Canceled or expired outside the desk: say so; what is left keeps protecting.
+        for purpose, oid, _ in gone:
+            if purpose == "stop_loss":
+                prot.stop_loss_id = prot.stop_loss_price = None
+            else:
+                prot.take_profit_id = prot.take_profit_price = None
+        if not prot.orders():
+            self.protections.pop(symbol, None)
+        return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled",  # type: ignore[arg-type]
+                       error=f"canceled on {self.exchange} outside the desk") for p, oid, _ in gone]
+
+    async def _cancel_siblings(self, symbol: str, usym: str, side: m.Side, siblings: list[tuple[str, str, float]]) -> list[Report]:
+        out = []
+        for purpose, oid, _ in siblings:
+            try:
+                await self._call(self.ex.cancel_order, None, usym, self.venue.lookup_params(oid, trigger=True))
+            except ccxt.OrderNotFound:
+                pass  # already gone (the exchange canceled it with the position)
+            except ccxt.BaseError as err:
+                log.error("%s %s: sibling %s not canceled: %s", self.exchange, symbol, oid, self._text(err))
+                out.append(Report(order_id=oid, symbol=symbol, side=side, purpose=purpose, status="error",  # type: ignore[arg-type]
+                                  error=f"cancel_failed: {self._describe(err)}"))
+                continue
+            out.append(Report(order_id=oid, symbol=symbol, side=side, purpose=purpose, status="canceled"))  # type: ignore[arg-type]
+        self.protections.pop(symbol, None)
+        return out
+
+    async def _check_attached(self, symbol: str) -> list[Report]:
+        """OKX / Bybit: the exchange runs the OCO; a protected position that is gone was closed by one leg."""
+        prot = self.protections[symbol]
+        usym = unified_symbol(symbol)
+        held = await self._position(usym)
+        if held is not None and held[1] >= prot.quantity - 1e-12:
+            return []
+        trades = await self._read(self.ex.fetch_my_trades, usym, prot.since_ms or None)
+        side = closing_side(prot.side)
+        closing = [t for t in trades if t.get("side") == side and (t.get("timestamp") or 0) >= prot.since_ms]
+        amount = sum(float(t.get("amount") or 0.0) for t in closing)
+        if amount <= 0:
+            return []  # the closing trades are not visible yet: next poll
+        avg = sum(float(t["price"]) * float(t["amount"]) for t in closing) / amount
+        fee = sum(abs(float((t.get("fee") or {}).get("cost") or 0.0)) for t in closing)
+        legs = prot.orders()
+        fired = min(legs, key=lambda leg: abs(leg[2] - avg))  # the leg whose trigger the fill is nearest
+        out = [Report(order_id=fired[1], symbol=symbol, side=side, purpose=fired[0], status="filled",  # type: ignore[arg-type]
+                      filled_qty=self.venue.base_qty(self.ex, usym, amount), avg_price=avg, fee=fee)]
+        out += [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled")  # type: ignore[arg-type]
+                for p, oid, _ in legs if oid != fired[1]]
+        self.protections.pop(symbol, None)
+        return out
+
+    def _snapshot(self, pos: dict[str, Any]) -> m.PositionSnapshot | None:
+        usym = pos.get("symbol") or ""
+        side = pos.get("side")
+        if side not in ("long", "short") or "/" not in usym:
+            return None
+        qty = self.venue.base_qty(self.ex, usym, abs(float(pos.get("contracts") or 0.0)))
+        if qty <= 0:
+            return None
+        base, rest = usym.split("/", 1)
+        quote = rest.split(":", 1)[0]
+        liq = pos.get("liquidationPrice")
+        return m.PositionSnapshot(
+            symbol=base + quote, side="buy" if side == "long" else "sell", quantity=qty,
+            entry_price=float(pos.get("entryPrice") or 0.0), mark_price=float(pos.get("markPrice") or 0.0),
+            unrealized_pnl=float(pos.get("unrealizedPnl") or 0.0), leverage=int(float(pos.get("leverage") or 1)),
+            liquidation_price=float(liq) if liq else None,
+        )

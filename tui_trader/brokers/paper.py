@@ -1,0 +1,372 @@
+"""The paper broker: a simulated USD-M account that fills from the market data the desk sees.
+
+Rules (DESIGN, issue "Executors"):
+- a market order fills at the ask (buy) or bid (sell) of the latest book, or the last trade when no book has
+  been seen, made `slippage_bps` worse; `taker_fee` is charged on the notional of every fill;
+- isolated margin: an entry locks notional / leverage; the liquidation price is where the position's equity
+  (margin + unrealised PnL) falls to `maintenance_margin_rate` × notional, and a trade at or through it
+  liquidates the position (the remaining margin is lost as the exchange's clearance fee);
+- stop-loss and take-profit are resting reduce-only triggers checked against every trade price; a stop fills
+  at the worse of its trigger and the trade price, a take-profit at its trigger; when one fills the other is
+  canceled;
+- reduce-only orders never open or flip a position: the quantity is capped to the position.
+
+Nothing here awaits, reads a clock or draws a random number: the same market data and commands give the same
+fills (the replay's determinism rests on it). The async methods only satisfy the Broker interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from tui_trader import messages as m
+from tui_trader.brokers.base import NO_POSITION, AccountView, Broker, Report, closing_side, derived_id, rejected
+from tui_trader.instruments import InstrumentRules, RulesBook, UnknownInstrument
+from tui_trader.settings import PaperSettings
+
+PosSide = Literal["long", "short"]
+
+
+@dataclass
+class Trigger:
+    order_id: str
+    purpose: Literal["stop_loss", "take_profit"]
+    price: float
+
+
+@dataclass
+class PaperPosition:
+    symbol: str
+    side: PosSide
+    quantity: float
+    entry_price: float
+    leverage: int
+    margin: float
+    liquidation_price: float
+    entry_id: str
+    stop_loss: Trigger | None = None
+    take_profit: Trigger | None = None
+
+    @property
+    def sign(self) -> int:
+        return 1 if self.side == "long" else -1
+
+    def pnl(self, price: float) -> float:
+        return (price - self.entry_price) * self.quantity * self.sign
+
+    def triggers(self) -> list[Trigger]:
+        return [t for t in (self.stop_loss, self.take_profit) if t is not None]
+
+
+def liquidation_price(side: PosSide, entry: float, quantity: float, margin: float, mmr: float) -> float:
+    """Where margin + unrealised PnL = mmr × notional (isolated margin, one position).
+
+    long: margin + (P − E)·q = mmr·P·q  →  P = (E·q − margin) / (q·(1 − mmr))
+    short: margin + (E − P)·q = mmr·P·q  →  P = (E·q + margin) / (q·(1 + mmr))
+    """
+    if side == "long":
+        return max(0.0, (entry * quantity - margin) / (quantity * (1 - mmr)))
+    return (entry * quantity + margin) / (quantity * (1 + mmr))
+
+
+class PaperBroker(Broker):
+    mode: m.Mode = "paper"
+    exchange = "paper"
+
+    def __init__(self, settings: PaperSettings, rules: RulesBook | None = None) -> None:
+        self.settings = settings
+        self.book = rules if rules is not None else RulesBook()
+        self.wallet = settings.starting_balance  # realised balance: deposits + realised PnL − fees
+        self.positions: dict[str, PaperPosition] = {}
+        self.quotes: dict[str, tuple[float, float]] = {}  # symbol → (bid, ask)
+        self.last: dict[str, float] = {}  # symbol → last trade price
+        self.leverage: dict[str, int] = {}
+        self.executed: set[str] = set()
+        self.fills = 0
+        self.fees = 0.0
+
+    # --- Broker interface ---------------------------------------------------------------------------
+
+    def rules(self) -> dict[str, InstrumentRules]:
+        return {}
+
+    async def prepare(self, symbol: str, leverage: int) -> None:
+        self.leverage[symbol] = leverage
+
+    async def enter(self, cmd: m.OrderCommand) -> list[Report]:
+        return self.enter_now(cmd)
+
+    async def reduce(self, cmd: m.OrderCommand) -> list[Report]:
+        return self.reduce_now(cmd)
+
+    async def cancel_protection(self, symbol: str) -> list[Report]:
+        return self._cancel_triggers(symbol)
+
+    async def account(self) -> AccountView:
+        return self.account_now()
+
+    def on_market(self, md: m.MarketData) -> list[Report]:
+        if md.kind == "book":
+            if md.bid > 0 and md.ask > 0:
+                self.quotes[md.symbol] = (md.bid, md.ask)
+            return []
+        if md.price <= 0:
+            return []
+        self.last[md.symbol] = md.price
+        return self._check_triggers(md.symbol, md.price)
+
+    # --- the simulation (synchronous) ---------------------------------------------------------------
+
+    def price_for(self, symbol: str, side: m.Side) -> float | None:
+        """Where a market order would fill now: ask/bid of the latest book, else the last trade, plus slippage."""
+        bid, ask = self.quotes.get(symbol, (0.0, 0.0))
+        px = ask if side == "buy" else bid
+        if px <= 0:
+            px = self.last.get(symbol, 0.0)
+        if px <= 0:
+            return None
+        return self._slip(px, side)
+
+    def _slip(self, price: float, side: m.Side) -> float:
+        slip = self.settings.slippage_bps / 10_000
+        return price * (1 + slip) if side == "buy" else price * (1 - slip)
+
+    def _fee(self, price: float, qty: float) -> float:
+        return price * qty * self.settings.taker_fee
+
+    def _record_fill(self, fee: float) -> None:
+        self.fills += 1
+        self.fees += fee
+
+    def enter_now(self, cmd: m.OrderCommand) -> list[Report]:
+        if cmd.id in self.executed:
+            return [rejected(cmd, "duplicate: this command id was already executed")]
+        self.executed.add(cmd.id)
+        try:
+            rules = self.book.get(cmd.symbol)
+        except UnknownInstrument as err:
+            return [rejected(cmd, f"unknown_instrument: {err.args[0]}")]
+        qty = rules.round_qty_down(cmd.quantity)
+        if qty < rules.min_qty or qty <= 0:
+            return [rejected(cmd, f"invalid_order: quantity {cmd.quantity:g} is below the minimum {rules.min_qty:g}")]
+        price = self.price_for(cmd.symbol, cmd.side)
+        if price is None:
+            return [rejected(cmd, f"no_price: no book or trade seen for {cmd.symbol} yet")]
+        notional = price * qty
+        if notional < rules.min_notional:
+            return [
+                rejected(cmd, f"invalid_order: notional {notional:.2f} USDT is below the minimum {rules.min_notional:g} USDT")
+            ]
+        side: PosSide = "long" if cmd.side == "buy" else "short"
+        pos = self.positions.get(cmd.symbol)
+        if pos is not None and pos.side != side:
+            return [rejected(cmd, f"opposite_position: a {pos.side} {cmd.symbol} position is open; close it first")]
+        leverage = max(1, cmd.leverage)
+        margin = notional / leverage
+        fee = self._fee(price, qty)
+        free = self.free_balance()
+        if margin + fee > free:
+            return [
+                rejected(
+                    cmd,
+                    f"insufficient_margin: margin {margin:.2f} + fee {fee:.2f} USDT exceed the free balance {free:.2f} USDT",
+                )
+            ]
+        self.wallet -= fee
+        self._record_fill(fee)
+        mmr = self.settings.maintenance_margin_rate
+        old_triggers: list[Trigger] = []
+        if pos is None:
+            liq = liquidation_price(side, price, qty, margin, mmr)
+            pos = PaperPosition(cmd.symbol, side, qty, price, leverage, margin, liq, cmd.id)
+            self.positions[cmd.symbol] = pos
+        else:  # adding to a position: one average entry, margins add up, protection re-placed for the total
+            total = pos.quantity + qty
+            pos.entry_price = (pos.entry_price * pos.quantity + price * qty) / total
+            pos.quantity = total
+            pos.margin += margin
+            pos.leverage = leverage
+            pos.entry_id = cmd.id
+            pos.liquidation_price = liquidation_price(side, pos.entry_price, total, pos.margin, mmr)
+            old_triggers = pos.triggers()
+            pos.stop_loss = pos.take_profit = None
+        fill = Report(
+            order_id=cmd.id,
+            symbol=cmd.symbol,
+            side=cmd.side,
+            purpose="entry",
+            status="filled",
+            filled_qty=qty,
+            avg_price=price,
+            fee=fee,
+        )
+        reports = [fill]
+        close_side = closing_side(side)
+        for trig in old_triggers:
+            reports.append(Report(order_id=trig.order_id, symbol=cmd.symbol, side=close_side, purpose=trig.purpose, status="canceled"))
+        reports += self._protect(cmd, pos, fill)
+        return reports
+
+    def _protect(self, cmd: m.OrderCommand, pos: PaperPosition, fill: Report) -> list[Report]:
+        """Place the stop-loss and take-profit triggers; if one would fire at once, close the position at once."""
+        ref = self.last.get(cmd.symbol, fill.avg_price)
+        side = closing_side(pos.side)
+        placed: list[Trigger] = []
+        for purpose, price, role in (("stop_loss", cmd.stop_loss, "sl"), ("take_profit", cmd.take_profit, "tp")):
+            if price is None:
+                continue
+            trig = Trigger(derived_id(cmd.id, role), purpose, price)  # type: ignore[arg-type]
+            problem = _trigger_problem(pos.side, trig, ref)
+            if problem is not None:
+                # Binance answers -2021 "Order would immediately trigger." here; the paper broker does the same.
+                out = [Report(order_id=trig.order_id, symbol=cmd.symbol, side=side, purpose=purpose, status="rejected",  # type: ignore[arg-type]
+                              error=f"protection_failed: {problem}")]
+                out += [Report(order_id=t.order_id, symbol=cmd.symbol, side=side, purpose=t.purpose, status="canceled") for t in placed]
+                out.append(self._close_at_once(pos, derived_id(cmd.id, "close"), f"protection_failed: {problem}; position closed at once"))
+                return out
+            placed.append(trig)
+        for trig in placed:
+            if trig.purpose == "stop_loss":
+                pos.stop_loss = trig
+                fill.stop_loss_order_id = trig.order_id
+            else:
+                pos.take_profit = trig
+                fill.take_profit_order_id = trig.order_id
+        return [Report(order_id=t.order_id, symbol=cmd.symbol, side=side, purpose=t.purpose, status="accepted") for t in placed]
+
+    def _close_at_once(self, pos: PaperPosition, order_id: str, error: str) -> Report:
+        side = closing_side(pos.side)
+        price = self.price_for(pos.symbol, side) or pos.entry_price
+        return self._fill_close(pos, pos.quantity, price, order_id, "close", error)
+
+    def _fill_close(
+        self, pos: PaperPosition, qty: float, price: float, order_id: str, purpose: m.StatusPurpose,
+        error: str | None = None, fee: float | None = None,
+    ) -> Report:
+        """Take `qty` off `pos` at `price`: realise PnL, charge the fee, release margin proportionally."""
+        fee = self._fee(price, qty) if fee is None else fee
+        share = qty / pos.quantity
+        pnl = (price - pos.entry_price) * qty * pos.sign
+        self.wallet += pnl - fee
+        self._record_fill(fee)
+        pos.margin -= pos.margin * share
+        pos.quantity = round(pos.quantity - qty, 12)
+        if pos.quantity <= 1e-12:
+            self.positions.pop(pos.symbol, None)
+        return Report(
+            order_id=order_id, symbol=pos.symbol, side=closing_side(pos.side), purpose=purpose, status="filled",
+            filled_qty=qty, avg_price=price, fee=fee, error=error,
+        )
+
+    def reduce_now(self, cmd: m.OrderCommand) -> list[Report]:
+        if cmd.id in self.executed:
+            return [rejected(cmd, "duplicate: this command id was already executed")]
+        self.executed.add(cmd.id)
+        pos = self.positions.get(cmd.symbol)
+        if pos is None or cmd.side != closing_side(pos.side):
+            # Reduce-only never opens or flips a position.
+            return [rejected(cmd, NO_POSITION)]
+        price = self.price_for(cmd.symbol, cmd.side)
+        if price is None:
+            return [rejected(cmd, f"no_price: no book or trade seen for {cmd.symbol} yet")]
+        try:
+            qty = min(self.book.get(cmd.symbol).round_qty_down(cmd.quantity), pos.quantity)
+        except UnknownInstrument:
+            qty = min(cmd.quantity, pos.quantity)
+        if qty <= 0:
+            return [rejected(cmd, f"invalid_order: quantity {cmd.quantity:g} is below the step")]
+        old = pos.triggers()
+        reports = self._cancel_triggers(cmd.symbol)
+        reports.append(self._fill_close(pos, qty, price, cmd.id, cmd.purpose))
+        if cmd.symbol in self.positions and old:
+            # A partial close keeps the rest protected: the same triggers, re-placed for what is left.
+            side = closing_side(pos.side)
+            for trig in old:
+                new = Trigger(derived_id(cmd.id, "sl" if trig.purpose == "stop_loss" else "tp"), trig.purpose, trig.price)
+                setattr(pos, trig.purpose, new)
+                reports.append(Report(order_id=new.order_id, symbol=cmd.symbol, side=side, purpose=new.purpose, status="accepted"))
+        return reports
+
+    def _cancel_triggers(self, symbol: str) -> list[Report]:
+        pos = self.positions.get(symbol)
+        if pos is None:
+            return []
+        side = closing_side(pos.side)
+        out = [Report(order_id=t.order_id, symbol=symbol, side=side, purpose=t.purpose, status="canceled") for t in pos.triggers()]
+        pos.stop_loss = pos.take_profit = None
+        return out
+
+    def _check_triggers(self, symbol: str, price: float) -> list[Report]:
+        pos = self.positions.get(symbol)
+        if pos is None:
+            return []
+        long = pos.side == "long"
+        sl, tp, liq = pos.stop_loss, pos.take_profit, pos.liquidation_price
+        sl_hit = sl is not None and (price <= sl.price if long else price >= sl.price)
+        tp_hit = tp is not None and (price >= tp.price if long else price <= tp.price)
+        liq_hit = price <= liq if long else price >= liq
+        side = closing_side(pos.side)
+        if sl is not None and sl_hit and (not liq_hit or (sl.price > liq if long else sl.price < liq)):
+            fill_px = min(sl.price, price) if long else max(sl.price, price)
+            return self._trigger_fill(pos, sl, tp, self._slip(fill_px, side))
+        if liq_hit:
+            return self._liquidate(pos, liq)
+        if tp is not None and tp_hit:
+            return self._trigger_fill(pos, tp, sl, self._slip(tp.price, side))
+        return []
+
+    def _trigger_fill(self, pos: PaperPosition, fired: Trigger, sibling: Trigger | None, price: float) -> list[Report]:
+        symbol, side = pos.symbol, closing_side(pos.side)
+        pos.stop_loss = pos.take_profit = None
+        out = [self._fill_close(pos, pos.quantity, price, fired.order_id, fired.purpose)]
+        if sibling is not None:
+            out.append(Report(order_id=sibling.order_id, symbol=symbol, side=side, purpose=sibling.purpose, status="canceled"))
+        return out
+
+    def _liquidate(self, pos: PaperPosition, price: float) -> list[Report]:
+        out = self._cancel_triggers(pos.symbol)
+        # What is left of the isolated margin at the liquidation price goes to the exchange (clearance fee),
+        # so a liquidation costs exactly the position's margin.
+        remaining = max(0.0, pos.margin + pos.pnl(price))
+        error = f"liquidation: {pos.side} {pos.symbol} liquidated at {price:.2f} (isolated margin exhausted)"
+        out.append(self._fill_close(pos, pos.quantity, price, derived_id(pos.entry_id, "liquidation"), "close", error, remaining))
+        return out
+
+    # --- account --------------------------------------------------------------------------------------
+
+    def free_balance(self) -> float:
+        return self.wallet - sum(p.margin for p in self.positions.values())
+
+    def unrealized(self) -> float:
+        return sum(p.pnl(self.last.get(s, p.entry_price)) for s, p in self.positions.items())
+
+    def equity(self) -> float:
+        return self.wallet + self.unrealized()
+
+    def account_now(self) -> AccountView:
+        snaps = []
+        for symbol in sorted(self.positions):
+            p = self.positions[symbol]
+            mark = self.last.get(symbol, p.entry_price)
+            snaps.append(
+                m.PositionSnapshot(
+                    symbol=symbol, side="buy" if p.side == "long" else "sell", quantity=p.quantity,
+                    entry_price=p.entry_price, mark_price=mark, unrealized_pnl=p.pnl(mark), leverage=p.leverage,
+                    liquidation_price=p.liquidation_price,
+                )
+            )
+        return AccountView(balance_total=self.equity(), balance_free=self.free_balance(), positions=snaps)
+
+
+def _trigger_problem(side: PosSide, trig: Trigger, ref: float) -> str | None:
+    """Why a protective trigger cannot rest (it would fire at once), or None."""
+    long = side == "long"
+    if trig.purpose == "stop_loss":
+        bad = trig.price >= ref if long else trig.price <= ref
+    else:
+        bad = trig.price <= ref if long else trig.price >= ref
+    if bad:
+        name = "stop-loss" if trig.purpose == "stop_loss" else "take-profit"
+        return f"{name} {trig.price:g} would trigger immediately (last price {ref:g})"
+    return None

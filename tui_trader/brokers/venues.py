@@ -1,0 +1,188 @@
+"""What differs between exchanges behind ccxt: ids, amounts, leverage calls, where protection lives.
+
+TECH_BRIEF C4: Binance USD-M cannot attach SL/TP to an entry, so its protection is two reduce-only algo
+orders (STOP_MARKET, TAKE_PROFIT_MARKET) placed right after the fill; OKX and Bybit attach them to the entry
+order (`stopLoss` / `takeProfit`), and the exchange cancels the other leg when one fills. OKX sizes in
+contracts (1 BTC-USDT-SWAP = 0.01 BTC); the desk always speaks base units and converts here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from tui_trader import messages as m
+from tui_trader.instruments import InstrumentRules
+
+# Answers that mean "already so": not an error when setting leverage or margin mode once per symbol.
+_ALREADY_SET = ("-4046", "No need to change", "110043", "110026", "not modified", "59107")
+
+
+def already_set(err: BaseException) -> bool:
+    if isinstance(err, (ccxt.MarginModeAlreadySet, ccxt.NoChange)):
+        return True
+    text = str(err)
+    return any(marker in text for marker in _ALREADY_SET)
+
+
+def rules_from_market(symbol: str, market: dict[str, Any]) -> InstrumentRules:
+    """InstrumentRules in base units from a ccxt market (contracts converted with contractSize)."""
+    size = float(market.get("contractSize") or 1.0)
+    precision, limits = market.get("precision") or {}, market.get("limits") or {}
+    step = float(precision.get("amount") or 1.0) * size
+    min_amount = (limits.get("amount") or {}).get("min")
+    min_cost = (limits.get("cost") or {}).get("min")
+    return InstrumentRules(
+        symbol=symbol,
+        tick=float(precision.get("price") or 0.01),
+        step=step,
+        min_qty=float(min_amount) * size if min_amount else step,
+        min_notional=float(min_cost or 0.0),
+        contract_size=size,
+    )
+
+
+class Venue:
+    """Binance USD-M behaviour; OKX and Bybit override what differs."""
+
+    name = "binanceusdm"
+    attached_protection = False  # SL/TP ride on the entry order (the exchange runs the OCO)
+
+    def client_id(self, order_id: str) -> str:
+        """Our uuid in the exchange's client-order-id format (Binance: up to 36 chars, uuid as is)."""
+        return order_id
+
+    def amount(self, ex: Any, symbol: str, base_qty: float) -> float:
+        """Base units → the exchange's amount unit, rounded to its precision."""
+        size = float(ex.market(symbol).get("contractSize") or 1.0)
+        return float(ex.amount_to_precision(symbol, base_qty / size))
+
+    def base_qty(self, ex: Any, symbol: str, amount: float) -> float:
+        size = float(ex.market(symbol).get("contractSize") or 1.0)
+        return round(amount * size, 12)
+
+    async def prepare(self, ex: Any, symbol: str, leverage: int, margin_mode: str) -> list[str]:
+        """Set margin mode and leverage; returns what was already set (for the log)."""
+        noted = []
+        try:
+            await ex.set_margin_mode(margin_mode, symbol)
+        except ccxt.BaseError as err:
+            if not already_set(err):
+                raise
+            noted.append("margin mode")
+        try:
+            await ex.set_leverage(leverage, symbol)
+        except ccxt.BaseError as err:
+            if not already_set(err):
+                raise
+            noted.append("leverage")
+        return noted
+
+    def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
+        return {"clientOrderId": client_id}
+
+    def reduce_params(self, client_id: str, margin_mode: str) -> dict[str, Any]:
+        return {"clientOrderId": client_id, "reduceOnly": True}
+
+    def protective_params(self, purpose: str, price: float, client_id: str) -> dict[str, Any]:
+        key = "stopLossPrice" if purpose == "stop_loss" else "takeProfitPrice"
+        return {key: price, "reduceOnly": True, "clientOrderId": client_id}
+
+    def lookup_params(self, client_id: str, trigger: bool = False) -> dict[str, Any]:
+        params: dict[str, Any] = {"clientOrderId": client_id}
+        if trigger:
+            params["trigger"] = True
+        return params
+
+    async def fetch_order(self, ex: Any, order_id: str, symbol: str) -> dict[str, Any]:
+        return await ex.fetch_order(order_id, symbol)
+
+    async def lookup(self, ex: Any, symbol: str, client_id: str, trigger: bool = False) -> dict[str, Any] | None:
+        """The order with this client id, or None when the exchange has none (it was never placed)."""
+        try:
+            return await ex.fetch_order(None, symbol, self.lookup_params(client_id, trigger))
+        except ccxt.OrderNotFound:
+            return None
+
+    async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
+        # One request cancels every conditional order of the symbol (regular orders are untouched).
+        await ex.cancel_all_orders(symbol, {"trigger": True})
+
+    def position_side(self, pos: dict[str, Any]) -> m.Side | None:
+        side = pos.get("side")
+        return "buy" if side == "long" else "sell" if side == "short" else None
+
+
+class OkxVenue(Venue):
+    name = "okx"
+    attached_protection = True
+
+    def client_id(self, order_id: str) -> str:
+        return order_id.replace("-", "")  # clOrdId: at most 32 alphanumerics
+
+    async def prepare(self, ex: Any, symbol: str, leverage: int, margin_mode: str) -> list[str]:
+        # One call sets both on OKX (set-leverage carries mgnMode; net position mode).
+        try:
+            await ex.set_leverage(leverage, symbol, {"marginMode": margin_mode})
+        except ccxt.BaseError as err:
+            if not already_set(err):
+                raise
+            return ["leverage"]
+        return []
+
+    def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"clientOrderId": client_id, "marginMode": margin_mode}
+        if stop_loss is not None:
+            params["stopLoss"] = {"triggerPrice": stop_loss, "type": "market"}
+        if take_profit is not None:
+            params["takeProfit"] = {"triggerPrice": take_profit, "type": "market"}
+        return params
+
+    def reduce_params(self, client_id: str, margin_mode: str) -> dict[str, Any]:
+        return {"clientOrderId": client_id, "reduceOnly": True, "marginMode": margin_mode}
+
+    async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
+        ids: list[str] = []
+        for ord_type in ("oco", "conditional"):
+            pending = await ex.fetch_open_orders(symbol, None, None, {"ordType": ord_type})
+            ids += [o["id"] for o in pending if o.get("reduceOnly") is not False]
+        if ids:
+            await ex.cancel_orders(ids, symbol, {"trigger": True})
+
+
+class BybitVenue(Venue):
+    name = "bybit"
+    attached_protection = True
+
+    def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"clientOrderId": client_id}
+        if stop_loss is not None:
+            params["stopLoss"] = {"triggerPrice": stop_loss}
+        if take_profit is not None:
+            params["takeProfit"] = {"triggerPrice": take_profit}
+        return params
+
+    async def fetch_order(self, ex: Any, order_id: str, symbol: str) -> dict[str, Any]:
+        # Bybit's unified account only sees an order among the last 500: fine right after placing it.
+        return await ex.fetch_order(order_id, symbol, {"acknowledged": True})
+
+    async def lookup(self, ex: Any, symbol: str, client_id: str, trigger: bool = False) -> dict[str, Any] | None:
+        market = ex.market(symbol)
+        response = await ex.privateGetV5OrderRealtime({"category": "linear", "symbol": market["id"], "orderLinkId": client_id})
+        rows = ((response or {}).get("result") or {}).get("list") or []
+        return ex.parse_order(rows[0], market) if rows else None
+
+    async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
+        # Attached SL/TP are the position's own stop and target on Bybit: setting both to 0 removes them.
+        market = ex.market(symbol)
+        await ex.privatePostV5PositionTradingStop(
+            {"category": "linear", "symbol": market["id"], "takeProfit": "0", "stopLoss": "0", "tpslMode": "Full", "positionIdx": 0}
+        )
+
+
+VENUES: dict[str, type[Venue]] = {"binanceusdm": Venue, "okx": OkxVenue, "bybit": BybitVenue}
+
+
+def venue_for(name: str) -> Venue:
+    return VENUES[name]()
