@@ -57,6 +57,12 @@ class DailyLoss:
                 changed = True
         return changed
 
+    def rebase(self, equity: float) -> None:
+        """The equity's source changed (paper ↔ exchange balance): measure the day's loss from here.
+        A limit already reached stays reached."""
+        self.start_equity = equity
+        self.worst_loss_pct = 0.0
+
     @property
     def resumes_ms(self) -> int:
         return ((self.day or 0) + 1) * DAY_MS

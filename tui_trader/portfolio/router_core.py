@@ -183,8 +183,9 @@ class RouterCore:
                     log.warning("mode switched to %s with %d open %s position(s): flatten them first",
                                 c.arg, len(self.portfolio.positions), self.mode)
                 self.mode = c.arg  # type: ignore[assignment]
-                if self.mode == "paper":
+                if self.mode == "paper" and self.portfolio.balance_from_exchange:
                     self.portfolio.use_starting_balance()
+                    self.daily.rebase(self.portfolio.equity())
                 out.state_changed = True
         return out
 
@@ -194,7 +195,10 @@ class RouterCore:
         if a.mode != self.mode:
             return out
         if a.mode == "live":
+            first = not self.portfolio.balance_from_exchange
             self.portfolio.set_balance(a.balance_total)
+            if first:  # paper figures until now: the day's loss counts from the exchange's balance
+                self.daily.rebase(self.portfolio.equity())
         for snap in a.positions:
             self.portfolio.set_liquidation_price(snap.symbol, snap.liquidation_price)
         self._observe(now_ms, out)

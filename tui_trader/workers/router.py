@@ -20,6 +20,7 @@ from typing import Any, Callable
 from tui_trader import desk_state, paths
 from tui_trader import messages as m
 from tui_trader.bus.base import Gap, Start, Subscription
+from tui_trader.errors import BusError
 from tui_trader.instruments import RulesBook
 from tui_trader.portfolio.router_core import Output, RouterCore
 from tui_trader.workers.base import Worker, WorkerContext
@@ -54,11 +55,16 @@ class RouterWorker(Worker):
         subs: dict[str, Subscription] = {}
         try:
             for topic in TOPICS:
+                name = self.ctx.topic(topic)
                 resume = self._resume.get(topic)
-                start = Start.at(resume) if resume is not None and topic != m.MARKET_DATA else Start.END  # type: ignore[attr-defined]
-                subs[topic] = await self.ctx.bus.subscribe(
-                    self.ctx.topic(topic), start, conflate=topic == m.MARKET_DATA
-                )
+                if resume is None and topic in m.LOSSLESS_TOPICS:
+                    # Pin "the end" to an offset, so a restarted run() reads on from here.
+                    try:
+                        resume = self._resume[topic] = await self.ctx.bus.end_offset(name)
+                    except (BusError, NotImplementedError):
+                        resume = None
+                start = Start.at(resume) if resume is not None else Start.END  # type: ignore[attr-defined]
+                subs[topic] = await self.ctx.bus.subscribe(name, start, conflate=topic == m.MARKET_DATA)
             await self._announce()
             async with asyncio.TaskGroup() as tg:
                 for topic, sub in subs.items():
