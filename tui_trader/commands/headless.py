@@ -1,4 +1,11 @@
-"""`tui-trader headless`: the pipeline without the desk; a replay ends when the file ends and all drained."""
+"""`tui-trader headless`: the pipeline without the desk, and a summary of what it did.
+
+With `--replay` it ends when the recordings end and every worker has drained; live it runs until
+SIGINT/SIGTERM or `--duration`, then drains. `--tap DIR` writes every record of every topic, as the JSON
+value published, one a line, to `DIR/<topic>.jsonl` (the tap is a tracked consumer, so a lockstep replay
+waits for it too and nothing is missed). The summary gives the collector's figures (messages read,
+published per kind, malformed per reason) and each worker's own `summary()`.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +14,111 @@ import json
 import signal
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 from tui_trader import logs
+from tui_trader import messages as m
+from tui_trader.bus.base import Gap, Start
 from tui_trader.commands import load_settings
+from tui_trader.errors import TuiTraderError
+from tui_trader.feeds.replay import check_readable
+from tui_trader.runtime import Runtime
 from tui_trader.session import pipeline
+
+DRAIN_TIMEOUT_S = 30.0
+
+
+class Tap:
+    """Copies every record of every topic to `DIR/<topic>.jsonl`."""
+
+    def __init__(self, runtime: Runtime, directory: str) -> None:
+        self.runtime = runtime
+        self.dir = Path(directory)
+        self.records: dict[str, int] = {}
+        self.gaps: dict[str, int] = {}
+        self._subs: list = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise TuiTraderError(f"cannot create tap directory {str(self.dir)!r}: {err.strerror or err}", "Tap") from None
+        ctx = self.runtime.ctx
+        for base in m.TOPICS:
+            topic = ctx.topic(base)
+            sub = await ctx.bus.subscribe(topic, Start.BEGINNING, tracked=True)  # type: ignore[attr-defined]
+            self._subs.append(sub)
+            self._tasks.append(asyncio.create_task(self._copy(topic, sub), name=f"tap:{topic}"))
+
+    async def _copy(self, topic: str, sub) -> None:
+        self.records[topic] = 0
+        with open(self.dir / f"{topic}.jsonl", "wb") as out:
+            async for item in sub:
+                if isinstance(item, Gap):
+                    self.gaps[topic] = self.gaps.get(topic, 0) + item.missed
+                    continue
+                out.write(item.value)
+                out.write(b"\n")
+                self.records[topic] += 1
+
+    async def stop(self) -> None:
+        for sub in self._subs:
+            await sub.close()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"dir": str(self.dir), "records": dict(self.records)}
+        if self.gaps:
+            out["missed"] = dict(self.gaps)
+        return out
+
+
+def _worker_summary(worker) -> dict[str, Any]:
+    try:
+        return worker.summary()
+    except Exception as err:  # a worker's report must not cost the whole summary
+        return {"error": f"summary failed: {type(err).__name__}: {err}"}
+
+
+def summarize(runtime: Runtime, duration_s: float, tap: Tap | None) -> dict[str, Any]:
+    workers = {name: _worker_summary(w) for name, w in runtime.workers.items()}
+    collector = workers.get("collector", {})
+    read = collector.get("read", 0)
+    out: dict[str, Any] = {
+        "mode": "replay" if runtime.ctx.replay_files else "live",
+        "duration_s": round(duration_s, 3),
+        "messages_read": read,
+        "messages_per_s": round(read / duration_s) if duration_s > 0 else 0,
+        "published": collector.get("published", {}),
+        "malformed": collector.get("malformed", {}),
+        "ignored": collector.get("ignored", {}),
+        "duplicates": collector.get("duplicates", {}),
+        "workers": workers,
+        "worker_states": {n: {"state": s.state, "restarts": s.restarts} for n, s in runtime.states.items()},
+    }
+    if tap is not None:
+        out["tap"] = tap.summary()
+    return out
 
 
 async def _run(args, settings) -> dict:
-    started = time.perf_counter()
+    replay = list(args.replay or [])
+    if replay:
+        check_readable(replay)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with pipeline(settings, replay_files=args.replay, speed=args.speed) as runtime:
+        started = time.perf_counter()
+        async with pipeline(settings, replay_files=replay, speed=args.speed) as runtime:
+            tap = Tap(runtime, args.tap) if getattr(args, "tap", None) else None
+            if tap is not None:
+                await tap.start()
             waiters = [asyncio.create_task(stop.wait())]
-            if args.replay:
+            if replay:
                 waiters.append(asyncio.create_task(runtime.wait(["collector"])))
             if args.duration:
                 waiters.append(asyncio.create_task(asyncio.sleep(args.duration)))
@@ -30,12 +126,17 @@ async def _run(args, settings) -> dict:
             for t in pending:
                 t.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            await asyncio.wait_for(runtime.drain(), timeout=30)
-            summary = {name: w.counters() for name, w in runtime.workers.items()}
+            try:
+                await asyncio.wait_for(runtime.drain(), timeout=DRAIN_TIMEOUT_S)
+            except TimeoutError:
+                pass
+            duration = time.perf_counter() - started
+            if tap is not None:
+                await tap.stop()
+            return summarize(runtime, duration, tap)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    return {"duration_s": round(time.perf_counter() - started, 3), "workers": summary}
 
 
 def run(args) -> int:
@@ -43,7 +144,7 @@ def run(args) -> int:
     logs.setup(to_stderr=False)
     summary = asyncio.run(_run(args, settings))
     if args.json:
-        print(json.dumps(summary, indent=2, sort_keys=True))
+        print(json.dumps(summary, indent=2, sort_keys=True, default=str))
     else:
         for key, value in summary.items():
             print(f"{key}: {value}")

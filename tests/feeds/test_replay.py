@@ -1,0 +1,222 @@
+"""Replays: the recording formats, every real capture, the replay clock, lockstep, pacing, files in order."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from tui_trader import messages as m
+from tui_trader.bus import Start
+from tui_trader.errors import FeedError
+from tui_trader.feeds.replay import Pacer, RecordingReader, check_readable
+
+from conftest import Harness, as_dicts, expected_market_data, make_settings
+
+MARKET_KINDS = ("trade", "aggTrade", "bookTicker")
+
+
+def write_recording(path: Path, frames: list[str], start_ns: int = 1_700_000_000_000_000_000) -> Path:
+    text = "".join(f"{start_ns + i * 1000} {f}\n" for i, f in enumerate(frames))
+    if path.suffix == ".gz":
+        with gzip.open(path, "wt") as fh:
+            fh.write(text)
+    else:
+        path.write_text(text)
+    return path
+
+
+def trade(symbol: str, ident: int, price: str, event_ms: int) -> str:
+    return json.dumps({"stream": f"{symbol.lower()}@trade",
+                       "data": {"e": "trade", "E": event_ms, "T": event_ms, "s": symbol, "t": ident, "p": price,
+                                "q": "0.5"}})
+
+
+def count_market_lines(path: Path) -> int:
+    """Trade and bookTicker lines of a capture, counted with plain json (independent of the reader)."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    n = 0
+    with opener(path, "rt") as fh:
+        for line in fh:
+            start = line.find("{")
+            if start < 0:
+                continue
+            stream = json.loads(line[start:]).get("stream", "")
+            if stream.partition("@")[2] in MARKET_KINDS:
+                n += 1
+    return n
+
+
+def captures(shared_data: Path) -> list[Path]:
+    return sorted((shared_data / "binance_usdm_ws").glob("*.gz")) + [
+        shared_data / "binance_usdm_ws_alts" / "BINANCE_FUTURES.ws.1.0"]
+
+
+# --- the reader ---
+
+
+def test_reader_reads_gzip_and_plain_alike(tmp_path):
+    frames = [trade("BTCUSDT", i, "100", 1000 + i) for i in range(5)]
+    gz = list(RecordingReader(write_recording(tmp_path / "a.gz", frames)))
+    plain = list(RecordingReader(write_recording(tmp_path / "a.txt", frames)))
+    assert gz == plain
+    assert [f.decode() for _, f in gz] == frames
+    assert gz[1][0] == 1_700_000_000_000_001_000
+
+
+def test_reader_reads_the_cryptofeed_format_exactly(tmp_path):
+    path = tmp_path / "cf.ws"
+    path.write_text("wss://fstream.binance.com/stream?streams=x@trade\n"
+                    f"1626992741.06217: {trade('BTCUSDT', 1, '1', 5)}\n\n"
+                    f"1626992741.5: {trade('BTCUSDT', 2, '1', 6)}\n")
+    reader = RecordingReader(path)
+    got = list(reader)
+    assert [ns for ns, _ in got] == [1626992741062170000, 1626992741500000000]
+    assert reader.skipped == {"header": 1}
+
+
+def test_a_recording_cut_mid_write_plays_up_to_the_cut(tmp_path):
+    frames = [trade("BTCUSDT", i, "100", 1000 + i) for i in range(2000)]
+    whole = write_recording(tmp_path / "whole.gz", frames).read_bytes()
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(whole[: len(whole) // 2])
+    reader = RecordingReader(cut)
+    got = list(reader)
+    assert 0 < len(got) < 2000
+    assert [f.decode() for _, f in got] == frames[: len(got)]
+    assert reader.skipped == {"truncated": 1}
+
+
+def test_unreadable_recording_is_one_clear_error(tmp_path):
+    with pytest.raises(FeedError, match="cannot read recording .*nope.gz"):
+        check_readable([str(tmp_path / "nope.gz")])
+
+
+def test_pacer_waits_by_event_time_times_speed_and_restarts_per_file():
+    p = Pacer(speed=2.0)
+    assert p.delay(10_000, now_s=100.0) == 0.0
+    assert p.delay(11_000, now_s=100.0) == pytest.approx(0.5)
+    assert p.delay(10_500, now_s=100.0) == pytest.approx(0.5)  # behind the latest: paced on the latest
+    assert p.delay(12_000, now_s=101.5) == 0.0  # running late: no wait, no drift
+    p.restart()
+    assert p.delay(1_000, now_s=200.0) == 0.0  # a new file starts from its own beginning
+
+
+# --- the collector replaying ---
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+async def test_every_shared_capture_replays_cleanly(shared_data, index):
+    path = captures(shared_data)[index]
+    assert path.exists(), path
+    async with Harness(make_settings(), replay_files=[path]) as h:
+        await h.finished()
+        summary = h.worker.summary()
+    assert len(h.market) == count_market_lines(path)
+    assert summary["malformed"] == {} and summary["duplicates"] == {}
+    assert summary["published"]["trade"] + summary["published"]["book"] == len(h.market)
+    assert "depth" in summary["ignored"]
+    assert h.states("feed:replay")[0] == "live" and h.states("feed:replay")[-1] == "down"
+
+
+async def test_replayed_numbers_match_the_frames(btc_capture, btc_frames, tmp_path):
+    path = write_recording(tmp_path / "btc.gz", btc_frames)
+    async with Harness(make_settings(), replay_files=[path]) as h:
+        await h.finished()
+    assert as_dicts(h.market) == expected_market_data(btc_frames)
+    assert [md.recv_time for md in h.market[:3]] == [1_700_000_000_000, 1_700_000_000_000, 1_700_000_000_000]
+
+
+async def test_lockstep_replay_shows_each_consumer_the_clock_at_its_message(btc_frames, tmp_path):
+    path = write_recording(tmp_path / "btc.gz", btc_frames[:1500])
+    seen: list[tuple[int, int, int]] = []
+    async with Harness(make_settings(), replay_files=[path]) as h:
+        sub = await h.bus.subscribe(m.MARKET_DATA, Start.BEGINNING, tracked=True)
+
+        async def consumer():
+            decode = m.Decoder().decode
+            async for rec in sub:
+                md = decode(m.MARKET_DATA, rec.value)
+                await asyncio.sleep(0)  # a worker doing some work: the replay must wait for it
+                seen.append((h.clock.now_ms(), md.ts, md.event_time))
+
+        task = asyncio.create_task(consumer())
+        await h.finished()
+        await sub.close()
+        await task
+    assert len(seen) == len(h.market) > 1000
+    latest = 0
+    for now, ts, event in seen:
+        latest = max(latest, event)
+        assert now == ts == latest  # the clock is the message's event time, never ahead of it
+
+
+async def test_speed_paces_by_event_time(tmp_path):
+    frames = [trade("BTCUSDT", i, "100", 1_000_000 + i * 100) for i in range(11)]  # 1 s of event time
+    path = write_recording(tmp_path / "p.gz", frames)
+    started = time.perf_counter()
+    async with Harness(make_settings(), replay_files=[path], speed=4.0) as h:
+        await h.finished()
+    assert time.perf_counter() - started >= 0.25 * 0.9
+    assert len(h.market) == 11
+
+
+async def test_several_files_play_in_order(tmp_path):
+    first = write_recording(tmp_path / "1.gz", [trade("BTCUSDT", i, "1", 1000 + i) for i in range(1, 4)])
+    second = write_recording(tmp_path / "2.txt", [trade("ETHUSDT", i, "2", 2000 + i) for i in range(1, 3)])
+    async with Harness(make_settings(), replay_files=[first, second]) as h:
+        await h.finished()
+    assert [(md.symbol, md.event_time) for md in h.market] == [
+        ("BTCUSDT", 1001), ("BTCUSDT", 1002), ("BTCUSDT", 1003), ("ETHUSDT", 2001), ("ETHUSDT", 2002)]
+    assert h.worker.summary()["files"] == 2
+
+
+async def test_quiet_symbols_in_a_replay_are_flagged_on_event_time(tmp_path):
+    frames = [trade("BTCUSDT", 1, "1", 0), trade("ETHUSDT", 1, "1", 0)]
+    frames += [trade("BTCUSDT", i, "1", i * 1000) for i in range(2, 20)]  # ETH silent for 19 s of event time
+    frames += [trade("ETHUSDT", 2, "1", 20_000)]
+    path = write_recording(tmp_path / "q.gz", frames)
+    async with Harness(make_settings(stale_after_s=10), replay_files=[path], speed=None) as h:
+        await h.finished()
+    stale = [x for x in h.health if x.component == "feed:replay" and x.state == "stale"]
+    assert [x.symbols for x in stale] == [["ETHUSDT"]]
+    assert h.states("feed:replay") == ["live", "stale", "live", "down"]
+
+
+async def test_a_restarted_replay_continues_where_it_stopped(tmp_path):
+    frames = [trade("BTCUSDT", i, "1", 1000 + i) for i in range(1, 301)]
+    path = write_recording(tmp_path / "r.gz", frames)
+    async with Harness(make_settings(), replay_files=[path]) as h:
+        await h.finished()
+        reference = [md.event_time for md in h.market]
+
+    class FlakyBus:
+        """Fails one publish, as a bus hiccup would; the runtime then runs the worker again."""
+
+        def __init__(self, bus):
+            self._bus, self.calls = bus, 0
+
+        def __getattr__(self, name):
+            return getattr(self._bus, name)
+
+        def publish_nowait(self, topic, key, value):
+            self.calls += 1
+            if self.calls == 120:
+                raise ConnectionError("bus hiccup")
+            return self._bus.publish_nowait(topic, key, value)
+
+    async with Harness(make_settings(), replay_files=[path]) as h:
+        h.task.cancel()
+        await asyncio.gather(h.task, return_exceptions=True)
+        h.ctx.bus = FlakyBus(h.bus)
+        with pytest.raises(ConnectionError):
+            await h.worker.run()
+        await h.worker.run()
+        await h.caught_up()
+    got = [md.event_time for md in h.market]
+    assert len(got) == len(set(got))  # nothing published twice
+    assert got == reference[:119] + reference[120:]  # only the frame whose publish failed is missing
