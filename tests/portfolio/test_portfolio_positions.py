@@ -102,6 +102,18 @@ def test_a_canceled_protective_order_no_longer_shows_as_protecting():
     assert pos.stop_loss_order_id is None and pos.take_profit_order_id == "tp1"
 
 
+def test_protection_replaced_after_a_partial_close_shows_its_new_ids():
+    p = Portfolio(10_000.0)
+    p.apply(status("e1", "buy", 0.02, 60_000.0, sl_id="sl1", tp_id="tp1"))
+    for old in ("sl1", "tp1"):
+        p.apply(status(old, "sell", 0.0, 0.0, purpose="stop_loss" if old == "sl1" else "take_profit", status_="canceled"))
+    p.apply(status("c1", "sell", 0.01, 60_500.0, purpose="close"))
+    p.apply(status("sl2", "sell", 0.0, 0.0, purpose="stop_loss", status_="accepted"))
+    p.apply(status("tp2", "sell", 0.0, 0.0, purpose="take_profit", status_="accepted"))
+    pos = p.positions["BTCUSDT"]
+    assert (pos.quantity, pos.stop_loss_order_id, pos.take_profit_order_id) == (0.01, "sl2", "tp2")
+
+
 def test_live_balance_replaces_the_starting_balance_and_fills_move_on_from_it():
     p = Portfolio(10_000.0)
     p.apply(status("e1", "buy", 0.01, 60_000.0, 0.3))

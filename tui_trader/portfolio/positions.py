@@ -130,6 +130,8 @@ class Portfolio:
         """Fold one status into the book; returns the fill increment it carried (empty list if none)."""
         if st.status == "canceled":
             self._protective_gone(st)
+        elif st.status == "accepted" and st.purpose in ("stop_loss", "take_profit"):
+            self._protective_placed(st)
         if st.status not in ("filled", "partially_filled") or st.filled_qty <= 0:
             return []
         prev = self._cum.get(st.order_id)
@@ -263,6 +265,15 @@ class Portfolio:
         if st.take_profit_order_id:
             changes["take_profit_order_id"] = st.take_profit_order_id
         return msgspec.structs.replace(pos, **changes) if changes else pos
+
+    def _protective_placed(self, st: m.OrderStatus) -> None:
+        """A protective order (re)placed, e.g. for what a partial close left: the position shows its id."""
+        pos = self.positions.get(st.symbol)
+        if pos is None or st.side != pos.closing_side:
+            return
+        key = "stop_loss_order_id" if st.purpose == "stop_loss" else "take_profit_order_id"
+        if getattr(pos, key) != st.order_id:
+            self.positions[st.symbol] = msgspec.structs.replace(pos, **{key: st.order_id})
 
     def _protective_gone(self, st: m.OrderStatus) -> None:
         """A canceled protective order no longer protects its position: clear its id (the desk shows it)."""

@@ -19,7 +19,7 @@ from typing import Any, Callable
 
 from tui_trader import desk_state, paths
 from tui_trader import messages as m
-from tui_trader.bus.base import Gap, Start, Subscription
+from tui_trader.bus.base import Start
 from tui_trader.errors import BusError
 from tui_trader.instruments import RulesBook
 from tui_trader.portfolio.router_core import Output, RouterCore
@@ -52,43 +52,38 @@ class RouterWorker(Worker):
         self.published_denials = 0
 
     async def run(self) -> None:
-        subs: dict[str, Subscription] = {}
-        try:
-            for topic in TOPICS:
-                name = self.ctx.topic(topic)
-                resume = self._resume.get(topic)
-                if resume is None and topic in m.LOSSLESS_TOPICS:
-                    # Pin "the end" to an offset, so a restarted run() reads on from here.
-                    try:
-                        resume = self._resume[topic] = await self.ctx.bus.end_offset(name)
-                    except (BusError, NotImplementedError):
-                        resume = None
-                start = Start.at(resume) if resume is not None else Start.END  # type: ignore[attr-defined]
-                subs[topic] = await self.ctx.bus.subscribe(name, start, conflate=topic == m.MARKET_DATA)
-            await self._announce()
-            async with asyncio.TaskGroup() as tg:
-                for topic, sub in subs.items():
-                    tg.create_task(self._pump(topic, sub), name=f"router:{topic}")
-        finally:
-            for sub in subs.values():
-                await sub.close()
+        starts = {topic: await self._start(topic) for topic in TOPICS}
+        await self._announce()
+        async with asyncio.TaskGroup() as tg:
+            for topic, start in starts.items():
+                tg.create_task(self._pump(topic, start), name=f"router:{topic}")
 
-    async def _pump(self, topic: str, sub: Subscription) -> None:
+    async def _start(self, topic: str) -> Start:
+        """Where a subscription begins. A replay reads its fresh bus from the beginning (nothing published
+        before the router subscribed is missed). Live, from the end, pinned to an offset on the lossless
+        topics so a restarted run() reads on after the last record handled. (With `ctx.durable` the named
+        consumer's committed offset wins; see Worker.consume.)"""
+        if self.ctx.replay_files:
+            return Start.BEGINNING if topic not in self._resume else Start.at(self._resume[topic])  # type: ignore[attr-defined]
+        if topic not in m.LOSSLESS_TOPICS:
+            return Start.END  # type: ignore[attr-defined]
+        if topic not in self._resume:
+            try:
+                self._resume[topic] = await self.ctx.bus.end_offset(self.ctx.topic(topic))
+            except (BusError, NotImplementedError):
+                return Start.END  # type: ignore[attr-defined]
+        return Start.at(self._resume[topic])
+
+    async def _pump(self, topic: str, start: Start) -> None:
         handler = self._handlers[topic]
         lossless = topic in m.LOSSLESS_TOPICS
-        async for item in sub:
-            if isinstance(item, Gap):
-                self.gaps[topic] = self.gaps.get(topic, 0) + item.missed
-                self.log.warning("%s: missed %d records before offset %d", item.topic, item.missed, item.resume_offset)
-                continue
+        now_ms = self.ctx.clock.now_ms
+        async for record, msg in self.consume(topic, start, conflate=topic == m.MARKET_DATA):
             if lossless:
                 # Past this record even if handling it fails: a record that crashes the router must not
                 # crash it again after the restart.
-                self._resume[topic] = item.offset + 1
-            msg = self.decoder.decode_record(item.topic, item.value, item.offset, topic)
-            if msg is None:
-                continue
-            out = handler(msg, self.ctx.clock.now_ms())
+                self._resume[topic] = record.offset + 1
+            out = handler(msg, now_ms())
             if out.commands or out.denials or out.state_changed or out.persist is not None:
                 await self._emit(out)
 
