@@ -35,3 +35,10 @@ class SleepRecorder:
 
     async def __call__(self, seconds: float) -> None:
         self.pauses.append(seconds)
+
+
+def fast_exchange(settings, secrets):
+    """The production factory without ccxt's client-side throttle (the mock has no limits; tests stay fast)."""
+    from tui_trader.exchange import create_exchange
+
+    return create_exchange(settings, secrets, enableRateLimit=False)

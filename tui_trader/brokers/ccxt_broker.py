@@ -137,8 +137,11 @@ class CcxtBroker(Broker):
     async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
         delay = self._pause_until - time.monotonic()
         if delay > 0:
+            until = self._pause_until
             self.waits.append(round(delay, 3))
             await self._sleep(delay)
+            if self._pause_until == until:  # served: the pause is over
+                self._pause_until = 0.0
         try:
             return await fn(*args)
         except ccxt.BaseError as err:
