@@ -75,7 +75,8 @@ class IndicatorSet:
     """RSI, MACD, Bollinger bands, two SMAs and two EMAs of one series; `update(close)` per point.
 
     `update` returns None until every indicator has a value (with the default periods: the 50th point,
-    SMA50's first), then the Values at that point. The caller passes finite positive closes only (a NaN
+    SMA50's first), then the values at that point as a plain tuple in `Values` order (a named tuple costs
+    more than the rest of the point; `Values(*t)` names them). The caller passes finite positive closes only (a NaN
     would be undefined behaviour in TA-Lib's history and is refused by the handles).
     """
 
@@ -100,18 +101,18 @@ class IndicatorSet:
     def history_len(self) -> int:
         return 0 if self._history is None else len(self._history)
 
-    def update(self, close: float) -> Values | None:
+    def update(self, close: float) -> tuple[float, ...] | None:
         self.points += 1
         if self._history is None:
             # The hot path: seven O(1) handle updates, no allocation but the result tuples.
             macd = self._macd.update(close)
             bb = self._bb.update(close)
-            return Values(self._rsi.update(close), macd[0], macd[1], macd[2], bb[0], bb[1], bb[2],
-                          self._smaf.update(close), self._smas.update(close), self._emaf.update(close),
-                          self._emas.update(close))
+            return (self._rsi.update(close), macd[0], macd[1], macd[2], bb[0], bb[1], bb[2],
+                    self._smaf.update(close), self._smas.update(close), self._emaf.update(close),
+                    self._emas.update(close))
         return self._warming(close)
 
-    def _warming(self, close: float) -> Values | None:
+    def _warming(self, close: float) -> tuple[float, ...] | None:
         history = self._history
         assert history is not None
         history.append(close)
@@ -135,4 +136,4 @@ class IndicatorSet:
         (self._rsi, self._macd, self._bb, self._smaf, self._smas, self._emaf, self._emas) = self._handles
         self._history = None
         rsi, macd, bb, smaf, smas, emaf, emas = outputs
-        return Values(rsi, macd[0], macd[1], macd[2], bb[0], bb[1], bb[2], smaf, smas, emaf, emas)
+        return (rsi, macd[0], macd[1], macd[2], bb[0], bb[1], bb[2], smaf, smas, emaf, emas)

@@ -28,69 +28,82 @@ class Evaluation(NamedTuple):
     reasons: tuple[str, ...]  # every rule that fired, with its points: "rsi<30:+2", "ema12<ema26:+1", …
 
 
-class Scorer:
-    """The rules with their thresholds and labels built once (labels name the configured periods)."""
+# The rules in a fixed order: bit i of a "fired" mask is RULES[i]. (side, points, label; the SMA and EMA labels
+# get the configured periods.)
+RULES: tuple[tuple[str, int, str], ...] = (
+    ("buy", 2, "rsi<30"), ("buy", 1, "rsi<40"), ("sell", 2, "rsi>70"), ("sell", 1, "rsi>60"),
+    ("buy", 1, "macd>signal"), ("sell", 1, "macd<signal"),
+    ("buy", 1, "near_lower_band"), ("sell", 1, "near_upper_band"),
+    ("buy", 1, "{sma_fast}>{sma_slow}"), ("sell", 1, "{sma_fast}<{sma_slow}"),
+    ("buy", 1, "{ema_fast}>{ema_slow}"), ("sell", 1, "{ema_fast}<{ema_slow}"),
+)
 
-    __slots__ = ("near_band", "min_strength", "_labels")
+
+class Scorer:
+    """The rules with their thresholds. `fired` is the per-point hot path: ten comparisons into a bit mask;
+    every mask's scores and kind are worked out once, here, so a point costs one table look-up. The reasons
+    (strings) are only built for a point that becomes a signal (`evaluation`)."""
+
+    __slots__ = ("near_band", "upper_band", "min_strength", "_labels", "_points", "kinds")
 
     def __init__(self, cfg: IndicatorSettings, min_signal_strength: float) -> None:
         self.near_band = cfg.near_band
+        self.upper_band = 1 - cfg.near_band
         self.min_strength = min_signal_strength
-        sma = f"sma{cfg.sma_fast}", f"sma{cfg.sma_slow}"
-        ema = f"ema{cfg.ema_fast}", f"ema{cfg.ema_slow}"
-        self._labels = (
-            "rsi<30:+2", "rsi<40:+1", "rsi>70:+2", "rsi>60:+1",
-            "macd>signal:+1", "macd<signal:+1",
-            "near_lower_band:+1", "near_upper_band:+1",
-            f"{sma[0]}>{sma[1]}:+1", f"{sma[0]}<{sma[1]}:+1",
-            f"{ema[0]}>{ema[1]}:+1", f"{ema[0]}<{ema[1]}:+1",
-        )
+        names = {"sma_fast": f"sma{cfg.sma_fast}", "sma_slow": f"sma{cfg.sma_slow}",
+                 "ema_fast": f"ema{cfg.ema_fast}", "ema_slow": f"ema{cfg.ema_slow}"}
+        self._labels = tuple(f"{label.format(**names)}:+{points}" for _, points, label in RULES)
+        self._points: list[tuple[int, int]] = []
+        for mask in range(1 << len(RULES)):
+            fired = [rule for i, rule in enumerate(RULES) if mask >> i & 1]
+            self._points.append((sum(pts for side, pts, _ in fired if side == "buy"),
+                                 sum(pts for side, pts, _ in fired if side == "sell")))
+        self.kinds: list[str | None] = [self.classify(buy, sell).kind for buy, sell in self._points]
 
-    def evaluate(self, rsi: float, macd: float, macd_signal: float, bb_upper: float, bb_lower: float,
-                 sma_fast: float, sma_slow: float, ema_fast: float, ema_slow: float, price: float) -> Evaluation:
-        L = self._labels
-        buy = sell = 0
-        reasons: list[str] = []
+    def fired(self, rsi: float, macd: float, macd_signal: float, bb_upper: float, bb_lower: float,
+              sma_fast: float, sma_slow: float, ema_fast: float, ema_slow: float, price: float) -> int:
+        """The rules that fire at one point, as a bit mask over RULES."""
         if rsi < 30:
-            buy += 2
-            reasons.append(L[0])
+            mask = 1
         elif rsi < 40:
-            buy += 1
-            reasons.append(L[1])
+            mask = 2
         elif rsi > 70:
-            sell += 2
-            reasons.append(L[2])
+            mask = 4
         elif rsi > 60:
-            sell += 1
-            reasons.append(L[3])
+            mask = 8
+        else:
+            mask = 0
         if macd > macd_signal:
-            buy += 1
-            reasons.append(L[4])
+            mask |= 16
         elif macd < macd_signal:
-            sell += 1
-            reasons.append(L[5])
+            mask |= 32
         width = bb_upper - bb_lower
         if width > 0:
             pct_b = (price - bb_lower) / width
             if pct_b <= self.near_band:
-                buy += 1
-                reasons.append(L[6])
-            elif pct_b >= 1 - self.near_band:
-                sell += 1
-                reasons.append(L[7])
+                mask |= 64
+            elif pct_b >= self.upper_band:
+                mask |= 128
         if sma_fast > sma_slow:
-            buy += 1
-            reasons.append(L[8])
+            mask |= 256
         elif sma_fast < sma_slow:
-            sell += 1
-            reasons.append(L[9])
+            mask |= 512
         if ema_fast > ema_slow:
-            buy += 1
-            reasons.append(L[10])
+            mask |= 1024
         elif ema_fast < ema_slow:
-            sell += 1
-            reasons.append(L[11])
-        return self.classify(buy, sell, tuple(reasons))
+            mask |= 2048
+        return mask
+
+    def evaluation(self, mask: int) -> Evaluation:
+        """The full result for a fired mask: kind, strength, scores and the reasons."""
+        buy, sell = self._points[mask]
+        reasons = tuple(label for i, label in enumerate(self._labels) if mask >> i & 1)
+        return self.classify(buy, sell, reasons)
+
+    def evaluate(self, rsi: float, macd: float, macd_signal: float, bb_upper: float, bb_lower: float,
+                 sma_fast: float, sma_slow: float, ema_fast: float, ema_slow: float, price: float) -> Evaluation:
+        return self.evaluation(self.fired(rsi, macd, macd_signal, bb_upper, bb_lower, sma_fast, sma_slow, ema_fast,
+                                          ema_slow, price))
 
     def classify(self, buy: int, sell: int, reasons: tuple[str, ...] = ()) -> Evaluation:
         if buy > sell:

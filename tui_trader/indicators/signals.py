@@ -139,15 +139,17 @@ class SignalEngine:
         if v is None:
             return None
         c.evaluations += 1
-        ev = self.scorer.evaluate(v.rsi, v.macd, v.macd_signal, v.bb_upper, v.bb_lower, v.sma_fast, v.sma_slow,
-                                  v.ema_fast, v.ema_slow, close)
-        kind = ev.kind
+        scorer = self.scorer
+        # v in Values order: rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, sma_fast,
+        # sma_slow, ema_fast, ema_slow
+        mask = scorer.fired(v[0], v[1], v[2], v[4], v[6], v[7], v[8], v[9], v[10], close)
+        kind = scorer.kinds[mask]
         previous = state.last_kind
         state.last_kind = kind
         if kind is None or (kind == previous and not self.every):
             return None
         c.signals[kind] += 1
-        return Emitted(symbol, ev, v, close)
+        return Emitted(symbol, scorer.evaluation(mask), Values(*v), close)
 
     def point(self, symbol: str, close: float) -> Emitted | None:
         """One point given directly (tests, tools): the same path a trade in tick mode or a closed bar takes."""
