@@ -234,7 +234,7 @@ class CcxtBroker(Broker):
             balance = await self._read(self.ex.fetch_balance)
             usdt = balance.get("USDT") or {}
             usyms = [unified_symbol(s) for s in sorted(self._symbols)]
-            positions = await self._read(self.ex.fetch_positions, usyms)
+            positions = await self._read(self.venue.positions, self.ex, usyms)
         snaps = []
         for pos in positions:
             snap = self._snapshot(pos)
@@ -432,7 +432,7 @@ class CcxtBroker(Broker):
         return reports
 
     async def _position(self, usym: str) -> tuple[PosSide, float] | None:
-        positions = await self._read(self.ex.fetch_positions, [usym])
+        positions = await self._read(self.venue.positions, self.ex, [usym])
         for pos in positions:
             if pos.get("symbol") != usym:
                 continue

@@ -12,7 +12,6 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
-from tui_trader import messages as m
 from tui_trader.instruments import InstrumentRules
 
 # Answers that mean "already so": not an error when setting leverage or margin mode once per symbol.
@@ -109,9 +108,8 @@ class Venue:
         # One request cancels every conditional order of the symbol (regular orders are untouched).
         await ex.cancel_all_orders(symbol, {"trigger": True})
 
-    def position_side(self, pos: dict[str, Any]) -> m.Side | None:
-        side = pos.get("side")
-        return "buy" if side == "long" else "sell" if side == "short" else None
+    async def positions(self, ex: Any, symbols: list[str]) -> list[dict[str, Any]]:
+        return await ex.fetch_positions(symbols)
 
 
 class OkxVenue(Venue):
@@ -172,6 +170,13 @@ class BybitVenue(Venue):
         response = await ex.privateGetV5OrderRealtime({"category": "linear", "symbol": market["id"], "orderLinkId": client_id})
         rows = ((response or {}).get("result") or {}).get("list") or []
         return ex.parse_order(rows[0], market) if rows else None
+
+    async def positions(self, ex: Any, symbols: list[str]) -> list[dict[str, Any]]:
+        if len(symbols) == 1:
+            return await ex.fetch_positions(symbols)
+        # Bybit answers for one symbol or for a whole settle coin, not for a list.
+        rows = await ex.fetch_positions(None, {"settleCoin": "USDT"})
+        return [p for p in rows if p.get("symbol") in symbols]
 
     async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
         # Attached SL/TP are the position's own stop and target on Bybit: setting both to 0 removes them.
