@@ -105,7 +105,7 @@ def test_a_second_signal_before_the_first_order_is_answered_waits():
 @pytest.mark.parametrize(
     ("setup", "rule", "text"),
     [
-        (lambda c, now: c.on_control(control("kill", now), now), "halted", "re-arm to trade again"),
+        (lambda c, now: c.on_control(control("kill", now), now), "halted", "re-arm, then resume, to trade again"),
         (lambda c, now: c.on_control(control("pause", now), now), "paused", "resume to trade again"),
     ],
 )
@@ -216,7 +216,7 @@ def test_flatten_closes_every_position_reduce_only_and_keeps_trading():
     assert core.on_control(control("flatten"), T0 + 2000).commands == []  # nothing left to close
 
 
-def test_kill_pauses_flattens_halts_and_only_rearm_lifts_it():
+def test_kill_pauses_flattens_halts_and_only_rearm_then_resume_lifts_it():
     core = make()
     btc = open_long(core)
     out = core.on_control(control("kill", T0 + 1000), T0 + 1000)
@@ -228,8 +228,10 @@ def test_kill_pauses_flattens_halts_and_only_rearm_lifts_it():
     assert core.state()[0] == "halted"
     assert rules_of(core.on_signal(signal("Buy", 2_500.0, symbol="ETHUSDT"), T0 + 2000)) == ["halted"]
     out = core.on_control(control("rearm"), T0 + 3000)
-    assert out.persist == DeskState() and out.commands == [] and core.state()[0] == "trading"
-    assert len(core.on_signal(signal("Buy", 2_500.0, T0 + 3000, symbol="ETHUSDT"), T0 + 3000).commands) == 1
+    assert out.persist == DeskState() and out.commands == [] and core.state()[0] == "paused"
+    assert rules_of(core.on_signal(signal("Buy", 2_500.0, T0 + 3000, symbol="ETHUSDT"), T0 + 3000)) == ["paused"]
+    core.on_control(control("resume"), T0 + 4000)
+    assert len(core.on_signal(signal("Buy", 2_500.0, T0 + 4000, symbol="ETHUSDT"), T0 + 4000).commands) == 1
 
 
 def test_an_entry_in_flight_at_a_kill_is_closed_when_it_fills():

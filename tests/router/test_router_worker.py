@@ -116,6 +116,8 @@ async def test_pause_flatten_kill_rearm_publish_exactly_the_expected_commands():
     await desk.send(m.CONTROL, control("kill", T0 + 4))  # nothing open: no command, but halted
     await desk.send(m.SIGNALS, signal("Buy", ts=T0 + 5))
     await desk.send(m.CONTROL, control("rearm", T0 + 6))
+    await desk.send(m.SIGNALS, signal("Buy", ts=T0 + 6))  # denied: still paused after the re-arm
+    await desk.send(m.CONTROL, control("resume", T0 + 7))
     await desk.send(m.SIGNALS, signal("Buy", ts=T0 + 7))
     got = [(c.symbol, c.side, c.purpose, c.reduce_only, c.ts) for c in desk.orders()]
     assert got == [
@@ -125,9 +127,9 @@ async def test_pause_flatten_kill_rearm_publish_exactly_the_expected_commands():
         ("ETHUSDT", "buy", "flatten", True, T0 + 3),
         ("BTCUSDT", "buy", "entry", False, T0 + 7),
     ]
-    assert [d.error.split(":")[0] for d in desk.denials()] == ["paused", "halted"]
+    assert [d.error.split(":")[0] for d in desk.denials()] == ["paused", "halted", "paused"]
     states = [h.state for h in desk.health if h.component == "router"]
-    assert states == ["trading", "paused", "trading", "halted", "trading"]
+    assert states == ["trading", "paused", "trading", "halted", "paused", "trading"]
     await desk.stop()
     await desk.bus.close()
 
@@ -154,6 +156,7 @@ async def test_a_kill_closes_open_positions_and_the_desk_comes_back_halted_after
         assert again.denials()[0].error.startswith("halted: ")
         await again.send(m.CONTROL, control("rearm", T0 + 6000), T0 + 6000)
         assert json.loads(paths.state_file().read_text())["halted"] is False
+        await again.send(m.CONTROL, control("resume", T0 + 6000), T0 + 6000)
         await again.send(m.SIGNALS, signal("Buy", ts=T0 + 6000))
         assert [c.purpose for c in again.orders()] == ["entry"]
     finally:

@@ -17,6 +17,7 @@ from tui_trader.portfolio.sizing import Denial
 from tui_trader.settings import RiskSettings
 
 DAY_MS = 86_400_000
+HALTED_TEXT = "trading is halted by the kill switch; re-arm, then resume, to trade again"
 
 
 def utc_text(ms: int) -> str:
@@ -98,7 +99,7 @@ class RiskGate:
         """None when the entry may go ahead, else the first limit it breaks."""
         r = self.risk
         if f.halted:
-            return Denial("halted", "trading is halted by the kill switch; re-arm to trade again")
+            return Denial("halted", HALTED_TEXT)
         if f.paused:
             return Denial("paused", "new entries are paused; resume to trade again")
         if f.daily_loss_reached:

@@ -16,7 +16,8 @@ Every other signal not acted on becomes a published denial: an OrderStatus `reje
 Controls: `pause` stops new entries (closes of opposite positions still go out: they only reduce risk);
 `resume`; `flatten` closes every position reduce-only (the broker cancels their protective orders) and
 keeps the paused/trading state; `kill` = pause + flatten + halted, halted persists across restarts and
-only `rearm` clears it (rearm also lifts the kill's pause); `set_mode paper|live`. An entry still in flight
+only `rearm` clears it. Rearm leaves the desk paused: trading starts again on a deliberate `resume`, so
+a kill always takes two separate decisions to undo. `set_mode paper|live`. An entry still in flight
 at a flatten or kill is closed as soon as it fills.
 """
 
@@ -32,7 +33,7 @@ from tui_trader import messages as m
 from tui_trader.desk_state import DeskState
 from tui_trader.instruments import RulesBook, UnknownInstrument
 from tui_trader.portfolio.positions import Portfolio, Position
-from tui_trader.portfolio.risk import DailyLoss, EntryFacts, RiskGate
+from tui_trader.portfolio.risk import HALTED_TEXT, DailyLoss, EntryFacts, RiskGate
 from tui_trader.portfolio.sizing import Denial, size_entry
 from tui_trader.settings import Settings
 
@@ -100,7 +101,7 @@ class RouterCore:
                 "below_min_strength", f"strength {sig.strength:.2f} < {self.trading.min_signal_strength:.2f}"), now_ms)
             return out
         if self.halted:
-            self._deny(out, sig, side, Denial("halted", "trading is halted by the kill switch; re-arm to trade again"), now_ms)
+            self._deny(out, sig, side, Denial("halted", HALTED_TEXT), now_ms)
             return out
         pos = self.portfolio.position(sig.symbol)
         pending = [f for f in self.in_flight.values() if f.command.symbol == sig.symbol]
@@ -171,7 +172,7 @@ class RouterCore:
             self._flatten(out, "kill", now_ms)
         elif cmd == "rearm":
             if self.halted:
-                self.halted = self.paused = False
+                self.halted = False  # still paused: resume to trade
                 self.desk_state = DeskState()
                 out.persist = self.desk_state
                 out.state_changed = True
@@ -213,7 +214,7 @@ class RouterCore:
             by = f" by {self.desk_state.halted_by}" if self.desk_state.halted_by else ""
             return "halted", f"kill switch pulled{by}: nothing new until re-armed; {mode}"
         if self.paused:
-            return "paused", f"new entries paused; {mode}"
+            return "paused", f"new entries paused (resume to trade); {mode}"
         if self.daily.reached:
             return "daily_loss_limit", f"{self.daily.describe()}; {mode}"
         return "trading", mode
