@@ -6,7 +6,7 @@ import contextlib
 from typing import AsyncIterator, Callable, Sequence
 
 from tui_trader import messages as m
-from tui_trader.bus import EmbeddedCluster, open_bus
+from tui_trader.bus import Bus, EmbeddedCluster, open_bus
 from tui_trader.clock import Clock, ReplayClock
 from tui_trader.instruments import RulesBook
 from tui_trader.runtime import Runtime
@@ -25,8 +25,11 @@ async def pipeline(
     clock: Clock | None = None,
     lockstep: bool = True,
     on_health: Callable[[m.Health], None] | None = None,
+    bus: Bus | None = None,
 ) -> AsyncIterator[Runtime]:
-    bus = await open_bus(settings.bus, cluster)
+    """Open the bus (or use `bus`, which is then closed here too), start the workers, stop them on exit."""
+    if bus is None:
+        bus = await open_bus(settings.bus, cluster)
     try:
         if clock is None:
             clock = ReplayClock() if replay_files else Clock()

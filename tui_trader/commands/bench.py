@@ -1,9 +1,20 @@
-"""`tui-trader bench` (not built yet)."""
+"""`tui-trader bench`: the pipeline benchmark (see tui_trader/bench.py)."""
 
 from __future__ import annotations
 
-from tui_trader.commands import not_built
+import json
+import os
+
+from tui_trader import bench, logs
 
 
 def run(args) -> int:
-    return not_built("tui-trader bench", "replay a stream through the real pipeline and report messages/s, latency percentiles and peak RSS")
+    logs.setup(logs.paths.state_dir() / "bench.log")
+    result = bench.run(args.file, args.symbols, args.messages, args.rate, args.ui)
+    result["cpus"] = os.cpu_count()
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:>26}: {value}")
+    return 0

@@ -1,0 +1,203 @@
+"""The pipeline benchmark: a recording through the real workers (embedded bus, paper broker), measured.
+
+Input: a deterministic synthetic Binance stream (trades and book tickers for N symbols, written in the
+recording format, so it goes through the same parser as live data), or any real capture. The replay runs
+free (no lockstep) as fast as it goes, or paced at a fixed rate.
+
+Latency: the bus records when each record was published (`TimingBus`). A signal is tied to the trade that
+made it by the signal's symbol and price (every synthetic trade price is unique), a status to its command
+by `order_id` and the command to its signal by `signal_id`; receipt → signal and receipt → order status are
+the differences of those publish times, per message, not sampled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import gzip
+import json
+import random
+import resource
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from tui_trader import messages as m
+from tui_trader.bus import EmbeddedBus, EmbeddedCluster
+from tui_trader.session import pipeline
+from tui_trader.settings import Settings, parse, to_dict
+
+START_MS = 1_723_161_600_000  # 2024-08-09 00:00:00 UTC; event times advance 1 ms a message
+BOOKS_PER_TRADE = 3  # about the mix of the real BTCUSDT capture (66k book tickers, 21k trades)
+BASE_PRICES = {"BTCUSDT": 60_000.0, "ETHUSDT": 2_600.0}
+
+
+def synthetic_symbols(n: int) -> list[str]:
+    names = list(BASE_PRICES)
+    return names[:n] + [f"SYM{i}USDT" for i in range(len(names) + 1, n + 1)]
+
+
+def write_synthetic(path: Path, messages: int, symbols: list[str], seed: int = 7) -> Path:
+    """A recording of `messages` frames, round-robin over symbols; trade prices unique per symbol."""
+    rng = random.Random(seed)
+    price = {s: BASE_PRICES.get(s, 100.0) for s in symbols}
+    ids = {s: 0 for s in symbols}
+    with gzip.open(path, "wt", compresslevel=1) as out:
+        for i in range(messages):
+            sym = symbols[i % len(symbols)]
+            low = sym.lower()
+            event = START_MS + i
+            recv_ns = event * 1_000_000
+            ids[sym] += 1
+            # A random walk of ±1 bp per step with a tiny drift per message, so no price repeats.
+            price[sym] *= 1 + rng.uniform(-1e-4, 1e-4)
+            px = price[sym] + i * 1e-8
+            if (i // len(symbols)) % (BOOKS_PER_TRADE + 1) == BOOKS_PER_TRADE:
+                data = {"e": "trade", "E": event, "T": event, "s": sym, "t": ids[sym], "p": f"{px:.8f}",
+                        "q": "0.010", "X": "MARKET", "m": bool(i & 1)}
+                stream = f"{low}@trade"
+            else:
+                spread = px * 1e-5
+                data = {"e": "bookTicker", "u": ids[sym], "E": event, "T": event, "s": sym,
+                        "b": f"{px - spread:.8f}", "B": "1.000", "a": f"{px + spread:.8f}", "A": "1.000"}
+                stream = f"{low}@bookTicker"
+            out.write(f"{recv_ns} {json.dumps({'stream': stream, 'data': data}, separators=(',', ':'))}\n")
+    return path
+
+
+class TimingBus(EmbeddedBus):
+    """The embedded bus, noting when each record of the watched topics was published (perf_counter ns)."""
+
+    def __init__(self, cluster: EmbeddedCluster, watched: set[str]) -> None:
+        super().__init__(cluster)
+        self.watched = watched
+        self.published_ns: dict[tuple[str, int], int] = {}
+
+    def publish_nowait(self, topic: str, key: str, value: bytes) -> int:
+        offset = self.cluster.append(topic, key, value)
+        if topic in self.watched:
+            self.published_ns[(topic, offset)] = time.perf_counter_ns()
+        return offset
+
+    async def publish(self, topic: str, key: str, value: bytes) -> int:
+        return self.publish_nowait(topic, key, value)
+
+
+def percentiles(values_us: list[float]) -> dict[str, float]:
+    if not values_us:
+        return {"count": 0}
+    v = sorted(values_us)
+
+    def pct(p: float) -> float:
+        return round(v[min(len(v) - 1, int(p * len(v)))] / 1000.0, 3)
+
+    return {"count": len(v), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": round(v[-1] / 1000.0, 3)}
+
+
+def latencies(bus: TimingBus) -> dict[str, Any]:
+    """Receipt → signal and receipt → first order status, from the records on the bus."""
+    topics = bus.cluster.topics
+    md_dec = msgspec.json.Decoder(m.MarketData)
+    sig_dec = msgspec.json.Decoder(m.TradingSignal)
+    cmd_dec = msgspec.json.Decoder(m.OrderCommand)
+    st_dec = msgspec.json.Decoder(m.OrderStatus)
+    t = bus.published_ns
+    # (symbol, price) → publish times of the trades with that price, in order.
+    trades: dict[tuple[str, float], list[int]] = {}
+    for rec in topics[m.MARKET_DATA].log:
+        md = md_dec.decode(rec.value)
+        if md.kind == "trade":
+            trades.setdefault((md.symbol, md.price), []).append(t[(m.MARKET_DATA, rec.offset)])
+    signal_receipt: dict[str, int] = {}
+    to_signal = []
+    for rec in topics[m.SIGNALS].log:
+        sig = sig_dec.decode(rec.value)
+        at = t[(m.SIGNALS, rec.offset)]
+        times = trades.get((sig.symbol, sig.price))
+        if not times:
+            continue
+        receipt = times[bisect.bisect_right(times, at) - 1]
+        signal_receipt[sig.id] = receipt
+        to_signal.append((at - receipt) / 1000.0)
+    command_signal = {}
+    for rec in topics[m.ORDERS].log:
+        cmd = cmd_dec.decode(rec.value)
+        if cmd.signal_id:
+            command_signal[cmd.id] = cmd.signal_id
+    to_status = []
+    seen: set[str] = set()
+    for rec in topics[m.ORDER_STATUS].log:
+        st = st_dec.decode(rec.value)
+        if st.order_id in seen or st.order_id not in command_signal:
+            continue
+        seen.add(st.order_id)
+        receipt = signal_receipt.get(command_signal[st.order_id])
+        if receipt is not None:
+            to_status.append((t[(m.ORDER_STATUS, rec.offset)] - receipt) / 1000.0)
+    return {"receipt_to_signal": percentiles(to_signal), "receipt_to_order_status": percentiles(to_status)}
+
+
+def bench_settings(symbols: list[str], journal: Path) -> Settings:
+    data = to_dict(Settings())
+    data["trading"]["symbols"] = symbols
+    data["indicators"]["bar"] = "tick"
+    data["journal"]["path"] = str(journal)
+    data["bus"]["retention"] = 10_000_000
+    return parse(data, "bench")
+
+
+def peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
+
+
+async def run_pipeline(recording: Path, settings: Settings, speed: float | None, ui: bool) -> dict[str, Any]:
+    watched = {m.MARKET_DATA, m.SIGNALS, m.ORDERS, m.ORDER_STATUS}
+    bus = TimingBus(EmbeddedCluster(retention=settings.bus.retention), watched)
+    started = time.perf_counter()
+    async with pipeline(settings, replay_files=[str(recording)], speed=speed, lockstep=False, bus=bus) as runtime:
+        if ui:
+            from tui_trader.ui.bench import run_desk_headless
+
+            async with run_desk_headless(settings, bus, runtime):
+                await runtime.wait(["collector"])
+                await runtime.drain()
+        else:
+            await runtime.wait(["collector"])
+            await runtime.drain()
+        elapsed = time.perf_counter() - started
+        summaries = {name: w.summary() for name, w in runtime.workers.items()}
+    collector, indicator = summaries["collector"], summaries["indicator"]
+    market = collector.get("published", {})
+    messages = sum(market.values())
+    return {
+        "elapsed_s": round(elapsed, 3),
+        "market_messages": messages,
+        "market_messages_per_s": round(messages / elapsed),
+        "indicator_points": indicator.get("points", 0),
+        "indicator_points_per_s": round(indicator.get("points", 0) / elapsed),
+        "signals": indicator.get("published", 0),
+        "orders": summaries["router"].get("entries", 0) + summaries["router"].get("closes", 0),
+        "fills": summaries["executor"].get("fills", 0),
+        **latencies(bus),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def run(file: str | None, symbols: int, messages: int, rate: float | None, ui: bool) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="tui-trader-bench-") as tmp:
+        tmpdir = Path(tmp)
+        names = synthetic_symbols(symbols)
+        if file:
+            recording = Path(file)
+            source = str(recording)
+        else:
+            recording = write_synthetic(tmpdir / "synthetic.gz", messages, names)
+            source = f"synthetic: {messages} messages, {symbols} symbols, 1 trade per {BOOKS_PER_TRADE} book tickers"
+        # Synthetic event times are 1 ms apart: speed × 1000 = messages per second.
+        speed = rate / 1000.0 if rate else None
+        settings = bench_settings(names if not file else Settings().trading.symbols, tmpdir / "journal.sqlite3")
+        result = asyncio.run(run_pipeline(recording, settings, speed, ui))
+    return {"input": source, "paced_msgs_per_s": rate, "ui": ui, **result}
