@@ -1,15 +1,262 @@
-"""Executor worker (placeholder): reads trading-orders and passes nothing on yet."""
+"""Executor worker: order commands in, every outcome out as an OrderStatus; the broker's account published.
+
+Consumes `trading-orders` (commands), `trading-control` (the kill switch) and `trading-market-data` (the
+paper broker's book, protective triggers and liquidations). Commands with mode "paper" go to the paper broker,
+"live" ones to the ccxt broker, which is created only when settings say live or a live command arrives, and
+only with API keys (without them a live command is rejected with the reason).
+
+Determinism: paper commands and market data are handled inline, without awaiting anything but the bus, so
+in a lockstep replay a command is priced from the book as of its event time and triggers fire in trade order.
+Live commands queue for one task (network round-trips must not hold up market data); on a kill, queued
+entries created before the kill are dropped ("kill: dropped after kill switch") and closes still run.
+
+`Account` records (topic `trading-account`) go out after each fill and every `exchange.account_poll_s` of
+clock time (paper: computed; live: the exchange's balance and positions, polled).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import collections
+from typing import Any
+
 from tui_trader import messages as m
+from tui_trader.brokers.base import AccountView, Broker, Report
+from tui_trader.brokers.paper import PaperBroker
+from tui_trader.errors import TuiTraderError
+from tui_trader.instruments import RulesBook
+from tui_trader.settings import load_secrets
 from tui_trader.workers.base import Worker
+
+KILL_DROP = "kill: dropped after kill switch"
 
 
 class ExecutorWorker(Worker):
     name = "executor"
 
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self.settings = ctx.settings
+        self.book: RulesBook = ctx.shared.setdefault("instruments", RulesBook())
+        self.paper = PaperBroker(ctx.settings.paper, self.book)
+        self.live: Broker | None = None
+        self._live_reason = ""
+        self._live_lock = asyncio.Lock()
+        self._queue: collections.deque[m.OrderCommand] = collections.deque()
+        self._queued = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.killed_at: int | None = None
+        self.commands = 0
+        self.statuses: collections.Counter[str] = collections.Counter()
+        self.rejects: collections.Counter[str] = collections.Counter()
+        self.fills: collections.Counter[str] = collections.Counter()
+        self.fees: dict[str, float] = {"paper": 0.0, "live": 0.0}
+        self.live_balance: float | None = None
+        self._account_at: dict[str, int] = {}
+
+    # --- the shell ------------------------------------------------------------------------------------
     async def run(self) -> None:
-        self.seen = 0
-        async for _record, _msg in self.consume(m.ORDERS):
-            self.seen += 1
+        try:
+            async with asyncio.TaskGroup() as tg:
+                tg.create_task(self._consume_orders())
+                tg.create_task(self._consume_control())
+                tg.create_task(self._consume_market())
+                tg.create_task(self._live_commands())
+                if not self.settings.trading.paper_trading:
+                    tg.create_task(self._start_live_at_once())
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+            if self.live is not None:
+                live, self.live = self.live, None
+                await live.close()
+
+    async def _consume_orders(self) -> None:
+        async for _rec, cmd in self.consume(m.ORDERS):
+            self.commands += 1
+            if cmd.mode == "live":
+                self._queue.append(cmd)
+                self._queued.set()
+                continue
+            if self._killed(cmd):
+                await self._publish([_drop(cmd)], "paper")
+                continue
+            reports = await self.paper.execute(cmd)
+            await self._publish(reports, "paper")
+
+    async def _consume_control(self) -> None:
+        async for _rec, ctl in self.consume(m.CONTROL):
+            if ctl.command != "kill":
+                continue
+            self.killed_at = ctl.ts if self.killed_at is None else max(self.killed_at, ctl.ts)
+            kept: collections.deque[m.OrderCommand] = collections.deque()
+            dropped = []
+            for cmd in self._queue:
+                (dropped if self._killed(cmd) else kept).append(cmd)
+            self._queue = kept
+            if dropped:
+                self.log.warning("kill switch: %d queued live entries dropped", len(dropped))
+                await self._publish([_drop(c) for c in dropped], "live")
+
+    async def _consume_market(self) -> None:
+        poll_ms = int(self.settings.exchange.account_poll_s * 1000)
+        async for _rec, md in self.consume(m.MARKET_DATA):
+            reports = self.paper.on_market(md)
+            if reports:
+                await self._publish(reports, "paper")
+            if self._paper_in_use():
+                now = self.ctx.clock.now_ms()
+                last = self._account_at.get("paper")
+                if last is None or now - last >= poll_ms:
+                    await self._publish_account("paper", self.paper.account_now())
+
+    def _killed(self, cmd: m.OrderCommand) -> bool:
+        return cmd.purpose == "entry" and not cmd.reduce_only and self.killed_at is not None and cmd.ts <= self.killed_at
+
+    def _paper_in_use(self) -> bool:
+        return self.settings.trading.paper_trading or self.fills["paper"] > 0 or bool(self.paper.positions)
+
+    # --- live -------------------------------------------------------------------------------------------
+    async def _live_commands(self) -> None:
+        while True:
+            while not self._queue:
+                self._queued.clear()
+                await self._queued.wait()
+            cmd = self._queue.popleft()
+            if self._killed(cmd):
+                await self._publish([_drop(cmd)], "live")
+                continue
+            broker = await self._ensure_live()
+            if broker is None:
+                reason = self._live_reason
+                await self._publish([Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose,
+                                            status="rejected", error=reason)], "live")
+                continue
+            try:
+                reports = await broker.execute(cmd)
+            except Exception as err:  # a broker bug must not take every later command down with it
+                self.log.exception("live command %s failed", cmd.id)
+                reports = [Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
+                                  error=f"error: {type(err).__name__}")]
+            await self._publish(reports, "live")
+
+    async def _start_live_at_once(self) -> None:
+        await self._ensure_live()
+
+    async def _ensure_live(self) -> Broker | None:
+        async with self._live_lock:
+            if self.live is not None:
+                return self.live
+            name = self.settings.exchange.name
+            try:
+                secrets = load_secrets(self.settings)
+            except TuiTraderError as err:
+                self._live_reason = f"no_keys: {err.message}"
+                await self.health(f"broker:{name}", "down", self._live_reason)
+                return None
+            if not secrets.present:
+                self._live_reason = ("no_keys: live trading needs API keys: set TUI_TRADER_API_KEY and "
+                                     "TUI_TRADER_API_SECRET (and TUI_TRADER_API_PASSWORD for OKX) or the secrets file")
+                await self.health(f"broker:{name}", "down", self._live_reason)
+                return None
+            from tui_trader.brokers.ccxt_broker import CcxtBroker  # ccxt loads only when live is used
+
+            broker = CcxtBroker(self.settings, secrets)
+            try:
+                await broker.start()
+            except TuiTraderError as err:
+                self._live_reason = f"exchange_unavailable: {err.message}"
+                await self.health(f"broker:{name}", "down", self._live_reason)
+                return None
+            self.book.update(broker.rules())
+            self.live = broker
+            self._live_reason = ""
+            await self.health(f"broker:{name}", "live", "demo" if self.settings.exchange.demo else "production")
+            self._spawn(self._poll_protection(broker))
+            self._spawn(self._poll_account(broker))
+            return broker
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _poll_protection(self, broker: Broker) -> None:
+        while True:
+            await asyncio.sleep(self.settings.exchange.poll_s)
+            try:
+                reports = await broker.poll()
+            except Exception:
+                self.log.exception("protective order poll failed")
+                continue
+            if reports:
+                await self._publish(reports, "live")
+
+    async def _poll_account(self, broker: Broker) -> None:
+        while True:
+            await self._live_account(broker)
+            await asyncio.sleep(self.settings.exchange.account_poll_s)
+
+    async def _live_account(self, broker: Broker) -> None:
+        try:
+            view = await broker.account()
+        except Exception as err:
+            self.log.warning("account poll failed: %s", type(err).__name__)
+            return
+        self.live_balance = view.balance_total
+        await self._publish_account("live", view)
+
+    # --- publishing -------------------------------------------------------------------------------------
+    async def _publish(self, reports: list[Report], mode: m.Mode) -> None:
+        filled = False
+        for report in reports:
+            status = report.to_status(mode, self.ctx.clock.now_ms())
+            self.statuses[report.status] += 1
+            if report.status == "rejected":
+                self.rejects[(report.error or "rejected").split(":", 1)[0]] += 1
+            if report.is_fill:
+                filled = True
+                self.fills[mode] += 1
+                self.fees[mode] += report.fee
+            await self.publish(m.ORDER_STATUS, report.symbol, status)
+        if filled:
+            if mode == "paper":
+                await self._publish_account("paper", self.paper.account_now())
+            elif self.live is not None:
+                await self._live_account(self.live)
+
+    async def _publish_account(self, mode: m.Mode, view: AccountView) -> None:
+        exchange = "paper" if mode == "paper" else self.settings.exchange.name
+        now = self.ctx.clock.now_ms()
+        self._account_at[mode] = now
+        msg = m.Account(mode=mode, exchange=exchange, balance_total=view.balance_total, balance_free=view.balance_free,
+                        positions=view.positions, ts=now)
+        await self.publish(m.ACCOUNT, mode, msg)
+
+    def summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.counters())
+        out.update(
+            commands=self.commands,
+            statuses=dict(sorted(self.statuses.items())),
+            fills=sum(self.fills.values()),
+            fees=round(sum(self.fees.values()), 6),
+            rejects=dict(sorted(self.rejects.items())),
+            paper={
+                "fills": self.fills["paper"],
+                "fees": round(self.fees["paper"], 6),
+                "balance": round(self.paper.wallet, 6),
+                "equity": round(self.paper.equity(), 6),
+                "open_positions": len(self.paper.positions),
+            },
+        )
+        if self.live is not None or self.fills["live"]:
+            out["live"] = {"exchange": self.settings.exchange.name, "fills": self.fills["live"],
+                           "fees": round(self.fees["live"], 6), "balance": self.live_balance}
+        out["final_balance"] = round(self.paper.wallet, 6) if self.settings.trading.paper_trading else self.live_balance
+        return out
+
+
+def _drop(cmd: m.OrderCommand) -> Report:
+    return Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="rejected", error=KILL_DROP)

@@ -1,0 +1,219 @@
+"""The executor worker on the embedded bus: paper and live (mock Binance) behave the same for the router."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from broker_helpers import SECRETS, command, settings_for
+from tui_trader import messages as m
+from tui_trader.bus import EmbeddedBus
+from tui_trader.bus.base import Start
+from tui_trader.clock import ReplayClock
+from tui_trader.instruments import RulesBook
+from tui_trader.workers.base import WorkerContext
+from tui_trader.workers.executor import KILL_DROP, ExecutorWorker
+
+WAIT_S = 15.0
+
+
+async def until(predicate, what: str, timeout: float = WAIT_S) -> None:
+    """Wait (bounded) until predicate() is true, yielding to the loop between checks."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+class Desk:
+    """An executor worker on its own embedded bus, with a tap on its output topics."""
+
+    def __init__(self, settings) -> None:
+        self.bus = EmbeddedBus()
+        self.clock = ReplayClock(1_000)
+        self.ctx = WorkerContext(settings=settings, bus=self.bus, clock=self.clock, shared={"instruments": RulesBook()})
+        self.worker = ExecutorWorker(self.ctx)
+        self.statuses: list[m.OrderStatus] = []
+        self.accounts: list[m.Account] = []
+        self._tasks: list[asyncio.Task] = []
+
+    async def __aenter__(self) -> "Desk":
+        await self.bus.create_topics(m.TOPICS)
+        for topic, sink, cls in ((m.ORDER_STATUS, self.statuses, m.OrderStatus), (m.ACCOUNT, self.accounts, m.Account)):
+            sub = await self.bus.subscribe(topic, Start.BEGINNING, tracked=False)
+            self._tasks.append(asyncio.create_task(self._tap(sub, sink, cls)))
+        self._tasks.append(asyncio.create_task(self.worker.run()))
+        topics = [self.bus.cluster.topic(t) for t in (m.ORDERS, m.CONTROL, m.MARKET_DATA)]
+        await until(lambda: all(t.subs for t in topics), "the executor to subscribe")
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.bus.close()
+
+    async def _tap(self, sub, sink, cls) -> None:
+        decoder = m.decoder_for(cls)
+        async for rec in sub:
+            sink.append(decoder.decode(rec.value))
+
+    async def market(self, symbol: str, price: float, t: int) -> None:
+        """A book top and a trade at `price`, at event time t (ms), stepped like the replay does."""
+        self.clock.advance_to(t)
+        for md in (m.MarketData(symbol=symbol, kind="book", bid=price, ask=price, bid_qty=1, ask_qty=1, event_time=t, recv_time=t, ts=t),
+                   m.MarketData(symbol=symbol, kind="trade", price=price, volume=0.1, event_time=t, recv_time=t, ts=t)):
+            await self.bus.publish(m.MARKET_DATA, symbol, m.encode(md))
+            await self.bus.wait_idle()
+
+    async def send(self, cmd: m.OrderCommand) -> None:
+        await self.bus.publish(m.ORDERS, cmd.symbol, m.encode(cmd))
+        await self.bus.wait_idle()
+
+    async def control(self, command: str, ts: int) -> None:
+        await self.bus.publish(m.CONTROL, "desk", m.encode(m.Control(command=command, ts=ts)))
+        await self.bus.wait_idle()
+
+
+def kinds(statuses) -> list[tuple[str, str, str]]:
+    return [(s.symbol, s.purpose, s.status) for s in statuses]
+
+
+async def test_paper_entry_protection_and_target_with_account_records():
+    async with Desk(settings_for()) as desk:
+        await desk.market("BTCUSDT", 60_000.0, 1_000)
+        assert [a.balance_total for a in desk.accounts] == [10_000.0]  # the first market data: the starting account
+        cmd = command(quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0, ts=1_000)
+        await desk.send(cmd)
+        assert kinds(desk.statuses) == [("BTCUSDT", "entry", "filled"), ("BTCUSDT", "stop_loss", "accepted"),
+                                        ("BTCUSDT", "take_profit", "accepted")]
+        assert all(s.mode == "paper" and s.ts == 1_000 for s in desk.statuses)
+        assert desk.accounts[-1].positions[0].quantity == 0.01  # published after the fill
+        await desk.market("BTCUSDT", 63_700.0, 2_000)
+        assert kinds(desk.statuses[3:]) == [("BTCUSDT", "take_profit", "filled"), ("BTCUSDT", "stop_loss", "canceled")]
+        assert desk.statuses[3].avg_price == 63_600.0 and desk.statuses[3].ts == 2_000
+        assert desk.accounts[-1].positions == []
+        summary = desk.worker.summary()
+        assert summary["fills"] == 2 and summary["fees"] == pytest.approx(0.3 + 0.318)
+        assert summary["final_balance"] == pytest.approx(10_000 + 36.0 - 0.3 - 0.318)
+
+
+async def test_paper_account_is_published_every_poll_interval_of_clock_time():
+    async with Desk(settings_for(account_poll_s=60.0)) as desk:
+        for t in (0, 30_000, 59_999, 60_000, 100_000, 121_000):
+            await desk.market("BTCUSDT", 60_000.0, 1_000 + t)
+        assert [a.ts - 1_000 for a in desk.accounts] == [0, 60_000, 121_000]
+
+
+async def test_kill_drops_entries_created_before_it_and_keeps_executing_closes():
+    async with Desk(settings_for()) as desk:
+        await desk.market("BTCUSDT", 60_000.0, 1_000)
+        await desk.send(command(quantity=0.01, ts=900))
+        await desk.control("kill", 1_500)
+        late = command(quantity=0.01, ts=1_400)  # created before the kill, arriving after it
+        await desk.send(late)
+        close = command(side="sell", quantity=0.01, purpose="kill", ts=1_500)
+        await desk.send(close)
+        after = command(quantity=0.01, ts=2_000)  # after a re-arm: trades again
+        await desk.send(after)
+        by_id = {s.order_id: s for s in desk.statuses}
+        assert by_id[late.id].status == "rejected" and by_id[late.id].error == KILL_DROP
+        assert by_id[close.id].status == "filled" and by_id[after.id].status == "filled"
+        assert desk.worker.summary()["rejects"] == {"kill": 1}
+
+
+async def test_a_live_command_without_api_keys_is_rejected_with_the_reason():
+    async with Desk(settings_for()) as desk:
+        cmd = command(mode="live")
+        await desk.send(cmd)
+        await until(lambda: desk.statuses, "the rejection")
+        [status] = desk.statuses
+        assert status.status == "rejected" and status.mode == "live"
+        assert status.error.startswith("no_keys:") and "TUI_TRADER_API_KEY" in status.error
+
+
+@pytest.fixture
+def api_keys(monkeypatch):
+    monkeypatch.setenv("TUI_TRADER_API_KEY", SECRETS.api_key)
+    monkeypatch.setenv("TUI_TRADER_API_SECRET", SECRETS.api_secret)
+
+
+async def test_kill_drops_queued_live_entries(api_keys, mock_binance):
+    mock_binance.fail("POST", "/fapi/v1/order", "timeout")  # the first entry holds the live queue for a while
+    async with Desk(settings_for(mock_binance.base_url)) as desk:
+        first = command(mode="live", ts=10, stop_loss=58_000.0, take_profit=62_000.0)
+        queued = command(mode="live", ts=20, symbol="ETHUSDT", ref_price=2_500.0)
+        await desk.send(first)
+        await until(lambda: mock_binance.calls("POST", "/fapi/v1/order"), "the first entry to be sent")
+        await desk.send(queued)
+        await until(lambda: len(desk.worker._queue) == 1, "the second entry to queue")
+        await desk.control("kill", 30)
+        await until(lambda: any(s.order_id == first.id for s in desk.statuses), "the first entry's outcome")
+        dropped = next(s for s in desk.statuses if s.order_id == queued.id)
+        assert dropped.status == "rejected" and dropped.error == KILL_DROP
+        assert len(mock_binance.calls("POST", "/fapi/v1/order")) == 1  # the dropped entry never left
+
+
+# One command stream, run through the paper broker and through the ccxt broker against the mock exchange.
+def scenario():
+    return [
+        ("price", 60_000.0),
+        ("cmd", command(mode="live", quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0)),
+        ("price", 63_700.0),  # the target fills, the stop is canceled
+        ("cmd", command(mode="live", side="sell", quantity=0.02, stop_loss=65_000.0, take_profit=62_000.0)),
+        ("cmd", command(mode="live", side="buy", quantity=0.05, purpose="close")),  # capped to the 0.02 held
+        ("cmd", command(mode="live", side="buy", quantity=0.02, purpose="flatten")),  # nothing left
+        ("cmd", command(mode="live", quantity=5.0, stop_loss=60_000.0, take_profit=70_000.0)),  # margin
+        ("cmd", command(mode="live", quantity=0.01, stop_loss=62_000.0, take_profit=63_000.0)),  # target below price
+        ("cmd", command(mode="live", quantity=0.01, stop_loss=62_000.0, take_profit=66_000.0)),
+        ("price", 61_500.0),  # the stop fills, the target is canceled
+    ]
+
+
+def as_mode(cmd: m.OrderCommand, mode: m.Mode) -> m.OrderCommand:
+    import msgspec
+
+    return msgspec.structs.replace(cmd, mode=mode)
+
+
+async def test_paper_and_live_give_the_same_sequence_of_statuses(api_keys, mock_binance):
+    steps = scenario()
+    t = 1_000
+    async with Desk(settings_for()) as paper:
+        marks = []
+        for kind, arg in steps:
+            t += 1_000
+            if kind == "price":
+                await paper.market("BTCUSDT", arg, t)
+            else:
+                await paper.send(as_mode(arg, "paper"))
+            marks.append(len(paper.statuses))
+        paper_kinds = [(s.purpose, s.status) for s in paper.statuses]
+
+    async with Desk(settings_for(mock_binance.base_url, paper=False)) as live:
+        for (kind, arg), mark in zip(steps, marks):
+            if kind == "price":
+                mock_binance.set_price("BTCUSDT", arg)
+            else:
+                await live.send(arg)
+            await until(lambda: len(live.statuses) >= mark, f"the statuses after step {kind} {arg!s:.60}")
+        live_kinds = [(s.purpose, s.status) for s in live.statuses]
+
+    assert live_kinds == paper_kinds
+    assert paper_kinds == [
+        ("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted"),
+        ("take_profit", "filled"), ("stop_loss", "canceled"),
+        ("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted"),
+        ("stop_loss", "canceled"), ("take_profit", "canceled"), ("close", "filled"),
+        ("flatten", "rejected"),
+        ("entry", "rejected"),
+        ("entry", "filled"), ("take_profit", "rejected"), ("stop_loss", "canceled"), ("close", "filled"),
+        ("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted"),
+        ("stop_loss", "filled"), ("take_profit", "canceled"),
+    ]
+    paper_rejects = [s.error.split(":")[0] for s in paper.statuses if s.status == "rejected"]
+    live_rejects = [s.error.split(":")[0] for s in live.statuses if s.status == "rejected"]
+    assert paper_rejects == live_rejects == ["no position to reduce", "insufficient_margin", "protection_failed"]
