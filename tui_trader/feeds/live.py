@@ -21,13 +21,18 @@ reports state changes to `on_state`, never one per message:
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
+import socket
+import threading
 import time
-from typing import Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI, WebSocketException
+from websockets.proxy import get_proxy
+from websockets.uri import parse_uri
 
 from tui_trader.errors import FeedError
 from tui_trader.feeds.binance import ConnectionSpec
@@ -36,6 +41,7 @@ from tui_trader.feeds.stale import StaleTracker
 log = logging.getLogger(__name__)
 
 RECONNECT_BASE_S = 0.5
+RESOLVE_TIMEOUT_S = 10.0
 OPEN_TIMEOUT_S = 10.0
 PING_INTERVAL_S = 20.0
 PING_TIMEOUT_S = 20.0
@@ -66,6 +72,40 @@ def describe(err: BaseException) -> str:
     if isinstance(err, OSError):
         return err.strerror or str(err) or type(err).__name__
     return str(err) or type(err).__name__
+
+
+async def resolve(host: str, port: int, timeout: float = RESOLVE_TIMEOUT_S) -> list[str]:
+    """The addresses of `host`, looked up on a daemon thread.
+
+    asyncio's own lookup runs on the default executor, whose threads are joined when the loop shuts down:
+    a lookup stuck on a dead network would then hold Ctrl-C (and SIGTERM) for the resolver's whole timeout.
+    A daemon thread is simply abandoned when the desk stops.
+    """
+    try:
+        ipaddress.ip_address(host)
+        return [host]
+    except ValueError:
+        pass
+    loop = asyncio.get_running_loop()
+    fut: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any) -> None:
+        if not fut.done():
+            (fut.set_exception if isinstance(result, BaseException) else fut.set_result)(result)
+
+    def lookup() -> None:
+        try:
+            result: Any = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as err:
+            result = err
+        try:
+            loop.call_soon_threadsafe(settle, result)
+        except RuntimeError:  # the loop is gone: nobody is waiting any more
+            pass
+
+    threading.Thread(target=lookup, name=f"resolve:{host}", daemon=True).start()
+    infos = await asyncio.wait_for(fut, timeout)
+    return list(dict.fromkeys(info[4][0] for info in infos))
 
 
 class BinanceConnection:
@@ -100,6 +140,7 @@ class BinanceConnection:
         self.reconnects = 0
         self.rotations = 0
         self._rotating = False
+        self._attempts = -1
 
     @property
     def name(self) -> str:
@@ -141,9 +182,20 @@ class BinanceConnection:
             if delay:
                 await asyncio.sleep(delay)
 
+    async def _connect_args(self) -> dict[str, Any]:
+        """Where to connect: the host resolved here (see `resolve`), unless a proxy does it. Successive
+        attempts walk through the host's addresses; TLS still checks the certificate against the name."""
+        uri = parse_uri(self.url)
+        if get_proxy(uri) is not None:
+            return {}
+        addresses = await resolve(uri.host, uri.port)
+        self._attempts += 1
+        return {"host": addresses[self._attempts % len(addresses)], "port": uri.port}
+
     async def _session(self) -> None:
         async with connect(
             self.url,
+            **await self._connect_args(),
             open_timeout=OPEN_TIMEOUT_S,
             ping_interval=PING_INTERVAL_S,
             ping_timeout=PING_TIMEOUT_S,
