@@ -318,3 +318,15 @@ def test_default_settings_warm_up_from_mainnet_klines():
     testnet = parse({"feed": {"ws_base_url": "wss://fstream.binancefuture.com"}, "exchange": {"name": "okx"}})
     assert (warmup_exchange_settings(testnet).name, warmup_exchange_settings(testnet).demo) == ("binanceusdm", True)
     assert IndicatorSettings().bar == "1m" and IndicatorSettings().warmup
+
+
+async def test_live_bars_of_a_quiet_symbol_close_on_the_clock(monkeypatch):
+    monkeypatch.setattr(indicator_module, "BAR_GRACE_MS", 0)
+    settings = parse({"indicators": {"bar": "1s", "warmup": False}})
+    async with Harness(settings, FixedClock(NOW)) as h:
+        await h.send(trade("BTCUSDT", 100.0, NOW - 3_000))  # one trade, then silence
+        assert h.worker.counters()["points"] == 0
+        # By the clock (NOW), the bars of NOW-3 s, NOW-2 s and NOW-1 s have ended: three points of 100.
+        await until(lambda: h.worker.counters()["points"] == 3, timeout=5, what="the clock to close the bars")
+        bars = h.worker.engine.symbols["BTCUSDT"].bars
+        assert (bars.start, bars.close) == (NOW, 100.0)
