@@ -118,11 +118,16 @@ class IndicatorWorker(Worker):
         return [self.to_message(e) for e in self.engine.on_trade(md.symbol, md.price, md.event_time)]
 
     def to_message(self, e: Emitted) -> m.TradingSignal:
-        ev = e.evaluation
+        ev, v = e.evaluation, e.values
+        indicators = m.Indicators(
+            rsi=v.rsi, macd=v.macd, macd_signal=v.macd_signal, macd_hist=v.macd_hist, bb_upper=v.bb_upper,
+            bb_middle=v.bb_middle, bb_lower=v.bb_lower, sma_fast=v.sma_fast, sma_slow=v.sma_slow,
+            ema_fast=v.ema_fast, ema_slow=v.ema_slow,
+        )
         return m.TradingSignal(
             id=m.new_id(), symbol=e.symbol, signal=ev.kind, strength=ev.strength, buy_score=ev.buy,  # type: ignore[arg-type]
-            sell_score=ev.sell, reasons=list(ev.reasons), indicators=m.Indicators(**e.values._asdict()),
-            price=e.price, ts=self.ctx.clock.now_ms(),
+            sell_score=ev.sell, reasons=list(ev.reasons), indicators=indicators, price=e.price,
+            ts=self.ctx.clock.now_ms(),
         )
 
     async def _publish_all(self, emitted: Sequence[Emitted]) -> None:
