@@ -217,3 +217,21 @@ async def test_paper_and_live_give_the_same_sequence_of_statuses(api_keys, mock_
     paper_rejects = [s.error.split(":")[0] for s in paper.statuses if s.status == "rejected"]
     live_rejects = [s.error.split(":")[0] for s in live.statuses if s.status == "rejected"]
     assert paper_rejects == live_rejects == ["no position to reduce", "insufficient_margin", "protection_failed"]
+
+
+async def test_a_restarted_executor_reads_on_after_the_last_record_it_handled():
+    settings = settings_for()
+    desk = Desk(settings)
+    desk.ctx.replay_files = ["a-replay"]  # a replay reads from the beginning: a restart must not start over
+    async with desk:
+        await desk.market("BTCUSDT", 60_000.0, 1_000)
+        first = command(quantity=0.01)
+        await desk.send(first)
+        run = desk._tasks[-1]
+        run.cancel()  # what the runtime sees as a crash: it calls run() again on the same worker
+        await asyncio.gather(run, return_exceptions=True)
+        desk._tasks[-1] = asyncio.create_task(desk.worker.run())
+        await until(lambda: desk.bus.cluster.topic(m.ORDERS).subs, "the executor to subscribe again")
+        second = command(side="sell", quantity=0.01, purpose="close")
+        await desk.send(second)
+        assert [(s.order_id, s.status) for s in desk.statuses] == [(first.id, "filled"), (second.id, "filled")]

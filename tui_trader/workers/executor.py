@@ -23,7 +23,8 @@ from typing import Any
 from tui_trader import messages as m
 from tui_trader.brokers.base import AccountView, Broker, Report
 from tui_trader.brokers.paper import PaperBroker
-from tui_trader.errors import TuiTraderError
+from tui_trader.bus.base import Start
+from tui_trader.errors import BusError, TuiTraderError
 from tui_trader.instruments import RulesBook
 from tui_trader.settings import load_secrets
 from tui_trader.workers.base import Worker
@@ -53,14 +54,16 @@ class ExecutorWorker(Worker):
         self.fees: dict[str, float] = {"paper": 0.0, "live": 0.0}
         self.live_balance: float | None = None
         self._account_at: dict[str, int] = {}
+        self._resume: dict[str, int] = {}  # topic → offset to read on from after a restart of run()
 
     # --- the shell ------------------------------------------------------------------------------------
     async def run(self) -> None:
+        starts = {topic: await self._start(topic) for topic in (m.ORDERS, m.CONTROL, m.MARKET_DATA)}
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._consume_orders())
-                tg.create_task(self._consume_control())
-                tg.create_task(self._consume_market())
+                tg.create_task(self._consume_orders(starts[m.ORDERS]))
+                tg.create_task(self._consume_control(starts[m.CONTROL]))
+                tg.create_task(self._consume_market(starts[m.MARKET_DATA]))
                 tg.create_task(self._live_commands())
                 if not self.settings.trading.paper_trading:
                     tg.create_task(self._start_live_at_once())
@@ -73,8 +76,23 @@ class ExecutorWorker(Worker):
                 live, self.live = self.live, None
                 await live.close()
 
-    async def _consume_orders(self) -> None:
-        async for _rec, cmd in self.consume(m.ORDERS):
+    async def _start(self, topic: str) -> Start:
+        """A replay reads its fresh bus from the beginning (the collector may publish before this subscribes);
+        live reads from the end. After a restart of run(), every topic reads on after the last record handled,
+        so no command runs twice and no old price reaches the paper broker again."""
+        if topic in self._resume:
+            return Start.at(self._resume[topic])
+        if self.ctx.replay_files:
+            return Start.BEGINNING  # type: ignore[attr-defined]
+        try:
+            self._resume[topic] = await self.ctx.bus.end_offset(self.ctx.topic(topic))
+        except (BusError, NotImplementedError):
+            return Start.END  # type: ignore[attr-defined]
+        return Start.at(self._resume[topic])
+
+    async def _consume_orders(self, start: Start) -> None:
+        async for rec, cmd in self.consume(m.ORDERS, start):
+            self._resume[m.ORDERS] = rec.offset + 1
             self.commands += 1
             if cmd.mode == "live":
                 self._queue.append(cmd)
@@ -86,8 +104,9 @@ class ExecutorWorker(Worker):
             reports = await self.paper.execute(cmd)
             await self._publish(reports, "paper")
 
-    async def _consume_control(self) -> None:
-        async for _rec, ctl in self.consume(m.CONTROL):
+    async def _consume_control(self, start: Start) -> None:
+        async for rec, ctl in self.consume(m.CONTROL, start):
+            self._resume[m.CONTROL] = rec.offset + 1
             if ctl.command != "kill":
                 continue
             self.killed_at = ctl.ts if self.killed_at is None else max(self.killed_at, ctl.ts)
@@ -100,9 +119,10 @@ class ExecutorWorker(Worker):
                 self.log.warning("kill switch: %d queued live entries dropped", len(dropped))
                 await self._publish([_drop(c) for c in dropped], "live")
 
-    async def _consume_market(self) -> None:
+    async def _consume_market(self, start: Start) -> None:
         poll_ms = int(self.settings.exchange.account_poll_s * 1000)
-        async for _rec, md in self.consume(m.MARKET_DATA):
+        async for rec, md in self.consume(m.MARKET_DATA, start):
+            self._resume[m.MARKET_DATA] = rec.offset + 1
             reports = self.paper.on_market(md)
             if reports:
                 await self._publish(reports, "paper")
