@@ -15,6 +15,9 @@ A thin shell around `indicators.SignalEngine` (pure). What the shell adds:
 from __future__ import annotations
 
 import asyncio
+import importlib
+import sys
+import threading
 from collections import deque
 from typing import Any, Sequence
 
@@ -65,11 +68,39 @@ def warmup_exchange_settings(settings: Settings):
                                    demo=settings.exchange.demo and not mainnet_feed, api_base_url=base)
 
 
+async def import_ccxt() -> None:
+    """Import ccxt off the event loop: it takes seconds, during which every worker of the process (and
+    Ctrl-C) would stall. A daemon thread, not the loop's executor, so that quitting meanwhile does not wait."""
+    if "ccxt.async_support" in sys.modules:
+        return
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(err: BaseException | None) -> None:
+        if not done.done():
+            done.set_exception(err) if err is not None else done.set_result(None)
+
+    def work() -> None:
+        err: BaseException | None = None
+        try:
+            importlib.import_module("ccxt.async_support")
+        except BaseException as exc:  # reported to the awaiting task
+            err = exc
+        try:
+            loop.call_soon_threadsafe(settle, err)
+        except RuntimeError:  # the loop is closed: nobody is waiting any more
+            pass
+
+    threading.Thread(target=work, name="import-ccxt", daemon=True).start()
+    await done
+
+
 async def fetch_klines(settings: Settings, symbols: Sequence[str], bar: str, limit: int = WARMUP_BARS
                        ) -> tuple[dict[str, list[list[Any]]], dict[str, str]]:
     """The latest klines of each symbol (ccxt OHLCV rows), and an error text per symbol that failed."""
     rows: dict[str, list[list[Any]]] = {}
     errors: dict[str, str] = {}
+    await import_ccxt()
     ex = create_exchange(warmup_exchange_settings(settings))
     try:
         for symbol in symbols:
