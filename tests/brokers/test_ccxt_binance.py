@@ -223,3 +223,13 @@ async def test_no_secret_reaches_a_log_line_or_a_status(debug_log, live, mock_bi
     assert "X-MBX-APIKEY" in text  # ccxt logged its request headers at debug level …
     for secret in (SECRETS.api_key, SECRETS.api_secret):
         assert secret not in text  # … with the key redacted
+
+
+async def test_a_close_also_cancels_stops_the_desk_does_not_know_about(live, mock_binance):
+    # A position and a reduce-only stop from before a restart: the stop must not outlive the position.
+    other = await live.execute(entry())
+    live.protections.clear()
+    out = await live.execute(command(side="sell", quantity=0.01, purpose="close", mode="live"))
+    assert kinds(out) == [("close", "filled")]
+    assert {a["clientAlgoId"]: a["algoStatus"] for a in mock_binance.algos.values()} == {
+        other[0].stop_loss_order_id: "CANCELED", other[0].take_profit_order_id: "CANCELED"}

@@ -403,7 +403,9 @@ class CcxtBroker(Broker):
         full = qty >= size - 1e-12
         prot = self.protections.get(cmd.symbol)
         if full or not self.venue.attached_protection:
-            reports += await self._cancel_protection(cmd.symbol)
+            # Also when the desk knows of no protective order here (placed before a restart, or by hand): a
+            # reduce-only stop left behind would later cut into the next position on this symbol.
+            reports += await self._cancel_protection(cmd.symbol, untracked_too=True)
         params = self.venue.reduce_params(self.venue.client_id(cmd.id), self.xs.margin_mode)
         try:
             order = await self._submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
@@ -442,11 +444,16 @@ class CcxtBroker(Broker):
                 return side, size
         return None
 
-    async def _cancel_protection(self, symbol: str) -> list[Report]:
+    async def _cancel_protection(self, symbol: str, untracked_too: bool = False) -> list[Report]:
         prot = self.protections.get(symbol)
-        if prot is None:
-            return []
         usym = unified_symbol(symbol)
+        if prot is None:
+            if untracked_too:
+                try:
+                    await self._call(self.venue.cancel_protection, self.ex, usym, [])
+                except ccxt.BaseError as err:
+                    log.warning("%s %s: conditional orders not canceled: %s", self.exchange, symbol, self._text(err))
+            return []
         return await self._cancel_protection_ids(symbol, usym, closing_side(prot.side),
                                                  [(p, oid, px) for p, oid, px in prot.orders()])
 
