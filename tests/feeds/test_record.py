@@ -49,7 +49,7 @@ async def test_record_command_line_writes_a_replayable_file(btc_frames, tmp_path
             "--duration", "1.5", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, stderr.decode()
-    assert f"recorded 300 frames (" in stdout.decode()
+    assert "recorded 300 frames (" in stdout.decode()
     assert "feed public-btcusdt: live" in stderr.decode() and "Traceback" not in stderr.decode()
     with gzip.open(out, "rt") as fh:
         assert [json.loads(line.partition(" ")[2]) for line in fh] == [json.loads(f) for f in btc_frames[:300]]

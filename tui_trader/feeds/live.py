@@ -188,7 +188,10 @@ class BinanceConnection:
         uri = parse_uri(self.url)
         if get_proxy(uri) is not None:
             return {}
-        addresses = await resolve(uri.host, uri.port)
+        try:
+            addresses = await resolve(uri.host, uri.port)
+        except OSError as err:
+            raise OSError(f"cannot resolve {uri.host}: {err.strerror or err}") from None
         self._attempts += 1
         return {"host": addresses[self._attempts % len(addresses)], "port": uri.port}
 
@@ -225,10 +228,10 @@ class BinanceConnection:
                     raise
             finally:
                 watchdog.cancel()
-                try:
-                    await watchdog
-                except asyncio.CancelledError:
-                    pass
+                # asyncio.wait, not `await watchdog`: a cancel of this task must not be swallowed here.
+                await asyncio.wait([watchdog])
+                if not watchdog.cancelled() and watchdog.exception() is not None:
+                    log.error("feed %s: watchdog failed: %r", self.name, watchdog.exception())
 
     async def _watch(self, ws) -> None:
         """Staleness (on the injected clock) and rotation, checked a few times per stale period."""

@@ -61,6 +61,7 @@ class CollectorWorker(Worker):
         self._file_lines = 0
         self.skipped: dict[str, int] = {}
         self._active_s = 0.0  # time spent playing (replay), for the rate
+        self._announced = False
 
     # --- summary ---
 
@@ -90,10 +91,7 @@ class CollectorWorker(Worker):
                 await self._live()
         finally:
             reporter.cancel()
-            try:
-                await reporter
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait([reporter])  # not `await reporter`: a cancel of run() itself must propagate
             self._log_problems()
 
     def _log_problems(self) -> None:
@@ -167,7 +165,6 @@ class CollectorWorker(Worker):
         parse = self.parser.parse
         lockstep = ctx.lockstep
         wait_idle = bus.wait_idle
-        now_ms = ctx.clock.now_ms
         pacer = Pacer(ctx.replay_speed) if ctx.replay_speed else None
         loop = asyncio.get_running_loop()
         quiet = StaleTracker(int(ctx.settings.feed.stale_after_s * 1000))
@@ -175,7 +172,6 @@ class CollectorWorker(Worker):
         next_check = 0
         countdown = YIELD_EVERY
 
-        await self.health("feed:replay", "live", f"playing {len(files)} file(s)")
         while self._file_index < len(files):
             reader = RecordingReader(files[self._file_index], skip=self._file_lines)
             if pacer is not None:
@@ -197,7 +193,7 @@ class CollectorWorker(Worker):
                         await publish(topic, md.symbol, encode(md))
                     if lockstep:
                         await wait_idle()
-                    now = now_ms()
+                    now = md.ts  # the replay clock, just advanced to this frame
                     touch(md.symbol, now)
                     if now >= next_check:
                         next_check = now + STALE_CHECK_MS
@@ -215,6 +211,11 @@ class CollectorWorker(Worker):
         await self.health("feed:replay", "down", "replay finished", symbols=self.parser.symbols_seen())
 
     async def _replay_staleness(self, stale: list[str] | None) -> None:
+        if not self._announced:  # once the clock holds the first event time, not epoch 0
+            self._announced = True
+            files = len(self.ctx.replay_files)
+            await self.health("feed:replay", "live", f"playing {files} file{'s' if files > 1 else ''}",
+                              symbols=self.parser.symbols_seen())
         if stale is None:
             return
         if stale:
