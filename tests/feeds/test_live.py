@@ -95,7 +95,7 @@ async def test_a_silent_server_marks_the_feed_stale():
 
 async def test_only_the_quiet_symbol_is_stale_and_the_feed_recovers(btc_frames):
     # One shared connection for BTC and ETH; the server trickles BTC frames only.
-    async with BinanceWsServer(btc_frames[:400], pace_s=0.005, start_delay_s=0.6) as server:
+    async with BinanceWsServer(btc_frames[:400], pace_s=0.005, start_delay_s=1.0) as server:
         settings = settings_for(server, ["BTCUSDT", "ETHUSDT"], dedicated_symbols=[], stale_after_s=0.3)
         async with Harness(settings) as h:
             comp = "feed:public-shared-1"

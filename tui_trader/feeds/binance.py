@@ -85,8 +85,7 @@ def plan_connections(
         if symbol in dedicated_set:
             for route in sorted(by_route, key=_ROUTE_ORDER.index):
                 streams = by_route[route]
-                # A dedicated symbol could only need more than one connection per path with hundreds of
-                # streams; chunk anyway so the limit holds whatever the stream list becomes.
+                # One or two streams per path today; chunked anyway so the limit holds whatever is added.
                 for i, chunk in enumerate(_chunks(streams, per_connection), 1):
                     suffix = f"-{i}" if len(streams) > per_connection else ""
                     specs.append(ConnectionSpec(f"{route}-{symbol.lower()}{suffix}", route, tuple(chunk)))

@@ -60,10 +60,7 @@ class RecordingReader:
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         fh, gz = open_recording(self.path)
-        try:
-            yield from self._frames(self._gunzip(fh) if gz else iter(lambda: fh.read(CHUNK_BYTES), b""))
-        finally:
-            fh.close()
+        return self._frames(fh, self._gunzip(fh) if gz else iter(lambda: fh.read(CHUNK_BYTES), b""))
 
     def _gunzip(self, fh: BinaryIO) -> Iterator[bytes]:
         """Decompressed chunks. zlib directly rather than GzipFile: a file cut mid-write gives up everything
@@ -92,42 +89,46 @@ class RecordingReader:
             self._skip("corrupt")
             log.warning("recording %s is corrupt after line %d: %s", self.path, self.lines, err)
 
-    def _frames(self, chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
-        skip = self.skip
-        lineno = 0
-        rest = b""
-        # Big reads split into lines: several times fewer Python-level calls than readline per line.
-        while True:
-            chunk = next(chunks, b"")
-            if not chunk:
-                lines = [rest] if rest and not self._cut else []
-            else:
-                lines = (rest + chunk).split(b"\n")
-                rest = lines.pop()
-            for line in lines:
-                lineno += 1
-                if lineno <= skip:
-                    continue
-                self.lines = lineno
-                head, _, frame = line.partition(b" ")
-                try:
-                    if head[-1:] == b":":  # cryptofeed: "<seconds.fraction>: <json>"
-                        recv_ns = _seconds_to_ns(head[:-1])
-                    else:
-                        recv_ns = int(head)
-                except ValueError:
-                    if line.strip():
-                        self._skip("header" if head.startswith((b"ws://", b"wss://", b"http")) else "unreadable line")
-                    continue
-                if frame[-1:] == b"\r":
-                    frame = frame[:-1]
-                if not frame:
-                    self._skip("unreadable line")
-                    continue
-                yield recv_ns, frame
-            if not chunk:
-                break
-        self.lines = lineno
+    def _frames(self, fh: BinaryIO, chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+        try:
+            skip = self.skip
+            lineno = 0
+            rest = b""
+            # Big reads split into lines: several times fewer Python-level calls than readline per line.
+            while True:
+                chunk = next(chunks, b"")
+                if not chunk:
+                    lines = [rest] if rest and not self._cut else []
+                else:
+                    lines = (rest + chunk).split(b"\n")
+                    rest = lines.pop()
+                for line in lines:
+                    lineno += 1
+                    if lineno <= skip:
+                        continue
+                    self.lines = lineno
+                    head, _, frame = line.partition(b" ")
+                    try:
+                        if head[-1:] == b":":  # cryptofeed: "<seconds.fraction>: <json>"
+                            recv_ns = _seconds_to_ns(head[:-1])
+                        else:
+                            recv_ns = int(head)
+                    except ValueError:
+                        if line.strip():
+                            reason = "header" if head.startswith((b"ws://", b"wss://", b"http")) else "unreadable line"
+                            self._skip(reason)
+                        continue
+                    if frame[-1:] == b"\r":
+                        frame = frame[:-1]
+                    if not frame:
+                        self._skip("unreadable line")
+                        continue
+                    yield recv_ns, frame
+                if not chunk:
+                    break
+            self.lines = lineno
+        finally:
+            fh.close()
 
 
 def _seconds_to_ns(text: bytes) -> int:

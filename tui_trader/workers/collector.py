@@ -168,7 +168,7 @@ class CollectorWorker(Worker):
         pacer = Pacer(ctx.replay_speed) if ctx.replay_speed else None
         loop = asyncio.get_running_loop()
         quiet = StaleTracker(int(ctx.settings.feed.stale_after_s * 1000))
-        touch = quiet.touch
+        last_seen = quiet.last
         next_check = 0
         countdown = YIELD_EVERY
 
@@ -194,7 +194,7 @@ class CollectorWorker(Worker):
                     if lockstep:
                         await wait_idle()
                     now = md.ts  # the replay clock, just advanced to this frame
-                    touch(md.symbol, now)
+                    last_seen[md.symbol] = now
                     if now >= next_check:
                         next_check = now + STALE_CHECK_MS
                         await self._replay_staleness(quiet.check(now))
