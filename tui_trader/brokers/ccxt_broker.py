@@ -5,10 +5,12 @@ order id is the command id → protection (Binance: two reduce-only algo orders 
 Bybit: attached to the entry) → the fill's fee. If protection cannot be placed the position is closed at
 once and the reason shown: never a naked position.
 
-Errors (C5): reads that fail on the network retry with a growing pause; an order that times out or meets a
-5xx is ambiguous and is looked up by its client order id before anything else, and no client id is ever
-sent twice; the exchange's refusals become "rejected" reports carrying its message; a rate limit (429/418)
-pauses every request for as long as the exchange asks. No secret reaches a report, a log line or an error.
+Errors (C5, the request side lives in requests.py): reads that fail on the network retry with a growing
+pause; an order that times out or meets a 5xx is ambiguous and is looked up by its client order id before
+anything else, and no client id is ever sent twice; the exchange's refusals become "rejected" reports
+carrying its message; a rate limit (429/418) pauses every request for as long as the exchange asks; an order
+whose outcome cannot be known becomes an "error" report telling the user to look at the exchange. No secret
+reaches a report, a log line or an error.
 
 One operation at a time (`_busy`): a poll never races a close for the same protective orders.
 """
@@ -17,16 +19,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Literal
+from typing import Any, Callable, Literal
 
 import ccxt.async_support as ccxt
 
 from tui_trader import logs
 from tui_trader import messages as m
 from tui_trader.brokers.base import NO_POSITION, AccountView, Broker, Report, closing_side, derived_id, rejected
-from tui_trader.brokers.errors import describe, is_ambiguous, is_rate_limit, is_retryable_read, scrub
+from tui_trader.brokers.requests import NotPlaced, Requests, Sleep, StateUnknown
 from tui_trader.brokers.venues import Venue, rules_from_market, venue_for
 from tui_trader.errors import BrokerError
 from tui_trader.exchange import create_exchange, unified_symbol
@@ -35,21 +36,10 @@ from tui_trader.settings import Secrets, Settings
 
 log = logging.getLogger(__name__)
 
-READ_ATTEMPTS = 4
-FIRST_BACKOFF_S = 0.5
 FILL_CHECKS = 5  # looks at a market order that is not final yet, `exchange.poll_s` apart
 CLOSE_ATTEMPTS = 3  # an emergency close is retried with fresh client ids (never the same id twice)
 
 PosSide = Literal["long", "short"]
-Sleep = Callable[[float], Awaitable[None]]
-
-
-class NotPlaced(Exception):
-    """An ambiguous placement that the exchange does not know: it never arrived (and is not resent)."""
-
-
-class StateUnknown(Exception):
-    """An ambiguous placement whose lookup failed too: the order may or may not exist."""
 
 
 @dataclass
@@ -85,29 +75,27 @@ class CcxtBroker(Broker):
         self.xs = settings.exchange
         self.exchange = self.xs.name
         self.venue: Venue = venue_for(self.xs.name)
-        self._secrets = [s for s in (secrets.api_key, secrets.api_secret, secrets.api_password) if s]
-        logs.REDACT.add(*self._secrets)
-        self._secrets_obj = secrets
+        secret_values = [s for s in (secrets.api_key, secrets.api_secret, secrets.api_password) if s]
+        logs.REDACT.add(*secret_values)
+        self._secrets = secrets
         self._factory = factory
         self._sleep = sleep
+        self.req = Requests(self.exchange, self.venue, secret_values, sleep)
         self.ex: Any = None
         self._rules: dict[str, InstrumentRules] = {}
         self._prepared: dict[str, int] = {}
-        self._sent: set[str] = set()  # client ids sent to the exchange: never twice
         self.protections: dict[str, Protection] = {}
         self._symbols: set[str] = set(settings.trading.symbols)
-        self._pause_until = 0.0
         self._busy = asyncio.Lock()
-        self.waits: list[float] = []  # every back-off pause taken (seconds), for the summary
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
-        self.ex = self._factory(self.xs, self._secrets_obj)
+        self.ex = self.req.ex = self._factory(self.xs, self._secrets)
         try:
-            await self._read(self.ex.load_markets)
+            await self.req.read(self.ex.load_markets)
         except ccxt.BaseError as err:
             await self.close()
-            raise BrokerError(f"{self.exchange}: cannot load markets: {self._text(err)}") from None
+            raise BrokerError(f"{self.exchange}: cannot load markets: {self.req.text(err)}") from None
         for symbol in sorted(self._symbols):
             self._load_rules(symbol)
 
@@ -127,82 +115,12 @@ class CcxtBroker(Broker):
         self._rules[symbol] = rules
         return rules
 
-    def _text(self, err: BaseException) -> str:
-        return scrub(str(err) or type(err).__name__, self._secrets)
-
-    def _describe(self, err: BaseException) -> str:
-        return describe(err, self._secrets)
-
-    # --- requests: pacing, rate limits, retries, ambiguity ---------------------------------------------
-    async def _call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-        delay = self._pause_until - time.monotonic()
-        if delay > 0:
-            until = self._pause_until
-            self.waits.append(round(delay, 3))
-            await self._sleep(delay)
-            if self._pause_until == until:  # served: the pause is over
-                self._pause_until = 0.0
-        try:
-            return await fn(*args)
-        except ccxt.BaseError as err:
-            if is_rate_limit(err):
-                wait = self._retry_after(err)
-                self._pause_until = max(self._pause_until, time.monotonic() + wait)
-                log.warning("%s rate limit: pausing requests for %.1f s (%s)", self.exchange, wait, self._text(err))
-            raise
-
-    def _retry_after(self, err: BaseException) -> float:
-        headers = getattr(self.ex, "last_response_headers", None) or {}
-        for key, value in headers.items():
-            if key.lower() == "retry-after":
-                try:
-                    return max(0.0, float(value))
-                except ValueError:
-                    break
-        return 60.0 if " 418 " in str(err) else 1.0  # 418 is an IP ban: back off hard
-
-    async def _read(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
-        """A read-only request, retried on network trouble with a growing pause."""
-        backoff = FIRST_BACKOFF_S
-        for attempt in range(READ_ATTEMPTS):
-            try:
-                return await self._call(fn, *args)
-            except ccxt.BaseError as err:
-                if not is_retryable_read(err) or attempt == READ_ATTEMPTS - 1:
-                    raise
-                if not is_rate_limit(err):  # a rate limit already set its own pause
-                    log.info("%s read failed (%s); retry in %.1f s", self.exchange, self._text(err), backoff)
-                    self.waits.append(backoff)
-                    await self._sleep(backoff)
-                    backoff *= 2
-        raise AssertionError("unreachable")
-
-    async def _submit(self, usym: str, side: m.Side, amount: float, params: dict[str, Any], client_id: str,
-                      trigger: bool = False) -> dict[str, Any]:
-        """Place one order, once. An ambiguous failure is resolved by looking the client id up."""
-        if client_id in self._sent:
-            raise NotPlaced(f"duplicate: client order id {client_id} was already sent")
-        self._sent.add(client_id)
-        try:
-            return await self._call(self.ex.create_order, usym, "market", side, amount, None, params)
-        except ccxt.BaseError as err:
-            if not is_ambiguous(err):
-                raise
-            log.warning("%s: placing %s is ambiguous (%s); looking it up", self.exchange, client_id, self._text(err))
-            try:
-                found = await self._read(self.venue.lookup, self.ex, usym, client_id, trigger)
-            except ccxt.BaseError as lookup_err:
-                raise StateUnknown(f"{self._describe(err)}; lookup failed too ({self._text(lookup_err)})") from None
-            if found is None:
-                raise NotPlaced(f"{self._describe(err)}; the exchange has no order {client_id}, not resent") from None
-            return found
-
     # --- Broker interface ----------------------------------------------------------------------------
     async def prepare(self, symbol: str, leverage: int) -> None:
         if self._prepared.get(symbol) == leverage:
             return
         usym = unified_symbol(symbol)
-        noted = await self._call(self.venue.prepare, self.ex, usym, leverage, self.xs.margin_mode)
+        noted = await self.req.call(self.venue.prepare, self.ex, usym, leverage, self.xs.margin_mode)
         if noted:
             log.info("%s %s: %s already set", self.exchange, symbol, " and ".join(noted))
         self._prepared[symbol] = leverage
@@ -226,15 +144,15 @@ class CcxtBroker(Broker):
                 try:
                     reports += await self._check_protection(symbol)
                 except ccxt.BaseError as err:
-                    log.warning("%s %s: protective orders not checked: %s", self.exchange, symbol, self._text(err))
+                    log.warning("%s %s: protective orders not checked: %s", self.exchange, symbol, self.req.text(err))
             return reports
 
     async def account(self) -> AccountView:
         async with self._busy:
-            balance = await self._read(self.ex.fetch_balance)
+            balance = await self.req.read(self.ex.fetch_balance)
             usdt = balance.get("USDT") or {}
             usyms = [unified_symbol(s) for s in sorted(self._symbols)]
-            positions = await self._read(self.venue.positions, self.ex, usyms)
+            positions = await self.req.read(self.venue.positions, self.ex, usyms)
         snaps = []
         for pos in positions:
             snap = self._snapshot(pos)
@@ -246,7 +164,7 @@ class CcxtBroker(Broker):
     # --- entry -------------------------------------------------------------------------------------------
     async def _enter(self, cmd: m.OrderCommand) -> list[Report]:
         self._symbols.add(cmd.symbol)
-        if self.venue.client_id(cmd.id) in self._sent:
+        if self.venue.client_id(cmd.id) in self.req.sent:
             return [rejected(cmd, "duplicate: this command id was already sent")]
         usym = unified_symbol(cmd.symbol)
         rules = self._rules.get(cmd.symbol) or self._load_rules(cmd.symbol)
@@ -262,7 +180,7 @@ class CcxtBroker(Broker):
         try:
             await self.prepare(cmd.symbol, cmd.leverage)
         except ccxt.BaseError as err:
-            return [rejected(cmd, self._describe(err))]
+            return [rejected(cmd, self.req.describe(err))]
         reports: list[Report] = []
         if held is not None:  # adding to a position: its protection is re-placed for the total below
             reports += await self._cancel_protection(cmd.symbol)
@@ -271,15 +189,18 @@ class CcxtBroker(Broker):
                                          cmd.stop_loss if self.venue.attached_protection else None,
                                          cmd.take_profit if self.venue.attached_protection else None)
         try:
-            order = await self._submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
-            order = await self._final(usym, order)
+            order = await self.req.submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
         except NotPlaced as err:
             return reports + [rejected(cmd, str(err))]
         except StateUnknown as err:
-            return reports + [Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose="entry", status="error",
-                                     error=f"unknown: {err}; check the exchange before trading {cmd.symbol} again")]
+            return reports + [self._unknown(cmd, str(err))]
         except ccxt.BaseError as err:
-            return reports + [rejected(cmd, self._describe(err))]
+            return reports + [rejected(cmd, self.req.describe(err))]
+        try:
+            order = await self._final(usym, order)
+        except ccxt.BaseError as err:
+            return reports + [self._unknown(cmd, f"order {order.get('id')} was placed but its fill could not be read "
+                                                 f"({self.req.describe(err)})")]
         filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
         if filled <= 0:
             return reports + [rejected(cmd, f"not_filled: {self.exchange} reports order {order.get('id')} as {order.get('status')}")]
@@ -293,6 +214,11 @@ class CcxtBroker(Broker):
         entry.fee = await self._fee(usym, order, filled, avg)
         return reports + [entry] + protect_reports
 
+    def _unknown(self, cmd: m.OrderCommand, why: str) -> Report:
+        """An order whose outcome the desk cannot know: an "error" the user must look at on the exchange."""
+        return Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
+                      error=f"unknown: {why}; check {cmd.symbol} on {self.exchange} before trading it again")
+
     async def _final(self, usym: str, order: dict[str, Any]) -> dict[str, Any]:
         """The order once final (market orders nearly always are at once); fills taken from a lookup if needed."""
         for check in range(FILL_CHECKS):
@@ -300,7 +226,7 @@ class CcxtBroker(Broker):
                 return order
             if order.get("status") is not None or check > 0:  # an acknowledgement only (OKX, Bybit): look at once
                 await self._sleep(self.xs.poll_s)
-            order = await self._read(self.venue.fetch_order, self.ex, order["id"], usym)
+            order = await self.req.read(self.venue.fetch_order, self.ex, order["id"], usym)
         return order
 
     async def _fee(self, usym: str, order: dict[str, Any], filled: float, avg: float) -> float:
@@ -309,12 +235,12 @@ class CcxtBroker(Broker):
         if fee.get("cost") is not None and fee.get("currency") in (None, "USDT"):
             return abs(float(fee["cost"]))
         try:
-            trades = await self._read(self.ex.fetch_my_trades, usym, None, None, {"orderId": order["id"]})
+            trades = await self.req.read(self.ex.fetch_my_trades, usym, None, None, {"orderId": order["id"]})
             costs = [abs(float((t.get("fee") or {}).get("cost") or 0.0)) for t in trades]
             if trades:
                 return sum(costs)
         except ccxt.BaseError as err:
-            log.info("%s: fee of order %s estimated (%s)", self.exchange, order.get("id"), self._text(err))
+            log.info("%s: fee of order %s estimated (%s)", self.exchange, order.get("id"), self.req.text(err))
         return filled * avg * float(self.ex.market(usym).get("taker") or 0.0005)
 
     async def _protect(self, cmd: m.OrderCommand, usym: str, prot: Protection, entry: Report,
@@ -329,9 +255,9 @@ class CcxtBroker(Broker):
             amount = self.venue.amount(self.ex, usym, prot.quantity)
             for purpose, oid, price in wanted:
                 try:
-                    await self._submit(usym, close, amount, self.venue.protective_params(purpose, price, oid), oid, trigger=True)
+                    await self.req.submit(usym, close, amount, self.venue.protective_params(purpose, price, oid), oid, trigger=True)
                 except (ccxt.BaseError, NotPlaced, StateUnknown) as err:
-                    text = self._describe(err) if isinstance(err, ccxt.BaseError) else str(err)
+                    text = self.req.describe(err) if isinstance(err, ccxt.BaseError) else str(err)
                     out = [Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="rejected",  # type: ignore[arg-type]
                                   error=f"protection_failed: {text}")]
                     if placed:
@@ -359,10 +285,10 @@ class CcxtBroker(Broker):
             oid = derived_id(cmd.id, "close" if attempt == 0 else f"close-{attempt + 1}")
             params = self.venue.reduce_params(self.venue.client_id(oid), self.xs.margin_mode)
             try:
-                order = await self._submit(usym, close, self.venue.amount(self.ex, usym, prot.quantity), params, self.venue.client_id(oid))
+                order = await self.req.submit(usym, close, self.venue.amount(self.ex, usym, prot.quantity), params, self.venue.client_id(oid))
                 order = await self._final(usym, order)
             except (ccxt.BaseError, NotPlaced, StateUnknown) as err:
-                last = self._describe(err) if isinstance(err, ccxt.BaseError) else str(err)
+                last = self.req.describe(err) if isinstance(err, ccxt.BaseError) else str(err)
                 log.error("%s %s: emergency close failed: %s", self.exchange, cmd.symbol, last)
                 continue
             filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
@@ -376,7 +302,7 @@ class CcxtBroker(Broker):
     # --- close / flatten / kill ------------------------------------------------------------------------
     async def _reduce(self, cmd: m.OrderCommand) -> list[Report]:
         self._symbols.add(cmd.symbol)
-        if self.venue.client_id(cmd.id) in self._sent:
+        if self.venue.client_id(cmd.id) in self.req.sent:
             return [rejected(cmd, "duplicate: this command id was already sent")]
         usym = unified_symbol(cmd.symbol)
         reports: list[Report] = []
@@ -384,11 +310,11 @@ class CcxtBroker(Broker):
             try:  # a protective order may have filled since the last poll: report it first
                 reports += await self._check_protection(cmd.symbol)
             except ccxt.BaseError as err:
-                log.warning("%s %s: protective orders not checked: %s", self.exchange, cmd.symbol, self._text(err))
+                log.warning("%s %s: protective orders not checked: %s", self.exchange, cmd.symbol, self.req.text(err))
         try:
             held = await self._position(usym)
         except ccxt.BaseError as err:
-            return reports + [rejected(cmd, self._describe(err))]
+            return reports + [rejected(cmd, self.req.describe(err))]
         if held is None:
             if cmd.symbol in self.protections:
                 reports += await self._cancel_protection(cmd.symbol)  # orphans of a position that is gone
@@ -408,15 +334,18 @@ class CcxtBroker(Broker):
             reports += await self._cancel_protection(cmd.symbol, untracked_too=True)
         params = self.venue.reduce_params(self.venue.client_id(cmd.id), self.xs.margin_mode)
         try:
-            order = await self._submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
-            order = await self._final(usym, order)
+            order = await self.req.submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
         except NotPlaced as err:
             return reports + [rejected(cmd, str(err))]
         except StateUnknown as err:
-            return reports + [Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
-                                     error=f"unknown: {err}; check the exchange")]
+            return reports + [self._unknown(cmd, str(err))]
         except ccxt.BaseError as err:
-            return reports + [rejected(cmd, self._describe(err))]
+            return reports + [rejected(cmd, self.req.describe(err))]
+        try:
+            order = await self._final(usym, order)
+        except ccxt.BaseError as err:
+            return reports + [self._unknown(cmd, f"order {order.get('id')} was placed but its fill could not be read "
+                                                 f"({self.req.describe(err)})")]
         filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
         avg = float(order.get("average") or 0.0)
         fee = await self._fee(usym, order, filled, avg)
@@ -434,7 +363,7 @@ class CcxtBroker(Broker):
         return reports
 
     async def _position(self, usym: str) -> tuple[PosSide, float] | None:
-        positions = await self._read(self.venue.positions, self.ex, [usym])
+        positions = await self.req.read(self.venue.positions, self.ex, [usym])
         for pos in positions:
             if pos.get("symbol") != usym:
                 continue
@@ -450,20 +379,20 @@ class CcxtBroker(Broker):
         if prot is None:
             if untracked_too:
                 try:
-                    await self._call(self.venue.cancel_protection, self.ex, usym, [])
+                    await self.req.call(self.venue.cancel_protection, self.ex, usym, [])
                 except ccxt.BaseError as err:
-                    log.warning("%s %s: conditional orders not canceled: %s", self.exchange, symbol, self._text(err))
+                    log.warning("%s %s: conditional orders not canceled: %s", self.exchange, symbol, self.req.text(err))
             return []
         return await self._cancel_protection_ids(symbol, usym, closing_side(prot.side),
                                                  [(p, oid, px) for p, oid, px in prot.orders()])
 
     async def _cancel_protection_ids(self, symbol: str, usym: str, side: m.Side, orders: list[tuple[str, str, float]]) -> list[Report]:
         try:
-            await self._call(self.venue.cancel_protection, self.ex, usym, [oid for _, oid, _ in orders])
+            await self.req.call(self.venue.cancel_protection, self.ex, usym, [oid for _, oid, _ in orders])
         except ccxt.BaseError as err:
-            log.error("%s %s: protective orders not canceled: %s", self.exchange, symbol, self._text(err))
+            log.error("%s %s: protective orders not canceled: %s", self.exchange, symbol, self.req.text(err))
             return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="error",  # type: ignore[arg-type]
-                           error=f"cancel_failed: {self._describe(err)}") for p, oid, _ in orders]
+                           error=f"cancel_failed: {self.req.describe(err)}") for p, oid, _ in orders]
         self.protections.pop(symbol, None)
         return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled") for p, oid, _ in orders]  # type: ignore[arg-type]
 
@@ -473,7 +402,7 @@ class CcxtBroker(Broker):
             return await self._check_attached(symbol)
         prot = self.protections[symbol]
         usym = unified_symbol(symbol)
-        pending = await self._read(self.ex.fetch_open_orders, usym, None, None, {"trigger": True})
+        pending = await self.req.read(self.ex.fetch_open_orders, usym, None, None, {"trigger": True})
         open_ids = {o.get("clientOrderId") for o in pending}
         side = closing_side(prot.side)
         gone: list[tuple[str, str, float]] = []
@@ -481,14 +410,14 @@ class CcxtBroker(Broker):
             if oid in open_ids:
                 continue
             try:
-                algo = await self._read(self.ex.fetch_order, None, usym, self.venue.lookup_params(oid, trigger=True))
+                algo = await self.req.read(self.ex.fetch_order, None, usym, self.venue.lookup_params(oid, trigger=True))
             except ccxt.OrderNotFound:
                 algo = {"status": "canceled"}
             if algo.get("status") == "closed":
                 actual = str((algo.get("info") or {}).get("actualOrderId") or "")
                 if not actual:
                     continue  # triggered, the market order not out yet: next poll
-                order = await self._read(self.venue.fetch_order, self.ex, actual, usym)
+                order = await self.req.read(self.venue.fetch_order, self.ex, actual, usym)
                 if order.get("status") != "closed":
                     continue
                 filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
@@ -517,13 +446,13 @@ class CcxtBroker(Broker):
         out = []
         for purpose, oid, _ in siblings:
             try:
-                await self._call(self.ex.cancel_order, None, usym, self.venue.lookup_params(oid, trigger=True))
+                await self.req.call(self.ex.cancel_order, None, usym, self.venue.lookup_params(oid, trigger=True))
             except ccxt.OrderNotFound:
                 pass  # already gone (the exchange canceled it with the position)
             except ccxt.BaseError as err:
-                log.error("%s %s: sibling %s not canceled: %s", self.exchange, symbol, oid, self._text(err))
+                log.error("%s %s: sibling %s not canceled: %s", self.exchange, symbol, oid, self.req.text(err))
                 out.append(Report(order_id=oid, symbol=symbol, side=side, purpose=purpose, status="error",  # type: ignore[arg-type]
-                                  error=f"cancel_failed: {self._describe(err)}"))
+                                  error=f"cancel_failed: {self.req.describe(err)}"))
                 continue
             out.append(Report(order_id=oid, symbol=symbol, side=side, purpose=purpose, status="canceled"))  # type: ignore[arg-type]
         self.protections.pop(symbol, None)
@@ -536,7 +465,7 @@ class CcxtBroker(Broker):
         held = await self._position(usym)
         if held is not None and held[1] >= prot.quantity - 1e-12:
             return []
-        trades = await self._read(self.ex.fetch_my_trades, usym, prot.since_ms or None)
+        trades = await self.req.read(self.ex.fetch_my_trades, usym, prot.since_ms or None)
         side = closing_side(prot.side)
         closing = [t for t in trades if t.get("side") == side and (t.get("timestamp") or 0) >= prot.since_ms]
         amount = sum(float(t.get("amount") or 0.0) for t in closing)
