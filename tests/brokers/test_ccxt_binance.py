@@ -233,3 +233,15 @@ async def test_a_close_also_cancels_stops_the_desk_does_not_know_about(live, moc
     assert kinds(out) == [("close", "filled")]
     assert {a["clientAlgoId"]: a["algoStatus"] for a in mock_binance.algos.values()} == {
         other[0].stop_loss_order_id: "CANCELED", other[0].take_profit_order_id: "CANCELED"}
+
+
+async def test_an_entry_whose_state_cannot_be_learned_is_an_error_to_check_not_a_retry(live, mock_binance):
+    mock_binance.fail("POST", "/fapi/v1/order", "timeout")
+    mock_binance.fail_server_error("GET", "/fapi/v1/order", times=4)  # the lookup keeps failing
+    cmd = entry()
+    [out] = await live.execute(cmd)
+    assert out.status == "error" and out.error.startswith("unknown:") and "check BTCUSDT on binanceusdm" in out.error
+    assert len(mock_binance.calls("POST", "/fapi/v1/order")) == 1
+    assert len(mock_binance.calls("GET", "/fapi/v1/order")) == 4 and live.sleeper.pauses == [0.5, 1.0, 2.0]
+    [again] = await live.execute(cmd)
+    assert again.error.startswith("duplicate:") and len(mock_binance.calls("POST", "/fapi/v1/order")) == 1
