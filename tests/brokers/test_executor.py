@@ -235,3 +235,17 @@ async def test_a_restarted_executor_reads_on_after_the_last_record_it_handled():
         second = command(side="sell", quantity=0.01, purpose="close")
         await desk.send(second)
         assert [(s.order_id, s.status) for s in desk.statuses] == [(first.id, "filled"), (second.id, "filled")]
+
+
+async def test_paper_symbols_outside_the_built_in_table_get_their_rules_from_the_exchange(mock_binance):
+    import msgspec
+
+    settings = settings_for(mock_binance.base_url)
+    settings = msgspec.structs.replace(settings, trading=msgspec.structs.replace(settings.trading, symbols=["BTCUSDT", "SOLUSDT"]))
+    async with Desk(settings) as desk:
+        await until(lambda: "SOLUSDT" in desk.worker.book, "the SOLUSDT rules")
+        assert desk.worker.book.get("SOLUSDT").step == 1.0 and desk.ctx.shared["instruments"] is desk.worker.book
+        assert mock_binance.sequence() == ["GET /fapi/v1/exchangeInfo"]  # public markets only, no keys
+        await desk.market("SOLUSDT", 150.0, 2_000)
+        await desk.send(command(symbol="SOLUSDT", quantity=2.5, ref_price=150.0))
+        assert desk.statuses[0].status == "filled" and desk.statuses[0].filled_qty == 2.0

@@ -26,6 +26,8 @@ SYMBOLS: dict[str, dict[str, Any]] = {
                 "price_precision": 2, "qty_precision": 3, "price": 60000.0},
     "ETHUSDT": {"base": "ETH", "tick": "0.01", "step": "0.001", "min_qty": "0.001", "notional": "20",
                 "price_precision": 2, "qty_precision": 3, "price": 2500.0},
+    "SOLUSDT": {"base": "SOL", "tick": "0.0100", "step": "1", "min_qty": "1", "notional": "5",
+                "price_precision": 4, "qty_precision": 0, "price": 150.0},
 }
 
 ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"]

@@ -67,6 +67,8 @@ class ExecutorWorker(Worker):
                 tg.create_task(self._live_commands())
                 if not self.settings.trading.paper_trading:
                     tg.create_task(self._start_live_at_once())
+                elif not self.ctx.replay_files and any(s not in self.book for s in self.settings.trading.symbols):
+                    tg.create_task(self._load_public_rules())
         finally:
             for task in self._tasks:
                 task.cancel()
@@ -164,6 +166,27 @@ class ExecutorWorker(Worker):
 
     async def _start_live_at_once(self) -> None:
         await self._ensure_live()
+
+    async def _load_public_rules(self) -> None:
+        """Paper trading a symbol outside the built-in table: its rules from the exchange's public markets.
+
+        Never in a replay (a network answer must not change what a replay does); without an answer the
+        symbol stays unknown and its entries are refused with that reason."""
+        from tui_trader.brokers.venues import rules_from_market  # ccxt loads only when needed
+        from tui_trader.exchange import create_exchange, unified_symbol
+
+        missing = [s for s in self.settings.trading.symbols if s not in self.book]
+        ex = create_exchange(self.settings.exchange)
+        try:
+            await ex.load_markets()
+            found = {s: rules_from_market(s, ex.market(unified_symbol(s))) for s in missing if unified_symbol(s) in ex.markets}
+        except Exception as err:  # no network is normal for a paper desk: say so once, keep trading the rest
+            self.log.warning("instrument rules for %s not loaded: %s", ", ".join(missing), type(err).__name__)
+            return
+        finally:
+            await ex.close()
+        self.book.update(found)
+        self.log.info("instrument rules loaded from %s for %s", self.settings.exchange.name, ", ".join(sorted(found)) or "none")
 
     async def _ensure_live(self) -> Broker | None:
         async with self._live_lock:
