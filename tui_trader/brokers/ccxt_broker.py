@@ -67,7 +67,8 @@ class CcxtBroker(Broker):
     mode: m.Mode = "live"
 
     def __init__(self, settings: Settings, secrets: Secrets, *, sleep: Sleep = asyncio.sleep,
-                 factory: Callable[..., Any] = create_exchange) -> None:
+                 factory: Callable[..., Any] = create_exchange, sent: set[str] | None = None) -> None:
+        """`sent`: the client ids already sent, shared with a broker this one replaces (never send one twice)."""
         if not secrets.present:
             raise BrokerError("live trading needs API keys: set TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET "
                               "(and TUI_TRADER_API_PASSWORD for OKX) or the secrets file")
@@ -81,6 +82,8 @@ class CcxtBroker(Broker):
         self._factory = factory
         self._sleep = sleep
         self.req = Requests(self.exchange, self.venue, secret_values, sleep)
+        if sent is not None:
+            self.req.sent = sent
         self.ex: Any = None
         self._rules: dict[str, InstrumentRules] = {}
         self._prepared: dict[str, int] = {}

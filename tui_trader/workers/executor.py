@@ -55,6 +55,9 @@ class ExecutorWorker(Worker):
         self.live_balance: float | None = None
         self._account_at: dict[str, int] = {}
         self._resume: dict[str, int] = {}  # topic → offset to read on from after a restart of run()
+        # Client ids sent to the exchange, kept across broker re-creations (a restart of run()). In memory:
+        # the journal makes this durable across processes.
+        self._live_sent: set[str] = set()
 
     # --- the shell ------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -206,7 +209,7 @@ class ExecutorWorker(Worker):
                 return None
             from tui_trader.brokers.ccxt_broker import CcxtBroker  # ccxt loads only when live is used
 
-            broker = CcxtBroker(self.settings, secrets)
+            broker = CcxtBroker(self.settings, secrets, sent=self._live_sent)
             try:
                 await broker.start()
             except TuiTraderError as err:
