@@ -59,7 +59,8 @@ class Journal:
 
     def __init__(self, path: str | Path | None = None) -> None:
         self.path = Path(path) if path else paths.journal_file()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if str(self.path) != ":memory:":
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")

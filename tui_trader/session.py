@@ -8,10 +8,20 @@ from typing import AsyncIterator, Callable, Sequence
 from tui_trader import messages as m
 from tui_trader.bus import Bus, EmbeddedCluster, open_bus
 from tui_trader.clock import Clock, ReplayClock
+from tui_trader.ids import IdSource, replay_seed
 from tui_trader.instruments import RulesBook
+from tui_trader.journal import Journal
 from tui_trader.runtime import Runtime
 from tui_trader.settings import Settings
 from tui_trader.workers import PIPELINE, WorkerContext
+
+
+def open_journal(settings: Settings, replaying: bool) -> Journal:
+    """The journal of this pipeline. A replay keeps one only where `journal.path` says (a crash test, a
+    study); otherwise it journals in memory, so replays never mix with the live desk's journal."""
+    if replaying and not settings.journal.path:
+        return Journal(":memory:")
+    return Journal.from_settings(settings)
 
 
 @contextlib.asynccontextmanager
@@ -33,6 +43,8 @@ async def pipeline(
     try:
         if clock is None:
             clock = ReplayClock() if replay_files else Clock()
+        ids = IdSource(replay_seed(replay_files, settings)) if replay_files else IdSource()
+        journal = open_journal(settings, replaying=bool(replay_files))
         ctx = WorkerContext(
             settings=settings,
             bus=bus,
@@ -41,13 +53,17 @@ async def pipeline(
             replay_speed=speed,
             lockstep=lockstep,
             on_health=on_health,
-            shared={"instruments": RulesBook()},
+            ids=ids,
+            shared={"instruments": RulesBook(), "journal": journal},
         )
-        runtime = Runtime(ctx, names)
-        await runtime.start()
         try:
-            yield runtime
+            runtime = Runtime(ctx, names)
+            await runtime.start()
+            try:
+                yield runtime
+            finally:
+                await runtime.stop()
         finally:
-            await runtime.stop()
+            journal.close()
     finally:
         await bus.close()

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Callable
 
 import msgspec
 
@@ -64,8 +65,15 @@ class _InFlight(msgspec.Struct, kw_only=True):
 
 
 class RouterCore:
-    def __init__(self, settings: Settings, rules: RulesBook | None = None, state: DeskState | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        rules: RulesBook | None = None,
+        state: DeskState | None = None,
+        new_id: Callable[[], str] = m.new_id,
+    ) -> None:
         self.settings = settings
+        self.new_id = new_id  # a seeded sequence in a replay: a restarted replay re-issues the same ids
         self.trading = settings.trading
         self.risk = settings.risk
         self.rules = rules if rules is not None else RulesBook()
@@ -267,7 +275,7 @@ class RouterCore:
             self._deny(out, sig, side, plan, now_ms)
             return
         cmd = m.OrderCommand(
-            id=m.new_id(), symbol=sig.symbol, side=side, quantity=plan.quantity, ref_price=plan.entry_price,
+            id=self.new_id(), symbol=sig.symbol, side=side, quantity=plan.quantity, ref_price=plan.entry_price,
             stop_loss=plan.stop_loss, take_profit=plan.take_profit, leverage=t.leverage, reduce_only=False,
             purpose="entry", signal_id=sig.id, mode=self.mode, ts=now_ms,
         )
@@ -276,7 +284,7 @@ class RouterCore:
 
     def _close(self, out: Output, pos: Position, purpose: m.Purpose, now_ms: int, signal_id: str | None = None) -> m.OrderCommand:
         cmd = m.OrderCommand(
-            id=m.new_id(), symbol=pos.symbol, side=pos.closing_side, quantity=pos.quantity,
+            id=self.new_id(), symbol=pos.symbol, side=pos.closing_side, quantity=pos.quantity,
             ref_price=pos.mark_price or pos.entry_price, leverage=pos.leverage, reduce_only=True,
             purpose=purpose, signal_id=signal_id, mode=self.mode, ts=now_ms,
         )
@@ -318,7 +326,7 @@ class RouterCore:
         if denial.rule in QUIET_RULES:
             return
         out.denials.append(m.OrderStatus(
-            order_id=m.new_id(), symbol=sig.symbol, side=side, purpose="entry", status="rejected",
+            order_id=self.new_id(), symbol=sig.symbol, side=side, purpose="entry", status="rejected",
             error=denial.text(), mode=self.mode, ts=now_ms,
         ))
 

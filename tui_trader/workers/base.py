@@ -18,6 +18,7 @@ import msgspec
 from tui_trader import messages as m
 from tui_trader.bus.base import Bus, Gap, Record, Start
 from tui_trader.clock import Clock
+from tui_trader.ids import IdSource
 from tui_trader.settings import Settings
 
 
@@ -36,6 +37,9 @@ class WorkerContext:
     durable: bool = False
     # Called with every Health record a worker publishes (the desk shows them); optional.
     on_health: Callable[[m.Health], None] | None = None
+    # Where ids come from: random live, a seeded sequence in a replay (see ids.py). Each worker takes
+    # its own child sequence.
+    ids: IdSource = field(default_factory=IdSource)
     # Objects shared by the workers of one process, keyed by name. "instruments": the RulesBook the
     # executor fills from the exchange's markets and the router sizes with.
     shared: dict[str, Any] = field(default_factory=dict)
@@ -55,6 +59,7 @@ class Worker(abc.ABC):
         self.log = logging.getLogger(f"tui_trader.worker.{self.name}")
         self.decoder = m.Decoder()
         self.gaps: dict[str, int] = {}
+        self.ids = ctx.ids.child(self.name)
 
     @abc.abstractmethod
     async def run(self) -> None:

@@ -2,7 +2,8 @@
 
 A thin shell around `indicators.SignalEngine` (pure). What the shell adds:
 - book updates never make points, so they are dropped before a full decode when the record says so;
-- `signal.ts` is the desk clock (the replayed event time in a replay), `id` a fresh uuid4;
+- `signal.ts` is the desk clock (the replayed event time in a replay), `id` from the context's id source
+  (random live, a seeded sequence in a replay: see ids.py);
 - warm-up (live, time bars, `indicators.warmup`): the last closed klines of every symbol come from Binance
   USD-M's public REST (the market the feed watches) through ccxt, so signals don't wait 50 bars. Trades that
   arrive meanwhile are held and applied after the history. If the fetch fails the worker says so (log +
@@ -156,7 +157,7 @@ class IndicatorWorker(Worker):
             ema_fast=v.ema_fast, ema_slow=v.ema_slow,
         )
         return m.TradingSignal(
-            id=m.new_id(), symbol=e.symbol, signal=ev.kind, strength=ev.strength, buy_score=ev.buy,  # type: ignore[arg-type]
+            id=self.ids.new(), symbol=e.symbol, signal=ev.kind, strength=ev.strength, buy_score=ev.buy,  # type: ignore[arg-type]
             sell_score=ev.sell, reasons=list(ev.reasons), indicators=indicators, price=e.price,
             ts=self.ctx.clock.now_ms(),
         )

@@ -37,7 +37,7 @@ class RouterWorker(Worker):
         rules = ctx.shared.setdefault("instruments", RulesBook())
         self.state_path = paths.state_file()
         state = desk_state.load(self.state_path)
-        self.core = RouterCore(ctx.settings, rules, state)
+        self.core = RouterCore(ctx.settings, rules, state, new_id=self.ids.new)
         if state.halted:
             self.log.warning("starting HALTED (kill switch %s): nothing new until re-armed", state.detail or "pulled")
         self._resume: dict[str, int] = {}  # next offset per lossless topic, for a restarted run()
