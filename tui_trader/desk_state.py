@@ -1,8 +1,9 @@
 """The small state that must survive a restart: whether the kill switch halted trading.
 
-A JSON file (`paths.state_file()`), written atomically (temp file, fsync, rename) so a crash mid-write
-leaves the previous state. Read once at start. A file that exists but cannot be read or parsed is taken as
-HALTED: after a kill, coming back trading because a file was damaged is the one failure to rule out.
+Kept in the journal (key "desk", written in one durable transaction) and read once at start. A value that
+cannot be parsed is taken as HALTED: after a kill, coming back trading because the record was damaged is
+the one failure to rule out. `load`/`save` of a JSON file remain for tools that read the state without a
+journal.
 """
 
 from __future__ import annotations
@@ -25,6 +26,24 @@ class DeskState(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _decoder = msgspec.json.Decoder(DeskState)
+
+
+JOURNAL_KEY = "desk"
+
+
+def load_from(journal) -> DeskState:
+    raw = journal.get_state(JOURNAL_KEY)
+    if raw is None:
+        return DeskState()
+    try:
+        return msgspec.convert(raw, DeskState)
+    except msgspec.ValidationError as err:
+        log.error("desk state in %s is unreadable (%s): starting HALTED; re-arm once checked", journal.path, err)
+        return DeskState(halted=True, detail="desk state in the journal unreadable")
+
+
+def save_to(journal, state: DeskState) -> None:
+    journal.set_state(JOURNAL_KEY, msgspec.to_builtins(state))
 
 
 def load(path: Path) -> DeskState:

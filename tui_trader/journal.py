@@ -203,3 +203,11 @@ class Journal:
         with self._lock:
             row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
         return json.loads(row[0]) if row else default
+
+
+def shared_journal(ctx) -> Journal:
+    """The journal of this process's pipeline (`ctx.shared["journal"]`), opened from settings if absent."""
+    journal = ctx.shared.get("journal")
+    if journal is None:
+        journal = ctx.shared["journal"] = Journal.from_settings(ctx.settings)
+    return journal

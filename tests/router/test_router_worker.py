@@ -11,13 +11,22 @@ import pytest
 from router_helpers import T0, control, filled, signal, trade
 
 from tui_trader import messages as m
-from tui_trader import paths
+from tui_trader.journal import Journal
 from tui_trader.bus import EmbeddedBus
 from tui_trader.clock import FixedClock
 from tui_trader.instruments import RulesBook
 from tui_trader.settings import Settings
 from tui_trader.workers import WorkerContext
 from tui_trader.workers.router import RouterWorker
+
+
+def journal_state() -> dict:
+    """The desk state as the journal holds it (what a restarted desk reads)."""
+    jr = Journal.from_settings(Settings())
+    try:
+        return jr.get_state("desk")
+    finally:
+        jr.close()
 
 
 class Desk:
@@ -141,11 +150,11 @@ async def test_a_kill_closes_open_positions_and_the_desk_comes_back_halted_after
     await desk.send(m.CONTROL, control("kill", T0 + 1000))
     kill = desk.orders()[-1]
     assert (kill.purpose, kill.side, kill.reduce_only, kill.quantity) == ("kill", "sell", True, 0.016)
-    state = json.loads(paths.state_file().read_text())
+    state = journal_state()
     assert state["halted"] is True and state["halted_at"] == T0 + 1000 and state["halted_by"] == "test"
     await desk.stop()
 
-    # A new process: a fresh bus, a fresh worker, the same state file.
+    # A new process: a fresh bus, a fresh worker, the same journal.
     again = await Desk(EmbeddedBus()).start()
     try:
         assert again.worker.summary()["state"] == "halted"
@@ -155,7 +164,7 @@ async def test_a_kill_closes_open_positions_and_the_desk_comes_back_halted_after
         assert again.orders() == []
         assert again.denials()[0].error.startswith("halted: ")
         await again.send(m.CONTROL, control("rearm", T0 + 6000), T0 + 6000)
-        assert json.loads(paths.state_file().read_text())["halted"] is False
+        assert journal_state()["halted"] is False
         await again.send(m.CONTROL, control("resume", T0 + 6000), T0 + 6000)
         await again.send(m.SIGNALS, signal("Buy", ts=T0 + 6000))
         assert [c.purpose for c in again.orders()] == ["entry"]
@@ -164,9 +173,10 @@ async def test_a_kill_closes_open_positions_and_the_desk_comes_back_halted_after
         await again.bus.close()
 
 
-async def test_a_damaged_state_file_starts_halted(caplog):
-    paths.state_file().parent.mkdir(parents=True, exist_ok=True)
-    paths.state_file().write_text("{not json")
+async def test_a_damaged_desk_state_starts_halted(caplog):
+    jr = Journal.from_settings(Settings())
+    jr.set_state("desk", {"halted": "perhaps"})
+    jr.close()
     d = await Desk(EmbeddedBus()).start()
     try:
         assert d.worker.summary()["state"] == "halted"

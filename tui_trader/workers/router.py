@@ -8,16 +8,18 @@ returned, so in a lockstep replay every decision is the same at any speed.
 The core lives on the worker, not in `run()`: when the runtime restarts a crashed `run()`, the positions,
 counters and halted flag are kept, and the lossless topics resume after the last record handled.
 
-The halted flag is written to `paths.state_file()` before the kill's close commands are published, and
+The halted flag is written to the journal before the kill's close commands are published, and
 read at start: a desk killed and restarted comes back halted.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any, Callable
 
-from tui_trader import desk_state, paths
+from tui_trader import desk_state
+from tui_trader.journal import shared_journal
 from tui_trader import messages as m
 from tui_trader.bus.base import Start
 from tui_trader.errors import BusError
@@ -35,11 +37,13 @@ class RouterWorker(Worker):
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         rules = ctx.shared.setdefault("instruments", RulesBook())
-        self.state_path = paths.state_file()
-        state = desk_state.load(self.state_path)
+        self.journal = shared_journal(ctx)
+        state = desk_state.load_from(self.journal)
         self.core = RouterCore(ctx.settings, rules, state, new_id=self.ids.new)
         if state.halted:
             self.log.warning("starting HALTED (kill switch %s): nothing new until re-armed", state.detail or "pulled")
+        if not ctx.replay_files:
+            self._rebuild()
         self._resume: dict[str, int] = {}  # next offset per lossless topic, for a restarted run()
         self._handlers: dict[str, Callable[[Any, int], Output]] = {
             m.SIGNALS: self.core.on_signal,
@@ -50,6 +54,18 @@ class RouterWorker(Worker):
         }
         self.published_commands = 0
         self.published_denials = 0
+
+    def _rebuild(self) -> None:
+        """Positions as the journal knows them: the executor journaled every command and fill before
+        publishing it. (A replay rebuilds by replaying: its journaled fills come round again.)"""
+        p = self.core.portfolio
+        for cmd in self.journal.commands():
+            p.on_command(cmd)
+        for st in self.journal.statuses():
+            p.apply(st)
+        if p.positions:
+            self.log.info("positions from the journal: %s", ", ".join(
+                f"{pos.symbol} {pos.side} {pos.quantity:g}" for pos in p.positions.values()))
 
     async def run(self) -> None:
         starts = {topic: await self._start(topic) for topic in TOPICS}
@@ -90,11 +106,11 @@ class RouterWorker(Worker):
     async def _emit(self, out: Output) -> None:
         if out.persist is not None:
             try:
-                desk_state.save(self.state_path, out.persist)
-            except OSError as err:
+                desk_state.save_to(self.journal, out.persist)
+            except (OSError, sqlite3.Error) as err:
                 # The kill still goes out; only its survival across a restart is lost, and said so.
-                self.log.error("cannot write desk state %s: %s (halted=%s not persisted)",
-                               self.state_path, err, out.persist.halted)
+                self.log.error("cannot write desk state to %s: %s (halted=%s not persisted)",
+                               self.journal.path, err, out.persist.halted)
         for cmd in out.commands:
             await self.publish(m.ORDERS, cmd.symbol, cmd)
             self.published_commands += 1
