@@ -9,7 +9,7 @@ import pytest
 
 from tui_trader.feeds import live
 
-from conftest import Harness, as_dicts, expected_market_data, make_settings, wait_until
+from feedkit import Harness, as_dicts, expected_market_data, make_settings, wait_until
 from net.binance_ws_server import BinanceWsServer, as_agg_trade
 
 

@@ -8,7 +8,7 @@ from tui_trader.errors import FeedError
 from tui_trader.feeds.binance import plan_connections, plan_from_settings, route_of
 from tui_trader.feeds.live import backoff_delay
 
-from conftest import make_settings
+from feedkit import make_settings
 
 
 def by_name(specs):

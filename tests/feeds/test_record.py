@@ -9,7 +9,7 @@ import sys
 
 from tui_trader.commands.record import record
 
-from conftest import Harness, as_dicts, expected_market_data, make_settings
+from feedkit import Harness, as_dicts, expected_market_data, make_settings
 from net.binance_ws_server import BinanceWsServer, as_agg_trade
 
 

@@ -15,7 +15,7 @@ from tui_trader.bus import Start
 from tui_trader.errors import FeedError
 from tui_trader.feeds.replay import Pacer, RecordingReader, check_readable
 
-from conftest import Harness, as_dicts, expected_market_data, make_settings
+from feedkit import Harness, as_dicts, expected_market_data, make_settings
 
 MARKET_KINDS = ("trade", "aggTrade", "bookTicker")
 
