@@ -21,7 +21,7 @@ import msgspec
 from tui_trader import messages as m
 from tui_trader import paths
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 MIGRATIONS: dict[int, str] = {
     # 0 → 1: the first schema.
@@ -47,6 +47,13 @@ MIGRATIONS: dict[int, str] = {
     CREATE TABLE positions (symbol TEXT PRIMARY KEY, body TEXT NOT NULL, ts INTEGER NOT NULL);
     CREATE TABLE equity (ts INTEGER NOT NULL, equity REAL NOT NULL, realized REAL NOT NULL, fees REAL NOT NULL);
     CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 1 → 2: which command a status answered (to publish a command's outcome again when it is re-delivered),
+    # and how many times a command was completed (executed): the crash tests hold it to one.
+    2: """
+    ALTER TABLE statuses ADD COLUMN command_id TEXT;
+    CREATE INDEX statuses_command ON statuses(command_id);
+    ALTER TABLE commands ADD COLUMN completions INTEGER NOT NULL DEFAULT 0;
     """,
 }
 
@@ -117,6 +124,11 @@ class Journal:
         with self._lock:
             return {r[0] for r in self._db.execute("SELECT id FROM commands WHERE executed = 1")}
 
+    def completions(self) -> dict[str, int]:
+        """How many times each journaled command was executed (never more than once, by design)."""
+        with self._lock:
+            return dict(self._db.execute("SELECT id, completions FROM commands"))
+
     def commands(self) -> list[m.OrderCommand]:
         with self._lock:
             rows = self._db.execute("SELECT body FROM commands ORDER BY rowid").fetchall()
@@ -132,11 +144,13 @@ class Journal:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 if command_id is not None:
-                    self._db.execute("UPDATE commands SET executed = 1 WHERE id = ?", (command_id,))
+                    self._db.execute(
+                        "UPDATE commands SET executed = 1, completions = completions + 1 WHERE id = ?", (command_id,)
+                    )
                 for st in statuses:
                     cur = self._db.execute(
-                        "INSERT INTO statuses(order_id, status, body, ts) VALUES (?, ?, ?, ?)",
-                        (st.order_id, st.status, m.encode(st), st.ts),
+                        "INSERT INTO statuses(order_id, status, body, ts, command_id) VALUES (?, ?, ?, ?, ?)",
+                        (st.order_id, st.status, m.encode(st), st.ts, command_id),
                     )
                     seqs.append(cur.lastrowid)
                 self._db.execute("COMMIT")
@@ -156,6 +170,22 @@ class Journal:
         with self._lock:
             rows = self._db.execute("SELECT seq, body FROM statuses WHERE published = 0 ORDER BY seq").fetchall()
         return [(seq, _status_decoder.decode(body)) for seq, body in rows]
+
+    def outcome(self, command_id: str) -> list[tuple[int, m.OrderStatus]]:
+        """The statuses journaled when `command_id` was executed, with their sequence numbers."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT seq, body FROM statuses WHERE command_id = ? ORDER BY seq", (command_id,)
+            ).fetchall()
+        return [(seq, _status_decoder.decode(body)) for seq, body in rows]
+
+    def has_status(self, st: m.OrderStatus) -> bool:
+        """Whether this event (order, status, cumulative quantity) is journaled already (a replay re-run)."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT body FROM statuses WHERE order_id = ? AND status = ?", (st.order_id, st.status)
+            ).fetchall()
+        return any(_status_decoder.decode(r[0]).filled_qty == st.filled_qty for r in rows)
 
     def statuses(self) -> list[m.OrderStatus]:
         """Every journaled status in the order it was written (to rebuild positions)."""

@@ -12,6 +12,7 @@ from tui_trader.bus import EmbeddedBus
 from tui_trader.bus.base import Start
 from tui_trader.clock import ReplayClock
 from tui_trader.instruments import RulesBook
+from tui_trader.journal import Journal
 from tui_trader.workers.base import WorkerContext
 from tui_trader.workers.executor import KILL_DROP, ExecutorWorker
 
@@ -34,7 +35,9 @@ class Desk:
     def __init__(self, settings) -> None:
         self.bus = EmbeddedBus()
         self.clock = ReplayClock(1_000)
-        self.ctx = WorkerContext(settings=settings, bus=self.bus, clock=self.clock, shared={"instruments": RulesBook()})
+        # Each desk its own journal: the paper and the live desk of a parity test are two desks.
+        self.ctx = WorkerContext(settings=settings, bus=self.bus, clock=self.clock,
+                                 shared={"instruments": RulesBook(), "journal": Journal(":memory:")})
         self.worker = ExecutorWorker(self.ctx)
         self.statuses: list[m.OrderStatus] = []
         self.accounts: list[m.Account] = []

@@ -100,3 +100,13 @@ def test_a_failed_migration_leaves_the_journal_at_its_old_version(tmp_path, monk
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == old
     assert "x" not in [r[1] for r in db.execute("PRAGMA table_info(commands)")]
+
+
+def test_outcome_and_completions_follow_the_command(tmp_path):
+    jr = j.Journal(tmp_path / "j.sqlite3")
+    jr.record_command(command(1))
+    seqs = jr.complete("cmd-1", [status("cmd-1", "accepted", 0.0), status("cmd-1")])
+    jr.complete(None, [status("sl-1", "canceled", 0.0)])  # raised by the broker itself: no command
+    assert [(seq, st.status) for seq, st in jr.outcome("cmd-1")] == [(seqs[0], "accepted"), (seqs[1], "filled")]
+    assert jr.completions() == {"cmd-1": 1}
+    assert jr.has_status(status("sl-1", "canceled", 0.0)) and not jr.has_status(status("sl-1", "filled"))

@@ -86,6 +86,38 @@ class PaperBroker(Broker):
         self.fills = 0
         self.fees = 0.0
 
+    def restore(self, commands: list[m.OrderCommand], statuses: list[m.OrderStatus]) -> str:
+        """Rebuild the account from journaled paper commands and fills (a restart of a live-clock paper desk):
+        the wallet, open positions and their resting triggers. Returns what was restored, for the log."""
+        from tui_trader.portfolio.positions import Portfolio  # the one fold of fills into positions
+
+        book = Portfolio(self.settings.starting_balance)
+        for cmd in commands:
+            if cmd.mode == "paper":
+                book.on_command(cmd)
+                self.executed.add(cmd.id)
+        for st in statuses:
+            if st.mode == "paper":
+                book.apply(st)
+        self.wallet = self.settings.starting_balance + book.realized_pnl - book.fees
+        self.fees = book.fees
+        mmr = self.settings.maintenance_margin_rate
+        for pos in book.positions.values():
+            margin = pos.quantity * pos.entry_price / max(1, pos.leverage)
+            restored = PaperPosition(
+                pos.symbol, pos.side, pos.quantity, pos.entry_price, pos.leverage, margin,
+                liquidation_price(pos.side, pos.entry_price, pos.quantity, margin, mmr), entry_id="",
+            )
+            if pos.stop_loss is not None and pos.stop_loss_order_id:
+                restored.stop_loss = Trigger(pos.stop_loss_order_id, "stop_loss", pos.stop_loss)
+            if pos.take_profit is not None and pos.take_profit_order_id:
+                restored.take_profit = Trigger(pos.take_profit_order_id, "take_profit", pos.take_profit)
+            self.positions[pos.symbol] = restored
+        if not commands:
+            return ""
+        held = ", ".join(f"{p.symbol} {p.side} {p.quantity:g}" for p in self.positions.values()) or "no positions"
+        return f"wallet {self.wallet:.2f} USDT, {held}"
+
     # --- Broker interface ---------------------------------------------------------------------------
 
     def rules(self) -> dict[str, InstrumentRules]:

@@ -26,6 +26,7 @@ from tui_trader.brokers.paper import PaperBroker
 from tui_trader.bus.base import Start
 from tui_trader.errors import BusError, TuiTraderError
 from tui_trader.instruments import RulesBook
+from tui_trader.journal import shared_journal
 from tui_trader.settings import load_secrets
 from tui_trader.workers.base import Worker
 
@@ -55,12 +56,18 @@ class ExecutorWorker(Worker):
         self.live_balance: float | None = None
         self._account_at: dict[str, int] = {}
         self._resume: dict[str, int] = {}  # topic → offset to read on from after a restart of run()
-        # Client ids sent to the exchange, kept across broker re-creations (a restart of run()). In memory:
-        # the journal makes this durable across processes.
+        # Client ids sent to the exchange, kept across broker re-creations (a restart of run()); seeded from
+        # the journal at start, so no command id reaches the exchange twice across processes either.
         self._live_sent: set[str] = set()
+        self.journal = shared_journal(ctx)
+        self.redelivered = 0  # commands seen again that the journal says were executed already
+        self._recovered = False
 
     # --- the shell ------------------------------------------------------------------------------------
     async def run(self) -> None:
+        if not self._recovered:
+            await self._recover()
+            self._recovered = True
         starts = {topic: await self._start(topic) for topic in (m.ORDERS, m.CONTROL, m.MARKET_DATA)}
         try:
             async with asyncio.TaskGroup() as tg:
@@ -104,10 +111,12 @@ class ExecutorWorker(Worker):
                 self._queued.set()
                 continue
             if self._killed(cmd):
-                await self._publish([_drop(cmd)], "paper")
+                await self._publish([_drop(cmd)], "paper", cmd)
+                continue
+            if await self._already_executed(cmd, "paper"):
                 continue
             reports = await self.paper.execute(cmd)
-            await self._publish(reports, "paper")
+            await self._publish(reports, "paper", cmd)
 
     async def _consume_control(self, start: Start) -> None:
         async for rec, ctl in self.consume(m.CONTROL, start):
@@ -122,7 +131,8 @@ class ExecutorWorker(Worker):
             self._queue = kept
             if dropped:
                 self.log.warning("kill switch: %d queued live entries dropped", len(dropped))
-                await self._publish([_drop(c) for c in dropped], "live")
+                for c in dropped:
+                    await self._publish([_drop(c)], "live", c)
 
     async def _consume_market(self, start: Start) -> None:
         poll_ms = int(self.settings.exchange.account_poll_s * 1000)
@@ -151,13 +161,15 @@ class ExecutorWorker(Worker):
                 await self._queued.wait()
             cmd = self._queue.popleft()
             if self._killed(cmd):
-                await self._publish([_drop(cmd)], "live")
+                await self._publish([_drop(cmd)], "live", cmd)
+                continue
+            if await self._already_executed(cmd, "live"):
                 continue
             broker = await self._ensure_live()
             if broker is None:
                 reason = self._live_reason
                 await self._publish([Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose,
-                                            status="rejected", error=reason)], "live")
+                                            status="rejected", error=reason)], "live", cmd)
                 continue
             try:
                 reports = await broker.execute(cmd)
@@ -165,7 +177,7 @@ class ExecutorWorker(Worker):
                 self.log.exception("live command %s failed", cmd.id)
                 reports = [Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
                                   error=f"error: {type(err).__name__}")]
-            await self._publish(reports, "live")
+            await self._publish(reports, "live", cmd)
 
     async def _start_live_at_once(self) -> None:
         await self._ensure_live()
@@ -254,19 +266,77 @@ class ExecutorWorker(Worker):
         self.live_balance = view.balance_total
         await self._publish_account("live", view)
 
+    # --- the journal --------------------------------------------------------------------------------------
+    async def _recover(self) -> None:
+        """Before anything else: what the journal says happened. Live (not a replay): statuses journaled but
+        not published before a crash go out now, once; the paper account is rebuilt from the journaled fills;
+        every journaled command id counts as sent. A replay rebuilds by replaying instead: its commands come
+        round again with the same ids and `_already_executed` answers them from the journal."""
+        jr = self.journal
+        if self.ctx.replay_files:
+            return
+        self._live_sent.update(c.id for c in jr.commands())
+        restored = self.paper.restore(jr.commands(), jr.statuses())
+        if restored:
+            self.log.info("paper account from the journal: %s", restored)
+        pending = jr.unpublished()
+        for seq, st in pending:
+            await self.publish(m.ORDER_STATUS, st.symbol, st)
+            jr.mark_published([seq])
+        if pending:
+            self.log.warning("published %d statuses journaled before a stop but not sent then", len(pending))
+
+    async def _already_executed(self, cmd: m.OrderCommand, mode: m.Mode) -> bool:
+        """Journal the command before executing it; if the journal says it was executed already (delivered
+        again after a restart, or a replay run again after a crash), publish its journaled outcome instead.
+
+        A command journaled but never completed (the process died while executing it) is not repeated live:
+        its id counts as sent, so the broker refuses to place it again; reconciliation at start finds any
+        position it may have opened."""
+        jr = self.journal
+        if jr.record_command(cmd) or not jr.was_executed(cmd.id):
+            return False
+        self.redelivered += 1
+        if mode == "paper" and self.ctx.replay_files:
+            # The paper account is rebuilt by running the command again through the simulation (it is
+            # deterministic); what goes out is what the journal holds.
+            again = [r.to_status("paper", 0) for r in await self.paper.execute(cmd)]
+            outcome = self.journal.outcome(cmd.id)
+            if [(s.order_id, s.status, s.filled_qty) for s in again] != [(s.order_id, s.status, s.filled_qty) for _, s in outcome]:
+                self.log.error("replayed command %s gave a different outcome than the journal; the journal's is used", cmd.id)
+        for seq, st in self.journal.outcome(cmd.id):
+            self._count(st.status, st.error, st.filled_qty > 0 and st.status in ("filled", "partially_filled"), st.fee, mode)
+            await self.publish(m.ORDER_STATUS, st.symbol, st)
+            jr.mark_published([seq])
+        return True
+
     # --- publishing -------------------------------------------------------------------------------------
-    async def _publish(self, reports: list[Report], mode: m.Mode) -> None:
+    def _count(self, status: str, error: str | None, is_fill: bool, fee: float, mode: m.Mode) -> None:
+        self.statuses[status] += 1
+        if status == "rejected":
+            self.rejects[(error or "rejected").split(":", 1)[0]] += 1
+        if is_fill:
+            self.fills[mode] += 1
+            self.fees[mode] += fee
+
+    async def _publish(self, reports: list[Report], mode: m.Mode, cmd: m.OrderCommand | None = None) -> None:
+        """Journal the outcome (durably, with the command marked executed), then publish it, then mark it
+        published: a crash in between publishes it once after the restart, never twice."""
+        now = self.ctx.clock.now_ms()
+        statuses = [report.to_status(mode, now) for report in reports]
+        if cmd is None:
+            # Statuses the broker raised by itself (a trigger, a poll): a replay run again after a crash
+            # raises the same ones, already journaled.
+            fresh = [st for st in statuses if not self.journal.has_status(st)]
+            seqs = self.journal.complete(None, fresh) if fresh else []
+        else:
+            seqs = self.journal.complete(cmd.id, statuses)
         filled = False
-        for report in reports:
-            status = report.to_status(mode, self.ctx.clock.now_ms())
-            self.statuses[report.status] += 1
-            if report.status == "rejected":
-                self.rejects[(report.error or "rejected").split(":", 1)[0]] += 1
-            if report.is_fill:
-                filled = True
-                self.fills[mode] += 1
-                self.fees[mode] += report.fee
+        for report, status in zip(reports, statuses):
+            self._count(report.status, report.error, report.is_fill, report.fee, mode)
+            filled = filled or report.is_fill
             await self.publish(m.ORDER_STATUS, report.symbol, status)
+        self.journal.mark_published(seqs)
         if filled:
             if mode == "paper":
                 await self._publish_account("paper", self.paper.account_now())
@@ -285,6 +355,7 @@ class ExecutorWorker(Worker):
         out: dict[str, Any] = dict(self.counters())
         out.update(
             commands=self.commands,
+            redelivered=self.redelivered,
             statuses=dict(sorted(self.statuses.items())),
             fills=sum(self.fills.values()),
             fees=round(sum(self.fees.values()), 6),
