@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import bisect
 import gzip
-import json
 import random
 import resource
 import tempfile
@@ -29,6 +28,7 @@ from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster
 from tui_trader.session import pipeline
 from tui_trader.settings import Settings, parse, to_dict
+from tui_trader.workers import PIPELINE, worker_class
 
 START_MS = 1_723_161_600_000  # 2024-08-09 00:00:00 UTC; event times advance 1 ms a message
 BOOKS_PER_TRADE = 3  # about the mix of the real BTCUSDT capture (66k book tickers, 21k trades)
@@ -43,6 +43,7 @@ def synthetic_symbols(n: int) -> list[str]:
 def write_synthetic(path: Path, messages: int, symbols: list[str], seed: int = 7) -> Path:
     """A recording of `messages` frames, round-robin over symbols; trade prices unique per symbol."""
     rng = random.Random(seed)
+    encode = msgspec.json.encode
     price = {s: BASE_PRICES.get(s, 100.0) for s in symbols}
     ids = {s: 0 for s in symbols}
     with gzip.open(path, "wt", compresslevel=1) as out:
@@ -64,7 +65,7 @@ def write_synthetic(path: Path, messages: int, symbols: list[str], seed: int = 7
                 data = {"e": "bookTicker", "u": ids[sym], "E": event, "T": event, "s": sym,
                         "b": f"{px - spread:.8f}", "B": "1.000", "a": f"{px + spread:.8f}", "A": "1.000"}
                 stream = f"{low}@bookTicker"
-            out.write(f"{recv_ns} {json.dumps({'stream': stream, 'data': data}, separators=(',', ':'))}\n")
+            out.write(f"{recv_ns} {encode({'stream': stream, 'data': data}).decode()}\n")
     return path
 
 
@@ -155,6 +156,8 @@ def peak_rss_mb() -> float:
 
 async def run_pipeline(recording: Path, settings: Settings, speed: float | None, ui: bool) -> dict[str, Any]:
     watched = {m.MARKET_DATA, m.SIGNALS, m.ORDERS, m.ORDER_STATUS}
+    for name in PIPELINE:  # import the workers (numpy, TA-Lib, ccxt parts) before the clock starts
+        worker_class(name)
     bus = TimingBus(EmbeddedCluster(retention=settings.bus.retention), watched)
     started = time.perf_counter()
     async with pipeline(settings, replay_files=[str(recording)], speed=speed, lockstep=False, bus=bus) as runtime:

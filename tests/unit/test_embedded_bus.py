@@ -126,3 +126,21 @@ async def test_lag_reports_unread_records_per_topic():
     await sub.__anext__()
     assert bus.lag()["a"] == 6
     await bus.close()
+
+
+async def test_take_ready_hands_over_what_is_there_and_leaves_gaps_to_anext():
+    bus = EmbeddedBus(EmbeddedCluster(retention=100))
+    await bus.create_topics(["a"])
+    sub = await bus.subscribe("a", Start.BEGINNING)
+    assert sub.take_ready(10) == []
+    for i in range(5):
+        await bus.publish("a", "k", str(i).encode())
+    assert [r.offset for r in sub.take_ready(3)] == [0, 1, 2]
+    assert [r.offset for r in sub.take_ready(10)] == [3, 4]
+    assert sub.take_ready(10) == []
+    for i in range(300):
+        await bus.publish("a", "k", b"x")
+    behind = await bus.subscribe("a", Start.at(0))
+    assert behind.take_ready(10) == []  # a gap is due: only __anext__ reports it
+    assert isinstance(await behind.__anext__(), Gap)
+    await bus.close()

@@ -152,6 +152,19 @@ class _EmbeddedSubscription(Subscription):
                 return t.log[idx]
             await self._park()
 
+    def take_ready(self, limit: int) -> list[Record]:
+        """Up to `limit` records that are there now, without waiting: a busy consumer's fast path (one
+        list slice instead of one coroutine per record). Empty when it must wait, or when a gap, a
+        conflation or a close is due: `__anext__` handles those."""
+        t = self._t
+        idx = self.cursor - t.base
+        n = len(t.log)
+        if self._pending or self._closed or idx < 0 or idx >= n or (self._conflate and n - idx > CONFLATE_AFTER):
+            return []
+        end = n if n - idx <= limit else idx + limit
+        self.cursor = t.base + end
+        return t.log[idx:end]
+
     def _conflate_backlog(self, idx: int, n: int) -> Gap:
         latest: dict[str, Record] = {}
         for rec in self._t.log[idx:n]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import logging
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Callable, Sequence
 
 import msgspec
 
@@ -49,6 +49,23 @@ class WorkerContext:
 
 
 COMMIT_EVERY = 100
+BATCH = 256  # records taken from the embedded bus at once when they are already there
+
+
+def _latest_per_key(batch: Sequence[Record | Gap]) -> list[Record | Gap]:
+    """The last record of each key in a batch, in offset order (gaps kept, so they are still reported)."""
+    latest: dict[str, Record] = {}
+    gaps = []
+    for item in batch:
+        if type(item) is Gap:
+            gaps.append(item)
+        else:
+            latest[item.key] = item
+    return gaps + sorted(latest.values(), key=_offset)
+
+
+def _offset(rec: Record) -> int:
+    return rec.offset
 
 
 class Worker(abc.ABC):
@@ -86,6 +103,7 @@ class Worker(abc.ABC):
         consumer: str | None = None,
         conflate: bool = False,
         tracked: bool = True,
+        latest_only: Callable[[], bool] | None = None,
     ) -> AsyncIterator[tuple[Record, Any]]:
         """Typed records of one topic. Malformed records are counted and logged, gaps logged; neither stops it.
 
@@ -93,6 +111,10 @@ class Worker(abc.ABC):
         committed, and a record's offset is committed when the worker asks for the next one (it has been
         handled, and journaled where that applies). Market data commits every `COMMIT_EVERY` records: a
         restart may see a few again, which the consumers tolerate; orders and statuses commit each record.
+
+        `latest_only`: when it returns True for a batch of records that arrived together, only the last record
+        of each key is decoded and handed on (a consumer that only needs the latest price per symbol). In a
+        lockstep replay records arrive one at a time, so nothing is skipped and the result stays exact.
         """
         topic = self.ctx.topic(base_topic)
         durable = self.ctx.durable
@@ -102,19 +124,31 @@ class Worker(abc.ABC):
         every = 1 if base_topic in m.LOSSLESS_TOPICS else COMMIT_EVERY
         sub = await self.ctx.bus.subscribe(topic, start, consumer=consumer, conflate=conflate, tracked=tracked)
         handled = 0
+        decode = self.decoder.decode_record
+        # The embedded bus hands over every record already there in one slice; others one at a time.
+        take_ready = getattr(sub, "take_ready", None)
         try:
-            async for item in sub:
-                if isinstance(item, Gap):
-                    self.gaps[base_topic] = self.gaps.get(base_topic, 0) + item.missed
-                    self.log.warning("%s: missed %d records before offset %d", topic, item.missed, item.resume_offset)
-                    continue
-                msg = self.decoder.decode_record(topic, item.value, item.offset, base_topic)
-                if msg is not None:
-                    yield item, msg
-                if durable:
-                    handled += 1
-                    if handled % every == 0:
-                        await sub.commit(item.offset)
+            while True:
+                batch = take_ready(BATCH) if take_ready is not None else None
+                if not batch:
+                    try:
+                        batch = (await sub.__anext__(),)
+                    except StopAsyncIteration:
+                        return
+                if latest_only is not None and len(batch) > 1 and latest_only():
+                    batch = _latest_per_key(batch)
+                for item in batch:
+                    if type(item) is Gap:
+                        self.gaps[base_topic] = self.gaps.get(base_topic, 0) + item.missed
+                        self.log.warning("%s: missed %d records before offset %d", topic, item.missed, item.resume_offset)
+                        continue
+                    msg = decode(topic, item.value, item.offset, base_topic)
+                    if msg is not None:
+                        yield item, msg
+                    if durable:
+                        handled += 1
+                        if handled % every == 0:
+                            await sub.commit(item.offset)
         finally:
             await sub.close()
 

@@ -136,7 +136,9 @@ class ExecutorWorker(Worker):
 
     async def _consume_market(self, start: Start) -> None:
         poll_ms = int(self.settings.exchange.account_poll_s * 1000)
-        async for rec, md in self.consume(m.MARKET_DATA, start):
+        # With no paper position open there is no trigger to check against every trade: when records pile
+        # up, the latest book and trade per symbol are all a fill needs.
+        async for rec, md in self.consume(m.MARKET_DATA, start, latest_only=self._nothing_to_watch):
             self._resume[m.MARKET_DATA] = rec.offset + 1
             reports = self.paper.on_market(md)
             if reports:
@@ -146,6 +148,9 @@ class ExecutorWorker(Worker):
                 last = self._account_at.get("paper")
                 if last is None or now - last >= poll_ms:
                     await self._publish_account("paper", self.paper.account_now())
+
+    def _nothing_to_watch(self) -> bool:
+        return not self.paper.positions
 
     def _killed(self, cmd: m.OrderCommand) -> bool:
         return cmd.purpose == "entry" and not cmd.reduce_only and self.killed_at is not None and cmd.ts <= self.killed_at

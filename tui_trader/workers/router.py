@@ -94,7 +94,11 @@ class RouterWorker(Worker):
         handler = self._handlers[topic]
         lossless = topic in m.LOSSLESS_TOPICS
         now_ms = self.ctx.clock.now_ms
-        async for record, msg in self.consume(topic, start, conflate=topic == m.MARKET_DATA):
+        # Market data only marks positions and dates the last price: when records pile up (a replay
+        # running free, a burst) the latest per symbol is enough.
+        market = topic == m.MARKET_DATA
+        latest = (lambda: True) if market else None
+        async for record, msg in self.consume(topic, start, conflate=market, latest_only=latest):
             if lossless:
                 # Past this record even if handling it fails: a record that crashes the router must not
                 # crash it again after the restart.
