@@ -130,3 +130,29 @@ async def test_positions_and_paper_account_come_back_from_the_journal(tmp_path):
                                                      bid=57_999.9, ask=58_000.1, event_time=T0 + 1, recv_time=T0 + 1,
                                                      ts=T0 + 1))
         assert "BTCUSDT" not in executor.paper.positions
+
+
+async def test_a_router_in_its_own_process_rebuilds_its_book_from_its_own_journal(tmp_path):
+    """One worker per process: the router journals its commands and their fills itself."""
+    from tui_trader.brokers.base import derived_id
+
+    path = tmp_path / "router-journal.sqlite3"
+    cluster = EmbeddedCluster()
+    async with Process(cluster, path, workers=(RouterWorker,)) as desk:
+        desk.ctx.durable = True
+        await desk.send(m.MARKET_DATA, m.MarketData(symbol="BTCUSDT", kind="trade", price=60_000.0, volume=0.1,
+                                                    bid=59_999.9, ask=60_000.1, event_time=T0, recv_time=T0, ts=T0))
+        ind = m.Indicators(rsi=25, macd=1, macd_signal=0, macd_hist=1, bb_upper=61_000, bb_middle=60_500,
+                           bb_lower=59_990, sma_fast=2, sma_slow=1, ema_fast=2, ema_slow=1)
+        await desk.send(m.SIGNALS, m.TradingSignal(id="s-1", symbol="BTCUSDT", signal="StrongBuy", strength=1.0,
+                                                   buy_score=6, sell_score=0, reasons=[], indicators=ind,
+                                                   price=60_000.0, ts=T0))
+        [cmd] = [m.Decoder().decode(m.ORDERS, r.value) for r in cluster.topic(m.ORDERS).log]
+        await desk.send(m.ORDER_STATUS, m.OrderStatus(
+            order_id=cmd.id, symbol="BTCUSDT", side="buy", purpose="entry", status="filled", filled_qty=cmd.quantity,
+            avg_price=60_000.1, fee=0.5, stop_loss_order_id=derived_id(cmd.id, "sl"),
+            take_profit_order_id=derived_id(cmd.id, "tp"), mode="paper", ts=T0))
+    async with Process(EmbeddedCluster(), path, workers=(RouterWorker,)) as again:
+        held = again.workers[0].core.portfolio.positions["BTCUSDT"]
+        assert (held.side, held.quantity, held.entry_price) == ("long", cmd.quantity, 60_000.1)
+        assert held.stop_loss == cmd.stop_loss and held.stop_loss_order_id == derived_id(cmd.id, "sl")

@@ -19,6 +19,7 @@ import sqlite3
 from typing import Any, Callable
 
 from tui_trader import desk_state
+from tui_trader.brokers.base import derived_id
 from tui_trader.journal import shared_journal
 from tui_trader import messages as m
 from tui_trader.bus.base import Start
@@ -42,6 +43,8 @@ class RouterWorker(Worker):
         self.core = RouterCore(ctx.settings, rules, state, new_id=self.ids.new)
         if state.halted:
             self.log.warning("starting HALTED (kill switch %s): nothing new until re-armed", state.detail or "pulled")
+        # Order ids of our commands and their protective orders (durable mode journals their statuses).
+        self._ours: set[str] = set()
         if not ctx.replay_files:
             self._rebuild()
         self._resume: dict[str, int] = {}  # next offset per lossless topic, for a restarted run()
@@ -61,6 +64,7 @@ class RouterWorker(Worker):
         p = self.core.portfolio
         for cmd in self.journal.commands():
             p.on_command(cmd)
+            self._ours.update(_order_ids(cmd))
         for st in self.journal.statuses():
             p.apply(st)
         if p.positions:
@@ -103,6 +107,11 @@ class RouterWorker(Worker):
                 # Past this record even if handling it fails: a record that crashes the router must not
                 # crash it again after the restart.
                 self._resume[topic] = record.offset + 1
+            if self.ctx.durable and topic == m.ORDER_STATUS and msg.order_id in self._ours:
+                # One worker per process: no executor shares this journal, so the router journals the
+                # fills of its orders itself, to rebuild its book after a restart.
+                if not self.journal.has_status(msg):
+                    self.journal.complete(None, [msg])
             out = handler(msg, now_ms())
             if out.commands or out.denials or out.state_changed or out.persist is not None:
                 await self._emit(out)
@@ -116,6 +125,9 @@ class RouterWorker(Worker):
                 self.log.error("cannot write desk state to %s: %s (halted=%s not persisted)",
                                self.journal.path, err, out.persist.halted)
         for cmd in out.commands:
+            if self.ctx.durable:
+                self.journal.record_command(cmd)
+                self._ours.update(_order_ids(cmd))
             await self.publish(m.ORDERS, cmd.symbol, cmd)
             self.published_commands += 1
         for denial in out.denials:
@@ -164,3 +176,8 @@ class RouterWorker(Worker):
             "state": state,
             "state_detail": detail,
         }
+
+
+def _order_ids(cmd: m.OrderCommand) -> tuple[str, ...]:
+    """The command's own id and those of the protective orders the broker derives from it."""
+    return (cmd.id, derived_id(cmd.id, "sl"), derived_id(cmd.id, "tp"), derived_id(cmd.id, "close"))
