@@ -141,6 +141,21 @@ def latencies(bus: TimingBus) -> dict[str, Any]:
     return {"receipt_to_signal": percentiles(to_signal), "receipt_to_order_status": percentiles(to_status)}
 
 
+def recording_rate(path: Path) -> float:
+    """A recording's average frames per second of receipt time."""
+    from tui_trader.feeds.replay import RecordingReader
+
+    first = last = None
+    frames = 0
+    for recv_ns, _raw in RecordingReader(path):
+        first = recv_ns if first is None else first
+        last = recv_ns
+        frames += 1
+    if not frames or first == last:
+        return 1000.0
+    return frames / ((last - first) / 1e9)
+
+
 def bench_settings(symbols: list[str], journal: Path) -> Settings:
     data = to_dict(Settings())
     data["trading"]["symbols"] = symbols
@@ -199,8 +214,9 @@ def run(file: str | None, symbols: int, messages: int, rate: float | None, ui: b
         else:
             recording = write_synthetic(tmpdir / "synthetic.gz", messages, names)
             source = f"synthetic: {messages} messages, {symbols} symbols, 1 trade per {BOOKS_PER_TRADE} book tickers"
-        # Synthetic event times are 1 ms apart: speed × 1000 = messages per second.
-        speed = rate / 1000.0 if rate else None
+        # Synthetic event times are 1 ms apart: speed × 1000 = messages per second. A real capture plays
+        # at its own average rate × speed.
+        speed = rate / (recording_rate(recording) if file else 1000.0) if rate else None
         settings = bench_settings(names if not file else Settings().trading.symbols, tmpdir / "journal.sqlite3")
         result = asyncio.run(run_pipeline(recording, settings, speed, ui))
     return {"input": source, "paced_msgs_per_s": rate, "ui": ui, **result}
