@@ -1,66 +1,445 @@
-"""The desk (placeholder): runs the pipeline and shows each worker's state until the panes exist."""
+"""The desk: a Textual app that shows the pipeline live and sends the trader's keys as Control records.
+
+Data flow: the bus → `DeskBridge` (the only way data enters) → `DeskState` (plain dicts) → panes, drawn on
+a clock of `ui.refresh_hz` (never per message). Keys → `Control` records on trading-control (origin
+"desk"); the desk never calls a worker. So the same app can show a pipeline running in this process
+(`PipelineRunner`) or a bus where the workers run elsewhere (pass `bus=`).
+
+Errors: a worker's crash or an ERROR it logs arrives as a notification; an error in the desk's own
+drawing is logged with its traceback and shown as one line. The trader never sees a traceback.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from pathlib import Path
 from typing import Sequence
 
-from textual.app import App, ComposeResult
-from textual.widgets import DataTable, Footer, Header
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import Worker, WorkerState
 
-from tui_trader.session import pipeline
+from tui_trader import messages as m
+from tui_trader import paths
+from tui_trader import settings as settings_mod
+from tui_trader.bus.base import Bus
+from tui_trader.clock import Clock
+from tui_trader.errors import SecretsError, TuiTraderError
 from tui_trader.settings import Settings
+from tui_trader.ui.bridge import DeskBridge
+from tui_trader.ui.runner import PipelineRunner
+from tui_trader.ui.screens.confirm import ConfirmScreen
+from tui_trader.ui.screens.help import HelpScreen
+from tui_trader.ui.screens.live_confirm import LiveConfirmScreen
+from tui_trader.ui.screens.main import MainScreen
+from tui_trader.ui.screens.settings import SettingsScreen
+from tui_trader.ui.settings_form import applies_live, changed_keys, merge_live, worker_live_patterns
+from tui_trader.ui.state import DeskState
+from tui_trader.ui.themes import DEFAULT_THEME, load_themes
+from tui_trader.ui.widgets.base import Colours, View
+
+log = logging.getLogger(__name__)
+
+# Notifications shown per tick at most; a burst beyond this is summarised (the log has them all).
+NOTICES_PER_TICK = 3
+STOP_TIMEOUT_S = 10.0
 
 
 class DeskApp(App[int]):
+    CSS_PATH = "desk.tcss"
     TITLE = "tui-trader"
-    BINDINGS = [("q", "quit", "Quit")]
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        # The kill switch: priority, so it fires from any screen and over any focused widget (an Input
+        # would otherwise take ctrl+k as "delete to end of line"); no dialog.
+        Binding("ctrl+k", "kill", "KILL", priority=True, id="kill"),
+        Binding("ctrl+r", "rearm", "Re-arm", id="rearm"),
+        Binding("question_mark", "help", "Help", id="help"),
+    ]
 
-    def __init__(self, settings: Settings, replay_files: Sequence[str] = (), speed: float | None = 1.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        settings_path: Path | None = None,
+        runner: PipelineRunner | None = None,
+        bus: Bus | None = None,
+        clock: Clock | None = None,
+        history: bool = True,
+        theme_dirs: Sequence[Path] | None = None,
+    ) -> None:
+        if (runner is None) == (bus is None):
+            raise ValueError("DeskApp needs either a runner (run the pipeline here) or an open bus (show it)")
         super().__init__()
-        self.settings = settings
-        self.replay_files = list(replay_files)
-        self.speed = speed
+        self.settings = settings  # what the desk and workers run with (live fields updated on save)
+        self.saved_settings = settings  # what settings.toml holds
+        self.settings_path = settings_path
+        self.runner = runner
+        self._bus = bus
+        self.clock = clock if clock is not None else (runner.clock if runner is not None else Clock())
+        self.history = history
+        self.state = DeskState(starting_balance=settings.paper.starting_balance,
+                               mode="paper" if settings.trading.paper_trading else "live")
+        self.bridge: DeskBridge | None = None
         self.runtime = None
+        self._pending: list[tuple[m.ControlCommand, str | None]] = []
+        self._refreshing = False
+        self._draw_errors: dict[str, float] = {}
+        self._serve_worker: Worker | None = None
+        self._colours: tuple[str, Colours] | None = None
+        self._load_themes(theme_dirs if theme_dirs is not None else paths.theme_dirs())
+        self._initial_halt()
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield DataTable(id="workers")
-        yield Footer()
+    # --- themes ---------------------------------------------------------------------------------------
 
-    async def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_column("worker", key="worker")
-        table.add_column("state", key="state")
-        table.add_column("restarts", key="restarts")
-        self.run_worker(self._pipeline(), exclusive=True, group="pipeline")
-        self.set_interval(1 / self.settings.ui.refresh_hz, self._refresh)
+    def _load_themes(self, dirs: Sequence[Path]) -> None:
+        loaded = load_themes(dirs)
+        for theme in loaded.themes.values():
+            self.register_theme(theme)
+        names = sorted(loaded.names, key=lambda n: (n != DEFAULT_THEME, n))
+        self.desk_themes = names or ["textual-dark"]
+        self.theme_problems = loaded.problems
+        wanted = self.settings.ui.theme
+        self.theme = wanted if wanted in self.available_themes else self.desk_themes[0]
 
-    async def _pipeline(self) -> None:
-        async with pipeline(self.settings, replay_files=self.replay_files, speed=self.speed) as runtime:
-            self.runtime = runtime
-            await self._forever()
+    def colours(self) -> Colours:
+        if self._colours is None or self._colours[0] != self.theme:
+            theme = self.current_theme
+            variables = {**theme.to_color_system().generate(), **theme.variables}
+            self._colours = (self.theme, Colours.from_variables(variables))
+        return self._colours[1]
 
-    @staticmethod
-    async def _forever() -> None:
-        import asyncio
+    def action_next_theme(self) -> None:
+        names = self.desk_themes
+        i = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(i + 1) % len(names)]
+        self.notify(f"Theme {self.theme} (ui.theme in settings keeps one)", title="Theme", timeout=2)
+        self.call_later(self.refresh_desk)
 
-        await asyncio.Event().wait()
+    # --- start and stop -------------------------------------------------------------------------------
 
-    def _refresh(self) -> None:
-        if self.runtime is None:
+    def _initial_halt(self) -> None:
+        """Show HALTED from the first frame when the router's state file says the kill switch is pulled."""
+        try:
+            from tui_trader import desk_state
+        except ImportError:  # a tree without the router's state module: the control topic still tells
             return
-        table = self.query_one(DataTable)
-        for name, st in self.runtime.states.items():
-            if name not in table.rows:
-                table.add_row(name, st.state, str(st.restarts), key=name)
-            else:
-                table.update_cell(name, "state", st.state)
-                table.update_cell(name, "restarts", str(st.restarts))
+        state = desk_state.load(paths.state_file())
+        if state.halted:
+            self.state.halted = True
+            self.state.halted_at = state.halted_at or 0
+            self.state.halt_detail = state.detail or (f"kill switch ({state.halted_by})" if state.halted_by else "")
+
+    def on_mount(self) -> None:
+        self.push_screen(MainScreen())
+        self._timer = self.set_interval(1 / self.settings.ui.refresh_hz, self.refresh_desk)
+        self._serve_worker = self.run_worker(self._serve(), name="desk", group="desk", exit_on_error=False)
+        for problem in self.theme_problems:
+            self.notify(problem, title="Theme skipped", severity="warning")
+        if self.settings.ui.theme != self.theme:
+            self.notify(f"no theme named {self.settings.ui.theme!r}; using {self.theme}", title="Theme",
+                        severity="warning")
+
+    async def _serve(self) -> None:
+        own_bus = self._bus is None
+        bus = self._bus if self._bus is not None else await self.runner.open_bus()  # type: ignore[union-attr]
+        bridge = DeskBridge(bus, self.settings, self.clock, self.state, history=self.history)
+        try:
+            await bridge.open()
+            self.bridge = bridge
+            await self._send_pending()
+            if self.runner is None:
+                await bridge.run()
+                return
+            async with self.runner.run() as runtime:
+                self.runtime = runtime
+                tasks = [bridge.run()]
+                if self.runner.replay:
+                    tasks.append(self._watch_replay(runtime, bus))
+                await asyncio.gather(*tasks)
+        finally:
+            self.runtime = None
+            self.bridge = None
+            await bridge.close()
+            if own_bus:
+                await bus.close()
+
+    async def _watch_replay(self, runtime, bus: Bus) -> None:
+        text = await self.runner.replay_finished(runtime, bus)  # type: ignore[union-attr]
+        log.info("%s", text)
+        self.state.replay_done = text
+        self.notify(text, title="Replay", timeout=30)
+
+    async def stop_pipeline(self) -> None:
+        """Stop the bridge and, if it runs here, the pipeline; waits so no worker is left half-stopped."""
+        worker = self._serve_worker
+        if worker is None or worker.is_finished:
+            return
+        worker.cancel()
+        try:
+            await asyncio.wait_for(worker.wait(), STOP_TIMEOUT_S)
+        except Exception:  # cancelled (expected), failed (already reported) or too slow (logged)
+            if not worker.is_finished:
+                log.error("the pipeline did not stop within %.0f s", STOP_TIMEOUT_S)
+
+    async def on_unmount(self) -> None:
+        await self.stop_pipeline()
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state != WorkerState.ERROR:
+            return
+        err = event.worker.error
+        log.error("desk worker %s failed", event.worker.name, exc_info=err)
+        title = err.title if isinstance(err, TuiTraderError) else "Pipeline stopped"
+        text = err.message if isinstance(err, TuiTraderError) else f"{type(err).__name__}: {err}"
+        self.notify(text.splitlines()[0] if text else title, title=title, severity="error", timeout=30)
+
+    # --- drawing --------------------------------------------------------------------------------------
+
+    @property
+    def main_screen(self) -> MainScreen | None:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        return None
+
+    def view(self) -> View:
+        main = self.main_screen
+        bridge = self.bridge
+        return View(
+            state=self.state, settings=self.settings, now_ms=self.clock.now_ms(), colours=self.colours(),
+            lag=bridge.lag() if bridge is not None else {},
+            backend=bridge.bus.backend if bridge is not None else "connecting",
+            narrow=main.narrow if main is not None else True,
+        )
+
+    async def refresh_desk(self) -> None:
+        """One UI tick: read what arrived, redraw the screens on view, show notices. Ticks never overlap."""
+        if self._refreshing or not self.is_running:
+            return
+        self._refreshing = True
+        try:
+            if self.bridge is not None:
+                await self.bridge.drain()
+            view = self.view()
+            replay = self.runner.describe() if self.runner is not None else ""
+            with self.batch_update():
+                for screen in reversed(self.screen_stack):
+                    render = getattr(screen, "render_view", None)
+                    if render is not None:
+                        render(view, replay)
+                    if not screen.is_modal:
+                        break  # screens under a full screen are not on view
+            self._show_notices()
+        except Exception as err:
+            text = f"{type(err).__name__}: {err}"[:200]
+            now = time.monotonic()
+            # Every tick would repeat it: log and show each distinct error once a minute at most.
+            if now - self._draw_errors.get(text, -1e9) > 60:
+                self._draw_errors[text] = now
+                log.exception("the desk could not redraw")
+                self.notify(text, title="Display error (details in the log)", severity="error")
+        finally:
+            self._refreshing = False
+
+    def _show_notices(self) -> None:
+        notices = self.state.notices
+        shown = 0
+        while notices and shown < NOTICES_PER_TICK:
+            n = notices.popleft()
+            self.notify(n.message, title=n.title, severity=n.severity, timeout=8 if n.severity == "error" else 5)
+            shown += 1
+        if notices:
+            self.notify(f"{len(notices)} more; see the log ({paths.log_file()})", title="More notices",
+                        severity="warning")
+            notices.clear()
+
+    # --- controls -------------------------------------------------------------------------------------
+
+    async def send(self, command: m.ControlCommand, arg: str | None = None) -> None:
+        """Publish a Control record; before the bus is open, queue it (a kill at start-up still goes out)."""
+        if self.bridge is None:
+            self._pending.append((command, arg))
+            self.state.on_control(m.Control(command=command, arg=arg, ts=self.clock.now_ms()))
+            return
+        try:
+            c = await self.bridge.send(command, arg)
+        except Exception as err:
+            log.exception("cannot publish control %s", command)
+            self.notify(f"{command} not sent: {err}", title="Bus", severity="error", timeout=30)
+            return
+        self.state.on_control(c)  # at once; the record coming back from the bus changes nothing more
+
+    async def _send_pending(self) -> None:
+        pending, self._pending = self._pending, []
+        for command, arg in pending:
+            await self.send(command, arg)
+
+    async def action_kill(self) -> None:
+        await self.send("kill")
+        await self.refresh_desk()
+        self.notify("Kill switch: pause, cancel, flatten, halt. ctrl+r re-arms.", title="KILL",
+                    severity="error", timeout=10)
+
+    def action_rearm(self) -> None:
+        if not self.state.halted:
+            self.notify("Not halted: nothing to re-arm.", title="Re-arm", timeout=3)
+            return
+
+        async def answer(ok: bool | None) -> None:
+            if ok:
+                await self.send("rearm")
+                await self.refresh_desk()
+                self.notify("Re-armed. Still paused: press p to resume trading.", title="Re-arm", severity="warning")
+
+        self.push_screen(ConfirmScreen(
+            "Re-arm the kill switch?",
+            f"Trading was halted by the kill switch. Re-arming clears the halt; the desk stays paused until "
+            f"you resume (p), in {self.state.mode.upper()} mode.",
+            yes="Re-arm", no="Stay halted", danger=True), answer)
+
+    async def action_pause(self) -> None:
+        if self.state.halted:
+            self.notify("Halted by the kill switch: re-arm first (ctrl+r), then resume (p).", title="Pause",
+                        severity="warning", timeout=5)
+            return
+        command: m.ControlCommand = "resume" if self.state.paused else "pause"
+        await self.send(command)
+        await self.refresh_desk()
+        self.notify("Paused: no new entries; open positions stay protected." if command == "pause"
+                    else "Resumed.", title=command.capitalize(), timeout=3)
+
+    def action_flatten(self) -> None:
+        n = len(self.state.portfolio.positions)
+
+        async def answer(ok: bool | None) -> None:
+            if ok:
+                await self.send("flatten")
+                self.notify("Flatten sent: every position closes at market.", title="Flatten", severity="warning")
+
+        self.push_screen(ConfirmScreen(
+            "Flatten?", f"Close every open position at market, reduce-only ({n} open now).",
+            yes="Flatten", danger=True), answer)
+
+    def action_toggle_mode(self) -> None:
+        if self.state.mode == "live":
+            self.run_worker(self.send("set_mode", "paper"), group="control")
+            self.notify("Back to PAPER: new orders go to the paper broker.", title="Mode", timeout=4)
+            return
+        refusal = self.live_refusal()
+        if refusal:
+            self.notify(refusal, title="Live refused", severity="error", timeout=10)
+            return
+        ex = self.settings.exchange
+
+        async def answer(ok: bool | None) -> None:
+            if ok:
+                await self.send("set_mode", "live")
+                await self.refresh_desk()
+                self.notify(f"LIVE on {ex.name}{' (demo)' if ex.demo else ' — REAL MONEY'}.", title="Mode",
+                            severity="warning", timeout=10)
+
+        self.push_screen(LiveConfirmScreen(ex.name, ex.demo), answer)
+
+    def live_refusal(self) -> str:
+        """Why live mode cannot be switched on here ("" when it can): keys missing or unreadable."""
+        try:
+            secrets = settings_mod.load_secrets(self.settings)
+        except SecretsError as err:
+            return err.message
+        ex = self.settings.exchange.name
+        where = self.settings.exchange.secrets_file or str(paths.secrets_file())
+        if not secrets.present:
+            return (f"no API keys for {ex}: set TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET, or write api_key "
+                    f"and api_secret to {where} (mode 600)")
+        if ex == "okx" and not secrets.api_password:
+            return f"okx needs its API passphrase too: set TUI_TRADER_API_PASSWORD or api_password in {where}"
+        return ""
+
+    # --- screens --------------------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        bindings = []
+        main = self.main_screen
+        for b in [*(main.BINDINGS if main else []), *self.BINDINGS]:
+            if isinstance(b, Binding) and b.show:
+                bindings.append((b.key_display or b.key.replace("question_mark", "?"), b))
+        self.push_screen(HelpScreen(bindings))
+
+    def action_open_settings(self) -> None:
+        path = self.settings_path or paths.user_settings_file()
+        self.push_screen(SettingsScreen(self.saved_settings, path, list(self.available_themes), self.live_patterns()))
+
+    def live_patterns(self) -> frozenset[str]:
+        """Fields a save applies at once: the desk's own, and those the running workers read live."""
+        return worker_live_patterns(self.runtime.workers.values() if self.runtime is not None else ())
+
+    def save_settings(self, new: Settings, path: Path) -> None:
+        try:
+            settings_mod.save(new, path)
+        except OSError as err:
+            self.notify(f"Not saved: {path}: {err.strerror or err}", title="Settings", severity="error", timeout=15)
+            return
+        changed = changed_keys(self.saved_settings, new)
+        patterns = self.live_patterns()
+        self.apply_settings(new)
+        self.settings_path = path
+        live = [k for k in changed if applies_live(k, patterns)]
+        later = [k for k in changed if not applies_live(k, patterns)]
+        parts = [f"Saved to {path}."]
+        if live:
+            parts.append(f"Applied now: {', '.join(live)}.")
+        if later:
+            parts.append(f"Applies after restart: {', '.join(later)}.")
+        self.notify(" ".join(parts), title="Settings", timeout=10)
+
+    def apply_settings(self, new: Settings) -> None:
+        """Take the live fields of `new` into the desk and the running workers (they read ctx.settings)."""
+        before = self.settings
+        patterns = self.live_patterns()
+        self.saved_settings = new
+        self.settings = merge_live(self.settings, new, patterns)
+        if self.runtime is not None:
+            self.runtime.ctx.settings = merge_live(self.runtime.ctx.settings, new, patterns)
+        if self.settings.ui.theme != before.ui.theme and self.settings.ui.theme in self.available_themes:
+            self.theme = self.settings.ui.theme
+        if self.settings.ui.refresh_hz != before.ui.refresh_hz:
+            self._timer.stop()
+            self._timer = self.set_interval(1 / self.settings.ui.refresh_hz, self.refresh_desk)
+
+    # --- quitting -------------------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        self.action_quit_desk()
+
+    def action_quit_desk(self) -> None:
+        n = len(self.state.portfolio.positions) or len(self.state.account_positions())
+        if not n:
+            self.run_worker(self._quit(), group="quit")
+            return
+
+        async def answer(ok: bool | None) -> None:
+            if ok:
+                await self._quit()
+
+        self.push_screen(ConfirmScreen(
+            "Quit the desk?",
+            f"{n} position{'s are' if n > 1 else ' is'} open. They stay open, protected by their stop-loss and "
+            "take-profit orders; the desk picks them up again when it restarts.",
+            yes="Quit", no="Stay"), answer)
+
+    async def _quit(self) -> None:
+        await self.stop_pipeline()
+        self.exit(0)
 
 
-def run_desk(
-    settings: Settings, settings_path: Path | None = None, replay_files: Sequence[str] = (), speed: float | None = 1.0
-) -> int:
-    DeskApp(settings, replay_files, speed).run()
-    return 0
+def run_desk(settings: Settings, settings_path: Path | None = None, replay_files: Sequence[str] = (),
+             speed: float | None = 1.0) -> int:
+    runner = PipelineRunner(settings, replay_files, speed)
+    app = DeskApp(settings, settings_path=settings_path, runner=runner)
+    app.run()
+    return app.return_code or 0

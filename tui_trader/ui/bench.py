@@ -1,0 +1,37 @@
+"""The desk, headless, attached to a pipeline someone else runs: `tui-trader bench --ui` measures what the
+desk costs the pipeline this way (same bus, same process, same event loop as a trader's desk)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import AsyncIterator
+
+from tui_trader.bus.base import Bus
+from tui_trader.runtime import Runtime
+from tui_trader.settings import Settings
+from tui_trader.ui.app import DeskApp
+
+SIZE = (160, 48)
+START_TIMEOUT_S = 30.0
+
+
+@contextlib.asynccontextmanager
+async def run_desk_headless(settings: Settings, bus: Bus, runtime: Runtime) -> AsyncIterator[DeskApp]:
+    app = DeskApp(settings, bus=bus, clock=runtime.ctx.clock)
+    task = asyncio.create_task(app.run_async(headless=True, size=SIZE), name="desk-headless")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT_S
+    while app.bridge is None:  # the desk is up once its bridge has subscribed
+        if task.done():
+            task.result()  # raises what stopped it
+            raise RuntimeError("the desk exited before it started")
+        if loop.time() > deadline:
+            raise TimeoutError(f"the desk did not start within {START_TIMEOUT_S:.0f} s")
+        await asyncio.sleep(0.01)
+    app.runtime = runtime
+    try:
+        yield app
+    finally:
+        app.exit()
+        await asyncio.wait_for(task, START_TIMEOUT_S)

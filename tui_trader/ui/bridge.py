@@ -1,0 +1,206 @@
+"""The only way data enters the desk: subscriptions to every topic, folded into a `DeskState`.
+
+The desk is a consumer like any other, with two promises to the pipeline:
+- it never takes part in the replay's lockstep (`tracked=False`), so a slow screen cannot hold a replay;
+- it never does work per market-data record that it does not need: market data and health are conflated
+  subscriptions, and market data is not even decoded per record. Only the newest record of each symbol
+  is kept (as bytes) and decoded once per UI tick.
+
+Two ways to read, chosen by what the bus can do:
+- polled (the embedded bus, which knows its end offsets): nothing runs between UI ticks; `drain()`, called
+  on the UI clock, reads what arrived since the last tick. The pipeline pays nothing per record for the desk.
+- streamed (Fluvio, where the desk usually runs away from the workers): one task per topic stores records
+  as they come; `drain()` folds the newest market data.
+
+Worker errors that are only logged (an exchange rejecting a request, a feed reconnecting) reach the trader
+through `ErrorLogHandler`, which queues ERROR log records as notices; the desk shows them as notifications.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Any
+
+from tui_trader import messages as m
+from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
+from tui_trader.clock import Clock
+from tui_trader.errors import TuiTraderError
+from tui_trader.settings import Settings
+from tui_trader.ui.state import DeskState
+
+log = logging.getLogger(__name__)
+
+# Topics where only the newest record per key matters to the desk.
+CONFLATED = (m.MARKET_DATA, m.HEALTH)
+# Records read in one go before yielding to the event loop, so a large backlog cannot freeze the screen.
+YIELD_EVERY = 500
+SEND_TIMEOUT_S = 5.0
+
+
+class ErrorLogHandler(logging.Handler):
+    """Collects ERROR records from the pipeline's loggers for the desk to show (thread-safe: a deque)."""
+
+    def __init__(self, maxlen: int = 50) -> None:
+        super().__init__(level=logging.ERROR)
+        self.records: collections.deque[tuple[str, str]] = collections.deque(maxlen=maxlen)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage().splitlines()[0]
+        except Exception:  # a broken log call must not break the desk
+            text = str(record.msg)
+        self.records.append((record.name.rsplit(".", 1)[-1], text[:300]))
+
+
+class DeskBridge:
+    def __init__(self, bus: Bus, settings: Settings, clock: Clock, state: DeskState, *, history: bool = True) -> None:
+        """history: read every topic from its beginning (a fresh in-process bus, or an attached desk that
+        wants the order log so far). Market data always starts at the end when attaching to a long-lived
+        cluster (history=False), since only the newest price per symbol matters."""
+        self.bus = bus
+        self.settings = settings
+        self.clock = clock
+        self.state = state
+        self.history = history
+        self.decoder = m.Decoder()
+        self.polled = False
+        self._subs: dict[str, Subscription] = {}
+        self._next: dict[str, int] = {}  # polled: the offset of the next record to read, per base topic
+        self._latest_md: dict[str, Record] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self.errors = ErrorLogHandler()
+        self._logger: logging.Logger | None = None
+
+    def topic(self, base: str) -> str:
+        return m.topic_name(base, self.settings.bus.topic_prefix)
+
+    # --- lifecycle ------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        """Create the topics if needed and subscribe to all of them (not tracked by lockstep)."""
+        await self.bus.create_topics(self.topic(t) for t in m.TOPICS)
+        self.polled = await self._can_poll()
+        for base in m.TOPICS:
+            start = Start.BEGINNING if (self.history or base not in CONFLATED) else Start.END  # type: ignore[attr-defined]
+            if self.polled:
+                self._next[base] = 0 if start is Start.BEGINNING else await self.bus.end_offset(self.topic(base))  # type: ignore[attr-defined]
+            self._subs[base] = await self.bus.subscribe(
+                self.topic(base), start, conflate=base in CONFLATED, tracked=False
+            )
+        if not self.polled:
+            self._tasks = [asyncio.create_task(self._stream(b), name=f"desk:{b}") for b in m.TOPICS]
+        self._logger = logging.getLogger("tui_trader")
+        self._logger.addHandler(self.errors)
+
+    async def _can_poll(self) -> bool:
+        try:
+            await self.bus.end_offset(self.topic(m.CONTROL))
+        except (NotImplementedError, TuiTraderError):
+            return False
+        return True
+
+    async def run(self) -> None:
+        """Keep the streams going until cancelled (polled buses have nothing to run between ticks)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks)
+        else:
+            await asyncio.Event().wait()
+
+    async def close(self) -> None:
+        if self._logger is not None:
+            self._logger.removeHandler(self.errors)
+            self._logger = None
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        for sub in self._subs.values():
+            await sub.close()
+        self._subs.clear()
+
+    # --- reading --------------------------------------------------------------------------------------
+
+    async def drain(self) -> None:
+        """Bring the state up to date (called on the UI clock)."""
+        if self.polled:
+            for base, sub in self._subs.items():
+                end = await self.bus.end_offset(self.topic(base))
+                read = 0
+                while self._next[base] < end:
+                    item = await sub.__anext__()
+                    if isinstance(item, Gap):
+                        self.state.gaps[base] += item.missed
+                        self._next[base] = item.resume_offset
+                        continue
+                    self._next[base] = item.offset + 1
+                    self._take(base, item)
+                    read += 1
+                    if read % YIELD_EVERY == 0:
+                        await asyncio.sleep(0)
+        self._fold_market_data()
+        while self.errors.records:
+            source, text = self.errors.records.popleft()
+            self.state.notice("error", f"Error in {source}", text)
+
+    async def _stream(self, base: str) -> None:
+        sub = self._subs[base]
+        try:
+            async for item in sub:
+                if isinstance(item, Gap):
+                    self.state.gaps[base] += item.missed
+                    continue
+                self._take(base, item)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:  # the bus went away: tell the trader, keep the rest of the desk alive
+            log.exception("desk subscription to %s ended", base)
+            self.state.notice("error", "Bus", f"reading {base} stopped: {err}")
+
+    def _take(self, base: str, rec: Record) -> None:
+        self.state.records[base] += 1
+        if base == m.MARKET_DATA:
+            self._latest_md[rec.key] = rec  # decoded once per tick, not per record
+            return
+        msg = self.decoder.decode_record(rec.topic, rec.value, rec.offset, base)
+        if msg is None:
+            return
+        handler = _HANDLERS[base]
+        try:
+            handler(self.state, msg)
+        except Exception:  # one odd record must not stop the desk from folding the next
+            log.exception("desk could not fold a %s record at offset %d", base, rec.offset)
+
+    def _fold_market_data(self) -> None:
+        if not self._latest_md:
+            return
+        latest, self._latest_md = self._latest_md, {}
+        topic = self.topic(m.MARKET_DATA)
+        for rec in latest.values():
+            md = self.decoder.decode_record(topic, rec.value, rec.offset, m.MARKET_DATA)
+            if md is not None:
+                self.state.on_market_data(md)
+
+    def lag(self) -> dict[str, int]:
+        """Records not yet read by the slowest consumer, per base topic."""
+        raw = self.bus.lag()
+        return {base: raw.get(self.topic(base), 0) for base in m.TOPICS}
+
+    # --- writing --------------------------------------------------------------------------------------
+
+    async def send(self, command: m.ControlCommand, arg: str | None = None) -> m.Control:
+        """Publish a Control record from the desk; the router and executor act on it."""
+        c = m.Control(command=command, arg=arg, origin="desk", ts=self.clock.now_ms())
+        await asyncio.wait_for(self.bus.publish(self.topic(m.CONTROL), "desk", m.encode(c)), SEND_TIMEOUT_S)
+        return c
+
+
+_HANDLERS: dict[str, Any] = {
+    m.SIGNALS: DeskState.on_signal,
+    m.ORDERS: DeskState.on_command,
+    m.ORDER_STATUS: DeskState.on_status,
+    m.CONTROL: DeskState.on_control,
+    m.HEALTH: DeskState.on_health,
+    m.ACCOUNT: DeskState.on_account,
+}

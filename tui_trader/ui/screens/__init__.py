@@ -1,0 +1,1 @@
+"""The desk's screens: main (panes), settings, and the dialogs (confirm, live confirm, help)."""

@@ -1,0 +1,47 @@
+"""Help: every key of the desk with what it does, read from the bindings themselves (so it cannot drift)."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+EXPLAIN = {
+    "pause": "pause or resume new entries (open positions stay protected)",
+    "flatten": "close every open position at market (asks first)",
+    "mode": "switch paper/live; live asks you to type LIVE and needs API keys",
+    "kill": "KILL SWITCH, from anywhere, no question: pause, cancel, flatten, halt",
+    "rearm": "re-arm after the kill switch (asks first)",
+    "settings": "edit settings.toml; live values apply at once",
+    "theme": "next theme",
+    "help": "this help",
+    "quit": "quit (asks first when positions are open)",
+}
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help-close")]
+
+    def __init__(self, bindings: list[tuple[str, Binding]]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.key_bindings = bindings
+
+    def compose(self) -> ComposeResult:
+        lines = Text()
+        for key, b in self.key_bindings:
+            lines.append(f"{key:>8}  ", style="bold")
+            lines.append(f"{b.description:<11}", style="bold")
+            lines.append(f" {EXPLAIN.get(b.id or '', '')}\n")
+        lines.append("\n       1-4  show a group of panes (small terminals)\n")
+        lines.append("  tab, arrows  move between and scroll the tables\n")
+        with Vertical(classes="dialog", id="help-dialog"):
+            yield Static("Keys", classes="dialog-title")
+            with VerticalScroll():
+                yield Static(lines, id="help-keys")
+            yield Static("escape closes", classes="dialog-hint")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,203 @@
+"""The settings form's logic, without Textual: which fields there are, how their text becomes a value, how a
+draft is validated, and which changes apply to the running desk at once.
+
+Every field comes from the settings Structs (msgspec.inspect) with its documentation from
+`settings.field_docs()`, so a field added to settings.py appears in the form by itself. Validation goes
+through `settings.replace_field`, the same code that checks settings.toml when it loads, so the form can
+never save a file the desk would refuse to start with.
+
+Applies live: the desk applies `ui.*` itself. A worker that reads `ctx.settings` each time it decides
+says which fields it takes live in a class attribute `live_settings` (patterns like "risk.*" or
+"trading.min_signal_strength"); the desk hands the running workers a new Settings object holding only those
+fields changed. Every other field keeps its running value until a restart, although the file already has
+the new one, and the form says so beside the field.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+import msgspec
+
+from tui_trader import settings as settings_mod
+from tui_trader.errors import SettingsError
+from tui_trader.settings import Settings
+
+Kind = Literal["bool", "choice", "int", "float", "str", "list"]
+
+# What the desk itself applies at once (theme, refresh rate). Sections listed with "*" apply whole.
+DESK_LIVE = frozenset({"ui.*"})
+
+
+def applies_live(key: str, patterns: frozenset[str] = DESK_LIVE) -> bool:
+    section = key.split(".", 1)[0]
+    return key in patterns or f"{section}.*" in patterns
+
+
+def worker_live_patterns(workers) -> frozenset[str]:
+    """The fields the given workers declare they read live (`live_settings`), plus the desk's own."""
+    out = set(DESK_LIVE)
+    for w in workers:
+        out.update(getattr(w, "live_settings", ()))
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    section: str
+    name: str
+    doc: str
+    kind: Kind
+    choices: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        return f"{self.section}.{self.name}"
+
+
+def field_specs() -> list[FieldSpec]:
+    """Every field of every section, in settings.toml's order."""
+    docs = settings_mod.field_docs()
+    out = []
+    for sec in msgspec.inspect.type_info(Settings).fields:
+        for f in msgspec.inspect.type_info(sec.type.cls).fields:  # type: ignore[attr-defined]
+            kind, choices = _kind(f.type)
+            out.append(FieldSpec(sec.name, f.name, docs[sec.name][f.name], kind, choices))
+    return out
+
+
+def _kind(t: Any) -> tuple[Kind, tuple[str, ...]]:
+    i = msgspec.inspect
+    if isinstance(t, i.BoolType):
+        return "bool", ()
+    if isinstance(t, i.LiteralType):
+        return "choice", tuple(str(v) for v in t.values)
+    if isinstance(t, i.IntType):
+        return "int", ()
+    if isinstance(t, i.FloatType):
+        return "float", ()
+    if isinstance(t, i.ListType):
+        return "list", ()
+    return "str", ()
+
+
+def to_text(value: Any, spec: FieldSpec) -> str:
+    if spec.kind == "list":
+        return ", ".join(str(v) for v in value)
+    if spec.kind == "bool":
+        return "true" if value else "false"
+    return str(value)
+
+
+def from_text(text: str, spec: FieldSpec) -> Any:
+    """The typed value of a field's text, or ValueError saying what was expected."""
+    text = text.strip()
+    if spec.kind == "int":
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"expected a whole number (got {text!r})") from None
+    if spec.kind == "float":
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"expected a number (got {text!r})") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"expected a finite number (got {text!r})")
+        return value
+    if spec.kind == "list":
+        return [part for part in re.split(r"[,\s]+", text) if part]
+    if spec.kind == "bool":
+        if text.lower() in ("true", "yes", "on", "1"):
+            return True
+        if text.lower() in ("false", "no", "off", "0"):
+            return False
+        raise ValueError(f"expected true or false (got {text!r})")
+    return text
+
+
+def clean_message(err: SettingsError, key: str) -> str:
+    """The validation message without the file and key prefix (it is shown beside the field)."""
+    text = err.message
+    text = re.sub(r"^settings: ", "", text)
+    text = re.sub(rf"^`{re.escape(key)}`: ", "", text)
+    return text.replace("`", "")
+
+
+class Draft:
+    """The form's values against the saved settings: conversion and validation errors per field."""
+
+    def __init__(self, saved: Settings, extra_check: Callable[[str, Any], str | None] | None = None) -> None:
+        self.saved = saved
+        self.specs = {s.key: s for s in field_specs()}
+        saved_dict = settings_mod.to_dict(saved)
+        self.values: dict[str, Any] = {k: saved_dict[s.section][s.name] for k, s in self.specs.items()}
+        self._saved_values = dict(self.values)
+        self.texts: dict[str, str] = {}  # text of fields whose text did not convert
+        self.errors: dict[str, str] = {}
+        self.extra_check = extra_check
+        self.result: Settings | None = saved
+
+    def set_text(self, key: str, text: str) -> None:
+        spec = self.specs[key]
+        try:
+            self.values[key] = from_text(text, spec)
+            self.texts.pop(key, None)
+        except ValueError as err:
+            self.texts[key] = str(err)
+        self.validate()
+
+    def set_value(self, key: str, value: Any) -> None:
+        self.values[key] = value
+        self.texts.pop(key, None)
+        self.validate()
+
+    def changed(self) -> list[str]:
+        return [k for k, v in self.values.items() if v != self._saved_values[k] or k in self.texts]
+
+    def validate(self) -> Settings | None:
+        """Recompute every field's error; returns the new Settings when the whole draft is valid."""
+        errors = dict(self.texts)
+        base = self.saved
+        pending = [k for k in self.changed() if k not in errors]
+        # Two passes: a pair of fields checked against each other (sma_fast < sma_slow) may only be valid
+        # once both new values are in.
+        for _ in range(2):
+            failed: dict[str, str] = {}
+            for key in pending:
+                spec = self.specs[key]
+                try:
+                    base = settings_mod.replace_field(base, spec.section, spec.name, self.values[key])
+                except SettingsError as err:
+                    failed[key] = clean_message(err, key)
+            pending = list(failed)
+            if not failed:
+                break
+        errors.update(failed)
+        if self.extra_check is not None:
+            for key in self.changed():
+                if key not in errors:
+                    problem = self.extra_check(key, self.values[key])
+                    if problem:
+                        errors[key] = problem
+        self.errors = errors
+        self.result = None if errors else base
+        return self.result
+
+
+def changed_keys(old: Settings, new: Settings) -> list[str]:
+    a, b = settings_mod.to_dict(old), settings_mod.to_dict(new)
+    return [f"{sec}.{name}" for sec in b for name in b[sec] if a[sec][name] != b[sec][name]]
+
+
+def merge_live(running: Settings, new: Settings, patterns: frozenset[str] = DESK_LIVE) -> Settings:
+    """`running` with the live fields taken from `new` (restart-only fields keep their running values)."""
+    data = settings_mod.to_dict(running)
+    fresh = settings_mod.to_dict(new)
+    for key in changed_keys(running, new):
+        if applies_live(key, patterns):
+            sec, name = key.split(".", 1)
+            data[sec][name] = fresh[sec][name]
+    return settings_mod.parse(data, "settings")

@@ -1,0 +1,270 @@
+"""What the desk knows, folded from bus messages into plain dicts and deques. Pure: no Textual, no bus, no clock.
+
+The bridge feeds every decoded message to `DeskState.on_<kind>`; the panes read the state on the UI clock.
+Positions come from the same `Portfolio` class the router uses, folded from the same commands and statuses,
+so the desk and the router show the same numbers.
+"""
+
+from __future__ import annotations
+
+import collections
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tui_trader import messages as m
+from tui_trader.portfolio import Portfolio
+
+# One sparkline point per 5 s of exchange time (the last price seen in it); 120 points = 10 minutes.
+SPARK_BUCKET_MS = 5000
+SPARK_POINTS = 120
+# Order log rows kept (oldest dropped first); the log is for the trader's eyes, the journal keeps all.
+MAX_ORDER_ROWS = 500
+MAX_NOTICES = 50
+DAY_MS = 86_400_000
+
+Severity = Literal["information", "warning", "error"]
+
+
+@dataclass
+class Quote:
+    symbol: str
+    last: float = 0.0
+    bid: float = 0.0
+    ask: float = 0.0
+    first: float = 0.0  # first trade price seen: "change since start"
+    event_time: int = 0  # exchange time of the newest message (ms)
+    spark: collections.deque = field(default_factory=lambda: collections.deque(maxlen=SPARK_POINTS))
+    _bucket: int = -1
+
+    def update(self, md: m.MarketData) -> None:
+        if md.price > 0:
+            self.last = md.price
+            if self.first <= 0:
+                self.first = md.price
+            bucket = md.event_time // SPARK_BUCKET_MS
+            if bucket == self._bucket and self.spark:
+                self.spark[-1] = md.price
+            elif bucket > self._bucket:
+                self.spark.append(md.price)
+                self._bucket = bucket
+        if md.bid > 0:
+            self.bid = md.bid
+        if md.ask > 0:
+            self.ask = md.ask
+        if md.event_time > self.event_time:
+            self.event_time = md.event_time
+
+    @property
+    def spread_bps(self) -> float | None:
+        if self.bid <= 0 or self.ask <= 0:
+            return None
+        mid = (self.bid + self.ask) / 2
+        return (self.ask - self.bid) / mid * 10_000
+
+    @property
+    def change_pct(self) -> float | None:
+        if self.first <= 0 or self.last <= 0:
+            return None
+        return (self.last - self.first) / self.first * 100
+
+
+@dataclass
+class OrderRow:
+    """One line of the order log: an order id with its latest status."""
+
+    seq: int
+    order_id: str
+    ts: int
+    symbol: str
+    side: str
+    qty: float
+    purpose: str
+    status: str
+    price: float
+    mode: str
+    filled: float = 0.0
+    reason: str = ""
+    rev: int = 0  # bumped on every change, so the log redraws only rows that changed
+
+
+@dataclass(frozen=True)
+class Notice:
+    severity: Severity
+    title: str
+    message: str
+
+
+@dataclass
+class DeskState:
+    starting_balance: float
+    mode: str = "paper"
+    paused: bool = False
+    halted: bool = False
+    halt_detail: str = ""
+    halted_at: int = 0
+    quotes: dict[str, Quote] = field(default_factory=dict)
+    signals: dict[str, m.TradingSignal] = field(default_factory=dict)
+    orders: dict[str, OrderRow] = field(default_factory=dict)
+    health: dict[str, m.Health] = field(default_factory=dict)
+    account: m.Account | None = None
+    realized_by_day: dict[int, float] = field(default_factory=dict)
+    fees_by_day: dict[int, float] = field(default_factory=dict)
+    records: collections.Counter = field(default_factory=collections.Counter)
+    gaps: collections.Counter = field(default_factory=collections.Counter)
+    notices: collections.deque = field(default_factory=lambda: collections.deque(maxlen=MAX_NOTICES))
+    replay_done: str = ""
+    router_state: str = ""
+    control_ts: int = 0
+    portfolio: Portfolio = field(init=False)
+    _seq: int = 0
+
+    def __post_init__(self) -> None:
+        self.portfolio = Portfolio(self.starting_balance)
+
+    def notice(self, severity: Severity, title: str, message: str) -> None:
+        self.notices.append(Notice(severity, title, message))
+
+    # --- market data ----------------------------------------------------------------------------------
+
+    def on_market_data(self, md: m.MarketData) -> None:
+        q = self.quotes.get(md.symbol)
+        if q is None:
+            q = self.quotes[md.symbol] = Quote(md.symbol)
+        q.update(md)
+        if q.last > 0:
+            self.portfolio.mark(md.symbol, q.last)
+
+    def stale_symbols(self, now_ms: int, stale_after_s: float) -> set[str]:
+        """Symbols whose newest message is older than the feed's staleness limit, or that a feed says are stale."""
+        out = {s for s, q in self.quotes.items() if now_ms - q.event_time > stale_after_s * 1000}
+        for h in self.health.values():
+            if h.component.startswith("feed:") and h.state in ("stale", "down"):
+                out.update(h.symbols)
+        return out
+
+    # --- signals --------------------------------------------------------------------------------------
+
+    def on_signal(self, sig: m.TradingSignal) -> None:
+        self.signals[sig.symbol] = sig
+
+    # --- orders ---------------------------------------------------------------------------------------
+
+    def _new_row(self, **kw) -> OrderRow:
+        self._seq += 1
+        row = OrderRow(seq=self._seq, **kw)
+        self.orders[row.order_id] = row
+        if len(self.orders) > MAX_ORDER_ROWS:
+            del self.orders[next(iter(self.orders))]
+        return row
+
+    def on_command(self, cmd: m.OrderCommand) -> None:
+        self.portfolio.on_command(cmd)
+        self.mode = cmd.mode
+        if cmd.id in self.orders:
+            return
+        self._new_row(order_id=cmd.id, ts=cmd.ts, symbol=cmd.symbol, side=cmd.side, qty=cmd.quantity,
+                      purpose=cmd.purpose, status="sent", price=cmd.ref_price, mode=cmd.mode)
+
+    def on_status(self, st: m.OrderStatus) -> None:
+        for fill in self.portfolio.apply(st):
+            day = fill.ts // DAY_MS
+            self.realized_by_day[day] = self.realized_by_day.get(day, 0.0) + fill.realized_pnl
+            self.fees_by_day[day] = self.fees_by_day.get(day, 0.0) + fill.fee
+        row = self.orders.get(st.order_id)
+        if row is None:
+            row = self._new_row(order_id=st.order_id, ts=st.ts, symbol=st.symbol, side=st.side, qty=st.filled_qty,
+                                purpose=st.purpose, status=st.status, price=st.avg_price, mode=st.mode)
+        row.status = st.status
+        row.rev += 1
+        if st.filled_qty > 0:
+            row.filled = st.filled_qty
+            if row.qty <= 0:
+                row.qty = st.filled_qty
+        if st.avg_price > 0:
+            row.price = st.avg_price
+        if st.error:
+            row.reason = st.error
+        if st.status == "error":
+            self.notice("error", "Order error", f"{st.symbol} {st.side} {st.purpose}: {st.error or 'no detail'}")
+
+    def orders_newest_first(self) -> list[OrderRow]:
+        return list(reversed(self.orders.values()))  # insertion order is seq order
+
+    def realized_today(self, now_ms: int) -> float:
+        return self.realized_by_day.get(now_ms // DAY_MS, 0.0)
+
+    def fees_today(self, now_ms: int) -> float:
+        return self.fees_by_day.get(now_ms // DAY_MS, 0.0)
+
+    # --- control, health, account ---------------------------------------------------------------------
+
+    def on_control(self, c: m.Control) -> None:
+        """Mirror the router's rules at once (it confirms through its health record): a kill also pauses,
+        a re-arm leaves the desk paused, a resume while halted does nothing."""
+        if c.origin == "desk":
+            self.control_ts = max(self.control_ts, c.ts)
+        if c.command == "pause":
+            self.paused = True
+        elif c.command == "resume":
+            if not self.halted:
+                self.paused = False
+        elif c.command == "kill":
+            self.halted = self.paused = True
+            self.halted_at = c.ts
+            self.halt_detail = f"kill switch ({c.origin})"
+        elif c.command == "rearm":
+            self.halted = False
+            self.halt_detail = ""
+        elif c.command == "set_mode" and c.arg in ("paper", "live"):
+            self.mode = c.arg
+        if c.origin != "desk":
+            self.notice("warning", "Control", f"{c.command}{' ' + c.arg if c.arg else ''} from {c.origin}")
+
+    def on_health(self, h: m.Health) -> None:
+        before = self.health.get(h.component)
+        self.health[h.component] = h
+        if h.component == "router" and h.ts >= self.control_ts:
+            # The router's own state is the truth about paused and halted (a kill from another desk, a
+            # halted flag restored from its state file, a resume it ignored); a record older than the
+            # desk's last key press is not (the router has not seen the key yet).
+            self.router_state = h.state
+            self.halted = h.state == "halted"
+            self.paused = h.state in ("paused", "halted")
+            if self.halted and not self.halt_detail:
+                self.halt_detail = h.detail.split(":", 1)[0]
+        if before is not None and before.state == h.state:
+            return
+        if h.component.startswith("worker:") and h.state in ("restarting", "failed"):
+            self.notice("error", f"Worker {h.component[7:]} {h.state}", h.detail or h.state)
+        elif h.component.startswith(("feed:", "broker:")) and h.state in ("down", "stale"):
+            self.notice("warning", f"{h.component.split(':')[0].capitalize()} {h.state}", h.detail or h.component)
+        elif h.component == "router" and h.state == "daily_loss_limit":
+            self.notice("warning", "Daily loss limit", h.detail)
+
+    def on_account(self, a: m.Account) -> None:
+        self.account = a
+        self.mode = a.mode
+        if a.mode == "live":
+            self.portfolio.set_balance(a.balance_total)
+        for snap in a.positions:
+            if snap.liquidation_price is not None:
+                self.portfolio.set_liquidation_price(snap.symbol, snap.liquidation_price)
+
+    def feed_state(self) -> str:
+        """One word for the status bar: the worst state of any feed connection."""
+        if self.replay_done:
+            return "replay done"
+        states = [h.state for h in self.health.values() if h.component.startswith("feed:")]
+        for worst in ("down", "stale", "connecting"):
+            if worst in states:
+                return worst
+        return "live" if states else "waiting"
+
+    def worker_states(self) -> dict[str, str]:
+        return {h.component[7:]: h.state for h in self.health.values() if h.component.startswith("worker:")}
+
+    def account_positions(self) -> dict[str, m.PositionSnapshot]:
+        """The broker's own positions (shown for symbols the desk has no fills for, e.g. after a restart)."""
+        if self.account is None:
+            return {}
+        return {p.symbol: p for p in self.account.positions}

@@ -1,0 +1,85 @@
+"""The status bar (mode, bus and lag, feed, workers, PAUSED / HALTED, clock) and the HALTED banner.
+
+LIVE is meant to be impossible to miss: a white-on-red badge, and the whole bar turns red (CSS class
+`-live`). The HALTED banner stays until the kill switch is re-armed.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from tui_trader import messages as m
+from tui_trader.ui import format as fmt
+from tui_trader.ui.widgets.base import LiveText, View
+
+LAG_LABELS = ((m.MARKET_DATA, "md"), (m.SIGNALS, "sig"), (m.ORDERS, "ord"), (m.ORDER_STATUS, "st"))
+ALARM = "bold #ffffff on #c00000"  # theme-independent on purpose: LIVE and HALTED look the same everywhere
+
+
+def status_text(view: View, replay: str = "") -> Text:
+    st = view.state
+    c = view.colours
+    sep = (" │ ", c.muted)
+    out = Text(no_wrap=True, overflow="ellipsis")
+    if st.mode == "live":
+        out.append(" ● LIVE ", style=ALARM)
+    else:
+        out.append(" PAPER ", style=f"bold reverse {c.primary}")
+    out.append(*sep)
+    out.append(view.backend, style="bold")
+    out.append(" lag" if not view.narrow else "", style=c.muted)
+    for topic, label in LAG_LABELS:
+        lag = view.lag.get(topic, 0)
+        out.append(f" {label}" if not view.narrow else f" {label[0]}", style=c.muted)
+        out.append(f"{'' if view.narrow else ' '}{lag}", style=f"bold {c.warn}" if lag > 1000 else "")
+    out.append(*sep)
+    feed = st.feed_state()
+    out.append("feed ", style=c.muted)
+    out.append(feed, style={"live": c.buy, "down": f"bold {c.sell}", "stale": f"bold {c.warn}"}.get(feed, c.warn))
+    if replay and not st.replay_done:
+        out.append(f" {replay}", style=c.muted)
+    troubled = [f"{name} {state}" for name, state in st.worker_states().items() if state in ("restarting", "failed")]
+    if troubled:
+        out.append(*sep)
+        out.append(", ".join(troubled), style=f"bold {c.sell}")
+    if st.paused and not st.halted:  # halted implies paused
+        out.append(*sep)
+        out.append(" PAUSED ", style=f"bold reverse {c.warn}")
+    if st.router_state == "daily_loss_limit" and not st.halted:
+        out.append(*sep)
+        out.append(" LOSS LIMIT ", style=f"bold reverse {c.warn}")
+    if st.halted:
+        out.append(*sep)
+        out.append(" HALTED ", style=ALARM)
+    out.append(*sep)
+    out.append(fmt.clock(view.now_ms), style="bold")
+    return out
+
+
+def halt_text(view: View) -> Text:
+    st = view.state
+    when = f" {fmt.clock(st.halted_at)}" if st.halted_at else ""
+    detail = f" · {st.halt_detail}" if st.halt_detail else ""
+    middle = " · no new entries, positions flattened" if not view.narrow else ""
+    return Text(f"■ HALTED{when}{detail}{middle} · ctrl+r re-arms ■",
+                style=ALARM, justify="center", no_wrap=True, overflow="ellipsis")
+
+
+class StatusBar(LiveText):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, fixed=True)
+
+    def show(self, view: View, replay: str = "") -> None:
+        self.set_class(view.state.mode == "live", "-live")
+        self.set(status_text(view, replay))
+
+
+class HaltBanner(LiveText):
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, fixed=True)
+
+    def show(self, view: View) -> None:
+        if self.display != view.state.halted:
+            self.display = view.state.halted
+        if view.state.halted:
+            self.set(halt_text(view))
