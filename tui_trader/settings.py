@@ -153,6 +153,22 @@ class ExchangeSettings(_Section):
     secrets_file: Annotated[
         str, _doc("Secrets file (mode 0600) with api_key, api_secret, api_password; empty = the XDG config dir.")
     ] = ""
+    reconcile_untracked: Annotated[
+        Literal["flatten", "adopt", "leave"],
+        _doc(
+            "Live start without a desk to ask: what to do with an exchange position the journal does not know "
+            '(and with conditional orders that have no position): "flatten" closes it reduce-only and cancels '
+            'its orders, "adopt" tracks it with fresh stop-loss and take-profit orders, "leave" only logs it.'
+        ),
+    ] = "flatten"
+    reconcile_tracked: Annotated[
+        Literal["protect", "leave"],
+        _doc(
+            "Live start without a desk to ask: a journaled position whose protective orders are not open on the "
+            'exchange, or whose size differs: "protect" places fresh stop-loss and take-profit orders (for the '
+            'exchange\'s size), "leave" only logs it. A position the exchange no longer has is booked closed.'
+        ),
+    ] = "protect"
 
 
 class PaperSettings(_Section):
