@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Iterable
+import queue
+import threading
+from typing import Any, Callable, Iterable
 
 from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
 from tui_trader.errors import BusError
 
 log = logging.getLogger(__name__)
+
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
 def _client() -> Any:
@@ -35,52 +39,126 @@ def unreachable_message(endpoint: str, reason: str) -> str:
     )
 
 
-class _FluvioSubscription(Subscription):
-    """Plain stream (async) or, for a named consumer, the offset-managed iterator (blocking, in a thread)."""
+class _OwnThread:
+    """One daemon thread that runs every call on an object the client forbids to leave its thread.
 
-    def __init__(self, topic: str, stream: Any = None, iterator: Any = None) -> None:
+    The offset-managed consumer iterator is `unsendable` (it panics when used or dropped on another thread),
+    and its `next` blocks until a record arrives, so it gets a thread of its own. A daemon thread: a read
+    still waiting when the desk exits must not hold the exit up.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any]] | None] = queue.SimpleQueue()
+        self._loop = asyncio.get_running_loop()
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
+
+    def _serve(self) -> None:
+        while (item := self._calls.get()) is not None:
+            fn, fut = item
+            try:
+                result: Any = fn()
+            except BaseException as err:  # handed to the waiting coroutine, whatever it is
+                self._settle(fut, None, err)
+            else:
+                self._settle(fut, result, None)
+
+    def _settle(self, fut: asyncio.Future[Any], result: Any, err: BaseException | None) -> None:
+        def settle() -> None:
+            if fut.cancelled():
+                return
+            if err is not None:
+                fut.set_exception(err)
+            else:
+                fut.set_result(result)
+
+        try:
+            self._loop.call_soon_threadsafe(settle)
+        except RuntimeError:  # the loop is closed: nobody waits any more
+            pass
+
+    def call(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+        fut = self._loop.create_future()
+        self._calls.put((fn, fut))
+        return fut
+
+    def stop(self, last: Callable[[], Any] | None = None) -> None:
+        """Run `last` (drop the object) on the thread after whatever call is under way, then end it."""
+        if last is not None:
+            self._calls.put((last, self._loop.create_future()))
+        self._calls.put(None)
+
+
+class _FluvioSubscription(Subscription):
+    """Plain stream (async, on the loop) or, for a named consumer, the offset-managed iterator (on its own
+    thread). Closing ends a read that is waiting for a record: the iterator returns StopAsyncIteration."""
+
+    def __init__(self, topic: str, stream: Any = None, thread: _OwnThread | None = None,
+                 iterator: list[Any] | None = None) -> None:
         self.topic = topic
         self._stream = stream
-        self._iterator = iterator
-        self._closed = False
+        self._thread = thread
+        self._iterator = iterator  # [iterator], owned by `thread`
+        self._closed = asyncio.Event()
+        self._reading: asyncio.Future[Any] | None = None
+
+    def _read(self) -> asyncio.Future[Any]:
+        if self._reading is None:
+            if self._thread is not None:
+                holder = self._iterator
+                self._reading = self._thread.call(lambda: next(holder[0], None))  # type: ignore[index]
+            else:
+                self._reading = asyncio.ensure_future(self._stream.__anext__())
+        return self._reading
 
     async def __anext__(self) -> Record | Gap:
-        if self._closed:
+        if self._closed.is_set():
             raise StopAsyncIteration
         fluvio = _client()
+        reading = self._read()
+        closed = asyncio.ensure_future(self._closed.wait())
         try:
-            if self._iterator is not None:
-                rec = await asyncio.to_thread(next, self._iterator, None)
-                if rec is None:
-                    raise StopAsyncIteration
-            else:
-                rec = await self._stream.__anext__()
+            await asyncio.wait({reading, closed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closed.cancel()
+        if self._closed.is_set():  # closed while waiting: the read is abandoned with the stream
+            raise StopAsyncIteration
+        self._reading = None
+        try:
+            rec = reading.result()
+        except StopAsyncIteration:
+            raise
         except fluvio.FluviorError as err:
             raise BusError(f"fluvio stream on {self.topic} failed: {err}") from None
-        if self._closed:
+        if rec is None:
             raise StopAsyncIteration
         return Record(self.topic, rec.key_string(), bytes(rec.value()), rec.offset(), rec.timestamp())
 
     async def commit(self, offset: int) -> None:
         """Commit the consumer's position. The iterator is never read ahead, so its position is `offset`."""
-        if self._iterator is None:
+        if self._thread is None:
             raise BusError("commit needs a named consumer (subscribe(..., consumer=NAME))")
-        it = self._iterator
+        holder = self._iterator
 
         def _commit() -> None:
-            it.offset_commit()
-            it.offset_flush()
+            holder[0].offset_commit()  # type: ignore[index]
+            holder[0].offset_flush()  # type: ignore[index]
 
-        await asyncio.to_thread(_commit)
+        await self._thread.call(_commit)
 
     async def close(self) -> None:
-        self._closed = True
-        stream, self._stream = self._stream, None
-        if stream is not None and hasattr(stream, "aclose"):
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        if self._thread is not None:
+            holder = self._iterator
+            self._thread.stop(last=lambda: holder.clear())  # type: ignore[union-attr]
+        elif self._reading is not None:
+            self._reading.cancel()
             try:
-                await stream.aclose()
-            except RuntimeError:  # still being iterated by a cancelled task
+                await self._reading
+            except (asyncio.CancelledError, StopAsyncIteration, Exception):
                 pass
+        self._stream = None
 
 
 class FluvioBus(Bus):
@@ -147,7 +225,7 @@ class FluvioBus(Bus):
             last: Exception | None = None
             for attempt in range(50):
                 try:
-                    prod = await asyncio.to_thread(client.topic_producer, topic)
+                    prod = await asyncio.to_thread(client.topic_producer_with_config, topic, self._producer_config())
                     break
                 except fluvio.FluviorError as err:
                     last = err
@@ -156,6 +234,19 @@ class FluvioBus(Bus):
                 raise BusError(f"cannot produce to {topic}: {last}")
             self._producers[topic] = prod
         return prod
+
+    @staticmethod
+    def _producer_config() -> Any:
+        """Every record is flushed at once (orders must not wait for a batch to fill), and a record may be
+        larger than the client's 1 MiB default request."""
+        fluvio = _client()
+        return (
+            fluvio.TopicProducerConfigBuilder()
+            .linger(0)
+            .max_request_size(MAX_REQUEST_BYTES)
+            .batch_size(MAX_REQUEST_BYTES)
+            .build()
+        )
 
     async def publish(self, topic: str, key: str, value: bytes) -> int:
         prod = await self._producer(topic)
@@ -190,8 +281,10 @@ class FluvioBus(Bus):
                 builder.offset_consumer(consumer)
                 builder.offset_strategy(fluvio.OffsetManagementStrategy.MANUAL)
                 config = builder.build()
-                iterator = await asyncio.to_thread(client.consumer_with_config, config)
-                sub = _FluvioSubscription(topic, iterator=iterator)
+                thread = _OwnThread(f"fluvio-{consumer}")
+                holder: list[Any] = []
+                await thread.call(lambda: holder.append(client.consumer_with_config(config)))
+                sub = _FluvioSubscription(topic, thread=thread, iterator=holder)
             else:
                 part = await asyncio.to_thread(client.partition_consumer, topic, 0)
                 stream = await part.async_stream(offset)
@@ -288,7 +381,7 @@ class FluvioBus(Bus):
             last: Exception | None = None
             for attempt in range(50):
                 try:
-                    prod = await asyncio.to_thread(client.topic_producer, topic)
+                    prod = await asyncio.to_thread(client.topic_producer_with_config, topic, self._producer_config())
                     break
                 except fluvio.FluviorError as err:
                     last = err
@@ -297,6 +390,19 @@ class FluvioBus(Bus):
                 raise BusError(f"cannot produce to {topic}: {last}")
             self._producers[topic] = prod
         return prod
+
+    @staticmethod
+    def _producer_config() -> Any:
+        """Every record is flushed at once (orders must not wait for a batch to fill), and a record may be
+        larger than the client's 1 MiB default request."""
+        fluvio = _client()
+        return (
+            fluvio.TopicProducerConfigBuilder()
+            .linger(0)
+            .max_request_size(MAX_REQUEST_BYTES)
+            .batch_size(MAX_REQUEST_BYTES)
+            .build()
+        )
 
     async def publish(self, topic: str, key: str, value: bytes) -> int:
         prod = await self._producer(topic)
@@ -331,8 +437,10 @@ class FluvioBus(Bus):
                 builder.offset_consumer(consumer)
                 builder.offset_strategy(fluvio.OffsetManagementStrategy.MANUAL)
                 config = builder.build()
-                iterator = await asyncio.to_thread(client.consumer_with_config, config)
-                sub = _FluvioSubscription(topic, iterator=iterator)
+                thread = _OwnThread(f"fluvio-{consumer}")
+                holder: list[Any] = []
+                await thread.call(lambda: holder.append(client.consumer_with_config(config)))
+                sub = _FluvioSubscription(topic, thread=thread, iterator=holder)
             else:
                 part = await asyncio.to_thread(client.partition_consumer, topic, 0)
                 stream = await part.async_stream(offset)
