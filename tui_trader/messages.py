@@ -53,7 +53,8 @@ Mode = Literal["paper", "live"]
 Purpose = Literal["entry", "close", "flatten", "kill"]
 StatusPurpose = Literal["entry", "close", "flatten", "kill", "stop_loss", "take_profit"]
 StatusKind = Literal["accepted", "filled", "partially_filled", "canceled", "rejected", "error"]
-ControlCommand = Literal["pause", "resume", "flatten", "kill", "rearm", "set_mode"]
+# "reconcile": the desk's answer to the executor's reconciliation question at a live start (arg: JSON, see reconcile.py).
+ControlCommand = Literal["pause", "resume", "flatten", "kill", "rearm", "set_mode", "reconcile"]
 
 
 class MarketData(_Message, frozen=True, kw_only=True):

@@ -12,6 +12,13 @@ entries created before the kill are dropped ("kill: dropped after kill switch") 
 
 `Account` records (topic `trading-account`) go out after each fill and every `exchange.account_poll_s` of
 clock time (paper: computed; live: the exchange's balance and positions, polled).
+
+Reconciliation (not in a replay): when the ccxt broker starts, before it executes anything, the journal's
+live positions are compared with the exchange's positions and open conditional orders (`tui_trader.reconcile`).
+With no one to ask (`ctx.shared["interactive"]` falsy) the settings' policy decides; with a desk attached the
+differences go out as a `Health` record (component "reconcile", state "waiting", detail = the request JSON,
+re-announced every few seconds) and the executor waits for a `Control(command="reconcile", arg=answer JSON)`
+of the same round. Until then live commands stay queued; a kill meanwhile answers "flatten" for everything.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import collections
 from typing import Any
 
 from tui_trader import messages as m
+from tui_trader import reconcile as rc
 from tui_trader.brokers.base import AccountView, Broker, Report
 from tui_trader.brokers.paper import PaperBroker
 from tui_trader.bus.base import Start
@@ -31,6 +39,7 @@ from tui_trader.settings import load_secrets
 from tui_trader.workers.base import Worker
 
 KILL_DROP = "kill: dropped after kill switch"
+REASK_S = 5.0  # while the desk has not answered, the question is published again this often (a desk attaching late)
 
 
 class ExecutorWorker(Worker):
@@ -62,6 +71,9 @@ class ExecutorWorker(Worker):
         self.journal = shared_journal(ctx)
         self.redelivered = 0  # commands seen again that the journal says were executed already
         self._recovered = False
+        # The reconciliation question the desk has not answered yet: (round id, differences, answer future).
+        self._question: tuple[str, list[rc.Difference], asyncio.Future[dict[str, rc.Action]]] | None = None
+        self.reconciled: list[str] = []  # what the last reconciliation did, one line per difference
 
     # --- the shell ------------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -121,8 +133,14 @@ class ExecutorWorker(Worker):
     async def _consume_control(self, start: Start) -> None:
         async for rec, ctl in self.consume(m.CONTROL, start):
             self._resume[m.CONTROL] = rec.offset + 1
+            if ctl.command == "reconcile":
+                self._answered(ctl)
+                continue
             if ctl.command != "kill":
                 continue
+            if self._question is not None and not self._question[2].done():
+                self.log.warning("kill switch while the reconciliation waits for the desk: flattening what differs")
+                self._question[2].set_result(rc.kill_choices(self._question[1]))
             self.killed_at = ctl.ts if self.killed_at is None else max(self.killed_at, ctl.ts)
             kept: collections.deque[m.OrderCommand] = collections.deque()
             dropped = []
@@ -175,6 +193,9 @@ class ExecutorWorker(Worker):
                 reason = self._live_reason
                 await self._publish([Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose,
                                             status="rejected", error=reason)], "live", cmd)
+                continue
+            if self._killed(cmd):  # the kill came while the broker started (or the desk was asked)
+                await self._publish([_drop(cmd)], "live", cmd)
                 continue
             try:
                 reports = await broker.execute(cmd)
@@ -234,12 +255,86 @@ class ExecutorWorker(Worker):
                 await self.health(f"broker:{name}", "down", self._live_reason)
                 return None
             self.book.update(broker.rules())
+            if not self.ctx.replay_files:
+                # Nothing trades on the exchange before the journal and the exchange agree (or the trader
+                # said what to do about it).
+                try:
+                    await self._reconcile(broker)
+                except TuiTraderError as err:
+                    await broker.close()
+                    self._live_reason = f"exchange_unavailable: {err.message}"
+                    await self.health("reconcile", "failed", err.message)
+                    await self.health(f"broker:{name}", "down", self._live_reason)
+                    return None
             self.live = broker
             self._live_reason = ""
             await self.health(f"broker:{name}", "live", "demo" if self.settings.exchange.demo else "production")
             self._spawn(self._poll_protection(broker))
             self._spawn(self._poll_account(broker))
             return broker
+
+    # --- reconciliation -----------------------------------------------------------------------------------
+    async def _reconcile(self, broker: Broker) -> None:
+        from tui_trader.workers.reconciler import Reconciler  # ccxt-side code loads only when live is used
+
+        name = self.settings.exchange.name
+        rec = Reconciler(self.settings, self.journal, broker, now_ms=self.ctx.clock.now_ms, new_id=self.ids.new,
+                         publish=self._publish_reconciled)
+        await self.health("reconcile", "checking", f"journal against {name}")
+        survey = await rec.survey()
+        rec.watch_in_sync(survey)
+        diffs = survey.differences
+        if not diffs:
+            self.reconciled = []
+            held = len(survey.in_sync)
+            await self.health("reconcile", "done", f"in sync with {name}: {held} open position{'s' * (held != 1)}")
+            return
+        for d in diffs:
+            self.log.warning("reconcile: %s %s: %s", d.symbol, d.kind.replace("_", " "), rc.describe(d))
+        if self.ctx.shared.get("interactive"):
+            choices = await self._ask(name, diffs)
+        else:
+            choices = rc.default_choices(diffs)
+            p = rec.policy
+            self.log.warning("reconcile: no desk to ask; policy untracked=%s, tracked=%s", p.untracked, p.tracked)
+        await self.health("reconcile", "applying", f"{len(diffs)} difference{'s' * (len(diffs) != 1)}")
+        self.reconciled = await rec.apply(survey, choices)
+        await self.health("reconcile", "done", "\n".join(self.reconciled))
+
+    async def _ask(self, exchange: str, diffs: list[rc.Difference]) -> dict[str, rc.Action]:
+        """Ask the desk and wait for its answer (no time limit: nothing trades until it comes)."""
+        round_id = self.ids.new()
+        request = rc.encode_request(round_id, exchange, diffs)
+        answer: asyncio.Future[dict[str, rc.Action]] = asyncio.get_running_loop().create_future()
+        self._question = (round_id, diffs, answer)
+        self.log.warning("reconcile: live trading waits for the desk to answer about %d difference(s)", len(diffs))
+        try:
+            while not answer.done():
+                await self.health("reconcile", "waiting", request)
+                try:
+                    await asyncio.wait_for(asyncio.shield(answer), REASK_S)
+                except TimeoutError:
+                    continue
+            return answer.result()
+        finally:
+            self._question = None
+
+    def _answered(self, ctl: m.Control) -> None:
+        answer = rc.decode_answer(ctl.arg or "")
+        question = self._question
+        if answer is None:
+            self.log.warning("reconcile: unreadable answer from %s ignored", ctl.origin)
+            return
+        if question is None or question[0] != answer.round or question[2].done():
+            self.log.info("reconcile: answer to round %s ignored (not the open question)", answer.round)
+            return
+        choices, problems = rc.choices_from_answer(question[1], answer.choices)
+        for problem in problems:
+            self.log.warning("reconcile: %s", problem)
+        question[2].set_result(choices)
+
+    async def _publish_reconciled(self, st: m.OrderStatus) -> None:
+        await self.publish(m.ORDER_STATUS, st.symbol, st)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -376,6 +471,8 @@ class ExecutorWorker(Worker):
         if self.live is not None or self.fills["live"]:
             out["live"] = {"exchange": self.settings.exchange.name, "fills": self.fills["live"],
                            "fees": round(self.fees["live"], 6), "balance": self.live_balance}
+        if self.reconciled:
+            out["reconciled"] = list(self.reconciled)
         out["final_balance"] = round(self.paper.wallet, 6) if self.settings.trading.paper_trading else self.live_balance
         return out
 
