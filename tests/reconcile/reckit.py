@@ -23,6 +23,7 @@ from tui_trader.journal import Journal
 from tui_trader.settings import Secrets, Settings, parse, to_dict
 from tui_trader.workers.base import WorkerContext
 from tui_trader.workers.executor import ExecutorWorker
+from tui_trader.workers.router import RouterWorker
 
 SECRETS = Secrets(api_key="TESTKEY-0123456789abcdef", api_secret="TESTSECRET-fedcba9876543210")
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
@@ -34,7 +35,7 @@ SOL_STOP_ID = "by-hand-sol-stop"
 def live_settings(url: str, journal: Path | str, **exchange: Any) -> Settings:
     data = to_dict(Settings())
     data["trading"].update(paper_trading=False, symbols=SYMBOLS)
-    data["exchange"].update(api_base_url=url, poll_s=0.05, timeout_ms=500, **exchange)
+    data["exchange"].update({"api_base_url": url, "poll_s": 0.05, "timeout_ms": 500, **exchange})
     data["journal"]["path"] = str(journal)
     return parse(data)
 
@@ -65,7 +66,7 @@ class Desk:
     """One desk process: an executor on a fresh embedded bus over a journal file that outlives it, with taps
     on order statuses and health records."""
 
-    def __init__(self, settings: Settings, *, interactive: bool = False) -> None:
+    def __init__(self, settings: Settings, *, interactive: bool = False, router: bool = False) -> None:
         self.bus = EmbeddedBus()
         self.journal = Journal(settings.journal.path)
         shared: dict[str, Any] = {"instruments": RulesBook(), "journal": self.journal}
@@ -73,6 +74,8 @@ class Desk:
             shared["interactive"] = True
         self.ctx = WorkerContext(settings=settings, bus=self.bus, clock=Clock(), shared=shared)
         self.worker = ExecutorWorker(self.ctx)
+        # The router of the same process (it rebuilds its book from the journal when built, as at a start).
+        self.router = RouterWorker(self.ctx) if router else None
         self.statuses: list[m.OrderStatus] = []
         self.health: list[m.Health] = []
         self._tasks: list[asyncio.Task] = []
@@ -82,6 +85,10 @@ class Desk:
         for topic, sink, cls in ((m.ORDER_STATUS, self.statuses, m.OrderStatus), (m.HEALTH, self.health, m.Health)):
             sub = await self.bus.subscribe(topic, Start.BEGINNING, tracked=False)
             self._tasks.append(asyncio.create_task(self._tap(sub, sink, cls)))
+        if self.router is not None:  # started first, as the runtime does
+            self._tasks.append(asyncio.create_task(self.router.run()))
+            status_topic = self.bus.cluster.topic(m.ORDER_STATUS)
+            await until(lambda: len(status_topic.subs) >= 2, "the router to subscribe")
         self._tasks.append(asyncio.create_task(self.worker.run()))
         topics = [self.bus.cluster.topic(t) for t in (m.ORDERS, m.CONTROL)]
         await until(lambda: all(t.subs for t in topics), "the executor to subscribe")

@@ -213,8 +213,14 @@ async def test_a_position_closed_by_hand_is_booked_closed_and_a_larger_one_taken
             a["algoStatus"] = "CANCELED"
     mock.positions["ETHUSDT"]["amt"] = 0.4
     mock.clear()
-    async with Desk(live_settings(mock.base_url, journal_path)) as desk:
+    async with Desk(live_settings(mock.base_url, journal_path), router=True) as desk:
+        book = desk.router.core.portfolio.positions
+        assert {s: p.quantity for s, p in book.items()} == {"BTCUSDT": 0.01, "ETHUSDT": 0.2}  # from the journal
         await until(desk.reconcile_done, "the reconciliation")
+        await desk.bus.wait_idle()
+        # The router follows what was booked: BTCUSDT no longer tracked, ETHUSDT at the exchange's size.
+        assert {s: (p.side, p.quantity) for s, p in book.items()} == {"ETHUSDT": ("long", 0.4)}
+        assert book["ETHUSDT"].stop_loss_order_id and book["ETHUSDT"].take_profit_order_id
         detail = desk.done_detail()
         assert "BTCUSDT missing position: adopt: booked closed (long 0.01; exit price unknown, booked at entry 60000)" in detail
         assert "ETHUSDT size mismatch: adopt: adopted long 0.4 @ 2500; stop-loss 2400 and take-profit 2700 placed" in detail

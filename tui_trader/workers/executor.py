@@ -266,6 +266,9 @@ class ExecutorWorker(Worker):
                     await self.health("reconcile", "failed", err.message)
                     await self.health(f"broker:{name}", "down", self._live_reason)
                     return None
+                except BaseException:  # stopped while asking, or a bug: the broker's connections go with it
+                    await broker.close()
+                    raise
             self.live = broker
             self._live_reason = ""
             await self.health(f"broker:{name}", "live", "demo" if self.settings.exchange.demo else "production")
