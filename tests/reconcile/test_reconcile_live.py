@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from net.mock_binance import MockBinance
-from reckit import (BTC_STOP, BTC_TARGET, SECRETS, SOL_STOP_ID, Desk, entry, first_session, journal_book, live_settings,
+from reckit import (SECRETS, SOL_STOP_ID, Desk, entry, first_session, journal_book, live_settings,
                     outside_changes, set_keys, until)
 from tui_trader.brokers.ccxt_broker import CcxtBroker
 from tui_trader.journal import Journal
