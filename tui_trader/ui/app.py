@@ -85,12 +85,17 @@ class DeskApp(App[int]):
         self.bridge: DeskBridge | None = None
         self.runtime = None
         self._pending: list[tuple[m.ControlCommand, str | None]] = []
-        self._refreshing = False
+        self._refresh_lock = asyncio.Lock()
         self._draw_errors: dict[str, float] = {}
         self._serve_worker: Worker | None = None
         self._colours: tuple[str, Colours] | None = None
         self._load_themes(theme_dirs if theme_dirs is not None else paths.theme_dirs())
         self._initial_halt()
+
+    def notify(self, message: str, *, title: str = "", severity: str = "information",  # type: ignore[override]
+               timeout: float | None = None, markup: bool = False) -> None:
+        """As App.notify, but text is never parsed as markup: an exchange's error may hold brackets."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
 
     # --- themes ---------------------------------------------------------------------------------------
 
@@ -134,7 +139,7 @@ class DeskApp(App[int]):
 
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
-        self._timer = self.set_interval(1 / self.settings.ui.refresh_hz, self.refresh_desk)
+        self._timer = self.set_interval(1 / self.settings.ui.refresh_hz, self._tick)
         self._serve_worker = self.run_worker(self._serve(), name="desk", group="desk", exit_on_error=False)
         for problem in self.theme_problems:
             self.notify(problem, title="Theme skipped", severity="warning")
@@ -215,11 +220,20 @@ class DeskApp(App[int]):
             narrow=main.narrow if main is not None else True,
         )
 
+    async def _tick(self) -> None:
+        """The UI clock: a tick that finds the previous one still drawing is skipped, never queued."""
+        if not self._refresh_lock.locked():
+            await self.refresh_desk()
+
     async def refresh_desk(self) -> None:
-        """One UI tick: read what arrived, redraw the screens on view, show notices. Ticks never overlap."""
-        if self._refreshing or not self.is_running:
+        """Read what arrived, redraw the screens on view, show notices. Never two at once: a caller that
+        finds one drawing waits for it, then draws again (so what it just did is on screen)."""
+        if not self.is_running:
             return
-        self._refreshing = True
+        async with self._refresh_lock:
+            await self._refresh()
+
+    async def _refresh(self) -> None:
         try:
             if self.bridge is not None:
                 await self.bridge.drain()
@@ -241,8 +255,6 @@ class DeskApp(App[int]):
                 self._draw_errors[text] = now
                 log.exception("the desk could not redraw")
                 self.notify(text, title="Display error (details in the log)", severity="error")
-        finally:
-            self._refreshing = False
 
     def _show_notices(self) -> None:
         notices = self.state.notices
@@ -409,7 +421,7 @@ class DeskApp(App[int]):
             self.theme = self.settings.ui.theme
         if self.settings.ui.refresh_hz != before.ui.refresh_hz:
             self._timer.stop()
-            self._timer = self.set_interval(1 / self.settings.ui.refresh_hz, self.refresh_desk)
+            self._timer = self.set_interval(1 / self.settings.ui.refresh_hz, self._tick)
 
     # --- quitting -------------------------------------------------------------------------------------
 

@@ -70,6 +70,8 @@ def field_specs() -> list[FieldSpec]:
 
 def _kind(t: Any) -> tuple[Kind, tuple[str, ...]]:
     i = msgspec.inspect
+    while isinstance(t, i.Metadata):  # Annotated[..., Meta(...)]: the type is inside
+        t = t.type
     if isinstance(t, i.BoolType):
         return "bool", ()
     if isinstance(t, i.LiteralType):

@@ -1,5 +1,8 @@
 """The settings screen: every section of settings.toml as a form, each field with its documentation.
 
+One section at a time behind tabs (left/right on the tabs, or ctrl+pageup/pagedown anywhere), each built
+the first time it is shown: sixty fields at once took seconds to open on a small machine.
+
 An invalid value is marked where it was typed, with the validation message, and the form cannot be saved
 until it is fixed. Saving writes settings.toml through the settings module (atomic, previous file kept as
 .bak); the desk then applies the live fields at once and says which ones wait for a restart. API keys are
@@ -15,13 +18,17 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
+from textual.widget import Widget
+from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Select, Static, Switch, Tab, Tabs
 
 from tui_trader.settings import Settings
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.settings_form import DESK_LIVE, Draft, FieldSpec, applies_live, to_text
 from tui_trader.ui.widgets.base import LiveText, View
 from tui_trader.ui.widgets.status import HaltBanner, StatusBar
+
+
+KEYS_NOTE = "API keys are never settings: environment or secrets file"
 
 
 def widget_id(key: str) -> str:
@@ -51,19 +58,21 @@ class FieldRow(Vertical):
                 yield Input(value=to_text(self.value, spec), id=wid, classes="field-input", compact=True)
         when = "applies live" if self.live else "applies after restart"
         yield Static(f"{spec.doc} ({when})", classes="field-hint", markup=False)
-        yield Static("", classes="field-error", markup=False)
+        yield LiveText(classes="field-error")
 
     def show_error(self, message: str | None) -> None:
         self.set_class(bool(message), "-invalid")
-        self.query_one(".field-error", Static).update(f"✗ {message}" if message else "")
+        self.query_one(".field-error", LiveText).set(f"✗ {message}" if message else "")
         widget = self.query_one(f"#{widget_id(self.spec.key)}")
-        widget.set_class(bool(message), "-invalid")
+        widget.set_class(bool(message), "-bad")  # not "-invalid": Input manages that class itself
 
 
 class SettingsScreen(Screen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="settings-save", priority=True),
         Binding("escape", "close", "Back", id="settings-close"),
+        Binding("ctrl+pagedown", "next_section(1)", "Next", id="settings-next", priority=True),
+        Binding("ctrl+pageup", "next_section(-1)", "Prev", id="settings-previous", priority=True),
     ]
 
     def __init__(self, saved: Settings, path: Path, known_themes: list[str],
@@ -73,6 +82,7 @@ class SettingsScreen(Screen):
         self.known_themes = known_themes
         self.live_patterns = live_patterns
         self.draft = Draft(saved, extra_check=self._extra_check)
+        self._shown_errors: dict[str, str] = {}
 
     def _extra_check(self, key: str, value: Any) -> str | None:
         if key == "ui.theme" and value not in self.known_themes:
@@ -82,32 +92,61 @@ class SettingsScreen(Screen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="settings-status")
         yield HaltBanner(id="settings-halt")
-        yield Static(f"Settings · {self.path} · API keys are not settings: they come from the environment or "
-                     "the secrets file", id="settings-title", markup=False)
-        with VerticalScroll(id="settings-form"):
-            section = None
-            for key, spec in self.draft.specs.items():
-                if spec.section != section:
-                    section = spec.section
-                    yield Static(f"[{section}]", classes="section-title", markup=False)
-                yield FieldRow(spec, self.draft.values[key], applies_live(key, self.live_patterns))
+        yield Static(f"Settings · {self.path}", id="settings-title", markup=False)
+        yield Tabs(*(Tab(name, id=f"tab-{name}") for name in self.sections), id="settings-tabs")
+        yield ContentSwitcher(id="settings-form")
         with Horizontal(id="settings-buttons"):
-            yield LiveText(id="settings-message")
-            yield Button("Save (ctrl+s)", id="save", variant="primary")
-            yield Button("Back (esc)", id="back")
+            yield LiveText(KEYS_NOTE, id="settings-message")
+            yield Button("Save", id="save", variant="primary", compact=True)
+            yield Button("Back", id="back", compact=True)
         yield Footer(compact=True)
 
-    def on_mount(self) -> None:
-        self.query(".field-input, Switch, Select").first().focus()
+    @property
+    def sections(self) -> list[str]:
+        return list(dict.fromkeys(spec.section for spec in self.draft.specs.values()))
+
+    async def on_mount(self) -> None:
+        await self.show_section(self.sections[0], focus=True)
+
+    async def show_section(self, section: str, focus: bool = False) -> None:
+        """Show one section's fields, building them the first time."""
+        switcher = self.query_one(ContentSwitcher)
+        pane_id = f"section-{section}"
+        if not switcher.query(f"#{pane_id}"):
+            rows = [FieldRow(spec, self.draft.values[key], applies_live(key, self.live_patterns))
+                    for key, spec in self.draft.specs.items() if spec.section == section]
+            await switcher.mount(VerticalScroll(*rows, id=pane_id, classes="settings-section"))
+            for row in rows:  # errors of this section found before it was shown
+                row.show_error(self.draft.errors.get(row.spec.key))
+        switcher.current = pane_id
+        tabs = self.query_one(Tabs)
+        if tabs.active != f"tab-{section}":
+            tabs.active = f"tab-{section}"
+        if focus:
+            self.query_one(f"#{pane_id}").query(".field-input, Switch, Select").first().focus()
+
+    async def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tabs.id == "settings-tabs" and event.tab is not None and event.tab.id:
+            await self.show_section(event.tab.id.removeprefix("tab-"))
+
+    async def action_next_section(self, step: int) -> None:
+        names = self.sections
+        current = (self.query_one(Tabs).active or "").removeprefix("tab-")
+        i = names.index(current) if current in names else 0
+        await self.show_section(names[(i + step) % len(names)], focus=True)
+
+    async def focus_field(self, key: str) -> Widget:
+        """Show the field's section and put the keyboard on it."""
+        await self.show_section(key.split(".", 1)[0])
+        widget = self.query_one("#" + widget_id(key))
+        widget.focus()
+        return widget
 
     def render_view(self, view: View, replay: str = "") -> None:
         self.query_one(StatusBar).show(view, replay)
         self.query_one(HaltBanner).show(view)
 
     # --- editing --------------------------------------------------------------------------------------
-
-    def _row(self, key: str) -> FieldRow:
-        return self.query_one("#field-" + key.replace(".", "-"), FieldRow)
 
     @staticmethod
     def _key_of(widget_id_: str | None) -> str | None:
@@ -135,8 +174,15 @@ class SettingsScreen(Screen):
             self._show_errors()
 
     def _show_errors(self) -> None:
-        for row in self.query(FieldRow):
-            row.show_error(self.draft.errors.get(row.spec.key))
+        errors = self.draft.errors
+        # Only rows whose message changed are touched (a keystroke should not redraw every field); rows of
+        # sections not built yet get theirs when shown.
+        for key in set(errors) | set(self._shown_errors):
+            if errors.get(key) != self._shown_errors.get(key):
+                rows = self.query("#field-" + key.replace(".", "-"))
+                if rows:
+                    rows.first(FieldRow).show_error(errors.get(key))
+        self._shown_errors = dict(errors)
         n = len(self.draft.errors)
         changed = len(self.draft.changed())
         message = self.query_one("#settings-message", LiveText)
@@ -145,25 +191,25 @@ class SettingsScreen(Screen):
         elif changed:
             message.set(f"{changed} change{'s' if changed > 1 else ''} not saved")
         else:
-            message.set("")
+            message.set(KEYS_NOTE)
 
     # --- saving ---------------------------------------------------------------------------------------
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
         if event.button.id == "save":
-            self.action_save()
+            await self.action_save()
         else:
             self.action_close()
 
-    def action_save(self) -> None:
+    async def action_save(self) -> None:
         new = self.draft.validate()
         self._show_errors()
         if new is None:
             first = next(iter(self.draft.errors))
             self.notify(f"Not saved: {len(self.draft.errors)} invalid value(s); first: {first}: "
                         f"{self.draft.errors[first]}", severity="error", title="Settings")
-            self.query_one("#" + widget_id(first)).focus()
+            await self.focus_field(first)
             return
         if not self.draft.changed():
             self.notify("Nothing changed.", title="Settings")

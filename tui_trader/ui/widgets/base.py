@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
@@ -143,6 +143,7 @@ class KeyedTable(ScrollView, can_focus=True):
         self._strips: dict[str, list[Strip]] = {}  # rendered lines per row, full width (uncropped)
         self._lines: list[tuple[str, int]] = []  # (row key, line within the row) for every line
         self._header: Strip | None = None
+        self._justify: list[str | None] = []
         self._style_key: object = None
 
     # --- data -----------------------------------------------------------------------------------------
@@ -176,6 +177,13 @@ class KeyedTable(ScrollView, can_focus=True):
                     w = max((cell_len(line) for line in c.plain.split("\n")), default=0)
                     if w > widths[i]:
                         widths[i] = w
+        if rows:
+            # Headers line up with their column: right-aligned over numbers.
+            justify = [c.justify for c in cells_by_key[keys[0]]]
+            if justify != self._justify:
+                self._justify = justify
+                self._header = None
+                self.refresh(Region(0, 0, max(self.size.width, 1), 1))  # the header row stays on screen
         structure = keys != self._order or any(self._heights.get(k, 1) != heights.get(k, 1) for k in changed)
         self._cells = cells_by_key
         self._heights = {k: heights.get(k, 1) for k in keys}
@@ -282,7 +290,9 @@ class KeyedTable(ScrollView, can_focus=True):
         if y == 0:
             if self._header is None:
                 header_style = style + self.get_component_rich_style("keyed-table--header", partial=True)
-                self._header = self._render_text([Text(label) for _, label in self._columns], header_style)
+                labels = [Text(label, justify=j) for (_, label), j in
+                          zip(self._columns, self._justify + [None] * len(self._columns))]
+                self._header = self._render_text(labels, header_style)
             strip = self._header
         else:
             index = scroll_y + y - 1

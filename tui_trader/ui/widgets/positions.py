@@ -90,6 +90,7 @@ class PositionsPane(Pane):
         none = self.query_one("#positions-none", LiveText)
         if table.display != bool(cells):
             table.display = bool(cells)
+        if none.display != (not cells):
             none.display = not cells
         if not view.narrow:
             table.shape([("symbol", "Symbol"), *FIELDS])

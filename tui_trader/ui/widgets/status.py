@@ -6,6 +6,8 @@ LIVE is meant to be impossible to miss: a white-on-red badge, and the whole bar 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rich.text import Text
 
 from tui_trader import messages as m
@@ -13,16 +15,22 @@ from tui_trader.ui import format as fmt
 from tui_trader.ui.widgets.base import LiveText, View
 
 LAG_LABELS = ((m.MARKET_DATA, "md"), (m.SIGNALS, "sig"), (m.ORDERS, "ord"), (m.ORDER_STATUS, "st"))
-ALARM = "bold #ffffff on #c00000"  # theme-independent on purpose: LIVE and HALTED look the same everywhere
+# Theme-independent on purpose: LIVE and HALTED look the same in every theme. In live mode the whole bar
+# is red (CSS), so the LIVE badge is inverted and HALTED is yellow on red to stand out from the bar.
+ALARM = "bold #ffffff on #c00000"
+LIVE_BADGE = "bold #c00000 on #ffffff"
+HALTED_BADGE = "bold #ffff00 on #c00000"
 
 
 def status_text(view: View, replay: str = "") -> Text:
     st = view.state
     c = view.colours
+    if st.mode == "live":  # on the red bar, muted text must stay readable
+        c = replace(c, muted="#ffd6d6", buy="#ffffff", warn="#ffff00", sell="#ffff00")
     sep = (" │ ", c.muted)
     out = Text(no_wrap=True, overflow="ellipsis")
     if st.mode == "live":
-        out.append(" ● LIVE ", style=ALARM)
+        out.append(" ● LIVE ", style=LIVE_BADGE)
     else:
         out.append(" PAPER ", style=f"bold reverse {c.primary}")
     out.append(*sep)
@@ -30,7 +38,7 @@ def status_text(view: View, replay: str = "") -> Text:
     out.append(" lag" if not view.narrow else "", style=c.muted)
     for topic, label in LAG_LABELS:
         lag = view.lag.get(topic, 0)
-        out.append(f" {label}" if not view.narrow else f" {label[0]}", style=c.muted)
+        out.append(f" {label}", style=c.muted)
         out.append(f"{'' if view.narrow else ' '}{lag}", style=f"bold {c.warn}" if lag > 1000 else "")
     out.append(*sep)
     feed = st.feed_state()
@@ -50,7 +58,7 @@ def status_text(view: View, replay: str = "") -> Text:
         out.append(" LOSS LIMIT ", style=f"bold reverse {c.warn}")
     if st.halted:
         out.append(*sep)
-        out.append(" HALTED ", style=ALARM)
+        out.append(" HALTED ", style=HALTED_BADGE)
     out.append(*sep)
     out.append(fmt.clock(view.now_ms), style="bold")
     return out

@@ -1,0 +1,41 @@
+"""Desk test fixtures: a bus with no workers, a fixed clock, and a desk factory (helpers.py has the waits)."""
+
+from __future__ import annotations
+
+import os
+
+# Before Textual is imported: no animations, so a test never waits on a transition.
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+from typing import Callable  # noqa: E402
+
+import pytest  # noqa: E402
+
+from . import canned  # noqa: E402
+from tui_trader.bus import EmbeddedBus, EmbeddedCluster  # noqa: E402
+from tui_trader.clock import FixedClock  # noqa: E402
+from tui_trader.settings import Settings  # noqa: E402
+from tui_trader.ui.app import DeskApp  # noqa: E402
+
+
+@pytest.fixture
+def bus() -> EmbeddedBus:
+    return EmbeddedBus(EmbeddedCluster())
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(canned.NOW)
+
+
+@pytest.fixture
+def desk(bus, clock, tmp_path) -> Callable[..., DeskApp]:
+    """A desk showing `bus` (no workers run), saving its settings under tmp_path."""
+
+    def make(settings: Settings | None = None, **kw) -> DeskApp:
+        kw.setdefault("settings_path", tmp_path / "settings.toml")
+        return DeskApp(settings or Settings(), bus=bus, clock=clock, **kw)
+
+    return make
+
+

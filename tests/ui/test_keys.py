@@ -1,0 +1,280 @@
+"""Every key of the desk and every dialog path, driven by Pilot on a bus with no workers: what goes out on
+trading-control, and what the trader sees."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from textual.widgets import Input
+
+from tui_trader import messages as m
+from tui_trader.ui.screens.confirm import ConfirmScreen
+from tui_trader.ui.screens.help import HelpScreen
+from tui_trader.ui.screens.live_confirm import LiveConfirmScreen
+from tui_trader.ui.screens.main import MainScreen
+from tui_trader.ui.screens.settings import SettingsScreen
+from tui_trader.ui.widgets.status import HaltBanner, StatusBar
+
+from . import canned
+from .helpers import LARGE, SMALL, controls, feed, ready, wait_for
+
+
+def status(app) -> str:
+    return app.screen.query_one(StatusBar).shown
+
+
+def banner(app) -> HaltBanner:
+    return app.screen.query_one(HaltBanner)
+
+
+def notes(app) -> list[str]:
+    return [f"{n.title}: {n.message}" for n in app._notifications]
+
+
+async def test_every_key_has_a_binding_id_and_shows_in_the_footer(desk):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        active = app.screen.active_bindings
+        ids = {ab.binding.id for ab in active.values() if ab.binding.show}
+        assert {"pause", "flatten", "mode", "kill", "rearm", "settings", "theme", "help", "quit"} <= ids
+        keys = {ab.binding.id: key for key, ab in active.items()}
+        assert keys["kill"] == "ctrl+k" and keys["rearm"] == "ctrl+r" and keys["help"] == "question_mark"
+        assert all(ab.binding.id for ab in active.values() if ab.binding.show), "a shown key without an id"
+
+
+async def test_pause_and_resume_go_out_as_controls(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "PAUSED" in status(app), "PAUSED in the status bar")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: "PAUSED" not in status(app), "PAUSED to clear")
+        assert await controls(bus) == [("pause", None, "desk"), ("resume", None, "desk")]
+
+
+async def test_flatten_asks_first_and_no_means_nothing_sent(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("f")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("enter")  # the focused button is "No": a stray enter never flattens
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("f", "n")
+        assert await controls(bus) == []
+        await pilot.press("f", "y")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        assert await controls(bus) == [("flatten", None, "desk")]
+
+
+async def test_live_is_refused_with_the_reason_when_keys_are_missing(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: any("no API keys for binanceusdm" in n and "TUI_TRADER_API_KEY" in n
+                                          for n in notes(app)), "the refusal with its reason")
+        assert isinstance(app.screen, MainScreen), "no dialog without keys"
+        assert await controls(bus) == []
+
+
+async def test_live_is_refused_when_the_secrets_file_is_readable_by_others(desk, bus, isolated_home):
+    secrets = isolated_home / "xdg_config_home" / "tui-trader" / "secrets.toml"
+    secrets.parent.mkdir(parents=True)
+    secrets.write_text('api_key = "k-123456"\napi_secret = "s-abcdef"\n')
+    os.chmod(secrets, 0o644)
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: any("chmod 600" in n for n in notes(app)), "the refusal naming chmod 600")
+        assert isinstance(app.screen, MainScreen)
+        assert not any("s-abcdef" in n or "k-123456" in n for n in notes(app)), "a secret reached the screen"
+        assert await controls(bus) == []
+
+
+@pytest.mark.parametrize("demo, money", [(True, "DEMO account"), (False, "REAL MONEY")])
+async def test_live_dialog_names_the_exchange_and_needs_the_word_live(desk, bus, monkeypatch, demo, money):
+    from tui_trader import settings as settings_mod
+
+    monkeypatch.setenv("TUI_TRADER_API_KEY", "key-0001")
+    monkeypatch.setenv("TUI_TRADER_API_SECRET", "secret-0001")
+    settings = settings_mod.replace_field(settings_mod.Settings(), "exchange", "demo", demo)
+    app = desk(settings)
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("m")
+        assert isinstance(app.screen, LiveConfirmScreen)
+        body = str(app.screen.query_one("#live-body").render())
+        assert "binanceusdm" in body and money in body
+        await pilot.press(*"live", "enter")  # lower case is not the word
+        assert isinstance(app.screen, LiveConfirmScreen)
+        assert app.screen.query_one("#go-live").disabled
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+        assert await controls(bus) == []
+        await pilot.press("m", *"LIVE", "enter")
+        await wait_for(pilot, lambda: "LIVE" in status(app), "LIVE in the status bar")
+        assert await controls(bus) == [("set_mode", "live", "desk")]
+        assert app.screen.query_one(StatusBar).has_class("-live")
+        await pilot.press("m")  # back to paper: no dialog needed to reduce risk
+        await wait_for(pilot, lambda: "PAPER" in status(app), "PAPER again")
+        assert await controls(bus) == [("set_mode", "live", "desk"), ("set_mode", "paper", "desk")]
+
+
+async def test_kill_acts_at_once_without_a_dialog_and_shows_halted(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        assert not banner(app).display
+        await pilot.press("ctrl+k")
+        assert isinstance(app.screen, MainScreen), "the kill switch never asks"
+        assert await controls(bus) == [("kill", None, "desk")]
+        assert banner(app).display and "HALTED" in banner(app).shown
+        assert "HALTED" in status(app)
+
+
+async def test_kill_from_the_settings_screen_with_an_input_focused(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("s")
+        assert isinstance(app.screen, SettingsScreen)
+        field = await app.screen.focus_field("risk.cooldown_s")
+        assert isinstance(field, Input)
+        field.cursor_position = 0
+        await pilot.pause()
+        await pilot.press("ctrl+k")  # an Input would take ctrl+k as "delete to the end of the line"
+        assert await controls(bus) == [("kill", None, "desk")]
+        assert field.value == "60.0", "the key went to the input instead of the kill switch"
+        assert isinstance(app.screen, SettingsScreen)
+        await wait_for(pilot, lambda: banner(app).display, "the HALTED banner on the settings screen")
+        assert "HALTED" in banner(app).shown
+
+
+async def test_kill_from_a_focused_table_and_from_inside_a_dialog(desk, bus):
+    app = desk()
+    async with app.run_test(size=LARGE) as pilot:
+        await feed(pilot, bus)
+        app.screen.query_one("#orders-table").focus()
+        await pilot.press("ctrl+k")
+        assert await controls(bus) == [("kill", None, "desk")]
+        await pilot.press("f")  # a dialog is open...
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("ctrl+k")  # ...and the kill switch still works from it
+        assert [c[0] for c in await controls(bus)] == ["kill", "kill"]
+
+
+async def test_rearm_asks_first_and_only_when_halted(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: any("Not halted" in n for n in notes(app)), "'Not halted'")
+        assert isinstance(app.screen, MainScreen)
+        await pilot.press("ctrl+k")
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert banner(app).display, "no means still halted"
+        await pilot.press("ctrl+r", "y")
+        await wait_for(pilot, lambda: not banner(app).display, "the HALTED banner to go")
+        assert await controls(bus) == [("kill", None, "desk"), ("rearm", None, "desk")]
+        assert "PAUSED" in status(app), "a re-armed desk stays paused until resumed"
+
+
+async def test_pause_while_halted_says_to_rearm_first(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("ctrl+k", "p")
+        await wait_for(pilot, lambda: any("re-arm first" in n for n in notes(app)), "'re-arm first'")
+        assert await controls(bus) == [("kill", None, "desk")]
+
+
+async def test_help_lists_every_key(desk):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        text = str(app.screen.query_one("#help-keys").render())
+        for key in ("ctrl+k", "ctrl+r", "p", "f", "m", "s", "t", "q", "?"):
+            assert f"{key} " in text, key
+        assert "KILL" in text and "no question" in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, MainScreen)
+
+
+async def test_quit_without_positions_leaves_at_once(desk):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running, "the desk to quit")
+    assert app.return_code == 0
+
+
+async def test_quit_with_open_positions_asks_and_says_they_stay_protected(desk, bus):
+    app = desk()
+    async with app.run_test(size=LARGE) as pilot:
+        await feed(pilot, bus)
+        assert len(app.state.portfolio.positions) == 2
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "2 positions are open" in app.screen.message and "stop-loss" in app.screen.message
+        await pilot.press("n")
+        assert app.is_running and isinstance(app.screen, MainScreen)
+        await pilot.press("q", "y")
+        await wait_for(pilot, lambda: not app.is_running, "the desk to quit")
+    assert await controls(bus) == [], "quitting sends nothing: positions stay open"
+
+
+async def test_theme_key_cycles_the_desk_themes(desk):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        assert app.theme == "desk-dark"
+        seen = [app.theme]
+        for _ in range(len(app.desk_themes)):
+            await pilot.press("t")
+            seen.append(app.theme)
+        assert seen[1:] == app.desk_themes[1:] + app.desk_themes[:1]
+        assert {"desk-dark", "desk-light", "desk-contrast"} <= set(app.desk_themes)
+
+
+async def test_small_terminal_tabs_between_groups_and_a_large_one_stacks(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await feed(pilot, bus)
+        main = app.screen
+        assert main.tabbed and main.narrow
+        shown = lambda: [g.id for g in main.query(".group") if g.display and g.styles.display != "none" and g.has_class("-shown")]  # noqa: E731
+        assert shown() == ["group-market"]
+        await pilot.press("4")
+        assert shown() == ["group-orders"]
+        assert main.query_one("#orders").region.height > 10, "the order log gets the screen"
+        await pilot.press("3")
+        assert shown() == ["group-positions"]
+        await pilot.resize_terminal(*LARGE)
+        await wait_for(pilot, lambda: not main.tabbed, "the stacked layout")
+        for pane in ("#prices", "#signals", "#indicators", "#positions", "#orders"):
+            assert main.query_one(pane).region.height > 2, pane
+
+
+async def test_a_worker_crash_reaches_the_trader_as_a_notification(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await bus.publish(m.HEALTH, "worker:router", m.encode(m.Health(
+            component="worker:router", state="running", ts=canned.NOW)))
+        await bus.publish(m.HEALTH, "worker:router", m.encode(m.Health(
+            component="worker:router", state="restarting", detail="ValueError: boom; restart in 0.5 s",
+            ts=canned.NOW)))
+        await app.refresh_desk()
+        await wait_for(pilot, lambda: any("Worker router restarting" in n and "boom" in n for n in notes(app)),
+                       "a notification of the restart")
+        assert "router restarting" in status(app)

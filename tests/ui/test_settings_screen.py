@@ -1,0 +1,198 @@
+"""The settings screen: the form from the field docs, each kind of bad value refused in place, the save
+round-trip through the settings module, live fields applied at once, secrets never shown or written."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from textual.widgets import Input, Select, Switch
+
+from tui_trader import settings as settings_mod
+from tui_trader.ui.screens.confirm import ConfirmScreen
+from tui_trader.ui.screens.main import MainScreen
+from tui_trader.ui.screens.settings import FieldRow, SettingsScreen
+
+from .helpers import SMALL, ready, wait_for
+
+
+async def open_settings(pilot) -> SettingsScreen:
+    await ready(pilot)
+    await pilot.press("s")
+    screen = pilot.app.screen
+    assert isinstance(screen, SettingsScreen)
+    return screen
+
+
+async def type_into(pilot, screen: SettingsScreen, key: str, text: str) -> None:
+    """Focus a field, clear it and type `text` as a trader would."""
+    field = await screen.focus_field(key)
+    assert isinstance(field, Input)
+    await pilot.pause()
+    field.action_end()
+    await pilot.press(*["backspace"] * len(field.value))
+    if text:
+        await pilot.press(*text)
+    await pilot.pause()
+
+
+async def put(pilot, screen: SettingsScreen, key: str, text: str) -> None:
+    """Replace a field's text in one go (what a paste does): the same Input.Changed as typing, faster."""
+    field = await screen.focus_field(key)
+    assert isinstance(field, Input)
+    field.value = text
+    await pilot.pause()
+
+
+def error_of(screen: SettingsScreen, key: str) -> str:
+    row = screen.query_one("#field-" + key.replace(".", "-"), FieldRow)
+    return str(row.query_one(".field-error").render()) if row.has_class("-invalid") else ""
+
+
+async def test_the_form_has_every_field_with_its_documentation(desk):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_settings(pilot)
+        docs = settings_mod.field_docs()
+        for section in docs:  # every section, shown in turn
+            await screen.show_section(section)
+        rows = {row.spec.key: row for row in screen.query(FieldRow)}
+        assert set(rows) == {f"{s}.{f}" for s, fields in docs.items() for f in fields}
+        hint = str(rows["risk.cooldown_s"].query_one(".field-hint").render())
+        assert docs["risk"]["cooldown_s"] in hint
+        # Widgets follow the types: a switch for booleans, a list of choices for Literal fields.
+        assert isinstance(screen.query_one("#input-trading-paper_trading"), Switch)
+        assert isinstance(screen.query_one("#input-risk-on_opposite"), Select)
+        assert "applies live" in str(rows["ui.refresh_hz"].query_one(".field-hint").render())
+        assert "applies after restart" in str(rows["feed.ws_base_url"].query_one(".field-hint").render())
+
+
+BAD_VALUES = [
+    ("trading.leverage", "ten", "expected a whole number"),
+    ("trading.leverage", "200", "<= 125"),
+    ("trading.risk_per_trade", "1.5", "< 1.0"),
+    ("trading.stop_loss_pct", "lots", "expected a number"),
+    ("risk.cooldown_s", "-1", ">= 0"),
+    ("risk.stale_after_s", "nan", "finite"),
+    ("trading.symbols", "btc-usdt", "upper-case symbol"),
+    ("trading.symbols", "", "length >= 1"),
+    ("indicators.sma_fast", "60", "must be below indicators.sma_slow"),
+    ("indicators.bar", "7x", '"tick" or a time bar'),
+    ("feed.ws_base_url", "http://example.test", "must start with ws:// or wss://"),
+    ("bus.topic_prefix", "Desk 2", "lower-case letters"),
+    ("ui.theme", "no-such-theme", "no theme named 'no-such-theme'"),
+    ("ui.refresh_hz", "60", "<= 15"),
+]
+
+
+async def test_each_kind_of_bad_value_is_marked_in_place_and_cannot_be_saved(desk, tmp_path):
+    path = tmp_path / "settings.toml"
+    app = desk(settings_path=path)
+    defaults = settings_mod.to_dict(settings_mod.Settings())
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_settings(pilot)
+        for n, (key, text, message) in enumerate(BAD_VALUES):
+            case = f"{key} = {text!r}"
+            await put(pilot, screen, key, text)
+            assert message in error_of(screen, key), case
+            assert screen.query_one("#input-" + key.replace(".", "-")).has_class("-bad"), case
+            if n == 0:
+                await screen.focus_field("journal.path")  # elsewhere, in another section
+            await pilot.press("ctrl+s")
+            await pilot.pause()
+            assert not path.exists(), f"{case}: an invalid form was saved"
+            assert app.saved_settings == settings_mod.Settings(), case
+            assert app.focused is not None and app.focused.id == "input-" + key.replace(".", "-"), \
+                f"{case}: save should take the trader to the invalid field"
+            # Fixing it clears the mark.
+            section, name = key.split(".")
+            good = defaults[section][name]
+            await put(pilot, screen, key, ", ".join(good) if isinstance(good, list) else str(good))
+            assert error_of(screen, key) == "", case
+
+
+async def test_a_pair_checked_together_can_be_changed_in_either_order(desk):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_settings(pilot)
+        await put(pilot, screen, "indicators.sma_fast", "60")
+        assert "must be below" in error_of(screen, "indicators.sma_fast")
+        await put(pilot, screen, "indicators.sma_slow", "100")
+        assert error_of(screen, "indicators.sma_fast") == "" and error_of(screen, "indicators.sma_slow") == ""
+
+
+async def test_save_round_trip_applies_live_fields_and_defers_the_rest(desk, tmp_path):
+    path = tmp_path / "settings.toml"
+    settings_mod.save(settings_mod.Settings(), path)
+    before = path.read_text()
+    app = desk(settings_path=path)
+    worker = SimpleNamespace(live_settings=frozenset({"risk.*"}))
+    app.runtime = SimpleNamespace(ctx=SimpleNamespace(settings=settings_mod.Settings()), workers={"router": worker})
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_settings(pilot)
+        await screen.show_section("risk")
+        assert "applies live" in str(screen.query_one("#field-risk-cooldown_s .field-hint").render())
+        await type_into(pilot, screen, "risk.cooldown_s", "30")
+        await put(pilot, screen, "ui.refresh_hz", "5")
+        await put(pilot, screen, "feed.stale_after_s", "20")
+        (await screen.focus_field("risk.on_opposite")).value = "reverse"
+        (await screen.focus_field("indicators.warmup")).value = False
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.saved_settings != settings_mod.Settings(), "the save")
+
+        loaded, source = settings_mod.load(path)
+        assert source == path
+        assert loaded == app.saved_settings
+        assert (loaded.risk.cooldown_s, loaded.ui.refresh_hz, loaded.feed.stale_after_s) == (30.0, 5.0, 20.0)
+        assert (loaded.risk.on_opposite, loaded.indicators.warmup) == ("reverse", False)
+        assert (tmp_path / "settings.toml.bak").read_text() == before, "the previous file is kept as .bak"
+
+        # Live: the desk's refresh rate, and what the running worker reads live; the feed waits for a restart.
+        assert app.settings.ui.refresh_hz == 5.0 and app.settings.risk.cooldown_s == 30.0
+        assert app.settings.feed.stale_after_s == 10.0
+        ctx = app.runtime.ctx.settings
+        assert (ctx.risk.cooldown_s, ctx.risk.on_opposite, ctx.feed.stale_after_s) == (30.0, "reverse", 10.0)
+        assert ctx.indicators.warmup is True
+        note = " ".join(n.message for n in app._notifications)
+        assert "Applies after restart: indicators.warmup, feed.stale_after_s" in note
+        assert "Applied now: risk.on_opposite, risk.cooldown_s, ui.refresh_hz" in note
+
+
+async def test_theme_saved_in_settings_applies_at_once(desk):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_settings(pilot)
+        await put(pilot, screen, "ui.theme", "desk-contrast")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.theme == "desk-contrast", "the new theme")
+        assert settings_mod.load(app.settings_path)[0].ui.theme == "desk-contrast"
+
+
+async def test_secrets_are_never_shown_or_written(desk, tmp_path, monkeypatch):
+    monkeypatch.setenv("TUI_TRADER_API_KEY", "visible-key-123")
+    monkeypatch.setenv("TUI_TRADER_API_SECRET", "visible-secret-456")
+    path = tmp_path / "settings.toml"
+    app = desk(settings_path=path)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_settings(pilot)
+        texts = [w.value for w in screen.query(Input)] + [str(s.render()) for s in screen.query(".field-hint")]
+        assert not any("visible-" in t for t in texts)
+        await put(pilot, screen, "risk.cooldown_s", "45")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, path.exists, "the save")
+    text = path.read_text()
+    assert "visible-" not in text and "api_key" not in text and "api_secret" not in text
+
+
+async def test_leaving_with_unsaved_changes_asks(desk):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_settings(pilot)
+        await put(pilot, screen, "risk.cooldown_s", "45")
+        await pilot.press("escape")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.screen is screen
+        await pilot.press("escape", "y")
+        assert isinstance(app.screen, MainScreen)
+        assert app.saved_settings.risk.cooldown_s == 60.0

@@ -1,0 +1,90 @@
+"""What the desk folds from the bus, without a screen: order log rows, positions and PnL, controls, health."""
+
+from __future__ import annotations
+
+from tui_trader import messages as m
+from tui_trader.ui.format import age, percent_b, price, qty, sparkline
+from tui_trader.ui.state import DAY_MS, DeskState
+
+from . import canned
+
+
+def folded() -> DeskState:
+    st = DeskState(starting_balance=10_000.0)
+    handlers = {m.MARKET_DATA: st.on_market_data, m.SIGNALS: st.on_signal, m.ORDERS: st.on_command,
+                m.ORDER_STATUS: st.on_status, m.CONTROL: st.on_control, m.HEALTH: st.on_health,
+                m.ACCOUNT: st.on_account}
+    for batch in canned.batches():
+        for topic, _key, msg in batch:
+            handlers[topic](msg)
+    return st
+
+
+def test_the_order_log_has_one_row_per_order_newest_first_with_denials():
+    st = folded()
+    rows = st.orders_newest_first()
+    assert rows[0].order_id == "e0000005-denied"
+    assert rows[0].status == "rejected" and rows[0].reason.startswith("max_open_positions:")
+    by_id = {r.order_id: r for r in rows}
+    assert by_id["a0000001-entry"].status == "filled" and by_id["a0000001-entry"].price == canned.btc(2)
+    assert by_id["a0000001-sl"].status == "canceled" and by_id["a0000001-sl"].purpose == "stop_loss"
+    eth = by_id["d0000004-entry"]
+    assert (eth.status, eth.filled, eth.qty) == ("filled", 0.5, 0.5)
+    assert [r.seq for r in rows] == sorted((r.seq for r in rows), reverse=True)
+
+
+def test_positions_and_pnl_come_from_the_same_portfolio_the_router_folds():
+    st = folded()
+    pos = st.portfolio.positions
+    assert set(pos) == {"BTCUSDT", "ETHUSDT"}
+    btc, eth = pos["BTCUSDT"], pos["ETHUSDT"]
+    assert (btc.side, btc.quantity, btc.entry_price) == ("long", 0.016, canned.btc(12))
+    assert (btc.stop_loss, btc.take_profit) == (round(canned.btc(12) * 0.97, 1), round(canned.btc(12) * 1.06, 1))
+    assert btc.mark_price == canned.btc(canned.STEPS - 1), "marked to the newest price"
+    assert eth.side == "short" and eth.liquidation_price == round(canned.eth(15) * 1.095, 2)
+    realized = (canned.btc(8) - canned.btc(2)) * 0.02
+    assert abs(st.realized_today(canned.NOW) - realized) < 1e-9
+    assert abs(st.fees_today(canned.NOW) - (0.6 + 0.6 + 0.48 + 0.66)) < 1e-9
+    assert st.realized_today(canned.NOW + DAY_MS) == 0.0, "a new UTC day starts at zero"
+
+
+def test_controls_mirror_the_router_at_once_and_its_health_has_the_last_word():
+    st = DeskState(starting_balance=1.0)
+    st.on_control(m.Control(command="kill", ts=100))
+    assert st.halted and st.paused and st.halted_at == 100
+    st.on_control(m.Control(command="resume", ts=101))
+    assert st.paused, "a resume while halted does nothing (the router ignores it)"
+    # A health record older than the key press does not undo it.
+    st.on_health(m.Health(component="router", state="trading", ts=99))
+    assert st.halted
+    st.on_control(m.Control(command="rearm", ts=102))
+    assert not st.halted and st.paused
+    st.on_health(m.Health(component="router", state="trading", ts=103))
+    assert not st.paused
+    # A kill from another desk: the router says halted; the desk shows it and says who.
+    st.on_control(m.Control(command="kill", origin="desk-2", ts=104))
+    st.on_health(m.Health(component="router", state="halted", detail="kill switch pulled by desk-2: ...", ts=104))
+    assert st.halted and any("from desk-2" in n.message for n in st.notices)
+
+
+def test_stale_symbols_by_age_and_by_feed_health():
+    st = folded()
+    assert st.stale_symbols(canned.NOW, 10.0) == set()
+    assert st.stale_symbols(canned.NOW + 60_000, 10.0) == {"BTCUSDT", "ETHUSDT"}
+    st.on_health(m.Health(component="feed:replay", state="stale", symbols=["ETHUSDT"], ts=canned.NOW))
+    assert st.stale_symbols(canned.NOW, 10.0) == {"ETHUSDT"}
+    assert st.feed_state() == "stale"
+
+
+def test_the_sparkline_keeps_one_point_per_bucket_of_exchange_time():
+    st = folded()
+    spark = list(st.quotes["BTCUSDT"].spark)
+    assert spark == [canned.btc(i) for i in range(canned.STEPS)]
+    assert len(sparkline(spark, 10)) == 10
+
+
+def test_formats():
+    assert (price(61_234.56), price(2612.3), price(0.51234567)) == ("61234.6", "2612.30", "0.512346")
+    assert (qty(0.0010), qty(120.0), qty(0.00001)) == ("0.001", "120", "0.00001")
+    assert (age(400), age(12_300), age(185_000), age(7_800_000)) == ("0.4s", "12s", "3m05", "2h10")
+    assert percent_b(101.0, 100.0, 102.0) == 0.5 and percent_b(1.0, 2.0, 2.0) is None
