@@ -1,8 +1,9 @@
 """The Fluvio bus: the real `fluvio` client (one partition per topic).
 
-The client's `connect`, admin calls and the offset-managed consumer iterator block, so they run in threads
-(`asyncio.to_thread`) with a timeout on connect; producing and plain streaming use the client's async
-variants. Errors from the client (`FluviorError`) become `BusError` with the endpoint and the reason.
+The client's `connect` and admin calls block, so they run in threads (`asyncio.to_thread`) with a timeout
+on connect; producing and consuming use the client's async variants. Named consumers keep their committed
+offsets in a local store (see `_OffsetStore` for why not the client's offset consumer). Errors from the
+client (`FluviorError`) become `BusError` with the endpoint and the reason.
 
 The `fluvio` package is imported lazily: the embedded bus never needs it.
 """
@@ -11,16 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
+import sqlite3
+from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from tui_trader import paths
 from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
 from tui_trader.errors import BusError
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
+CLOSE_TIMEOUT_S = 1.0
 
 
 def _client() -> Any:
@@ -39,82 +42,56 @@ def unreachable_message(endpoint: str, reason: str) -> str:
     )
 
 
-class _OwnThread:
-    """One daemon thread that runs every call on an object the client forbids to leave its thread.
+class _OffsetStore:
+    """Committed offsets of named consumers, in a small SQLite file of this machine.
 
-    The offset-managed consumer iterator is `unsendable` (it panics when used or dropped on another thread),
-    and its `next` blocks until a record arrives, so it gets a thread of its own. A daemon thread: a read
-    still waiting when the desk exits must not hold the exit up.
+    The client's offset-managed consumer (`consumer_with_config` and its iterator) holds the GIL while it
+    waits for a record, which freezes every other thread and the event loop of the process; so named
+    consumers read with the async stream from their committed offset, and commit here.
     """
 
-    def __init__(self, name: str) -> None:
-        self._calls: queue.SimpleQueue[tuple[Callable[[], Any], asyncio.Future[Any]] | None] = queue.SimpleQueue()
-        self._loop = asyncio.get_running_loop()
-        threading.Thread(target=self._serve, name=name, daemon=True).start()
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS offsets (cluster TEXT, consumer TEXT, topic TEXT, offset INTEGER,"
+            " PRIMARY KEY (cluster, consumer, topic))"
+        )
 
-    def _serve(self) -> None:
-        while (item := self._calls.get()) is not None:
-            fn, fut = item
-            try:
-                result: Any = fn()
-            except BaseException as err:  # handed to the waiting coroutine, whatever it is
-                self._settle(fut, None, err)
-            else:
-                self._settle(fut, result, None)
+    def get(self, cluster: str, consumer: str, topic: str) -> int | None:
+        row = self._db.execute(
+            "SELECT offset FROM offsets WHERE cluster = ? AND consumer = ? AND topic = ?", (cluster, consumer, topic)
+        ).fetchone()
+        return row[0] if row else None
 
-    def _settle(self, fut: asyncio.Future[Any], result: Any, err: BaseException | None) -> None:
-        def settle() -> None:
-            if fut.cancelled():
-                return
-            if err is not None:
-                fut.set_exception(err)
-            else:
-                fut.set_result(result)
+    def put(self, cluster: str, consumer: str, topic: str, offset: int) -> None:
+        self._db.execute(
+            "INSERT INTO offsets VALUES (?, ?, ?, ?) ON CONFLICT(cluster, consumer, topic) DO UPDATE SET offset = excluded.offset",
+            (cluster, consumer, topic, offset),
+        )
 
-        try:
-            self._loop.call_soon_threadsafe(settle)
-        except RuntimeError:  # the loop is closed: nobody waits any more
-            pass
-
-    def call(self, fn: Callable[[], Any]) -> asyncio.Future[Any]:
-        fut = self._loop.create_future()
-        self._calls.put((fn, fut))
-        return fut
-
-    def stop(self, last: Callable[[], Any] | None = None) -> None:
-        """Run `last` (drop the object) on the thread after whatever call is under way, then end it."""
-        if last is not None:
-            self._calls.put((last, self._loop.create_future()))
-        self._calls.put(None)
+    def close(self) -> None:
+        self._db.close()
 
 
 class _FluvioSubscription(Subscription):
-    """Plain stream (async, on the loop) or, for a named consumer, the offset-managed iterator (on its own
-    thread). Closing ends a read that is waiting for a record: the iterator returns StopAsyncIteration."""
+    """The client's async partition stream. Closing ends a read that is waiting for a record."""
 
-    def __init__(self, topic: str, stream: Any = None, thread: _OwnThread | None = None,
-                 iterator: list[Any] | None = None) -> None:
+    def __init__(self, topic: str, stream: Any, commit: Callable[[int], None] | None = None) -> None:
         self.topic = topic
         self._stream = stream
-        self._thread = thread
-        self._iterator = iterator  # [iterator], owned by `thread`
+        self._commit = commit
         self._closed = asyncio.Event()
         self._reading: asyncio.Future[Any] | None = None
-
-    def _read(self) -> asyncio.Future[Any]:
-        if self._reading is None:
-            if self._thread is not None:
-                holder = self._iterator
-                self._reading = self._thread.call(lambda: next(holder[0], None))  # type: ignore[index]
-            else:
-                self._reading = asyncio.ensure_future(self._stream.__anext__())
-        return self._reading
 
     async def __anext__(self) -> Record | Gap:
         if self._closed.is_set():
             raise StopAsyncIteration
         fluvio = _client()
-        reading = self._read()
+        if self._reading is None:
+            self._reading = asyncio.ensure_future(self._stream.__anext__())
+        reading = self._reading
         closed = asyncio.ensure_future(self._closed.wait())
         try:
             await asyncio.wait({reading, closed}, return_when=asyncio.FIRST_COMPLETED)
@@ -125,34 +102,20 @@ class _FluvioSubscription(Subscription):
         self._reading = None
         try:
             rec = reading.result()
-        except StopAsyncIteration:
-            raise
         except fluvio.FluviorError as err:
             raise BusError(f"fluvio stream on {self.topic} failed: {err}") from None
-        if rec is None:
-            raise StopAsyncIteration
         return Record(self.topic, rec.key_string(), bytes(rec.value()), rec.offset(), rec.timestamp())
 
     async def commit(self, offset: int) -> None:
-        """Commit the consumer's position. The iterator is never read ahead, so its position is `offset`."""
-        if self._thread is None:
+        if self._commit is None:
             raise BusError("commit needs a named consumer (subscribe(..., consumer=NAME))")
-        holder = self._iterator
-
-        def _commit() -> None:
-            holder[0].offset_commit()  # type: ignore[index]
-            holder[0].offset_flush()  # type: ignore[index]
-
-        await self._thread.call(_commit)
+        self._commit(offset)
 
     async def close(self) -> None:
         if self._closed.is_set():
             return
         self._closed.set()
-        if self._thread is not None:
-            holder = self._iterator
-            self._thread.stop(last=lambda: holder.clear())  # type: ignore[union-attr]
-        elif self._reading is not None:
+        if self._reading is not None:
             self._reading.cancel()
             try:
                 await self._reading
@@ -164,8 +127,10 @@ class _FluvioSubscription(Subscription):
 class FluvioBus(Bus):
     backend = "fluvio"
 
-    def __init__(self, endpoint: str = "", connect_timeout_s: float = 5.0) -> None:
+    def __init__(self, endpoint: str = "", connect_timeout_s: float = 5.0, offsets_path: Path | None = None) -> None:
         self.endpoint = endpoint
+        self.offsets_path = offsets_path
+        self._offset_store: _OffsetStore | None = None
         self.connect_timeout_s = connect_timeout_s
         self._fluvio: Any = None
         self._admin: Any = None
@@ -176,13 +141,9 @@ class FluvioBus(Bus):
         fluvio = _client()
 
         def _connect() -> tuple[Any, Any]:
-            if self.endpoint:
-                client = fluvio.Fluvio.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
-                admin = fluvio.FluvioAdmin.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
-            else:
-                client = fluvio.Fluvio.connect()
-                admin = fluvio.FluvioAdmin.connect()
-            return client, admin
+            admin = (fluvio.FluvioAdmin.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
+                     if self.endpoint else fluvio.FluvioAdmin.connect())
+            return self._new_client(), admin
 
         try:
             self._fluvio, self._admin = await asyncio.wait_for(asyncio.to_thread(_connect), self.connect_timeout_s)
@@ -191,6 +152,18 @@ class FluvioBus(Bus):
         except fluvio.FluviorError as err:
             raise BusError(unreachable_message(self.endpoint, str(err))) from None
         return self
+
+    def _offsets(self) -> _OffsetStore:
+        if self._offset_store is None:
+            self._offset_store = _OffsetStore(self.offsets_path or paths.state_dir() / "fluvio-offsets.sqlite3")
+        return self._offset_store
+
+    def _new_client(self) -> Any:
+        """A connection to the cluster (blocking: call it in a thread)."""
+        fluvio = _client()
+        if self.endpoint:
+            return fluvio.Fluvio.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
+        return fluvio.Fluvio.connect()
 
     def _require(self) -> Any:
         if self._fluvio is None:
@@ -274,177 +247,19 @@ class FluvioBus(Bus):
         fluvio = _client()
         offset = self._offset(start)
         try:
+            commit = None
             if consumer is not None:
-                builder = fluvio.ConsumerConfigExtBuilder(topic)
-                builder.partition(0)
-                builder.offset_start(offset)
-                builder.offset_consumer(consumer)
-                builder.offset_strategy(fluvio.OffsetManagementStrategy.MANUAL)
-                config = builder.build()
-                thread = _OwnThread(f"fluvio-{consumer}")
-                holder: list[Any] = []
-                await thread.call(lambda: holder.append(client.consumer_with_config(config)))
-                sub = _FluvioSubscription(topic, thread=thread, iterator=holder)
-            else:
-                part = await asyncio.to_thread(client.partition_consumer, topic, 0)
-                stream = await part.async_stream(offset)
-                sub = _FluvioSubscription(topic, stream=stream)
-        except fluvio.FluviorError as err:
-            raise BusError(f"cannot subscribe to {topic}: {err}") from None
-        self._subs.add(sub)
-        return sub
+                store, cluster = self._offsets(), self.endpoint or "profile"
+                if start.kind == "committed":
+                    done = store.get(cluster, consumer, topic)
+                    offset = fluvio.Offset.absolute(done + 1) if done is not None else offset
 
-    @staticmethod
-    def _offset(start: Start) -> Any:
-        Offset = _client().Offset
-        if start.kind == "beginning":
-            return Offset.beginning()
-        if start.kind == "end":
-            return Offset.end()
-        if start.kind == "absolute":
-            return Offset.absolute(start.offset)
-        # "committed": the offset consumer resumes from its committed offset; this is where it starts
-        # when nothing is committed yet.
-        return Offset.beginning() if start.fallback == "beginning" else Offset.end()
+                def commit(done: int, consumer: str = consumer) -> None:
+                    store.put(cluster, consumer, topic, done)
 
-    async def close(self) -> None:
-        self._closed = True
-        stream, self._stream = self._stream, None
-        if stream is not None and hasattr(stream, "aclose"):
-            try:
-                await stream.aclose()
-            except RuntimeError:  # still being iterated by a cancelled task
-                pass
-
-
-class FluvioBus(Bus):
-    backend = "fluvio"
-
-    def __init__(self, endpoint: str = "", connect_timeout_s: float = 5.0) -> None:
-        self.endpoint = endpoint
-        self.connect_timeout_s = connect_timeout_s
-        self._fluvio: Any = None
-        self._admin: Any = None
-        self._producers: dict[str, Any] = {}
-        self._subs: set[_FluvioSubscription] = set()
-
-    async def connect(self) -> "FluvioBus":
-        fluvio = _client()
-
-        def _connect() -> tuple[Any, Any]:
-            if self.endpoint:
-                client = fluvio.Fluvio.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
-                admin = fluvio.FluvioAdmin.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
-            else:
-                client = fluvio.Fluvio.connect()
-                admin = fluvio.FluvioAdmin.connect()
-            return client, admin
-
-        try:
-            self._fluvio, self._admin = await asyncio.wait_for(asyncio.to_thread(_connect), self.connect_timeout_s)
-        except asyncio.TimeoutError:
-            raise BusError(unreachable_message(self.endpoint, f"no answer within {self.connect_timeout_s:g} s")) from None
-        except fluvio.FluviorError as err:
-            raise BusError(unreachable_message(self.endpoint, str(err))) from None
-        return self
-
-    def _require(self) -> Any:
-        if self._fluvio is None:
-            raise BusError("the Fluvio bus is not connected (or was closed)")
-        return self._fluvio
-
-    async def create_topics(self, topics: Iterable[str]) -> None:
-        self._require()
-        fluvio = _client()
-        wanted = list(topics)
-        admin = self._admin
-
-        def _create() -> None:
-            existing = {t.name() for t in admin.list_topics(wanted)}
-            for name in wanted:
-                if name not in existing:
-                    admin.create_topic(name)
-
-        try:
-            await asyncio.to_thread(_create)
-        except fluvio.FluviorError as err:
-            raise BusError(f"cannot create topics {wanted}: {err}") from None
-        # A new topic's partition needs a moment to get a leader; wait until a producer can be made.
-        for name in wanted:
-            await self._producer(name)
-
-    async def _producer(self, topic: str) -> Any:
-        prod = self._producers.get(topic)
-        if prod is None:
-            client = self._require()
-            fluvio = _client()
-            last: Exception | None = None
-            for attempt in range(50):
-                try:
-                    prod = await asyncio.to_thread(client.topic_producer_with_config, topic, self._producer_config())
-                    break
-                except fluvio.FluviorError as err:
-                    last = err
-                    await asyncio.sleep(min(0.05 * (attempt + 1), 0.5))
-            else:
-                raise BusError(f"cannot produce to {topic}: {last}")
-            self._producers[topic] = prod
-        return prod
-
-    @staticmethod
-    def _producer_config() -> Any:
-        """Every record is flushed at once (orders must not wait for a batch to fill), and a record may be
-        larger than the client's 1 MiB default request."""
-        fluvio = _client()
-        return (
-            fluvio.TopicProducerConfigBuilder()
-            .linger(0)
-            .max_request_size(MAX_REQUEST_BYTES)
-            .batch_size(MAX_REQUEST_BYTES)
-            .build()
-        )
-
-    async def publish(self, topic: str, key: str, value: bytes) -> int:
-        prod = await self._producer(topic)
-        fluvio = _client()
-        try:
-            out = await prod.async_send(key.encode("utf-8"), value)
-            await prod.async_flush()
-            meta = await out.async_wait()
-        except fluvio.FluviorError as err:
-            raise BusError(f"publish to {topic} failed: {err}") from None
-        if meta is None:
-            raise BusError(f"publish to {topic}: the cluster returned no offset")
-        return meta.offset()
-
-    async def subscribe(
-        self,
-        topic: str,
-        start: Start = Start.END,  # type: ignore[attr-defined]
-        *,
-        consumer: str | None = None,
-        conflate: bool = False,
-        tracked: bool = True,
-    ) -> Subscription:
-        client = self._require()
-        fluvio = _client()
-        offset = self._offset(start)
-        try:
-            if consumer is not None:
-                builder = fluvio.ConsumerConfigExtBuilder(topic)
-                builder.partition(0)
-                builder.offset_start(offset)
-                builder.offset_consumer(consumer)
-                builder.offset_strategy(fluvio.OffsetManagementStrategy.MANUAL)
-                config = builder.build()
-                thread = _OwnThread(f"fluvio-{consumer}")
-                holder: list[Any] = []
-                await thread.call(lambda: holder.append(client.consumer_with_config(config)))
-                sub = _FluvioSubscription(topic, thread=thread, iterator=holder)
-            else:
-                part = await asyncio.to_thread(client.partition_consumer, topic, 0)
-                stream = await part.async_stream(offset)
-                sub = _FluvioSubscription(topic, stream=stream)
+            part = await asyncio.to_thread(client.partition_consumer, topic, 0)
+            stream = await part.async_stream(offset)
+            sub = _FluvioSubscription(topic, stream, commit)
         except fluvio.FluviorError as err:
             raise BusError(f"cannot subscribe to {topic}: {err}") from None
         self._subs.add(sub)
@@ -473,9 +288,13 @@ class FluvioBus(Bus):
             await sub.close()
         for prod in self._producers.values():
             try:
-                await prod.async_flush()
+                # Every publish already waited for its offset; this only guards against a stuck connection.
+                await asyncio.wait_for(prod.async_flush(), CLOSE_TIMEOUT_S)
             except Exception as err:  # closing: report, don't raise
-                log.warning("fluvio flush on close failed: %s", err)
+                log.warning("fluvio flush on close failed: %s", type(err).__name__)
         self._producers.clear()
+        if self._offset_store is not None:
+            self._offset_store.close()
+            self._offset_store = None
         self._fluvio = None
         self._admin = None

@@ -1,0 +1,112 @@
+"""One worker per process on a real Fluvio cluster: `tui-trader worker router|executor` in subprocesses turn
+a signal into a filled order, and a restarted router continues from its committed offsets.
+
+Runs when TUI_TRADER_FLUVIO=host:port names a reachable cluster; skipped with that reason otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tui_trader import messages as m
+from tui_trader.bus import Start
+from tui_trader.bus.fluvio_bus import FluvioBus
+
+FLUVIO = os.environ.get("TUI_TRADER_FLUVIO", "")
+FLUVIO_SKIP = "Fluvio leg skipped: set TUI_TRADER_FLUVIO=host:port to a reachable cluster to run it"
+
+pytestmark = pytest.mark.skipif(not FLUVIO, reason=FLUVIO_SKIP)
+ROOT = Path(__file__).resolve().parents[2]
+T0 = 1_723_161_600_000
+
+
+def settings(tmp_path: Path, prefix: str, name: str) -> Path:
+    text = (ROOT / "settings.toml").read_text()
+    text = text.replace('backend = "embedded"', 'backend = "fluvio"')
+    text = text.replace('fluvio_endpoint = ""', f'fluvio_endpoint = "{FLUVIO}"')
+    text = text.replace('topic_prefix = ""', f'topic_prefix = "{prefix}"')
+    text = text.replace('[journal]\npath = ""', f'[journal]\npath = "{tmp_path / (name + ".sqlite3")}"')
+    conf = tmp_path / f"{name}.toml"
+    conf.write_text(text)
+    return conf
+
+
+def start_worker(name: str, conf: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tui_trader", "worker", name, "--config", str(conf)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+
+
+def stop_worker(proc: subprocess.Popen) -> str:
+    proc.terminate()
+    _, err = proc.communicate(timeout=20)
+    return err
+
+
+async def next_of(sub, cls, timeout: float = 30.0):
+    rec = await asyncio.wait_for(sub.__anext__(), timeout)
+    return m.Decoder().decode("", rec.value, base_topic={v: k for k, v in m.TOPIC_TYPES.items()}[cls])
+
+
+def market(price: float, ts: int) -> m.MarketData:
+    return m.MarketData(symbol="BTCUSDT", kind="trade", price=price, volume=0.1, bid=price - 0.1, bid_qty=1,
+                        ask=price + 0.1, ask_qty=1, event_time=ts, recv_time=ts, ts=ts)
+
+
+def signal(kind: str, ts: int) -> m.TradingSignal:
+    buy = kind.endswith("Buy")
+    ind = m.Indicators(rsi=25, macd=1, macd_signal=0, macd_hist=1, bb_upper=1, bb_middle=1, bb_lower=1,
+                       sma_fast=2, sma_slow=1, ema_fast=2, ema_slow=1)
+    return m.TradingSignal(id=str(uuid.uuid4()), symbol="BTCUSDT", signal=kind, strength=1.0,
+                           buy_score=6 if buy else 0, sell_score=0 if buy else 6, reasons=[], indicators=ind, price=60_000.0, ts=ts)
+
+
+async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_a_restart(tmp_path):
+    prefix = "t" + uuid.uuid4().hex[:8]
+    topic = lambda base: m.topic_name(base, prefix)  # noqa: E731
+    bus = await FluvioBus(FLUVIO, connect_timeout_s=10).connect()
+    router = executor = None
+    try:
+        await bus.create_topics(topic(t) for t in m.TOPICS)
+        orders = await bus.subscribe(topic(m.ORDERS), Start.BEGINNING)
+        statuses = await bus.subscribe(topic(m.ORDER_STATUS), Start.BEGINNING)
+        router = start_worker("router", settings(tmp_path, prefix, "router"))
+        executor = start_worker("executor", settings(tmp_path, prefix, "executor"))
+        # Workers of a fresh deployment start at the end of each topic: wait until both consume, by
+        # publishing market data until the executor's paper account answers (it publishes Account records).
+        accounts = await bus.subscribe(topic(m.ACCOUNT), Start.BEGINNING)
+        now = time.time_ns() // 1_000_000
+        for attempt in range(60):
+            await bus.publish(topic(m.MARKET_DATA), "BTCUSDT", m.encode(market(60_000.0, now)))
+            try:
+                await asyncio.wait_for(accounts.__anext__(), 1.0)
+                break
+            except asyncio.TimeoutError:
+                continue
+        else:
+            pytest.fail("the executor never consumed market data")
+        await bus.publish(topic(m.SIGNALS), "BTCUSDT", m.encode(signal("StrongBuy", now)))
+        cmd = await next_of(orders, m.OrderCommand)
+        assert (cmd.purpose, cmd.side, cmd.symbol) == ("entry", "buy", "BTCUSDT")
+        fill = await next_of(statuses, m.OrderStatus)
+        assert (fill.order_id, fill.status) == (cmd.id, "filled")
+
+        # Restart the router: it resumes after its committed offsets and rebuilds its book from its journal,
+        # so a second buy signal is "same direction" (no new order), and a sell closes the position.
+        stop_worker(router)
+        router = start_worker("router", settings(tmp_path, prefix, "router"))
+        await bus.publish(topic(m.SIGNALS), "BTCUSDT", m.encode(signal("StrongBuy", now + 1)))
+        await bus.publish(topic(m.SIGNALS), "BTCUSDT", m.encode(signal("StrongSell", now + 2)))
+        close = await next_of(orders, m.OrderCommand)
+        assert (close.purpose, close.side, close.reduce_only) == ("close", "sell", True)
+        assert close.quantity == cmd.quantity
+    finally:
+        errors = [stop_worker(p) for p in (router, executor) if p is not None]
+        await bus.close()
+    assert not any("Traceback" in e for e in errors), errors
