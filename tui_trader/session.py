@@ -36,6 +36,7 @@ async def pipeline(
     lockstep: bool = True,
     on_health: Callable[[m.Health], None] | None = None,
     bus: Bus | None = None,
+    interactive: bool = False,
 ) -> AsyncIterator[Runtime]:
     """Open the bus (or use `bus`, which is then closed here too), start the workers, stop them on exit."""
     if bus is None:
@@ -54,7 +55,8 @@ async def pipeline(
             lockstep=lockstep,
             on_health=on_health,
             ids=ids,
-            shared={"instruments": RulesBook(), "journal": journal},
+            # interactive: a desk runs in this process and answers the executor's questions (reconciliation).
+            shared={"instruments": RulesBook(), "journal": journal, "interactive": interactive},
         )
         try:
             runtime = Runtime(ctx, names)

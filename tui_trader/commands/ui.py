@@ -1,9 +1,30 @@
-"""`tui-trader ui` (not built yet)."""
+"""`tui-trader ui --attach`: the desk only, showing a Fluvio bus where the workers run elsewhere.
+
+It runs no worker: panes fill from the topics, and the keys (pause, flatten, kill, re-arm, paper/live) go out
+as Control records that the remote router and executor act on, even after this desk has gone.
+"""
 
 from __future__ import annotations
 
-from tui_trader.commands import not_built
+import asyncio
+
+from tui_trader import logs
+from tui_trader.bus import open_bus
+from tui_trader.commands import load_settings
+from tui_trader.errors import BusError
 
 
 def run(args) -> int:
-    return not_built("tui-trader ui", "show the desk from the bus topics of workers running elsewhere, sending keys as Control records")
+    settings, path = load_settings(args)
+    if settings.bus.backend != "fluvio":
+        raise BusError(
+            'attaching needs a shared bus: set bus.backend = "fluvio" (with the embedded bus the workers live '
+            "inside one process; run `tui-trader` instead)"
+        )
+    logs.setup(logs.paths.state_dir() / "desk-attached.log")
+    bus = asyncio.run(open_bus(settings.bus))  # fails with one line when the cluster cannot be reached
+    from tui_trader.ui.app import DeskApp
+
+    app = DeskApp(settings, settings_path=path, bus=bus)
+    app.run()
+    return app.return_code or 0
