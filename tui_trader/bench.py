@@ -13,7 +13,6 @@ the differences of those publish times, per message, not sampled.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import gzip
 import random
 import resource
@@ -69,18 +68,47 @@ def write_synthetic(path: Path, messages: int, symbols: list[str], seed: int = 7
     return path
 
 
-class TimingBus(EmbeddedBus):
-    """The embedded bus, noting when each record of the watched topics was published (perf_counter ns)."""
+class _Tagged(msgspec.Struct):
+    """The fields the bench needs to tie records together (the rest of each message is skipped)."""
 
-    def __init__(self, cluster: EmbeddedCluster, watched: set[str]) -> None:
+    symbol: str = ""
+    kind: str = ""
+    price: float = 0.0
+    id: str = ""
+    signal_id: str | None = None
+    order_id: str = ""
+
+
+class TimingBus(EmbeddedBus):
+    """The embedded bus, noting when the records that latency is measured on were published (perf_counter
+    ns): trades by (symbol, price), signals by id, commands' signal ids, and each order's first status.
+    Only those facts are kept, so the bench's memory is the desk's, not a copy of every record."""
+
+    def __init__(self, cluster: EmbeddedCluster) -> None:
         super().__init__(cluster)
-        self.watched = watched
-        self.published_ns: dict[tuple[str, int], int] = {}
+        self._tag = msgspec.json.Decoder(_Tagged).decode
+        self.trades: dict[tuple[str, float], int] = {}
+        self.signals: dict[str, tuple[int, tuple[str, float]]] = {}  # id → (ns, trade it came from)
+        self.command_signal: dict[str, str] = {}
+        self.first_status: dict[str, int] = {}
 
     def publish_nowait(self, topic: str, key: str, value: bytes) -> int:
         offset = self.cluster.append(topic, key, value)
-        if topic in self.watched:
-            self.published_ns[(topic, offset)] = time.perf_counter_ns()
+        now = time.perf_counter_ns()
+        if topic == m.MARKET_DATA:
+            if b'"kind":"trade"' in value:
+                t = self._tag(value)
+                self.trades[(t.symbol, t.price)] = now
+        elif topic == m.SIGNALS:
+            t = self._tag(value)
+            self.signals[t.id] = (now, (t.symbol, t.price))
+        elif topic == m.ORDERS:
+            t = self._tag(value)
+            if t.signal_id:
+                self.command_signal[t.id] = t.signal_id
+        elif topic == m.ORDER_STATUS:
+            t = self._tag(value)
+            self.first_status.setdefault(t.order_id, now)
         return offset
 
     async def publish(self, topic: str, key: str, value: bytes) -> int:
@@ -99,45 +127,19 @@ def percentiles(values_us: list[float]) -> dict[str, float]:
 
 
 def latencies(bus: TimingBus) -> dict[str, Any]:
-    """Receipt → signal and receipt → first order status, from the records on the bus."""
-    topics = bus.cluster.topics
-    md_dec = msgspec.json.Decoder(m.MarketData)
-    sig_dec = msgspec.json.Decoder(m.TradingSignal)
-    cmd_dec = msgspec.json.Decoder(m.OrderCommand)
-    st_dec = msgspec.json.Decoder(m.OrderStatus)
-    t = bus.published_ns
-    # (symbol, price) → publish times of the trades with that price, in order.
-    trades: dict[tuple[str, float], list[int]] = {}
-    for rec in topics[m.MARKET_DATA].log:
-        md = md_dec.decode(rec.value)
-        if md.kind == "trade":
-            trades.setdefault((md.symbol, md.price), []).append(t[(m.MARKET_DATA, rec.offset)])
-    signal_receipt: dict[str, int] = {}
+    """Receipt → signal and receipt → first order status, per message, from the publish times noted."""
+    receipt: dict[str, int] = {}
     to_signal = []
-    for rec in topics[m.SIGNALS].log:
-        sig = sig_dec.decode(rec.value)
-        at = t[(m.SIGNALS, rec.offset)]
-        times = trades.get((sig.symbol, sig.price))
-        if not times:
-            continue
-        receipt = times[bisect.bisect_right(times, at) - 1]
-        signal_receipt[sig.id] = receipt
-        to_signal.append((at - receipt) / 1000.0)
-    command_signal = {}
-    for rec in topics[m.ORDERS].log:
-        cmd = cmd_dec.decode(rec.value)
-        if cmd.signal_id:
-            command_signal[cmd.id] = cmd.signal_id
+    for sig_id, (at, trade) in bus.signals.items():
+        got = bus.trades.get(trade)
+        if got is not None and got <= at:
+            receipt[sig_id] = got
+            to_signal.append((at - got) / 1000.0)
     to_status = []
-    seen: set[str] = set()
-    for rec in topics[m.ORDER_STATUS].log:
-        st = st_dec.decode(rec.value)
-        if st.order_id in seen or st.order_id not in command_signal:
-            continue
-        seen.add(st.order_id)
-        receipt = signal_receipt.get(command_signal[st.order_id])
-        if receipt is not None:
-            to_status.append((t[(m.ORDER_STATUS, rec.offset)] - receipt) / 1000.0)
+    for order_id, at in bus.first_status.items():
+        got = receipt.get(bus.command_signal.get(order_id, ""))
+        if got is not None:
+            to_status.append((at - got) / 1000.0)
     return {"receipt_to_signal": percentiles(to_signal), "receipt_to_order_status": percentiles(to_status)}
 
 
@@ -161,7 +163,6 @@ def bench_settings(symbols: list[str], journal: Path) -> Settings:
     data["trading"]["symbols"] = symbols
     data["indicators"]["bar"] = "tick"
     data["journal"]["path"] = str(journal)
-    data["bus"]["retention"] = 10_000_000
     return parse(data, "bench")
 
 
@@ -170,10 +171,9 @@ def peak_rss_mb() -> float:
 
 
 async def run_pipeline(recording: Path, settings: Settings, speed: float | None, ui: bool) -> dict[str, Any]:
-    watched = {m.MARKET_DATA, m.SIGNALS, m.ORDERS, m.ORDER_STATUS}
     for name in PIPELINE:  # import the workers (numpy, TA-Lib, ccxt parts) before the clock starts
         worker_class(name)
-    bus = TimingBus(EmbeddedCluster(retention=settings.bus.retention), watched)
+    bus = TimingBus(EmbeddedCluster(retention=settings.bus.retention))
     started = time.perf_counter()
     async with pipeline(settings, replay_files=[str(recording)], speed=speed, lockstep=False, bus=bus) as runtime:
         if ui:

@@ -197,8 +197,9 @@ class BusSettings(_Section):
         str, _doc("Prefix for topic names so two desks can share one cluster (lower-case, digits, -).", pattern=r"^([a-z0-9][a-z0-9-]*)?$")
     ] = ""
     retention: Annotated[
-        int, _doc("Embedded bus: records kept per market-data topic; a consumer further behind gets a gap.", ge=100)
-    ] = 200000
+        int, _doc("Embedded bus: records kept per market-data topic (at least; trimmed at twice this); a consumer "
+                  "further behind gets a gap, the desk skips to the latest price.", ge=100)
+    ] = 20000
     connect_timeout_s: Annotated[float, _doc("Fluvio connect timeout (seconds).", gt=0, le=120)] = 5.0
 
 
