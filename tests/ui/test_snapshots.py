@@ -1,4 +1,5 @@
-"""Snapshots of the desk at 80×24 and 160×48 on the canned session with a fixed clock (deterministic).
+"""Snapshots of the desk at 80×24 and 160×48 on the canned session with a fixed clock (deterministic; the
+adaptive refresh is off, so how busy the machine is cannot show in the status bar).
 
 Update after looking at the report: pytest tests/ui/test_snapshots.py --snapshot-update
 """
@@ -7,9 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tui_trader import settings as settings_mod
 
 from .helpers import LARGE, SMALL, feed
+
+
+@pytest.fixture
+def desk(desk):
+    return lambda *a, **kw: desk(*a, adaptive_refresh=False, **kw)
 
 
 def fed(bus):

@@ -38,6 +38,7 @@ from tui_trader.ui.screens.settings import SettingsScreen
 from tui_trader.ui.settings_form import applies_live, changed_keys, merge_live, worker_live_patterns
 from tui_trader.ui.state import DeskState
 from tui_trader.ui.themes import DEFAULT_THEME, load_themes
+from tui_trader.ui.throttle import Throttle
 from tui_trader.ui.widgets.base import Colours, View
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,10 @@ class DeskApp(App[int]):
         clock: Clock | None = None,
         history: bool = True,
         theme_dirs: Sequence[Path] | None = None,
+        adaptive_refresh: bool = True,
     ) -> None:
+        """adaptive_refresh: redraw less often while the process is CPU-bound (throttle.py); off for
+        snapshots, which must not depend on how busy the machine is."""
         if (runner is None) == (bus is None):
             raise ValueError("DeskApp needs either a runner (run the pipeline here) or an open bus (show it)")
         super().__init__()
@@ -86,6 +90,9 @@ class DeskApp(App[int]):
         self.runtime = None
         self._pending: list[tuple[m.ControlCommand, str | None]] = []
         self._refresh_lock = asyncio.Lock()
+        self.draw_time = 0.0  # seconds spent drawing (our panes, Textual's layout and compositing)
+        self.throttle = Throttle(1 / settings.ui.refresh_hz)
+        self.adaptive_refresh = adaptive_refresh
         self._draw_errors: dict[str, float] = {}
         self._serve_worker: Worker | None = None
         self._colours: tuple[str, Colours] | None = None
@@ -218,12 +225,19 @@ class DeskApp(App[int]):
             lag=bridge.lag() if bridge is not None else {},
             backend=bridge.bus.backend if bridge is not None else "connecting",
             narrow=main.narrow if main is not None else True,
+            throttled_hz=self.throttle.hz if self.throttle.throttled else None,
         )
 
     async def _tick(self) -> None:
         """The UI clock: a tick that finds the previous one still drawing is skipped, never queued."""
         if not self._refresh_lock.locked():
             await self.refresh_desk()
+        if self.adaptive_refresh and self.throttle.sample(time.monotonic(), time.process_time(), self.draw_time):
+            self._arm_clock()
+
+    def _arm_clock(self) -> None:
+        self._timer.stop()
+        self._timer = self.set_interval(self.throttle.interval_s, self._tick)
 
     async def refresh_desk(self) -> None:
         """Read what arrived, redraw the screens on view, show notices. Never two at once: a caller that
@@ -234,9 +248,12 @@ class DeskApp(App[int]):
             await self._refresh()
 
     async def _refresh(self) -> None:
+        started = None
         try:
             if self.bridge is not None:
                 await self.bridge.drain()
+            # Reading is the same work at any refresh rate; only what follows is drawing (the throttle's).
+            started = time.perf_counter()
             view = self.view()
             replay = self.runner.describe() if self.runner is not None else ""
             with self.batch_update():
@@ -255,6 +272,9 @@ class DeskApp(App[int]):
                 self._draw_errors[text] = now
                 log.exception("the desk could not redraw")
                 self.notify(text, title="Display error (details in the log)", severity="error")
+        finally:
+            if started is not None:
+                self.draw_time += time.perf_counter() - started
 
     def _show_notices(self) -> None:
         notices = self.state.notices
@@ -420,8 +440,8 @@ class DeskApp(App[int]):
         if self.settings.ui.theme != before.ui.theme and self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
         if self.settings.ui.refresh_hz != before.ui.refresh_hz:
-            self._timer.stop()
-            self._timer = self.set_interval(1 / self.settings.ui.refresh_hz, self._tick)
+            self.throttle.set_base(1 / self.settings.ui.refresh_hz)
+            self._arm_clock()
 
     # --- quitting -------------------------------------------------------------------------------------
 

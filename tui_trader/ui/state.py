@@ -115,6 +115,8 @@ class DeskState:
     replay_done: str = ""
     router_state: str = ""
     control_ts: int = 0
+    # Bumped per area on every change, so a pane whose data did not move skips its redraw.
+    versions: collections.Counter = field(default_factory=collections.Counter)
     portfolio: Portfolio = field(init=False)
     _seq: int = 0
 
@@ -146,6 +148,7 @@ class DeskState:
 
     def on_signal(self, sig: m.TradingSignal) -> None:
         self.signals[sig.symbol] = sig
+        self.versions["signals"] += 1
 
     # --- orders ---------------------------------------------------------------------------------------
 
@@ -158,6 +161,7 @@ class DeskState:
         return row
 
     def on_command(self, cmd: m.OrderCommand) -> None:
+        self.versions["orders"] += 1
         self.portfolio.on_command(cmd)
         self.mode = cmd.mode
         if cmd.id in self.orders:
@@ -166,6 +170,7 @@ class DeskState:
                       purpose=cmd.purpose, status="sent", price=cmd.ref_price, mode=cmd.mode)
 
     def on_status(self, st: m.OrderStatus) -> None:
+        self.versions["orders"] += 1
         for fill in self.portfolio.apply(st):
             day = fill.ts // DAY_MS
             self.realized_by_day[day] = self.realized_by_day.get(day, 0.0) + fill.realized_pnl

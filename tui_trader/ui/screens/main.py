@@ -11,10 +11,9 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Container
-from textual.screen import Screen
 from textual.widgets import Footer, Tab, Tabs
 
-from tui_trader.ui.widgets.base import Pane, View
+from tui_trader.ui.widgets.base import Pane, TimedScreen, View
 from tui_trader.ui.widgets.indicators import IndicatorsPane
 from tui_trader.ui.widgets.orders import OrdersPane
 from tui_trader.ui.widgets.positions import PositionsPane
@@ -28,7 +27,7 @@ SIDE_BY_SIDE_MIN_W = 140
 NARROW_BELOW_W = 120
 
 
-class MainScreen(Screen):
+class MainScreen(TimedScreen):
     # Nothing focused at start: a highlighted table row would look like a selection on a dashboard. In
     # the tabbed layout the tabs take focus (left/right switch them); tab moves into the tables.
     AUTO_FOCUS = None

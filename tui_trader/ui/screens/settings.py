@@ -17,14 +17,13 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import Screen
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Select, Static, Switch, Tab, Tabs
 
 from tui_trader.settings import Settings
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.settings_form import DESK_LIVE, Draft, FieldSpec, applies_live, to_text
-from tui_trader.ui.widgets.base import LiveText, View
+from tui_trader.ui.widgets.base import LiveText, TimedScreen, View
 from tui_trader.ui.widgets.status import HaltBanner, StatusBar
 
 
@@ -67,7 +66,7 @@ class FieldRow(Vertical):
         widget.set_class(bool(message), "-bad")  # not "-invalid": Input manages that class itself
 
 
-class SettingsScreen(Screen):
+class SettingsScreen(TimedScreen):
     BINDINGS = [
         Binding("ctrl+s", "save", "Save", id="settings-save", priority=True),
         Binding("escape", "close", "Back", id="settings-close"),

@@ -7,6 +7,7 @@ comparisons, not repaints.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -16,6 +17,7 @@ from rich.text import Text
 from textual.color import Color, ColorParseError
 from textual.containers import Vertical
 from textual.geometry import Region, Size
+from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Static
@@ -77,6 +79,7 @@ class View:
     lag: dict[str, int]
     backend: str
     narrow: bool
+    throttled_hz: float | None = None  # the desk redraws less often to leave the CPU to the pipeline
 
 
 def num(text: str, style: str = "") -> Text:
@@ -87,6 +90,29 @@ def num(text: str, style: str = "") -> Text:
 def txt(text: str, style: str = "") -> Text:
     """A plain cell (never parsed as markup: an exchange error may contain brackets)."""
     return Text(text, style=style, no_wrap=True)
+
+
+class TimedScreen(Screen):
+    """A screen that adds the time Textual spends composing and laying it out to `app.draw_time`, so the
+    desk knows what drawing costs the pipeline (see throttle.py)."""
+
+    def _compositor_refresh(self) -> None:
+        started = time.perf_counter()
+        try:
+            super()._compositor_refresh()
+        finally:
+            _add_draw_time(self.app, time.perf_counter() - started)
+
+    def _refresh_layout(self, size=None, scroll: bool = False) -> None:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        try:
+            super()._refresh_layout(size, scroll)
+        finally:
+            _add_draw_time(self.app, time.perf_counter() - started)
+
+
+def _add_draw_time(app, seconds: float) -> None:  # type: ignore[no-untyped-def]
+    app.draw_time = getattr(app, "draw_time", 0.0) + seconds
 
 
 class Pane(Vertical):

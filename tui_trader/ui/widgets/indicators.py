@@ -71,8 +71,17 @@ class IndicatorsPane(Pane):
         yield KeyedTable(id="indicators-narrow", classes="narrow-only", cursor=False)
         yield LiveText(id="indicators-rules")
 
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self._drawn: tuple = ()
+
     def show(self, view: View) -> None:
         symbols = symbols_in_view(view)
+        # Nothing here depends on the clock: redraw only when a signal, the layout or the colours changed.
+        drawn = (view.state.versions["signals"], tuple(symbols), view.narrow, view.colours, view.settings.indicators)
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
         labels = _labels(view)
         values = {s: _values(view.state.signals.get(s), view) for s in symbols}
         muted = view.colours.muted

@@ -85,11 +85,16 @@ class OrdersPane(Pane):
         # order id -> (rev, cells): a row is rebuilt only when its status changed (the log can be long).
         self._built: dict[str, tuple[int, tuple[Cell, ...]]] = {}
         self._built_for: tuple = ()
+        self._drawn: tuple = ()
 
     def compose(self) -> ComposeResult:
         yield KeyedTable(id="orders-table")
 
     def show(self, view: View) -> None:
+        drawn = (view.state.versions["orders"], view.narrow, view.colours)
+        if drawn == self._drawn:
+            return  # nothing here moves with the clock
+        self._drawn = drawn
         table = self.query_one(KeyedTable)
         rows = view.state.orders_newest_first()[:SHOWN]
         self.set_title(f"Order log ({len(view.state.orders)})")

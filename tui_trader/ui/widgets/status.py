@@ -50,6 +50,9 @@ def status_text(view: View, replay: str = "") -> Text:
     if troubled:
         out.append(*sep)
         out.append(", ".join(troubled), style=f"bold {c.sell}")
+    if view.throttled_hz is not None:  # say so: the panes move more slowly than the pipeline
+        out.append(*sep)
+        out.append(f"desk {view.throttled_hz:.1f} Hz", style=c.warn)
     if st.paused and not st.halted:  # halted implies paused
         out.append(*sep)
         out.append(" PAUSED ", style=f"bold reverse {c.warn}")
