@@ -88,3 +88,21 @@ def test_formats():
     assert (qty(0.0010), qty(120.0), qty(0.00001)) == ("0.001", "120", "0.00001")
     assert (age(400), age(12_300), age(185_000), age(7_800_000)) == ("0.4s", "12s", "3m05", "2h10")
     assert percent_b(101.0, 100.0, 102.0) == 0.5 and percent_b(1.0, 2.0, 2.0) is None
+
+
+def test_identical_denials_in_a_row_fold_into_one_row():
+    st = DeskState(starting_balance=1.0)
+
+    def deny(i: int, symbol: str, error: str) -> None:
+        st.on_status(m.OrderStatus(order_id=f"d{i}", symbol=symbol, side="buy" if i % 2 else "sell", purpose="entry",
+                                   status="rejected", error=error, mode="paper", ts=1000 + i))
+
+    for i in range(5):
+        deny(i, "BTCUSDT", "halted: trading is halted by the kill switch")
+    deny(5, "BTCUSDT", "cooldown: 10 s left")
+    deny(6, "ETHUSDT", "cooldown: 5 s left")
+    deny(7, "ETHUSDT", "cooldown: 4 s left")
+    rows = st.orders_newest_first()
+    assert [(r.symbol, r.reason.split(":")[0], r.repeats) for r in rows] == [
+        ("ETHUSDT", "cooldown", 2), ("BTCUSDT", "cooldown", 1), ("BTCUSDT", "halted", 5)]
+    assert rows[0].ts == 1007 and rows[0].reason == "cooldown: 4 s left", "the newest denial's time and reason"

@@ -89,7 +89,7 @@ def desk_command(tmp_path: Path, capture: Path, speed: int) -> str:
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
 def test_kill_switch_in_a_real_terminal(btc_capture, tmp_path, size):
     width, height = size
-    term = Terminal(f"tui-trader-test-{os.getpid()}-{width}", width, height, desk_command(tmp_path, btc_capture, 10))
+    term = Terminal(f"tui-trader-test-{os.getpid()}-{width}", width, height, desk_command(tmp_path, btc_capture, 20))
     try:
         term.wait(lambda s: "PAPER" in s and "Quit" in s, "the desk to appear", timeout=20)
         if width < 120:

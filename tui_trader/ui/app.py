@@ -89,6 +89,7 @@ class DeskApp(App[int]):
         self.bridge: DeskBridge | None = None
         self.runtime = None
         self._pending: list[tuple[m.ControlCommand, str | None]] = []
+        self._reconcile_asked: set[str] = set()
         self._refresh_lock = asyncio.Lock()
         self.draw_time = 0.0  # seconds spent drawing (our panes, Textual's layout and compositing)
         self.throttle = Throttle(1 / settings.ui.refresh_hz)
@@ -133,12 +134,18 @@ class DeskApp(App[int]):
     # --- start and stop -------------------------------------------------------------------------------
 
     def _initial_halt(self) -> None:
-        """Show HALTED from the first frame when the router's state file says the kill switch is pulled."""
-        try:
-            from tui_trader import desk_state
-        except ImportError:  # a tree without the router's state module: the control topic still tells
+        """Show HALTED from the first frame when the journal says the kill switch is pulled (a desk running
+        its own live pipeline; a replay has a journal of its own, and an attached desk hears the router)."""
+        if self.runner is None or self.runner.replay:
             return
-        state = desk_state.load(paths.state_file())
+        from tui_trader import desk_state
+        from tui_trader.journal import Journal
+
+        journal = Journal.from_settings(self.settings)
+        try:
+            state = desk_state.load_from(journal)
+        finally:
+            journal.close()
         if state.halted:
             self.state.halted = True
             self.state.halted_at = state.halted_at or 0
@@ -252,6 +259,7 @@ class DeskApp(App[int]):
         try:
             if self.bridge is not None:
                 await self.bridge.drain()
+            self._answer_reconciliation()
             # Reading is the same work at any refresh rate; only what follows is drawing (the throttle's).
             started = time.perf_counter()
             view = self.view()
@@ -275,6 +283,26 @@ class DeskApp(App[int]):
         finally:
             if started is not None:
                 self.draw_time += time.perf_counter() - started
+
+    def _answer_reconciliation(self) -> None:
+        """The executor asks before it trades live: differences between the journal and the exchange.
+        Ask the trader once per round (the question is repeated until answered)."""
+        h = self.state.health.get("reconcile")
+        if h is None or h.state != "waiting":
+            return
+        from tui_trader import reconcile
+        from tui_trader.ui.screens.reconcile import ReconcileScreen
+
+        request = reconcile.decode_request(h.detail)
+        if request.round in self._reconcile_asked:
+            return
+        self._reconcile_asked.add(request.round)
+
+        def answered(choices: dict[str, str] | None, round_id: str = request.round) -> None:
+            self.run_worker(self.send("reconcile", reconcile.encode_answer(round_id, choices or {})),
+                            group="reconcile", exit_on_error=False)
+
+        self.push_screen(ReconcileScreen(request.differences, request.exchange), answered)
 
     def _show_notices(self) -> None:
         notices = self.state.notices

@@ -50,7 +50,7 @@ class PipelineRunner:
     async def run(self) -> AsyncIterator[Runtime]:
         self.started = time.perf_counter()
         async with pipeline(self.settings, replay_files=self.replay_files, speed=self.speed,
-                            cluster=self.cluster, clock=self.clock) as runtime:
+                            cluster=self.cluster, clock=self.clock, interactive=True) as runtime:
             self.runtime = runtime
             try:
                 yield runtime

@@ -85,7 +85,8 @@ class OrderRow:
     filled: float = 0.0
     reason: str = ""
     rev: int = 0  # bumped on every change, so the log redraws only rows that changed
-
+    denial: bool = False  # a router denial (no command behind it)
+    repeats: int = 1  # identical denials in a row, folded into this one
 
 @dataclass(frozen=True)
 class Notice:
@@ -176,9 +177,12 @@ class DeskState:
             self.realized_by_day[day] = self.realized_by_day.get(day, 0.0) + fill.realized_pnl
             self.fees_by_day[day] = self.fees_by_day.get(day, 0.0) + fill.fee
         row = self.orders.get(st.order_id)
+        if row is None and st.status == "rejected" and self._repeat_denial(st):
+            return
         if row is None:
             row = self._new_row(order_id=st.order_id, ts=st.ts, symbol=st.symbol, side=st.side, qty=st.filled_qty,
-                                purpose=st.purpose, status=st.status, price=st.avg_price, mode=st.mode)
+                                purpose=st.purpose, status=st.status, price=st.avg_price, mode=st.mode,
+                                denial=st.status == "rejected")
         row.status = st.status
         row.rev += 1
         if st.filled_qty > 0:
@@ -191,6 +195,21 @@ class DeskState:
             row.reason = st.error
         if st.status == "error":
             self.notice("error", "Order error", f"{st.symbol} {st.side} {st.purpose}: {st.error or 'no detail'}")
+
+    def _repeat_denial(self, st: m.OrderStatus) -> bool:
+        """A denial for the same symbol and rule as the newest row folds into it (count, time, reason):
+        while halted or in a cooldown the router denies every signal, and a log of identical rows would
+        push the orders that matter (the kill's closes) off the screen."""
+        if not self.orders:
+            return False
+        newest = self.orders[next(reversed(self.orders))]
+        rule = (st.error or "").split(":", 1)[0]
+        if not (newest.denial and newest.symbol == st.symbol and newest.reason.split(":", 1)[0] == rule):
+            return False
+        newest.repeats += 1
+        newest.ts, newest.side, newest.reason = st.ts, st.side, st.error or ""
+        newest.rev += 1
+        return True
 
     def orders_newest_first(self) -> list[OrderRow]:
         return list(reversed(self.orders.values()))  # insertion order is seq order

@@ -46,7 +46,8 @@ def row_cells(r: OrderRow, view: View) -> dict[str, Cell]:
         "status": txt("partial" if r.status == "partially_filled" else r.status, status_style),
         "price": num(fmt.price(r.price)),
         "mode": txt(r.mode.upper(), f"bold {c.sell}" if r.mode == "live" else c.muted),
-        "reason": txt(r.reason, c.sell if r.status in ("rejected", "error") else ""),
+        "reason": txt(f"×{r.repeats} {r.reason}" if r.repeats > 1 else r.reason,
+                      c.sell if r.status in ("rejected", "error") else ""),
     }
 
 
