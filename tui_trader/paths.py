@@ -43,11 +43,6 @@ def log_file() -> Path:
     return state_dir() / "tui-trader.log"
 
 
-def state_file() -> Path:
-    """Small state that must survive a restart before the journal holds it (the halted flag)."""
-    return state_dir() / "desk-state.json"
-
-
 def journal_file() -> Path:
     return data_dir() / "journal.sqlite3"
 
