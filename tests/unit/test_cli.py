@@ -98,3 +98,10 @@ def test_log_lines_never_carry_a_secret(tmp_path):
         for h in list(logging.getLogger().handlers):
             logging.getLogger().removeHandler(h)
             h.close()
+
+
+@pytest.mark.parametrize("command", [["worker", "router"], ["ui", "--attach"]])
+def test_commands_that_spread_the_desk_need_fluvio_and_say_so(command, tmp_path):
+    run = cli(*command, "--config", os.path.join(os.path.dirname(__file__), "..", "..", "settings.toml"))
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr and 'set bus.backend = "fluvio"' in run.stderr

@@ -192,20 +192,10 @@ class CcxtBroker(Broker):
         params = self.venue.entry_params(self.venue.client_id(cmd.id), self.xs.margin_mode,
                                          cmd.stop_loss if self.venue.attached_protection else None,
                                          cmd.take_profit if self.venue.attached_protection else None)
-        try:
-            order = await self.req.submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
-        except NotPlaced as err:
-            return reports + [rejected(cmd, str(err))]
-        except StateUnknown as err:
-            return reports + [self._unknown(cmd, str(err))]
-        except ccxt.BaseError as err:
-            return reports + [rejected(cmd, self.req.describe(err))]
-        try:
-            order = await self._final(usym, order)
-        except ccxt.BaseError as err:
-            return reports + [self._unknown(cmd, f"order {order.get('id')} was placed but its fill could not be read "
-                                                 f"({self.req.describe(err)})")]
-        filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
+        placed = await self._place(cmd, usym, qty, params)
+        if isinstance(placed, Report):
+            return reports + [placed]
+        order, filled = placed
         if filled <= 0:
             return reports + [rejected(cmd, f"not_filled: {self.exchange} reports order {order.get('id')} as {order.get('status')}")]
         avg = float(order.get("average") or order.get("price") or cmd.ref_price)
@@ -222,6 +212,25 @@ class CcxtBroker(Broker):
         """An order whose outcome the desk cannot know: an "error" the user must look at on the exchange."""
         return Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
                       error=f"unknown: {why}; check {cmd.symbol} on {self.exchange} before trading it again")
+
+    async def _place(self, cmd: m.OrderCommand, usym: str, qty: float, params: dict[str, Any]
+                     ) -> tuple[dict[str, Any], float] | Report:
+        """Send one market order (once per client id) and read its fill: (order, filled base quantity), or
+        the report that says why not (rejected, or unknown when it may exist)."""
+        try:
+            order = await self.req.submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
+        except NotPlaced as err:
+            return rejected(cmd, str(err))
+        except StateUnknown as err:
+            return self._unknown(cmd, str(err))
+        except ccxt.BaseError as err:
+            return rejected(cmd, self.req.describe(err))
+        try:
+            order = await self._final(usym, order)
+        except ccxt.BaseError as err:
+            return self._unknown(cmd, f"order {order.get('id')} was placed but its fill could not be read "
+                                      f"({self.req.describe(err)})")
+        return order, self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
 
     async def _final(self, usym: str, order: dict[str, Any]) -> dict[str, Any]:
         """The order once final (market orders nearly always are at once); fills taken from a lookup if needed."""
@@ -337,20 +346,10 @@ class CcxtBroker(Broker):
             # reduce-only stop left behind would later cut into the next position on this symbol.
             reports += await self._cancel_protection(cmd.symbol, untracked_too=True)
         params = self.venue.reduce_params(self.venue.client_id(cmd.id), self.xs.margin_mode)
-        try:
-            order = await self.req.submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
-        except NotPlaced as err:
-            return reports + [rejected(cmd, str(err))]
-        except StateUnknown as err:
-            return reports + [self._unknown(cmd, str(err))]
-        except ccxt.BaseError as err:
-            return reports + [rejected(cmd, self.req.describe(err))]
-        try:
-            order = await self._final(usym, order)
-        except ccxt.BaseError as err:
-            return reports + [self._unknown(cmd, f"order {order.get('id')} was placed but its fill could not be read "
-                                                 f"({self.req.describe(err)})")]
-        filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
+        placed = await self._place(cmd, usym, qty, params)
+        if isinstance(placed, Report):
+            return reports + [placed]
+        order, filled = placed
         avg = float(order.get("average") or 0.0)
         fee = await self._fee(usym, order, filled, avg)
         reports.append(Report(order_id=cmd.id, exchange_order_id=str(order.get("id")), symbol=cmd.symbol, side=cmd.side,

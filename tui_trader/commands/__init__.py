@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from tui_trader import settings as settings_mod
+from tui_trader.errors import BusError
 from tui_trader.settings import Settings
 
 NOT_BUILT_EXIT = 2
@@ -17,3 +18,12 @@ def load_settings(args) -> tuple[Settings, object]:
 def not_built(what: str, will: str) -> int:
     print(f"{what} is not available yet: it will {will}.", file=sys.stderr)
     return NOT_BUILT_EXIT
+
+
+def require_shared_bus(settings: Settings, what: str, instead: str) -> None:
+    """Commands that spread the desk over processes need Fluvio: say so in one line otherwise."""
+    if settings.bus.backend != "fluvio":
+        raise BusError(
+            f'{what} needs a shared bus: set bus.backend = "fluvio" (the embedded bus lives inside one '
+            f"process; run {instead} instead)"
+        )

@@ -10,17 +10,12 @@ import asyncio
 
 from tui_trader import logs
 from tui_trader.bus import open_bus
-from tui_trader.commands import load_settings
-from tui_trader.errors import BusError
+from tui_trader.commands import load_settings, require_shared_bus
 
 
 def run(args) -> int:
     settings, path = load_settings(args)
-    if settings.bus.backend != "fluvio":
-        raise BusError(
-            'attaching needs a shared bus: set bus.backend = "fluvio" (with the embedded bus the workers live '
-            "inside one process; run `tui-trader` instead)"
-        )
+    require_shared_bus(settings, "attaching the desk", "`tui-trader`")
     logs.setup(logs.paths.state_dir() / "desk-attached.log")
     bus = asyncio.run(open_bus(settings.bus))  # fails with one line when the cluster cannot be reached
     from tui_trader.ui.app import DeskApp

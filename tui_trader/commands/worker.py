@@ -12,8 +12,7 @@ import signal
 from tui_trader import logs
 from tui_trader.bus import open_bus
 from tui_trader.clock import Clock
-from tui_trader.commands import load_settings
-from tui_trader.errors import BusError
+from tui_trader.commands import load_settings, require_shared_bus
 from tui_trader.instruments import RulesBook
 from tui_trader.runtime import Runtime
 from tui_trader.workers import WorkerContext
@@ -42,11 +41,7 @@ async def _run(name: str, settings) -> None:
 
 def run(args) -> int:
     settings, _ = load_settings(args)
-    if settings.bus.backend != "fluvio":
-        raise BusError(
-            'one worker per process needs a shared bus: set bus.backend = "fluvio" '
-            "(the embedded bus lives inside one process; run `tui-trader` or `tui-trader headless` instead)"
-        )
+    require_shared_bus(settings, "one worker per process", "`tui-trader` or `tui-trader headless`")
     logs.setup(logs.paths.state_dir() / f"worker-{args.name}.log")
     asyncio.run(_run(args.name, settings))
     return 0
