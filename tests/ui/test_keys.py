@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 
-import pytest
 from textual.widgets import Input
 
 from tui_trader import messages as m
@@ -96,20 +95,19 @@ async def test_live_is_refused_when_the_secrets_file_is_readable_by_others(desk,
         assert await controls(bus) == []
 
 
-@pytest.mark.parametrize("demo, money", [(True, "DEMO account"), (False, "REAL MONEY")])
-async def test_live_dialog_names_the_exchange_and_needs_the_word_live(desk, bus, monkeypatch, demo, money):
+async def test_live_dialog_names_the_exchange_and_needs_the_word_live(desk, bus, monkeypatch):
     from tui_trader import settings as settings_mod
 
     monkeypatch.setenv("TUI_TRADER_API_KEY", "key-0001")
     monkeypatch.setenv("TUI_TRADER_API_SECRET", "secret-0001")
-    settings = settings_mod.replace_field(settings_mod.Settings(), "exchange", "demo", demo)
+    settings = settings_mod.replace_field(settings_mod.Settings(), "exchange", "demo", False)
     app = desk(settings)
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("m")
         assert isinstance(app.screen, LiveConfirmScreen)
         body = str(app.screen.query_one("#live-body").render())
-        assert "binanceusdm" in body and money in body
+        assert "binanceusdm" in body and "REAL MONEY" in body
         await pilot.press(*"live", "enter")  # lower case is not the word
         assert isinstance(app.screen, LiveConfirmScreen)
         assert app.screen.query_one("#go-live").disabled
@@ -123,6 +121,17 @@ async def test_live_dialog_names_the_exchange_and_needs_the_word_live(desk, bus,
         await pilot.press("m")  # back to paper: no dialog needed to reduce risk
         await wait_for(pilot, lambda: "PAPER" in status(app), "PAPER again")
         assert await controls(bus) == [("set_mode", "live", "desk"), ("set_mode", "paper", "desk")]
+
+
+async def test_live_dialog_says_demo_for_a_demo_account(desk, monkeypatch):
+    monkeypatch.setenv("TUI_TRADER_API_KEY", "key-0001")
+    monkeypatch.setenv("TUI_TRADER_API_SECRET", "secret-0001")
+    app = desk()  # exchange.demo is true by default
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("m")
+        body = str(app.screen.query_one("#live-body").render())
+        assert "DEMO account (no real money)" in body and "REAL MONEY" not in body
 
 
 async def test_kill_acts_at_once_without_a_dialog_and_shows_halted(desk, bus):

@@ -132,6 +132,7 @@ async def test_save_round_trip_applies_live_fields_and_defers_the_rest(desk, tmp
         assert "applies live" in str(screen.query_one("#field-risk-cooldown_s .field-hint").render())
         await type_into(pilot, screen, "risk.cooldown_s", "30")
         await put(pilot, screen, "ui.refresh_hz", "5")
+        await put(pilot, screen, "ui.theme", "desk-contrast")
         await put(pilot, screen, "feed.stale_after_s", "20")
         (await screen.focus_field("risk.on_opposite")).value = "reverse"
         (await screen.focus_field("indicators.warmup")).value = False
@@ -146,25 +147,17 @@ async def test_save_round_trip_applies_live_fields_and_defers_the_rest(desk, tmp
         assert (loaded.risk.on_opposite, loaded.indicators.warmup) == ("reverse", False)
         assert (tmp_path / "settings.toml.bak").read_text() == before, "the previous file is kept as .bak"
 
-        # Live: the desk's refresh rate, and what the running worker reads live; the feed waits for a restart.
+        # Live: the desk's refresh rate and theme, and what the running worker reads live; the feed waits
+        # for a restart.
         assert app.settings.ui.refresh_hz == 5.0 and app.settings.risk.cooldown_s == 30.0
+        assert app.theme == "desk-contrast" and loaded.ui.theme == "desk-contrast"
         assert app.settings.feed.stale_after_s == 10.0
         ctx = app.runtime.ctx.settings
         assert (ctx.risk.cooldown_s, ctx.risk.on_opposite, ctx.feed.stale_after_s) == (30.0, "reverse", 10.0)
         assert ctx.indicators.warmup is True
         note = " ".join(n.message for n in app._notifications)
         assert "Applies after restart: indicators.warmup, feed.stale_after_s" in note
-        assert "Applied now: risk.on_opposite, risk.cooldown_s, ui.refresh_hz" in note
-
-
-async def test_theme_saved_in_settings_applies_at_once(desk):
-    app = desk()
-    async with app.run_test(size=SMALL) as pilot:
-        screen = await open_settings(pilot)
-        await put(pilot, screen, "ui.theme", "desk-contrast")
-        await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: app.theme == "desk-contrast", "the new theme")
-        assert settings_mod.load(app.settings_path)[0].ui.theme == "desk-contrast"
+        assert "Applied now: risk.on_opposite, risk.cooldown_s, ui.theme, ui.refresh_hz" in note
 
 
 async def test_secrets_are_never_shown_or_written(desk, tmp_path, monkeypatch):

@@ -74,8 +74,3 @@ def test_large_halted_live(snap_compare, desk, bus, monkeypatch):
 def test_large_light_theme(snap_compare, desk, bus):
     settings = settings_mod.replace_field(settings_mod.Settings(), "ui", "theme", "desk-light")
     assert snap_compare(desk(settings), terminal_size=LARGE, run_before=fed(bus))
-
-
-def test_small_high_contrast(snap_compare, desk, bus):
-    settings = settings_mod.replace_field(settings_mod.Settings(), "ui", "theme", "desk-contrast")
-    assert snap_compare(desk(settings), terminal_size=SMALL, run_before=fed(bus))
