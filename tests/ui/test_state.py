@@ -106,3 +106,12 @@ def test_identical_denials_in_a_row_fold_into_one_row():
     assert [(r.symbol, r.reason.split(":")[0], r.repeats) for r in rows] == [
         ("ETHUSDT", "cooldown", 2), ("BTCUSDT", "cooldown", 1), ("BTCUSDT", "halted", 5)]
     assert rows[0].ts == 1007 and rows[0].reason == "cooldown: 4 s left", "the newest denial's time and reason"
+
+
+def test_a_reconnect_loop_is_notified_once_a_minute():
+    st = DeskState(starting_balance=1.0)
+    for i in range(10):  # down, connecting, down… every 3 s
+        st.on_health(m.Health(component="feed:public-1", state="down", detail="cannot resolve", ts=i * 6_000))
+        st.on_health(m.Health(component="feed:public-1", state="connecting", ts=i * 6_000 + 3_000))
+    st.on_health(m.Health(component="feed:public-1", state="down", detail="cannot resolve", ts=61_000))
+    assert [n.title for n in st.notices] == ["Feed down", "Feed down"]

@@ -20,6 +20,7 @@ SPARK_POINTS = 120
 # Order log rows kept (oldest dropped first); the log is for the trader's eyes, the journal keeps all.
 MAX_ORDER_ROWS = 500
 MAX_NOTICES = 50
+NOTICE_REPEAT_MS = 60_000  # the same component in the same bad state is notified at most this often
 DAY_MS = 86_400_000
 
 Severity = Literal["information", "warning", "error"]
@@ -118,6 +119,7 @@ class DeskState:
     control_ts: int = 0
     # Bumped per area on every change, so a pane whose data did not move skips its redraw.
     versions: collections.Counter = field(default_factory=collections.Counter)
+    _noticed: dict = field(default_factory=dict)  # (component, state) -> ts of the last notice
     portfolio: Portfolio = field(init=False)
     _seq: int = 0
 
@@ -258,6 +260,14 @@ class DeskState:
                 self.halt_detail = h.detail.split(":", 1)[0]
         if before is not None and before.state == h.state:
             return
+        bad = ((h.component.startswith("worker:") and h.state in ("restarting", "failed"))
+               or (h.component.startswith(("feed:", "broker:")) and h.state in ("down", "stale")))
+        if bad:
+            # A reconnect loop goes down, connecting, down… every few seconds: say it once a minute.
+            last = self._noticed.get((h.component, h.state))
+            if last is not None and 0 <= h.ts - last < NOTICE_REPEAT_MS:
+                return
+            self._noticed[(h.component, h.state)] = h.ts
         if h.component.startswith("worker:") and h.state in ("restarting", "failed"):
             self.notice("error", f"Worker {h.component[7:]} {h.state}", h.detail or h.state)
         elif h.component.startswith(("feed:", "broker:")) and h.state in ("down", "stale"):
