@@ -2,7 +2,7 @@
 
 Data flow: the bus → `DeskBridge` (the only way data enters) → `DeskState` (plain dicts) → panes, drawn on
 a clock of `ui.refresh_hz` (never per message). Keys → `Control` records on trading-control (origin
-"desk"); the desk never calls a worker. So the same app can show a pipeline running in this process
+"desk", actions.py); the desk never calls a worker. So the same app can show a pipeline running in this process
 (`PipelineRunner`) or a bus where the workers run elsewhere (pass `bus=`).
 
 Errors: a worker's crash or an ERROR it logs arrives as a notification; an error in the desk's own
@@ -23,19 +23,14 @@ from textual.worker import Worker, WorkerState
 
 from tui_trader import messages as m
 from tui_trader import paths
-from tui_trader import settings as settings_mod
 from tui_trader.bus.base import Bus
 from tui_trader.clock import Clock
-from tui_trader.errors import SecretsError, TuiTraderError
+from tui_trader.errors import TuiTraderError
 from tui_trader.settings import Settings
+from tui_trader.ui.actions import DeskActions
 from tui_trader.ui.bridge import DeskBridge
 from tui_trader.ui.runner import PipelineRunner
-from tui_trader.ui.screens.confirm import ConfirmScreen
-from tui_trader.ui.screens.help import HelpScreen
-from tui_trader.ui.screens.live_confirm import LiveConfirmScreen
 from tui_trader.ui.screens.main import MainScreen
-from tui_trader.ui.screens.settings import SettingsScreen
-from tui_trader.ui.settings_form import applies_live, changed_keys, merge_live, worker_live_patterns
 from tui_trader.ui.state import DeskState
 from tui_trader.ui.themes import DEFAULT_THEME, load_themes
 from tui_trader.ui.throttle import Throttle
@@ -48,7 +43,7 @@ NOTICES_PER_TICK = 3
 STOP_TIMEOUT_S = 10.0
 
 
-class DeskApp(App[int]):
+class DeskApp(DeskActions, App[int]):
     CSS_PATH = "desk.tcss"
     TITLE = "tui-trader"
     ENABLE_COMMAND_PALETTE = False
@@ -315,186 +310,6 @@ class DeskApp(App[int]):
             self.notify(f"{len(notices)} more; see the log ({paths.log_file()})", title="More notices",
                         severity="warning")
             notices.clear()
-
-    # --- controls -------------------------------------------------------------------------------------
-
-    async def send(self, command: m.ControlCommand, arg: str | None = None) -> None:
-        """Publish a Control record; before the bus is open, queue it (a kill at start-up still goes out)."""
-        if self.bridge is None:
-            self._pending.append((command, arg))
-            self.state.on_control(m.Control(command=command, arg=arg, ts=self.clock.now_ms()))
-            return
-        try:
-            c = await self.bridge.send(command, arg)
-        except Exception as err:
-            log.exception("cannot publish control %s", command)
-            self.notify(f"{command} not sent: {err}", title="Bus", severity="error", timeout=30)
-            return
-        self.state.on_control(c)  # at once; the record coming back from the bus changes nothing more
-
-    async def _send_pending(self) -> None:
-        pending, self._pending = self._pending, []
-        for command, arg in pending:
-            await self.send(command, arg)
-
-    async def action_kill(self) -> None:
-        await self.send("kill")
-        await self.refresh_desk()
-        self.notify("Kill switch: pause, cancel, flatten, halt. ctrl+r re-arms.", title="KILL",
-                    severity="error", timeout=10)
-
-    def action_rearm(self) -> None:
-        if not self.state.halted:
-            self.notify("Not halted: nothing to re-arm.", title="Re-arm", timeout=3)
-            return
-
-        async def answer(ok: bool | None) -> None:
-            if ok:
-                await self.send("rearm")
-                await self.refresh_desk()
-                self.notify("Re-armed. Still paused: press p to resume trading.", title="Re-arm", severity="warning")
-
-        self.push_screen(ConfirmScreen(
-            "Re-arm the kill switch?",
-            f"Trading was halted by the kill switch. Re-arming clears the halt; the desk stays paused until "
-            f"you resume (p), in {self.state.mode.upper()} mode.",
-            yes="Re-arm", no="Stay halted", danger=True), answer)
-
-    async def action_pause(self) -> None:
-        if self.state.halted:
-            self.notify("Halted by the kill switch: re-arm first (ctrl+r), then resume (p).", title="Pause",
-                        severity="warning", timeout=5)
-            return
-        command: m.ControlCommand = "resume" if self.state.paused else "pause"
-        await self.send(command)
-        await self.refresh_desk()
-        self.notify("Paused: no new entries; open positions stay protected." if command == "pause"
-                    else "Resumed.", title=command.capitalize(), timeout=3)
-
-    def action_flatten(self) -> None:
-        n = len(self.state.portfolio.positions)
-
-        async def answer(ok: bool | None) -> None:
-            if ok:
-                await self.send("flatten")
-                self.notify("Flatten sent: every position closes at market.", title="Flatten", severity="warning")
-
-        self.push_screen(ConfirmScreen(
-            "Flatten?", f"Close every open position at market, reduce-only ({n} open now).",
-            yes="Flatten", danger=True), answer)
-
-    def action_toggle_mode(self) -> None:
-        if self.state.mode == "live":
-            self.run_worker(self.send("set_mode", "paper"), group="control")
-            self.notify("Back to PAPER: new orders go to the paper broker.", title="Mode", timeout=4)
-            return
-        refusal = self.live_refusal()
-        if refusal:
-            self.notify(refusal, title="Live refused", severity="error", timeout=10)
-            return
-        ex = self.settings.exchange
-
-        async def answer(ok: bool | None) -> None:
-            if ok:
-                await self.send("set_mode", "live")
-                await self.refresh_desk()
-                self.notify(f"LIVE on {ex.name}{' (demo)' if ex.demo else ' — REAL MONEY'}.", title="Mode",
-                            severity="warning", timeout=10)
-
-        self.push_screen(LiveConfirmScreen(ex.name, ex.demo), answer)
-
-    def live_refusal(self) -> str:
-        """Why live mode cannot be switched on here ("" when it can): keys missing or unreadable."""
-        try:
-            secrets = settings_mod.load_secrets(self.settings)
-        except SecretsError as err:
-            return err.message
-        ex = self.settings.exchange.name
-        where = self.settings.exchange.secrets_file or str(paths.secrets_file())
-        if not secrets.present:
-            return (f"no API keys for {ex}: set TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET, or write api_key "
-                    f"and api_secret to {where} (mode 600)")
-        if ex == "okx" and not secrets.api_password:
-            return f"okx needs its API passphrase too: set TUI_TRADER_API_PASSWORD or api_password in {where}"
-        return ""
-
-    # --- screens --------------------------------------------------------------------------------------
-
-    def action_help(self) -> None:
-        if isinstance(self.screen, HelpScreen):
-            return
-        bindings = []
-        main = self.main_screen
-        for b in [*(main.BINDINGS if main else []), *self.BINDINGS]:
-            if isinstance(b, Binding) and b.show:
-                bindings.append((b.key_display or b.key.replace("question_mark", "?"), b))
-        self.push_screen(HelpScreen(bindings))
-
-    def action_open_settings(self) -> None:
-        path = self.settings_path or paths.user_settings_file()
-        self.push_screen(SettingsScreen(self.saved_settings, path, list(self.available_themes), self.live_patterns()))
-
-    def live_patterns(self) -> frozenset[str]:
-        """Fields a save applies at once: the desk's own, and those the running workers read live."""
-        return worker_live_patterns(self.runtime.workers.values() if self.runtime is not None else ())
-
-    def save_settings(self, new: Settings, path: Path) -> None:
-        try:
-            settings_mod.save(new, path)
-        except OSError as err:
-            self.notify(f"Not saved: {path}: {err.strerror or err}", title="Settings", severity="error", timeout=15)
-            return
-        changed = changed_keys(self.saved_settings, new)
-        patterns = self.live_patterns()
-        self.apply_settings(new)
-        self.settings_path = path
-        live = [k for k in changed if applies_live(k, patterns)]
-        later = [k for k in changed if not applies_live(k, patterns)]
-        parts = [f"Saved to {path}."]
-        if live:
-            parts.append(f"Applied now: {', '.join(live)}.")
-        if later:
-            parts.append(f"Applies after restart: {', '.join(later)}.")
-        self.notify(" ".join(parts), title="Settings", timeout=10)
-
-    def apply_settings(self, new: Settings) -> None:
-        """Take the live fields of `new` into the desk and the running workers (they read ctx.settings)."""
-        before = self.settings
-        patterns = self.live_patterns()
-        self.saved_settings = new
-        self.settings = merge_live(self.settings, new, patterns)
-        if self.runtime is not None:
-            self.runtime.ctx.settings = merge_live(self.runtime.ctx.settings, new, patterns)
-        if self.settings.ui.theme != before.ui.theme and self.settings.ui.theme in self.available_themes:
-            self.theme = self.settings.ui.theme
-        if self.settings.ui.refresh_hz != before.ui.refresh_hz:
-            self.throttle.set_base(1 / self.settings.ui.refresh_hz)
-            self._arm_clock()
-
-    # --- quitting -------------------------------------------------------------------------------------
-
-    async def action_quit(self) -> None:
-        self.action_quit_desk()
-
-    def action_quit_desk(self) -> None:
-        n = len(self.state.portfolio.positions) or len(self.state.account_positions())
-        if not n:
-            self.run_worker(self._quit(), group="quit")
-            return
-
-        async def answer(ok: bool | None) -> None:
-            if ok:
-                await self._quit()
-
-        self.push_screen(ConfirmScreen(
-            "Quit the desk?",
-            f"{n} position{'s are' if n > 1 else ' is'} open. They stay open, protected by their stop-loss and "
-            "take-profit orders; the desk picks them up again when it restarts.",
-            yes="Quit", no="Stay"), answer)
-
-    async def _quit(self) -> None:
-        await self.stop_pipeline()
-        self.exit(0)
 
 
 def run_desk(settings: Settings, settings_path: Path | None = None, replay_files: Sequence[str] = (),
