@@ -12,7 +12,9 @@ the differences of those publish times, per message, not sampled.
 
 from __future__ import annotations
 
+import array
 import asyncio
+import contextlib
 import gzip
 import random
 import resource
@@ -25,6 +27,7 @@ import msgspec
 
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster
+from tui_trader.clock import ReplayClock
 from tui_trader.session import pipeline
 from tui_trader.settings import Settings, parse, to_dict
 from tui_trader.workers import PIPELINE, worker_class
@@ -81,14 +84,17 @@ class _Tagged(msgspec.Struct):
 
 class TimingBus(EmbeddedBus):
     """The embedded bus, noting when the records that latency is measured on were published (perf_counter
-    ns): trades by (symbol, price), signals by id, commands' signal ids, and each order's first status.
-    Only those facts are kept, so the bench's memory is the desk's, not a copy of every record."""
+    ns): every market record by offset (one list append: the hot path stays cheap), signals by id with the
+    trade that made them (found by symbol and price among the latest market records), commands' signal ids,
+    and each order's first status. Only those facts are kept, not the records."""
+
+    LOOK_BACK = 5_000  # market records searched for a signal's trade
 
     def __init__(self, cluster: EmbeddedCluster) -> None:
         super().__init__(cluster)
         self._tag = msgspec.json.Decoder(_Tagged).decode
-        self.trades: dict[tuple[str, float], int] = {}
-        self.signals: dict[str, tuple[int, tuple[str, float]]] = {}  # id → (ns, trade it came from)
+        self.market_ns = array.array("q")  # index = offset on the market-data topic (8 bytes a record)
+        self.signals: dict[str, tuple[int, int]] = {}  # id → (ns, ns of the trade it came from)
         self.command_signal: dict[str, str] = {}
         self.first_status: dict[str, int] = {}
 
@@ -96,12 +102,12 @@ class TimingBus(EmbeddedBus):
         offset = self.cluster.append(topic, key, value)
         now = time.perf_counter_ns()
         if topic == m.MARKET_DATA:
-            if b'"kind":"trade"' in value:
-                t = self._tag(value)
-                self.trades[(t.symbol, t.price)] = now
+            self.market_ns.append(now)
         elif topic == m.SIGNALS:
             t = self._tag(value)
-            self.signals[t.id] = (now, (t.symbol, t.price))
+            trade = self._trade_of(t.symbol, t.price)
+            if trade is not None:
+                self.signals[t.id] = (now, trade)
         elif topic == m.ORDERS:
             t = self._tag(value)
             if t.signal_id:
@@ -110,6 +116,15 @@ class TimingBus(EmbeddedBus):
             t = self._tag(value)
             self.first_status.setdefault(t.order_id, now)
         return offset
+
+    def _trade_of(self, symbol: str, price: float) -> int | None:
+        log = self.cluster.topic(m.MARKET_DATA).log
+        for rec in reversed(log[-self.LOOK_BACK:]):
+            if rec.key == symbol and b'"kind":"trade"' in rec.value:
+                t = self._tag(rec.value)
+                if t.price == price:
+                    return self.market_ns[rec.offset]
+        return None
 
     async def publish(self, topic: str, key: str, value: bytes) -> int:
         return self.publish_nowait(topic, key, value)
@@ -128,18 +143,12 @@ def percentiles(values_us: list[float]) -> dict[str, float]:
 
 def latencies(bus: TimingBus) -> dict[str, Any]:
     """Receipt → signal and receipt → first order status, per message, from the publish times noted."""
-    receipt: dict[str, int] = {}
-    to_signal = []
-    for sig_id, (at, trade) in bus.signals.items():
-        got = bus.trades.get(trade)
-        if got is not None and got <= at:
-            receipt[sig_id] = got
-            to_signal.append((at - got) / 1000.0)
+    to_signal = [(at - got) / 1000.0 for at, got in bus.signals.values()]
     to_status = []
     for order_id, at in bus.first_status.items():
-        got = receipt.get(bus.command_signal.get(order_id, ""))
-        if got is not None:
-            to_status.append((at - got) / 1000.0)
+        signal = bus.signals.get(bus.command_signal.get(order_id, ""))
+        if signal is not None:
+            to_status.append((at - signal[1]) / 1000.0)
     return {"receipt_to_signal": percentiles(to_signal), "receipt_to_order_status": percentiles(to_status)}
 
 
@@ -174,19 +183,23 @@ async def run_pipeline(recording: Path, settings: Settings, speed: float | None,
     for name in PIPELINE:  # import the workers (numpy, TA-Lib, ccxt parts) before the clock starts
         worker_class(name)
     bus = TimingBus(EmbeddedCluster(retention=settings.bus.retention))
-    started = time.perf_counter()
-    async with pipeline(settings, replay_files=[str(recording)], speed=speed, lockstep=False, bus=bus) as runtime:
-        if ui:
-            from tui_trader.ui.bench import run_desk_headless
+    await bus.create_topics(m.topic_name(t, settings.bus.topic_prefix) for t in m.TOPICS)
+    clock = ReplayClock()
+    desk: Any = contextlib.nullcontext()
+    if ui:
+        from tui_trader.ui.bench import run_desk_headless
 
-            async with run_desk_headless(settings, bus, runtime):
-                await runtime.wait(["collector"])
-                await runtime.drain()
-        else:
+        desk = run_desk_headless(settings, bus, clock)  # up before the pipeline starts: not measured
+    async with desk as app:
+        async with pipeline(settings, replay_files=[str(recording)], speed=speed, lockstep=False, bus=bus,
+                            clock=clock) as runtime:
+            started = time.perf_counter()  # the workers are built; they start running at the next await
+            if app is not None:
+                app.runtime = runtime
             await runtime.wait(["collector"])
             await runtime.drain()
-        elapsed = time.perf_counter() - started
-        summaries = {name: w.summary() for name, w in runtime.workers.items()}
+            elapsed = time.perf_counter() - started
+            summaries = {name: w.summary() for name, w in runtime.workers.items()}
     collector, indicator = summaries["collector"], summaries["indicator"]
     market = collector.get("published", {})
     messages = sum(market.values())

@@ -8,7 +8,7 @@ import contextlib
 from typing import AsyncIterator
 
 from tui_trader.bus.base import Bus
-from tui_trader.runtime import Runtime
+from tui_trader.clock import Clock
 from tui_trader.settings import Settings
 from tui_trader.ui.app import DeskApp
 
@@ -17,8 +17,10 @@ START_TIMEOUT_S = 30.0
 
 
 @contextlib.asynccontextmanager
-async def run_desk_headless(settings: Settings, bus: Bus, runtime: Runtime) -> AsyncIterator[DeskApp]:
-    app = DeskApp(settings, bus=bus, clock=runtime.ctx.clock)
+async def run_desk_headless(settings: Settings, bus: Bus, clock: Clock) -> AsyncIterator[DeskApp]:
+    """The desk up and reading `bus` before the pipeline starts (so its start-up is not measured); the
+    caller sets `app.runtime` once the pipeline runs."""
+    app = DeskApp(settings, bus=bus, clock=clock)
     task = asyncio.create_task(app.run_async(headless=True, size=SIZE), name="desk-headless")
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT_S
@@ -29,7 +31,6 @@ async def run_desk_headless(settings: Settings, bus: Bus, runtime: Runtime) -> A
         if loop.time() > deadline:
             raise TimeoutError(f"the desk did not start within {START_TIMEOUT_S:.0f} s")
         await asyncio.sleep(0.01)
-    app.runtime = runtime
     try:
         yield app
     finally:
