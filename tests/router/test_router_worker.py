@@ -220,3 +220,17 @@ async def test_malformed_records_are_counted_and_skipped(desk):
     await desk.send(m.SIGNALS, signal("Buy", ts=T0))
     assert len(desk.orders()) == 1
     assert desk.worker.counters()["malformed:trading-signals"] == 1
+
+
+async def test_new_thresholds_from_the_desk_apply_to_the_next_signal(desk):
+    from tui_trader.settings import replace_field
+
+    await desk.send(m.MARKET_DATA, trade(60_000.0, T0))
+    weak = signal("Buy", ts=T0)
+    weak = m.TradingSignal(**{**{f: getattr(weak, f) for f in weak.__struct_fields__}, "strength": 0.7})
+    desk.ctx.settings = replace_field(desk.ctx.settings, "trading", "min_signal_strength", 0.8)
+    await desk.send(m.SIGNALS, weak)
+    assert desk.orders() == []  # below the new threshold: not traded
+    desk.ctx.settings = replace_field(desk.ctx.settings, "trading", "min_signal_strength", 0.6)
+    await desk.send(m.SIGNALS, weak)
+    assert [c.purpose for c in desk.orders()] == ["entry"]

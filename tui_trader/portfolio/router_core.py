@@ -99,6 +99,16 @@ class RouterCore:
 
     # --- inputs ---------------------------------------------------------------------------------------
 
+    def apply_settings(self, settings: Settings) -> None:
+        """Take new thresholds and risk limits at once (the desk's settings screen). Positions, the mode and
+        the day's loss so far are kept; sizing, limits and the strength filter use the new values from the
+        next signal on."""
+        self.settings = settings
+        self.trading = settings.trading
+        self.risk = settings.risk
+        self.gate.risk = settings.risk
+        self.daily.limit_pct = settings.risk.daily_loss_limit_pct
+
     def on_signal(self, sig: m.TradingSignal, now_ms: int) -> Output:
         out = Output()
         self._observe(now_ms, out)

@@ -34,6 +34,12 @@ TOPICS = (m.CONTROL, m.ORDER_STATUS, m.ACCOUNT, m.MARKET_DATA, m.SIGNALS)
 
 class RouterWorker(Worker):
     name = "router"
+    # Settings the router takes while running (the desk hands it a new Settings object on save); the rest
+    # apply after a restart. Leverage and the mode are not here: they must not change under open positions.
+    live_settings = frozenset({
+        "risk.*", "trading.min_signal_strength", "trading.risk_per_trade", "trading.max_position_size",
+        "trading.stop_loss_pct", "trading.take_profit_pct",
+    })
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
@@ -112,6 +118,8 @@ class RouterWorker(Worker):
                 # fills of its orders itself, to rebuild its book after a restart.
                 if not self.journal.has_status(msg):
                     self.journal.complete(None, [msg])
+            if self.ctx.settings is not self.core.settings:
+                self.core.apply_settings(self.ctx.settings)
             out = handler(msg, now_ms())
             if out.commands or out.denials or out.state_changed or out.persist is not None:
                 await self._emit(out)
