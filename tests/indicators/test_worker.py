@@ -330,3 +330,20 @@ async def test_live_bars_of_a_quiet_symbol_close_on_the_clock(monkeypatch):
         await until(lambda: h.worker.counters()["points"] == 3, timeout=5, what="the clock to close the bars")
         bars = h.worker.engine.symbols["BTCUSDT"].bars
         assert (bars.start, bars.close) == (NOW, 100.0)
+
+
+async def test_a_stricter_threshold_from_the_desk_applies_to_the_next_points(btc_capture):
+    feed = [md for md in indicator_captures.market_data(btc_capture)[:12_000] if md.kind == "trade"]
+    settings = parse({"indicators": {"bar": "tick"}})
+    async with Harness(settings, ReplayClock()) as h:
+        half = len(feed) // 2
+        for md in feed[:half]:
+            await h.send(md)
+        before = len(await h.signals())
+        assert before > 0 and any(s.strength < 0.9 for s in await h.signals())
+        # The desk saves a stricter threshold: from now on only signals of strength >= 0.9 go out.
+        h.worker.ctx.settings = parse({"indicators": {"bar": "tick"}, "trading": {"min_signal_strength": 0.9}})
+        for md in feed[half:]:
+            await h.send(md)
+        after = (await h.signals())[before:]
+    assert after and all(s.strength >= 0.9 for s in after)

@@ -23,11 +23,13 @@ from collections import deque
 from typing import Any, Sequence
 
 import msgspec
+from msgspec.structs import replace
 
 from tui_trader import messages as m
 from tui_trader.bus.base import Start
 from tui_trader.exchange import create_exchange, unified_symbol
 from tui_trader.indicators.bars import split_klines
+from tui_trader.indicators.scoring import Scorer
 from tui_trader.indicators.signals import Emitted, SignalEngine
 from tui_trader.settings import FeedSettings, Settings, bar_seconds
 from tui_trader.workers.base import Worker, WorkerContext
@@ -121,6 +123,9 @@ def _one_line(err: BaseException) -> str:
 
 class IndicatorWorker(Worker):
     name = "indicator"
+    # Taken while running (the desk hands over a new Settings object on save): the scoring thresholds. The
+    # periods and the bar would need new history, so they apply after a restart.
+    live_settings = frozenset({"trading.min_signal_strength", "indicators.near_band", "indicators.emit"})
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
@@ -129,6 +134,7 @@ class IndicatorWorker(Worker):
         # Kept across restarts of run(): the handles are consistent after every point, and rebuilding them
         # would cost another 50 points of silence.
         self.engine = SignalEngine(cfg, ctx.settings.trading.min_signal_strength)
+        self._settings = ctx.settings
         self.bar_ms = bar_seconds(cfg.bar) * 1000
         self.published = 0
         self.books = 0
@@ -148,6 +154,14 @@ class IndicatorWorker(Worker):
             self.books += 1
             return []
         return [self.to_message(e) for e in self.engine.on_trade(md.symbol, md.price, md.event_time)]
+
+    def _apply(self, settings) -> None:
+        """New thresholds from the desk: rebuild the scorer; the indicator state is kept."""
+        self._settings = settings
+        cfg = replace(self.engine.cfg, near_band=settings.indicators.near_band, emit=settings.indicators.emit)
+        self.engine.cfg = cfg
+        self.engine.every = cfg.emit == "every"
+        self.engine.scorer = Scorer(cfg, settings.trading.min_signal_strength)
 
     def to_message(self, e: Emitted) -> m.TradingSignal:
         ev, v = e.evaluation, e.values
@@ -191,6 +205,8 @@ class IndicatorWorker(Worker):
                 if self._held is not None:  # warming up: these follow the history
                     self._held.append(md)
                     continue
+                if ctx.settings is not self._settings:
+                    self._apply(ctx.settings)
                 emitted = on_trade(md.symbol, md.price, md.event_time)
                 if emitted:
                     await self._publish_all(emitted)
