@@ -400,14 +400,14 @@ class ExecutorWorker(Worker):
         if jr.record_command(cmd) or not jr.was_executed(cmd.id):
             return False
         self.redelivered += 1
+        outcome = jr.outcome(cmd.id)
         if mode == "paper" and self.ctx.replay_files:
             # The paper account is rebuilt by running the command again through the simulation (it is
             # deterministic); what goes out is what the journal holds.
             again = [r.to_status("paper", 0) for r in await self.paper.execute(cmd)]
-            outcome = self.journal.outcome(cmd.id)
             if [(s.order_id, s.status, s.filled_qty) for s in again] != [(s.order_id, s.status, s.filled_qty) for _, s in outcome]:
                 self.log.error("replayed command %s gave a different outcome than the journal; the journal's is used", cmd.id)
-        for seq, st in self.journal.outcome(cmd.id):
+        for seq, st in outcome:
             self._count(st.status, st.error, st.filled_qty > 0 and st.status in ("filled", "partially_filled"), st.fee, mode)
             await self.publish(m.ORDER_STATUS, st.symbol, st)
             jr.mark_published([seq])

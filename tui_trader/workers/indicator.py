@@ -165,11 +165,7 @@ class IndicatorWorker(Worker):
 
     def to_message(self, e: Emitted) -> m.TradingSignal:
         ev, v = e.evaluation, e.values
-        indicators = m.Indicators(
-            rsi=v.rsi, macd=v.macd, macd_signal=v.macd_signal, macd_hist=v.macd_hist, bb_upper=v.bb_upper,
-            bb_middle=v.bb_middle, bb_lower=v.bb_lower, sma_fast=v.sma_fast, sma_slow=v.sma_slow,
-            ema_fast=v.ema_fast, ema_slow=v.ema_slow,
-        )
+        indicators = m.Indicators(**v._asdict())  # Values carries the message's field names
         return m.TradingSignal(
             id=self.ids.new(), symbol=e.symbol, signal=ev.kind, strength=ev.strength, buy_score=ev.buy,  # type: ignore[arg-type]
             sell_score=ev.sell, reasons=list(ev.reasons), indicators=indicators, price=e.price,
