@@ -128,6 +128,10 @@ class OrderStatus(_Message, frozen=True, kw_only=True):
     fee: float = 0.0
     stop_loss_order_id: str | None = None
     take_profit_order_id: str | None = None
+    # An entry's fill: the protective prices actually placed, anchored on avg_price (not the command's plan
+    # at ref_price) and rounded to the tick on the safe side. None where no order was placed.
+    stop_loss_price: float | None = None
+    take_profit_price: float | None = None
     error: str | None = None
     mode: Mode
     ts: int
@@ -138,6 +142,15 @@ class Control(_Message, frozen=True, kw_only=True):
     arg: str | None = None
     origin: str = "desk"
     ts: int
+
+
+# Health components with a fixed meaning, published by the executor (the others: "feed:<conn>", "worker:<name>").
+# "mode": state = the mode the executor is acting in ("paper" | "live"); detail = why the last requested switch
+# was refused ("" when it was not). Published at start and after every set_mode, so a desk shows the truth.
+MODE_COMPONENT = "mode"
+# "watchdog": state "ok" | "alarm"; detail = what is wrong (a naked position, a venue/book difference, an order
+# whose outcome is unknown); symbols = the symbols concerned.
+WATCHDOG_COMPONENT = "watchdog"
 
 
 class Health(_Message, frozen=True, kw_only=True):
@@ -160,12 +173,24 @@ class PositionSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     unrealized_pnl: float = 0.0
     leverage: int = 1
     liquidation_price: float | None = None
+    # The protective orders as the broker knows them: trigger price (None = no order known) and whether the
+    # venue (or the paper broker) confirms it rests there with the position's quantity.
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    stop_loss_resting: bool = False
+    take_profit_resting: bool = False
 
 
 class Account(_Message, frozen=True, kw_only=True):
-    """The broker's view of the account: balance and open positions (polled live, computed on paper)."""
+    """The broker's view of the account: balance and open positions (polled live, computed on paper).
+
+    `mode` is the mode of the broker the record describes; `acting` says whether that broker is the one the
+    executor routes commands to now. Only an acting Account sets the desk's PAPER/LIVE badge and balance; a
+    non-acting one (an earlier paper session's book after a switch to live) is shown as such.
+    """
 
     mode: Mode
+    acting: bool = True
     exchange: str
     balance_total: float
     balance_free: float

@@ -118,6 +118,24 @@ class RiskSettings(_Section):
             gt=0,
         ),
     ] = 30.0
+    naked_grace_s: Annotated[
+        float,
+        _doc(
+            "Longest time an open position may lack either protective order (stop-loss, take-profit) resting at "
+            "the venue before it is re-protected, or closed if that fails, and the desk raises the alarm (seconds).",
+            gt=0,
+            le=300,
+        ),
+    ] = 5.0
+    price_band_pct: Annotated[
+        float,
+        _doc(
+            "Sanity band around the last good trade: the paper broker never fills farther than this share from "
+            "it, and a live order whose reference price lies outside it is refused, in (0, 1).",
+            gt=0,
+            lt=1,
+        ),
+    ] = 0.05
 
 
 class FeedSettings(_Section):

@@ -53,7 +53,7 @@ def test_wire_field_names_match_the_contract():
                                       "take_profit", "leverage", "reduce_only", "purpose", "signal_id", "mode", "ts"}
     assert fields["OrderStatus"] == {"order_id", "exchange_order_id", "symbol", "side", "purpose", "status",
                                      "filled_qty", "avg_price", "fee", "stop_loss_order_id", "take_profit_order_id",
-                                     "error", "mode", "ts"}
+                                     "stop_loss_price", "take_profit_price", "error", "mode", "ts"}
     assert fields["Control"] == {"command", "arg", "origin", "ts"}
 
 
