@@ -20,6 +20,7 @@ Sequences both brokers follow (the parity tests hold them to it):
 from __future__ import annotations
 
 import abc
+import math
 import uuid
 from typing import Literal
 
@@ -54,6 +55,9 @@ class Report(msgspec.Struct, kw_only=True):
     fee: float = 0.0
     stop_loss_order_id: str | None = None
     take_profit_order_id: str | None = None
+    # An entry's fill: the protective trigger prices placed for it (anchored on avg_price), None if none.
+    stop_loss_price: float | None = None
+    take_profit_price: float | None = None
     error: str | None = None
 
     @property
@@ -73,6 +77,8 @@ class Report(msgspec.Struct, kw_only=True):
             fee=self.fee,
             stop_loss_order_id=self.stop_loss_order_id,
             take_profit_order_id=self.take_profit_order_id,
+            stop_loss_price=self.stop_loss_price,
+            take_profit_price=self.take_profit_price,
             error=self.error,
             mode=mode,
             ts=ts,
@@ -83,6 +89,38 @@ def rejected(cmd: m.OrderCommand, error: str, order_id: str | None = None) -> Re
     return Report(
         order_id=order_id or cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="rejected", error=error
     )
+
+
+def round_toward(price: float, tick: float, anchor: float) -> float:
+    """`price` on the tick grid, rounded toward `anchor` (the fill): a protective order never ends up
+    farther from the fill than planned. Float noise within a millionth of a tick counts as on the grid."""
+    if tick <= 0:
+        return price
+    steps = price / tick
+    near = round(steps)
+    if abs(steps - near) < 1e-6:
+        steps = near
+    elif price < anchor:
+        steps = math.ceil(steps)
+    else:
+        steps = math.floor(steps)
+    decimals = max(0, -math.floor(math.log10(tick)) + 2)
+    return round(steps * tick, decimals)
+
+
+def anchored_protection(cmd: m.OrderCommand, fill_price: float, tick: float) -> tuple[float | None, float | None]:
+    """The command's stop-loss and take-profit re-anchored on the entry's average fill price.
+
+    The command carries the plan at `ref_price` (the router's stop_loss_pct / take_profit_pct from the
+    signal's price); the same relative distances are applied to the fill, so slippage never moves a stop
+    closer to (or past) the fill nor a target farther from it. Rounded to the tick toward the fill."""
+    def anchored(planned: float | None) -> float | None:
+        if planned is None or cmd.ref_price <= 0 or fill_price <= 0:
+            return planned
+        distance = (planned - cmd.ref_price) / cmd.ref_price
+        return round_toward(fill_price * (1.0 + distance), tick, fill_price)
+
+    return anchored(cmd.stop_loss), anchored(cmd.take_profit)
 
 
 def closing_side(position_side: Literal["long", "short"]) -> m.Side:
