@@ -61,6 +61,12 @@ class MockBinance(MockExchange):
         self.trades: list[dict[str, Any]] = []
         self._next_id = 8_389_765_000
         self._next_algo = 3_000
+        self.dual_side = False  # hedge mode (dualSidePosition): set by a test, read by GET positionSide/dual
+        self.clock_offset_ms = 0  # the server's clock ahead (+) or behind (-) the machine's, for skew tests
+        # Market orders fill this fraction away from the price, against the taker (a thin book, a fast
+        # market); set per symbol in `slippage_by_symbol` or for all in `slippage`.
+        self.slippage = 0.0
+        self.slippage_by_symbol: dict[str, float] = {}
 
     # --- routes -------------------------------------------------------------------------------------
     def routes(self):
@@ -82,6 +88,7 @@ class MockBinance(MockExchange):
             ("GET", "/fapi/v1/userTrades"): self.user_trades,
             ("GET", "/fapi/v3/positionRisk"): self.position_risk,
             ("GET", "/fapi/v1/leverageBracket"): self.leverage_bracket,
+            ("GET", "/fapi/v1/positionSide/dual"): self.position_side_dual,
             ("GET", "/fapi/v3/account"): self.account,
         }
 
@@ -118,7 +125,7 @@ class MockBinance(MockExchange):
         })
 
     async def server_time(self, call: Call) -> web.Response:
-        return web.json_response({"serverTime": now_ms()})
+        return web.json_response({"serverTime": now_ms() + self.clock_offset_ms})
 
     async def klines(self, call: Call) -> web.Response:
         sym = call.params.get("symbol", "BTCUSDT")
@@ -154,8 +161,13 @@ class MockBinance(MockExchange):
         return sum(abs(p["amt"]) * p["entry"] / self.leverage[s] for s, p in self.positions.items())
 
     def _fill(self, sym: str, side: str, qty: float, reduce_only: bool, client_id: str, orig_type: str = "MARKET") -> dict[str, Any] | web.Response:
-        """Fill a market order at the current price; update the position, the wallet and the trade log."""
+        """Fill a market order at the current price (plus any slippage); update the position, the wallet and
+        the trade log."""
         price = self.prices[sym]
+        slip = self.slippage_by_symbol.get(sym, self.slippage)
+        if slip and orig_type == "MARKET":
+            tick = float(SYMBOLS[sym]["tick"])
+            price = round(round(price * (1 + slip if side == "BUY" else 1 - slip) / tick) * tick, 8)
         pos = self.positions.get(sym, {"amt": 0.0, "entry": 0.0})
         signed = qty if side == "BUY" else -qty
         if reduce_only:
@@ -344,6 +356,9 @@ class MockBinance(MockExchange):
             {"bracket": 2, "initialLeverage": 100, "notionalCap": 600000, "notionalFloor": 50000, "maintMarginRatio": 0.005, "cum": 50.0},
         ]
         return web.json_response([{"symbol": s, "notionalCoef": 1.0, "brackets": brackets} for s in SYMBOLS])
+
+    async def position_side_dual(self, call: Call) -> web.Response:
+        return web.json_response({"dualSidePosition": self.dual_side})
 
     async def account(self, call: Call) -> web.Response:
         upnl = sum((self.prices[s] - p["entry"]) * p["amt"] for s, p in self.positions.items())
