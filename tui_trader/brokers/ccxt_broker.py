@@ -26,7 +26,8 @@ import ccxt.async_support as ccxt
 
 from tui_trader import logs
 from tui_trader import messages as m
-from tui_trader.brokers.base import NO_POSITION, AccountView, Broker, Report, closing_side, derived_id, rejected
+from tui_trader.brokers.base import (NO_POSITION, AccountView, Broker, Report, anchored_protection, closing_side, derived_id,
+                                     rejected)
 from tui_trader.brokers.requests import NotPlaced, Requests, Sleep, StateUnknown
 from tui_trader.brokers.venues import Venue, rules_from_market, venue_for
 from tui_trader.errors import BrokerError
@@ -204,7 +205,12 @@ class CcxtBroker(Broker):
         total = filled + (held.quantity if held else 0.0)
         entry_price = avg if held is None else (held.entry_price * held.quantity + avg * filled) / total
         prot = Protection(cmd.symbol, side, total, entry_price, int(order.get("timestamp") or 0))
-        protect_reports = await self._protect(cmd, usym, prot, entry, sl_id, tp_id)
+        if self.venue.attached_protection:
+            # OKX / Bybit took the plan with the entry order (the fill was not known yet).
+            prices = (cmd.stop_loss, cmd.take_profit)
+        else:
+            prices = anchored_protection(cmd, entry_price, rules.tick)
+        protect_reports = await self._protect(cmd, usym, prot, entry, sl_id, tp_id, prices)
         entry.fee = await self._fee(usym, order, filled, avg)
         return reports + [entry] + protect_reports
 
@@ -257,9 +263,12 @@ class CcxtBroker(Broker):
         return filled * avg * float(self.ex.market(usym).get("taker") or 0.0005)
 
     async def _protect(self, cmd: m.OrderCommand, usym: str, prot: Protection, entry: Report,
-                       sl_id: str, tp_id: str) -> list[Report]:
+                       sl_id: str, tp_id: str, prices: tuple[float | None, float | None] | None = None) -> list[Report]:
+        """Place the stop-loss and take-profit (`prices`, default the command's) for `prot`; if one cannot be
+        placed, cancel the other and close the position at once."""
         close = closing_side(prot.side)
-        wanted = [(p, oid, px) for p, oid, px in (("stop_loss", sl_id, cmd.stop_loss), ("take_profit", tp_id, cmd.take_profit))
+        stop, target = prices if prices is not None else (cmd.stop_loss, cmd.take_profit)
+        wanted = [(p, oid, px) for p, oid, px in (("stop_loss", sl_id, stop), ("take_profit", tp_id, target))
                   if px is not None]
         if self.venue.attached_protection:
             placed = wanted  # accepted together with the entry order
@@ -271,6 +280,8 @@ class CcxtBroker(Broker):
                     await self.req.submit(usym, close, amount, self.venue.protective_params(purpose, price, oid), oid, trigger=True)
                 except (ccxt.BaseError, NotPlaced, StateUnknown) as err:
                     text = self.req.describe(err) if isinstance(err, ccxt.BaseError) else str(err)
+                    if "-2021" in str(err) or "would immediately trigger" in str(err):
+                        text += f"; the market is already beyond the {purpose.replace('_', '-')} {price:g} set from the fill"
                     out = [Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="rejected",  # type: ignore[arg-type]
                                   error=f"protection_failed: {text}")]
                     if placed:
@@ -281,10 +292,10 @@ class CcxtBroker(Broker):
         for purpose, oid, price in placed:
             if purpose == "stop_loss":
                 prot.stop_loss_id, prot.stop_loss_price = oid, price
-                entry.stop_loss_order_id = oid
+                entry.stop_loss_order_id, entry.stop_loss_price = oid, price
             else:
                 prot.take_profit_id, prot.take_profit_price = oid, price
-                entry.take_profit_order_id = oid
+                entry.take_profit_order_id, entry.take_profit_price = oid, price
         if placed:
             self.protections[cmd.symbol] = prot
         return [Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="accepted")  # type: ignore[arg-type]

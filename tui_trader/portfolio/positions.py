@@ -260,6 +260,11 @@ class Portfolio:
         changes: dict[str, object] = {}
         if intent is not None:
             changes.update(leverage=intent.leverage, stop_loss=intent.stop_loss, take_profit=intent.take_profit)
+        # The prices the broker actually placed (re-anchored on the fill) win over the plan at ref_price.
+        if st.stop_loss_price is not None:
+            changes["stop_loss"] = st.stop_loss_price
+        if st.take_profit_price is not None:
+            changes["take_profit"] = st.take_profit_price
         if st.stop_loss_order_id:
             changes["stop_loss_order_id"] = st.stop_loss_order_id
         if st.take_profit_order_id:
