@@ -220,7 +220,8 @@ def test_stop_loss_and_take_profit_trigger_on_a_real_capture(btc_capture):
     enter_at = next(i for i, md in enumerate(feed) if md.kind == "book")
     ask = feed[enter_at].ask
     # A long with a 0.15 % stop; a short with a 0.15 % target below: the same real sell-off hits both.
-    long_cmd = command(quantity=0.05, stop_loss=round(ask * 0.9985, 1), take_profit=round(ask * 1.01, 1), cid="long-1")
+    long_cmd = command(quantity=0.05, ref_price=ask, stop_loss=round(ask * 0.9985, 1), take_profit=round(ask * 1.01, 1),
+                       cid="long-1")
     long_out = _replay(feed, enter_at, long_cmd)
     later = feed[enter_at + 1:]
     first_cross = next(md for md in later if md.kind == "trade" and md.price <= long_cmd.stop_loss)
@@ -230,7 +231,8 @@ def test_stop_loss_and_take_profit_trigger_on_a_real_capture(btc_capture):
     assert long_out[3].avg_price == min(long_cmd.stop_loss, first_cross.price)
 
     bid = feed[enter_at].bid
-    short_cmd = command(side="sell", quantity=0.05, stop_loss=round(bid * 1.01, 1), take_profit=round(bid * 0.9985, 1), cid="short-1")
+    short_cmd = command(side="sell", quantity=0.05, ref_price=bid, stop_loss=round(bid * 1.01, 1),
+                        take_profit=round(bid * 0.9985, 1), cid="short-1")
     short_out = _replay(feed, enter_at, short_cmd)
     assert kinds(short_out)[-2:] == [("take_profit", "filled"), ("stop_loss", "canceled")]
     assert short_out[-2].avg_price == short_cmd.take_profit

@@ -6,9 +6,18 @@ Rules (DESIGN, issue "Executors"):
 - isolated margin: an entry locks notional / leverage; the liquidation price is where the position's equity
   (margin + unrealised PnL) falls to `maintenance_margin_rate` × notional, and a trade at or through it
   liquidates the position (the remaining margin is lost as the exchange's clearance fee);
-- stop-loss and take-profit are resting reduce-only triggers checked against every trade price; a stop fills
-  at the worse of its trigger and the trade price, a take-profit at its trigger; when one fills the other is
-  canceled;
+- stop-loss and take-profit are resting reduce-only triggers placed from the entry's fill: the command carries
+  the plan at its ref_price, and the same relative distances are applied to the fill's average price (the
+  position's average entry when adding), rounded to the tick toward it, so slippage never brings a stop closer
+  nor a target farther than planned. If the market (the last good trade) is already beyond a trigger when the
+  fill is known, the position is closed at once and the status says why;
+- triggers are checked against every good trade (see `price_band`): a stop fills at the worse of its trigger
+  and that trade, never farther than `risk.price_band_pct` beyond the trigger; a take-profit fills at its
+  trigger; when one fills the other is canceled;
+- sane prices only: a trade that is not finite and positive, or lies outside the band of the last good trade,
+  neither fires a trigger nor prices a fill (it is counted in `band.quarantined`). An entry whose market price
+  (book side, or last trade) lies outside the band is refused with the reason; a close (close, flatten, kill)
+  is never refused for it: it fills at the last good trade instead, and the status says so;
 - reduce-only orders never open or flip a position: the quantity is capped to the position.
 
 Nothing here awaits, reads a clock or draws a random number: the same market data and commands give the same
@@ -21,9 +30,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tui_trader import messages as m
-from tui_trader.brokers.base import NO_POSITION, AccountView, Broker, Report, closing_side, derived_id, rejected
+from tui_trader.brokers.base import NO_POSITION, AccountView, Broker, Report, anchored_protection, closing_side
+from tui_trader.brokers.base import derived_id, rejected
+from tui_trader.brokers.price_band import PriceBand, usable
 from tui_trader.instruments import InstrumentRules, RulesBook, UnknownInstrument
-from tui_trader.settings import PaperSettings
+from tui_trader.settings import PaperSettings, RiskSettings
 
 PosSide = Literal["long", "short"]
 
@@ -74,13 +85,14 @@ class PaperBroker(Broker):
     mode: m.Mode = "paper"
     exchange = "paper"
 
-    def __init__(self, settings: PaperSettings, rules: RulesBook | None = None) -> None:
+    def __init__(self, settings: PaperSettings, rules: RulesBook | None = None, risk: RiskSettings | None = None) -> None:
         self.settings = settings
         self.book = rules if rules is not None else RulesBook()
+        self.band = PriceBand((risk if risk is not None else RiskSettings()).price_band_pct)
         self.wallet = settings.starting_balance  # realised balance: deposits + realised PnL − fees
         self.positions: dict[str, PaperPosition] = {}
         self.quotes: dict[str, tuple[float, float]] = {}  # symbol → (bid, ask)
-        self.last: dict[str, float] = {}  # symbol → last trade price
+        self.last = self.band.last  # symbol → last good trade price
         self.leverage: dict[str, int] = {}
         self.executed: set[str] = set()
         self.fills = 0
@@ -102,16 +114,21 @@ class PaperBroker(Broker):
         self.wallet = self.settings.starting_balance + book.realized_pnl - book.fees
         self.fees = book.fees
         mmr = self.settings.maintenance_margin_rate
+        placed = _placed_protection(statuses)
         for pos in book.positions.values():
             margin = pos.quantity * pos.entry_price / max(1, pos.leverage)
+            entry_id, sl_price, tp_price = placed.get(pos.symbol, ("", None, None))
+            # A journal written before entries carried their placed prices: the command's plan was placed.
+            sl_price = pos.stop_loss if sl_price is None else sl_price
+            tp_price = pos.take_profit if tp_price is None else tp_price
             restored = PaperPosition(
                 pos.symbol, pos.side, pos.quantity, pos.entry_price, pos.leverage, margin,
-                liquidation_price(pos.side, pos.entry_price, pos.quantity, margin, mmr), entry_id="",
+                liquidation_price(pos.side, pos.entry_price, pos.quantity, margin, mmr), entry_id=entry_id,
             )
-            if pos.stop_loss is not None and pos.stop_loss_order_id:
-                restored.stop_loss = Trigger(pos.stop_loss_order_id, "stop_loss", pos.stop_loss)
-            if pos.take_profit is not None and pos.take_profit_order_id:
-                restored.take_profit = Trigger(pos.take_profit_order_id, "take_profit", pos.take_profit)
+            if sl_price is not None and pos.stop_loss_order_id:
+                restored.stop_loss = Trigger(pos.stop_loss_order_id, "stop_loss", sl_price)
+            if tp_price is not None and pos.take_profit_order_id:
+                restored.take_profit = Trigger(pos.take_profit_order_id, "take_profit", tp_price)
             self.positions[pos.symbol] = restored
         if not commands:
             return ""
@@ -140,25 +157,50 @@ class PaperBroker(Broker):
 
     def on_market(self, md: m.MarketData) -> list[Report]:
         if md.kind == "book":
-            if md.bid > 0 and md.ask > 0:
+            if usable(md.bid) and usable(md.ask):
                 self.quotes[md.symbol] = (md.bid, md.ask)
+            else:
+                self.band.quarantined["bad_book"] += 1
             return []
-        if md.price <= 0:
-            return []
-        self.last[md.symbol] = md.price
-        return self._check_triggers(md.symbol, md.price)
+        price = self.band.on_trade(md.symbol, md.price)
+        if price is None:
+            return []  # an absurd print neither fires a trigger nor moves the reference
+        return self._check_triggers(md.symbol, price)
 
     # --- the simulation (synchronous) ---------------------------------------------------------------
 
-    def price_for(self, symbol: str, side: m.Side) -> float | None:
-        """Where a market order would fill now: ask/bid of the latest book, else the last trade, plus slippage."""
+    def quote(self, symbol: str, side: m.Side) -> float | None:
+        """The market price an order on `side` takes now: ask/bid of the latest book, else the last good trade."""
         bid, ask = self.quotes.get(symbol, (0.0, 0.0))
         px = ask if side == "buy" else bid
         if px <= 0:
             px = self.last.get(symbol, 0.0)
-        if px <= 0:
+        return px if px > 0 else None
+
+    def price_for(self, symbol: str, side: m.Side) -> float | None:
+        """Where a market order would fill now: `quote` made worse by the slippage."""
+        px = self.quote(symbol, side)
+        return None if px is None else self._slip(px, side)
+
+    def _band_problem(self, symbol: str, side: m.Side, px: float) -> str | None:
+        """Why `px` may not price a fill (it lies outside the band of the last good trade), or None."""
+        dev = self.band.outside(symbol, px)
+        if dev is None:
             return None
-        return self._slip(px, side)
+        what = ("ask" if side == "buy" else "bid") if symbol in self.quotes else "price"
+        return (f"price_band: {symbol} {what} {_px(px)} lies {dev:.1%} from the last good trade "
+                f"{_px(self.last[symbol])} (band {self.band.band_pct:.1%})")
+
+    def _close_price(self, symbol: str, side: m.Side) -> tuple[float | None, str | None]:
+        """Where a close fills, and a note when the book was out of band: a close is never refused for a bad
+        book (a kill must always work), it fills at the last good trade instead."""
+        px = self.quote(symbol, side)
+        if px is None:
+            return None, None
+        problem = self._band_problem(symbol, side, px)
+        if problem is None:
+            return self._slip(px, side), None
+        return self._slip(self.last[symbol], side), f"{problem}; filled at the last good trade"
 
     def _slip(self, price: float, side: m.Side) -> float:
         slip = self.settings.slippage_bps / 10_000
@@ -179,12 +221,19 @@ class PaperBroker(Broker):
             rules = self.book.get(cmd.symbol)
         except UnknownInstrument as err:
             return [rejected(cmd, f"unknown_instrument: {err.args[0]}")]
+        bad = _bad_numbers(cmd)
+        if bad is not None:
+            return [rejected(cmd, f"invalid_order: {bad}")]
         qty = rules.round_qty_down(cmd.quantity)
         if qty < rules.min_qty or qty <= 0:
             return [rejected(cmd, f"invalid_order: quantity {cmd.quantity:g} is below the minimum {rules.min_qty:g}")]
-        price = self.price_for(cmd.symbol, cmd.side)
-        if price is None:
+        market = self.quote(cmd.symbol, cmd.side)
+        if market is None:
             return [rejected(cmd, f"no_price: no book or trade seen for {cmd.symbol} yet")]
+        problem = self._band_problem(cmd.symbol, cmd.side, market)
+        if problem is not None:
+            return [rejected(cmd, f"{problem}; not filled")]
+        price = self._slip(market, cmd.side)
         notional = price * qty
         if notional < rules.min_notional:
             return [
@@ -237,15 +286,18 @@ class PaperBroker(Broker):
         close_side = closing_side(side)
         for trig in old_triggers:
             reports.append(Report(order_id=trig.order_id, symbol=cmd.symbol, side=close_side, purpose=trig.purpose, status="canceled"))
-        reports += self._protect(cmd, pos, fill)
+        reports += self._protect(cmd, pos, fill, rules.tick)
         return reports
 
-    def _protect(self, cmd: m.OrderCommand, pos: PaperPosition, fill: Report) -> list[Report]:
-        """Place the stop-loss and take-profit triggers; if one would fire at once, close the position at once."""
+    def _protect(self, cmd: m.OrderCommand, pos: PaperPosition, fill: Report, tick: float) -> list[Report]:
+        """Place the stop-loss and take-profit triggers, re-anchored from the command's plan at ref_price onto
+        the position's average entry (the fill's price for a new position); if one would fire at once (the
+        last good trade is already beyond it), close the position at once."""
         ref = self.last.get(cmd.symbol, fill.avg_price)
         side = closing_side(pos.side)
+        stop_loss, take_profit = anchored_protection(cmd, pos.entry_price, tick)
         placed: list[Trigger] = []
-        for purpose, price, role in (("stop_loss", cmd.stop_loss, "sl"), ("take_profit", cmd.take_profit, "tp")):
+        for purpose, price, role in (("stop_loss", stop_loss, "sl"), ("take_profit", take_profit, "tp")):
             if price is None:
                 continue
             trig = Trigger(derived_id(cmd.id, role), purpose, price)  # type: ignore[arg-type]
@@ -261,16 +313,15 @@ class PaperBroker(Broker):
         for trig in placed:
             if trig.purpose == "stop_loss":
                 pos.stop_loss = trig
-                fill.stop_loss_order_id = trig.order_id
+                fill.stop_loss_order_id, fill.stop_loss_price = trig.order_id, trig.price
             else:
                 pos.take_profit = trig
-                fill.take_profit_order_id = trig.order_id
+                fill.take_profit_order_id, fill.take_profit_price = trig.order_id, trig.price
         return [Report(order_id=t.order_id, symbol=cmd.symbol, side=side, purpose=t.purpose, status="accepted") for t in placed]
 
     def _close_at_once(self, pos: PaperPosition, order_id: str, error: str) -> Report:
-        side = closing_side(pos.side)
-        price = self.price_for(pos.symbol, side) or pos.entry_price
-        return self._fill_close(pos, pos.quantity, price, order_id, "close", error)
+        price, _ = self._close_price(pos.symbol, closing_side(pos.side))
+        return self._fill_close(pos, pos.quantity, price or pos.entry_price, order_id, "close", error)
 
     def _fill_close(
         self, pos: PaperPosition, qty: float, price: float, order_id: str, purpose: m.StatusPurpose,
@@ -299,7 +350,9 @@ class PaperBroker(Broker):
         if pos is None or cmd.side != closing_side(pos.side):
             # Reduce-only never opens or flips a position.
             return [rejected(cmd, NO_POSITION)]
-        price = self.price_for(cmd.symbol, cmd.side)
+        if not usable(cmd.quantity):
+            return [rejected(cmd, f"invalid_order: quantity {cmd.quantity} is not a finite positive number")]
+        price, note = self._close_price(cmd.symbol, cmd.side)
         if price is None:
             return [rejected(cmd, f"no_price: no book or trade seen for {cmd.symbol} yet")]
         try:
@@ -310,7 +363,7 @@ class PaperBroker(Broker):
             return [rejected(cmd, f"invalid_order: quantity {cmd.quantity:g} is below the step")]
         old = pos.triggers()
         reports = self._cancel_triggers(cmd.symbol)
-        reports.append(self._fill_close(pos, qty, price, cmd.id, cmd.purpose))
+        reports.append(self._fill_close(pos, qty, price, cmd.id, cmd.purpose, note))
         if cmd.symbol in self.positions and old:
             # A partial close keeps the rest protected: the same triggers, re-placed for what is left.
             side = closing_side(pos.side)
@@ -340,7 +393,11 @@ class PaperBroker(Broker):
         liq_hit = price <= liq if long else price >= liq
         side = closing_side(pos.side)
         if sl is not None and sl_hit and (not liq_hit or (sl.price > liq if long else sl.price < liq)):
-            fill_px = min(sl.price, price) if long else max(sl.price, price)
+            # A gap through the stop fills at the trade beyond it, but never farther than the band: the
+            # stop itself is the good reference at this moment (the market was on its safe side), so even a
+            # jump that `band` accepted after confirmation cannot cost more than the band beyond the stop.
+            gap = self.band.band_pct
+            fill_px = max(min(sl.price, price), sl.price * (1 - gap)) if long else min(max(sl.price, price), sl.price * (1 + gap))
             return self._trigger_fill(pos, sl, tp, self._slip(fill_px, side))
         if liq_hit:
             return self._liquidate(pos, liq)
@@ -381,11 +438,16 @@ class PaperBroker(Broker):
         for symbol in sorted(self.positions):
             p = self.positions[symbol]
             mark = self.last.get(symbol, p.entry_price)
+            # A paper trigger rests as long as it exists: it always covers the whole position (a partial close
+            # re-places it for what is left).
             snaps.append(
                 m.PositionSnapshot(
                     symbol=symbol, side="buy" if p.side == "long" else "sell", quantity=p.quantity,
                     entry_price=p.entry_price, mark_price=mark, unrealized_pnl=p.pnl(mark), leverage=p.leverage,
                     liquidation_price=p.liquidation_price,
+                    stop_loss=p.stop_loss.price if p.stop_loss else None,
+                    take_profit=p.take_profit.price if p.take_profit else None,
+                    stop_loss_resting=p.stop_loss is not None, take_profit_resting=p.take_profit is not None,
                 )
             )
         return AccountView(balance_total=self.equity(), balance_free=self.free_balance(), positions=snaps)
@@ -400,5 +462,32 @@ def _trigger_problem(side: PosSide, trig: Trigger, ref: float) -> str | None:
         bad = trig.price <= ref if long else trig.price >= ref
     if bad:
         name = "stop-loss" if trig.purpose == "stop_loss" else "take-profit"
-        return f"{name} {trig.price:g} would trigger immediately (last price {ref:g})"
+        return f"{name} {_px(trig.price)} would trigger immediately (last price {_px(ref)})"
     return None
+
+
+def _bad_numbers(cmd: m.OrderCommand) -> str | None:
+    """Why an entry's numbers cannot be filled or protected (not finite, zero or negative), or None."""
+    for name, value in (("quantity", cmd.quantity), ("stop-loss", cmd.stop_loss), ("take-profit", cmd.take_profit)):
+        if value is not None and not usable(value):
+            return f"{name} {value} is not a finite positive number"
+    if (cmd.stop_loss is not None or cmd.take_profit is not None) and not usable(cmd.ref_price):
+        return f"ref_price {cmd.ref_price} is not a finite positive price to measure the protection from"
+    return None
+
+
+def _px(price: float) -> str:
+    return f"{price:.10g}"
+
+
+def _placed_protection(statuses: list[m.OrderStatus]) -> dict[str, tuple[str, float | None, float | None]]:
+    """Per symbol, the latest paper entry fill: its order id and the protective prices placed from it.
+
+    The journaled command holds only the plan at ref_price; the prices that rest are the ones re-anchored on
+    the fill, which its status carries. A partial close re-places the same prices, and adding to a position
+    replaces them, so the latest entry's prices are the ones resting."""
+    out: dict[str, tuple[str, float | None, float | None]] = {}
+    for st in statuses:
+        if st.mode == "paper" and st.purpose == "entry" and st.status in ("filled", "partially_filled") and st.filled_qty > 0:
+            out[st.symbol] = (st.order_id, st.stop_loss_price, st.take_profit_price)
+    return out
