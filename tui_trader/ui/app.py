@@ -28,7 +28,7 @@ from tui_trader.clock import Clock
 from tui_trader.errors import TuiTraderError
 from tui_trader.settings import Settings
 from tui_trader.ui.actions import DeskActions
-from tui_trader.ui.bridge import DeskBridge
+from tui_trader.ui.bridge import SHOWN_BY_DESK, DeskBridge
 from tui_trader.ui.runner import PipelineRunner
 from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.state import DeskState
@@ -262,7 +262,9 @@ class DeskApp(DeskActions, App[int]):
             with self.batch_update():
                 for screen in reversed(self.screen_stack):
                     render = getattr(screen, "render_view", None)
-                    if render is not None:
+                    # A pushed screen mounts its panes over the next few event-loop turns (longer while the
+                    # pipeline starts up in this process): draw it once they are all there.
+                    if render is not None and screen.is_mounted:
                         render(view, replay)
                     if not screen.is_modal:
                         break  # screens under a full screen are not on view
@@ -273,7 +275,8 @@ class DeskApp(DeskActions, App[int]):
             # Every tick would repeat it: log and show each distinct error once a minute at most.
             if now - self._draw_errors.get(text, -1e9) > 60:
                 self._draw_errors[text] = now
-                log.exception("the desk could not redraw")
+                # Shown here; kept out of the bridge's error notices, which would show it a second time.
+                log.exception("the desk could not redraw", extra={SHOWN_BY_DESK: True})
                 self.notify(text, title="Display error (details in the log)", severity="error")
         finally:
             if started is not None:

@@ -37,6 +37,8 @@ CONFLATED = (m.MARKET_DATA, m.HEALTH)
 # Records read in one go before yielding to the event loop, so a large backlog cannot freeze the screen.
 YIELD_EVERY = 500
 SEND_TIMEOUT_S = 5.0
+# A log record carrying this attribute was already shown by the desk itself: not queued as a notice.
+SHOWN_BY_DESK = "shown_by_desk"
 
 
 class ErrorLogHandler(logging.Handler):
@@ -47,6 +49,8 @@ class ErrorLogHandler(logging.Handler):
         self.records: collections.deque[tuple[str, str]] = collections.deque(maxlen=maxlen)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, SHOWN_BY_DESK, False):
+            return
         try:
             text = record.getMessage().splitlines()[0]
         except Exception:  # a broken log call must not break the desk
