@@ -103,9 +103,12 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rate", type=float, metavar="MSG_PER_S", help="pace the input at this rate (latency mode)")
     b.add_argument("--ui", action="store_true", help="also run the desk headless to show its cost")
 
-    sub.add_parser("doctor", parents=[common], help="check settings, bus, feed, exchange and keys",
-                   description="Check settings, bus reachability, feed and exchange URLs, and whether API keys are "
-                   "present. Exit 1 on a failure.")
+    d = sub.add_parser("doctor", parents=[common], help="check settings, journal, bus, feed, exchange and keys",
+                       description="Check for real that the desk can run: settings, journal (opens, writable), bus, "
+                       "feed (a market frame arrives), exchange (answers, clock skew), API keys (a signed read), "
+                       "position mode and leverage brackets. One line per check; exit 1 on a failure.")
+    d.add_argument("--timeout", type=_positive, metavar="S",
+                   help="give up on each network check after S seconds (default 10)")
     return p
 
 

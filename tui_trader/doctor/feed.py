@@ -1,0 +1,111 @@
+"""The feed check: connect to `feed.ws_base_url` exactly as the collector does and wait for market frames.
+
+Every planned connection (routed path and streams, feeds/binance.py) is opened with the collector's own
+client; the check passes when each one delivered a frame the parser turns into a trade or a book update
+within the timeout. A URL that merely looks right is not enough: the desk needs frames.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+from tui_trader.clock import Clock
+from tui_trader.doctor.report import Check
+from tui_trader.errors import FeedError
+from tui_trader.feeds.binance import ConnectionSpec, plan_from_settings
+from tui_trader.feeds.live import BinanceConnection
+from tui_trader.feeds.parser import FrameParser
+from tui_trader.settings import Settings
+
+
+class _Probe:
+    """One planned connection under test: its first market frame, or why it never came."""
+
+    def __init__(self, spec: ConnectionSpec, settings: Settings, done: asyncio.Event, clock: Clock) -> None:
+        self.spec = spec
+        self.parser = FrameParser()
+        self.first_frame_s: float | None = None
+        self.failure = ""  # the first reason the connection went down
+        self.connected = False
+        self._done = done
+        self._started = time.monotonic()
+        feed = settings.feed
+        self.conn = BinanceConnection(
+            spec, base_url=feed.ws_base_url, on_frame=self._on_frame, on_state=self._on_state,
+            now_ms=clock.now_ms, stale_after_s=feed.stale_after_s, reconnect_max_s=feed.reconnect_max_s,
+            rotate_after_s=feed.rotate_after_s,
+        )
+
+    async def _on_frame(self, raw: bytes, recv_ns: int) -> str | None:
+        md = self.parser.parse(raw, recv_ns // 1_000_000)
+        if md is not None and self.first_frame_s is None:
+            self.first_frame_s = time.monotonic() - self._started
+            self._done.set()
+        return md.symbol if md is not None else None
+
+    async def _on_state(self, conn: BinanceConnection, state: str, detail: str, symbols: list[str]) -> None:
+        if state == "live":
+            self.connected = True
+        elif state == "down" and not self.failure:
+            self.failure = detail.partition("; reconnecting")[0]
+        self._done.set()
+
+    def problem(self, timeout: float) -> str:
+        """Why this connection fails the check ("" when a market frame came)."""
+        if self.first_frame_s is not None:
+            return ""
+        if not self.connected:
+            return self.failure or f"no connection within {timeout:g} s"
+        return f"connected but no market frame within {timeout:g} s"
+
+
+def _summary(probes: list[_Probe], timeout: float) -> str:
+    """The failing connections grouped by reason: one reason with the connections and streams it hit."""
+    by_reason: dict[str, list[_Probe]] = {}
+    for p in probes:
+        why = p.problem(timeout)
+        if why:
+            by_reason.setdefault(why, []).append(p)
+    parts = []
+    for why, hit in by_reason.items():
+        streams = ", ".join("/".join(p.spec.streams) for p in hit)
+        parts.append(f"{why} ({len(hit)} of {len(probes)} connections: {streams})")
+    return "; ".join(parts)
+
+
+async def check_feed(settings: Settings, timeout: float) -> Check:
+    url = settings.feed.ws_base_url
+    try:
+        specs = plan_from_settings(settings)
+    except FeedError as err:
+        return Check(name="feed", status="fail", detail=err.message)
+    wake = asyncio.Event()
+    clock = Clock()
+    probes = [_Probe(spec, settings, wake, clock) for spec in specs]
+    tasks = [asyncio.create_task(p.conn.run(), name=f"doctor-feed:{p.spec.name}") for p in probes]
+    deadline = time.monotonic() + timeout
+    try:
+        while not all(p.first_frame_s is not None for p in probes):
+            left = deadline - time.monotonic()
+            if left <= 0 or any(t.done() for t in tasks):
+                break
+            wake.clear()
+            try:
+                await asyncio.wait_for(wake.wait(), left)
+            except TimeoutError:
+                break
+    finally:
+        for t in tasks:
+            t.cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+    for r in results:  # a connection task only ends by itself on a bad URL
+        if isinstance(r, FeedError):
+            return Check(name="feed", status="fail", detail=r.message)
+    problems = _summary(probes, timeout)
+    if problems:
+        return Check(name="feed", status="fail", detail=f"{url}: {problems}")
+    slowest = max(p.first_frame_s or 0.0 for p in probes)
+    names = ", ".join(p.spec.name for p in probes)
+    return Check(name="feed", status="ok",
+                 detail=f"{url}: market frames on all {len(probes)} connections within {slowest:.2f} s ({names})")
