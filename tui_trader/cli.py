@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 from typing import Sequence
 
@@ -18,15 +19,30 @@ from tui_trader.errors import TuiTraderError
 EPILOG = "Settings: settings.toml (see README). Logs: the XDG state dir (tui-trader doctor prints where)."
 
 
-def _speed(text: str) -> float | None:
-    if text == "max":
-        return None
+# Bounds a user would never need to exceed: a replay a million times faster than real time is `max` in
+# practice, and a run longer than a year is not a run with a duration. They keep `inf` and `nan` out: float()
+# accepts both, and neither is a speed or a number of seconds (NaN even passes `> 0` checks written as
+# `not value <= 0`).
+MAX_SPEED = 1_000_000.0
+MAX_SECONDS = 366 * 86400.0
+
+
+def _finite(text: str, what: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"speed must be a number > 0 or 'max' (got {text!r})") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"speed must be > 0 (got {text!r})")
+        raise argparse.ArgumentTypeError(f"{what} (got {text!r})") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{what}; {text!r} is not a finite number")
+    return value
+
+
+def _speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    value = _finite(text, "speed must be a number > 0 or 'max'")
+    if not 0 < value <= MAX_SPEED:
+        raise argparse.ArgumentTypeError(f"speed must be > 0 and at most {MAX_SPEED:g}, or 'max' (got {text!r})")
     return value
 
 
@@ -35,23 +51,44 @@ def _files(text: str) -> list[str]:
 
 
 def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds (got {text!r})") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0 (got {text!r})")
+    value = _finite(text, "expected a number of seconds")
+    if not 0 < value <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0 and at most {MAX_SECONDS:.0f} (a year) (got {text!r})")
     return value
+
+
+def _rate(text: str) -> float:
+    value = _finite(text, "expected a number of messages per second")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a number of messages per second > 0 (got {text!r})")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number (got {text!r})") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1 (got {text!r})")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad argument is one line (what is wrong and where the usage is), not the usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
 def _options(top: bool) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
     """Options accepted before and after the subcommand. After it they default to SUPPRESS, so that
     `tui-trader --config X doctor` keeps X instead of the subcommand's default overwriting it."""
     default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=default(None),
                         help="settings file (default: XDG user copy, else ./settings.toml)")
-    replay = argparse.ArgumentParser(add_help=False)
+    replay = _Parser(add_help=False)
     replay.add_argument("--replay", metavar="FILE[,FILE…]", type=_files, default=default([]),
                         help="play recordings instead of the live feed (gzip or plain; several play in order)")
     replay.add_argument("--speed", type=_speed, default=default(1.0), metavar="X|max",
@@ -62,7 +99,7 @@ def _options(top: bool) -> tuple[argparse.ArgumentParser, argparse.ArgumentParse
 def build_parser() -> argparse.ArgumentParser:
     top_common, top_replay = _options(top=True)
     common, replay = _options(top=False)
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="tui-trader",
         description="Terminal trading desk for crypto perpetual futures. Without a command: open the desk.",
         parents=[top_common, top_replay],
@@ -98,9 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "as it goes and report throughput, latency and memory.")
     b.add_argument("--json", action="store_true", help="print the results as JSON")
     b.add_argument("--file", metavar="CAPTURE", help="a real capture instead of the synthetic stream")
-    b.add_argument("--symbols", type=int, default=2, metavar="N", help="symbols in the synthetic stream (default 2)")
-    b.add_argument("--messages", type=int, default=200_000, metavar="N", help="synthetic messages (default 200000)")
-    b.add_argument("--rate", type=float, metavar="MSG_PER_S", help="pace the input at this rate (latency mode)")
+    b.add_argument("--symbols", type=_count, default=2, metavar="N", help="symbols in the synthetic stream (default 2)")
+    b.add_argument("--messages", type=_count, default=200_000, metavar="N", help="synthetic messages (default 200000)")
+    b.add_argument("--rate", type=_rate, metavar="MSG_PER_S", help="pace the input at this rate (latency mode)")
     b.add_argument("--ui", action="store_true", help="also run the desk headless to show its cost")
 
     d = sub.add_parser("doctor", parents=[common], help="check settings, journal, bus, feed, exchange and keys",

@@ -12,6 +12,7 @@ Secrets never live here: see `load_secrets`.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -24,7 +25,7 @@ import msgspec
 import tomli_w
 
 from tui_trader import paths
-from tui_trader.errors import SecretsError, SettingsError
+from tui_trader.errors import SecretsError, SettingsError, TuiTraderError
 
 Symbol = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]+$", min_length=1)]
 Fraction = Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
@@ -39,11 +40,11 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 
 
 class TradingSettings(_Section):
-    symbols: Annotated[list[Symbol], _doc("Perpetual symbols to trade, upper-case (BTCUSDT).", min_length=1)] = (
+    symbols: Annotated[list[Symbol], _doc("Perpetual symbols to trade, upper-case (BTCUSDT); 1 to 1000 of them.", min_length=1, max_length=1000)] = (
         msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
     )
     paper_trading: Annotated[bool, _doc("Trade on the simulated paper broker (true) or the exchange (false).")] = True
-    max_position_size: Annotated[float, _doc("Largest notional of one position, in USDT.", gt=0)] = 1000.0
+    max_position_size: Annotated[float, _doc("Largest notional of one position, in USDT, up to 10,000,000.", gt=0, le=10_000_000)] = 1000.0
     risk_per_trade: Annotated[float, _doc("Share of equity risked per trade, in (0, 1).", gt=0, lt=1)] = 0.02
     leverage: Annotated[int, _doc("Leverage set on each symbol, 1..125.", ge=1, le=125)] = 10
     stop_loss_pct: Annotated[float, _doc("Stop-loss distance from entry, in (0, 1).", gt=0, lt=1)] = 0.03
@@ -106,16 +107,17 @@ class RiskSettings(_Section):
     daily_loss_limit_pct: Annotated[
         float, _doc("New entries stop for the UTC day once the loss reaches this share of the day's starting equity.", gt=0, lt=1)
     ] = 0.05
-    cooldown_s: Annotated[float, _doc("Seconds after a close before the same symbol may enter again.", ge=0)] = 60.0
+    cooldown_s: Annotated[float, _doc("Seconds after a close before the same symbol may enter again, up to a day (86400).", ge=0, le=86400)] = 60.0
     stale_after_s: Annotated[
-        float, _doc("No entry when the symbol's last price is older than this (seconds).", gt=0)
+        float, _doc("No entry when the symbol's last price is older than this (seconds, up to 3600).", gt=0, le=3600)
     ] = 5.0
     order_timeout_s: Annotated[
         float,
         _doc(
             "An order with no final status after this long stops blocking new signals for its symbol and is "
-            "logged as unanswered (seconds).",
+            "logged as unanswered (seconds, up to 3600).",
             gt=0,
+            le=3600,
         ),
     ] = 30.0
     naked_grace_s: Annotated[
@@ -146,11 +148,11 @@ class FeedSettings(_Section):
         "aggTrade"
     )
     dedicated_symbols: Annotated[
-        list[Symbol], _doc("Symbols that get their own connections; the rest share (at most 200 streams each).")
+        list[Symbol], _doc("Symbols that get their own connections; the rest share (at most 200 streams each); at most 1000.", max_length=1000)
     ] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
-    stale_after_s: Annotated[float, _doc("A symbol with no message for this long is marked stale.", gt=0)] = 10.0
+    stale_after_s: Annotated[float, _doc("A symbol with no message for this long is marked stale (seconds, up to 3600).", gt=0, le=3600)] = 10.0
     streams_per_connection: Annotated[int, _doc("Most streams on one shared connection.", ge=1, le=1024)] = 200
-    reconnect_max_s: Annotated[float, _doc("Longest wait between reconnect attempts (seconds).", gt=0)] = 30.0
+    reconnect_max_s: Annotated[float, _doc("Longest wait between reconnect attempts (seconds, up to 3600).", gt=0, le=3600)] = 30.0
     rotate_after_s: Annotated[
         float, _doc("Reconnect each connection after this long; Binance cuts at 24 h.", gt=0, le=86400)
     ] = 85800.0
@@ -165,8 +167,8 @@ class ExchangeSettings(_Section):
         str, _doc("Replace every REST host of the exchange with this URL (paths kept); empty = ccxt's hosts.")
     ] = ""
     margin_mode: Annotated[Literal["isolated", "cross"], _doc("Margin mode set on each symbol.")] = "isolated"
-    poll_s: Annotated[float, _doc("Seconds between open-order polls (protective order fills).", gt=0)] = 2.0
-    account_poll_s: Annotated[float, _doc("Seconds between position and balance polls.", gt=0)] = 60.0
+    poll_s: Annotated[float, _doc("Seconds between open-order polls (protective order fills), up to 3600.", gt=0, le=3600)] = 2.0
+    account_poll_s: Annotated[float, _doc("Seconds between position and balance polls, up to 3600.", gt=0, le=3600)] = 60.0
     timeout_ms: Annotated[int, _doc("HTTP timeout for exchange requests (ms).", ge=100, le=120000)] = 10000
     secrets_file: Annotated[
         str, _doc("Secrets file (mode 0600) with api_key, api_secret, api_password; empty = the XDG config dir.")
@@ -190,7 +192,7 @@ class ExchangeSettings(_Section):
 
 
 class PaperSettings(_Section):
-    starting_balance: Annotated[float, _doc("Paper account balance at start, in USDT.", gt=0)] = 10000.0
+    starting_balance: Annotated[float, _doc("Paper account balance at start, in USDT, up to 1,000,000,000.", gt=0, le=1_000_000_000)] = 10000.0
     taker_fee: Annotated[float, _doc("Fee charged on notional for every paper fill.", ge=0, lt=0.1)] = 0.0005
     slippage_bps: Annotated[float, _doc("Paper fills are this many basis points worse than the book.", ge=0, le=1000)] = 0.0
     maintenance_margin_rate: Annotated[
@@ -216,7 +218,7 @@ class BusSettings(_Section):
     ] = ""
     retention: Annotated[
         int, _doc("Embedded bus: records kept per market-data topic (at least; trimmed at twice this); a consumer "
-                  "further behind gets a gap, the desk skips to the latest price.", ge=100)
+                  "further behind gets a gap, the desk skips to the latest price; 100..10,000,000.", ge=100, le=10_000_000)
     ] = 20000
     connect_timeout_s: Annotated[float, _doc("Fluvio connect timeout (seconds).", gt=0, le=120)] = 5.0
 
@@ -227,7 +229,14 @@ class UiSettings(_Section):
 
 
 class JournalSettings(_Section):
-    path: Annotated[str, _doc("SQLite journal file; empty = the XDG data dir.")] = ""
+    path: Annotated[
+        str,
+        _doc(
+            "SQLite journal file; empty = the XDG data dir. One process writes it at a time (the lock file "
+            "`<path>.lock` names the holder); `tui-trader worker router` keeps its own journal beside it, "
+            "`<stem>.router<suffix>`."
+        ),
+    ] = ""
 
 
 class Settings(_Section):
@@ -290,8 +299,14 @@ def _explain(err: msgspec.ValidationError, data: Any, source: str) -> SettingsEr
     for pattern, human in _PATTERN_TEXT.items():
         detail = detail.replace(f"str matching regex {pattern!r}", human)
     got = _value_at(data, path)
-    suffix = f" (got {got!r})" if got is not None else ""
+    suffix = f" (got {_shown(got)})" if got is not None else ""
     return SettingsError(f"{source}: `{path}`: {detail[0].lower()}{detail[1:]}{suffix}")
+
+
+def _shown(value: Any, limit: int = 60) -> str:
+    """A bad value as the message quotes it: short, so a 400-digit number or a huge table stays one line."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _allowed_keys(path: str) -> list[str]:
@@ -315,8 +330,24 @@ def parse(data: dict[str, Any], source: str = "settings") -> Settings:
         settings = msgspec.convert(data, Settings)
     except msgspec.ValidationError as err:
         raise _explain(err, data, source) from None
+    _check_values(settings, source)
     _check_relations(settings, source)
     return settings
+
+
+def _check_values(s: Settings, source: str) -> None:
+    """What the per-field bounds cannot say: no number is NaN or infinite (a field bounded only from below
+    takes `inf`, and one infinite delay or size overflows later, far from the file), and no text holds a NUL
+    (a path with one cannot be opened, a URL with one cannot be sent)."""
+    for section in SECTIONS:
+        sec = getattr(s, section)
+        for name in sec.__struct_fields__:
+            value = getattr(sec, name)
+            for item in value if isinstance(value, list) else (value,):
+                if isinstance(item, float) and not math.isfinite(item):
+                    raise SettingsError(f"{source}: `{section}.{name}`: expected a finite number (got {item!r})")
+                if isinstance(item, str) and "\x00" in item:
+                    raise SettingsError(f"{source}: `{section}.{name}`: text must not contain a NUL character")
 
 
 def _check_relations(s: Settings, source: str) -> None:
@@ -352,15 +383,42 @@ def load(path: str | os.PathLike[str] | None = None) -> tuple[Settings, Path | N
     file = Path(path) if path is not None else find_settings_file()
     if file is None:
         return Settings(), None
-    if not file.is_file():
-        raise SettingsError(f"{file}: no such settings file")
+    text = read_text_file(file, "settings file", SettingsError)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise SettingsError(f"{file}: not valid TOML: {err}") from None
-    except OSError as err:
-        raise SettingsError(f"{file}: cannot read: {err.strerror}") from None
     return parse(data, str(file)), file
+
+
+def read_text_file(file: Path, what: str, error: type[TuiTraderError]) -> str:
+    """The UTF-8 text of a small file the user points at, or `error` with one line naming the file and what
+    is wrong with it (missing, a folder, not a regular file, unreadable, not UTF-8)."""
+    try:
+        st = file.stat()
+    except FileNotFoundError:
+        raise error(f"{file}: no such {what}") from None
+    except OSError as err:
+        raise error(f"{file}: cannot read {what}: {err.strerror or err}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise error(f"{file}: is a folder, not a {what}")
+    if not stat.S_ISREG(st.st_mode):
+        raise error(f"{file}: not a regular file (a {what} must be one)")
+    if st.st_size > MAX_TEXT_FILE_BYTES:
+        raise error(f"{file}: {st.st_size} bytes is too large for a {what} (at most {MAX_TEXT_FILE_BYTES})")
+    try:
+        raw = file.read_bytes()
+    except OSError as err:
+        raise error(f"{file}: cannot read {what}: {err.strerror or err}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise error(f"{file}: {what} is not UTF-8 text (byte {err.start} is not valid UTF-8); save it as UTF-8") from None
+
+
+# A settings or secrets file is a few kilobytes; reading an arbitrary large file (a recording passed by
+# mistake) into memory to report a TOML error is pointless.
+MAX_TEXT_FILE_BYTES = 1 << 20
 
 
 def find_settings_file() -> Path | None:
@@ -449,15 +507,20 @@ def load_secrets(settings: Settings, env: dict[str, str] | None = None) -> Secre
     if from_env["api_key"] or from_env["api_secret"]:
         return Secrets(**from_env)
     file = Path(settings.exchange.secrets_file) if settings.exchange.secrets_file else paths.secrets_file()
-    if not file.exists():
+    try:
+        st = file.stat()
+    except FileNotFoundError:
         return Secrets()
-    mode = stat.S_IMODE(file.stat().st_mode)
-    if mode & 0o077:
+    except OSError as err:
+        raise SecretsError(f"{file}: cannot read secrets file: {err.strerror or err}") from None
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISREG(st.st_mode) and mode & 0o077:
         raise SecretsError(
             f"{file}: permissions {mode:04o} let others read it; refusing to use it. Run: chmod 600 {file}"
         )
+    text = read_text_file(file, "secrets file", SecretsError)
     try:
-        data = tomllib.loads(file.read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
         return msgspec.convert(data, Secrets)
     except (tomllib.TOMLDecodeError, msgspec.ValidationError) as err:
         # The message names the problem, never a value from the file.
