@@ -146,6 +146,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "position mode and leverage brackets. One line per check; exit 1 on a failure.")
     d.add_argument("--timeout", type=_positive, metavar="S",
                    help="give up on each network check after S seconds (default 10)")
+
+    from tui_trader.commands.results_cli import add_parsers  # backtest, trades, report
+
+    add_parsers(sub, common)
     return p
 
 
