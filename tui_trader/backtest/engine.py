@@ -152,7 +152,8 @@ class Backtest:
 
     # --- one bar ----------------------------------------------------------------------------------------
 
-    def _path(self, symbol: str, o: float, h: float, lo: float, c: float, ts: int, opened: bool) -> None:
+    def _path(self, symbol: str, o: float, h: float, lo: float, c: float, ts: int, opened: bool,
+              md: m.MarketData) -> None:
         """The bar's trades as the broker sees them while a position is open (see the module doc)."""
         pos = self.broker.positions.get(symbol)
         if pos is None:
@@ -161,6 +162,19 @@ class Backtest:
         long = pos.side == "long"
         sl = pos.stop_loss.price if pos.stop_loss is not None else None
         tp = pos.take_profit.price if pos.take_profit is not None else None
+        liq = pos.liquidation_price
+        if not opened and (lo > liq if long else h < liq) and (sl is None or (lo > sl if long else h < sl)) and (
+                tp is None or (h < tp if long else lo > tp)):
+            # Nothing rests inside this bar's range: no trigger can fire, only the last price moves. (Most bars;
+            # the full path below gives the same result for them, at four times the cost.)
+            last = self.broker.last.get(symbol, c)
+            if abs(c - last) <= last * self.band * 0.9:
+                reports = self.broker.on_market(md)
+                if reports:
+                    self._publish(reports, ts)
+            else:
+                self._walk(symbol, last, c, ts)
+            return
         if sl is not None:
             beyond = o <= sl if long else o >= sl
             if beyond and not opened:
@@ -263,12 +277,12 @@ class Backtest:
                 opened = self._fill_pending(symbol, t, o)
             if funding and t % FUNDING_MS == 0:
                 self._funding(symbol, o)
+            md = _trade(symbol, c, close_ms)
             if symbol in positions:
-                self._path(symbol, o, h, lo, c, close_ms, opened)
+                self._path(symbol, o, h, lo, c, close_ms, opened, md)
             else:
-                md = _trade(symbol, c, close_ms)
                 broker.on_market(md)
-            out = on_market_data(_trade(symbol, c, close_ms), close_ms)
+            out = on_market_data(md, close_ms)
             if out.commands:
                 self._route(out, close_ms, symbol)
             emitted = point(symbol, c)

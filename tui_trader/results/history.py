@@ -1,0 +1,62 @@
+"""Trade history from the journal: the executor journals every order status (fills with their purpose, fee and
+price), so the round trips of paper and live trading are rebuilt from it at any time, for any period.
+
+A trip belongs to a period when it closed in it (`since` inclusive, `until` exclusive). The equity curve of a
+journal period is the realised one: the starting equity plus each closed trip's net, at its exit time (the
+journal keeps no per-minute marks). The starting equity is `paper.starting_balance` plus the net of the
+trips closed before the period (paper), or the first trip's account base for live, which the journal does not
+know: there it is the paper starting balance too, and the report says so.
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+
+from tui_trader import messages as m
+from tui_trader.results.report import Report, build_report
+from tui_trader.results.trips import Trip, TripBook, round_trips
+
+
+def read_statuses(settings) -> list[m.OrderStatus]:
+    from tui_trader.journal import Journal, journal_path
+
+    path = journal_path(settings)
+    if not path.exists():
+        from tui_trader.errors import TuiTraderError
+
+        raise TuiTraderError(f"no journal at {path}: nothing has traded yet (or set journal.path)", "Trades")
+    journal = Journal(path, read_only=True)
+    try:
+        return journal.statuses()
+    finally:
+        journal.close()
+
+
+def trips_of(statuses: Iterable[m.OrderStatus], mode: m.Mode | None = None) -> TripBook:
+    return round_trips(st for st in statuses if mode is None or st.mode == mode)
+
+
+def in_period(trips: Iterable[Trip], since: int | None, until: int | None) -> list[Trip]:
+    return [t for t in trips if (since is None or t.exit_ts >= since) and (until is None or t.exit_ts < until)]
+
+
+def period_report(book: TripBook, starting_balance: float, since: int | None, until: int | None,
+                  mode: m.Mode) -> tuple[Report, list[Trip]]:
+    trips = in_period(book.closed, since, until)
+    before = sum(t.net for t in book.closed if since is not None and t.exit_ts < since)
+    start_equity = starting_balance + before
+    start = since if since is not None else min((t.entry_ts for t in trips), default=0)
+    end = until if until is not None else max((t.exit_ts for t in trips), default=start)
+    ordered = sorted(trips, key=lambda t: t.exit_ts)
+    ts = np.array([start] + [t.exit_ts for t in ordered], dtype=np.int64)
+    equity = start_equity + np.concatenate(([0.0], np.cumsum([t.net for t in ordered])))
+    extra = {"mode": mode, "equity": "realised: starting equity plus each trip's net at its exit",
+             "open_positions": sorted(sym for (md, sym) in book.open if md == mode)}
+    if mode == "live":
+        extra["warnings"] = ["live: the starting equity is the paper starting balance (the journal keeps no "
+                             "exchange balance history); the return % is relative to it"]
+    report = build_report(ordered, ts, equity, starting_equity=start_equity, start_ts=start, end_ts=max(end, start),
+                          open_since=[o.entry_ts for (md, _), o in book.open.items() if md == mode], extra=extra)
+    return report, ordered
