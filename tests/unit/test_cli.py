@@ -30,14 +30,6 @@ def test_every_command_has_help(command, capsys):
     assert "usage: tui-trader" in capsys.readouterr().out
 
 
-def test_doctor_passes_on_the_default_settings(tmp_path):
-    run = cli("doctor", "--config", os.path.join(os.path.dirname(__file__), "..", "..", "settings.toml"))
-    assert run.returncode == 0, run.stdout + run.stderr
-    for check in ("settings", "bus", "feed", "API keys"):
-        assert f"] {check}:" in run.stdout
-    assert "FAIL" not in run.stdout
-
-
 def test_doctor_fails_when_live_trading_has_no_keys(tmp_path):
     conf = tmp_path / "s.toml"
     conf.write_text("[trading]\npaper_trading = false\n")

@@ -30,9 +30,11 @@ def check_journal(settings: Settings, timeout: float) -> Check:
     """
     path = Path(settings.journal.path) if settings.journal.path else paths.journal_file()
     try:
+        # Opening takes the journal's single-writer lock: another desk or executor on this file is named.
         journal = Journal(path)
     except (TuiTraderError, sqlite3.Error, OSError, RuntimeError) as err:
-        return Check(name="journal", status="fail", detail=f"{path}: {_why(err)}")
+        why = _why(err)
+        return Check(name="journal", status="fail", detail=why if str(path) in why else f"{path}: {why}")
     try:
         version = journal.schema_version
         probe = sqlite3.connect(path, timeout=timeout, isolation_level=None)
@@ -54,7 +56,8 @@ def check_journal(settings: Settings, timeout: float) -> Check:
         return Check(name="journal", status="fail", detail=f"{path}: {err}")
     finally:
         journal.close()
-    return Check(name="journal", status="ok", detail=f"{path} (schema {version}): opens and is writable")
+    return Check(name="journal", status="ok",
+                 detail=f"{path} (schema {version}): opens, writable, no other process holds it")
 
 
 async def check_bus(settings: Settings, timeout: float) -> Check:
