@@ -65,7 +65,8 @@ class Gap(msgspec.Struct, frozen=True, kw_only=True):
 def symbol_from_name(path: str | Path) -> str:
     """`BTC_USDT-1m.json.gz` → BTCUSDT, `BTCUSDT-1m-2024-01.zip` → BTCUSDT, `btcusdt_20240808.gz` → BTCUSDT."""
     parts = []
-    for token in re.split(r"[-_.]", Path(path).name):
+    stem = re.sub(r"(\.(gz|zip|json|csv|txt|jsonl))+$", "", Path(path).name, flags=re.IGNORECASE)
+    for token in re.split(r"[-_.]", stem):
         if not token or not token.isalpha():
             break
         parts.append(token)

@@ -1,0 +1,84 @@
+"""`tui-trader backtest` end to end: files in, report out (table, --json, --export), errors in one line."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from btkit import csv_text, walk, write_json, write_zip
+from tui_trader.cli import main
+from tui_trader.commands.backtest import Progress
+
+ROWS = walk(3000, seed=5)
+
+
+@pytest.fixture
+def files(tmp_path):
+    btc = write_json(tmp_path / "BTC_USDT-1m.json.gz", ROWS, gz=True)
+    eth = write_zip(tmp_path / "ETHUSDT-1m.zip", "ETHUSDT-1m.csv", csv_text(walk(3000, seed=6, start=2000.0), True))
+    return btc, eth
+
+
+def backtest(capsys, *args):
+    code = main(["backtest", "--offline", *map(str, args)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_table_report(files, capsys):
+    code, out, err = backtest(capsys, "--data", f"{files[0]},{files[1]}")
+    assert code == 0
+    for label in ("period", "trades", "win rate", "net PnL", "profit factor", "expectancy", "max drawdown",
+                  "Sharpe / Sortino", "exposure", "avg hold", "Per symbol", "Per exit reason", "BTCUSDT", "ETHUSDT"):
+        assert label in out
+    assert "bars/s" not in err  # no progress bar when stderr is not a terminal
+
+
+def test_json_and_export_agree(files, capsys, tmp_path):
+    code, out, _ = backtest(capsys, "--data", files[0], "--data", f"ETHUSDT={files[1]}", "--json",
+                            "--export", tmp_path / "out")
+    assert code == 0
+    report = json.loads(out)
+    assert report == json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["trades"] == len((tmp_path / "out" / "trades.csv").read_text().splitlines()) - 1
+    assert set(report["by_symbol"]) == {"BTCUSDT", "ETHUSDT"}
+
+
+def test_period_slice(files, capsys):
+    start_ms = int(ROWS[1000][0])
+    import datetime as dt
+
+    start = dt.datetime.fromtimestamp(start_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M")
+    code, out, _ = backtest(capsys, "--data", files[0], "--start", start, "--json")
+    report = json.loads(out)
+    assert report["start_ts"] == start_ms and report["bars"] == 2000
+
+
+def test_bar_mismatch_is_one_line_naming_the_fix(files, capsys):
+    code, out, err = backtest(capsys, "--data", files[0], "--set", 'indicators.bar="5m"')
+    assert code == 1
+    assert "the data's bars are 1m" in err and "--bar 1m" in err and "Traceback" not in err
+
+
+def test_set_overrides_a_setting(files, capsys):
+    _, out, _ = backtest(capsys, "--data", files[0], "--json")
+    _, out_fee, _ = backtest(capsys, "--data", files[0], "--json", "--set", "paper.taker_fee=0.001")
+    a, b = json.loads(out), json.loads(out_fee)
+    assert b["extra"]["settings"]["taker_fee"] == 0.001
+    assert b["fees"] > a["fees"]
+
+
+def test_missing_file_is_one_line(capsys, tmp_path):
+    code, _, err = backtest(capsys, "--data", tmp_path / "nope.json")
+    assert code == 1 and "no such file" in err
+
+
+def test_progress_bar_shows_rate_and_eta_on_a_terminal():
+    stream = io.StringIO()
+    bar = Progress(stream)
+    bar(0, 1000)
+    bar(1000, 1000)
+    text = stream.getvalue()
+    assert "bars/s" in text and "ETA" in text and text.endswith("\n")
