@@ -156,6 +156,38 @@ class FeedSettings(_Section):
     rotate_after_s: Annotated[
         float, _doc("Reconnect each connection after this long; Binance cuts at 24 h.", gt=0, le=86400)
     ] = 85800.0
+    max_id_jump: Annotated[
+        int,
+        _doc(
+            "A trade id or book update id farther than this from its stream's last one is a jump: the frame is "
+            "quarantined (counted, not published) until confirm_frames frames in a row agree with it.",
+            ge=1, le=2**62,
+        ),
+    ] = 1_000_000_000
+    max_time_jump_s: Annotated[
+        float,
+        _doc(
+            "An event time farther than this from the latest accepted one is a jump (seconds), quarantined the "
+            "same way; in a replay an event time later than the wall clock is never accepted.",
+            gt=0, le=86400,
+        ),
+    ] = 300.0
+    price_band_pct: Annotated[
+        float,
+        _doc(
+            "A trade price, bid or ask farther than this share from the symbol's last good price (trade or book "
+            "mid) is quarantined the same way, in (0, 1).",
+            gt=0, lt=1,
+        ),
+    ] = 0.10
+    confirm_frames: Annotated[
+        int,
+        _doc(
+            "Frames in a row (the jumped one included) that make a jump the new baseline: a real gap costs this "
+            "many minus one frames, one absurd frame is dropped. 1 accepts every jump.",
+            ge=1, le=100,
+        ),
+    ] = 3
 
 
 class ExchangeSettings(_Section):

@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import ccxt.async_support as ccxt
 
 from tui_trader.brokers.errors import describe
+from tui_trader.brokers.venues import venue_for
 from tui_trader.doctor import verdicts
 from tui_trader.doctor.report import Check, Status
 from tui_trader.exchange import create_exchange, unified_symbol
@@ -107,16 +108,21 @@ class _Venue:
         return Check(name=KEYS, status="ok", detail=f"a signed read worked ({seen})")
 
     async def position_mode(self) -> Check:
-        if not self.ex.has.get("fetchPositionMode"):
-            return Check(name="position mode", status="info",
-                         detail=f"not readable on {self.xs.name}; live is refused at the first order if hedge mode is on")
+        # The live broker's own reading of the mode (per venue: Binance dualSidePosition, OKX posMode, Bybit
+        # positionIdx), so the doctor and the broker's refusal of live never disagree.
+        venue = venue_for(self.xs.name)
+        usyms = [unified_symbol(s) for s in self.settings.trading.symbols if unified_symbol(s) in (self.ex.markets or {})]
         try:
-            usym = unified_symbol(self.settings.trading.symbols[0])
-            answer = await self.bounded(self.ex.fetch_position_mode(usym))
+            if hasattr(venue, "position_mode"):
+                hedged = await self.bounded(venue.position_mode(self.ex, usyms)) == "hedge"
+            elif self.ex.has.get("fetchPositionMode"):
+                hedged = bool((await self.bounded(self.ex.fetch_position_mode(usyms[0] if usyms else None))).get("hedged"))
+            else:
+                return Check(name="position mode", status="info", detail=f"not readable on {self.xs.name}")
         except (ccxt.BaseError, TimeoutError) as err:
             return Check(name="position mode", status="fail" if self.live else "warn",
                          detail=f"cannot read it: {self.why(err)}")
-        return verdicts.position_mode(self.xs.name, bool(answer.get("hedged")), self.live)
+        return verdicts.position_mode(self.xs.name, hedged, self.live)
 
     async def leverage(self, keys_ok: bool) -> Check:
         # Binance serves its brackets only to a signed request; OKX and Bybit publish theirs.
