@@ -81,7 +81,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 
-def _options(top: bool) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser]:
+def _options(top: bool) -> tuple[_Parser, _Parser]:
     """Options accepted before and after the subcommand. After it they default to SUPPRESS, so that
     `tui-trader --config X doctor` keeps X instead of the subcommand's default overwriting it."""
     default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)

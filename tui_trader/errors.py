@@ -38,3 +38,11 @@ class FeedError(TuiTraderError):
 
 class BrokerError(TuiTraderError):
     title = "Broker"
+
+
+class JournalError(TuiTraderError):
+    title = "Journal"
+
+
+class LogError(TuiTraderError):
+    title = "Log"

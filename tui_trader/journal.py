@@ -11,6 +11,7 @@ Schema changes go through `MIGRATIONS` (PRAGMA user_version): each entry upgrade
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -18,8 +19,9 @@ from typing import Any, Iterable
 
 import msgspec
 
+from tui_trader import journal_lock, paths
 from tui_trader import messages as m
-from tui_trader import paths
+from tui_trader.errors import JournalError
 
 SCHEMA_VERSION = 2
 
@@ -61,30 +63,145 @@ _status_decoder = msgspec.json.Decoder(m.OrderStatus)
 _command_decoder = msgspec.json.Decoder(m.OrderCommand)
 
 
-class Journal:
-    """One journal file. Safe to share between the workers of one process (calls are serialised)."""
+SQLITE_MAGIC = b"SQLite format 3\x00"
+# Another connection's write lock (`sqlite3` on the command line, a backup) delays a write by up to this long
+# before it fails; without it the first contended write fails at once and crash-loops the executor.
+BUSY_TIMEOUT_MS = 5000
 
-    def __init__(self, path: str | Path | None = None) -> None:
+
+def move_aside_hint(path: Path) -> str:
+    return (f"the journal is kept as it is: move it aside (mv {path} {path}.damaged, with its -wal and -shm "
+            "files if present) to start a fresh one, or set journal.path to another file")
+
+
+class Journal:
+    """One journal file. Safe to share between the workers of one process (calls are serialised).
+
+    Opening fails with a one-line `JournalError` (never a traceback, never a silently replaced file) when the
+    path is a folder or cannot be created, another process holds the journal, or the file is not a journal
+    this desk can use (not SQLite, damaged, truncated, of a newer schema). The file and SQLite's -wal and
+    -shm files beside it are created readable by their owner only (0600). `read_only=True` opens for
+    reading (a report while the desk runs): no lock, no migration, nothing written.
+    """
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path else paths.journal_file()
-        if str(self.path) != ":memory:":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.read_only = read_only
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._migrate()
+        self._lock_key: str | None = None
+        memory = str(self.path) == ":memory:"
+        try:
+            if not memory:
+                self._prepare()
+            self._db = self._connect(memory)
+        except BaseException:
+            self._release()
+            raise
 
     @classmethod
-    def from_settings(cls, settings) -> "Journal":
-        return cls(settings.journal.path or None)
+    def from_settings(cls, settings, role: str | None = None) -> "Journal":
+        return cls(journal_path(settings, role))
+
+    # --- opening ------------------------------------------------------------------------------------------
+
+    def _prepare(self) -> None:
+        """Checks before SQLite touches the file: it would turn a folder into "unable to open", and a
+        non-SQLite file into an error only at the first query."""
+        path = self.path
+        if path.is_dir():
+            raise JournalError(f"{path} is a folder, not a journal file: set journal.path to a file")
+        if path.exists() and not path.is_file():
+            raise JournalError(f"{path} is not a regular file: set journal.path to a file")
+        if self.read_only:
+            if not path.exists():
+                raise JournalError(f"{path}: no such journal")
+            self._check_header()
+            return
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise JournalError(f"cannot create the journal's folder {path.parent}: {err.strerror or err} "
+                               "(set journal.path to a writable place)") from None
+        self._lock_key = journal_lock.acquire(path)
+        try:
+            # Created here, owner-only, before SQLite creates it with the umask's mode; SQLite gives the
+            # -wal and -shm files the mode of the database file.
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, journal_lock.FILE_MODE))
+        except OSError as err:
+            raise JournalError(f"cannot create or open journal {path}: {err.strerror or err} "
+                               "(set journal.path to a writable place)") from None
+        self._check_header()
+
+    def _check_header(self) -> None:
+        try:
+            with open(self.path, "rb") as fh:
+                head = fh.read(len(SQLITE_MAGIC))
+        except OSError as err:
+            raise JournalError(f"cannot read journal {self.path}: {err.strerror or err}") from None
+        if head and head != SQLITE_MAGIC:
+            raise JournalError(f"{self.path} is not a journal (not an SQLite file); {move_aside_hint(self.path)}")
+
+    def _connect(self, memory: bool) -> sqlite3.Connection:
+        target = self.path if not self.read_only else f"file:{self.path}?mode=ro"
+        db = sqlite3.connect(target, isolation_level=None, check_same_thread=False, uri=self.read_only,
+                             timeout=BUSY_TIMEOUT_MS / 1000)
+        self._db = db
+        try:
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            if not self.read_only:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=FULL")
+            if not memory:
+                self._check_integrity()
+            self._migrate()
+        except sqlite3.Error as err:
+            db.close()
+            raise JournalError(self._explain(err)) from None
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _explain(self, err: sqlite3.Error) -> str:
+        text = str(err)
+        if "locked" in text or "busy" in text:
+            return (f"{self.path} is locked by another program (SQLite: {text}) for more than "
+                    f"{BUSY_TIMEOUT_MS / 1000:g} s; close it and start again")
+        if "readonly" in text or "read-only" in text:
+            return f"{self.path} is not writable (read-only file or folder): fix its permissions or set journal.path"
+        if "malformed" in text or "not a database" in text or "corrupt" in text:
+            return f"{self.path} is damaged (SQLite: {text}); {move_aside_hint(self.path)}"
+        if "unable to open" in text:
+            return f"cannot open journal {self.path} (SQLite: {text}): check the path and its permissions"
+        return f"{self.path}: cannot use the journal (SQLite: {text})"
+
+    def _check_integrity(self) -> None:
+        """A damaged or truncated file is found here, in one line, not later as an executor crash loop on the
+        first query that reaches the damage. quick_check reads every page once (milliseconds for a journal
+        of a few MB)."""
+        rows = self._db.execute("PRAGMA quick_check(3)").fetchall()
+        if rows != [("ok",)]:
+            problems = "; ".join(str(r[0]) for r in rows)
+            raise JournalError(f"{self.path} is damaged ({problems}); {move_aside_hint(self.path)}")
+
+    def _release(self) -> None:
+        if self._lock_key is not None:
+            journal_lock.release(self._lock_key)
+            self._lock_key = None
 
     def _migrate(self) -> None:
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > SCHEMA_VERSION:
-                raise RuntimeError(
-                    f"{self.path}: journal schema {version} is newer than this desk understands ({SCHEMA_VERSION})"
+                raise JournalError(
+                    f"{self.path}: journal schema {version} is newer than this desk understands ({SCHEMA_VERSION}); "
+                    "run the newer tui-trader that wrote it, or set journal.path to another file"
                 )
+            if self.read_only:
+                if version < SCHEMA_VERSION:
+                    raise JournalError(f"{self.path}: journal schema {version} is older than this desk's "
+                                       f"({SCHEMA_VERSION}); open it once with the desk to upgrade it")
+                return
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 # One script, one transaction: a failed migration leaves the previous version intact.
                 try:
@@ -103,6 +220,7 @@ class Journal:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        self._release()
 
     # --- commands ---------------------------------------------------------------------------------
 
@@ -235,9 +353,25 @@ class Journal:
         return json.loads(row[0]) if row else default
 
 
+# Workers that journal when they run one per process (`tui-trader worker NAME`). The executor keeps the
+# configured file (its executed commands are what prevents a second send, and `trades`/`report` read it); the
+# router, which then journals its own commands and their fills to rebuild its book, gets a file of its own
+# beside it: two processes never write one journal.
+OWN_JOURNAL_ROLES = ("router",)
+
+
+def journal_path(settings, role: str | None = None) -> Path:
+    """The journal file of `settings` for a process running only the worker `role` (None: the whole pipeline)."""
+    path = Path(settings.journal.path) if settings.journal.path else paths.journal_file()
+    if role in OWN_JOURNAL_ROLES and str(path) != ":memory:":
+        path = path.with_name(f"{path.stem}.{role}{path.suffix}")
+    return path
+
+
 def shared_journal(ctx) -> Journal:
     """The journal of this process's pipeline (`ctx.shared["journal"]`), opened from settings if absent."""
     journal = ctx.shared.get("journal")
     if journal is None:
-        journal = ctx.shared["journal"] = Journal.from_settings(ctx.settings)
+        # "journal_role": set by `tui-trader worker NAME`, whose process runs that one worker.
+        journal = ctx.shared["journal"] = Journal.from_settings(ctx.settings, ctx.shared.get("journal_role"))
     return journal

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 from pathlib import Path
 from typing import Iterable
 
 from tui_trader import paths
+from tui_trader.errors import LogError
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -39,14 +41,34 @@ class RedactSecrets(logging.Filter):
 REDACT = RedactSecrets()
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """A rotating log whose files (the current one and each new one after a rotation) are created 0600: logs
+    name symbols, sizes, balances and order ids, which are the trader's business only."""
+
+    def _open(self):  # type: ignore[override]
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
+FILE_MODE = 0o600
+
+
 def setup(file: Path | None = None, level: int = logging.INFO, to_stderr: bool = False) -> Path:
-    """Send the desk's logs to `file` (default: XDG state dir). Returns the log file path."""
+    """Send the desk's logs to `file` (default: XDG state dir). Returns the log file path.
+
+    Raises LogError with one line naming the file when it cannot be created or written."""
     file = file or paths.log_file()
-    file.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        if file.is_dir():
+            raise LogError(f"log file {file} is a folder")
+        handler = PrivateRotatingFileHandler(file, maxBytes=20_000_000, backupCount=3, encoding="utf-8")
+    except OSError as exc:
+        raise LogError(f"cannot write the log file {file}: {exc.strerror or exc} "
+                       "(point XDG_STATE_HOME at a writable folder)") from None
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    handler = logging.handlers.RotatingFileHandler(file, maxBytes=20_000_000, backupCount=3, encoding="utf-8")
     handler.setFormatter(logging.Formatter(_FORMAT))
     handler.addFilter(REDACT)
     root.addHandler(handler)

@@ -3,6 +3,15 @@
 A worker whose `run()` raises is restarted with exponential backoff (0.5 s doubling to 30 s) and the
 restart is reported (log + Health record). A worker whose `run()` returns has finished (a replay ended).
 `stop()` cancels every worker and waits for them, so nothing is left pending ("Task was destroyed").
+
+Giving up: a worker that crashes `MAX_RESTARTS` times in a row, each time within `HEALTHY_RUN_S` of its
+start, is not restarted again (about 30 s of backoff: a fault that a restart does not cure). The runtime then
+halts trading and says why: a Health record `worker:<name>` in state "failed" with the last error, and a
+Control `pause` with origin "supervisor" and the reason as its argument, which the router obeys from
+wherever it runs. Pause, not kill: a kill flattens through the router and executor, which may be the very
+workers that failed, while a pause only stops new entries and leaves every open position with the
+stop-loss and take-profit orders resting at the venue (or in the paper broker) untouched. `failed` is set,
+so `headless` ends and exits non-zero; the desk stays up showing the failure.
 """
 
 from __future__ import annotations
@@ -19,6 +28,9 @@ log = logging.getLogger(__name__)
 
 BACKOFF_START_S = 0.5
 BACKOFF_MAX_S = 30.0
+MAX_RESTARTS = 6
+HEALTHY_RUN_S = 60.0
+SUPERVISOR = "supervisor"
 
 
 @dataclass
@@ -27,6 +39,7 @@ class WorkerState:
     state: str = "starting"  # starting | running | restarting | finished | stopped | failed
     restarts: int = 0
     last_error: str = ""
+    gave_up: bool = False  # crashed MAX_RESTARTS times in a row and was not restarted
 
 
 class Runtime:
@@ -37,6 +50,10 @@ class Runtime:
         )
         self.states = {name: WorkerState(name) for name in self.workers}
         self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.max_restarts = MAX_RESTARTS
+        self.healthy_run_s = HEALTHY_RUN_S
+        # Set when a worker is given up: trading is paused, and a headless run ends on it.
+        self.failed = asyncio.Event()
 
     async def start(self) -> None:
         await self.ctx.bus.create_topics(self.ctx.topic(t) for t in m.TOPICS)
@@ -57,8 +74,11 @@ class Runtime:
     async def _supervise(self, worker: Worker) -> None:
         name = worker.name
         delay = BACKOFF_START_S
+        in_a_row = 0
+        loop = asyncio.get_running_loop()
         while True:
             await self._report(name, "running")
+            started = loop.time()
             try:
                 await worker.run()
             except asyncio.CancelledError:
@@ -66,8 +86,16 @@ class Runtime:
                 raise
             except Exception as err:
                 st = self.states[name]
-                st.restarts += 1
                 st.last_error = f"{type(err).__name__}: {err}"
+                if loop.time() - started >= self.healthy_run_s:
+                    in_a_row, delay = 0, BACKOFF_START_S  # it ran well for a while: a new fault, not a loop
+                in_a_row += 1
+                if in_a_row >= self.max_restarts:
+                    log.error("worker %s crashed %d times in a row; not restarting it", name, in_a_row,
+                              exc_info=err)
+                    await self._give_up(name, in_a_row)
+                    return
+                st.restarts += 1
                 log.exception("worker %s crashed (restart %d in %.1f s)", name, st.restarts, delay)
                 await self._report(name, "restarting", f"{st.last_error}; restart in {delay:.1f} s")
                 await asyncio.sleep(delay)
@@ -75,6 +103,22 @@ class Runtime:
                 continue
             await self._report(name, "finished")
             return
+
+    async def _give_up(self, name: str, crashes: int) -> None:
+        st = self.states[name]
+        st.gave_up = True
+        reason = f"worker {name} crashed {crashes} times in a row and is stopped ({st.last_error[:300]})"
+        await self._report(name, "failed", f"{reason}; trading paused, open positions keep their protective orders")
+        control = m.Control(command="pause", arg=reason, origin=SUPERVISOR, ts=self.ctx.clock.now_ms())
+        try:
+            await self.ctx.bus.publish(self.ctx.topic(m.CONTROL), SUPERVISOR, m.encode(control))
+        except Exception as err:  # the failure is still reported (Health, log, `failed`, exit code)
+            log.error("cannot publish the supervisor's pause after %s failed: %s", name, err)
+        self.failed.set()
+
+    def gave_up(self) -> dict[str, str]:
+        """Workers given up, with their last error."""
+        return {n: s.last_error for n, s in self.states.items() if s.gave_up}
 
     async def wait(self, names: Iterable[str]) -> None:
         """Wait until the named workers have finished (their input ended)."""
@@ -96,6 +140,6 @@ class Runtime:
             if t.done() and not t.cancelled() and t.exception() is not None:
                 log.error("worker task %s ended with %r", t.get_name(), t.exception())
         for name, st in self.states.items():
-            if st.state not in ("finished",):
+            if st.state not in ("finished", "failed"):
                 st.state = "stopped"
         self._tasks.clear()

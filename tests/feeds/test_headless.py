@@ -64,7 +64,8 @@ def test_headless_replay_with_tap_writes_every_record_and_a_json_summary(btc_cap
 
 def test_headless_with_a_missing_recording_is_one_clear_line(tmp_path):
     run = cli("headless", "--replay", str(tmp_path / "missing.gz"), "--speed", "max", "--json")
-    assert run.returncode == 1
+    assert run.returncode == 3  # input unreadable
+    assert json.loads(run.stdout)["problems"][0]["code"] == "input_unreadable"
     assert run.stderr.strip().startswith("Feed: cannot read recording") and "Traceback" not in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
 

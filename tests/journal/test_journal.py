@@ -8,6 +8,7 @@ import pytest
 
 from tui_trader import journal as j
 from tui_trader import messages as m
+from tui_trader.errors import JournalError
 
 
 def command(i: int = 1) -> m.OrderCommand:
@@ -74,7 +75,7 @@ def test_a_newer_schema_is_refused_not_damaged(tmp_path):
     db.execute(f"PRAGMA user_version = {j.SCHEMA_VERSION + 1}")
     db.commit()
     db.close()
-    with pytest.raises(RuntimeError, match="newer than this desk understands"):
+    with pytest.raises(JournalError, match="newer than this desk understands"):
         j.Journal(path)
 
 
@@ -95,7 +96,7 @@ def test_a_failed_migration_leaves_the_journal_at_its_old_version(tmp_path, monk
     old = j.SCHEMA_VERSION
     monkeypatch.setitem(j.MIGRATIONS, old + 1, "ALTER TABLE commands ADD COLUMN x TEXT; THIS IS NOT SQL")
     monkeypatch.setattr(j, "SCHEMA_VERSION", old + 1)
-    with pytest.raises(sqlite3.Error):
+    with pytest.raises(JournalError, match="cannot use the journal"):
         j.Journal(path)
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone()[0] == old

@@ -74,6 +74,7 @@ async def test_backoff_doubles_up_to_the_cap(monkeypatch):
     monkeypatch.setattr(rt.asyncio, "sleep", fake_sleep)
     bus = EmbeddedBus()
     runtime = rt.Runtime(context(bus), workers=[Flaky(context(bus), failures=9)])
+    runtime.max_restarts = 20
     await runtime.start()
     await asyncio.wait_for(runtime.wait(["flaky"]), 5)
     assert delays == [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0, 30.0]

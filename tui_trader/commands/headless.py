@@ -5,6 +5,15 @@ SIGINT/SIGTERM or `--duration`, then drains. `--tap DIR` writes every record of 
 value published, one a line, to `DIR/<topic>.jsonl` (the tap is a tracked consumer, so a lockstep replay
 waits for it too and nothing is missed). The summary gives the collector's figures (messages read,
 published per kind, malformed per reason) and each worker's own `summary()`.
+
+Exit code: 0 when the run did its job; otherwise the summary's `problems` list says why (each an object with
+`code` and `detail`, also printed to stderr one a line) and `exit_code` repeats the code:
+- 3 (`EXIT_INPUT`): `input_unreadable` (a recording cannot be opened or holds no frame: found before the run,
+  nothing starts), `input_damaged` (a gzip recording is corrupt part-way: played up to the damage),
+  `nothing_processed` (the collector published no market data at all);
+- 4 (`EXIT_WORKER`, wins over 3): `worker_crashed` (a worker raised and was restarted) or `worker_gave_up`
+  (it crashed `runtime.MAX_RESTARTS` times in a row; trading was paused and the run ended).
+Settings, journal and log errors end the program before the run with one line and exit code 1.
 """
 
 from __future__ import annotations
@@ -21,12 +30,15 @@ from tui_trader import logs
 from tui_trader import messages as m
 from tui_trader.bus.base import Gap, Start
 from tui_trader.commands import load_settings
-from tui_trader.errors import TuiTraderError
+from tui_trader.errors import FeedError, TuiTraderError
 from tui_trader.feeds.replay import check_readable
 from tui_trader.runtime import Runtime
 from tui_trader.session import pipeline
 
 DRAIN_TIMEOUT_S = 30.0
+EXIT_INPUT = 3
+EXIT_WORKER = 4
+WORKER_PROBLEMS = ("worker_crashed", "worker_gave_up")
 
 
 class Tap:
@@ -100,13 +112,43 @@ def summarize(runtime: Runtime, duration_s: float, tap: Tap | None) -> dict[str,
     }
     if tap is not None:
         out["tap"] = tap.summary()
+    out["problems"] = problems(runtime, collector)
+    out["exit_code"] = exit_code(out["problems"])
     return out
+
+
+def _problem(code: str, detail: str) -> dict[str, str]:
+    return {"code": code, "detail": detail}
+
+
+def problems(runtime: Runtime, collector: dict[str, Any]) -> list[dict[str, str]]:
+    """What went wrong in a finished run, for the summary and the exit code."""
+    out = []
+    corrupt = collector.get("skipped", {}).get("corrupt", 0)
+    if corrupt:
+        out.append(_problem("input_damaged", f"{corrupt} recording(s) corrupt part-way: played up to the damage"))
+    published = collector.get("published", {})
+    if "collector" in runtime.workers and not sum(published.values()):
+        read = collector.get("read", 0)
+        out.append(_problem("nothing_processed", f"no market data published ({read} messages read)"))
+    for name, st in runtime.states.items():
+        if st.gave_up:
+            out.append(_problem("worker_gave_up", f"{name}: crashed {runtime.max_restarts} times in a row, "
+                                                  f"not restarted; trading paused ({st.last_error})"))
+        elif st.restarts:
+            out.append(_problem("worker_crashed", f"{name}: restarted {st.restarts} times ({st.last_error})"))
+    return out
+
+
+def exit_code(found: list[dict[str, str]]) -> int:
+    codes = {p["code"] for p in found}
+    if codes & set(WORKER_PROBLEMS):
+        return EXIT_WORKER
+    return EXIT_INPUT if codes else 0
 
 
 async def _run(args, settings) -> dict:
     replay = list(args.replay or [])
-    if replay:
-        check_readable(replay)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -117,7 +159,8 @@ async def _run(args, settings) -> dict:
             tap = Tap(runtime, args.tap) if getattr(args, "tap", None) else None
             if tap is not None:
                 await tap.start()
-            waiters = [asyncio.create_task(stop.wait())]
+            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait()),
+                                                asyncio.create_task(runtime.failed.wait())]
             if replay:
                 waiters.append(asyncio.create_task(runtime.wait(["collector"])))
             if args.duration:
@@ -142,6 +185,15 @@ async def _run(args, settings) -> dict:
 def run(args) -> int:
     settings, _ = load_settings(args)
     logs.setup(to_stderr=False)
+    try:
+        check_readable(list(args.replay or []))
+    except FeedError as err:
+        # Said on stderr in one line as every error is; the JSON summary says it too, for a script.
+        print(f"{err.title}: {err.message}", file=sys.stderr)
+        if args.json:
+            found = [_problem("input_unreadable", err.message)]
+            print(json.dumps({"problems": found, "exit_code": EXIT_INPUT}, indent=2, sort_keys=True))
+        return EXIT_INPUT
     summary = asyncio.run(_run(args, settings))
     if args.json:
         print(json.dumps(summary, indent=2, sort_keys=True, default=str))
@@ -149,4 +201,6 @@ def run(args) -> int:
         for key, value in summary.items():
             print(f"{key}: {value}")
     sys.stdout.flush()
-    return 0
+    for p in summary["problems"]:
+        print(f"headless: {p['code']}: {p['detail']}", file=sys.stderr)
+    return summary["exit_code"]

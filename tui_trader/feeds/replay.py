@@ -30,19 +30,89 @@ GZIP_WBITS = 16 + zlib.MAX_WBITS
 def open_recording(path: str | Path) -> tuple[BinaryIO, bool]:
     """Open a recording for reading: (raw file, is_gzip). Raises FeedError with one clear line."""
     p = Path(path)
+    if p.is_dir():
+        raise FeedError(f"cannot read recording {str(p)!r}: it is a folder, not a recording file")
     try:
         fh = p.open("rb")
     except OSError as err:
         raise FeedError(f"cannot read recording {str(p)!r}: {err.strerror or err}") from None
-    magic = fh.read(2)
-    fh.seek(0)
+    try:
+        magic = fh.read(2)
+        fh.seek(0)
+    except OSError as err:
+        fh.close()
+        raise FeedError(f"cannot read recording {str(p)!r}: {err.strerror or err}") from None
     return fh, magic == GZIP_MAGIC  # type: ignore[return-value]
 
 
+# How much of a recording the check before a replay reads: enough for a header line and many frames, little
+# enough that checking a large file costs nothing.
+PROBE_BYTES = 256 * 1024
+
+
 def check_readable(paths: list[str]) -> None:
-    """Fail early, with the file's name, when a recording cannot be opened."""
+    """Fail early, with the file's name and what is wrong, unless every recording opens and its beginning
+    holds a frame: an empty file, a gzip holding nothing, random bytes or a folder would otherwise "replay"
+    nothing and end as if it had succeeded."""
     for path in paths:
-        open_recording(path)[0].close()
+        _probe(path)
+
+
+def _probe(path: str) -> None:
+    fh, gz = open_recording(path)
+    name = repr(str(path))
+    with fh:
+        try:
+            head = fh.read(PROBE_BYTES)
+            whole = len(head) < PROBE_BYTES or not fh.read(1)
+        except OSError as err:
+            raise FeedError(f"cannot read recording {name}: {err.strerror or err}") from None
+    if not head:
+        raise FeedError(f"recording {name} is empty")
+    data = head
+    if gz:
+        data, ended = _gunzip_head(head, name)
+        if not data and (ended or whole):
+            raise FeedError(f"recording {name} is a gzip file with nothing in it")
+        whole = whole and ended
+    lines = data.split(b"\n")
+    if not whole:
+        lines.pop()  # may be cut by the probe window
+    if any(_is_frame(line) for line in lines):
+        return
+    what = "holds no frame" if whole else f"holds no frame in its first {len(data)} bytes"
+    raise FeedError(f"recording {name} {what} (each line should be `<recv_time_ns> <raw exchange JSON>`): "
+                    "not a recording?")
+
+
+def _gunzip_head(head: bytes, name: str) -> tuple[bytes, bool]:
+    """What the first bytes of a gzip file decompress to (members in turn), and whether its data ended."""
+    out = []
+    data = head
+    try:
+        while data:
+            d = zlib.decompressobj(GZIP_WBITS)
+            out.append(d.decompress(data, PROBE_BYTES))
+            if not d.eof:
+                return b"".join(out), False
+            data = d.unused_data
+    except zlib.error as err:
+        if not out or not any(out):
+            raise FeedError(f"recording {name} is not a readable gzip file ({err})") from None
+    return b"".join(out), True
+
+
+def _is_frame(line: bytes) -> bool:
+    """The same test as the reader's: a receive time, a space, a non-empty frame."""
+    head, _, frame = line.partition(b" ")
+    try:
+        if head[-1:] == b":":
+            _seconds_to_ns(head[:-1])
+        else:
+            int(head)
+    except ValueError:
+        return False
+    return bool(frame.strip())
 
 
 class RecordingReader:
