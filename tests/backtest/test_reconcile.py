@@ -103,3 +103,14 @@ def test_real_month_slice_reconciles(shared_data):
     data = {s: load_json(folder / f"{s[:3]}_USDT-1m.json.gz", s).slice(start, end) for s in ("BTCUSDT", "ETHUSDT")}
     result = run(data)
     _reconciles(result, report_of(result, [], {}, []))
+
+
+def test_the_results_view_of_a_run_marks_every_trip(synthetic):
+    from tui_trader.backtest.summary import view_of
+
+    result, report = synthetic
+    view = view_of(result, report)
+    assert set(view.prices) == {"BTCUSDT", "ETHUSDT"}
+    markers = sum(len(p.markers) for p in view.prices.values())
+    assert markers == 2 * report.trades
+    assert view.equity[-1] == result.equity[-1]

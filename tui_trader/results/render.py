@@ -49,7 +49,7 @@ def render_report(r: Report) -> str:
     recovered = "" if dd.peak_ts is None else ("" if dd.recovered_ts is not None else ", not recovered")
     summary = [
         ("period", f"{iso(r.start_ts)} → {iso(r.end_ts)} ({duration(r.end_ts - r.start_ts)})"),
-        ("bars", f"{r.bars:,}"),
+        *([("bars", f"{r.bars:,}")] if r.bars else []),
         ("trades", f"{r.trades} ({r.wins} won, {r.losses} lost)"),
         ("win rate", f"{r.win_rate_pct:.1f}%"),
         ("net PnL", f"{r.net_pnl:,.2f} USDT ({r.return_pct:+.2f}%)"),
