@@ -41,11 +41,13 @@ class Desk:
         self.worker = ExecutorWorker(self.ctx)
         self.statuses: list[m.OrderStatus] = []
         self.accounts: list[m.Account] = []
+        self.healths: list[m.Health] = []
         self._tasks: list[asyncio.Task] = []
 
     async def __aenter__(self) -> "Desk":
         await self.bus.create_topics(m.TOPICS)
-        for topic, sink, cls in ((m.ORDER_STATUS, self.statuses, m.OrderStatus), (m.ACCOUNT, self.accounts, m.Account)):
+        for topic, sink, cls in ((m.ORDER_STATUS, self.statuses, m.OrderStatus), (m.ACCOUNT, self.accounts, m.Account),
+                                 (m.HEALTH, self.healths, m.Health)):
             sub = await self.bus.subscribe(topic, Start.BEGINNING, tracked=False)
             self._tasks.append(asyncio.create_task(self._tap(sub, sink, cls)))
         self._tasks.append(asyncio.create_task(self.worker.run()))
@@ -76,9 +78,13 @@ class Desk:
         await self.bus.publish(m.ORDERS, cmd.symbol, m.encode(cmd))
         await self.bus.wait_idle()
 
-    async def control(self, command: str, ts: int) -> None:
-        await self.bus.publish(m.CONTROL, "desk", m.encode(m.Control(command=command, ts=ts)))
+    async def control(self, command: str, ts: int, arg: str | None = None) -> None:
+        await self.bus.publish(m.CONTROL, "desk", m.encode(m.Control(command=command, arg=arg, ts=ts)))
         await self.bus.wait_idle()
+
+    def modes(self) -> list[tuple[str, str]]:
+        """(acting mode, refusal) of every mode Health so far."""
+        return [(h.state, h.detail) for h in self.healths if h.component == m.MODE_COMPONENT]
 
 
 def kinds(statuses) -> list[tuple[str, str, str]]:
@@ -95,6 +101,7 @@ async def test_paper_entry_protection_and_target_with_account_records():
                                         ("BTCUSDT", "take_profit", "accepted")]
         assert all(s.mode == "paper" and s.ts == 1_000 for s in desk.statuses)
         assert desk.accounts[-1].positions[0].quantity == 0.01  # published after the fill
+        await desk.market("BTCUSDT", 62_000.0, 1_500)  # moves within the price band: good trades
         await desk.market("BTCUSDT", 63_700.0, 2_000)
         assert kinds(desk.statuses[3:]) == [("BTCUSDT", "take_profit", "filled"), ("BTCUSDT", "stop_loss", "canceled")]
         assert desk.statuses[3].avg_price == 63_600.0 and desk.statuses[3].ts == 2_000
@@ -128,14 +135,19 @@ async def test_kill_drops_entries_created_before_it_and_keeps_executing_closes()
         assert desk.worker.summary()["rejects"] == {"kill": 1}
 
 
-async def test_a_live_command_without_api_keys_is_rejected_with_the_reason():
+async def test_live_without_api_keys_is_refused_with_the_reason_and_paper_keeps_acting():
     async with Desk(settings_for()) as desk:
-        cmd = command(mode="live")
+        assert desk.modes() == [("paper", "")]  # announced at start
+        await desk.control("set_mode", 5, arg="live")
+        await until(lambda: len(desk.modes()) == 2, "the answer to the switch")
+        state, why = desk.modes()[1]
+        assert state == "paper" and why.startswith("no_keys:") and "TUI_TRADER_API_KEY" in why
+        assert desk.accounts[-1].mode == "paper" and desk.accounts[-1].acting
+        cmd = command(mode="live")  # a live entry the executor never acknowledged
         await desk.send(cmd)
         await until(lambda: desk.statuses, "the rejection")
         [status] = desk.statuses
-        assert status.status == "rejected" and status.mode == "live"
-        assert status.error.startswith("no_keys:") and "TUI_TRADER_API_KEY" in status.error
+        assert status.status == "rejected" and status.mode == "live" and status.error.startswith("mode: the executor acts paper")
 
 
 @pytest.fixture
@@ -146,7 +158,9 @@ def api_keys(monkeypatch):
 
 async def test_kill_drops_queued_live_entries(api_keys, mock_binance):
     mock_binance.fail("POST", "/fapi/v1/order", "timeout")  # the first entry holds the live queue for a while
-    async with Desk(settings_for(mock_binance.base_url)) as desk:
+    async with Desk(settings_for(mock_binance.base_url, paper=False)) as desk:
+        await desk.market("BTCUSDT", 60_000.0, 5)
+        await desk.market("ETHUSDT", 2_500.0, 5)
         first = command(mode="live", ts=10, stop_loss=58_000.0, take_profit=62_000.0)
         queued = command(mode="live", ts=20, symbol="ETHUSDT", ref_price=2_500.0)
         await desk.send(first)
@@ -162,16 +176,19 @@ async def test_kill_drops_queued_live_entries(api_keys, mock_binance):
 
 # One command stream, run through the paper broker and through the ccxt broker against the mock exchange.
 def scenario():
+    # Commands carry the price they were planned at (a live entry needs it within the band of the last trade).
     return [
         ("price", 60_000.0),
         ("cmd", command(mode="live", quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0)),
+        ("price", 62_000.0),
         ("price", 63_700.0),  # the target fills, the stop is canceled
-        ("cmd", command(mode="live", side="sell", quantity=0.02, stop_loss=65_000.0, take_profit=62_000.0)),
-        ("cmd", command(mode="live", side="buy", quantity=0.05, purpose="close")),  # capped to the 0.02 held
-        ("cmd", command(mode="live", side="buy", quantity=0.02, purpose="flatten")),  # nothing left
-        ("cmd", command(mode="live", quantity=5.0, stop_loss=60_000.0, take_profit=70_000.0)),  # margin
-        ("cmd", command(mode="live", quantity=0.01, stop_loss=62_000.0, take_profit=63_000.0)),  # target below price
-        ("cmd", command(mode="live", quantity=0.01, stop_loss=62_000.0, take_profit=66_000.0)),
+        ("cmd", command(mode="live", side="sell", quantity=0.02, stop_loss=65_000.0, take_profit=62_000.0, ref_price=63_700.0)),
+        ("cmd", command(mode="live", side="buy", quantity=0.05, purpose="close", ref_price=63_700.0)),  # capped to the 0.02 held
+        ("cmd", command(mode="live", side="buy", quantity=0.02, purpose="flatten", ref_price=63_700.0)),  # nothing left
+        ("cmd", command(mode="live", quantity=5.0, stop_loss=60_000.0, take_profit=70_000.0, ref_price=63_700.0)),  # margin
+        # The target is below the price: it cannot be placed.
+        ("cmd", command(mode="live", quantity=0.01, stop_loss=62_000.0, take_profit=63_000.0, ref_price=63_700.0)),
+        ("cmd", command(mode="live", quantity=0.01, stop_loss=62_000.0, take_profit=66_000.0, ref_price=63_700.0)),
         ("price", 61_500.0),  # the stop fills, the target is canceled
     ]
 
@@ -197,9 +214,12 @@ async def test_paper_and_live_give_the_same_sequence_of_statuses(api_keys, mock_
         paper_kinds = [(s.purpose, s.status) for s in paper.statuses]
 
     async with Desk(settings_for(mock_binance.base_url, paper=False)) as live:
+        t = 1_000
         for (kind, arg), mark in zip(steps, marks):
+            t += 1_000
             if kind == "price":
                 mock_binance.set_price("BTCUSDT", arg)
+                await live.market("BTCUSDT", arg, t)  # the executor's own view of the price (freshness, band)
             else:
                 await live.send(arg)
             await until(lambda: len(live.statuses) >= mark, f"the statuses after step {kind} {arg!s:.60}")

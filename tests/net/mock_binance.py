@@ -65,6 +65,7 @@ class MockBinance(MockExchange):
         self.clock_offset_ms = 0  # the server's clock ahead (+) or behind (-) the machine's, for skew tests
         # Market orders fill this fraction away from the price, against the taker (a thin book, a fast
         # market); set per symbol in `slippage_by_symbol` or for all in `slippage`.
+        self.dual_side = False  # hedge (dual-side) position mode, as GET /fapi/v1/positionSide/dual reports it
         self.slippage = 0.0
         self.slippage_by_symbol: dict[str, float] = {}
 
@@ -90,6 +91,7 @@ class MockBinance(MockExchange):
             ("GET", "/fapi/v1/leverageBracket"): self.leverage_bracket,
             ("GET", "/fapi/v1/positionSide/dual"): self.position_side_dual,
             ("GET", "/fapi/v3/account"): self.account,
+            ("GET", "/fapi/v1/positionSide/dual"): self.position_side_dual,
         }
 
     # --- market data ----------------------------------------------------------------------------------
@@ -349,6 +351,9 @@ class MockBinance(MockExchange):
         sym = call.params.get("symbol")
         rows = [self._position_row(s, p) for s, p in self.positions.items() if sym in (None, s)]
         return web.json_response(rows)
+
+    async def position_side_dual(self, call: Call) -> web.Response:
+        return web.json_response({"dualSidePosition": self.dual_side})
 
     async def leverage_bracket(self, call: Call) -> web.Response:
         brackets = [

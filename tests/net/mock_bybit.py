@@ -44,6 +44,7 @@ class MockBybit(MockExchange):
         self.orders: dict[str, dict[str, Any]] = {}
         self.executions: list[dict[str, Any]] = []
         self._seq = 1_000
+        self.hedge = False  # hedge position mode: every symbol answers with a buy-side (1) and a sell-side (2) row
 
     def routes(self):
         return {
@@ -161,6 +162,13 @@ class MockBybit(MockExchange):
                 "curRealisedPnl": "0", "takeProfit": pos["tp"], "stopLoss": pos["sl"], "tpslMode": "Full",
                 "createdTime": now(), "updatedTime": now(), "positionStatus": "Normal",
             })
+        if self.hedge:
+            for s in SYMBOLS:
+                if sym in (None, s) and s not in self.positions:
+                    rows += [{"positionIdx": idx, "symbol": s, "side": "", "size": "0", "avgPrice": "0", "positionValue": "0",
+                              "tradeMode": 0, "leverage": "10", "markPrice": str(self.prices[s]), "liqPrice": "",
+                              "unrealisedPnl": "0", "takeProfit": "", "stopLoss": "", "tpslMode": "Full",
+                              "createdTime": now(), "updatedTime": now(), "positionStatus": "Normal"} for idx in (1, 2)]
         return ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def trading_stop(self, call: Call) -> web.Response:

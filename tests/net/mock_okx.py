@@ -45,6 +45,7 @@ class MockOkx(MockExchange):
         self.algos: dict[str, dict[str, Any]] = {}
         self.fills: list[dict[str, Any]] = []
         self._seq = 700_000_000
+        self.pos_mode = "net_mode"  # "long_short_mode" = hedge mode
 
     def routes(self):
         return {
@@ -59,11 +60,18 @@ class MockOkx(MockExchange):
             ("POST", "/api/v5/trade/cancel-algos"): self.cancel_algos,
             ("GET", "/api/v5/account/positions"): self.get_positions,
             ("GET", "/api/v5/account/balance"): self.get_balance,
+            ("GET", "/api/v5/account/config"): self.account_config,
         }
 
     def _id(self) -> str:
         self._seq += 1
         return str(self._seq)
+
+    async def account_config(self, call: Call) -> web.Response:
+        return ok([{"uid": "44705892343619584", "acctLv": "2", "posMode": self.pos_mode, "autoLoan": False,
+                    "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic", "mgnIsoMode": "automatic",
+                    "spotOffsetType": "", "roleType": "0", "traderInsts": [], "opAuth": "0", "ip": "", "perm": "read_only,trade",
+                    "label": "desk", "kycLv": "2"}])
 
     async def instruments(self, call: Call) -> web.Response:
         rows = []

@@ -125,6 +125,12 @@ class Desk:
 
     # --- what the desk does ----------------------------------------------------------------------------
     async def send(self, cmd: m.OrderCommand) -> None:
+        """The command, after a trade at its reference price (a live entry needs a fresh price in the band)."""
+        now = self.ctx.clock.now_ms()
+        trade = m.MarketData(symbol=cmd.symbol, kind="trade", price=cmd.ref_price, volume=0.1, event_time=now,
+                             recv_time=now, ts=now)
+        await self.bus.publish(m.MARKET_DATA, cmd.symbol, m.encode(trade))
+        await until(lambda: cmd.symbol in self.worker._last_trade, "the executor to see the price")
         await self.bus.publish(m.ORDERS, cmd.symbol, m.encode(cmd))
 
     async def answer(self, round_id: str, choices: dict[str, str]) -> None:

@@ -6,6 +6,7 @@ import msgspec
 import pytest
 from router_helpers import T0, control, filled, protective_fill, rejected, rules_of, settle, signal, trade
 
+from tui_trader import messages as m
 from tui_trader.desk_state import DeskState
 from tui_trader.instruments import RulesBook
 from tui_trader.portfolio.router_core import RouterCore
@@ -181,8 +182,9 @@ def test_an_unknown_instrument_and_a_too_small_size_are_refused_with_the_reason(
 
 
 def test_live_mode_waits_for_the_exchange_balance():
-    core = make()
-    core.on_control(control("set_mode", arg="live"), T0)
+    s = Settings()
+    core = RouterCore(msgspec.structs.replace(s, trading=msgspec.structs.replace(s.trading, paper_trading=False)))
+    core.on_market_data(trade(60_000.0, T0), T0)
     out = core.on_signal(signal("Buy"), T0)
     assert rules_of(out) == ["margin"] and out.denials[0].mode == "live"
 
@@ -252,13 +254,22 @@ def test_a_kill_cancels_a_pending_reversal():
     assert after.commands == [] and core.portfolio.positions == {}
 
 
-def test_set_mode_switches_what_commands_carry():
+def account(mode: str, acting: bool = True) -> m.Account:
+    return m.Account(mode=mode, acting=acting, exchange="x", balance_total=5_000.0, balance_free=5_000.0, ts=T0)
+
+
+def test_the_mode_commands_carry_is_the_executors_acknowledged_one_not_the_desks_request():
     core = make()
     assert core.on_control(control("set_mode", arg="bogus"), T0).state_changed is False
-    core.on_control(control("set_mode", arg="live"), T0)
+    core.on_control(control("set_mode", arg="live"), T0)  # only a request: the executor has not acted on it
+    assert core.mode == "paper" and core.on_signal(signal("Buy"), T0).commands[0].mode == "paper"
+    core = make()
+    assert core.on_account(account("live"), T0).state_changed is True  # the executor acts live now
     assert core.mode == "live" and "mode live" in core.state()[1]
-    core.on_control(control("set_mode", arg="paper"), T0)
-    assert core.on_signal(signal("Buy"), T0).commands[0].mode == "paper"
+    core.on_account(account("paper", acting=False), T0)  # an earlier paper book still published: no flip back
+    assert core.mode == "live" and core.on_signal(signal("Buy"), T0).commands[0].mode == "live"
+    core.on_account(account("paper"), T0)  # the executor acknowledged a switch back to paper
+    assert core.mode == "paper"
 
 
 def test_a_desk_that_starts_halted_denies_everything():

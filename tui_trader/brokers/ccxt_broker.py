@@ -104,6 +104,16 @@ class CcxtBroker(Broker):
         for symbol in sorted(self._symbols):
             self._load_rules(symbol)
 
+    async def position_mode(self) -> str:
+        """The account's position mode on the venue: "one_way" (what the desk's reduce-only orders need) or
+        "hedge" (Binance dualSidePosition, OKX long_short_mode, Bybit positionIdx 1/2). Checked before the
+        first live order; `tui-trader doctor` calls it too. BrokerError when the venue cannot be read."""
+        usyms = [unified_symbol(s) for s in sorted(self._symbols) if unified_symbol(s) in (self.ex.markets or {})]
+        try:
+            return await self.req.read(self.venue.position_mode, self.ex, usyms)
+        except ccxt.BaseError as err:
+            raise BrokerError(f"{self.exchange}: cannot read the position mode: {self.req.describe(err)}") from None
+
     async def close(self) -> None:
         if self.ex is not None:
             ex, self.ex = self.ex, None

@@ -111,6 +111,11 @@ class Venue:
     async def positions(self, ex: Any, symbols: list[str]) -> list[dict[str, Any]]:
         return await ex.fetch_positions(symbols)
 
+    async def position_mode(self, ex: Any, symbols: list[str]) -> str:
+        """"hedge" or "one_way". Binance: GET /fapi/v1/positionSide/dual (dualSidePosition), account-wide."""
+        answer = await ex.fetch_position_mode(symbols[0] if symbols else None)
+        return "hedge" if answer.get("hedged") else "one_way"
+
 
 class OkxVenue(Venue):
     name = "okx"
@@ -177,6 +182,13 @@ class BybitVenue(Venue):
         # Bybit answers for one symbol or for a whole settle coin, not for a list.
         rows = await ex.fetch_positions(None, {"settleCoin": "USDT"})
         return [p for p in rows if p.get("symbol") in symbols]
+
+    async def position_mode(self, ex: Any, symbols: list[str]) -> str:
+        """Bybit has no position-mode read: in hedge mode every position row carries positionIdx 1 (buy side)
+        or 2 (sell side); one-way rows carry 0."""
+        rows = await self.positions(ex, symbols)
+        hedged = any(str((row.get("info") or {}).get("positionIdx", "0")) in ("1", "2") for row in rows)
+        return "hedge" if hedged else "one_way"
 
     async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
         # Attached SL/TP are the position's own stop and target on Bybit: setting both to 0 removes them.

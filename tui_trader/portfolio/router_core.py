@@ -17,7 +17,8 @@ Controls: `pause` stops new entries (closes of opposite positions still go out: 
 `resume`; `flatten` closes every position reduce-only (the broker cancels their protective orders) and
 keeps the paused/trading state; `kill` = pause + flatten + halted, halted persists across restarts and
 only `rearm` clears it. Rearm leaves the desk paused: trading starts again on a deliberate `resume`, so
-a kill always takes two separate decisions to undo. `set_mode paper|live`. An entry still in flight
+a kill always takes two separate decisions to undo. `set_mode paper|live` is the executor's to grant: the
+mode commands carry is the one of the executor's acting Account. An entry still in flight
 at a flatten or kill is closed as soon as it fills.
 """
 
@@ -195,24 +196,27 @@ class RouterCore:
                 out.persist = self.desk_state
                 out.state_changed = True
         elif cmd == "set_mode":
-            if c.arg not in ("paper", "live"):
-                log.warning("set_mode needs 'paper' or 'live' (got %r); mode stays %s", c.arg, self.mode)
-            elif c.arg != self.mode:
-                if self.portfolio.positions:
-                    log.warning("mode switched to %s with %d open %s position(s): flatten them first",
-                                c.arg, len(self.portfolio.positions), self.mode)
-                self.mode = c.arg  # type: ignore[assignment]
-                if self.mode == "paper" and self.portfolio.balance_from_exchange:
-                    self.portfolio.use_starting_balance()
-                    self.daily.rebase(self.portfolio.equity())
-                out.state_changed = True
+            # A request to the executor, not a switch: the router follows the mode the executor acknowledges
+            # (its acting Account, see on_account), so no command is tagged live before live acts.
+            log.info("set_mode %r requested by %s; mode stays %s until the executor acts on it", c.arg, c.origin, self.mode)
         return out
 
     def on_account(self, a: m.Account, now_ms: int) -> Output:
-        """Live: the exchange's balance is the base of equity. Any mode: liquidation prices as reported."""
+        """The acting broker's account: its mode is the mode commands carry from now on. Live: the exchange's
+        balance is the base of equity. Any mode: liquidation prices as reported. A non-acting account (an
+        earlier paper book after a switch to live) changes nothing."""
         out = Output()
-        if a.mode != self.mode:
+        if not a.acting:
             return out
+        if a.mode != self.mode:
+            if self.portfolio.positions:
+                log.warning("mode switched to %s with %d open %s position(s): flatten them first",
+                            a.mode, len(self.portfolio.positions), self.mode)
+            self.mode = a.mode
+            if self.mode == "paper" and self.portfolio.balance_from_exchange:
+                self.portfolio.use_starting_balance()
+                self.daily.rebase(self.portfolio.equity())
+            out.state_changed = True
         if a.mode == "live":
             first = not self.portfolio.balance_from_exchange
             self.portfolio.set_balance(a.balance_total)

@@ -25,11 +25,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import math
 from typing import Any
 
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
-from tui_trader.brokers.base import AccountView, Broker, Report
+from tui_trader.brokers.base import AccountView, Broker, Report, rejected
 from tui_trader.brokers.paper import PaperBroker
 from tui_trader.bus.base import Start
 from tui_trader.errors import BusError, TuiTraderError
@@ -40,6 +41,11 @@ from tui_trader.workers.base import Worker
 
 KILL_DROP = "kill: dropped after kill switch"
 REASK_S = 5.0  # while the desk has not answered, the question is published again this often (a desk attaching late)
+# The live queue's bound. When full, new entries are refused with a reason (they would be stale by the time
+# they ran); closes, flattens and kills always queue: they only take risk off.
+MAX_LIVE_QUEUE = 64
+REPLAY_LIVE = ("replay: live trading is refused in a replay (orders would be priced from recorded data); "
+               "paper only")
 
 
 class ExecutorWorker(Worker):
@@ -52,6 +58,13 @@ class ExecutorWorker(Worker):
         self.paper = PaperBroker(ctx.settings.paper, self.book)
         self.live: Broker | None = None
         self._live_reason = ""
+        # The acting mode: the broker new entries go to. Only the executor changes it (a desk's set_mode is a
+        # request, checked here); it goes out as Health "mode" and as the acting Account after every request.
+        self.mode: m.Mode = "paper" if ctx.settings.trading.paper_trading else "live"
+        self._mode_lock = asyncio.Lock()
+        self._mode_refusal = ""
+        # Last good trade per symbol (price, event time): live entries need a fresh price inside the band.
+        self._last_trade: dict[str, tuple[float, int]] = {}
         self._live_lock = asyncio.Lock()
         self._queue: collections.deque[m.OrderCommand] = collections.deque()
         self._queued = asyncio.Event()
@@ -81,13 +94,15 @@ class ExecutorWorker(Worker):
             await self._recover()
             self._recovered = True
         starts = {topic: await self._start(topic) for topic in (m.ORDERS, m.CONTROL, m.MARKET_DATA)}
+        if self.settings.trading.paper_trading and self.live is None:
+            await self._announce_mode()
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._consume_orders(starts[m.ORDERS]))
                 tg.create_task(self._consume_control(starts[m.CONTROL]))
                 tg.create_task(self._consume_market(starts[m.MARKET_DATA]))
                 tg.create_task(self._live_commands())
-                if not self.settings.trading.paper_trading:
+                if not self.settings.trading.paper_trading and self.live is None:
                     tg.create_task(self._start_live_at_once())
                 elif not self.ctx.replay_files and any(s not in self.book for s in self.settings.trading.symbols):
                     tg.create_task(self._load_public_rules())
@@ -118,7 +133,15 @@ class ExecutorWorker(Worker):
         async for rec, cmd in self.consume(m.ORDERS, start):
             self._resume[m.ORDERS] = rec.offset + 1
             self.commands += 1
+            refusal = self._refusal(cmd)
+            if refusal is not None:
+                await self._publish([rejected(cmd, refusal)], cmd.mode, cmd)
+                continue
             if cmd.mode == "live":
+                if _is_entry(cmd) and len(self._queue) >= MAX_LIVE_QUEUE:
+                    await self._publish([rejected(cmd, f"queue_full: {len(self._queue)} live orders wait already; "
+                                                       "entry refused (closes still queue)")], "live", cmd)
+                    continue
                 self._queue.append(cmd)
                 self._queued.set()
                 continue
@@ -127,14 +150,46 @@ class ExecutorWorker(Worker):
                 continue
             if await self._already_executed(cmd, "paper"):
                 continue
-            reports = await self.paper.execute(cmd)
+            try:
+                reports = await self.paper.execute(cmd)
+            except Exception as err:  # one bad command must not be skipped silently nor stop the ones after it
+                self.log.exception("paper command %s failed", cmd.id)
+                reports = [_failed(cmd, err)]
             await self._publish(reports, "paper", cmd)
+
+    def _refusal(self, cmd: m.OrderCommand) -> str | None:
+        """Why a command is not executed at all, or None. Only `trading.symbols` trade; reduce-only orders on
+        any symbol still run (a kill or flatten must be able to take off whatever is open)."""
+        if _is_entry(cmd) and cmd.symbol not in self.settings.trading.symbols:
+            return f"symbol_not_traded: {cmd.symbol} is not in trading.symbols ({', '.join(self.settings.trading.symbols)})"
+        return None
+
+    def _price_problem(self, cmd: m.OrderCommand) -> str | None:
+        """A live entry needs a fresh last trade (younger than risk.stale_after_s on the executor's clock) and a
+        reference price within risk.price_band_pct of it."""
+        risk = self.settings.risk
+        last = self._last_trade.get(cmd.symbol)
+        if last is None:
+            return f"stale_price: no trade of {cmd.symbol} seen yet; live entry refused"
+        price, at = last
+        age_s = (self.ctx.clock.now_ms() - at) / 1000
+        if age_s > risk.stale_after_s:
+            return f"stale_price: the last {cmd.symbol} trade is {age_s:.1f} s old (limit {risk.stale_after_s:g} s)"
+        if not math.isfinite(cmd.ref_price) or abs(cmd.ref_price - price) > price * risk.price_band_pct:
+            return (f"price_band: reference price {cmd.ref_price:g} is more than {risk.price_band_pct:.2%} away from "
+                    f"the last trade {price:g}")
+        return None
 
     async def _consume_control(self, start: Start) -> None:
         async for rec, ctl in self.consume(m.CONTROL, start):
             self._resume[m.CONTROL] = rec.offset + 1
             if ctl.command == "reconcile":
                 self._answered(ctl)
+                continue
+            if ctl.command == "set_mode":
+                # A switch to live may wait on the exchange and on the desk's reconciliation answer: the kill
+                # switch must still get through meanwhile.
+                self._spawn(self._switch(ctl.arg or ""))
                 continue
             if ctl.command != "kill":
                 continue
@@ -158,6 +213,8 @@ class ExecutorWorker(Worker):
         # up, the latest book and trade per symbol are all a fill needs.
         async for rec, md in self.consume(m.MARKET_DATA, start, latest_only=self._nothing_to_watch):
             self._resume[m.MARKET_DATA] = rec.offset + 1
+            if md.kind == "trade" and math.isfinite(md.price) and md.price > 0 and md.symbol in self.settings.trading.symbols:
+                self._last_trade[md.symbol] = (md.price, md.event_time)
             reports = self.paper.on_market(md)
             if reports:
                 await self._publish(reports, "paper")
@@ -174,7 +231,7 @@ class ExecutorWorker(Worker):
         return cmd.purpose == "entry" and not cmd.reduce_only and self.killed_at is not None and cmd.ts <= self.killed_at
 
     def _paper_in_use(self) -> bool:
-        return self.settings.trading.paper_trading or self.fills["paper"] > 0 or bool(self.paper.positions)
+        return self.mode == "paper" or self.fills["paper"] > 0 or bool(self.paper.positions)
 
     # --- live -------------------------------------------------------------------------------------------
     async def _live_commands(self) -> None:
@@ -186,6 +243,14 @@ class ExecutorWorker(Worker):
             if self._killed(cmd):
                 await self._publish([_drop(cmd)], "live", cmd)
                 continue
+            if _is_entry(cmd):
+                async with self._mode_lock:  # a switch under way decides first
+                    pass
+                problem = (f"mode: the executor acts {self.mode}; live is not acknowledged" if self.mode != "live"
+                           else self._price_problem(cmd))
+                if problem is not None:
+                    await self._publish([rejected(cmd, problem)], "live", cmd)
+                    continue
             if await self._already_executed(cmd, "live"):
                 continue
             broker = await self._ensure_live()
@@ -201,12 +266,38 @@ class ExecutorWorker(Worker):
                 reports = await broker.execute(cmd)
             except Exception as err:  # a broker bug must not take every later command down with it
                 self.log.exception("live command %s failed", cmd.id)
-                reports = [Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
-                                  error=f"error: {type(err).__name__}")]
+                reports = [_failed(cmd, err)]
             await self._publish(reports, "live", cmd)
 
     async def _start_live_at_once(self) -> None:
-        await self._ensure_live()
+        await self._switch("live")
+
+    # --- the acting mode ------------------------------------------------------------------------------------
+    async def _switch(self, want: str) -> None:
+        """A requested mode (settings at start, or a desk's set_mode): checked, then acknowledged or refused.
+        Either way the mode Health and the acting broker's Account go out, so everyone follows the truth."""
+        async with self._mode_lock:
+            reason = ""
+            if want not in ("paper", "live"):
+                reason = f"set_mode needs 'paper' or 'live', got {want!r}"
+            elif want == "live" and (self.mode != "live" or self.live is None):
+                if await self._ensure_live() is None:
+                    reason = self._live_reason
+                    self.mode = "paper"  # a live start that cannot go live trades nothing live
+            if reason:
+                self.log.warning("mode stays %s: %s", self.mode, reason)
+            elif want != self.mode:
+                self.mode = want  # type: ignore[assignment]
+                self.log.warning("acting mode is now %s", self.mode)
+            self._mode_refusal = reason
+            await self._announce_mode()
+
+    async def _announce_mode(self) -> None:
+        await self.health(m.MODE_COMPONENT, self.mode, self._mode_refusal)
+        if self.mode == "live" and self.live is not None:
+            await self._live_account(self.live)
+        else:
+            await self._publish_account("paper", self.paper.account_now())
 
     async def _load_public_rules(self) -> None:
         """Paper trading a symbol outside the built-in table: its rules from the exchange's public markets.
@@ -234,6 +325,9 @@ class ExecutorWorker(Worker):
             if self.live is not None:
                 return self.live
             name = self.settings.exchange.name
+            if self.ctx.replay_files:
+                self._live_reason = REPLAY_LIVE
+                return None
             try:
                 secrets = load_secrets(self.settings)
             except TuiTraderError as err:
@@ -250,8 +344,16 @@ class ExecutorWorker(Worker):
             broker = CcxtBroker(self.settings, secrets, sent=self._live_sent)
             try:
                 await broker.start()
+                hedge = await broker.position_mode() == "hedge"
             except TuiTraderError as err:
+                await broker.close()
                 self._live_reason = f"exchange_unavailable: {err.message}"
+                await self.health(f"broker:{name}", "down", self._live_reason)
+                return None
+            if hedge:
+                await broker.close()
+                self._live_reason = (f"hedge_mode: the {name} account is in hedge (dual-side) position mode; the desk's "
+                                     "reduce-only orders need one-way mode: switch it in the exchange's settings")
                 await self.health(f"broker:{name}", "down", self._live_reason)
                 return None
             self.book.update(broker.rules())
@@ -450,8 +552,8 @@ class ExecutorWorker(Worker):
         exchange = "paper" if mode == "paper" else self.settings.exchange.name
         now = self.ctx.clock.now_ms()
         self._account_at[mode] = now
-        msg = m.Account(mode=mode, exchange=exchange, balance_total=view.balance_total, balance_free=view.balance_free,
-                        positions=view.positions, ts=now)
+        msg = m.Account(mode=mode, acting=mode == self.mode, exchange=exchange, balance_total=view.balance_total,
+                        balance_free=view.balance_free, positions=view.positions, ts=now)
         await self.publish(m.ACCOUNT, mode, msg)
 
     def summary(self) -> dict[str, Any]:
@@ -478,6 +580,15 @@ class ExecutorWorker(Worker):
             out["reconciled"] = list(self.reconciled)
         out["final_balance"] = round(self.paper.wallet, 6) if self.settings.trading.paper_trading else self.live_balance
         return out
+
+
+def _is_entry(cmd: m.OrderCommand) -> bool:
+    return cmd.purpose == "entry" and not cmd.reduce_only
+
+
+def _failed(cmd: m.OrderCommand, err: BaseException) -> Report:
+    return Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
+                  error=f"error: handling the command failed ({type(err).__name__}); check {cmd.symbol} before trading it again")
 
 
 def _drop(cmd: m.OrderCommand) -> Report:
