@@ -10,12 +10,13 @@ Schema changes go through `MIGRATIONS` (PRAGMA user_version): each entry upgrade
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
 import msgspec
 
@@ -63,15 +64,39 @@ _status_decoder = msgspec.json.Decoder(m.OrderStatus)
 _command_decoder = msgspec.json.Decoder(m.OrderCommand)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
 SQLITE_MAGIC = b"SQLite format 3\x00"
 # Another connection's write lock (`sqlite3` on the command line, a backup) delays a write by up to this long
 # before it fails; without it the first contended write fails at once and crash-loops the executor.
 BUSY_TIMEOUT_MS = 5000
 
 
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def move_aside_hint(path: Path) -> str:
     return (f"the journal is kept as it is: move it aside (mv {path} {path}.damaged, with its -wal and -shm "
             "files if present) to start a fresh one, or set journal.path to another file")
+
+
+def _reported(method: F) -> F:
+    """A failure inside the journal (SQLite error, damaged page or record found after opening) leaves as one
+    `JournalError` that says what and where, not as an SQLite or decoder traceback."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Journal", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as err:
+            raise JournalError(self._explain(err)) from None
+        except (msgspec.DecodeError, ValueError) as err:  # ValueError: json and UTF-8 decoding
+            text = _short(" ".join(str(err).split()), 200)
+            raise JournalError(f"{self.path}: a stored record cannot be read ({type(err).__name__}: {text}); "
+                               f"{move_aside_hint(self.path)}") from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 class Journal:
@@ -157,13 +182,16 @@ class Journal:
         except sqlite3.Error as err:
             db.close()
             raise JournalError(self._explain(err)) from None
+        except ValueError as err:  # a damaged header can make SQLite hand back text that is not UTF-8
+            db.close()
+            raise JournalError(f"{self.path} is damaged ({type(err).__name__}); {move_aside_hint(self.path)}") from None
         except BaseException:
             db.close()
             raise
         return db
 
     def _explain(self, err: sqlite3.Error) -> str:
-        text = str(err)
+        text = _short(" ".join(str(err).split()), 200)
         if "locked" in text or "busy" in text:
             return (f"{self.path} is locked by another program (SQLite: {text}) for more than "
                     f"{BUSY_TIMEOUT_MS / 1000:g} s; close it and start again")
@@ -181,7 +209,9 @@ class Journal:
         of a few MB)."""
         rows = self._db.execute("PRAGMA quick_check(3)").fetchall()
         if rows != [("ok",)]:
-            problems = "; ".join(str(r[0]) for r in rows)
+            # SQLite's report spans lines ("*** in database main ***" then one line per problem): one line here.
+            found = " ".join(str(r[0]) for r in rows).replace("*** in database main ***", "").split()
+            problems = _short(" ".join(found), 200)
             raise JournalError(f"{self.path} is damaged ({problems}); {move_aside_hint(self.path)}")
 
     def _release(self) -> None:
@@ -192,6 +222,8 @@ class Journal:
     def _migrate(self) -> None:
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version < 0:
+                raise JournalError(f"{self.path} is damaged (schema version {version}); {move_aside_hint(self.path)}")
             if version > SCHEMA_VERSION:
                 raise JournalError(
                     f"{self.path}: journal schema {version} is newer than this desk understands ({SCHEMA_VERSION}); "
@@ -214,6 +246,7 @@ class Journal:
                     raise
 
     @property
+    @_reported
     def schema_version(self) -> int:
         return self._db.execute("PRAGMA user_version").fetchone()[0]
 
@@ -224,6 +257,7 @@ class Journal:
 
     # --- commands ---------------------------------------------------------------------------------
 
+    @_reported
     def record_command(self, cmd: m.OrderCommand) -> bool:
         """Journal a command as received. False when this command id is already journaled."""
         with self._lock:
@@ -233,25 +267,30 @@ class Journal:
             )
             return cur.rowcount == 1
 
+    @_reported
     def was_executed(self, command_id: str) -> bool:
         with self._lock:
             row = self._db.execute("SELECT executed FROM commands WHERE id = ?", (command_id,)).fetchone()
         return bool(row and row[0])
 
+    @_reported
     def executed_ids(self) -> set[str]:
         with self._lock:
             return {r[0] for r in self._db.execute("SELECT id FROM commands WHERE executed = 1")}
 
+    @_reported
     def completions(self) -> dict[str, int]:
         """How many times each journaled command was executed (never more than once, by design)."""
         with self._lock:
             return dict(self._db.execute("SELECT id, completions FROM commands"))
 
+    @_reported
     def commands(self) -> list[m.OrderCommand]:
         with self._lock:
             rows = self._db.execute("SELECT body FROM commands ORDER BY rowid").fetchall()
         return [_command_decoder.decode(r[0]) for r in rows]
 
+    @_reported
     def complete(self, command_id: str | None, statuses: Iterable[m.OrderStatus]) -> list[int]:
         """In one transaction: mark the command executed (if any) and journal its statuses as unpublished.
 
@@ -277,6 +316,7 @@ class Journal:
                 raise
         return seqs
 
+    @_reported
     def mark_published(self, seqs: Iterable[int]) -> None:
         seqs = list(seqs)
         if not seqs:
@@ -284,11 +324,13 @@ class Journal:
         with self._lock:
             self._db.executemany("UPDATE statuses SET published = 1 WHERE seq = ?", [(s,) for s in seqs])
 
+    @_reported
     def unpublished(self) -> list[tuple[int, m.OrderStatus]]:
         with self._lock:
             rows = self._db.execute("SELECT seq, body FROM statuses WHERE published = 0 ORDER BY seq").fetchall()
         return [(seq, _status_decoder.decode(body)) for seq, body in rows]
 
+    @_reported
     def outcome(self, command_id: str) -> list[tuple[int, m.OrderStatus]]:
         """The statuses journaled when `command_id` was executed, with their sequence numbers."""
         with self._lock:
@@ -297,6 +339,7 @@ class Journal:
             ).fetchall()
         return [(seq, _status_decoder.decode(body)) for seq, body in rows]
 
+    @_reported
     def has_status(self, st: m.OrderStatus) -> bool:
         """Whether this event (order, status, cumulative quantity) is journaled already (a replay re-run)."""
         with self._lock:
@@ -305,6 +348,7 @@ class Journal:
             ).fetchall()
         return any(_status_decoder.decode(r[0]).filled_qty == st.filled_qty for r in rows)
 
+    @_reported
     def statuses(self) -> list[m.OrderStatus]:
         """Every journaled status in the order it was written (to rebuild positions)."""
         with self._lock:
@@ -313,6 +357,7 @@ class Journal:
 
     # --- snapshots and state ----------------------------------------------------------------------
 
+    @_reported
     def save_positions(self, positions: dict[str, Any], ts: int) -> None:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
@@ -327,19 +372,23 @@ class Journal:
                 self._db.execute("ROLLBACK")
                 raise
 
+    @_reported
     def positions(self) -> dict[str, dict[str, Any]]:
         with self._lock:
             rows = self._db.execute("SELECT symbol, body FROM positions").fetchall()
         return {sym: json.loads(body) for sym, body in rows}
 
+    @_reported
     def record_equity(self, ts: int, equity: float, realized: float, fees: float) -> None:
         with self._lock:
             self._db.execute("INSERT INTO equity VALUES (?, ?, ?, ?)", (ts, equity, realized, fees))
 
+    @_reported
     def last_equity(self) -> tuple[int, float, float, float] | None:
         with self._lock:
             return self._db.execute("SELECT ts, equity, realized, fees FROM equity ORDER BY rowid DESC LIMIT 1").fetchone()
 
+    @_reported
     def set_state(self, key: str, value: Any) -> None:
         with self._lock:
             self._db.execute(
@@ -347,6 +396,7 @@ class Journal:
                 (key, json.dumps(value)),
             )
 
+    @_reported
     def get_state(self, key: str, default: Any = None) -> Any:
         with self._lock:
             row = self._db.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()

@@ -57,16 +57,29 @@ class Tap:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise TuiTraderError(f"cannot create tap directory {str(self.dir)!r}: {err.strerror or err}", "Tap") from None
+        if not self.dir.is_dir():
+            raise TuiTraderError(f"tap directory {str(self.dir)!r} is not a folder", "Tap")
         ctx = self.runtime.ctx
+        files = {}
         for base in m.TOPICS:
             topic = ctx.topic(base)
+            # Opened here, before anything is copied: a file that cannot be written fails the run in one
+            # line now, instead of ending its copy task silently later.
+            try:
+                files[topic] = open(self.dir / f"{topic}.jsonl", "wb")  # noqa: SIM115 (closed by _copy)
+            except OSError as err:
+                for fh in files.values():
+                    fh.close()
+                raise TuiTraderError(f"cannot write tap file {str(self.dir / (topic + '.jsonl'))!r}: "
+                                     f"{err.strerror or err}", "Tap") from None
+        for topic, fh in files.items():
             sub = await ctx.bus.subscribe(topic, Start.BEGINNING, tracked=True)  # type: ignore[attr-defined]
             self._subs.append(sub)
-            self._tasks.append(asyncio.create_task(self._copy(topic, sub), name=f"tap:{topic}"))
+            self._tasks.append(asyncio.create_task(self._copy(topic, sub, fh), name=f"tap:{topic}"))
 
-    async def _copy(self, topic: str, sub) -> None:
+    async def _copy(self, topic: str, sub, fh) -> None:
         self.records[topic] = 0
-        with open(self.dir / f"{topic}.jsonl", "wb") as out:
+        with fh as out:
             async for item in sub:
                 if isinstance(item, Gap):
                     self.gaps[topic] = self.gaps.get(topic, 0) + item.missed
