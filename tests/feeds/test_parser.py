@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tui_trader.feeds.parser import FrameParser
+from tui_trader.feeds.parser import FrameParser, Limits
 
 BOOK = ('{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":5123107839020,"s":"BTCUSDT","b":"61800.20",'
         '"B":"2.507","a":"61800.30","A":"2.510","T":1723161256313,"E":1723161256314}}')
@@ -45,7 +45,7 @@ def test_ts_comes_from_the_stamp_given_the_event_time():
 def test_real_linear_messages_parse_and_non_market_data_is_ignored(shared_data):
     lines = (shared_data / "binance_msgs" / "binance_linear_messages.jsonl").read_text().splitlines()
     raws = [json.loads(line)["raw"] for line in lines]
-    p = FrameParser()
+    p = FrameParser(limits=Limits(max_time_jump_ms=10 * 365 * 86_400_000))  # single messages from several years
     out = [md for md in (p.parse(r, 0) for r in raws) if md is not None]
     agg = json.loads(next(r for r in raws if r.startswith('{"stream":"btcusdt@aggTrade"')))["data"]
     md = next(md for md in out if md.symbol == "BTCUSDT" and md.kind == "trade")
@@ -63,9 +63,9 @@ def test_unknown_fields_are_ignored():
     md = p.parse(frame("ethusdt@aggTrade", e="aggTrade", E=10, a=7, s="ETHUSDT", p="2000.5", q="1.25", f=1, l=2,
                        T=9, m=True, nq="1.25", brand_new=[1, {"x": 2}]), 0)
     assert (md.symbol, md.kind, md.price, md.volume, md.event_time) == ("ETHUSDT", "trade", 2000.5, 1.25, 10)
-    bk = p.parse(frame("ethusdt@bookTicker", e="bookTicker", u=3, s="ETHUSDT", b="1", B="2", a="3", A="4",
+    bk = p.parse(frame("ethusdt@bookTicker", e="bookTicker", u=3, s="ETHUSDT", b="2000.4", B="2", a="2000.6", A="4",
                        T=5, E=6, st=1, ps="ETHUSDT"), 0)
-    assert bk is not None and bk.bid == 1.0
+    assert bk is not None and bk.bid == 2000.4
 
 
 def test_event_time_falls_back_to_transaction_time():
@@ -76,7 +76,7 @@ def test_event_time_falls_back_to_transaction_time():
 @pytest.mark.parametrize("stream, key", [("btcusdt@trade", "t"), ("btcusdt@aggTrade", "a"), ("btcusdt@bookTicker", "u")])
 def test_resent_and_older_updates_are_dropped_once_published(stream, key):
     p = FrameParser()
-    base = dict(s="BTCUSDT", p="1", q="1", b="1", B="1", a="2", A="1", E=1)
+    base = dict(s="BTCUSDT", p="1", q="1", b="1", B="1", a="1.01", A="1", E=1)
     published = []
     for ident in (10, 11, 11, 9, 12, 12):
         data = dict(base, **{key: ident})  # for aggTrade the id "a" replaces the ask, unused there

@@ -51,6 +51,9 @@ def count_market_lines(path: Path) -> int:
     return n
 
 
+CAPTURE_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SUSHIUSDT", "CTKUSDT", "AKROUSDT", "KEEPUSDT")
+
+
 def captures(shared_data: Path) -> list[Path]:
     return sorted((shared_data / "binance_usdm_ws").glob("*.gz")) + [
         shared_data / "binance_usdm_ws_alts" / "BINANCE_FUTURES.ws.1.0"]
@@ -113,11 +116,11 @@ def test_pacer_waits_by_event_time_times_speed_and_restarts_per_file():
 async def test_every_shared_capture_replays_cleanly(shared_data, index):
     path = captures(shared_data)[index]
     assert path.exists(), path
-    async with Harness(make_settings(), replay_files=[path]) as h:
+    async with Harness(make_settings(CAPTURE_SYMBOLS), replay_files=[path]) as h:
         await h.finished()
         summary = h.worker.summary()
     assert len(h.market) == count_market_lines(path)
-    assert summary["malformed"] == {} and summary["duplicates"] == {}
+    assert summary["malformed"] == {} and summary["duplicates"] == {} and summary["quarantined"] == {}
     assert summary["published"]["trade"] + summary["published"]["book"] == len(h.market)
     assert "depth" in summary["ignored"]
     assert h.states("feed:replay")[0] == "live" and h.states("feed:replay")[-1] == "down"
@@ -168,7 +171,7 @@ async def test_speed_paces_by_event_time(tmp_path):
 async def test_several_files_play_in_order(tmp_path):
     first = write_recording(tmp_path / "1.gz", [trade("BTCUSDT", i, "1", 1000 + i) for i in range(1, 4)])
     second = write_recording(tmp_path / "2.txt", [trade("ETHUSDT", i, "2", 2000 + i) for i in range(1, 3)])
-    async with Harness(make_settings(), replay_files=[first, second]) as h:
+    async with Harness(make_settings(("BTCUSDT", "ETHUSDT")), replay_files=[first, second]) as h:
         await h.finished()
     assert [(md.symbol, md.event_time) for md in h.market] == [
         ("BTCUSDT", 1001), ("BTCUSDT", 1002), ("BTCUSDT", 1003), ("ETHUSDT", 2001), ("ETHUSDT", 2002)]
@@ -180,7 +183,7 @@ async def test_quiet_symbols_in_a_replay_are_flagged_on_event_time(tmp_path):
     frames += [trade("BTCUSDT", i, "1", i * 1000) for i in range(2, 20)]  # ETH silent for 19 s of event time
     frames += [trade("ETHUSDT", 2, "1", 20_000)]
     path = write_recording(tmp_path / "q.gz", frames)
-    async with Harness(make_settings(stale_after_s=10), replay_files=[path], speed=None) as h:
+    async with Harness(make_settings(("BTCUSDT", "ETHUSDT"), stale_after_s=10), replay_files=[path], speed=None) as h:
         await h.finished()
     stale = [x for x in h.health if x.component == "feed:replay" and x.state == "stale"]
     assert [x.symbols for x in stale] == [["ETHUSDT"]]

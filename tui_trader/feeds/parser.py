@@ -8,23 +8,41 @@ strings into floats inside msgspec (no Python float() per field). Unknown fields
 
 - a trade (`@trade` or `@aggTrade`) gives `kind="trade"`: its price and quantity, and the latest bid/ask
   of that symbol;
-- a `@bookTicker` gives `kind="book"`: the new bid/ask, and the symbol's last trade price;
-- anything else is counted, never fatal: malformed frames per reason (non-JSON, bad payloads,
-  subscription errors `{"code":…}`), ignored frames per kind (depth, kline, markPrice, replies, lines
-  without a `stream` such as REST snapshots), and duplicates.
+- a `@bookTicker` gives `kind="book"`: the new bid/ask, and the symbol's last trade price.
 
-Duplicates: after a reconnect the exchange may resend what was already published. Per stream, a trade
-whose id (`t`, or `a` for aggTrade) or a bookTicker whose update id (`u`) is not newer than the last one
-published is dropped.
+The edge of the system: nothing a frame says is trusted. Every frame read ends in exactly one bucket, so
+`frames = published + ignored + duplicates + malformed + quarantined` always holds:
+
+- malformed, per reason: not JSON, bad payloads, subscription errors `{"code":…}`, and numbers that cannot be
+  market data: a price or quantity that is NaN, infinite, zero or negative ("1e300" and "NaN" are valid
+  JSON strings and decode), an event time outside [0, year 2200). Such a frame changes no state, so a NaN
+  trade cannot spoil the book records that follow it;
+- ignored, per kind: depth, kline, markPrice, replies, lines without a `stream` (REST snapshots), and every
+  stream of a symbol that is not configured (`symbols`): no state is kept for those, so a file with 100,000
+  symbols costs no memory;
+- duplicates: after a reconnect the exchange may resend what was already published. Per stream, a trade
+  whose id (`t`, or `a` for aggTrade) or a bookTicker whose update id (`u`) is not newer than the last one
+  published (by at most `max_id_jump`) is dropped;
+- quarantined, per reason: a frame that jumps. Its id more than `max_id_jump` away from the stream's last
+  one; its event time more than `max_time_jump_ms` away from the latest accepted event time (the replay
+  clock), or, in a replay, later than the wall clock (a recording is never from the future); its price
+  (a trade's, or a book's bid or ask) farther than `price_band` from the symbol's last good price (the last
+  accepted trade, or book mid). A jump becomes the new baseline only when `confirm` frames in a row agree
+  with it (the jumped frame included; the last of them is published): a real gap (a reconnect after an
+  outage, a market that really moved) costs `confirm - 1` frames, while one absurd value (a trade id of
+  2^70, an event time of 1e18, a print at 1e9) is dropped and the frames after it go on as before.
+
+The first frame sets the baselines (there is nothing to compare it with); in a replay its event time must
+not lie in the future, which catches an absurd first event time too.
 
 `event_time` is the exchange's event time `E` (the transaction time `T` where `E` is absent); `recv_time`
 is passed in by the caller (local receipt); `ts` comes from the caller's `stamp(event_time)`, which in a
-replay advances the replay clock to the event time first.
+replay advances the replay clock to the event time first; it is only called for a frame that is published.
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Collection, NamedTuple
 
 import msgspec
 
@@ -32,6 +50,30 @@ from tui_trader.messages import MarketData
 
 EXCHANGE = "binanceusdm"
 SAMPLE_CHARS = 200
+# Bounds on what the parser keeps, whatever the input: distinct reasons per count table (the rest count as
+# "other"), cached stream names, and symbols when no configured list is given (`record`).
+MAX_REASONS = 64
+MAX_STREAMS = 4096
+MAX_SYMBOLS = 1024
+# Event times past this (2200-01-01) or below 0 are not times.
+MAX_EVENT_MS = 7_258_118_400_000
+
+_INF = float("inf")
+
+
+class Limits(NamedTuple):
+    """How far a frame may jump before it is quarantined (settings `[feed]`)."""
+
+    max_id_jump: int = 1_000_000_000
+    max_time_jump_ms: int = 300_000
+    price_band: float = 0.10
+    confirm: int = 3
+
+
+def limits_from(feed) -> Limits:
+    """The limits of a `FeedSettings`."""
+    return Limits(max_id_jump=feed.max_id_jump, max_time_jump_ms=round(feed.max_time_jump_s * 1000),
+                  price_band=feed.price_band_pct, confirm=feed.confirm_frames)
 
 
 class _Envelope(msgspec.Struct, gc=False):
@@ -73,10 +115,21 @@ class _AggTrade(msgspec.Struct, gc=False):
     T: int = 0
 
 
-class _Symbol:
-    """What the parser remembers per symbol: the last trade price and the best bid/ask."""
+class _Suspect:
+    """A jump under watch: the latest value of the excursion and how many frames in a row agreed."""
 
-    __slots__ = ("name", "price", "bid", "bid_qty", "ask", "ask_qty")
+    __slots__ = ("value", "seen")
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+        self.seen = 1
+
+
+class _Symbol:
+    """What the parser remembers per symbol: the last trade price, the best bid/ask, the last good price
+    (trade or book mid) that bands the next frames, and a price jump under watch."""
+
+    __slots__ = ("name", "price", "bid", "bid_qty", "ask", "ask_qty", "ref", "jump")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -85,32 +138,67 @@ class _Symbol:
         self.bid_qty = 0.0
         self.ask = 0.0
         self.ask_qty = 0.0
+        self.ref = 0.0
+        self.jump: _Suspect | None = None
 
 
 # Stream roles.
 _BOOK, _TRADE, _AGG, _IGNORED = 0, 1, 2, 3
+_PAYLOAD = {_BOOK: "bad bookTicker payload", _TRADE: "bad trade payload", _AGG: "bad aggTrade payload"}
+_KNOWN_IGNORED = frozenset({"depth", "kline", "markPrice", "ticker", "miniTicker", "forceOrder", "continuousKline",
+                            "rpiDepth", "indexPrice", "compositeIndex", "assetIndex", "contractInfo"})
 
 
 class _Stream:
-    __slots__ = ("role", "symbol", "last_id", "ignored_as")
+    __slots__ = ("role", "symbol", "last_id", "ignored_as", "jump")
 
     def __init__(self, role: int, symbol: _Symbol | None, ignored_as: str = "") -> None:
         self.role = role
         self.symbol = symbol
         self.last_id = -1
         self.ignored_as = ignored_as
+        self.jump: _Suspect | None = None
 
 
 def _identity(event_ms: int) -> int:
     return event_ms
 
 
-class FrameParser:
-    """Turns raw frames into MarketData, keeping per-symbol book state, dedup ids and counters."""
+def _count(table: dict[str, int], reason: str) -> int:
+    """Count one frame under `reason`; past MAX_REASONS distinct reasons, under "other"."""
+    n = table.get(reason)
+    if n is None and len(table) >= MAX_REASONS - 1:
+        reason = "other"
+        n = table.get(reason)
+    n = (n or 0) + 1
+    table[reason] = n
+    return n
 
-    def __init__(self, stamp: Callable[[int], int] | None = None, exchange: str = EXCHANGE) -> None:
+
+class FrameParser:
+    """Turns raw frames into MarketData, keeping per-symbol book state, dedup ids, baselines and counters."""
+
+    def __init__(
+        self,
+        stamp: Callable[[int], int] | None = None,
+        exchange: str = EXCHANGE,
+        *,
+        symbols: Collection[str] | None = None,
+        limits: Limits = Limits(),
+        future_ms: Callable[[], int] | None = None,
+    ) -> None:
+        """`symbols`: the configured symbols (None: any, at most MAX_SYMBOLS). `future_ms`: in a replay, the
+        wall clock: a recording's event times never lie beyond it (live, None: the exchange's clock and ours
+        may differ, and a real gap must be able to confirm)."""
         self.stamp = stamp or _identity
         self.exchange = exchange
+        self.allowed = None if symbols is None else frozenset(s.upper() for s in symbols)
+        self.limits = limits
+        self._max_id = limits.max_id_jump
+        self._max_dt = limits.max_time_jump_ms
+        self._band = limits.price_band
+        self._confirm = max(1, limits.confirm)
+        self._future = future_ms
         self._envelope = msgspec.json.Decoder(_Envelope).decode
         self._reply = msgspec.json.Decoder(_Reply).decode
         self._book = msgspec.json.Decoder(_BookTicker, strict=False).decode
@@ -118,21 +206,31 @@ class FrameParser:
         self._agg = msgspec.json.Decoder(_AggTrade, strict=False).decode
         self._streams: dict[str, _Stream] = {}
         self._symbols: dict[str, _Symbol] = {}
+        # The latest accepted event time (the replay clock), and an event-time jump under watch.
+        self._time_ref: int | None = None
+        self._time_jump: _Suspect | None = None
         self.frames = 0
         self.trades = 0
         self.books = 0
         self.malformed: dict[str, int] = {}
         self.ignored: dict[str, int] = {}
         self.duplicates: dict[str, int] = {}
-        # The first frame seen for each malformed reason, shortened, for the log.
+        self.quarantined: dict[str, int] = {}
+        # The first frame seen for each malformed or quarantined reason, shortened, for the log.
         self.samples: dict[str, str] = {}
         self._reported: dict[str, int] = {}
 
     # --- the hot path ---
 
     def parse(self, raw: bytes | str, recv_ms: int) -> MarketData | None:
-        """One frame in; the MarketData it gives, or None (counted under its reason)."""
+        """One frame in; the MarketData it gives, or None (counted under its reason). Never raises."""
         self.frames += 1
+        try:
+            return self._parse(raw, recv_ms)
+        except Exception as err:  # a case the checks below missed is still one bad frame, never a crash loop
+            return self._problem("unreadable frame", raw, err)
+
+    def _parse(self, raw: bytes | str, recv_ms: int) -> MarketData | None:
         try:
             env = self._envelope(raw)
         except msgspec.ValidationError:
@@ -145,23 +243,42 @@ class FrameParser:
         stream = self._streams.get(name)
         if stream is None:
             stream = self._new_stream(name)
+            if stream is None:
+                return None
         role = stream.role
         try:
             if role == _BOOK:
                 p = self._book(env.data)
-                if p.u <= stream.last_id:
-                    return self._duplicate("book")
-                stream.last_id = p.u
-                sym = stream.symbol
-                sym.bid = p.b
-                sym.bid_qty = p.B
-                sym.ask = p.a
-                sym.ask_qty = p.A
+                b, a, bq, aq = p.b, p.a, p.B, p.A
+                if not (0.0 < b < _INF and 0.0 < a < _INF):
+                    return self._bad_number("book price", b if not 0.0 < b < _INF else a, raw)
+                if not (0.0 < bq < _INF and 0.0 < aq < _INF):
+                    return self._bad_number("book quantity", bq if not 0.0 < bq < _INF else aq, raw)
                 event = p.E or p.T
+                sym = stream.symbol
+                ref = sym.ref
+                last = stream.last_id
+                tref = self._time_ref
+                band = ref * self._band
+                if (last < 0 or not 0 < p.u - last <= self._max_id or tref is None
+                        or not -self._max_dt <= event - tref <= self._max_dt
+                        or not (-band <= b - ref <= band and -band <= a - ref <= band)):
+                    if not self._screen("book", stream, sym, p.u, event, b, a, raw):
+                        return None
+                else:
+                    stream.jump = sym.jump = self._time_jump = None
+                stream.last_id = p.u
+                if tref is None or event > tref:
+                    self._time_ref = event
+                sym.ref = (b + a) * 0.5
+                sym.bid = b
+                sym.bid_qty = bq
+                sym.ask = a
+                sym.ask_qty = aq
                 self.books += 1
                 return MarketData(
                     symbol=sym.name, exchange=self.exchange, kind="book", price=sym.price, volume=0.0,
-                    bid=p.b, bid_qty=p.B, ask=p.a, ask_qty=p.A,
+                    bid=b, bid_qty=bq, ask=a, ask_qty=aq,
                     event_time=event, recv_time=recv_ms, ts=self.stamp(event),
                 )
             if role == _TRADE:
@@ -171,29 +288,113 @@ class FrameParser:
                 p = self._agg(env.data)
                 trade_id = p.a
             else:
-                reason = stream.ignored_as
-                self.ignored[reason] = self.ignored.get(reason, 0) + 1
+                _count(self.ignored, stream.ignored_as)
                 return None
         except msgspec.DecodeError as err:
-            return self._problem(f"bad {name.partition('@')[2]} payload", raw, err)
-        if trade_id <= stream.last_id:
-            return self._duplicate("trade")
-        stream.last_id = trade_id
-        sym = stream.symbol
-        sym.price = p.p
+            return self._problem(_PAYLOAD[role], raw, err)
+        price, qty = p.p, p.q
+        if not 0.0 < price < _INF:
+            return self._bad_number("trade price", price, raw)
+        if not 0.0 < qty < _INF:
+            return self._bad_number("trade quantity", qty, raw)
         event = p.E or p.T
+        sym = stream.symbol
+        ref = sym.ref
+        last = stream.last_id
+        tref = self._time_ref
+        if (last < 0 or not 0 < trade_id - last <= self._max_id or tref is None
+                or not -self._max_dt <= event - tref <= self._max_dt
+                or not -ref * self._band <= price - ref <= ref * self._band):
+            if not self._screen("trade", stream, sym, trade_id, event, price, price, raw):
+                return None
+        else:
+            stream.jump = sym.jump = self._time_jump = None
+        stream.last_id = trade_id
+        if tref is None or event > tref:
+            self._time_ref = event
+        sym.ref = price
+        sym.price = price
         self.trades += 1
         return MarketData(
-            symbol=sym.name, exchange=self.exchange, kind="trade", price=p.p, volume=p.q,
+            symbol=sym.name, exchange=self.exchange, kind="trade", price=price, volume=qty,
             bid=sym.bid, bid_qty=sym.bid_qty, ask=sym.ask, ask_qty=sym.ask_qty,
             event_time=event, recv_time=recv_ms, ts=self.stamp(event),
         )
 
     # --- the rare paths ---
 
-    def _new_stream(self, name: str) -> _Stream:
+    def _screen(self, kind: str, stream: _Stream, sym: _Symbol, ident: int, event: int, low: float, high: float,
+                raw: bytes | str) -> bool:
+        """A frame that is a stream's first, a duplicate, or jumps in id, time or price: True to publish it
+        (the caller then moves the baselines), False when it was counted as a duplicate or quarantined."""
+        if not 0 <= event < MAX_EVENT_MS:
+            self._problem("bad event time", raw)
+            return False
+        max_id, max_dt, band = self._max_id, self._max_dt, self._band
+        reasons: list[str] = []
+        last = stream.last_id
+        if last >= 0:
+            step = ident - last
+            if -max_id <= step <= 0:
+                _count(self.duplicates, kind)
+                return False
+            if step > max_id or step < -max_id:
+                stream.jump, confirmed = self._suspect(stream.jump, ident, lambda v, c: 0 < v - c <= max_id)
+                if confirmed:
+                    stream.last_id = ident
+                else:
+                    reasons.append(f"{kind} id jump")
+            else:
+                stream.jump = None
+        base = self._time_ref
+        if self._future is not None and event > self._future() + max_dt:
+            reasons.append("event time in the future")  # never confirmed: a recording is never from the future
+        elif base is not None and not -max_dt <= event - base <= max_dt:
+            self._time_jump, confirmed = self._suspect(self._time_jump, event, lambda v, c: -max_dt <= v - c <= max_dt)
+            if confirmed:
+                self._time_ref = event  # the new baseline, forwards or backwards
+            else:
+                reasons.append("event time jump")
+        else:
+            self._time_jump = None
+        ref = sym.ref
+        mid = (low + high) * 0.5
+        if ref > 0 and not (-ref * band <= low - ref <= ref * band and -ref * band <= high - ref <= ref * band):
+            sym.jump, confirmed = self._suspect(sym.jump, mid, lambda v, c: -c * band <= v - c <= c * band)
+            if confirmed:
+                sym.ref = mid
+            else:
+                reasons.append(f"{kind} price outside band")
+        else:
+            sym.jump = None
+        if reasons:
+            reason = reasons[0]
+            if _count(self.quarantined, reason) == 1:
+                self._sample(reason, raw)
+            return False
+        return True
+
+    def _suspect(self, cand: _Suspect | None, value: float, near: Callable[[float, float], bool]) -> tuple[_Suspect | None, bool]:
+        """Watch a jump: (the suspect to keep, whether `confirm` frames in a row now agree with it)."""
+        if cand is not None and near(value, cand.value):
+            cand.seen += 1
+            cand.value = value
+        else:
+            cand = _Suspect(value)
+        if cand.seen >= self._confirm:
+            return None, True
+        return cand, False
+
+    def _new_stream(self, name: str) -> _Stream | None:
         prefix, _, kind = name.partition("@")
         kind = kind.partition("@")[0]
+        symbol_name = prefix.upper()
+        allowed = self.allowed
+        if (allowed is not None and symbol_name not in allowed) or (
+                allowed is None and symbol_name not in self._symbols and len(self._symbols) >= MAX_SYMBOLS):
+            # Not configured: counted and dropped, nothing remembered (no cache entry, no symbol state).
+            _count(self.ignored, "unconfigured symbol")
+            return None
         if kind == "bookTicker":
             role = _BOOK
         elif kind == "trade":
@@ -201,17 +402,21 @@ class FrameParser:
         elif kind == "aggTrade":
             role = _AGG
         else:
-            # depth@0ms / depth20 → "depth", kline_1m → "kline", markPrice@1s → "markPrice", "!bookTicker" → itself.
-            label = kind.partition("_")[0].rstrip("0123456789") or name
-            stream = _Stream(_IGNORED, None, label)
-            self._streams[name] = stream
+            # depth@0ms / depth20 → "depth", kline_1m → "kline", markPrice@1s → "markPrice".
+            label = kind.partition("_")[0].rstrip("0123456789")
+            stream = _Stream(_IGNORED, None, label if label in _KNOWN_IGNORED else "other stream")
+            if len(self._streams) < MAX_STREAMS:
+                self._streams[name] = stream
             return stream
-        symbol_name = prefix.upper()
         symbol = self._symbols.get(symbol_name)
         if symbol is None:
             symbol = self._symbols[symbol_name] = _Symbol(symbol_name)
         stream = _Stream(role, symbol)
-        self._streams[name] = stream
+        if len(self._streams) < MAX_STREAMS:
+            self._streams[name] = stream
+        else:  # only reachable with odd names for configured symbols; such a stream keeps no baseline
+            _count(self.ignored, "other stream")
+            return None
         return stream
 
     def _without_stream(self, raw: bytes | str) -> None:
@@ -221,42 +426,59 @@ class FrameParser:
             return self._problem("frame without stream", raw)
         if reply.code is not None:
             return self._problem(f"subscription error (code {reply.code})", raw)
-        label = "reply" if reply.id is not None else "no stream"
-        self.ignored[label] = self.ignored.get(label, 0) + 1
+        _count(self.ignored, "reply" if reply.id is not None else "no stream")
         return None
 
-    def _duplicate(self, kind: str) -> None:
-        self.duplicates[kind] = self.duplicates.get(kind, 0) + 1
-        return None
+    def _bad_number(self, what: str, value: float, raw: bytes | str) -> None:
+        kind = "non-finite" if value != value or value in (_INF, -_INF) else "non-positive"
+        return self._problem(f"{kind} {what}", raw)
 
     def _problem(self, reason: str, raw: bytes | str, err: Exception | None = None) -> None:
-        count = self.malformed.get(reason, 0) + 1
-        self.malformed[reason] = count
-        if count == 1:
-            text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
-            text = text[:SAMPLE_CHARS] + ("…" if len(text) > SAMPLE_CHARS else "")
-            self.samples[reason] = text + (f" ({err})" if err is not None else "")
+        if _count(self.malformed, reason) == 1:
+            self._sample(reason, raw, err)
         return None
+
+    def _sample(self, reason: str, raw: bytes | str, err: Exception | None = None) -> None:
+        if reason in self.samples or len(self.samples) >= 2 * MAX_REASONS:
+            return
+        text = raw if isinstance(raw, str) else bytes(raw).decode("utf-8", "replace")
+        text = text[:SAMPLE_CHARS] + ("…" if len(text) > SAMPLE_CHARS else "")
+        self.samples[reason] = text + (f" ({err})" if err is not None else "")
 
     # --- figures ---
 
     def problem_report(self) -> str | None:
-        """Malformed frames since the last report, one line per call (the caller logs it once a minute),
-        with a sample of each reason the first time it appears; None when nothing new."""
+        """Malformed and quarantined frames since the last report, one line per call (the caller logs it once a
+        minute), with a sample of each reason the first time it appears; None when nothing new."""
         reported = self._reported
         parts = []
-        for reason, count in self.malformed.items():
-            before = reported.get(reason, 0)
-            if count > before:
-                part = f"{reason}: {count - before} (total {count})"
-                if before == 0 and reason in self.samples:
-                    part += f", e.g. {self.samples[reason]}"
-                parts.append(part)
-                reported[reason] = count
+        for label, table in (("malformed", self.malformed), ("quarantined", self.quarantined)):
+            for reason, count in table.items():
+                key = f"{label}:{reason}"
+                before = reported.get(key, 0)
+                if count > before:
+                    part = f"{reason}: {count - before} (total {count})"
+                    if before == 0 and reason in self.samples:
+                        part += f", e.g. {self.samples[reason]}"
+                    parts.append(part if label == "malformed" else f"quarantined {part}")
+                    reported[key] = count
         return "malformed frames: " + "; ".join(parts) if parts else None
 
     def symbols_seen(self) -> list[str]:
         return list(self._symbols)
+
+    def bad_frames(self) -> int:
+        """Frames that were neither published nor routinely ignored: malformed and quarantined."""
+        return sum(self.malformed.values()) + sum(self.quarantined.values())
+
+    def counters(self) -> dict[str, int]:
+        """Flat counts for a Health record: `read`, `published:<kind>` and `<bucket>:<reason>`."""
+        out = {"read": self.frames, "published:trade": self.trades, "published:book": self.books}
+        for bucket, table in (("malformed", self.malformed), ("quarantined", self.quarantined),
+                              ("ignored", self.ignored), ("duplicates", self.duplicates)):
+            for reason, n in table.items():
+                out[f"{bucket}:{reason}"] = n
+        return out
 
     def summary(self) -> dict:
         return {
@@ -265,4 +487,5 @@ class FrameParser:
             "malformed": dict(self.malformed),
             "ignored": dict(self.ignored),
             "duplicates": dict(self.duplicates),
+            "quarantined": dict(self.quarantined),
         }

@@ -11,7 +11,12 @@ wait until every tracked consumer is idle, so every worker sees the same world a
 symbols are flagged on event time (`feed:replay`).
 
 The parser and the replay position live on the worker, so a restart after a crash neither republishes
-nor skips what was already done. Malformed frames are counted per reason and logged once a minute.
+nor skips what was already done. The parser keeps state only for `trading.symbols` (frames of other symbols
+are counted and dropped) and checks every frame (feeds/parser.py): malformed and quarantined frames are
+counted once each, by reason, logged once a minute, and go out as the `collector` Health record's counters
+(state "ok", or "bad_frames" once any frame was malformed or quarantined) whenever they change: live at
+most once a second, in a replay once per second of event time and at the end. The same counts are in
+`summary()`, where `read = published + ignored + duplicates + malformed + quarantined + skipped lines`.
 """
 
 from __future__ import annotations
@@ -23,14 +28,20 @@ from typing import Any
 from tui_trader import messages as m
 from tui_trader.feeds.binance import plan_from_settings
 from tui_trader.feeds.live import BinanceConnection
-from tui_trader.feeds.parser import FrameParser
+from tui_trader.feeds.parser import FrameParser, limits_from
 from tui_trader.feeds.replay import Pacer, RecordingReader
 from tui_trader.feeds.stale import StaleTracker
 from tui_trader.workers.base import Worker, WorkerContext
 
 PROBLEM_LOG_EVERY_S = 60.0
+HEALTH_EVERY_S = 1.0  # live: how often changed counts go out to the desk
+COMPONENT = "collector"
 YIELD_EVERY = 256  # an unpaced replay lets the event loop run (signals, the desk) this often
 STALE_CHECK_MS = 1000  # replay: how often, in event time, quiet symbols are looked for
+
+
+def _wall_ms() -> int:
+    return time.time_ns() // 1_000_000
 
 
 class CollectorWorker(Worker):
@@ -54,7 +65,11 @@ class CollectorWorker(Worker):
             def stamp(event_ms: int) -> int:
                 return now()
 
-        self.parser = FrameParser(stamp)
+        # A recording is never from the future: in a replay the wall clock bounds its event times.
+        future = _wall_ms if self.replaying else None
+        self.parser = FrameParser(stamp, symbols=ctx.settings.trading.symbols, limits=limits_from(ctx.settings.feed),
+                                  future_ms=future)
+        self._counts_sent = -1  # bad frames when the collector's Health last went out
         self.connections: dict[str, BinanceConnection] = {}
         # Replay position: the file being played and the lines of it already done.
         self._file_index = 0
@@ -70,6 +85,7 @@ class CollectorWorker(Worker):
         out: dict[str, Any] = {"mode": "replay" if self.replaying else "live"}
         out["read"] = p.frames + sum(self.skipped.values())
         out.update(p.summary())
+        out["bad_frames"] = p.bad_frames()
         if self.replaying:
             out["skipped"] = dict(self.skipped)
             out["files"] = len(self.ctx.replay_files)
@@ -85,6 +101,8 @@ class CollectorWorker(Worker):
     async def run(self) -> None:
         reporter = asyncio.create_task(self._report_problems(), name="collector-problems")
         try:
+            if not self.replaying:  # a replay's first report waits for the clock to hold an event time
+                await self._report_counts(force=True)
             if self.replaying:
                 await self._replay()
             else:
@@ -100,9 +118,27 @@ class CollectorWorker(Worker):
             self.log.warning(line)
 
     async def _report_problems(self) -> None:
+        ticks = 0
+        every = max(1, round(PROBLEM_LOG_EVERY_S / HEALTH_EVERY_S))
         while True:
-            await asyncio.sleep(PROBLEM_LOG_EVERY_S)
-            self._log_problems()
+            await asyncio.sleep(HEALTH_EVERY_S)
+            ticks += 1
+            if not self.replaying:  # a replay reports on event time (deterministic), in _replay
+                await self._report_counts()
+            if ticks % every == 0:
+                self._log_problems()
+
+    async def _report_counts(self, force: bool = False) -> None:
+        """The counts by reason as the `collector` Health record, when the bad frames changed (or `force`)."""
+        p = self.parser
+        bad = p.bad_frames()
+        if bad == self._counts_sent and not force:
+            return
+        self._counts_sent = bad
+        parts = [f"{bucket} {sum(t.values())} ({', '.join(f'{r} {n}' for r, n in sorted(t.items()))})"
+                 for bucket, t in (("quarantined", p.quarantined), ("malformed", p.malformed)) if t]
+        await self.health(COMPONENT, "bad_frames" if bad else "ok", "; ".join(parts),
+                          symbols=p.symbols_seen(), counters=p.counters())
 
     # --- live ---
 
@@ -198,6 +234,7 @@ class CollectorWorker(Worker):
                     if now >= next_check:
                         next_check = now + STALE_CHECK_MS
                         await self._replay_staleness(quiet.check(now))
+                        await self._report_counts()
                     countdown -= 1
                     if not countdown:
                         countdown = YIELD_EVERY
@@ -208,6 +245,7 @@ class CollectorWorker(Worker):
                     self.skipped[reason] = self.skipped.get(reason, 0) + n
             self._file_index += 1
             self._file_lines = 0
+        await self._report_counts(force=True)
         await self.health("feed:replay", "down", "replay finished", symbols=self.parser.symbols_seen())
 
     async def _replay_staleness(self, stale: list[str] | None) -> None:
