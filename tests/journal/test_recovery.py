@@ -121,10 +121,11 @@ async def test_positions_and_paper_account_come_back_from_the_journal(tmp_path):
         executor, router = again.workers
         pos = executor.paper.positions["BTCUSDT"]
         assert (pos.side, pos.quantity, pos.entry_price) == ("long", 0.01, 60_000.1)
-        assert pos.stop_loss.price == 58_200.0 and pos.take_profit.price == 63_600.0
+        # The prices placed from the fill (60,000.1), not the plan at ref_price (58,200.0 / 63,600.0).
+        assert pos.stop_loss.price == 58_200.1 and pos.take_profit.price == 63_600.1
         assert executor.paper.wallet == wallet
         held = router.core.portfolio.positions["BTCUSDT"]
-        assert (held.side, held.quantity, held.stop_loss, held.take_profit) == ("long", 0.01, 58_200.0, 63_600.0)
+        assert (held.side, held.quantity, held.stop_loss, held.take_profit) == ("long", 0.01, 58_200.1, 63_600.1)
         # The restored stop-loss still works: a trade through it closes the position.
         await again.send(m.MARKET_DATA, m.MarketData(symbol="BTCUSDT", kind="trade", price=58_000.0, volume=0.1,
                                                      bid=57_999.9, ask=58_000.1, event_time=T0 + 1, recv_time=T0 + 1,
