@@ -23,6 +23,10 @@ SYMBOLS = {
 }
 
 
+# Risk limit tiers (position value cap in USDT, max leverage), the same for every symbol here.
+RISK_LIMITS = [(2_000_000, 100), (4_000_000, 75)]
+
+
 def ok(result: Any, msg: str = "OK") -> web.Response:
     return web.json_response({"retCode": 0, "retMsg": msg, "result": result, "retExtInfo": {}, "time": int(now())})
 
@@ -44,11 +48,14 @@ class MockBybit(MockExchange):
         self.orders: dict[str, dict[str, Any]] = {}
         self.executions: list[dict[str, Any]] = []
         self._seq = 1_000
+        self.clock_offset_ms = 0  # the server's clock ahead (+) or behind (-) the machine's, for skew tests
         self.hedge = False  # hedge position mode: every symbol answers with a buy-side (1) and a sell-side (2) row
 
     def routes(self):
         return {
             ("GET", "/v5/market/instruments-info"): self.instruments,
+            ("GET", "/v5/market/time"): self.server_time,
+            ("GET", "/v5/market/risk-limit"): self.risk_limit,
             ("GET", "/v5/user/query-api"): self.query_api,
             ("GET", "/v5/account/info"): self.account_info,
             ("POST", "/v5/account/set-margin-mode"): self.set_margin_mode,
@@ -64,6 +71,20 @@ class MockBybit(MockExchange):
     def _id(self) -> str:
         self._seq += 1
         return f"b0{self._seq:07d}-0000-4000-8000-000000000000"
+
+    async def server_time(self, call: Call) -> web.Response:
+        t = int(now()) + self.clock_offset_ms
+        return web.json_response({"retCode": 0, "retMsg": "OK", "retExtInfo": {}, "time": t,
+                                  "result": {"timeSecond": str(t // 1000), "timeNano": str(t * 1_000_000)}})
+
+    async def risk_limit(self, call: Call) -> web.Response:
+        """Risk limits (leverage tiers): riskLimitValue is the tier's position value cap in USDT."""
+        sym = call.params.get("symbol")
+        rows = [{"id": i, "symbol": s, "riskLimitValue": str(cap), "maintenanceMargin": "0.005",
+                 "initialMargin": f"{1 / lever:.4f}", "isLowestRisk": int(i == 1), "maxLeverage": f"{lever:.2f}",
+                 "mmDeduction": ""}
+                for s in SYMBOLS if sym in (None, s) for i, (cap, lever) in enumerate(RISK_LIMITS, 1)]
+        return ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def instruments(self, call: Call) -> web.Response:
         rows = [{

@@ -23,6 +23,13 @@ INSTRUMENTS = {
 }
 
 
+# Leverage tiers per swap in contracts: (minSz, maxSz, maxLever). BTC: 1 contract = 0.01 BTC.
+TIERS = {
+    "BTC-USDT-SWAP": [(0, 500, 100), (501, 1000, 75), (1001, 2000, 50)],
+    "ETH-USDT-SWAP": [(0, 2000, 100), (2001, 4000, 75)],
+}
+
+
 def ok(data: list[dict[str, Any]]) -> web.Response:
     return web.json_response({"code": "0", "msg": "", "data": data})
 
@@ -45,6 +52,7 @@ class MockOkx(MockExchange):
         self.algos: dict[str, dict[str, Any]] = {}
         self.fills: list[dict[str, Any]] = []
         self._seq = 700_000_000
+        self.clock_offset_ms = 0  # the server's clock ahead (+) or behind (-) the machine's, for skew tests
         self.pos_mode = "net_mode"  # "long_short_mode" = hedge mode
 
     def routes(self):
@@ -60,6 +68,9 @@ class MockOkx(MockExchange):
             ("POST", "/api/v5/trade/cancel-algos"): self.cancel_algos,
             ("GET", "/api/v5/account/positions"): self.get_positions,
             ("GET", "/api/v5/account/balance"): self.get_balance,
+            ("GET", "/api/v5/public/time"): self.server_time,
+            ("GET", "/api/v5/public/position-tiers"): self.position_tiers,
+            ("GET", "/api/v5/market/ticker"): self.ticker,
             ("GET", "/api/v5/account/config"): self.account_config,
         }
 
@@ -72,6 +83,29 @@ class MockOkx(MockExchange):
                     "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic", "mgnIsoMode": "automatic",
                     "spotOffsetType": "", "roleType": "0", "traderInsts": [], "opAuth": "0", "ip": "", "perm": "read_only,trade",
                     "label": "desk", "kycLv": "2"}])
+
+    async def server_time(self, call: Call) -> web.Response:
+        return ok([{"ts": str(int(now()) + self.clock_offset_ms)}])
+
+    async def position_tiers(self, call: Call) -> web.Response:
+        """Leverage tiers of a swap family; sizes in contracts, as OKX gives them."""
+        family = call.params.get("instFamily") or call.params.get("uly", "")
+        rows = []
+        for inst in INSTRUMENTS:
+            if inst.rsplit("-", 1)[0] != family:
+                continue
+            for tier, (lo, hi, lever) in enumerate(TIERS[inst], 1):
+                rows.append({"baseMaxLoan": "", "imr": f"{1 / lever:.4f}", "instFamily": family, "instId": "",
+                             "maxLever": str(lever), "maxSz": str(hi), "minSz": str(lo), "mmr": "0.004",
+                             "optMgnFactor": "0", "quoteMaxLoan": "", "tier": str(tier), "uly": family})
+        return ok(rows)
+
+    async def ticker(self, call: Call) -> web.Response:
+        inst = call.params["instId"]
+        px = str(self.prices[inst])
+        return ok([{"instType": "SWAP", "instId": inst, "last": px, "lastSz": "1", "askPx": px, "askSz": "10",
+                    "bidPx": px, "bidSz": "10", "open24h": px, "high24h": px, "low24h": px, "volCcy24h": "100",
+                    "vol24h": "10000", "ts": now(), "sodUtc0": px, "sodUtc8": px}])
 
     async def instruments(self, call: Call) -> web.Response:
         rows = []

@@ -24,7 +24,7 @@ from tui_trader.settings import Secrets, Settings
 T = TypeVar("T")
 
 KEYS = "API keys"
-NOT_REACHED = "not checked: the exchange did not answer"
+NOT_REACHED = "not checked: the exchange's REST check failed"
 KEYS_NEEDED = "not checked: needs working API keys (a signed read)"
 
 
@@ -68,10 +68,11 @@ class _Venue:
     async def reachable(self) -> tuple[Check, Check]:
         """The exchange line (REST answers, symbols listed) and the clock line."""
         try:
+            await self.bounded(self.ex.load_markets())
+            # Timed on a connection that is already open, so the round trip is one request, not a handshake.
             sent = time.time_ns()
             server_ms = await self.bounded(self.ex.fetch_time())
             back = time.time_ns()
-            await self.bounded(self.ex.load_markets())
         except (ccxt.BaseError, TimeoutError) as err:
             status: Status = "fail" if self.live else "warn"
             extra = "" if self.live else " (paper trading works without it; warm-up and symbol rules need it)"
@@ -139,13 +140,27 @@ class _Venue:
         except (ccxt.BaseError, TimeoutError) as err:
             return Check(name="leverage", status="fail" if self.live else "warn",
                          detail=f"cannot read the leverage brackets: {self.why(err)}")
-        tiers = {
-            s: [verdicts.Tier(float(t.get("minNotional") or 0.0), float(t.get("maxNotional") or 0.0),
-                              float(t.get("maxLeverage") or 0.0)) for t in (raw.get(u) or [])]
-            for s, u in zip(symbols, usyms)
-        }
+        tiers = {}
+        for s, u in zip(symbols, usyms):
+            try:
+                scale = await self.tier_scale(u)
+            except (ccxt.BaseError, TimeoutError) as err:
+                return Check(name="leverage", status="fail" if self.live else "warn",
+                             detail=f"cannot price {s}'s leverage tiers: {self.why(err)}")
+            tiers[s] = [verdicts.Tier(float(t.get("minNotional") or 0.0) * scale,
+                                      float(t.get("maxNotional") or 0.0) * scale,
+                                      float(t.get("maxLeverage") or 0.0)) for t in (raw.get(u) or [])]
         trading = self.settings.trading
         return verdicts.leverage(tiers, trading.leverage, trading.max_position_size, self.live)
+
+    async def tier_scale(self, usym: str) -> float:
+        """USDT per unit of the tiers' sizes: 1 where ccxt gives notional (Binance, Bybit); OKX gives its tiers
+        in contracts (minSz/maxSz, which ccxt passes on as minNotional/maxNotional), so contract size × price."""
+        if self.xs.name != "okx":
+            return 1.0
+        size = float(self.ex.market(usym).get("contractSize") or 1.0)
+        ticker = await self.bounded(self.ex.fetch_ticker(usym))
+        return size * float(ticker.get("last") or ticker.get("close") or 0.0)
 
     async def close(self) -> None:
         await self.ex.close()
