@@ -109,21 +109,16 @@ class _Venue:
         return Check(name=KEYS, status="ok", detail=f"a signed read worked ({seen})")
 
     async def position_mode(self) -> Check:
-        # The live broker's own reading of the mode (per venue: Binance dualSidePosition, OKX posMode, Bybit
-        # positionIdx), so the doctor and the broker's refusal of live never disagree.
-        venue = venue_for(self.xs.name)
+        # The live broker's own reading (its venue adapter, which CcxtBroker.position_mode wraps: Binance
+        # dualSidePosition, OKX posMode, Bybit positionIdx), so the doctor and the broker's refusal of live
+        # never disagree; on this client, so no second market load.
         usyms = [unified_symbol(s) for s in self.settings.trading.symbols if unified_symbol(s) in (self.ex.markets or {})]
         try:
-            if hasattr(venue, "position_mode"):
-                hedged = await self.bounded(venue.position_mode(self.ex, usyms)) == "hedge"
-            elif self.ex.has.get("fetchPositionMode"):
-                hedged = bool((await self.bounded(self.ex.fetch_position_mode(usyms[0] if usyms else None))).get("hedged"))
-            else:
-                return Check(name="position mode", status="info", detail=f"not readable on {self.xs.name}")
+            mode = await self.bounded(venue_for(self.xs.name).position_mode(self.ex, usyms))
         except (ccxt.BaseError, TimeoutError) as err:
             return Check(name="position mode", status="fail" if self.live else "warn",
                          detail=f"cannot read it: {self.why(err)}")
-        return verdicts.position_mode(self.xs.name, hedged, self.live)
+        return verdicts.position_mode(self.xs.name, mode == "hedge", self.live)
 
     async def leverage(self, keys_ok: bool) -> Check:
         # Binance serves its brackets only to a signed request; OKX and Bybit publish theirs.
