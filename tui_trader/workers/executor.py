@@ -55,7 +55,7 @@ class ExecutorWorker(Worker):
         super().__init__(ctx)
         self.settings = ctx.settings
         self.book: RulesBook = ctx.shared.setdefault("instruments", RulesBook())
-        self.paper = PaperBroker(ctx.settings.paper, self.book)
+        self.paper = PaperBroker(ctx.settings.paper, self.book, ctx.settings.risk)
         self.live: Broker | None = None
         self._live_reason = ""
         # The acting mode: the broker new entries go to. Only the executor changes it (a desk's set_mode is a
