@@ -234,3 +234,20 @@ async def test_a_file_that_is_not_a_journal_fails(venue):
     venue.journal.write_text("not a database")
     checks = await doctor(venue.settings())
     assert checks["journal"].status == "fail" and str(venue.journal) in checks["journal"].detail
+
+
+async def test_a_secrets_file_others_can_read_fails_the_keys_line(venue, tmp_path):
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'api_key = "{KEY}"\napi_secret = "{SECRET}"\n')
+    secrets.chmod(0o644)
+    checks = await doctor(venue.settings(exchange={"secrets_file": str(secrets)}), env={})
+    keys = checks["API keys"]
+    assert keys.status == "fail" and f"chmod 600 {secrets}" in keys.detail
+
+
+async def test_the_mode_line_says_whether_live_is_real_money(venue):
+    demo = await doctor(venue.settings())
+    assert demo["mode"].detail.startswith("live on binanceusdm demo at start")
+    real = await doctor(venue.settings(exchange={"demo": False}))
+    assert real["mode"].detail.startswith("live on binanceusdm (REAL MONEY) at start")
+    assert real["exchange"].detail.startswith("binanceusdm (REAL MONEY) at http://127.0.0.1:")

@@ -41,7 +41,8 @@ async def run_checks(settings: Settings, *, timeout: float = DEFAULT_TIMEOUT_S, 
                                           check_exchange(settings, secrets, timeout, factory))
     if secrets_problem:
         exchange = [Check(name=KEYS, status="fail", detail=secrets_problem) if c.name == KEYS else c for c in exchange]
-    mode = "paper" if settings.trading.paper_trading else "live (REAL ORDERS)"
+    xs = settings.exchange
+    mode = "paper" if settings.trading.paper_trading else f"live on {xs.name} {'demo' if xs.demo else '(REAL MONEY)'}"
     return [journal, bus, feed, *exchange,
-            Check(name="mode", status="info", detail=f"{mode} at start (trading.paper_trading)"),
+            Check(name="mode", status="info", detail=f"{mode} at start (trading.paper_trading, exchange.demo)"),
             Check(name="log file", status="info", detail=str(paths.log_file()))]
