@@ -46,12 +46,14 @@ def _me() -> str:
     except OSError:
         cmd = " ".join(sys.argv)
     started = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
+    # One line, however the command was typed (`python -c` with a script of several lines).
+    cmd = " ".join(cmd.split())
     return f"pid {os.getpid()} since {started}: {cmd[:300]}\n"
 
 
 def _holder(fd: int) -> str:
     try:
-        text = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip()
+        text = " ".join(os.pread(fd, 1000, 0).decode("utf-8", "replace").split())
     except OSError:
         text = ""
     return text or "a process that has not written its name yet"
