@@ -103,6 +103,16 @@ async def test_a_silent_feed_fails_within_the_timeout(venue):
     assert elapsed < 5
 
 
+async def test_a_feed_that_closes_before_any_market_frame_fails_with_the_close(venue):
+    # A server that answers the subscription with a reply frame, then goes away each time.
+    async with BinanceWsServer(venue.ws.frames, preamble=['{"result":null,"id":1}'],
+                               close_after={i: 0 for i in range(50)}) as closing:
+        checks = await doctor(venue.settings(feed={"ws_base_url": closing.url}), timeout=1.0)
+    feed = checks["feed"]
+    assert feed.status == "fail"
+    assert "connected, then closed by the server (code 1001: going away); no market frame within 1 s" in feed.detail
+
+
 async def test_rest_down_fails_and_the_signed_checks_say_they_were_not_run(venue):
     url = f"http://127.0.0.1:{closed_port()}"
     checks = await doctor(venue.settings(exchange={"api_base_url": url}))

@@ -57,6 +57,8 @@ class _Probe:
             return ""
         if not self.connected:
             return self.failure or f"no connection within {timeout:g} s"
+        if self.failure:  # connected, then lost (closed by the server, dropped)
+            return f"connected, then {self.failure}; no market frame within {timeout:g} s"
         return f"connected but no market frame within {timeout:g} s"
 
 
