@@ -95,3 +95,10 @@ def test_a_crash_bar_wider_than_the_price_band_still_fills_the_stop_at_its_price
     bar(bt, 100.0, 100.5, 80.0, 82.0)
     trip = only_trip(bt)
     assert (trip.reason, trip.exit_price) == ("stop_loss", 97.0)
+
+
+def test_the_equity_curve_values_the_open_position_as_the_broker_does():
+    bt = opened("sell")
+    bar(bt, 100.0, 101.0, 99.0, 100.7)
+    assert SYM in bt.broker.positions
+    assert bt._equity() == bt.broker.equity()

@@ -234,6 +234,14 @@ class Backtest:
         self.trips.add_funding("paper", symbol, amount)
         self.counts.funding_payments += 1
 
+    def _equity(self) -> float:
+        """`broker.equity()` without its generator and method calls: it runs at every bar time."""
+        broker = self.broker
+        value, last = broker.wallet, broker.last
+        for p in broker.positions.values():
+            value += (last.get(p.symbol, p.entry_price) - p.entry_price) * p.quantity * p.sign
+        return value
+
     def _signal(self, emitted, ts: int) -> None:
         self._signal_ids += 1
         self.counts.signals += 1
@@ -263,7 +271,7 @@ class Backtest:
         eq: list[float] = []
         bar_ms, funding, next_open = self.bar_ms, self.options.funding_rate_8h != 0.0, self.options.entry == "next_open"
         broker, router, engine, pending = self.broker, self.router, self.engine, self.pending
-        positions = broker.positions
+        positions, MarketData = broker.positions, m.MarketData
         point, on_market_data = engine.point, router.on_market_data
         for k in range(total):
             t = seq_ts[k]
@@ -277,7 +285,7 @@ class Backtest:
                 opened = self._fill_pending(symbol, t, o)
             if funding and t % FUNDING_MS == 0:
                 self._funding(symbol, o)
-            md = _trade(symbol, c, close_ms)
+            md = MarketData(symbol=symbol, kind="trade", price=c, event_time=close_ms, recv_time=close_ms, ts=close_ms)
             if symbol in positions:
                 self._path(symbol, o, h, lo, c, close_ms, opened, md)
             else:
@@ -290,7 +298,7 @@ class Backtest:
                 self._signal(emitted, close_ms)
             if k + 1 == total or seq_ts[k + 1] != t:
                 eq_ts.append(close_ms)
-                eq.append(broker.equity())
+                eq.append(self._equity())
             if progress is not None and k % PROGRESS_EVERY == 0:
                 progress(k, total)
         self.counts.bars = total

@@ -99,6 +99,8 @@ class TripBook:
 
     def apply(self, st: m.OrderStatus) -> list[Trip]:
         """Fold one status; returns the trips it closed."""
+        if st.filled_qty <= 0:
+            return []  # accepted / canceled / rejected: no fill, nothing for a trip (protective ids do not matter here)
         book = self._books.get(st.mode)
         if book is None:
             book = self._books[st.mode] = Portfolio(0.0)
