@@ -89,7 +89,8 @@ class Runtime:
                 st.last_error = f"{type(err).__name__}: {err}"
                 if loop.time() - started >= self.healthy_run_s:
                     in_a_row, delay = 0, BACKOFF_START_S  # it ran well for a while: a new fault, not a loop
-                in_a_row += 1
+                else:
+                    in_a_row += 1
                 if in_a_row >= self.max_restarts:
                     log.error("worker %s crashed %d times in a row; not restarting it", name, in_a_row,
                               exc_info=err)
