@@ -40,7 +40,8 @@ KLINE_INTERVALS = frozenset({"1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "
 # what RSI/EMA need to forget their seed.
 WARMUP_BARS = 499
 WARMUP_TIMEOUT_S = 30.0
-# Trades held while the warm-up runs (a few seconds of a busy feed; beyond it the oldest go).
+# Trades held while the warm-up runs (a few seconds of a busy feed). When full, the oldest held trade is
+# dropped (deque maxlen) and counted as `warmup_dropped`: the newest trades matter most once history is in.
 WARMUP_BUFFER = 100_000
 BAR_GRACE_MS = 5_000
 
@@ -133,7 +134,11 @@ class IndicatorWorker(Worker):
         cfg = ctx.settings.indicators
         # Kept across restarts of run(): the handles are consistent after every point, and rebuilding them
         # would cost another 50 points of silence.
-        self.engine = SignalEngine(cfg, ctx.settings.trading.min_signal_strength)
+        # State only for the configured symbols; trades farther than the feed's band from a symbol's last one
+        # wait for confirmation (the collector checks the same; this guards any other producer of the topic).
+        feed = ctx.settings.feed
+        self.engine = SignalEngine(cfg, ctx.settings.trading.min_signal_strength, symbols=ctx.settings.trading.symbols,
+                                   band=feed.price_band_pct, confirm=feed.confirm_frames)
         self._settings = ctx.settings
         self.bar_ms = bar_seconds(cfg.bar) * 1000
         self.published = 0
@@ -141,6 +146,7 @@ class IndicatorWorker(Worker):
         self.warmup: dict[str, Any] = {"state": "skipped"}
         self._warmed = False
         self._held: deque[m.MarketData] | None = None
+        self.warmup_dropped = 0
 
     # --- the pure step (also what the benchmark times) ---------------------------------------------
 
@@ -199,6 +205,8 @@ class IndicatorWorker(Worker):
                     self.books += 1
                     continue
                 if self._held is not None:  # warming up: these follow the history
+                    if len(self._held) == self._held.maxlen:
+                        self.warmup_dropped += 1
                     self._held.append(md)
                     continue
                 if ctx.settings is not self._settings:
@@ -275,7 +283,8 @@ class IndicatorWorker(Worker):
     def counters(self) -> dict[str, int]:
         out = super().counters()
         c = self.engine.counters
-        out.update(trades=c.trades, books=self.books, rejected=c.rejected, late_trades=c.late,
+        out.update(trades=c.trades, books=self.books, rejected=c.rejected, quarantined=c.quarantined,
+                   unconfigured=c.unconfigured, resets=c.resets, warmup_dropped=self.warmup_dropped, late_trades=c.late,
                    fills_cut=c.fills_cut, points=c.points, warmup_points=c.warmup_points, evaluations=c.evaluations,
                    published=self.published)
         out.update({f"signals:{kind}": n for kind, n in c.signals.items()})
