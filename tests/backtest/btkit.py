@@ -43,10 +43,10 @@ def bars_of(symbol: str, rows: list[list[float]]) -> Bars:
                 close=a[:, 4], volume=a[:, 5], source=symbol)
 
 
-def run(data: dict[str, Bars], settings: Settings | None = None, options: Options = Options()) -> Run:
+def run(data: dict[str, Bars], settings: Settings | None = None, options: Options | None = None) -> Run:
     settings = settings or Settings()
     rules = {s: PAPER_RULES.get(s, PAPER_RULES["BTCUSDT"]) for s in data}
-    return Backtest(settings, data, rules, 60_000, options).run()
+    return Backtest(settings, data, rules, 60_000, options or Options()).run()
 
 
 def write_json(path: Path, rows, gz: bool = False) -> Path:

@@ -6,8 +6,8 @@ import io
 import json
 
 import pytest
-
 from btkit import csv_text, walk, write_json, write_zip
+
 from tui_trader.cli import main
 from tui_trader.commands.backtest import Progress
 
@@ -50,14 +50,14 @@ def test_period_slice(files, capsys):
     start_ms = int(ROWS[1000][0])
     import datetime as dt
 
-    start = dt.datetime.fromtimestamp(start_ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M")
-    code, out, _ = backtest(capsys, "--data", files[0], "--start", start, "--json")
+    start = dt.datetime.fromtimestamp(start_ms / 1000, dt.UTC).strftime("%Y-%m-%dT%H:%M")
+    _, out, _ = backtest(capsys, "--data", files[0], "--start", start, "--json")
     report = json.loads(out)
     assert report["start_ts"] == start_ms and report["bars"] == 2000
 
 
 def test_bar_mismatch_is_one_line_naming_the_fix(files, capsys):
-    code, out, err = backtest(capsys, "--data", files[0], "--set", 'indicators.bar="5m"')
+    code, _, err = backtest(capsys, "--data", files[0], "--set", 'indicators.bar="5m"')
     assert code == 1
     assert "the data's bars are 1m" in err and "--bar 1m" in err and "Traceback" not in err
 

@@ -5,8 +5,8 @@ the stop fills at the open."""
 from __future__ import annotations
 
 import pytest
-
 from btkit import T0, bars_of
+
 from tui_trader import messages as m
 from tui_trader.backtest.engine import Backtest
 from tui_trader.instruments import PAPER_RULES

@@ -7,8 +7,8 @@ import gzip
 
 import numpy as np
 import pytest
-
 from btkit import MIN, T0, csv_text, walk, write_json, write_zip
+
 from tui_trader.backtest import loaders
 from tui_trader.backtest.loaders import DataError
 

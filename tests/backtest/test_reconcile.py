@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import gzip
-import json
-
 import numpy as np
 import pytest
-
 from btkit import bars_of, run, walk
+
 from tui_trader.backtest.engine import Options
 from tui_trader.backtest.summary import report_of
 from tui_trader.results import export as ex

@@ -4,6 +4,7 @@ table, the exchange (then cached), else inferred from the data with a warning.""
 from __future__ import annotations
 
 from btkit import bars_of, walk
+
 from tui_trader.backtest import rules as r
 from tui_trader.backtest.rules import Overrides
 from tui_trader.instruments import PAPER_RULES, InstrumentRules

@@ -7,7 +7,12 @@ import math
 import numpy as np
 import pytest
 
-from tui_trader.results.report import build_report, daily_returns, max_drawdown, sharpe_sortino
+from tui_trader.results.report import (
+    build_report,
+    daily_returns,
+    max_drawdown,
+    sharpe_sortino,
+)
 from tui_trader.results.trips import Trip
 
 DAY = 86_400_000

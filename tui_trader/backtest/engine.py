@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -277,7 +278,7 @@ class Backtest:
             t = seq_ts[k]
             symbol = symbols[seq_sym[k]]
             i = seq_row[k]
-            o_ms, o_, h_, l_, c_ = cols[symbol]
+            _, o_, h_, l_, c_ = cols[symbol]
             o, h, lo, c = o_[i], h_[i], l_[i], c_[i]
             close_ms = t + bar_ms
             opened = False

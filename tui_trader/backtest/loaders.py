@@ -48,7 +48,7 @@ class Bars(msgspec.Struct, kw_only=True):
     def __len__(self) -> int:
         return len(self.open_ms)
 
-    def slice(self, start_ms: int | None, end_ms: int | None) -> "Bars":
+    def slice(self, start_ms: int | None, end_ms: int | None) -> Bars:
         lo = 0 if start_ms is None else int(np.searchsorted(self.open_ms, start_ms, "left"))
         hi = len(self) if end_ms is None else int(np.searchsorted(self.open_ms, end_ms, "left"))
         return Bars(symbol=self.symbol, open_ms=self.open_ms[lo:hi], open=self.open[lo:hi], high=self.high[lo:hi],

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import msgspec
 import numpy as np
@@ -73,7 +73,7 @@ def write_cache(exchange: str, rules: dict[str, InstrumentRules]) -> None:
 
 def fetch_markets(exchange: str, symbols: list[str]) -> dict[str, InstrumentRules]:
     """The symbols' rules from the exchange's public markets (ccxt, synchronous, one request)."""
-    import ccxt  # only here: importing ccxt costs a second that an offline run should not pay
+    import ccxt  # type: ignore[import-untyped]  # only here: importing ccxt costs a second that an offline run should not pay
 
     from tui_trader.brokers.venues import rules_from_market
     from tui_trader.exchange import unified_symbol
@@ -128,16 +128,16 @@ def resolve(
     if missing and not offline:
         try:
             found = fetch(exchange, missing)
-        except Exception as err:  # no network is a normal case for a backtest: fall back to inference
+        except Exception as err:  # noqa: BLE001 - no network is a normal case for a backtest: fall back to inference
             log.info("markets of %s not loaded: %s", exchange, err)
             found = {}
         if found:
             write_cache(exchange, found)
         for symbol, r in found.items():
             rules[symbol], origin[symbol] = r, f"{exchange} markets"
-    for symbol in data:
+    for symbol, bars in data.items():
         if symbol not in rules:
-            rules[symbol], origin[symbol] = infer(data[symbol]), "inferred from the data"
+            rules[symbol], origin[symbol] = infer(bars), "inferred from the data"
             r = rules[symbol]
             warnings.append(
                 f"{symbol}: no instrument rules from the exchange or its cache; inferred from the data's precision "

@@ -50,16 +50,16 @@ def parse_time(text: str | None) -> int | None:
     if not text:
         return None
     try:
-        when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+        when = dt.datetime.fromisoformat(text)
     except ValueError:
         raise DataError(f"not a date or date-time: {text!r} (e.g. 2021-05-01 or 2021-05-01T12:00)") from None
     if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
+        when = when.replace(tzinfo=dt.UTC)
     return int(when.timestamp() * 1000)
 
 
 def data_specs(values: list[str]) -> list[tuple[str | None, str]]:
-    specs = []
+    specs: list[tuple[str | None, str]] = []
     for value in values:
         for part in filter(None, (p.strip() for p in value.split(","))):
             sym, sep, path = part.partition("=")

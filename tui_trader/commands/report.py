@@ -14,7 +14,7 @@ from tui_trader.results.render import render_report
 def run(args) -> int:
     settings, _ = load_settings(args)
     book = history.trips_of(history.read_statuses(settings), args.mode)
-    report, trips = history.period_report(book, settings.paper.starting_balance, parse_time(args.start),
+    report, _ = history.period_report(book, settings.paper.starting_balance, parse_time(args.start),
                                           parse_time(args.end), args.mode)
     sys.stdout.write(report_json(report).decode() + "\n" if args.json else render_report(report))
     return 0

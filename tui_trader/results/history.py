@@ -10,7 +10,7 @@ know: there it is the paper starting balance too, and the report says so.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 
@@ -55,8 +55,8 @@ def period_report(book: TripBook, starting_balance: float, since: int | None, un
     extra = {"mode": mode, "equity": "realised: starting equity plus each trip's net at its exit",
              "open_positions": sorted(sym for (md, sym) in book.open if md == mode)}
     if mode == "live":
-        extra["warnings"] = ["live: the starting equity is the paper starting balance (the journal keeps no "
-                             "exchange balance history); the return % is relative to it"]
+        extra["warnings"] = [("live: the starting equity is the paper starting balance (the journal keeps no "
+                              "exchange balance history); the return % is relative to it")]
     report = build_report(ordered, ts, equity, starting_equity=start_equity, start_ts=start, end_ts=max(end, start),
                           open_since=[o.entry_ts for (md, _), o in book.open.items() if md == mode], extra=extra)
     return report, ordered

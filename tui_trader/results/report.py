@@ -16,7 +16,8 @@ desk. Definitions (what each figure means, so a reader can recompute it):
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import numpy as np

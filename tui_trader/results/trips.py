@@ -17,7 +17,8 @@ reason the caller gives per order id (the backtest's "end_of_data").
 
 from __future__ import annotations
 
-from typing import Iterable, Literal
+from collections.abc import Iterable
+from typing import Literal
 
 import msgspec
 

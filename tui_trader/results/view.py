@@ -8,7 +8,7 @@ keeping the last) so a month of 1-minute bars stays cheap to draw; markers keep 
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import msgspec
 import numpy as np
@@ -64,7 +64,7 @@ def price_series(symbol: str, ts: np.ndarray, close: np.ndarray, trips: Sequence
             continue
         markers.append(Marker(ts=t.entry_ts, price=t.entry_price, kind=f"entry_{t.side}"))
         markers.append(Marker(ts=t.exit_ts, price=t.exit_price, kind="exit", reason=t.reason, net=t.net))
-    pick = lambda a: np.asarray(a)[keep].tolist()  # noqa: E731
+    pick = lambda a: np.asarray(a)[keep].tolist()
     return PriceSeries(symbol=symbol, ts=pick(ts), close=pick(close), bb_upper=pick(lines["bb_upper"]),
                        bb_middle=pick(lines["bb_middle"]), bb_lower=pick(lines["bb_lower"]),
                        sma_fast=pick(lines["sma_fast"]), sma_slow=pick(lines["sma_slow"]), markers=markers)
