@@ -167,7 +167,7 @@ def test_prices_that_are_not_finite_and_positive_never_reach_a_fill(bad):
 def test_an_entry_with_numbers_that_are_not_finite_and_positive_is_refused_with_the_reason(field, bad):
     b = broker()
     b.on_market(trade(60_000.0))
-    values = dict(quantity=0.01, ref_price=60_000.0, stop_loss=59_400.0, take_profit=61_200.0)
+    values = {"quantity": 0.01, "ref_price": 60_000.0, "stop_loss": 59_400.0, "take_profit": 61_200.0}
     values[field] = bad
     [out] = b.enter_now(command(**values))
     assert out.status == "rejected" and out.error.startswith("invalid_order:")

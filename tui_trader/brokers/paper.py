@@ -30,8 +30,16 @@ from dataclasses import dataclass
 from typing import Literal
 
 from tui_trader import messages as m
-from tui_trader.brokers.base import NO_POSITION, AccountView, Broker, Report, anchored_protection, closing_side
-from tui_trader.brokers.base import derived_id, rejected
+from tui_trader.brokers.base import (
+    NO_POSITION,
+    AccountView,
+    Broker,
+    Report,
+    anchored_protection,
+    closing_side,
+    derived_id,
+    rejected,
+)
 from tui_trader.brokers.price_band import PriceBand, usable
 from tui_trader.instruments import InstrumentRules, RulesBook, UnknownInstrument
 from tui_trader.settings import PaperSettings, RiskSettings
