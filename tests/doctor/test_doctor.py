@@ -103,6 +103,27 @@ async def test_a_silent_feed_fails_within_the_timeout(venue):
     assert elapsed < 5
 
 
+async def test_a_feed_that_never_answers_the_handshake_is_bounded_by_the_timeout(venue):
+    held: list[asyncio.StreamWriter] = []
+
+    async def accept_and_say_nothing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    server = await asyncio.start_server(accept_and_say_nothing, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    try:
+        started = time.monotonic()
+        checks = await doctor(venue.settings(feed={"ws_base_url": f"ws://127.0.0.1:{port}"}), timeout=1.0)
+        assert time.monotonic() - started < 5
+    finally:
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
+    assert checks["feed"].status == "fail"
+    assert "no connection within 1 s (2 of 2 connections" in checks["feed"].detail
+
+
 async def test_a_feed_that_closes_before_any_market_frame_fails_with_the_close(venue):
     # A server that answers the subscription with a reply frame, then goes away each time.
     async with BinanceWsServer(venue.ws.frames, preamble=['{"result":null,"id":1}'],
