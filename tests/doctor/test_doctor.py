@@ -282,3 +282,12 @@ async def test_the_mode_line_says_whether_live_is_real_money(venue):
     real = await doctor(venue.settings(exchange={"demo": False}))
     assert real["mode"].detail.startswith("live on binanceusdm (REAL MONEY) at start")
     assert real["exchange"].detail.startswith("binanceusdm (REAL MONEY) at http://127.0.0.1:")
+
+
+async def test_a_symbol_the_exchange_does_not_list_fails_the_exchange_line(venue):
+    checks = await doctor(venue.settings(trading={"symbols": ["BTCUSDT", "DOGEUSDT"]},
+                                         feed={"dedicated_symbols": ["BTCUSDT", "DOGEUSDT"]}))
+    exchange = checks["exchange"]
+    assert exchange.status == "fail"
+    assert exchange.detail.endswith("answers, but does not list DOGEUSDT (trading.symbols)")
+    assert checks["leverage"].detail == "10x allowed for a 1,000 USDT position: BTCUSDT up to 125x"
