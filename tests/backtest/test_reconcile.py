@@ -111,3 +111,26 @@ def test_the_results_view_of_a_run_marks_every_trip(synthetic):
     markers = sum(len(p.markers) for p in view.prices.values())
     assert markers == 2 * report.trades
     assert view.equity[-1] == result.equity[-1]
+
+
+def test_next_open_orders_of_several_symbols_are_all_answered():
+    # Each symbol's order for the next open fills before any bar of that time closes: the router's clock never
+    # passes its order timeout while an order waits (it did for the second symbol of a time).
+    data = {"BTCUSDT": bars_of("BTCUSDT", walk(4000, seed=7)),
+            "ETHUSDT": bars_of("ETHUSDT", walk(4000, seed=11, start=2000.0))}
+    result = run(data, options=Options(entry="next_open"))
+    assert result.counts.unanswered == 0
+    assert result.counts.next_open_missed == 0
+    assert {t.symbol for t in result.trips.closed} == {"BTCUSDT", "ETHUSDT"}
+    _reconciles(result, report_of(result, [], {}, []))
+
+
+def test_next_open_order_across_a_gap_is_rejected_not_filled_late():
+    rows = walk(4000, seed=7)
+    first = run({"BTCUSDT": bars_of("BTCUSDT", rows)}, options=Options(entry="next_open"))
+    signal_bar = next(i for i, r in enumerate(rows) if r[0] + 60_000 == first.trips.closed[0].entry_ts) 
+    gapped = rows[: signal_bar + 1] + rows[signal_bar + 10:]  # the open after the first entry signal is missing
+    result = run({"BTCUSDT": bars_of("BTCUSDT", gapped)}, options=Options(entry="next_open"))
+    assert result.counts.next_open_missed >= 1 and result.counts.unanswered == 0
+    missed = [st for st in result.statuses if st.status == "rejected" and "gap in the data" in (st.error or "")]
+    assert missed and missed[0].ts == int(rows[signal_bar + 10][0])

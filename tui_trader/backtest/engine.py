@@ -63,6 +63,7 @@ class Counts:
     both_in_bar: int = 0  # stop and target both inside one bar: the stop was taken
     gap_stops: int = 0  # a bar opened beyond the stop: filled at the open
     next_open_missed: int = 0  # orders for the next open dropped because the data had a gap there
+    unanswered: int = 0  # orders the router stopped waiting for (must stay 0: every order is answered in the loop)
     funding_payments: int = 0
     denials: dict[str, int] = field(default_factory=dict)
     rejects: dict[str, int] = field(default_factory=dict)
@@ -209,14 +210,17 @@ class Backtest:
                 self._market(symbol, a * ratio**i, ts)
         self._market(symbol, b, ts)
 
+    def _drop_pending(self, symbol: str, now: int, why: str = "no bar right after the signal (gap in the data)") -> None:
+        _, queue = self.pending.pop(symbol)
+        self.counts.next_open_missed += len(queue)
+        self._publish([Report(order_id=c.id, symbol=c.symbol, side=c.side, purpose=c.purpose, status="rejected",
+                              error=f"backtest: {why}") for c in queue], now)
+
     def _fill_pending(self, symbol: str, open_ms: int, price: float) -> bool:
-        due, queue = self.pending.pop(symbol)
-        if due != open_ms:  # the data has a gap after the signal bar: the open it waited for never came
-            self.counts.next_open_missed += len(queue)
-            self._publish([Report(order_id=c.id, symbol=c.symbol, side=c.side, purpose=c.purpose, status="rejected",
-                                  error="backtest: no bar right after the signal (gap in the data)")
-                           for c in queue], open_ms)
+        if self.pending[symbol][0] != open_ms:  # the data has a gap after the signal bar: its open never came
+            self._drop_pending(symbol, open_ms)
             return False
+        _, queue = self.pending.pop(symbol)
         self._market(symbol, price, open_ms)
         self._at_open = True
         try:
@@ -270,6 +274,7 @@ class Backtest:
         total = len(seq_ts)
         eq_ts: list[int] = []
         eq: list[float] = []
+        filled: set[str] = set()
         bar_ms, funding, next_open = self.bar_ms, self.options.funding_rate_8h != 0.0, self.options.entry == "next_open"
         broker, router, engine, pending = self.broker, self.router, self.engine, self.pending
         positions, MarketData = broker.positions, m.MarketData
@@ -281,9 +286,19 @@ class Backtest:
             _, o_, h_, l_, c_ = cols[symbol]
             o, h, lo, c = o_[i], h_[i], l_[i], c_[i]
             close_ms = t + bar_ms
-            opened = False
-            if next_open and symbol in pending:
-                opened = self._fill_pending(symbol, t, o)
+            if next_open and (k == 0 or seq_ts[k - 1] != t):
+                # Every symbol's orders for this open fill before any bar of this time reaches its close: the
+                # router's clock must not pass a bar's close while another symbol's order waits for its open.
+                filled = set()
+                j = k
+                while j < total and seq_ts[j] == t:
+                    sym_j = symbols[seq_sym[j]]
+                    if sym_j in pending and self._fill_pending(sym_j, t, cols[sym_j][1][seq_row[j]]):
+                        filled.add(sym_j)
+                    j += 1
+                for sym_p in [sp for sp, (due, _) in pending.items() if due <= t and sp not in filled]:
+                    self._drop_pending(sym_p, t)  # no bar of it at the open its orders waited for
+            opened = next_open and symbol in filled
             if funding and t % FUNDING_MS == 0:
                 self._funding(symbol, o)
             md = MarketData(symbol=symbol, kind="trade", price=c, event_time=close_ms, recv_time=close_ms, ts=close_ms)
@@ -310,6 +325,7 @@ class Backtest:
         if progress is not None:
             progress(total, total)
         self.counts.denials = dict(router.denials)
+        self.counts.unanswered = router.unanswered
         return Run(settings=self.settings, options=self.options, bar_ms=bar_ms, data=self.data, rules=self.rules,
                    statuses=self.statuses, trips=self.trips, equity_ts=np.array(eq_ts, dtype=np.int64),
                    equity=np.array(eq, dtype=np.float64), counts=self.counts,
@@ -318,10 +334,7 @@ class Backtest:
     def _finish(self, now: int) -> None:
         """End of data: orders still waiting for an open are dropped, open positions closed at the last close."""
         for symbol in list(self.pending):
-            _, queue = self.pending.pop(symbol)
-            self.counts.next_open_missed += len(queue)
-            self._publish([Report(order_id=c.id, symbol=c.symbol, side=c.side, purpose=c.purpose, status="rejected",
-                                  error="backtest: the data ended before the next open") for c in queue], now)
+            self._drop_pending(symbol, now, "the data ended before the next open")
         self._at_open = True  # no bar follows: whatever the closes lead to fills now
         out = self.router.on_control(m.Control(command="flatten", origin="backtest", ts=now), now)
         for cmd in out.commands:
