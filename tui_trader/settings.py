@@ -260,6 +260,44 @@ class UiSettings(_Section):
     refresh_hz: Annotated[float, _doc("Pane redraws per second (at most 15).", gt=0, le=15)] = 10.0
 
 
+_KEY = "Key(s), comma-separated Textual key names (p, f12, ctrl+backslash, question_mark), for "
+
+
+class KeySettings(_Section):
+    """[keys]: the desk's key bindings by binding id. The desk refuses, at start and in its settings screen, a
+    key another binding of the same screen has or a text field uses for editing (ctrl+a/e/k/u/w, arrows,
+    home/end, ...), and keeps that binding's default."""
+
+    kill: Annotated[str, _doc(_KEY + "the kill switch (pause, cancel, flatten at market, halt); it works from "
+                              "every screen, over text fields, so never a key typing or editing uses.", min_length=1)] = "f12,ctrl+backslash"
+    rearm: Annotated[str, _doc(_KEY + "re-arming after the kill switch (asks first).", min_length=1)] = "ctrl+r"
+    help: Annotated[str, _doc(_KEY + "the help screen with every key.", min_length=1)] = "question_mark"
+    pause: Annotated[str, _doc(_KEY + "pause or resume new entries.", min_length=1)] = "p"
+    flatten: Annotated[str, _doc(_KEY + "closing every position at market (asks first).", min_length=1)] = "f"
+    mode: Annotated[str, _doc(_KEY + "switching paper/live.", min_length=1)] = "m"
+    settings: Annotated[str, _doc(_KEY + "the settings screen.", min_length=1)] = "s"
+    theme: Annotated[str, _doc(_KEY + "the next theme.", min_length=1)] = "t"
+    quit: Annotated[str, _doc(_KEY + "quitting the desk (asks first when positions are open).", min_length=1)] = "q"
+    tab_market: Annotated[str, _doc(_KEY + "the prices and signals tab (small terminals).", min_length=1)] = "1"
+    tab_indicators: Annotated[str, _doc(_KEY + "the indicators tab (small terminals).", min_length=1)] = "2"
+    tab_positions: Annotated[str, _doc(_KEY + "the positions tab (small terminals).", min_length=1)] = "3"
+    tab_orders: Annotated[str, _doc(_KEY + "the order log tab (small terminals).", min_length=1)] = "4"
+    settings_save: Annotated[str, _doc(_KEY + "saving in the settings screen.", min_length=1)] = "ctrl+s"
+    settings_close: Annotated[str, _doc(_KEY + "leaving the settings screen.", min_length=1)] = "escape"
+    settings_next: Annotated[str, _doc(_KEY + "the next settings section.", min_length=1)] = "ctrl+pagedown"
+    settings_previous: Annotated[str, _doc(_KEY + "the previous settings section.", min_length=1)] = "ctrl+pageup"
+    help_close: Annotated[str, _doc(_KEY + "closing the help screen.", min_length=1)] = "escape,q"
+    live_cancel: Annotated[str, _doc(_KEY + "cancelling the switch to live.", min_length=1)] = "escape"
+    confirm_yes: Annotated[str, _doc(_KEY + "yes in a yes/no dialog.", min_length=1)] = "y"
+    confirm_no: Annotated[str, _doc(_KEY + "no in a yes/no dialog.", min_length=1)] = "n,escape"
+    reconcile_adopt: Annotated[str, _doc(_KEY + "adopt in the reconciliation screen.", min_length=1)] = "a"
+    reconcile_flatten: Annotated[str, _doc(_KEY + "flatten in the reconciliation screen.", min_length=1)] = "f"
+    reconcile_leave: Annotated[str, _doc(_KEY + "leave in the reconciliation screen.", min_length=1)] = "l"
+    reconcile_defaults: Annotated[str, _doc(_KEY + "back to the defaults in the reconciliation screen.", min_length=1)] = "d"
+    reconcile_confirm: Annotated[str, _doc(_KEY + "confirming the reconciliation.", min_length=1)] = "c"
+    reconcile_escape: Annotated[str, _doc(_KEY + "the reminder that reconciliation cannot be skipped.", min_length=1)] = "escape"
+
+
 class JournalSettings(_Section):
     path: Annotated[
         str,
@@ -281,9 +319,11 @@ class Settings(_Section):
     bus: BusSettings = msgspec.field(default_factory=BusSettings)
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
     journal: JournalSettings = msgspec.field(default_factory=JournalSettings)
+    keys: KeySettings = msgspec.field(default_factory=KeySettings)
 
 
 SECTIONS: tuple[str, ...] = tuple(Settings.__struct_fields__)
+_SECTION_CLASSES: dict[str, type[_Section]] = {name: type(getattr(Settings(), name)) for name in SECTIONS}
 
 
 def bar_seconds(bar: str) -> int:
@@ -317,7 +357,17 @@ def _value_at(data: Any, path: str) -> Any:
     return cur
 
 
+def _one_line(text: str) -> str:
+    """Control characters (a key or value holding a line break) shown escaped: the message stays one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def _explain(err: msgspec.ValidationError, data: Any, source: str) -> SettingsError:
+    error = _explain_raw(err, data, source)
+    return SettingsError(_one_line(error.message))
+
+
+def _explain_raw(err: msgspec.ValidationError, data: Any, source: str) -> SettingsError:
     text = str(err)
     m = _AT.search(text)
     path = m.group("path") if m else ""
@@ -349,11 +399,7 @@ def _allowed_keys(path: str) -> list[str]:
 
 
 def _section_class(section: str) -> type[_Section] | None:
-    info = msgspec.inspect.type_info(Settings)
-    for f in info.fields:
-        if f.name == section:
-            return f.type.cls  # type: ignore[attr-defined]
-    return None
+    return _SECTION_CLASSES.get(section)
 
 
 def parse(data: dict[str, Any], source: str = "settings") -> Settings:
