@@ -149,3 +149,44 @@ def test_protection_is_never_farther_from_the_fill_than_configured(side, ref, mo
     assert target_dist <= target_pct * avg + noise
     assert stop_dist >= stop_pct * avg * (1 - 1e-9) - 2 * tick * (1 + stop_pct) - noise
     assert target_dist >= target_pct * avg * (1 - 1e-9) - 2 * tick * (1 + target_pct) - noise
+
+
+event = st.one_of(
+    st.tuples(st.just("trade"), any_print),
+    st.tuples(st.just("trade"), st.floats(min_value=57_000.0, max_value=63_000.0)),
+    st.tuples(st.just("book"), any_print, any_print),
+    st.tuples(st.just("quote"), st.floats(min_value=57_000.0, max_value=63_000.0), st.floats(min_value=0.0, max_value=5.0)),
+    st.tuples(st.just("enter"), st.sampled_from(["buy", "sell"]), st.one_of(any_print, st.just(0.01)),
+              st.one_of(any_print, st.just(60_000.0)), st.floats(min_value=0.001, max_value=0.05)),
+    st.tuples(st.just("close"), st.sampled_from(["buy", "sell"]), st.one_of(any_print, st.just(1.0))),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(events=st.lists(event, max_size=60), slippage_bps=st.floats(min_value=0.0, max_value=20.0))
+def test_no_sequence_of_prints_and_commands_fills_at_an_unusable_or_out_of_band_price(events, slippage_bps):
+    """Books, trades and commands of any numbers: nothing raises, every fill price is finite and positive, and
+    an entry or a close never fills farther than the band (plus slippage) from the last good trade."""
+    b = PaperBroker(PaperSettings(slippage_bps=slippage_bps), risk=RiskSettings(price_band_pct=BAND))
+    slip = slippage_bps / 10_000
+    for t, ev in enumerate(events):
+        ref = b.last.get("BTCUSDT")
+        if ev[0] == "trade":
+            out = b.on_market(trade(ev[1], t))
+        elif ev[0] == "book":
+            out = b.on_market(book(ev[1], ev[2], t))
+        elif ev[0] == "quote":  # a sane book: bid and a spread
+            out = b.on_market(book(ev[1], ev[1] + ev[2], t))
+        elif ev[0] == "enter":
+            _, side, qty, ref_price, pct = ev
+            stop = ref_price * (1 - pct if side == "buy" else 1 + pct) if math.isfinite(ref_price) else ref_price
+            target = ref_price * (1 + 2 * pct if side == "buy" else 1 - 2 * pct) if math.isfinite(ref_price) else ref_price
+            out = b.enter_now(command(side=side, quantity=qty, ref_price=ref_price, stop_loss=stop, take_profit=target, ts=t))
+        else:
+            out = b.reduce_now(command(side=ev[1], quantity=ev[2], purpose="close", ts=t))
+        for r in out:
+            if r.is_fill:
+                assert math.isfinite(r.avg_price) and r.avg_price > 0 and math.isfinite(r.fee)
+                if ev[0] in ("enter", "close") and ref is not None and r.purpose in ("entry", "close"):
+                    assert abs(r.avg_price - ref) <= ref * ((1 + BAND) * (1 + slip) - 1) * (1 + 1e-9)
+        assert math.isfinite(b.wallet) and math.isfinite(b.equity())
