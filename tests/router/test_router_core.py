@@ -10,7 +10,7 @@ from tui_trader import messages as m
 from tui_trader.desk_state import DeskState
 from tui_trader.instruments import RulesBook
 from tui_trader.portfolio.router_core import RouterCore
-from tui_trader.settings import Settings
+from tui_trader.settings import Settings, TradingSettings
 
 
 def make(**risk) -> RouterCore:
@@ -167,12 +167,13 @@ def test_no_entry_on_a_stale_price():
     core.on_market_data(trade(60_000.0, t), t)
     out = core.on_signal(signal("Buy", ts=T0), t)  # a signal computed 6 s ago, delivered now
     assert rules_of(out) == ["stale_price"] and "signal's price is 6.0 s old" in out.denials[0].error
-    out = make().on_signal(signal("Buy", symbol="SOLUSDT"), T0)
+    sol = RouterCore(Settings(trading=TradingSettings(symbols=["BTCUSDT", "SOLUSDT"])))
+    out = sol.on_signal(signal("Buy", symbol="SOLUSDT"), T0)
     assert rules_of(out) == ["stale_price"] and "no market price seen yet" in out.denials[0].error
 
 
 def test_an_unknown_instrument_and_a_too_small_size_are_refused_with_the_reason():
-    s = Settings()
+    s = Settings(trading=TradingSettings(symbols=["BTCUSDT", "SOLUSDT"]))
     core = RouterCore(msgspec.structs.replace(s, paper=msgspec.structs.replace(s.paper, starting_balance=100.0)), RulesBook())
     for sym in ("BTCUSDT", "SOLUSDT"):
         core.on_market_data(trade(60_000.0, T0, sym), T0)

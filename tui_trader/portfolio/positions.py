@@ -19,6 +19,7 @@ live, the exchange's figure set by `set_balance` (see there).
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import msgspec
@@ -117,6 +118,7 @@ class Portfolio:
         self.marks: dict[str, float] = {}
         self._cum: dict[str, _Cumulative] = {}
         self._intents: dict[str, _Intent] = {}
+        self.refused_statuses = 0  # fill statuses with a non-finite quantity, price or fee (ignored)
 
     # --- inputs ---------------------------------------------------------------------------------------
 
@@ -134,6 +136,9 @@ class Portfolio:
             self._protective_placed(st)
         if st.status not in ("filled", "partially_filled") or st.filled_qty <= 0:
             return []
+        if not (math.isfinite(st.filled_qty) and 0 < st.avg_price < math.inf and math.isfinite(st.fee)):
+            self.refused_statuses += 1  # a fill that is not a number would poison every figure of the book
+            return []
         prev = self._cum.get(st.order_id)
         if prev is None:
             prev = self._cum[st.order_id] = _Cumulative()
@@ -150,8 +155,9 @@ class Portfolio:
         return [fill]
 
     def mark(self, symbol: str, price: float) -> None:
-        """Mark a symbol to its latest price (unrealised PnL and PnL %)."""
-        if price <= 0:
+        """Mark a symbol to its latest price (unrealised PnL and PnL %). A price that is not a finite positive
+        number is ignored: one NaN mark would make equity NaN."""
+        if not 0 < price < math.inf:
             return
         self.marks[symbol] = price
         pos = self.positions.get(symbol)

@@ -2,7 +2,13 @@
 out. Pure: no bus, no clock (every call is given `now_ms`), no files (the shell persists `DeskState`).
 
 Entry rules (DESIGN, settings `[trading]` and `[risk]`):
+- only `trading.symbols` trade: a signal for any other symbol is denied (`unconfigured_symbol`), and market
+  data of a symbol neither traded nor held is counted and dropped (no state is kept for it);
+- a signal whose strength, price or any indicator is not a finite number is denied (`invalid_signal`): NaN
+  passes every `<` comparison, so it is refused before the strength filter;
 - a signal weaker than `min_signal_strength` is ignored (counted, not published: it is the normal case);
+- an entry is sized only on a price within `risk.price_band_pct` of the symbol's last market price
+  (`price_band`), so an absurd print that reached a signal never becomes an order;
 - no position: open in the signal's direction, if the risk gate and the sizing allow it;
 - a position on the same side: ignored (counted, not published);
 - a position on the other side: `on_opposite = "close"` closes it with a reduce-only market order,
@@ -25,6 +31,7 @@ at a flatten or kill is closed as soon as it fills.
 from __future__ import annotations
 
 import logging
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -88,6 +95,9 @@ class RouterCore:
         self.in_flight: dict[str, _InFlight] = {}
         self.last_close_ms: dict[str, int] = {}
         self.last_price_ms: dict[str, int] = {}
+        self.last_price: dict[str, float] = {}  # the symbol's last good market price (bands the signal's price)
+        self.traded = frozenset(settings.trading.symbols)  # only these trade; others are denied and counted
+        self.foreign_market_data = 0  # market records of symbols neither traded nor held (no state kept)
         # Figures for the summary and the desk.
         self.signals = 0
         self.entries = 0
@@ -106,6 +116,7 @@ class RouterCore:
         next signal on."""
         self.settings = settings
         self.trading = settings.trading
+        self.traded = frozenset(settings.trading.symbols)
         self.risk = settings.risk
         self.gate.risk = settings.risk
         self.daily.limit_pct = settings.risk.daily_loss_limit_pct
@@ -115,7 +126,16 @@ class RouterCore:
         self._observe(now_ms, out)
         self.signals += 1
         side: m.Side = "buy" if sig.signal in BUY_KINDS else "sell"
-        if sig.strength < self.trading.min_signal_strength:
+        if sig.symbol not in self.traded:
+            self._deny(out, sig, side, Denial(
+                "unconfigured_symbol", f"{sig.symbol} is not in trading.symbols ({', '.join(sorted(self.traded))})"),
+                now_ms)
+            return out
+        bad = _not_finite(sig)
+        if bad:
+            self._deny(out, sig, side, Denial("invalid_signal", f"{sig.symbol}: {bad}"), now_ms)
+            return out
+        if not sig.strength >= self.trading.min_signal_strength:
             self._deny(out, sig, side, Denial(
                 "below_min_strength", f"strength {sig.strength:.2f} < {self.trading.min_signal_strength:.2f}"), now_ms)
             return out
@@ -142,13 +162,19 @@ class RouterCore:
 
     def on_market_data(self, md: m.MarketData, now_ms: int) -> Output:
         out = Output()
+        symbol = md.symbol
+        if symbol not in self.traded and symbol not in self.portfolio.positions:
+            self.foreign_market_data += 1  # nothing to trade or mark: no state kept for it
+            self._observe(now_ms, out)
+            return out
         price = md.price
-        if price <= 0 and md.bid > 0 and md.ask > 0:
+        if not 0 < price < _INF and 0 < md.bid < _INF and 0 < md.ask < _INF:
             price = (md.bid + md.ask) / 2
-        if price > 0:
-            self.portfolio.mark(md.symbol, price)
-            if md.ts > self.last_price_ms.get(md.symbol, -1):
-                self.last_price_ms[md.symbol] = md.ts
+        if 0 < price < _INF:  # NaN, inf, zero or negative: neither marks nor dates a price
+            self.portfolio.mark(symbol, price)
+            self.last_price[symbol] = price
+            if md.ts > self.last_price_ms.get(symbol, -1):
+                self.last_price_ms[symbol] = md.ts
         self._observe(now_ms, out)
         return out
 
@@ -271,6 +297,8 @@ class RouterCore:
         if denial is None and self.mode == "live" and not self.portfolio.balance_from_exchange:
             denial = Denial("margin", "live: the exchange balance is not known yet")
         if denial is None:
+            denial = self._outside_band(sig)
+        if denial is None:
             try:
                 rules = self.rules.get(sig.symbol)
             except UnknownInstrument as err:
@@ -295,6 +323,19 @@ class RouterCore:
         )
         self._send(out, cmd)
         self.entries += 1
+
+    def _outside_band(self, sig: m.TradingSignal) -> Denial | None:
+        """An entry is never sized on a price far from the market: the signal's price must lie within
+        `risk.price_band_pct` of the symbol's last good market price."""
+        last = self.last_price.get(sig.symbol)
+        if last is None:
+            return None  # the stale-price rule has already denied an entry without any market price
+        band = self.risk.price_band_pct
+        off = abs(sig.price - last) / last
+        if off > band:
+            return Denial("price_band", f"{sig.symbol}: signal price {sig.price:g} is {off:.1%} from the last "
+                                        f"market price {last:g} (band {band:.1%})")
+        return None
 
     def _close(self, out: Output, pos: Position, purpose: m.Purpose, now_ms: int, signal_id: str | None = None) -> m.OrderCommand:
         cmd = m.OrderCommand(
@@ -357,3 +398,21 @@ class RouterCore:
                     c = flight.command
                     log.warning("%s %s %s %g (order %s) got no final status in %g s; no longer waiting for it",
                                 c.purpose, c.symbol, c.side, c.quantity, oid, self.risk.order_timeout_s)
+
+
+_INF = math.inf
+_INDICATORS = m.Indicators.__struct_fields__
+
+
+def _not_finite(sig: m.TradingSignal) -> str:
+    """Why a signal cannot be acted on ("" when it can): its strength, price or an indicator is not a finite
+    number (NaN would pass every `<` filter), or the price is not positive."""
+    if not math.isfinite(sig.strength) or not 0 <= sig.strength <= 1:
+        return f"strength {sig.strength} is not a number in [0, 1]"
+    if not (0 < sig.price < _INF):
+        return f"price {sig.price} is not a finite positive number"
+    for name in _INDICATORS:
+        value = getattr(sig.indicators, name)
+        if not math.isfinite(value):
+            return f"indicator {name} is {value}"
+    return ""

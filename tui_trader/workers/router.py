@@ -156,6 +156,7 @@ class RouterWorker(Worker):
         out.update(
             signals=c.signals, entries=c.entries, closes=sum(c.closes.values()), denied=sum(c.denials.values()),
             fills=c.fills, open_positions=len(c.portfolio.positions),
+            foreign_market_data=c.foreign_market_data, refused_statuses=c.portfolio.refused_statuses,
         )
         out.update({f"denied:{rule}": n for rule, n in sorted(c.denials.items())})
         return out
