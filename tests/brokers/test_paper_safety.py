@@ -282,3 +282,22 @@ def test_a_restart_keeps_the_protection_placed_from_the_fill(tmp_path):
     fired = after.on_market(trade(old.stop_loss.price, 6))
     assert kinds(fired) == [("stop_loss", "filled"), ("take_profit", "canceled")]
     assert after.account_now().positions == []
+
+
+def test_after_a_restart_an_absurd_first_print_does_not_fire_the_restored_stop(tmp_path):
+    def run(b, execute):
+        b.on_market(trade(60_000.0))
+        execute(planned("sell", 60_000.0, 0.01, 0.02, quantity=0.1))
+
+    before, jr = _journaled(tmp_path, run)
+    try:
+        after = broker()
+        after.restore(jr.commands(), jr.statuses())
+    finally:
+        jr.close()
+    assert after.last == {}  # nothing seen since the restart: the position's entry stands in
+    assert after.on_market(trade(1e9, 5)) == []
+    assert "BTCUSDT" in after.positions and after.band.quarantined["out_of_band"] == 1
+    assert after.on_market(trade(60_100.0, 6)) == []
+    stop = after.positions["BTCUSDT"].stop_loss.price
+    assert kinds(after.on_market(trade(stop + 1.0, 7)))[0] == ("stop_loss", "filled")

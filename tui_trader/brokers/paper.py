@@ -101,6 +101,9 @@ class PaperBroker(Broker):
         self.positions: dict[str, PaperPosition] = {}
         self.quotes: dict[str, tuple[float, float]] = {}  # symbol → (bid, ask)
         self.last = self.band.last  # symbol → last good trade price
+        # Positions rebuilt from the journal: their entry price checks the first trade after the restart, so a
+        # first absurd print cannot fire their triggers (there is no good trade yet to compare it with).
+        self._restored_entry: dict[str, float] = {}
         self.leverage: dict[str, int] = {}
         self.executed: set[str] = set()
         self.fills = 0
@@ -138,6 +141,7 @@ class PaperBroker(Broker):
             if tp_price is not None and pos.take_profit_order_id:
                 restored.take_profit = Trigger(pos.take_profit_order_id, "take_profit", tp_price)
             self.positions[pos.symbol] = restored
+            self._restored_entry[pos.symbol] = pos.entry_price
         if not commands:
             return ""
         held = ", ".join(f"{p.symbol} {p.side} {p.quantity:g}" for p in self.positions.values()) or "no positions"
@@ -170,7 +174,7 @@ class PaperBroker(Broker):
             else:
                 self.band.quarantined["bad_book"] += 1
             return []
-        price = self.band.on_trade(md.symbol, md.price)
+        price = self.band.on_trade(md.symbol, md.price, self._restored_entry.get(md.symbol))
         if price is None:
             return []  # an absurd print neither fires a trigger nor moves the reference
         return self._check_triggers(md.symbol, price)

@@ -8,8 +8,10 @@ move the reference, fire a trigger or price a fill:
 - a price farther than `band_pct` from the last good trade is held back (quarantined) and counted. It becomes
   good only when `confirm` trades in a row land in the band around it (the market really moved, e.g. a
   recording that resumes after a gap); a single good trade in between ends the excursion;
-- the first finite positive trade of a symbol is the baseline (there is nothing to compare it with; checking
-  it against the book would let an absurd book hold real trades back).
+- the first finite positive trade of a symbol is the baseline, unless the caller names a provisional
+  reference (the paper broker: the entry price of a position restored after a restart, whose triggers a first
+  absurd print must not fire). It is never checked against the book: an absurd book would then hold real
+  trades back while entries were priced from it.
 
 Pure: no clock, no I/O, the same trades give the same answers (a replay relies on it).
 """
@@ -42,15 +44,16 @@ class PriceBand:
         self.quarantined: collections.Counter[str] = collections.Counter()  # reason → trades held back
         self._suspect: dict[str, tuple[float, int]] = {}  # symbol → (first held-back price, trades agreeing)
 
-    def on_trade(self, symbol: str, price: float) -> float | None:
-        """The price if it is good (and now the reference), None if it is held back."""
+    def on_trade(self, symbol: str, price: float, provisional: float | None = None) -> float | None:
+        """The price if it is good (and now the reference), None if it is held back. `provisional` stands in
+        for the last good trade while the symbol has none."""
         if not math.isfinite(price):
             self.quarantined["non_finite"] += 1
             return None
         if price <= 0:
             self.quarantined["non_positive"] += 1
             return None
-        ref = self.last.get(symbol)
+        ref = self.last.get(symbol, provisional)
         if ref is None or deviation(price, ref) <= self.band_pct:
             self._suspect.pop(symbol, None)
             self.last[symbol] = price
