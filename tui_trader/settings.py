@@ -176,10 +176,11 @@ class FeedSettings(_Section):
         float,
         _doc(
             "A trade price, bid or ask farther than this share from the symbol's last good price (trade or book "
-            "mid) is quarantined the same way, in (0, 1).",
+            "mid) is quarantined the same way, in (0, 1). The default matches risk.price_band_pct, so nothing the "
+            "feed lets through is outside the band orders are checked against.",
             gt=0, lt=1,
         ),
-    ] = 0.10
+    ] = 0.05
     confirm_frames: Annotated[
         int,
         _doc(

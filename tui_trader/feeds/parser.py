@@ -66,7 +66,7 @@ class Limits(NamedTuple):
 
     max_id_jump: int = 1_000_000_000
     max_time_jump_ms: int = 300_000
-    price_band: float = 0.10
+    price_band: float = 0.05
     confirm: int = 3
 
 
