@@ -232,7 +232,7 @@ def find_differences(
             if jpos.side != xpos.side or abs(jpos.quantity - xpos.quantity) > tol:
                 out.append(_mismatch(jpos, xpos, open_orders, policy, can_protect))
             elif can_protect:
-                missing = unprotected_roles(jpos, open_orders)
+                missing = unprotected_roles(jpos, open_orders, xpos.quantity, tol)
                 if missing:
                     out.append(_unprotected(jpos, xpos, open_orders, missing, policy))
         else:
@@ -240,9 +240,12 @@ def find_differences(
     return sorted(out, key=lambda d: (d.symbol, KIND_ORDER.index(d.kind), d.id))
 
 
-def unprotected_roles(jpos: JournalPosition, open_orders: Sequence[ExchangeOrder]) -> list[str]:
-    """The protective roles ("stop_loss", "take_profit") whose journaled order is not open on the exchange."""
-    open_ids = {o.client_id for o in open_orders if o.client_id}
+def unprotected_roles(jpos: JournalPosition, open_orders: Sequence[ExchangeOrder], quantity: float | None = None,
+                      tolerance: float = 1e-9) -> list[str]:
+    """The protective roles ("stop_loss", "take_profit") whose journaled order is not open on the exchange
+    (with `quantity`: not open for the position's whole size; 0 = closes the whole position)."""
+    open_ids = {o.client_id for o in open_orders if o.client_id
+                and (quantity is None or o.quantity == 0 or abs(o.quantity - quantity) <= tolerance)}
     ids = dict(jpos.protective_ids())
     return [role for role in ("stop_loss", "take_profit") if ids.get(role) not in open_ids]
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
 import ccxt.async_support as ccxt
+import msgspec
 
 from tui_trader import logs
 from tui_trader import messages as m
@@ -42,6 +43,13 @@ FILL_CHECKS = 5  # looks at a market order that is not final yet, `exchange.poll
 CLOSE_ATTEMPTS = 3  # an emergency close is retried with fresh client ids (never the same id twice)
 
 PosSide = Literal["long", "short"]
+
+
+@dataclass
+class VenueState:
+    view: AccountView  # balance and position snapshots (with their protection)
+    positions: list[ExchangePosition]
+    orders: list[ExchangeOrder]  # open conditional orders (Binance); empty where SL/TP ride on the position
 
 
 @dataclass
@@ -163,18 +171,55 @@ class CcxtBroker(Broker):
             return reports
 
     async def account(self) -> AccountView:
+        return (await self.venue_state()).view
+
+    async def venue_state(self) -> VenueState:
+        """Balance, open positions and open conditional orders, read together (one operation): each position's
+        snapshot says which stop-loss and take-profit rest for it with its whole quantity. The watchdog and
+        the Account records read this."""
         async with self._busy:
             balance = await self.req.read(self.ex.fetch_balance)
             usdt = balance.get("USDT") or {}
-            usyms = [unified_symbol(s) for s in sorted(self._symbols)]
-            positions = await self.req.read(self.venue.positions, self.ex, usyms)
-        snaps = []
-        for pos in positions:
-            snap = self._snapshot(pos)
+            usyms = [unified_symbol(s) for s in sorted(self._symbols) if unified_symbol(s) in (self.ex.markets or {})]
+            rows = await self.req.read(self.venue.positions, self.ex, usyms) if usyms else []
+            orders: list[ExchangeOrder] = []
+            if self.can_protect_alone:
+                for usym in usyms:
+                    pending = await self.req.read(self.ex.fetch_open_orders, usym, None, None, {"trigger": True})
+                    orders += [o for o in (self._exchange_order(usym, row) for row in pending) if o is not None]
+        snaps, positions = [], []
+        for row in rows:
+            snap = self._snapshot(row)
             if snap is not None:
-                snaps.append(snap)
-        return AccountView(balance_total=float(usdt.get("total") or 0.0), balance_free=float(usdt.get("free") or 0.0),
+                snaps.append(self._with_protection(snap, row, orders))
+                positions.append(self._exchange_position(row))
+        view = AccountView(balance_total=float(usdt.get("total") or 0.0), balance_free=float(usdt.get("free") or 0.0),
                            positions=snaps)
+        return VenueState(view=view, positions=[p for p in positions if p is not None], orders=orders)
+
+    def _with_protection(self, snap: m.PositionSnapshot, row: dict[str, Any], orders: list[ExchangeOrder]) -> m.PositionSnapshot:
+        if self.venue.attached_protection:
+            # The venue runs the attached SL/TP with the position: resting while it reports them (Bybit), or
+            # as placed with the entry (OKX's position rows do not carry them).
+            prot = self.protections.get(snap.symbol)
+            stop = row.get("stopLossPrice") or (prot.stop_loss_price if prot else None)
+            target = row.get("takeProfitPrice") or (prot.take_profit_price if prot else None)
+            return msgspec.structs.replace(
+                snap, stop_loss=float(stop) if stop else None, take_profit=float(target) if target else None,
+                stop_loss_resting=bool(stop), take_profit_resting=bool(target))
+        closing = "sell" if snap.side == "buy" else "buy"
+        tol = self.quantity_tolerance(snap.symbol)
+        found: dict[str, tuple[float | None, bool]] = {}
+        for o in orders:
+            if o.symbol != snap.symbol or o.side != closing or not o.reduce_only or o.role == "other":
+                continue
+            whole = o.quantity == 0 or abs(o.quantity - snap.quantity) <= tol
+            if o.role not in found or (whole and not found[o.role][1]):
+                found[o.role] = (o.trigger_price, whole)
+        stop, stop_ok = found.get("stop_loss", (None, False))
+        target, target_ok = found.get("take_profit", (None, False))
+        return msgspec.structs.replace(snap, stop_loss=stop, take_profit=target, stop_loss_resting=stop_ok,
+                                       take_profit_resting=target_ok)
 
     # --- entry -------------------------------------------------------------------------------------------
     async def _enter(self, cmd: m.OrderCommand) -> list[Report]:

@@ -65,6 +65,8 @@ class ExecutorWorker(Worker):
         self._mode_refusal = ""
         # Last good trade per symbol (price, event time): live entries need a fresh price inside the band.
         self._last_trade: dict[str, tuple[float, int]] = {}
+        self._recheck = asyncio.Event()  # a live fill or cancel: the watchdog looks again at once
+        self.watchdog: Any = None
         self._live_lock = asyncio.Lock()
         self._queue: collections.deque[m.OrderCommand] = collections.deque()
         self._queued = asyncio.Event()
@@ -358,6 +360,9 @@ class ExecutorWorker(Worker):
                 return None
             self.book.update(broker.rules())
             if not self.ctx.replay_files:
+                # What is at risk shows at once: the venue's positions with their protective orders, and the
+                # journal's, before any reconciliation answer.
+                await self._at_risk(broker)
                 # Nothing trades on the exchange before the journal and the exchange agree (or the trader
                 # said what to do about it).
                 try:
@@ -375,8 +380,27 @@ class ExecutorWorker(Worker):
             self._live_reason = ""
             await self.health(f"broker:{name}", "live", "demo" if self.settings.exchange.demo else "production")
             self._spawn(self._poll_protection(broker))
-            self._spawn(self._poll_account(broker))
+            self._spawn(self._watch(broker))
             return broker
+
+    async def _at_risk(self, broker: Broker) -> None:
+        """An Account (acting when live was asked for at start) with the venue's positions, each with the
+        stop-loss and take-profit resting for it, and the journal's live positions the venue does not show."""
+        try:
+            state = await broker.venue_state()  # type: ignore[attr-defined]
+        except Exception as err:  # reconciliation reads again and says what is wrong
+            self.log.warning("positions at start not read: %s", type(err).__name__)
+            return
+        shown = {p.symbol for p in state.view.positions}
+        extra = [m.PositionSnapshot(symbol=j.symbol, side=rc.opening_side(j.side), quantity=j.quantity,
+                                    entry_price=j.entry_price, leverage=j.leverage, stop_loss=j.stop_loss,
+                                    take_profit=j.take_profit)
+                 for j in rc.journal_positions(self.journal.commands(), self.journal.statuses()).values()
+                 if j.symbol not in shown]
+        view = AccountView(balance_total=state.view.balance_total, balance_free=state.view.balance_free,
+                           positions=state.view.positions + extra)
+        self.live_balance = view.balance_total
+        await self._publish_account("live", view)
 
     # --- reconciliation -----------------------------------------------------------------------------------
     async def _reconcile(self, broker: Broker) -> None:
@@ -457,10 +481,37 @@ class ExecutorWorker(Worker):
             if reports:
                 await self._publish(reports, "live")
 
-    async def _poll_account(self, broker: Broker) -> None:
+    async def _watch(self, broker: Broker) -> None:
+        """Every `exchange.account_poll_s`, and at once after a live fill or cancel: the venue's balance,
+        positions and conditional orders → the Account record and the naked-position watchdog. While a naked
+        position waits out its grace period the venue is read every `exchange.poll_s`."""
+        from tui_trader.workers.reconciler import Reconciler
+        from tui_trader.workers.watchdog import Watchdog
+
+        rec = Reconciler(self.settings, self.journal, broker, now_ms=self.ctx.clock.now_ms, new_id=self.ids.new,
+                         publish=self._publish_reconciled)
+        self.watchdog = Watchdog(self.settings, self.journal, broker, rec, now_ms=self.ctx.clock.now_ms,
+                                 publish=self._publish_reconciled, health=self.health)
         while True:
-            await self._live_account(broker)
-            await asyncio.sleep(self.settings.exchange.account_poll_s)
+            self._recheck.clear()
+            waiting = False
+            try:
+                state = await broker.venue_state()  # type: ignore[attr-defined]
+            except Exception as err:
+                self.log.warning("account poll failed: %s", type(err).__name__)
+                state = None
+            if state is not None:
+                self.live_balance = state.view.balance_total
+                await self._publish_account("live", state.view)
+                try:
+                    waiting = await self.watchdog.check(state.positions, state.orders)
+                except Exception:
+                    self.log.exception("watchdog check failed")
+            pause = self.settings.exchange.poll_s if waiting else self.settings.exchange.account_poll_s
+            try:
+                await asyncio.wait_for(self._recheck.wait(), pause)
+            except TimeoutError:
+                pass
 
     async def _live_account(self, broker: Broker) -> None:
         try:
@@ -542,11 +593,10 @@ class ExecutorWorker(Worker):
             filled = filled or report.is_fill
             await self.publish(m.ORDER_STATUS, report.symbol, status)
         self.journal.mark_published(seqs)
-        if filled:
-            if mode == "paper":
-                await self._publish_account("paper", self.paper.account_now())
-            elif self.live is not None:
-                await self._live_account(self.live)
+        if mode == "live" and any(r.is_fill or r.status == "canceled" for r in reports):
+            self._recheck.set()  # the watchdog and the Account look at the venue again now
+        if filled and mode == "paper":
+            await self._publish_account("paper", self.paper.account_now())
 
     async def _publish_account(self, mode: m.Mode, view: AccountView) -> None:
         exchange = "paper" if mode == "paper" else self.settings.exchange.name
