@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
+from fluvio_kit import CREATED, FLUVIO, FLUVIO_SKIP, delete_fluvio_topics
 
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster
-
-FLUVIO = os.environ.get("TUI_TRADER_FLUVIO", "")
-FLUVIO_SKIP = "Fluvio leg skipped: set TUI_TRADER_FLUVIO=host:port to a reachable cluster to run it"
 
 
 class Backend:
@@ -20,6 +17,7 @@ class Backend:
         self.kind = kind
         self.cluster = EmbeddedCluster(retention=1000) if kind == "embedded" else None
         self.handles = []
+        self.topics: list[str] = []
 
     async def connect(self):
         if self.kind == "embedded":
@@ -32,11 +30,22 @@ class Backend:
         return bus
 
     def topic(self, base: str = "t") -> str:
-        return f"contract-{base}-{uuid.uuid4().hex[:10]}"
+        name = f"contract-{base}-{uuid.uuid4().hex[:10]}"
+        self.topics.append(name)
+        return name
 
     async def close(self) -> None:
         for bus in self.handles:
             await bus.close()
+        if self.kind == "fluvio":
+            CREATED.extend(self.topics)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _delete_fluvio_topics_at_the_end():
+    yield
+    if FLUVIO and CREATED:
+        delete_fluvio_topics(CREATED)
 
 
 @pytest.fixture(params=["embedded", pytest.param("fluvio", marks=pytest.mark.fluvio)])

@@ -39,6 +39,16 @@ async def test_offsets_are_sequential_from_zero_and_order_is_kept(backend):
     assert all(r.topic == topic and r.key == "BTCUSDT" and r.timestamp > 0 for r in got)
 
 
+async def test_workers_started_together_all_get_their_topics(backend):
+    """Workers started at the same moment (as a supervisor does) each find the topics missing and create
+    them: the ones that lose the race must still start."""
+    handles = [await backend.connect() for _ in range(4)]
+    topics = [backend.topic(f"race{i}") for i in range(3)]
+    await asyncio.gather(*(bus.create_topics(topics) for bus in handles))
+    for i, bus in enumerate(handles):
+        assert await bus.publish(topics[i % len(topics)], "k", b"x") >= 0
+
+
 async def test_keys_are_kept_per_record(backend):
     bus = await backend.connect()
     topic = backend.topic()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,13 +15,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from fluvio_kit import CREATED, FLUVIO, FLUVIO_SKIP
 
 from tui_trader import messages as m
 from tui_trader.bus import Start
 from tui_trader.bus.fluvio_bus import FluvioBus
-
-FLUVIO = os.environ.get("TUI_TRADER_FLUVIO", "")
-FLUVIO_SKIP = "Fluvio leg skipped: set TUI_TRADER_FLUVIO=host:port to a reachable cluster to run it"
 
 pytestmark = pytest.mark.skipif(not FLUVIO, reason=FLUVIO_SKIP)
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,7 +31,9 @@ def settings(tmp_path: Path, prefix: str, name: str) -> Path:
     text = text.replace('backend = "embedded"', 'backend = "fluvio"')
     text = text.replace('fluvio_endpoint = ""', f'fluvio_endpoint = "{FLUVIO}"')
     text = text.replace('topic_prefix = ""', f'topic_prefix = "{prefix}"')
-    text = text.replace('[journal]\npath = ""', f'[journal]\npath = "{tmp_path / (name + ".sqlite3")}"')
+    # Each worker's own journal in the test's folder (never the user's), whatever comment follows the key.
+    text, n = re.subn(r'(?m)^\[journal\]\npath = ""', f'[journal]\npath = "{tmp_path / (name + ".sqlite3")}"', text)
+    assert n == 1, "settings.toml no longer has [journal] path"
     conf = tmp_path / f"{name}.toml"
     conf.write_text(text)
     return conf
@@ -81,8 +82,10 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
         # Workers of a fresh deployment start at the end of each topic: wait until both consume, by
         # publishing market data until the executor's paper account answers (it publishes Account records).
         accounts = await bus.subscribe(topic(m.ACCOUNT), Start.BEGINNING)
-        now = time.time_ns() // 1_000_000
         for attempt in range(60):
+            # A fresh event time on every attempt: the router refuses entries on a price older than
+            # risk.stale_after_s, and workers on a busy cluster can take longer than that to start.
+            now = time.time_ns() // 1_000_000
             await bus.publish(topic(m.MARKET_DATA), "BTCUSDT", m.encode(market(60_000.0, now)))
             try:
                 await asyncio.wait_for(accounts.__anext__(), 1.0)
@@ -91,11 +94,25 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
                 continue
         else:
             pytest.fail("the executor never consumed market data")
-        await bus.publish(topic(m.SIGNALS), "BTCUSDT", m.encode(signal("StrongBuy", now)))
-        cmd = await next_of(orders, m.OrderCommand)
+        # A fresh router reads signals from the end of the topic, so one published before it subscribed is
+        # never seen: repeat the buy until an order comes (a repeat after the entry is "same direction").
+        for attempt in range(30):
+            now = time.time_ns() // 1_000_000
+            await bus.publish(topic(m.MARKET_DATA), "BTCUSDT", m.encode(market(60_000.0, now)))
+            await bus.publish(topic(m.SIGNALS), "BTCUSDT", m.encode(signal("StrongBuy", now)))
+            try:
+                cmd = await next_of(orders, m.OrderCommand, timeout=1.0)
+                break
+            except asyncio.TimeoutError:
+                continue
+        else:
+            pytest.fail("the router never turned a buy signal into an order")
         assert (cmd.purpose, cmd.side, cmd.symbol) == ("entry", "buy", "BTCUSDT")
         fill = await next_of(statuses, m.OrderStatus)
-        assert (fill.order_id, fill.status) == (cmd.id, "filled")
+        while fill.order_id != cmd.id:  # the router's denials of the signals it saw before a price came
+            assert fill.status == "rejected" and fill.purpose == "entry", fill
+            fill = await next_of(statuses, m.OrderStatus)
+        assert (fill.order_id, fill.status) == (cmd.id, "filled"), fill.error
 
         # Restart the router: it resumes after its committed offsets and rebuilds its book from its journal,
         # so a second buy signal is "same direction" (no new order), and a sell closes the position.
@@ -109,4 +126,5 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
     finally:
         errors = [stop_worker(p) for p in (router, executor) if p is not None]
         await bus.close()
+        CREATED.extend(topic(t) for t in m.TOPICS)
     assert not any("Traceback" in e for e in errors), errors

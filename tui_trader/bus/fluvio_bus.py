@@ -34,6 +34,11 @@ def _client() -> Any:
     return fluvio
 
 
+def _already_exists(err: Exception) -> bool:
+    """The cluster's answer when a topic was created by someone else first ("Topic already exists")."""
+    return "already exists" in str(err).lower()
+
+
 def unreachable_message(endpoint: str, reason: str) -> str:
     where = endpoint or "the active profile in ~/.fluvio/config"
     return (
@@ -179,8 +184,15 @@ class FluvioBus(Bus):
         def _create() -> None:
             existing = {t.name() for t in admin.list_topics(wanted)}
             for name in wanted:
-                if name not in existing:
+                if name in existing:
+                    continue
+                try:
                     admin.create_topic(name)
+                except fluvio.FluviorError as err:
+                    # Workers started together (as a supervisor does) all see the topic missing and race to
+                    # create it: the one that loses finds it made, which is what it wanted.
+                    if not _already_exists(err):
+                        raise
 
         try:
             await asyncio.to_thread(_create)
