@@ -102,3 +102,16 @@ def test_the_equity_curve_values_the_open_position_as_the_broker_does():
     bar(bt, 100.0, 101.0, 99.0, 100.7)
     assert SYM in bt.broker.positions
     assert bt._equity() == bt.broker.equity()
+
+
+def test_a_jump_wider_than_the_price_band_is_walked_and_the_stop_fills_on_the_way():
+    # The close was 100, the next bar opens 10 % lower: the paper broker would hold back a print that far from
+    # its last good trade, so the move is walked in band-sized steps and the stop fills at the first step beyond.
+    bt = opened()
+    bar(bt, 90.0, 91.0, 89.0, 90.5)
+    trip = only_trip(bt)
+    assert trip.reason == "stop_loss"
+    # Three steps of 3.5 %: the first, 96.55, is beyond the stop. (Fed the open directly, the broker held it back
+    # and filled the stop only once the bar's later prints confirmed the new level, near 92.)
+    assert trip.exit_price == pytest.approx(100.0 * 0.9 ** (1 / 3))
+    assert bt.counts.gap_stops == 1

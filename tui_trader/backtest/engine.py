@@ -15,7 +15,8 @@ One bar of one symbol, in order (times: the bar's close, except a next-open fill
    bar the stop fills first: the conservative reading, counted in `both_in_bar`). The resting trigger
    prices (and the liquidation price) crossed by a leg are inserted where the leg crosses them, as real
    trades would pass through them: a stop fills at its trigger, or at the open when the bar opens beyond it
-   (a gap, counted in `gap_stops`). A leg longer than the broker's price band is walked in steps inside it;
+   (a gap, counted in `gap_stops`). A move wider than the paper broker's price band (`risk.price_band_pct`,
+   which holds back prints that jump farther) is walked in steps inside it;
 3. the close marks the router's book, becomes one indicator point, and a signal goes to the router; its
    orders fill at this close with the paper slippage and fees (or wait for the next open).
 At the end, positions still open are closed at the last close (reason "end_of_data").
@@ -184,11 +185,11 @@ class Backtest:
             elif tp is not None and (lo <= sl and h >= tp if long else h >= sl and lo <= tp):
                 self.counts.both_in_bar += 1
         legs = (o, lo, h, c) if long else (o, h, lo, c)
-        prev = None if opened else legs[0]
-        if prev is not None:
-            self._market(symbol, prev, ts)
-        else:
-            prev = legs[0]
+        if not opened:
+            # The open is the bar's first trade (a gap through the stop fills there); only a jump from the last
+            # close wider than the broker's price band is walked, or the broker would hold the open back.
+            self._walk(symbol, self.broker.last.get(symbol, o), o, ts)
+        prev = o
         for target in legs[1:]:
             if target == prev:
                 continue
@@ -201,7 +202,8 @@ class Backtest:
                 prev = x
 
     def _walk(self, symbol: str, a: float, b: float, ts: int) -> None:
-        """From a to b in steps the broker's price band accepts (a real market passes through them)."""
+        """To b, from a in steps the broker's price band accepts when the move is wider than the band (a real
+        market passes through them; a stop inside such a move fills at the first step beyond it)."""
         band = self.band * 0.9
         if band > 0 and abs(b - a) > a * band:
             steps = math.ceil(abs(math.log(b / a)) / math.log1p(band))
