@@ -134,3 +134,9 @@ def test_next_open_order_across_a_gap_is_rejected_not_filled_late():
     assert result.counts.next_open_missed >= 1 and result.counts.unanswered == 0
     missed = [st for st in result.statuses if st.status == "rejected" and "gap in the data" in (st.error or "")]
     assert missed and missed[0].ts == int(rows[signal_bar + 10][0])
+
+
+def test_any_symbol_trades_whatever_trading_symbols_says():
+    result = run({"SOLUSDT": bars_of("SOLUSDT", walk(3000, seed=7, start=20.0))})
+    assert result.settings.trading.symbols == ["SOLUSDT"]
+    assert len(result.trips.closed) > 5 and "unconfigured_symbol" not in result.counts.denials

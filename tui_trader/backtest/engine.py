@@ -43,7 +43,7 @@ from tui_trader.indicators.signals import SignalEngine
 from tui_trader.instruments import InstrumentRules, RulesBook
 from tui_trader.portfolio.router_core import Output, RouterCore
 from tui_trader.results.trips import TripBook
-from tui_trader.settings import Settings
+from tui_trader.settings import Settings, replace_field
 
 FUNDING_MS = 8 * 3_600_000
 PROGRESS_EVERY = 4096
@@ -102,6 +102,9 @@ def _trade(symbol: str, price: float, ts: int) -> m.MarketData:
 class Backtest:
     def __init__(self, settings: Settings, data: dict[str, Bars], rules: dict[str, InstrumentRules], bar_ms: int,
                  options: Options = Options()) -> None:
+        if sorted(settings.trading.symbols) != sorted(data):
+            # The router trades only `trading.symbols`: a backtest trades the symbols of its data.
+            settings = replace_field(settings, "trading", "symbols", sorted(data))
         self.settings = settings
         self.options = options
         self.data = data
