@@ -47,10 +47,12 @@ class Watchdog:
         self.naked_since: dict[str, int] = {}
         self._last: tuple[str, str, tuple[str, ...]] | None = None
         self.actions: list[str] = []  # everything the watchdog did, one line each (summary, tests)
+        self.checks = 0
 
     async def check(self, positions: list[rc.ExchangePosition], orders: list[rc.ExchangeOrder]) -> bool:
         """Compare, act, raise or clear the alarm. True when a naked position waits out its grace period (the
         caller looks again soon)."""
+        self.checks += 1
         held = rc.journal_positions(self.journal.commands(), self.journal.statuses())
         symbols = set(self.broker._symbols)
         held = {s: j for s, j in held.items() if s in symbols}  # only what the venue read covered
