@@ -171,8 +171,9 @@ def build_report(
     net = sum(nets)
     period = max(1, end_ts - start_ts)
     sharpe, sortino = sharpe_sortino(daily_returns(ts, equity, starting_equity))
-    reasons = {r: _breakdown([t for t in trips if t.reason == r]) for r in REASONS}
-    reasons.update({t.reason: _breakdown([u for u in trips if u.reason == t.reason]) for t in trips if t.reason not in reasons})
+    # Exit reasons in a fixed order (the known ones first), only those that occurred.
+    order = [*REASONS, *sorted({t.reason for t in trips} - set(REASONS))]
+    reasons = {r: _breakdown([t for t in trips if t.reason == r]) for r in order}
     return Report(
         start_ts=start_ts, end_ts=end_ts, bars=bars, starting_equity=starting_equity,
         final_equity=float(equity[-1]) if len(equity) else starting_equity + net,
