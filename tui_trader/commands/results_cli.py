@@ -12,7 +12,7 @@ def add_parsers(sub, common) -> None:
                    help="kline JSON ([[open_ms,o,h,l,c,v],…], gzip ok), Binance kline CSV (zip ok) or a recording; "
                    "the symbol comes from the file name when not given (repeatable)")
     b.add_argument("--bar", metavar="BAR", help="bar size (1m, 5m, 1h…) overriding indicators.bar")
-    _period(b)
+    _period(b, ("--start", "--since"), ("--end", "--until"))
     b.add_argument("--json", action="store_true", help="print the report as JSON")
     b.add_argument("--export", metavar="DIR", help="write trades.csv, equity.csv and report.json into DIR")
     b.add_argument("--entry", choices=["close", "next-open"], default="close",
@@ -40,6 +40,6 @@ def add_parsers(sub, common) -> None:
     r.add_argument("--mode", choices=["paper", "live"], default="paper", help="which account (default paper)")
 
 
-def _period(p) -> None:
-    p.add_argument("--since", "--start", dest="start", metavar="DATE", help="from this UTC date or date-time")
-    p.add_argument("--until", "--end", dest="end", metavar="DATE", help="up to this UTC date or date-time (exclusive)")
+def _period(p, start=("--since", "--start"), end=("--until", "--end")) -> None:
+    p.add_argument(*start, dest="start", metavar="DATE", help="from this UTC date or date-time")
+    p.add_argument(*end, dest="end", metavar="DATE", help="up to this UTC date or date-time (exclusive)")
