@@ -119,7 +119,12 @@ def _bars(symbol: str, rows: np.ndarray, source: str) -> Bars:
 def load_json(path: Path, symbol: str) -> Bars:
     try:
         data = msgspec.json.decode(_read(path))
-        rows = np.array([r[:6] for r in data], dtype=np.float64)
+        try:
+            rows = np.array(data, dtype=np.float64)  # the usual case: every row has the same length
+        except ValueError:
+            rows = np.array([r[:6] for r in data], dtype=np.float64)
+        if rows.ndim == 2 and rows.shape[1] > 6:
+            rows = rows[:, :6]
     except (msgspec.DecodeError, TypeError, ValueError, IndexError) as err:
         raise DataError(f"{path}: not a JSON array of [open_ms, open, high, low, close, volume] ({err})") from None
     if rows.ndim != 2 or (rows.size and rows.shape[1] < 6):
