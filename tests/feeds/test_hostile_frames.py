@@ -283,3 +283,13 @@ async def test_a_clean_replay_reports_ok(btc_frames, tmp_path):
     states = [x.state for x in h.health if x.component == "collector"]
     assert states and set(states) == {"ok"}
     assert not any(math.isnan(md.price) for md in h.market)
+
+
+def test_a_payload_whose_symbol_is_not_its_streams_is_malformed():
+    """Found by the fuzz suite: an ETH stream carrying a BTC payload set ETH's price baseline at BTC's price."""
+    p = FrameParser()
+    frame = json.loads(trade(1))
+    frame["stream"] = "ethusdt@trade"
+    assert p.parse(json.dumps(frame), 0) is None
+    assert p.malformed == {"symbol differs from its stream": 1} and p.symbols_seen() == ["ETHUSDT"]
+    assert p.parse(trade(1, price="2500.1", symbol="ethusdt"), 0).price == 2500.1

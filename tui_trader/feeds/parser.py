@@ -15,8 +15,8 @@ The edge of the system: nothing a frame says is trusted. Every frame read ends i
 
 - malformed, per reason: not JSON, bad payloads, subscription errors `{"code":…}`, and numbers that cannot be
   market data: a price or quantity that is NaN, infinite, zero or negative ("1e300" and "NaN" are valid
-  JSON strings and decode), an event time outside [0, year 2200). Such a frame changes no state, so a NaN
-  trade cannot spoil the book records that follow it;
+  JSON strings and decode), an event time outside [0, year 2200), a payload whose symbol `s` is not the
+  stream's. Such a frame changes no state, so a NaN trade cannot spoil the book records that follow it;
 - ignored, per kind: depth, kline, markPrice, replies, lines without a `stream` (REST snapshots), and every
   stream of a symbol that is not configured (`symbols`): no state is kept for those, so a file with 100,000
   symbols costs no memory;
@@ -97,6 +97,7 @@ class _BookTicker(msgspec.Struct, gc=False):
     A: float
     E: int = 0
     T: int = 0
+    s: str = ""
 
 
 class _Trade(msgspec.Struct, gc=False):
@@ -105,6 +106,7 @@ class _Trade(msgspec.Struct, gc=False):
     q: float
     E: int = 0
     T: int = 0
+    s: str = ""
 
 
 class _AggTrade(msgspec.Struct, gc=False):
@@ -113,6 +115,7 @@ class _AggTrade(msgspec.Struct, gc=False):
     q: float
     E: int = 0
     T: int = 0
+    s: str = ""
 
 
 class _Suspect:
@@ -256,6 +259,8 @@ class FrameParser:
                     return self._bad_number("book quantity", bq if not 0.0 < bq < _INF else aq, raw)
                 event = p.E or p.T
                 sym = stream.symbol
+                if p.s != sym.name and p.s:
+                    return self._problem("symbol differs from its stream", raw)
                 ref = sym.ref
                 last = stream.last_id
                 tref = self._time_ref
@@ -299,6 +304,8 @@ class FrameParser:
             return self._bad_number("trade quantity", qty, raw)
         event = p.E or p.T
         sym = stream.symbol
+        if p.s != sym.name and p.s:
+            return self._problem("symbol differs from its stream", raw)
         ref = sym.ref
         last = stream.last_id
         tref = self._time_ref
