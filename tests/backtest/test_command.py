@@ -79,6 +79,8 @@ def test_progress_bar_shows_rate_and_eta_on_a_terminal():
     stream = io.StringIO()
     bar = Progress(stream)
     bar(0, 1000)
+    assert stream.getvalue() == ""  # no rate to show yet
+    bar(500, 1000)
     bar(1000, 1000)
     text = stream.getvalue()
-    assert "bars/s" in text and "ETA" in text and text.endswith("\n")
+    assert "500/1,000 bars" in text and "bars/s" in text and "ETA" in text and text.endswith("\n")

@@ -89,8 +89,8 @@ class Progress:
 
     def __call__(self, done: int, total: int) -> None:
         now = time.perf_counter()
-        if done < total and now - self.drawn < 0.1:
-            return
+        if done == 0 or (done < total and now - self.drawn < 0.1):
+            return  # nothing to estimate from yet / at most ten redraws a second
         self.drawn = now
         rate = done / max(now - self.started, 1e-9)
         eta = (total - done) / rate if rate > 0 else 0.0
