@@ -84,3 +84,17 @@ def test_progress_bar_shows_rate_and_eta_on_a_terminal():
     bar(1000, 1000)
     text = stream.getvalue()
     assert "500/1,000 bars" in text and "bars/s" in text and "ETA" in text and text.endswith("\n")
+
+
+def test_set_gives_instrument_rules_and_fill_options(files, capsys, tmp_path):
+    pepe = write_json(tmp_path / "PEPEUSDT-1m.json", walk(3000, seed=5, start=0.5))
+    _, out, err = backtest(capsys, "--data", pepe, "--json", "--set", "instrument.tick=0.0001",
+                           "--set", "instrument.step=1", "--set", "instrument.min_notional=5",
+                           "--set", "backtest.entry=next_open", "--set", "backtest.funding_rate_8h=0.0001")
+    report = json.loads(out)
+    sym = report["extra"]["symbols"]["PEPEUSDT"]
+    assert (sym["rules"], sym["tick"], sym["step"], sym["min_notional"]) == ("command line", 0.0001, 1.0, 5.0)
+    assert report["extra"]["entry"] == "next_open" and report["extra"]["funding_rate_8h"] == 0.0001
+    assert "inferred" not in err
+    code, _, err = backtest(capsys, "--data", pepe, "--set", "backtest.entry=tomorrow")
+    assert code == 1 and "backtest.entry" in err

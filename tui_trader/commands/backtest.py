@@ -24,6 +24,34 @@ from tui_trader.results.render import render_report
 from tui_trader.settings import Settings, bar_seconds
 
 
+# `--set` keys of the backtest itself (not in settings.toml): instrument rules and the fill options.
+RUN_KEYS = {"instrument.tick": "tick", "instrument.step": "step", "instrument.min_qty": "min_qty",
+            "instrument.min_notional": "min_notional", "backtest.entry": "entry",
+            "backtest.funding_rate_8h": "funding_rate"}
+
+
+def run_overrides(args) -> list[str]:
+    """Move `--set` items for the backtest's own keys onto the matching options; returns the others."""
+    rest = []
+    for item in getattr(args, "overrides", []):
+        key, sep, raw = item.partition("=")
+        dest = RUN_KEYS.get(key.strip())
+        if dest is None or not sep:
+            rest.append(item)
+            continue
+        raw = raw.strip().strip('"')
+        if dest == "entry":
+            if raw.replace("_", "-") not in ("close", "next-open"):
+                raise SettingsError(f"--set {item!r}: backtest.entry is \"close\" or \"next_open\"")
+            args.entry = raw.replace("_", "-")
+            continue
+        try:
+            setattr(args, dest, float(raw))
+        except ValueError:
+            raise SettingsError(f"--set {item!r}: {key.strip()} takes a number") from None
+    return rest
+
+
 def apply_overrides(settings: Settings, items: list[str]) -> Settings:
     """`section.key=value` pairs (the value in TOML syntax; a bare word is a string), validated like the file."""
     import tomllib
@@ -105,7 +133,7 @@ class Progress:
 
 def run(args) -> int:
     settings, _ = load_settings(args)
-    settings = apply_overrides(settings, getattr(args, "overrides", []))
+    settings = apply_overrides(settings, run_overrides(args))
     if args.bar:
         settings = settings_mod.replace_field(settings, "indicators", "bar", args.bar)
     bar_ms = bar_seconds(settings.indicators.bar) * 1000

@@ -24,7 +24,9 @@ def add_parsers(sub, common) -> None:
         b.add_argument(f"--{name}", type=float, metavar="X", help=f"instrument {what} for every symbol of the run")
     b.add_argument("--offline", action="store_true", help="never ask the exchange for instrument rules")
     b.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
-                   help="override one setting for this run (TOML value; repeatable)")
+                   help="override one setting for this run (TOML value; repeatable); also instrument.tick, "
+                   "instrument.step, instrument.min_qty, instrument.min_notional, backtest.entry (close|next_open), "
+                   "backtest.funding_rate_8h")
 
     t = sub.add_parser("trades", parents=[common], help="the journal's round trips (entry and exit paired)",
                        description="Pair the journal's entry and exit fills into round trips with PnL, fees and "
