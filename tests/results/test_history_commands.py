@@ -73,3 +73,8 @@ def test_no_journal_is_one_line(tmp_path, capsys):
     cfg.write_text(f'[journal]\npath = "{tmp_path / "none.sqlite3"}"\n')
     assert main(["trades", "--config", str(cfg)]) == 1
     assert "no journal at" in capsys.readouterr().err
+
+
+def test_report_of_a_period_without_trades_says_so(config, capsys):
+    assert main(["report", "--config", str(config), "--mode", "live"]) == 0
+    assert capsys.readouterr().out == "no closed live trades in the journal for this period\n"

@@ -16,5 +16,10 @@ def run(args) -> int:
     book = history.trips_of(history.read_statuses(settings), args.mode)
     report, _ = history.period_report(book, settings.paper.starting_balance, parse_time(args.start),
                                           parse_time(args.end), args.mode)
-    sys.stdout.write(report_json(report).decode() + "\n" if args.json else render_report(report))
+    if args.json:
+        sys.stdout.write(report_json(report).decode() + "\n")
+    elif report.trades == 0:
+        sys.stdout.write(f"no closed {args.mode} trades in the journal for this period\n")
+    else:
+        sys.stdout.write(render_report(report))
     return 0
