@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     w = sub.add_parser("worker", parents=[common], help="run one worker in this process (Fluvio bus)",
                        description="Run one worker of the pipeline on the Fluvio bus; run the others elsewhere.")
-    w.add_argument("name", choices=["collector", "indicator", "router", "executor"])
+    w.add_argument("name", choices=["collector", "indicator", "router", "executor", "notifier"])
 
     u = sub.add_parser("ui", parents=[common], help="the desk only, attached to workers running elsewhere",
                        description="Show the desk from the bus topics without running workers; keys go out as "

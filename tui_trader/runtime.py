@@ -23,6 +23,7 @@ from typing import Iterable, Sequence
 
 from tui_trader import messages as m
 from tui_trader.workers import PIPELINE, Worker, WorkerContext, build
+from tui_trader.workers.notifier import pipeline_names
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,8 @@ class WorkerState:
 class Runtime:
     def __init__(self, ctx: WorkerContext, names: Sequence[str] = PIPELINE, workers: Iterable[Worker] | None = None) -> None:
         self.ctx = ctx
+        if workers is None:
+            names = pipeline_names(ctx, names)  # + the notifier when notification URLs are set
         self.workers: dict[str, Worker] = (
             {w.name: w for w in workers} if workers is not None else {n: build(n, ctx) for n in names}
         )

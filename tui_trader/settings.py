@@ -270,7 +270,7 @@ class KeySettings(_Section):
     home/end, ...), and keeps that binding's default."""
 
     kill: Annotated[str, _doc(_KEY + "the kill switch (pause, cancel, flatten at market, halt); it works from "
-                              "every screen, over text fields, so never a key typing or editing uses.", min_length=1)] = "f12,ctrl+backslash"
+                              "every screen, over text fields, so never a key typing or editing uses.", min_length=1)] = "ctrl+k,f12"
     rearm: Annotated[str, _doc(_KEY + "re-arming after the kill switch (asks first).", min_length=1)] = "ctrl+r"
     help: Annotated[str, _doc(_KEY + "the help screen with every key.", min_length=1)] = "question_mark"
     pause: Annotated[str, _doc(_KEY + "pause or resume new entries.", min_length=1)] = "p"
@@ -310,6 +310,40 @@ class JournalSettings(_Section):
     ] = ""
 
 
+class NotifySettings(_Section):
+    """[notify]: which events are sent off the terminal. The URLs (apprise syntax: tgram://, discord://,
+    slack://, ntfy://, mailto://, json://, …) hold tokens, so they are secrets: TUI_TRADER_NOTIFY_URLS or
+    `notify_urls` in the 0600 secrets file, never here."""
+
+    fills: Annotated[bool, _doc("Send every filled order: entries (with their stop-loss and take-profit), closes, "
+                                "flatten and kill closes.")] = True
+    stop_loss_take_profit: Annotated[bool, _doc("Send a stop-loss or take-profit order that filled.")] = True
+    kill: Annotated[bool, _doc("Send the kill switch being pulled (who, why).")] = True
+    halts: Annotated[bool, _doc("Send a halt: the daily loss limit reached, a worker given up after crashing "
+                                "repeatedly (trading paused), a stale feed.")] = True
+    feed_down: Annotated[bool, _doc("Send a feed connection that stayed down longer than feed_down_after_s, "
+                                    "and when it is back.")] = True
+    feed_down_after_s: Annotated[float, _doc("Seconds a feed connection may be down (reconnecting) before it is "
+                                             "sent, up to a day (86400).", gt=0, le=86400)] = 60.0
+    naked_position: Annotated[bool, _doc("Send the watchdog's alarm: a position without its resting stop-loss "
+                                         "or take-profit, or a venue/book difference; and the all-clear.")] = True
+    reconcile_waiting: Annotated[bool, _doc("Send that a live start waits for the desk to answer the "
+                                            "reconciliation question (nothing trades until then).")] = True
+    daily_summary: Annotated[bool, _doc("Send a summary when the UTC day rolls over: fills, closed trades, "
+                                        "realised PnL and fees of the day.")] = True
+    replays: Annotated[bool, _doc("Also send during replays (titles say replay); off so a replay never pages "
+                                  "anyone.")] = False
+    max_per_minute: Annotated[int, _doc("Most fill and stop-loss/take-profit notices in one minute; the ones "
+                                        "over it are dropped, counted, and the next one says how many.",
+                                        ge=1, le=600)] = 20
+    queue_size: Annotated[int, _doc("Notices waiting to be sent at most; when full, new ones are dropped and "
+                                    "counted (sending never holds up trading).", ge=1, le=10000)] = 100
+    timeout_s: Annotated[float, _doc("Connect and read timeout of each send (seconds, up to 120).",
+                                     gt=0, le=120)] = 10.0
+    title: Annotated[str, _doc("Start of every notice's title: name the desk when several send to one "
+                               "channel.", min_length=1, max_length=60)] = "tui-trader"
+
+
 class Settings(_Section):
     trading: TradingSettings = msgspec.field(default_factory=TradingSettings)
     indicators: IndicatorSettings = msgspec.field(default_factory=IndicatorSettings)
@@ -321,6 +355,7 @@ class Settings(_Section):
     ui: UiSettings = msgspec.field(default_factory=UiSettings)
     journal: JournalSettings = msgspec.field(default_factory=JournalSettings)
     keys: KeySettings = msgspec.field(default_factory=KeySettings)
+    notify: NotifySettings = msgspec.field(default_factory=NotifySettings)
 
 
 SECTIONS: tuple[str, ...] = tuple(Settings.__struct_fields__)
@@ -565,13 +600,16 @@ class Secrets(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
     api_key: str = ""
     api_secret: str = ""
     api_password: str = ""
+    # Apprise URLs for [notify]: their tokens make them secrets (TUI_TRADER_NOTIFY_URLS overrides them).
+    notify_urls: list[str] = msgspec.field(default_factory=list)
 
     @property
     def present(self) -> bool:
         return bool(self.api_key and self.api_secret)
 
     def __repr__(self) -> str:  # never print a secret, even in a debugger or a traceback
-        return f"Secrets(api_key={'set' if self.api_key else 'unset'}, api_secret={'set' if self.api_secret else 'unset'})"
+        return (f"Secrets(api_key={'set' if self.api_key else 'unset'}, api_secret={'set' if self.api_secret else 'unset'}, "
+                f"notify_urls={len(self.notify_urls)})")
 
     __str__ = __repr__
 
@@ -603,7 +641,7 @@ def load_secrets(settings: Settings, env: dict[str, str] | None = None) -> Secre
         return msgspec.convert(data, Secrets)
     except (tomllib.TOMLDecodeError, msgspec.ValidationError) as err:
         # The message names the problem, never a value from the file.
-        raise SecretsError(f"{file}: not a valid secrets file ({type(err).__name__}); expected api_key, api_secret, api_password") from None
+        raise SecretsError(f"{file}: not a valid secrets file ({type(err).__name__}); expected api_key, api_secret, api_password, notify_urls") from None
 
 
 def markdown_table() -> str:

@@ -12,6 +12,8 @@ WORKERS: dict[str, str] = {
     "indicator": "tui_trader.workers.indicator:IndicatorWorker",
     "router": "tui_trader.workers.router:RouterWorker",
     "executor": "tui_trader.workers.executor:ExecutorWorker",
+    # Not in PIPELINE: the runtime adds it when notification URLs are set (workers/notifier.py).
+    "notifier": "tui_trader.workers.notifier:NotifierWorker",
 }
 PIPELINE: tuple[str, ...] = ("collector", "indicator", "router", "executor")
 
