@@ -28,13 +28,19 @@ def command(*, symbol: str = "BTCUSDT", side: m.Side = "buy", quantity: float = 
 
 
 class SleepRecorder:
-    """Stands in for asyncio.sleep inside a broker: records each pause and returns at once."""
+    """Stands in for asyncio.sleep inside a broker: records each pause and returns at once. `now` is the fake
+    clock those pauses move (pass both to the broker: `sleep=rec, now=rec.now`)."""
 
     def __init__(self) -> None:
         self.pauses: list[float] = []
+        self.t = 1_000.0
 
     async def __call__(self, seconds: float) -> None:
         self.pauses.append(seconds)
+        self.t += max(0.0, seconds)
+
+    def now(self) -> float:
+        return self.t
 
 
 def fast_exchange(settings, secrets):

@@ -15,3 +15,12 @@ async def mock_binance():
         yield mock
     finally:
         await mock.stop()
+
+
+@pytest.fixture
+def api_keys(monkeypatch):
+    """API keys in the environment, where the executor reads them (the values of broker_helpers.SECRETS)."""
+    from broker_helpers import SECRETS
+
+    monkeypatch.setenv("TUI_TRADER_API_KEY", SECRETS.api_key)
+    monkeypatch.setenv("TUI_TRADER_API_SECRET", SECRETS.api_secret)

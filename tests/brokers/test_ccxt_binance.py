@@ -15,7 +15,8 @@ from tui_trader.brokers.ccxt_broker import CcxtBroker
 @pytest.fixture
 async def live(mock_binance):
     sleeper = SleepRecorder()
-    broker = CcxtBroker(settings_for(mock_binance.base_url, paper=False), SECRETS, sleep=sleeper, factory=fast_exchange)
+    broker = CcxtBroker(settings_for(mock_binance.base_url, paper=False), SECRETS, sleep=sleeper, now=sleeper.now,
+                        factory=fast_exchange)
     await broker.start()
     broker.sleeper = sleeper
     try:
@@ -235,13 +236,22 @@ async def test_a_close_also_cancels_stops_the_desk_does_not_know_about(live, moc
         other[0].stop_loss_order_id: "CANCELED", other[0].take_profit_order_id: "CANCELED"}
 
 
-async def test_an_entry_whose_state_cannot_be_learned_is_an_error_to_check_not_a_retry(live, mock_binance):
+async def test_an_entry_whose_state_cannot_be_learned_stays_unknown_blocks_its_symbol_until_the_venue_answers(live, mock_binance):
     mock_binance.fail("POST", "/fapi/v1/order", "timeout")
-    mock_binance.fail_server_error("GET", "/fapi/v1/order", times=4)  # the lookup keeps failing
+    mock_binance.fail_server_error("GET", "/fapi/v1/order", times=1_000)  # every lookup fails for now
     cmd = entry()
     [out] = await live.execute(cmd)
     assert out.status == "error" and out.error.startswith("unknown:") and "check BTCUSDT on binanceusdm" in out.error
     assert len(mock_binance.calls("POST", "/fapi/v1/order")) == 1
-    assert len(mock_binance.calls("GET", "/fapi/v1/order")) == 4 and live.sleeper.pauses == [0.5, 1.0, 2.0]
+    # It was looked up until its window (recvWindow 10 s, sent with the request) had passed, on the fake clock.
+    assert sum(live.sleeper.pauses) > 10.0
     [again] = await live.execute(cmd)
     assert again.error.startswith("duplicate:") and len(mock_binance.calls("POST", "/fapi/v1/order")) == 1
+    [other] = await live.execute(entry())  # no new entry on the symbol while the outcome is unknown
+    assert other.status == "rejected" and other.error.startswith("unknown_outcome:")
+    assert await live.poll() == []  # still no answer: still unknown
+    mock_binance.failures.clear()
+    settled = await live.poll()  # the venue answers: the order did execute; booked with its protection
+    assert kinds(settled) == [("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
+    assert settled[0].order_id == cmd.id and settled[0].filled_qty == 0.01 and live.unknown == {}
+    assert len(mock_binance.calls("POST", "/fapi/v1/order")) == 1 and mock_binance.positions["BTCUSDT"]["amt"] == 0.01

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from broker_helpers import SECRETS, command, settings_for
+from broker_helpers import command, settings_for
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus
 from tui_trader.bus.base import Start
@@ -148,12 +148,6 @@ async def test_live_without_api_keys_is_refused_with_the_reason_and_paper_keeps_
         await until(lambda: desk.statuses, "the rejection")
         [status] = desk.statuses
         assert status.status == "rejected" and status.mode == "live" and status.error.startswith("mode: the executor acts paper")
-
-
-@pytest.fixture
-def api_keys(monkeypatch):
-    monkeypatch.setenv("TUI_TRADER_API_KEY", SECRETS.api_key)
-    monkeypatch.setenv("TUI_TRADER_API_SECRET", SECRETS.api_secret)
 
 
 async def test_kill_drops_queued_live_entries(api_keys, mock_binance):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import msgspec
 
 from broker_helpers import command, settings_for
-from test_executor import Desk, api_keys, until  # noqa: F401  (api_keys is a fixture)
+from test_executor import Desk, until
 from tui_trader.workers import executor as executor_module
 
 

@@ -13,7 +13,7 @@ import pytest
 from broker_helpers import SECRETS, SleepRecorder, command, fast_exchange, settings_for
 from net.mock_bybit import MockBybit
 from net.mock_okx import MockOkx
-from test_executor import Desk, api_keys, until  # noqa: F401  (api_keys is a fixture)
+from test_executor import Desk, until
 from tui_trader import messages as m
 from tui_trader.brokers.ccxt_broker import CcxtBroker
 

@@ -65,7 +65,6 @@ class MockBinance(MockExchange):
         self.clock_offset_ms = 0  # the server's clock ahead (+) or behind (-) the machine's, for skew tests
         # Market orders fill this fraction away from the price, against the taker (a thin book, a fast
         # market); set per symbol in `slippage_by_symbol` or for all in `slippage`.
-        self.dual_side = False  # hedge (dual-side) position mode, as GET /fapi/v1/positionSide/dual reports it
         self.slippage = 0.0
         self.slippage_by_symbol: dict[str, float] = {}
 
@@ -91,7 +90,6 @@ class MockBinance(MockExchange):
             ("GET", "/fapi/v1/leverageBracket"): self.leverage_bracket,
             ("GET", "/fapi/v1/positionSide/dual"): self.position_side_dual,
             ("GET", "/fapi/v3/account"): self.account,
-            ("GET", "/fapi/v1/positionSide/dual"): self.position_side_dual,
         }
 
     # --- market data ----------------------------------------------------------------------------------
@@ -361,9 +359,6 @@ class MockBinance(MockExchange):
             {"bracket": 2, "initialLeverage": 100, "notionalCap": 600000, "notionalFloor": 50000, "maintMarginRatio": 0.005, "cum": 50.0},
         ]
         return web.json_response([{"symbol": s, "notionalCoef": 1.0, "brackets": brackets} for s in SYMBOLS])
-
-    async def position_side_dual(self, call: Call) -> web.Response:
-        return web.json_response({"dualSidePosition": self.dual_side})
 
     async def account(self, call: Call) -> web.Response:
         upnl = sum((self.prices[s] - p["entry"]) * p["amt"] for s, p in self.positions.items())

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Literal
 
@@ -29,7 +30,7 @@ from tui_trader import logs
 from tui_trader import messages as m
 from tui_trader.brokers.base import (NO_POSITION, AccountView, Broker, Report, anchored_protection, closing_side, derived_id,
                                      rejected)
-from tui_trader.brokers.requests import NotPlaced, Requests, Sleep, StateUnknown
+from tui_trader.brokers.requests import RECV_WINDOW_S, NotPlaced, Requests, RetryLater, Sleep, StateUnknown
 from tui_trader.brokers.venues import Venue, rules_from_market, venue_for
 from tui_trader.errors import BrokerError
 from tui_trader.exchange import create_exchange, unified_symbol
@@ -77,8 +78,11 @@ class CcxtBroker(Broker):
     mode: m.Mode = "live"
 
     def __init__(self, settings: Settings, secrets: Secrets, *, sleep: Sleep = asyncio.sleep,
-                 factory: Callable[..., Any] = create_exchange, sent: set[str] | None = None) -> None:
-        """`sent`: the client ids already sent, shared with a broker this one replaces (never send one twice)."""
+                 factory: Callable[..., Any] = create_exchange, sent: set[str] | None = None,
+                 now: Callable[[], float] = time.monotonic, recv_window_s: float = RECV_WINDOW_S) -> None:
+        """`sent`: the client ids already sent, shared with a broker this one replaces (never send one twice).
+        `sleep` and `now` go together (a test's fake clock); `recv_window_s`: how long a signed request may
+        take to reach the venue's engine (Binance recvWindow), after which an order that timed out cannot execute."""
         if not secrets.present:
             raise BrokerError("live trading needs API keys: set TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET "
                               "(and TUI_TRADER_API_PASSWORD for OKX) or the secrets file")
@@ -91,7 +95,9 @@ class CcxtBroker(Broker):
         self._secrets = secrets
         self._factory = factory
         self._sleep = sleep
-        self.req = Requests(self.exchange, self.venue, secret_values, sleep)
+        self.req = Requests(self.exchange, self.venue, secret_values, sleep, now=now, recv_window_s=recv_window_s)
+        # Entries whose outcome is unknown, by symbol: no new entry there until the venue answers for certain.
+        self.unknown: dict[str, tuple[m.OrderCommand, str]] = {}
         if sent is not None:
             self.req.sent = sent
         self.ex: Any = None
@@ -104,6 +110,8 @@ class CcxtBroker(Broker):
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:
         self.ex = self.req.ex = self._factory(self.xs, self._secrets)
+        if self.venue.expiring_requests:
+            self.ex.options["recvWindow"] = int(self.req.recv_window_s * 1000)  # on every signed request
         try:
             await self.req.read(self.ex.load_markets)
         except ccxt.BaseError as err:
@@ -163,6 +171,11 @@ class CcxtBroker(Broker):
     async def poll(self) -> list[Report]:
         async with self._busy:
             reports: list[Report] = []
+            for symbol in list(self.unknown):
+                try:
+                    reports += await self._resolve(symbol)
+                except ccxt.BaseError as err:
+                    log.warning("%s %s: unknown entry not settled yet: %s", self.exchange, symbol, self.req.text(err))
             for symbol in list(self.protections):
                 try:
                     reports += await self._check_protection(symbol)
@@ -226,6 +239,10 @@ class CcxtBroker(Broker):
         self._symbols.add(cmd.symbol)
         if self.venue.client_id(cmd.id) in self.req.sent:
             return [rejected(cmd, "duplicate: this command id was already sent")]
+        if cmd.symbol in self.unknown:
+            other = self.unknown[cmd.symbol][0]
+            return [rejected(cmd, f"unknown_outcome: entry {other.id} on {cmd.symbol} has no certain outcome yet; "
+                                  "no new entry there until the venue answers")]
         usym = unified_symbol(cmd.symbol)
         rules = self._rules.get(cmd.symbol) or self._load_rules(cmd.symbol)
         if rules is None:
@@ -244,13 +261,21 @@ class CcxtBroker(Broker):
         reports: list[Report] = []
         if held is not None:  # adding to a position: its protection is re-placed for the total below
             reports += await self._cancel_protection(cmd.symbol)
-        sl_id, tp_id = derived_id(cmd.id, "sl"), derived_id(cmd.id, "tp")
         params = self.venue.entry_params(self.venue.client_id(cmd.id), self.xs.margin_mode,
                                          cmd.stop_loss if self.venue.attached_protection else None,
                                          cmd.take_profit if self.venue.attached_protection else None)
         placed = await self._place(cmd, usym, qty, params)
         if isinstance(placed, Report):
+            if placed.status == "error":  # unknown: looked up again on every poll until the venue is certain
+                self.unknown[cmd.symbol] = (cmd, self.venue.client_id(cmd.id))
             return reports + [placed]
+        return reports + await self._filled_entry(cmd, usym, rules, side, held, placed)
+
+    async def _filled_entry(self, cmd: m.OrderCommand, usym: str, rules: InstrumentRules, side: PosSide,
+                            held: Protection | None, placed: tuple[dict[str, Any], float]) -> list[Report]:
+        """An entry's fill, then its protection re-anchored on the fill."""
+        reports: list[Report] = []
+        sl_id, tp_id = derived_id(cmd.id, "sl"), derived_id(cmd.id, "tp")
         order, filled = placed
         if filled <= 0:
             return reports + [rejected(cmd, f"not_filled: {self.exchange} reports order {order.get('id')} as {order.get('status')}")]
@@ -269,6 +294,26 @@ class CcxtBroker(Broker):
         entry.fee = await self._fee(usym, order, filled, avg)
         return reports + [entry] + protect_reports
 
+    async def _resolve(self, symbol: str) -> list[Report]:
+        """Look again at an entry whose outcome was unknown; book what the venue says once it is certain."""
+        cmd, cid = self.unknown[symbol]
+        usym = unified_symbol(symbol)
+        try:
+            found = await self.req.resolve(usym, cid, False, self.req.sent_at.get(cid, 0.0))
+        except StateUnknown:
+            return []
+        del self.unknown[symbol]
+        if found is None:
+            return [rejected(cmd, f"not_placed: {self.exchange} confirms it has no order {cid} and its window has passed")]
+        order = await self._final(usym, found)
+        filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
+        rules = self._rules.get(symbol) or self._load_rules(symbol)
+        assert rules is not None
+        side: PosSide = "long" if cmd.side == "buy" else "short"
+        log.warning("%s %s: the entry %s whose outcome was unknown is %s (%g filled)", self.exchange, symbol, cmd.id,
+                    order.get("status"), filled)
+        return await self._filled_entry(cmd, usym, rules, side, self.protections.get(symbol), (order, filled))
+
     def _unknown(self, cmd: m.OrderCommand, why: str) -> Report:
         """An order whose outcome the desk cannot know: an "error" the user must look at on the exchange."""
         return Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
@@ -280,7 +325,7 @@ class CcxtBroker(Broker):
         the report that says why not (rejected, or unknown when it may exist)."""
         try:
             order = await self.req.submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
-        except NotPlaced as err:
+        except (NotPlaced, RetryLater) as err:
             return rejected(cmd, str(err))
         except StateUnknown as err:
             return self._unknown(cmd, str(err))
@@ -330,10 +375,11 @@ class CcxtBroker(Broker):
         else:
             placed = []
             amount = self.venue.amount(self.ex, usym, prot.quantity)
-            for purpose, oid, price in wanted:
+            for purpose, planned_id, price in wanted:
                 try:
-                    await self.req.submit(usym, close, amount, self.venue.protective_params(purpose, price, oid), oid, trigger=True)
+                    oid = await self._place_protective(usym, close, amount, purpose, planned_id, price)
                 except (ccxt.BaseError, NotPlaced, StateUnknown) as err:
+                    oid = planned_id
                     text = self.req.describe(err) if isinstance(err, ccxt.BaseError) else str(err)
                     if "-2021" in str(err) or "would immediately trigger" in str(err):
                         text += f"; the market is already beyond the {purpose.replace('_', '-')} {price:g} set from the fill"
@@ -355,6 +401,32 @@ class CcxtBroker(Broker):
             self.protections[cmd.symbol] = prot
         return [Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="accepted")  # type: ignore[arg-type]
                 for purpose, oid, _ in placed]
+
+    async def _place_protective(self, usym: str, side: m.Side, amount: float, purpose: str, oid: str, price: float) -> str:
+        """Place one protective order; its client id (a fresh one after a placement the venue confirmed it
+        never took). A retryable refusal (a rate limit, after its Retry-After; a 5xx whose order never
+        arrived) is tried again for up to `risk.naked_grace_s`; past that, or on any other refusal, it raises
+        and the caller closes the position. Ambiguous placements are settled within half the grace period
+        (the request's own expiry is set to it)."""
+        grace = self.settings.risk.naked_grace_s
+        deadline = self.req.now() + grace
+        attempt = 0
+        while True:
+            try:
+                await self.req.submit(usym, side, amount, self.venue.protective_params(purpose, price, oid), oid,
+                                      trigger=True, window_s=grace / 2)
+                return oid
+            except RetryLater as err:
+                if self.req.now() + err.wait > deadline:
+                    raise NotPlaced(f"{err} (Retry-After {err.wait:g} s is past the {grace:g} s grace)") from None
+                log.warning("%s %s: %s rate-limited; again in %.1f s", self.exchange, usym, purpose, err.wait)
+                await self._sleep(err.wait)
+            except NotPlaced as err:
+                if str(err).startswith("duplicate:") or self.req.now() >= deadline:
+                    raise
+                attempt += 1
+                oid = derived_id(oid, f"retry-{attempt}")  # the venue never took it: a fresh id, never one twice
+                log.warning("%s %s: %s not placed (%s); again as %s", self.exchange, usym, purpose, err, oid)
 
     async def _emergency_close(self, cmd: m.OrderCommand, usym: str, prot: Protection, why: str) -> Report:
         """Close a position that could not be protected, at once; fresh client ids on each try."""

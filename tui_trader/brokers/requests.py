@@ -1,11 +1,14 @@
 """Requests to an exchange through ccxt: pacing after rate limits, retried reads, placements sent once.
 
 TECH_BRIEF C5. A read that fails on the network (timeouts, 5xx, dropped links) is retried with a growing
-pause. A rate limit (429/418) pauses every request for as long as the exchange asks (Retry-After). An order
-placement is sent at most once per client id; if it fails ambiguously (anything on the network side but a
-rate limit) the order is looked up by its client id before anything else: found, it is the answer; absent,
-it never arrived (`NotPlaced`, not resent); the lookup failing too leaves the state unknown (`StateUnknown`).
-Error texts are scrubbed of secrets before they go anywhere.
+pause. A rate limit (429/418) pauses every request for as long as the exchange asks (Retry-After); a
+placement refused that way never reached the matching engine (`RetryLater`: the same client id may go again).
+An order placement is sent at most once per client id; if it fails ambiguously (timeouts, 5xx, Binance -1001,
+a dropped link) the order may still execute later — a loaded venue can take seconds — but never after the
+request's own expiry (Binance: its timestamp + recvWindow, sent explicitly with every signed request). So it
+is looked up by client id, again and again, until that expiry has passed: found, it is the answer; still
+absent after the expiry, it can no longer execute (`NotPlaced`, not resent); no certain answer by then
+(the lookups fail too) leaves the state unknown (`StateUnknown`). Error texts are scrubbed of secrets.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ log = logging.getLogger(__name__)
 
 READ_ATTEMPTS = 4
 FIRST_BACKOFF_S = 0.5
+RECV_WINDOW_S = 10.0  # Binance recvWindow (ccxt's default), set explicitly on the exchange
+LOOKUP_EVERY_S = 0.5  # an ambiguous placement is looked up this often until its window has passed
+CLOCK_MARGIN_S = 1.0  # the venue's clock may run behind ours: wait this much past the window
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -34,18 +40,30 @@ class NotPlaced(Exception):
 
 
 class StateUnknown(Exception):
-    """An ambiguous placement whose lookup failed too: the order may or may not exist."""
+    """An ambiguous placement whose lookups failed until its window passed: the order may or may not exist."""
+
+
+class RetryLater(Exception):
+    """The venue refused a placement for its rate limit before processing it: send it again after `wait` s."""
+
+    def __init__(self, text: str, wait: float) -> None:
+        super().__init__(text)
+        self.wait = wait
 
 
 class Requests:
-    def __init__(self, exchange: str, venue: Venue, secrets: list[str], sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, exchange: str, venue: Venue, secrets: list[str], sleep: Sleep = asyncio.sleep,
+                 now: Callable[[], float] = time.monotonic, recv_window_s: float = RECV_WINDOW_S) -> None:
         self.exchange = exchange
+        self.now = now  # the clock the lookups' deadline is measured on (a test's fake clock with its fake sleep)
+        self.recv_window_s = recv_window_s
         self.venue = venue
         self.ex: Any = None  # the ccxt exchange, set once created
         self._secrets = secrets
         self._sleep = sleep
         self._pause_until = 0.0
         self.sent: set[str] = set()  # client ids sent to the exchange: never twice
+        self.sent_at: dict[str, float] = {}  # when each was sent (on `now`), for its expiry
         self.waits: list[float] = []  # every back-off pause taken (seconds)
 
     def text(self, err: BaseException) -> str:
@@ -98,21 +116,57 @@ class Requests:
         raise AssertionError("unreachable")
 
     async def submit(self, usym: str, side: m.Side, amount: float, params: dict[str, Any], client_id: str,
-                      trigger: bool = False) -> dict[str, Any]:
-        """Place one order, once. An ambiguous failure is resolved by looking the client id up."""
+                      trigger: bool = False, window_s: float | None = None) -> dict[str, Any]:
+        """Place one order, once. An ambiguous failure is resolved by looking the client id up until the
+        request can no longer execute (`window_s`: a shorter expiry for this request, sent with it)."""
         if client_id in self.sent:
             raise NotPlaced(f"duplicate: client order id {client_id} was already sent")
         self.sent.add(client_id)
+        sent_at = self.sent_at[client_id] = self.now()
+        window = self.recv_window_s
+        if window_s is not None and self.venue.expiring_requests:
+            window = min(window, window_s)
+            params = {**params, "recvWindow": max(1, int(window * 1000))}
         try:
             return await self.call(self.ex.create_order, usym, "market", side, amount, None, params)
         except ccxt.BaseError as err:
+            if is_rate_limit(err):
+                self.sent.discard(client_id)  # refused before processing: the same id may go again
+                raise RetryLater(self.describe(err), self.retry_after(err)) from None
             if not is_ambiguous(err):
                 raise
-            log.warning("%s: placing %s is ambiguous (%s); looking it up", self.exchange, client_id, self.text(err))
+            log.warning("%s: placing %s is ambiguous (%s); looking it up until its %.0f s window has passed",
+                        self.exchange, client_id, self.text(err), self.recv_window_s)
+            return await self._settle(usym, client_id, trigger, sent_at, window, self.describe(err))
+
+    async def _settle(self, usym: str, client_id: str, trigger: bool, sent_at: float, window: float, why: str) -> dict[str, Any]:
+        deadline = sent_at + window + CLOCK_MARGIN_S
+        last_failure = ""
+        while True:
+            past = self.now() > deadline  # taken before the lookup: an absent answer after it is final
             try:
                 found = await self.read(self.venue.lookup, self.ex, usym, client_id, trigger)
             except ccxt.BaseError as lookup_err:
-                raise StateUnknown(f"{self.describe(err)}; lookup failed too ({self.text(lookup_err)})") from None
-            if found is None:
-                raise NotPlaced(f"{self.describe(err)}; the exchange has no order {client_id}, not resent") from None
-            return found
+                found, last_failure = None, self.text(lookup_err)
+            else:
+                if found is not None:
+                    return found
+                last_failure = ""
+            if past:
+                if last_failure:
+                    raise StateUnknown(f"{why}; lookups failed until its window passed ({last_failure})")
+                raise NotPlaced(f"{why}; the exchange has no order {client_id} and it can no longer execute "
+                                f"(its {window:g} s window has passed), not resent")
+            await self._sleep(LOOKUP_EVERY_S)
+
+    async def resolve(self, usym: str, client_id: str, trigger: bool, sent_at: float) -> dict[str, Any] | None:
+        """One more look at an order whose outcome was unknown: the order, None when the venue says for
+        certain it has none and the window has passed; raises StateUnknown while it still cannot say."""
+        past = self.now() > sent_at + self.recv_window_s + CLOCK_MARGIN_S
+        try:
+            found = await self.read(self.venue.lookup, self.ex, usym, client_id, trigger)
+        except ccxt.BaseError as err:
+            raise StateUnknown(self.text(err)) from None
+        if found is None and not past:
+            raise StateUnknown("not found yet; it may still execute")
+        return found

@@ -47,6 +47,9 @@ class Venue:
 
     name = "binanceusdm"
     attached_protection = False  # SL/TP ride on the entry order (the exchange runs the OCO)
+    # Signed requests carry their own expiry (Binance: timestamp + recvWindow): past it an order that timed out
+    # can no longer execute, so looking it up after that is a final answer.
+    expiring_requests = True
 
     def client_id(self, order_id: str) -> str:
         """Our uuid in the exchange's client-order-id format (Binance: up to 36 chars, uuid as is)."""
@@ -120,6 +123,7 @@ class Venue:
 class OkxVenue(Venue):
     name = "okx"
     attached_protection = True
+    expiring_requests = False
 
     def client_id(self, order_id: str) -> str:
         return order_id.replace("-", "")  # clOrdId: at most 32 alphanumerics
@@ -157,6 +161,7 @@ class OkxVenue(Venue):
 class BybitVenue(Venue):
     name = "bybit"
     attached_protection = True
+    expiring_requests = False
 
     def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
         params: dict[str, Any] = {"clientOrderId": client_id}

@@ -90,6 +90,9 @@ class Watchdog:
             else:
                 problems.append(f"{d.symbol} {rc.KIND_TEXT[d.kind]} ({what}): the trader decides")
             concerned.add(d.symbol)
+        for sym, (cmd, _) in sorted(getattr(self.broker, "unknown", {}).items()):
+            problems.append(f"{sym} entry {cmd.id} has no certain outcome yet: no new entry there until the venue answers")
+            concerned.add(sym)
         for sym in set(self.naked_since) - naked:
             del self.naked_since[sym]  # protected again (or gone) within the grace period
         await self._announce(problems, concerned)
