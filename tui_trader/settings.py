@@ -270,7 +270,7 @@ class KeySettings(_Section):
     home/end, ...), and keeps that binding's default."""
 
     kill: Annotated[str, _doc(_KEY + "the kill switch (pause, cancel, flatten at market, halt); it works from "
-                              "every screen, over text fields, so never a key typing or editing uses.", min_length=1)] = "ctrl+k,f12"
+                              "every screen, over text fields, so never a key typing or editing uses.", min_length=1)] = "f12,ctrl+backslash"
     rearm: Annotated[str, _doc(_KEY + "re-arming after the kill switch (asks first).", min_length=1)] = "ctrl+r"
     help: Annotated[str, _doc(_KEY + "the help screen with every key.", min_length=1)] = "question_mark"
     pause: Annotated[str, _doc(_KEY + "pause or resume new entries.", min_length=1)] = "p"

@@ -57,3 +57,16 @@ async def records(bus: EmbeddedBus, topic: str) -> list:
 
 async def controls(bus: EmbeddedBus) -> list[tuple[str, str | None, str]]:
     return [(c.command, c.arg, c.origin) for c in await records(bus, m.CONTROL)]
+
+
+async def type_keys(pilot, *keys: str) -> None:
+    """Key presses posted as the terminal driver posts them, in one go, then one wait for the app to settle.
+    (`Pilot.press` waits for the process to go idle after every key: seconds per field on a loaded machine.)"""
+    from textual import events
+
+    app = pilot.app
+    for key in keys:
+        event = events.Key(key, key if len(key) == 1 else None)
+        event.set_sender(app)
+        app.post_message(event)
+    await pilot.pause()

@@ -38,8 +38,10 @@ async def test_every_key_has_a_binding_id_and_shows_in_the_footer(desk):
         active = app.screen.active_bindings
         ids = {ab.binding.id for ab in active.values() if ab.binding.show}
         assert {"pause", "flatten", "mode", "kill", "rearm", "settings", "theme", "help", "quit"} <= ids
-        keys = {ab.binding.id: key for key, ab in active.items()}
-        assert keys["kill"] == "ctrl+k" and keys["rearm"] == "ctrl+r" and keys["help"] == "question_mark"
+        ids_by_key = {key: ab.binding.id for key, ab in active.items()}
+        assert ids_by_key["f12"] == ids_by_key["ctrl+backslash"] == "kill"
+        assert ids_by_key["ctrl+r"] == "rearm" and ids_by_key["question_mark"] == "help"
+        assert "ctrl+k" not in ids_by_key, "ctrl+k is readline's kill-to-end-of-line in a text field"
         assert all(ab.binding.id for ab in active.values() if ab.binding.show), "a shown key without an id"
 
 
@@ -139,7 +141,7 @@ async def test_kill_acts_at_once_without_a_dialog_and_shows_halted(desk, bus):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         assert not banner(app).display
-        await pilot.press("ctrl+k")
+        await pilot.press("f12")
         assert isinstance(app.screen, MainScreen), "the kill switch never asks"
         assert await controls(bus) == [("kill", None, "desk")]
         assert banner(app).display and "HALTED" in banner(app).shown
@@ -156,7 +158,7 @@ async def test_kill_from_the_settings_screen_with_an_input_focused(desk, bus):
         assert isinstance(field, Input)
         field.cursor_position = 0
         await pilot.pause()
-        await pilot.press("ctrl+k")  # an Input would take ctrl+k as "delete to the end of the line"
+        await pilot.press("f12")
         assert await controls(bus) == [("kill", None, "desk")]
         assert field.value == "60.0", "the key went to the input instead of the kill switch"
         assert isinstance(app.screen, SettingsScreen)
@@ -169,11 +171,11 @@ async def test_kill_from_a_focused_table_and_from_inside_a_dialog(desk, bus):
     async with app.run_test(size=LARGE) as pilot:
         await feed(pilot, bus)
         app.screen.query_one("#orders-table").focus()
-        await pilot.press("ctrl+k")
+        await pilot.press("f12")
         assert await controls(bus) == [("kill", None, "desk")]
         await pilot.press("f")  # a dialog is open...
         assert isinstance(app.screen, ConfirmScreen)
-        await pilot.press("ctrl+k")  # ...and the kill switch still works from it
+        await pilot.press("f12")  # ...and the kill switch still works from it
         assert [c[0] for c in await controls(bus)] == ["kill", "kill"]
 
 
@@ -184,7 +186,7 @@ async def test_rearm_asks_first_and_only_when_halted(desk, bus):
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: any("Not halted" in n for n in notes(app)), "'Not halted'")
         assert isinstance(app.screen, MainScreen)
-        await pilot.press("ctrl+k")
+        await pilot.press("f12")
         await pilot.press("ctrl+r")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("n")
@@ -199,7 +201,7 @@ async def test_pause_while_halted_says_to_rearm_first(desk, bus):
     app = desk()
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
-        await pilot.press("ctrl+k", "p")
+        await pilot.press("f12", "p")
         await wait_for(pilot, lambda: any("re-arm first" in n for n in notes(app)), "'re-arm first'")
         assert await controls(bus) == [("kill", None, "desk")]
 
@@ -211,7 +213,7 @@ async def test_help_lists_every_key(desk):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         text = str(app.screen.query_one("#help-keys").render())
-        for key in ("ctrl+k", "ctrl+r", "p", "f", "m", "s", "t", "q", "?"):
+        for key in ("f12, ctrl+backslash", "ctrl+r", "p", "f", "m", "s", "t", "q", "?"):
             assert f"{key} " in text, key
         assert "KILL" in text and "no question" in text
         await pilot.press("escape")

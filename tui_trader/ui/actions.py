@@ -53,7 +53,7 @@ class DeskActions:
     async def action_kill(self) -> None:
         await self.send("kill")
         await self.refresh_desk()
-        self.notify("Kill switch: pause, cancel, flatten, halt. ctrl+r re-arms.", title="KILL",
+        self.notify(f"Kill switch: pause, cancel, flatten, halt. {self.key_label('rearm')} re-arms.", title="KILL",
                     severity="error", timeout=10)
 
     def action_rearm(self) -> None:
@@ -75,7 +75,8 @@ class DeskActions:
 
     async def action_pause(self) -> None:
         if self.state.halted:
-            self.notify("Halted by the kill switch: re-arm first (ctrl+r), then resume (p).", title="Pause",
+            self.notify(f"Halted by the kill switch: re-arm first ({self.key_label('rearm')}), then resume "
+                        f"({self.key_label('pause')}).", title="Pause",
                         severity="warning", timeout=5)
             return
         command: m.ControlCommand = "resume" if self.state.paused else "pause"
@@ -135,12 +136,13 @@ class DeskActions:
 
     def action_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss(None)  # the help key closes it again
             return
         bindings = []
         main = self.main_screen
         for b in [*(main.BINDINGS if main else []), *self.BINDINGS]:
             if isinstance(b, Binding) and b.show:
-                bindings.append((b.key_display or b.key.replace("question_mark", "?"), b))
+                bindings.append((", ".join(k.replace("question_mark", "?") for k in self.keys_of(b.id or "")), b))
         self.push_screen(HelpScreen(bindings))
 
     def action_open_settings(self) -> None:
@@ -180,6 +182,10 @@ class DeskActions:
             self.runtime.ctx.settings = merge_live(self.runtime.ctx.settings, new, patterns)
         if self.settings.ui.theme != before.ui.theme and self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
+        if self.settings.keys != before.keys:
+            self.key_problems = self.apply_keys(self.settings)
+            for problem in self.key_problems:
+                self.notify(problem, title="Key refused", severity="error", timeout=30)
         if self.settings.ui.refresh_hz != before.ui.refresh_hz:
             self.throttle.set_base(1 / self.settings.ui.refresh_hz)
             self._arm_clock()

@@ -27,6 +27,7 @@ from tui_trader.bus.base import Bus
 from tui_trader.clock import Clock
 from tui_trader.errors import TuiTraderError
 from tui_trader.settings import Settings
+from tui_trader.ui import keys
 from tui_trader.ui.actions import DeskActions
 from tui_trader.ui.bridge import SHOWN_BY_DESK, DeskBridge
 from tui_trader.ui.runner import PipelineRunner
@@ -48,11 +49,11 @@ class DeskApp(DeskActions, App[int]):
     TITLE = "tui-trader"
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
-        # The kill switch: priority, so it fires from any screen and over any focused widget (an Input
-        # would otherwise take ctrl+k as "delete to end of line"); no dialog.
-        Binding("ctrl+k", "kill", "KILL", priority=True, id="kill"),
-        Binding("ctrl+r", "rearm", "Re-arm", id="rearm"),
-        Binding("question_mark", "help", "Help", id="help"),
+        # The kill switch: priority, so it fires from any screen and over any focused widget; no dialog. Its
+        # keys are ones no text field edits with (keys.py), so typing never pulls it.
+        Binding(keys.default("kill"), "kill", "KILL", priority=True, id="kill"),
+        Binding(keys.default("rearm"), "rearm", "Re-arm", id="rearm"),
+        Binding(keys.default("help"), "help", "Help", id="help"),
     ]
 
     def __init__(
@@ -93,6 +94,8 @@ class DeskApp(DeskActions, App[int]):
         self._serve_worker: Worker | None = None
         self._colours: tuple[str, Colours] | None = None
         self._load_themes(theme_dirs if theme_dirs is not None else paths.theme_dirs())
+        self.key_remaps: dict[str, str] = {}
+        self.key_problems = self.apply_keys(settings)
         self._initial_halt()
 
     def notify(self, message: str, *, title: str = "", severity: str = "information",  # type: ignore[override]
@@ -126,6 +129,54 @@ class DeskApp(DeskActions, App[int]):
         self.notify(f"Theme {self.theme} (ui.theme in settings keeps one)", title="Theme", timeout=2)
         self.call_later(self.refresh_desk)
 
+    # --- keys ---------------------------------------------------------------------------------------
+
+    def key_scopes(self) -> list[keys.Scope]:
+        from tui_trader.ui.screens.confirm import ConfirmScreen
+        from tui_trader.ui.screens.help import HelpScreen
+        from tui_trader.ui.screens.live_confirm import LiveConfirmScreen
+        from tui_trader.ui.screens.reconcile import ReconcileScreen
+        from tui_trader.ui.screens.settings import SettingsScreen
+
+        screens = (("the main screen", MainScreen), ("the settings screen", SettingsScreen),
+                   ("the help screen", HelpScreen), ("the live dialog", LiveConfirmScreen),
+                   ("a yes/no dialog", ConfirmScreen), ("the reconciliation screen", ReconcileScreen))
+        return [keys.Scope(name, tuple(b for b in cls.BINDINGS if isinstance(b, Binding))) for name, cls in screens]
+
+    def all_bindings(self) -> list[Binding]:
+        return [*(b for b in self.BINDINGS if isinstance(b, Binding)), *(b for s in self.key_scopes() for b in s.bindings)]
+
+    def check_keys(self, wanted: dict[str, str]) -> tuple[dict[str, str], list[str]]:
+        return keys.check(wanted, [b for b in self.BINDINGS if isinstance(b, Binding)], self.key_scopes())
+
+    def apply_keys(self, settings: Settings) -> list[str]:
+        """Take the `[keys]` remaps that pass the check (keys.py); returns one line per refused one."""
+        from tui_trader import settings as settings_mod
+
+        remaps, problems = self.check_keys(settings_mod.to_dict(settings)["keys"])
+        for problem in problems:
+            log.error("%s", problem, extra={SHOWN_BY_DESK: True})
+        if remaps != self.key_remaps:
+            self.key_remaps = remaps
+            self.set_keymap(remaps)
+        return problems
+
+    def keys_of(self, binding_id: str) -> list[str]:
+        """The keys a binding answers to now (its default unless remapped)."""
+        return keys.split(self.key_remaps.get(binding_id) or keys.default(binding_id))
+
+    def key_label(self, binding_id: str) -> str:
+        """How a key is named in messages: "ctrl+r", "f12 or ctrl+backslash"."""
+        return " or ".join(k.replace("question_mark", "?") for k in self.keys_of(binding_id))
+
+    def get_key_display(self, binding: Binding) -> str:
+        # The footer shows one key per action: show every key of a binding that has several (the kill switch).
+        if binding.id and binding.id in keys.DEFAULTS:
+            shown = self.keys_of(binding.id)
+            if len(shown) > 1:
+                return "/".join(super(DeskApp, self).get_key_display(binding.with_key(k)) for k in shown)
+        return super().get_key_display(binding)
+
     # --- start and stop -------------------------------------------------------------------------------
 
     def _initial_halt(self) -> None:
@@ -150,6 +201,8 @@ class DeskApp(DeskActions, App[int]):
         self.push_screen(MainScreen())
         self._timer = self.set_interval(1 / self.settings.ui.refresh_hz, self._tick)
         self._serve_worker = self.run_worker(self._serve(), name="desk", group="desk", exit_on_error=False)
+        for problem in self.key_problems:
+            self.notify(problem, title="Key refused", severity="error", timeout=30)
         for problem in self.theme_problems:
             self.notify(problem, title="Theme skipped", severity="warning")
         if self.settings.ui.theme != self.theme:
@@ -228,6 +281,7 @@ class DeskApp(DeskActions, App[int]):
             backend=bridge.bus.backend if bridge is not None else "connecting",
             narrow=main.narrow if main is not None else True,
             throttled_hz=self.throttle.hz if self.throttle.throttled else None,
+            rearm_key=self.key_label("rearm"),
         )
 
     async def _tick(self) -> None:

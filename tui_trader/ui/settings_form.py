@@ -27,8 +27,8 @@ from tui_trader.settings import Settings
 
 Kind = Literal["bool", "choice", "int", "float", "str", "list"]
 
-# What the desk itself applies at once (theme, refresh rate). Sections listed with "*" apply whole.
-DESK_LIVE = frozenset({"ui.*"})
+# What the desk itself applies at once (theme, refresh rate, key bindings). Sections listed with "*" apply whole.
+DESK_LIVE = frozenset({"ui.*", "keys.*"})
 
 
 def applies_live(key: str, patterns: frozenset[str] = DESK_LIVE) -> bool:

@@ -9,11 +9,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from tui_trader.ui import keys
+
 
 class ConfirmScreen(ModalScreen[bool]):
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes", id="confirm-yes"),
-        Binding("n,escape", "answer(False)", "No", id="confirm-no"),
+        Binding(keys.default("confirm_yes"), "answer(True)", "Yes", id="confirm_yes"),
+        Binding(keys.default("confirm_no"), "answer(False)", "No", id="confirm_no"),
     ]
 
     def __init__(self, title: str, message: str, yes: str = "Yes", no: str = "No", danger: bool = False) -> None:

@@ -9,11 +9,13 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
+from tui_trader.ui import keys
+
 EXPLAIN = {
     "pause": "pause or resume new entries (open positions stay protected)",
     "flatten": "close every open position at market (asks first)",
     "mode": "switch paper/live; live asks you to type LIVE and needs API keys",
-    "kill": "KILL SWITCH, from anywhere, no question: pause, cancel, flatten, halt",
+    "kill": "KILL SWITCH, from anywhere (even while typing), no question: pause, cancel, flatten, halt",
     "rearm": "re-arm after the kill switch (asks first)",
     "settings": "edit settings.toml; live values apply at once",
     "theme": "next theme",
@@ -23,7 +25,7 @@ EXPLAIN = {
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "close", "Close", id="help-close")]
+    BINDINGS = [Binding(keys.default("help_close"), "close", "Close", id="help_close")]
 
     def __init__(self, bindings: list[tuple[str, Binding]]) -> None:
         super().__init__(classes="dialog-screen")
@@ -31,8 +33,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         lines = Text()
+        width = max([8, *(len(key) for key, _ in self.key_bindings)])
         for key, b in self.key_bindings:
-            lines.append(f"{key:>8}  ", style="bold")
+            lines.append(f"{key:>{width}}  ", style="bold")
             lines.append(f"{b.description:<11}", style="bold")
             lines.append(f" {EXPLAIN.get(b.id or '', '')}\n")
         lines.append("\n       1-4  show a group of panes (small terminals)\n")

@@ -9,11 +9,13 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from tui_trader.ui import keys
+
 CONFIRM_WORD = "LIVE"
 
 
 class LiveConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="live-cancel")]
+    BINDINGS = [Binding(keys.default("live_cancel"), "cancel", "Cancel", id="live_cancel")]
 
     def __init__(self, exchange: str, demo: bool) -> None:
         super().__init__(classes="dialog-screen")

@@ -13,6 +13,7 @@ from textual.binding import Binding
 from textual.containers import Container
 from textual.widgets import Footer, Tab, Tabs
 
+from tui_trader.ui import keys
 from tui_trader.ui.widgets.base import Pane, TimedScreen, View
 from tui_trader.ui.widgets.indicators import IndicatorsPane
 from tui_trader.ui.widgets.orders import OrdersPane
@@ -32,14 +33,14 @@ class MainScreen(TimedScreen):
     # the tabbed layout the tabs take focus (left/right switch them); tab moves into the tables.
     AUTO_FOCUS = None
     BINDINGS = [
-        Binding("p", "app.pause", "Pause", id="pause"),
-        Binding("f", "app.flatten", "Flatten", id="flatten"),
-        Binding("m", "app.toggle_mode", "Mode", id="mode"),
-        Binding("s", "app.open_settings", "Settings", id="settings"),
-        Binding("t", "app.next_theme", "Theme", id="theme"),
-        Binding("q", "app.quit_desk", "Quit", id="quit"),
-        *(Binding(str(n), f"show_group('{key}')", label, show=False, id=f"tab-{key}")
-          for n, (key, label) in enumerate(GROUPS, 1)),
+        Binding(keys.default("pause"), "app.pause", "Pause", id="pause"),
+        Binding(keys.default("flatten"), "app.flatten", "Flatten", id="flatten"),
+        Binding(keys.default("mode"), "app.toggle_mode", "Mode", id="mode"),
+        Binding(keys.default("settings"), "app.open_settings", "Settings", id="settings"),
+        Binding(keys.default("theme"), "app.next_theme", "Theme", id="theme"),
+        Binding(keys.default("quit"), "app.quit_desk", "Quit", id="quit"),
+        *(Binding(keys.default(f"tab_{key}"), f"show_group('{key}')", label, show=False, id=f"tab_{key}")
+          for key, label in GROUPS),
     ]
 
     def __init__(self) -> None:

@@ -19,6 +19,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from tui_trader import reconcile as rc
+from tui_trader.ui import keys
 from tui_trader.ui.screens.confirm import ConfirmScreen
 
 KIND_LABEL: dict[str, str] = {
@@ -33,12 +34,12 @@ ACTION_STYLE = {"adopt": "bold green", "flatten": "bold red", "leave": "yellow"}
 
 class ReconcileScreen(ModalScreen[dict[str, str]]):
     BINDINGS = [
-        Binding("a", "choose('adopt')", "Adopt", id="reconcile-adopt"),
-        Binding("f", "choose('flatten')", "Flatten", id="reconcile-flatten"),
-        Binding("l", "choose('leave')", "Leave", id="reconcile-leave"),
-        Binding("d", "defaults", "Defaults", id="reconcile-defaults"),
-        Binding("c", "confirm", "Confirm", id="reconcile-confirm"),
-        Binding("escape", "no_escape", "", show=False, id="reconcile-escape"),
+        Binding(keys.default("reconcile_adopt"), "choose('adopt')", "Adopt", id="reconcile_adopt"),
+        Binding(keys.default("reconcile_flatten"), "choose('flatten')", "Flatten", id="reconcile_flatten"),
+        Binding(keys.default("reconcile_leave"), "choose('leave')", "Leave", id="reconcile_leave"),
+        Binding(keys.default("reconcile_defaults"), "defaults", "Defaults", id="reconcile_defaults"),
+        Binding(keys.default("reconcile_confirm"), "confirm", "Confirm", id="reconcile_confirm"),
+        Binding(keys.default("reconcile_escape"), "no_escape", "", show=False, id="reconcile_escape"),
     ]
 
     DEFAULT_CSS = """

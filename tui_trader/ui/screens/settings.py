@@ -21,6 +21,7 @@ from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Select, Static, Switch, Tab, Tabs
 
 from tui_trader.settings import Settings
+from tui_trader.ui import keys
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.settings_form import DESK_LIVE, Draft, FieldSpec, applies_live, to_text
 from tui_trader.ui.widgets.base import LiveText, TimedScreen, View
@@ -68,10 +69,10 @@ class FieldRow(Vertical):
 
 class SettingsScreen(TimedScreen):
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", id="settings-save", priority=True),
-        Binding("escape", "close", "Back", id="settings-close"),
-        Binding("ctrl+pagedown", "next_section(1)", "Next", id="settings-next", priority=True),
-        Binding("ctrl+pageup", "next_section(-1)", "Prev", id="settings-previous", priority=True),
+        Binding(keys.default("settings_save"), "save", "Save", id="settings_save", priority=True),
+        Binding(keys.default("settings_close"), "close", "Back", id="settings_close"),
+        Binding(keys.default("settings_next"), "next_section(1)", "Next", id="settings_next", priority=True),
+        Binding(keys.default("settings_previous"), "next_section(-1)", "Prev", id="settings_previous", priority=True),
     ]
 
     def __init__(self, saved: Settings, path: Path, known_themes: list[str],
@@ -86,6 +87,15 @@ class SettingsScreen(TimedScreen):
     def _extra_check(self, key: str, value: Any) -> str | None:
         if key == "ui.theme" and value not in self.known_themes:
             return f"no theme named {value!r} (available: {', '.join(self.known_themes)})"
+        check = getattr(self.app, "check_keys", None)
+        if key.startswith("keys.") and check is not None:
+            # The same check as at start: a key a text field edits with, or one another binding of the same
+            # screen has, is refused where it is typed.
+            wanted = {k.split(".", 1)[1]: v for k, v in self.draft.values.items() if k.startswith("keys.")}
+            prefix = f"{key} = "
+            for problem in check(wanted)[1]:
+                if problem.startswith(prefix):
+                    return problem.split(" refused: ", 1)[1].rsplit(";", 1)[0]
         return None
 
     def compose(self) -> ComposeResult:

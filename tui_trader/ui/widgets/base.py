@@ -80,6 +80,7 @@ class View:
     backend: str
     narrow: bool
     throttled_hz: float | None = None  # the desk redraws less often to leave the CPU to the pipeline
+    rearm_key: str = "ctrl+r"  # as the trader has it bound (the HALTED banner names it)
 
 
 def num(text: str, style: str = "") -> Text:

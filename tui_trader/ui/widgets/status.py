@@ -72,7 +72,7 @@ def halt_text(view: View) -> Text:
     when = f" {fmt.clock(st.halted_at)}" if st.halted_at else ""
     detail = f" · {st.halt_detail}" if st.halt_detail else ""
     middle = " · no new entries, positions flattened" if not view.narrow else ""
-    return Text(f"■ HALTED{when}{detail}{middle} · ctrl+r re-arms ■",
+    return Text(f"■ HALTED{when}{detail}{middle} · {view.rearm_key} re-arms ■",
                 style=ALARM, justify="center", no_wrap=True, overflow="ellipsis")
 
 
