@@ -22,7 +22,8 @@ One bar of one symbol, in order (times: the bar's close, except a next-open fill
 At the end, positions still open are closed at the last close (reason "end_of_data").
 
 Funding (off by default): at each 00:00/08:00/16:00 UTC bar, an open position pays notional × rate (a long
-pays a positive rate, a short receives it), taken from the paper wallet and counted against its trip.
+pays a positive rate, a short receives it), taken from the paper wallet and counted against its trip. The
+router's book has no funding input, so its equity (sizing, daily loss) leaves funding out.
 """
 
 from __future__ import annotations
