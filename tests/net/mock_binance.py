@@ -65,6 +65,10 @@ class MockBinance(MockExchange):
         self.clock_offset_ms = 0  # the server's clock ahead (+) or behind (-) the machine's, for skew tests
         # Market orders fill this fraction away from the price, against the taker (a thin book, a fast
         # market); set per symbol in `slippage_by_symbol` or for all in `slippage`.
+        # The venue's own log of nakedness: (symbol, from, to) on `self.clock` for every stretch in which a
+        # position lacked a resting stop-loss or take-profit for its whole quantity.
+        self.naked_spans: list[tuple[str, float, float]] = []
+        self._naked_from: dict[str, float] = {}
         self.slippage = 0.0
         self.slippage_by_symbol: dict[str, float] = {}
 
@@ -308,6 +312,29 @@ class MockBinance(MockExchange):
                 a["algoStatus"], a["updateTime"] = "CANCELED", now_ms()
         return web.json_response({"code": 200, "msg": "The operation of cancel all open order is done."})
 
+    def after_change(self) -> None:
+        t = self.clock()
+        for sym in sorted(set(self.positions) | set(self._naked_from)):
+            pos = self.positions.get(sym)
+            naked = pos is not None and not self.protected(sym)
+            if naked:
+                self._naked_from.setdefault(sym, t)
+            elif sym in self._naked_from:
+                self.naked_spans.append((sym, self._naked_from.pop(sym), t))
+
+    def protected(self, sym: str) -> bool:
+        qty = abs(self.positions[sym]["amt"])
+        kinds = {a["orderType"] for a in self.algos.values()
+                 if a["symbol"] == sym and a["algoStatus"] == "NEW" and a["reduceOnly"]
+                 and (a["closePosition"] or abs(float(a["quantity"]) - qty) < 1e-9)}
+        return {"STOP_MARKET", "TAKE_PROFIT_MARKET"} <= kinds
+
+    def longest_naked(self) -> tuple[float, str]:
+        """The longest stretch without both protective orders (seconds on `self.clock`), and its symbol."""
+        now = self.clock()
+        spans = self.naked_spans + [(sym, t0, now) for sym, t0 in self._naked_from.items()]
+        return max(((t1 - t0, sym) for sym, t0, t1 in spans), default=(0.0, ""))
+
     def set_price(self, symbol: str, price: float) -> list[str]:
         """Move the market; algo orders crossed by the move trigger and fill. Returns the triggered client ids."""
         self.prices[symbol] = price
@@ -323,6 +350,7 @@ class MockBinance(MockExchange):
             algo.update(algoStatus="FINISHED", actualOrderId=str(result["orderId"]), actualPrice=result["avgPrice"],
                         triggerTime=t, updateTime=t)
             fired.append(algo["clientAlgoId"])
+        self.after_change()
         return fired
 
     # --- positions and balance ------------------------------------------------------------------------------

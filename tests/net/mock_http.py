@@ -8,13 +8,20 @@ removed, so a test can assert the exact sequence ccxt sent.
 Failure injection (`fail`): the next N requests matching a method and path
 - "timeout": are processed (an order IS placed) but the answer is held back until the client gave up;
 - "drop": are held back without being processed (nothing placed);
-- "http": answered with the given status, body and headers instead of being processed.
+- "http": answered with the given status, body and headers instead of being processed;
+- "late": answered at once with the given status and body (status 0: held back until the client gave up, as
+  a timeout), and processed `delay` seconds later on the mock's clock — as a loaded venue does — unless that
+  is past the request's own expiry (its recvWindow, as Binance refuses a request that reaches its engine too
+  late). Late work runs when a request arrives after it is due (a client looking the order up), so a test on a
+  fake clock (`mock.clock = fake.now`) stays exact and fast.
+`match` narrows a failure to requests carrying those params (e.g. {"type": "TAKE_PROFIT_MARKET"}).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qsl
@@ -58,6 +65,8 @@ class Failure:
     status: int = 500
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+    match: dict[str, str] = field(default_factory=dict)
 
 
 class MockExchange:
@@ -72,6 +81,9 @@ class MockExchange:
         self._runner: web.AppRunner | None = None
         self._release = asyncio.Event()
         self._hold_s = 30.0
+        self.clock: Callable[[], float] = time.monotonic  # what "late" delays are measured on
+        self._late: list[tuple[float, float, Call, Handler]] = []  # (due, received, request, handler)
+        self.late_log: list[tuple[str, str, bool]] = []  # (path, client id, executed) of every late request
 
     # --- to override ----------------------------------------------------------------------------------
     def routes(self) -> dict[tuple[str, str], Handler]:
@@ -82,8 +94,9 @@ class MockExchange:
 
     # --- tests' controls ----------------------------------------------------------------------------
     def fail(self, method: str, path: str, kind: str, *, times: int = 1, status: int = 500, body: Any = None,
-             headers: dict[str, str] | None = None) -> None:
-        self.failures.append(Failure(method.upper(), path, kind, times, status, body, dict(headers or {})))
+             headers: dict[str, str] | None = None, delay: float = 0.0, match: dict[str, str] | None = None) -> None:
+        self.failures.append(Failure(method.upper(), path, kind, times, status, body, dict(headers or {}), delay,
+                                     dict(match or {})))
 
     def calls(self, method: str | None = None, path: str | None = None) -> list[Req]:
         return [r for r in self.requests if (method is None or r.method == method) and (path is None or r.path == path)]
@@ -137,9 +150,10 @@ class MockExchange:
                 params.update(parse_qsl(raw, keep_blank_values=True))
         return params
 
-    def _take_failure(self, method: str, path: str) -> Failure | None:
+    def _take_failure(self, method: str, path: str, params: dict[str, Any]) -> Failure | None:
         for f in self.failures:
-            if f.method == method and f.path == path and f.times > 0:
+            if f.method == method and f.path == path and f.times > 0 and all(
+                    str(params.get(k)) == v for k, v in f.match.items()):
                 f.times -= 1
                 return f
         return None
@@ -159,17 +173,44 @@ class MockExchange:
                   for k, v in params.items() if k not in SIGNING_FIELDS}
         self.requests.append(Req(method, path, logged))
         call = Call(method, path, params, dict(request.headers), request)
-        failure = self._take_failure(method, path)
+        await self.run_due()
+        failure = self._take_failure(method, path, params)
         handler = self.routes().get((method, path))
+        if failure is not None and failure.kind == "late" and handler is not None:
+            now = self.clock()
+            self._late.append((now + failure.delay, now, call, handler))
+            if failure.status == 0:
+                await self._hold()
+                return web.json_response({}, status=504)
+            return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         if failure is not None and failure.kind == "http":
             return web.json_response(failure.body, status=failure.status, headers=failure.headers)
         if failure is not None and failure.kind == "drop":
             await self._hold()
             return web.json_response({}, status=504)
         response = await handler(call) if handler is not None else self.not_found(call)
+        self.after_change()
         if failure is not None and failure.kind == "timeout":
             await self._hold()
         return response
+
+    async def run_due(self) -> None:
+        """Process the late requests that are due (in the order they are due)."""
+        now = self.clock()
+        due = sorted((item for item in self._late if item[0] <= now), key=lambda item: item[0])
+        self._late = [item for item in self._late if item[0] > now]
+        for at, received, call, handler in due:
+            # The venue refuses a request that reaches its engine past timestamp + recvWindow.
+            window_s = float(call.params.get("recvWindow", 10_000)) / 1000
+            client_id = str(call.params.get("newClientOrderId") or call.params.get("clientAlgoId") or "")
+            executed = at - received <= window_s
+            if executed:
+                await handler(call)
+            self.late_log.append((call.path, client_id, executed))
+            self.after_change()
+
+    def after_change(self) -> None:
+        """Called after every request and every late execution (subclasses record their state over time)."""
 
     async def _control(self, path: str, params: dict[str, Any]) -> web.Response:
         if path == "/mock/price":

@@ -436,9 +436,10 @@ class CcxtBroker(Broker):
             oid = derived_id(cmd.id, "close" if attempt == 0 else f"close-{attempt + 1}")
             params = self.venue.reduce_params(self.venue.client_id(oid), self.xs.margin_mode)
             try:
-                order = await self.req.submit(usym, close, self.venue.amount(self.ex, usym, prot.quantity), params, self.venue.client_id(oid))
+                order = await self.req.submit(usym, close, self.venue.amount(self.ex, usym, prot.quantity), params,
+                                              self.venue.client_id(oid), urgent=True)
                 order = await self._final(usym, order)
-            except (ccxt.BaseError, NotPlaced, StateUnknown) as err:
+            except (ccxt.BaseError, NotPlaced, StateUnknown, RetryLater) as err:
                 last = self.req.describe(err) if isinstance(err, ccxt.BaseError) else str(err)
                 log.error("%s %s: emergency close failed: %s", self.exchange, cmd.symbol, last)
                 continue

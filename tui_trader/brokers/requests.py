@@ -72,9 +72,12 @@ class Requests:
     def describe(self, err: BaseException) -> str:
         return describe(err, self._secrets)
 
-    async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+    async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, urgent: bool = False) -> Any:
+        """One request, after any rate-limit pause in force. `urgent` (closing a position that cannot be
+        protected) goes at once: waiting out the pause would leave it naked longer than the grace, and a
+        refusal costs only a retry."""
         delay = self._pause_until - time.monotonic()
-        if delay > 0:
+        if delay > 0 and not urgent:
             until = self._pause_until
             self.waits.append(round(delay, 3))
             await self._sleep(delay)
@@ -116,7 +119,7 @@ class Requests:
         raise AssertionError("unreachable")
 
     async def submit(self, usym: str, side: m.Side, amount: float, params: dict[str, Any], client_id: str,
-                      trigger: bool = False, window_s: float | None = None) -> dict[str, Any]:
+                      trigger: bool = False, window_s: float | None = None, urgent: bool = False) -> dict[str, Any]:
         """Place one order, once. An ambiguous failure is resolved by looking the client id up until the
         request can no longer execute (`window_s`: a shorter expiry for this request, sent with it)."""
         if client_id in self.sent:
@@ -128,7 +131,7 @@ class Requests:
             window = min(window, window_s)
             params = {**params, "recvWindow": max(1, int(window * 1000))}
         try:
-            return await self.call(self.ex.create_order, usym, "market", side, amount, None, params)
+            return await self.call(self.ex.create_order, usym, "market", side, amount, None, params, urgent=urgent)
         except ccxt.BaseError as err:
             if is_rate_limit(err):
                 self.sent.discard(client_id)  # refused before processing: the same id may go again
