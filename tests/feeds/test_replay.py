@@ -223,3 +223,53 @@ async def test_a_restarted_replay_continues_where_it_stopped(tmp_path):
     got = [md.event_time for md in h.market]
     assert len(got) == len(set(got))  # nothing published twice
     assert got == reference[:119] + reference[120:]  # only the frame whose publish failed is missing
+
+
+# --- hostile files: the frame reading part -----------------------------------------------------------
+
+
+def test_an_endless_line_is_skipped_without_being_held(tmp_path):
+    """A file of one line without a newline must not be read into memory whole."""
+    import tracemalloc
+
+    from tui_trader.feeds.replay import MAX_LINE_BYTES
+
+    path = tmp_path / "long.txt"
+    good = [trade("BTCUSDT", i, "100", 1000 + i) for i in range(3)]
+    with path.open("wb") as fh:
+        fh.write(f"1 {good[0]}\n".encode())
+        fh.write(b"2 " + b"x" * (3 * MAX_LINE_BYTES) + b"\n")
+        fh.write("".join(f"{3 + i} {f}\n" for i, f in enumerate(good[1:])).encode())
+    tracemalloc.start()
+    try:
+        reader = RecordingReader(path)
+        got = [f.decode() for _, f in reader]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got == good and reader.skipped == {"line too long": 1} and reader.lines == 4
+    assert peak < 3 * MAX_LINE_BYTES
+    resumed = RecordingReader(path, skip=2)  # a restart after the long line resumes after it
+    assert [f.decode() for _, f in resumed] == good[1:]
+
+
+def test_a_gzip_bomb_streams_through_in_bounded_memory(tmp_path):
+    import tracemalloc
+
+    path = tmp_path / "bomb.gz"
+    frames = [trade("BTCUSDT", 1, "100", 1000)]
+    with gzip.open(path, "wb", compresslevel=9) as fh:
+        fh.write(f"1 {frames[0]}\n".encode())
+        block = (b"0" * 1023 + b"\n") * 1024  # 1 MiB of lines that are not frames
+        for _ in range(64):
+            fh.write(block)
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        reader = RecordingReader(path)
+        got = [f.decode() for _, f in reader]
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert got == frames and reader.skipped == {"unreadable line": 64 * 1024}
+    assert peak < 32 << 20

@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK_BYTES = 1 << 20
+# Longer than any frame a venue sends (the live client refuses frames over 4 MiB). A longer line is skipped
+# ("line too long") without ever being held whole: a file of one endless line costs no memory.
+MAX_LINE_BYTES = 8 << 20
 GZIP_WBITS = 16 + zlib.MAX_WBITS
 
 
@@ -139,10 +142,11 @@ class RecordingReader:
         try:
             while data := fh.read(CHUNK_BYTES):
                 while data:
-                    out = d.decompress(data)
+                    # At most one chunk of output per call: a gzip bomb streams through, it never balloons.
+                    out = d.decompress(data, CHUNK_BYTES)
                     if out:
                         yield out
-                    data = b""
+                    data = d.unconsumed_tail
                     if d.eof and d.unused_data:  # the next gzip member
                         data = d.unused_data
                         d = zlib.decompressobj(GZIP_WBITS)
@@ -164,14 +168,21 @@ class RecordingReader:
             skip = self.skip
             lineno = 0
             rest = b""
+            discarding = False  # inside a line over MAX_LINE_BYTES: drop up to its newline
             # Big reads split into lines: several times fewer Python-level calls than readline per line.
             while True:
                 chunk = next(chunks, b"")
                 if not chunk:
-                    lines = [rest] if rest and not self._cut else []
+                    lines = [rest] if rest and not self._cut and not discarding else []
                 else:
                     lines = (rest + chunk).split(b"\n")
                     rest = lines.pop()
+                    if discarding:
+                        if lines:
+                            lines.pop(0)  # the end of the over-long line
+                            discarding = False
+                        else:
+                            rest = b""
                 for line in lines:
                     lineno += 1
                     if lineno <= skip:
@@ -194,6 +205,13 @@ class RecordingReader:
                         self._skip("unreadable line")
                         continue
                     yield recv_ns, frame
+                if len(rest) > MAX_LINE_BYTES:
+                    rest = b""
+                    discarding = True
+                    lineno += 1
+                    if lineno > skip:
+                        self.lines = lineno
+                        self._skip("line too long")
                 if not chunk:
                     break
             self.lines = lineno
