@@ -56,6 +56,13 @@ def pipeline_names(ctx: WorkerContext, names: Sequence[str]) -> Sequence[str]:
 
 class NotifierWorker(Worker):
     name = "notifier"
+    # Taken while running (the desk hands a new Settings object on save); the queue, the timeout, the title
+    # and `replays` apply after a restart.
+    live_settings = frozenset({
+        "notify.fills", "notify.stop_loss_take_profit", "notify.kill", "notify.halts", "notify.feed_down",
+        "notify.feed_down_after_s", "notify.naked_position", "notify.reconcile_waiting", "notify.daily_summary",
+        "notify.max_per_minute",
+    })
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
@@ -100,6 +107,8 @@ class NotifierWorker(Worker):
         async for _record, msg in self.consume(topic, start, tracked=False):
             if topic == m.HEALTH and msg.component == COMPONENT:
                 continue
+            if self.ctx.settings.notify is not rules.s:
+                rules.s = self.ctx.settings.notify
             self._send(handler(msg, now_ms()))
 
     async def _tick(self) -> None:
