@@ -133,6 +133,35 @@ async def test_garbage_frames_are_counted_not_fatal(btc_frames):
     assert "down" not in h.states("feed:public-btcusdt")
 
 
+async def test_live_bad_frames_reach_the_desk_as_collector_health_counters(btc_frames):
+    """Live, the counts by reason go out as the `collector` Health record within about a second of changing."""
+    import json
+
+    frames = list(btc_frames[:300])
+    trades = [i for i, f in enumerate(frames) if f.startswith('{"stream":"btcusdt@trade"')]
+    for i, change in zip(trades[5:8], ({"p": "NaN"}, {"t": 2**70}, {"p": "1e300"})):
+        env = json.loads(frames[i])
+        env["data"].update(change)
+        frames[i] = json.dumps(env)
+    async with BinanceWsServer(frames) as server:
+        async with Harness(settings_for(server)) as h:
+            await wait_until(lambda: len(h.market) >= len(frames) - 3, what="the good frames")
+
+            def reported():
+                last = [x for x in h.health if x.component == "collector"]
+                return last and last[-1].counters.get("read") == len(frames) and last[-1]
+
+            await wait_until(reported, timeout=5, what="the collector's Health with every frame counted")
+            health = reported()
+            summary = h.worker.summary()
+    assert health.state == "bad_frames"
+    assert health.counters["malformed:non-finite trade price"] == 1
+    assert health.counters["quarantined:trade id jump"] == 1
+    assert health.counters["quarantined:trade price outside band"] == 1
+    assert summary["bad_frames"] == 3 and len(h.market) == len(frames) - 3
+    assert [x.state for x in h.health if x.component == "collector"][0] == "ok"  # announced at start
+
+
 async def test_server_pings_are_answered(btc_frames):
     async with BinanceWsServer(btc_frames[:50]) as server:
         async with Harness(settings_for(server)) as h:

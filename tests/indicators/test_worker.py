@@ -258,7 +258,7 @@ async def test_trades_during_the_warm_up_follow_the_history(kline_server):
     async with Harness(live_settings(server.url), FixedClock(NOW)) as h:
         await until(lambda: any(p == "/fapi/v1/klines" for p, _ in server.calls), what="the klines request")
         forming = NOW // MIN * MIN
-        await h.send(trade("BTCUSDT", 650.0, forming - 5_000))  # already in a closed kline: late
+        await h.send(trade("BTCUSDT", 620.0, forming - 5_000))  # already in a closed kline: late
         await h.send(trade("BTCUSDT", 607.6, forming + 1_000))
         await h.send(trade("BTCUSDT", 607.0, forming + MIN))  # closes the forming bar at 607.6
         assert h.worker.counters()["trades"] == 0 and await h.signals() == []  # held meanwhile
@@ -269,6 +269,22 @@ async def test_trades_during_the_warm_up_follow_the_history(kline_server):
         got = await h.signals()
     assert counters["late_trades"] == 1 and counters["evaluations"] == 1
     assert [(s.signal, s.price) for s in got] == [("StrongBuy", 607.6)]
+
+
+async def test_a_full_warm_up_buffer_drops_the_oldest_trades_and_counts_them(kline_server, monkeypatch):
+    """The trades held during the warm-up are bounded: past WARMUP_BUFFER the oldest go, counted."""
+    monkeypatch.setattr(indicator_module, "WARMUP_BUFFER", 2)
+    server = await kline_server()
+    server.release.clear()
+    async with Harness(live_settings(server.url), FixedClock(NOW)) as h:
+        await until(lambda: any(p == "/fapi/v1/klines" for p, _ in server.calls), what="the klines request")
+        forming = NOW // MIN * MIN
+        for k in range(5):
+            await h.send(trade("BTCUSDT", 607.6, forming + 1_000 + k))
+        assert h.worker.counters()["warmup_dropped"] == 3
+        server.release.set()
+        await until(lambda: h.worker.warmup["state"] == "done", what="the warm-up")
+        await until(lambda: h.worker.counters()["trades"] == 2, what="the two newest held trades")
 
 
 def closed_port() -> int:
@@ -293,7 +309,7 @@ async def test_failed_warm_up_is_reported_and_the_stream_warms_up(kline_server, 
             for k in range(50):
                 await h.send(trade("BTCUSDT", 1000.0 * 0.999**k, t0 + k * MIN + 30_000))
             assert h.worker.counters()["evaluations"] == 0
-            await h.send(trade("BTCUSDT", 900.0, t0 + 50 * MIN + 30_000))
+            await h.send(trade("BTCUSDT", 940.0, t0 + 50 * MIN + 30_000))  # within the feed's 5 % band
             counters = h.worker.counters()
             got = await h.signals()
     assert counters["points"] == 50 and counters["evaluations"] == 1 and counters["warmup_points"] == 0

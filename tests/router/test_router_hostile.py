@@ -121,3 +121,17 @@ def test_a_replay_of_an_eth_capture_with_only_btc_configured_trades_nothing(shar
     collector = summary["workers"]["collector"]
     assert collector["ignored"] == {"unconfigured symbol": collector["read"] - 1, "no stream": 1}  # 1: a REST snapshot
     assert sum(collector["published"].values()) == 0
+
+
+def test_the_book_remembers_a_bounded_number_of_orders():
+    from tui_trader.portfolio.positions import MAX_ORDERS
+
+    core = make()
+    for k in range(MAX_ORDERS + 500):
+        cmd = m.OrderCommand(id=f"o{k}", symbol="BTCUSDT", side="buy" if k % 2 == 0 else "sell", quantity=0.001,
+                             ref_price=60_000.0, leverage=10, purpose="entry" if k % 2 == 0 else "close",
+                             reduce_only=k % 2 == 1, mode="paper", ts=T0)
+        core.portfolio.on_command(cmd)
+        core.portfolio.apply(filled(cmd))
+    assert len(core.portfolio._intents) == MAX_ORDERS and len(core.portfolio._cum) == MAX_ORDERS
+    assert core.portfolio.positions == {} and math.isfinite(core.portfolio.equity())

@@ -30,6 +30,10 @@ PositionSide = Literal["long", "short"]
 
 # Quantities below this are float dust left by adding and subtracting steps: the position is flat.
 QTY_EPSILON = 1e-9
+# Orders whose intent and cumulative fill are remembered (to fold repeats once). The oldest are forgotten past
+# this: a session of any length keeps a bounded book, and a status repeated after 10,000 newer orders is
+# not a case that happens.
+MAX_ORDERS = 10_000
 
 
 class Position(msgspec.Struct, frozen=True, kw_only=True):
@@ -127,6 +131,7 @@ class Portfolio:
         self._intents[cmd.id] = _Intent(
             purpose=cmd.purpose, leverage=cmd.leverage, stop_loss=cmd.stop_loss, take_profit=cmd.take_profit
         )
+        _bound(self._intents)
 
     def apply(self, st: m.OrderStatus) -> list[Fill]:
         """Fold one status into the book; returns the fill increment it carried (empty list if none)."""
@@ -142,6 +147,7 @@ class Portfolio:
         prev = self._cum.get(st.order_id)
         if prev is None:
             prev = self._cum[st.order_id] = _Cumulative()
+            _bound(self._cum)
         d_qty = st.filled_qty - prev.qty
         if d_qty <= QTY_EPSILON:
             return []  # a repeat or an older cumulative figure arriving late: nothing new
@@ -302,3 +308,9 @@ def _marked(pos: Position, price: float) -> Position:
     margin = pos.margin
     pct = unrealized / margin * 100.0 if margin > 0 else 0.0
     return msgspec.structs.replace(pos, mark_price=price, unrealized_pnl=unrealized, pnl_pct=pct)
+
+
+def _bound(orders: dict) -> None:
+    """Forget the oldest order (dicts keep insertion order) once MAX_ORDERS are remembered."""
+    if len(orders) > MAX_ORDERS:
+        del orders[next(iter(orders))]
