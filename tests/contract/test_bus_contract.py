@@ -186,3 +186,33 @@ async def test_publish_to_a_missing_topic_is_an_error(backend):
     bus = await backend.connect()
     with pytest.raises(BusError, match="does not exist"):
         await bus.publish(backend.topic("missing"), "k", b"x")
+
+
+async def test_end_offset_is_one_past_the_last_record(backend):
+    bus = await backend.connect()
+    topic = backend.topic()
+    await bus.create_topics([topic])
+    assert await bus.end_offset(topic) == 0
+    for i in range(7):
+        await bus.publish(topic, "k", f"v{i}".encode())
+    assert await bus.end_offset(topic) == 7
+    sub = await bus.subscribe(topic, Start.END)
+    assert sub.position == 7
+
+
+async def test_a_new_named_consumer_starting_at_the_end_pins_its_start(backend):
+    """A worker that subscribes for the first time (nothing committed, fallback end) and stops before it
+    commits anything resumes where it first started: records published while it was down are not lost."""
+    bus = await backend.connect()
+    topic = backend.topic()
+    await bus.create_topics([topic])
+    await bus.publish(topic, "k", b"before")
+    first = await bus.subscribe(topic, Start.committed("end"), consumer="pinned")
+    position = first.position
+    await first.close()
+    for v in (b"while-down-1", b"while-down-2"):
+        await bus.publish(topic, "k", v)
+    again = await bus.subscribe(topic, Start.committed("end"), consumer="pinned")
+    got = await take(again, 2)
+    assert [r.value for r in got] == [b"while-down-1", b"while-down-2"]
+    assert position == 1

@@ -2,7 +2,9 @@
 
 Semantics follow Fluvio (one partition per topic): records are ordered per topic and numbered by offset
 from 0; a record has a key (the symbol or an order id) and a value (the JSON of one message); a consumer
-starts at the beginning, the end, an absolute offset, or where its named consumer last committed.
+starts at the beginning, the end, an absolute offset, or where its named consumer last committed. A named
+consumer with nothing committed starts at its fallback; when that is the end, the start is pinned (committed
+as "everything before it done"), so a restart before the first commit loses nothing published in between.
 
 A consumer that falls behind what a backend retains receives a `Gap` saying how many records it missed,
 never a silent skip.
@@ -63,6 +65,9 @@ class Subscription(abc.ABC):
     """An async iterator of Record | Gap for one topic. `commit` records progress of a named consumer."""
 
     topic: str
+    # The offset of the next record this subscription delivers, when known (None: the topic's first
+    # retained record, not known yet). A consumer compares it with `Bus.end_offset` to know it caught up.
+    position: int | None = None
 
     def __aiter__(self) -> AsyncIterator[Record | Gap]:
         return self

@@ -152,6 +152,10 @@ class _EmbeddedSubscription(Subscription):
                 return t.log[idx]
             await self._park()
 
+    @property
+    def position(self) -> int:  # type: ignore[override]
+        return self._pending[0].offset if self._pending else self.cursor
+
     def take_ready(self, limit: int) -> list[Record]:
         """Up to `limit` records that are there now, without waiting: a busy consumer's fast path (one
         list slice instead of one coroutine per record). Empty when it must wait, or when a gap, a
@@ -256,6 +260,9 @@ class EmbeddedBus(Bus):
                 cursor = committed + 1
             else:
                 cursor = t.base if start.fallback == "beginning" else t.end
+                if consumer and start.fallback != "beginning":
+                    # Pin the first start: a restart before any commit resumes here, not at a later end.
+                    self.cluster.committed[(consumer, topic)] = cursor - 1
         elif kind == "beginning":
             cursor = t.base
         elif kind == "end":

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 CLOSE_TIMEOUT_S = 1.0
+END_OFFSET_TIMEOUT_S = 10.0
 
 
 def _client() -> Any:
@@ -83,8 +84,10 @@ class _OffsetStore:
 class _FluvioSubscription(Subscription):
     """The client's async partition stream. Closing ends a read that is waiting for a record."""
 
-    def __init__(self, topic: str, stream: Any, commit: Callable[[int], None] | None = None) -> None:
+    def __init__(self, topic: str, stream: Any, commit: Callable[[int], None] | None = None,
+                 position: int | None = None) -> None:
         self.topic = topic
+        self.position = position
         self._stream = stream
         self._commit = commit
         self._closed = asyncio.Event()
@@ -109,7 +112,9 @@ class _FluvioSubscription(Subscription):
             rec = reading.result()
         except fluvio.FluviorError as err:
             raise BusError(f"fluvio stream on {self.topic} failed: {err}") from None
-        return Record(self.topic, rec.key_string(), bytes(rec.value()), rec.offset(), rec.timestamp())
+        offset = rec.offset()
+        self.position = offset + 1
+        return Record(self.topic, rec.key_string(), bytes(rec.value()), offset, rec.timestamp())
 
     async def commit(self, offset: int) -> None:
         if self._commit is None:
@@ -257,42 +262,65 @@ class FluvioBus(Bus):
     ) -> Subscription:
         client = self._require()
         fluvio = _client()
-        offset = self._offset(start)
+        position = await self._position(topic, start)
         try:
             commit = None
             if consumer is not None:
                 store, cluster = self._offsets(), self.endpoint or "profile"
                 if start.kind == "committed":
                     done = store.get(cluster, consumer, topic)
-                    offset = fluvio.Offset.absolute(done + 1) if done is not None else offset
+                    if done is not None:
+                        position = done + 1
+                    elif position is not None:
+                        # Nothing committed yet: pin where this first subscription starts, so a worker
+                        # restarted before it commits anything resumes here, not at a later end.
+                        store.put(cluster, consumer, topic, position - 1)
 
                 def commit(done: int, consumer: str = consumer) -> None:
                     store.put(cluster, consumer, topic, done)
 
+            offset = fluvio.Offset.beginning() if position is None else fluvio.Offset.absolute(position)
             part = await asyncio.to_thread(client.partition_consumer, topic, 0)
             stream = await part.async_stream(offset)
-            sub = _FluvioSubscription(topic, stream, commit)
+            sub = _FluvioSubscription(topic, stream, commit, position)
         except fluvio.FluviorError as err:
             raise BusError(f"cannot subscribe to {topic}: {err}") from None
         self._subs.add(sub)
         return sub
 
-    @staticmethod
-    def _offset(start: Start) -> Any:
-        Offset = _client().Offset
-        if start.kind == "beginning":
-            return Offset.beginning()
-        if start.kind == "end":
-            return Offset.end()
-        if start.kind == "absolute":
-            return Offset.absolute(start.offset)
-        # "committed": the offset consumer resumes from its committed offset; this is where it starts
-        # when nothing is committed yet.
-        return Offset.beginning() if start.fallback == "beginning" else Offset.end()
+    async def _position(self, topic: str, start: Start) -> int | None:
+        """The absolute offset a subscription starts at (None: the topic's first retained record). The end is
+        resolved to a number here, so the start is pinned and the subscription knows where it is."""
+        kind = start.kind if start.kind != "committed" else start.fallback
+        if kind == "absolute":
+            return start.offset
+        if kind == "end":
+            return await self.end_offset(topic)
+        return None
 
     async def end_offset(self, topic: str) -> int:
-        # The client has no "high watermark" call: produce nothing, read from the end with a short wait.
-        raise BusError("end_offset is not available on the Fluvio bus")
+        """The offset the next published record will get: one past the last record (0 for an empty topic).
+
+        The client has no "high watermark" call: read from one record before the end with continuous mode
+        off, so the stream ends at the end. (The async stream panics at that end on client 0.21, so the
+        blocking stream runs in a thread; it only waits for one fetch.)"""
+        client = self._require()
+        fluvio = _client()
+
+        def _end() -> int:
+            config = fluvio.ConsumerConfig()
+            config.disable_continuous(True)
+            last = -1
+            for rec in client.partition_consumer(topic, 0).stream_with_config(fluvio.Offset.from_end(1), config):
+                last = rec.offset()
+            return last + 1
+
+        try:
+            return await asyncio.wait_for(asyncio.to_thread(_end), END_OFFSET_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            raise BusError(f"the end of {topic} is not known: no answer within {END_OFFSET_TIMEOUT_S:g} s") from None
+        except fluvio.FluviorError as err:
+            raise BusError(f"the end of {topic} is not known: {err}") from None
 
     async def close(self) -> None:
         subs, self._subs = self._subs, set()

@@ -9,6 +9,7 @@ itself and closes them in `finally`.
 from __future__ import annotations
 
 import abc
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Callable, Sequence
@@ -18,6 +19,7 @@ import msgspec
 from tui_trader import messages as m
 from tui_trader.bus.base import Bus, Gap, Record, Start
 from tui_trader.clock import Clock
+from tui_trader.errors import BusError
 from tui_trader.ids import IdSource
 from tui_trader.settings import Settings
 
@@ -104,6 +106,7 @@ class Worker(abc.ABC):
         conflate: bool = False,
         tracked: bool = True,
         latest_only: Callable[[], bool] | None = None,
+        ready: asyncio.Event | None = None,
     ) -> AsyncIterator[tuple[Record, Any]]:
         """Typed records of one topic. Malformed records are counted and logged, gaps logged; neither stops it.
 
@@ -115,6 +118,10 @@ class Worker(abc.ABC):
         `latest_only`: when it returns True for a batch of records that arrived together, only the last record
         of each key is decoded and handed on (a consumer that only needs the latest price per symbol). In a
         lockstep replay records arrive one at a time, so nothing is skipped and the result stays exact.
+
+        `ready`: set once the subscription is in place and every record published before it was made has
+        been handed on (a worker handles what happened before it started before it acts, and announces
+        itself only when it listens).
         """
         topic = self.ctx.topic(base_topic)
         durable = self.ctx.durable
@@ -123,7 +130,11 @@ class Worker(abc.ABC):
             start = Start.committed(fallback=start.kind if start.kind in ("beginning", "end") else "end")
         every = 1 if base_topic in m.LOSSLESS_TOPICS else COMMIT_EVERY
         sub = await self.ctx.bus.subscribe(topic, start, consumer=consumer, conflate=conflate, tracked=tracked)
-        handled = 0
+        target = await self._catch_up_target(topic, sub) if ready is not None else None
+        if ready is not None and target is None:
+            ready.set()
+        handled = committed = 0
+        last = -1
         decode = self.decoder.decode_record
         # The embedded bus hands over every record already there in one slice; others one at a time.
         take_ready = getattr(sub, "take_ready", None)
@@ -145,12 +156,34 @@ class Worker(abc.ABC):
                     msg = decode(topic, item.value, item.offset, base_topic)
                     if msg is not None:
                         yield item, msg
+                    if target is not None and item.offset + 1 >= target:
+                        target = None
+                        ready.set()  # type: ignore[union-attr]
                     if durable:
                         handled += 1
+                        last = item.offset
                         if handled % every == 0:
-                            await sub.commit(item.offset)
+                            await sub.commit(last)
+                            committed = handled
         finally:
+            if durable and handled > committed:
+                # A clean stop commits what was handled since the last periodic commit (a kill -9 cannot).
+                try:
+                    await sub.commit(last)
+                except Exception as err:  # stopping: report, don't raise
+                    self.log.warning("%s: cannot commit offset %d on stop: %s", topic, last, err)
             await sub.close()
+
+    async def _catch_up_target(self, topic: str, sub: Any) -> int | None:
+        """The end offset this subscription must reach to have seen everything published before it was made;
+        None when it is there already (or the bus cannot say, so nothing is waited for)."""
+        try:
+            end = await self.ctx.bus.end_offset(topic)
+        except (BusError, NotImplementedError) as err:
+            self.log.warning("%s: end offset unknown (%s); not waiting to catch up", topic, err)
+            return None
+        position = sub.position if sub.position is not None else 0
+        return None if position >= end else end
 
     async def health(self, component: str, state: str, detail: str = "", **extra: Any) -> None:
         h = m.Health(component=component, state=state, detail=detail, ts=self.ctx.clock.now_ms(), **extra)
