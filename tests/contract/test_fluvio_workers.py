@@ -55,6 +55,22 @@ async def next_of(sub, cls, timeout: float = 30.0):
     return m.Decoder().decode("", rec.value, base_topic={v: k for k, v in m.TOPIC_TYPES.items()}[cls])
 
 
+async def until_announced(health, components: set[str], timeout: float = 60.0) -> None:
+    """Wait until each component has published a Health record (a bounded wait on the condition)."""
+    missing = set(components)
+
+    async def _read():
+        async for rec in health:
+            missing.discard(m.Decoder().decode("", rec.value, base_topic=m.HEALTH).component)
+            if not missing:
+                return
+
+    try:
+        await asyncio.wait_for(_read(), timeout)
+    except asyncio.TimeoutError:
+        pytest.fail(f"no Health record from {sorted(missing)} within {timeout:g} s")
+
+
 def market(price: float, ts: int) -> m.MarketData:
     return m.MarketData(symbol="BTCUSDT", kind="trade", price=price, volume=0.1, bid=price - 0.1, bid_qty=1,
                         ask=price + 0.1, ask_qty=1, event_time=ts, recv_time=ts, ts=ts)
@@ -77,25 +93,14 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
         await bus.create_topics(topic(t) for t in m.TOPICS)
         orders = await bus.subscribe(topic(m.ORDERS), Start.BEGINNING)
         statuses = await bus.subscribe(topic(m.ORDER_STATUS), Start.BEGINNING)
+        health = await bus.subscribe(topic(m.HEALTH), Start.BEGINNING)
         router = start_worker("router", settings(tmp_path, prefix, "router"))
         executor = start_worker("executor", settings(tmp_path, prefix, "executor"))
-        # Workers of a fresh deployment start at the end of each topic: wait until both consume, by
-        # publishing market data until the executor's paper account answers (it publishes Account records).
-        accounts = await bus.subscribe(topic(m.ACCOUNT), Start.BEGINNING)
-        for attempt in range(60):
-            # A fresh event time on every attempt: the router refuses entries on a price older than
-            # risk.stale_after_s, and workers on a busy cluster can take longer than that to start.
-            now = time.time_ns() // 1_000_000
-            await bus.publish(topic(m.MARKET_DATA), "BTCUSDT", m.encode(market(60_000.0, now)))
-            try:
-                await asyncio.wait_for(accounts.__anext__(), 1.0)
-                break
-            except asyncio.TimeoutError:
-                continue
-        else:
-            pytest.fail("the executor never consumed market data")
-        # A fresh router reads signals from the end of the topic, so one published before it subscribed is
-        # never seen: repeat the buy until an order comes (a repeat after the entry is "same direction").
+        # Each worker announces itself once it listens: the router's state, the executor's acting mode.
+        await until_announced(health, {"router", m.MODE_COMPONENT})
+        # The router listens to signals and prices on separate streams, so the first buy may come before the
+        # first price (denied): repeat the pair until an order comes (a repeat after the entry is "same
+        # direction").
         for attempt in range(30):
             now = time.time_ns() // 1_000_000
             await bus.publish(topic(m.MARKET_DATA), "BTCUSDT", m.encode(market(60_000.0, now)))
@@ -114,11 +119,12 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
             fill = await next_of(statuses, m.OrderStatus)
         assert (fill.order_id, fill.status) == (cmd.id, "filled"), fill.error
 
-        # Restart the router: it resumes after its committed offsets and rebuilds its book from its journal,
-        # so a second buy signal is "same direction" (no new order), and a sell closes the position.
+        # Restart the router: it resumes after its committed offsets (a buy published while it is down is
+        # read), handles the fill it may not have seen before any signal, and rebuilds its book from its
+        # journal, so the second buy is "same direction" (no new order), and a sell closes the position.
         stop_worker(router)
-        router = start_worker("router", settings(tmp_path, prefix, "router"))
         await bus.publish(topic(m.SIGNALS), "BTCUSDT", m.encode(signal("StrongBuy", now + 1)))
+        router = start_worker("router", settings(tmp_path, prefix, "router"))
         await bus.publish(topic(m.SIGNALS), "BTCUSDT", m.encode(signal("StrongSell", now + 2)))
         close = await next_of(orders, m.OrderCommand)
         assert (close.purpose, close.side, close.reduce_only) == ("close", "sell", True)

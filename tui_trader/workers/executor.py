@@ -67,6 +67,7 @@ class ExecutorWorker(Worker):
         self._last_trade: dict[str, tuple[float, int]] = {}
         self._recheck = asyncio.Event()  # a live fill or cancel: the watchdog looks again at once
         self.watchdog: Any = None
+        self._left: set[str] = set()  # reconciliation differences the trader chose to leave alone
         self._live_lock = asyncio.Lock()
         self._queue: collections.deque[m.OrderCommand] = collections.deque()
         self._queued = asyncio.Event()
@@ -96,12 +97,20 @@ class ExecutorWorker(Worker):
             await self._recover()
             self._recovered = True
         starts = {topic: await self._start(topic) for topic in (m.ORDERS, m.CONTROL, m.MARKET_DATA)}
-        if self.settings.trading.paper_trading and self.live is None:
+        # One worker per process: commands and controls are listened to before anything says the executor is
+        # there (its mode Health, or an Account from the market pump), so no command sent on that word is lost.
+        listening = [asyncio.Event(), asyncio.Event()] if self.ctx.durable else [None, None]
+        if self.settings.trading.paper_trading and self.live is None and not self.ctx.durable:
             await self._announce_mode()
         try:
             async with asyncio.TaskGroup() as tg:
-                tg.create_task(self._consume_orders(starts[m.ORDERS]))
-                tg.create_task(self._consume_control(starts[m.CONTROL]))
+                tg.create_task(self._consume_orders(starts[m.ORDERS], listening[0]))
+                tg.create_task(self._consume_control(starts[m.CONTROL], listening[1]))
+                if self.ctx.durable:
+                    for event in listening:
+                        await event.wait()  # type: ignore[union-attr]
+                    if self.settings.trading.paper_trading and self.live is None:
+                        await self._announce_mode()
                 tg.create_task(self._consume_market(starts[m.MARKET_DATA]))
                 tg.create_task(self._live_commands())
                 if not self.settings.trading.paper_trading and self.live is None:
@@ -131,8 +140,8 @@ class ExecutorWorker(Worker):
             return Start.END  # type: ignore[attr-defined]
         return Start.at(self._resume[topic])
 
-    async def _consume_orders(self, start: Start) -> None:
-        async for rec, cmd in self.consume(m.ORDERS, start):
+    async def _consume_orders(self, start: Start, ready: asyncio.Event | None = None) -> None:
+        async for rec, cmd in self.consume(m.ORDERS, start, ready=ready):
             self._resume[m.ORDERS] = rec.offset + 1
             self.commands += 1
             refusal = self._refusal(cmd)
@@ -182,8 +191,8 @@ class ExecutorWorker(Worker):
                     f"the last trade {price:g}")
         return None
 
-    async def _consume_control(self, start: Start) -> None:
-        async for rec, ctl in self.consume(m.CONTROL, start):
+    async def _consume_control(self, start: Start, ready: asyncio.Event | None = None) -> None:
+        async for rec, ctl in self.consume(m.CONTROL, start, ready=ready):
             self._resume[m.CONTROL] = rec.offset + 1
             if ctl.command == "reconcile":
                 self._answered(ctl)
@@ -426,6 +435,7 @@ class ExecutorWorker(Worker):
             choices = rc.default_choices(diffs)
             p = rec.policy
             self.log.warning("reconcile: no desk to ask; policy untracked=%s, tracked=%s", p.untracked, p.tracked)
+        self._left = {d.id for d in diffs if choices.get(d.id, "leave") == "leave"}
         await self.health("reconcile", "applying", f"{len(diffs)} difference{'s' * (len(diffs) != 1)}")
         self.reconciled = await rec.apply(survey, choices)
         await self.health("reconcile", "done", "\n".join(self.reconciled))
@@ -492,6 +502,7 @@ class ExecutorWorker(Worker):
                          publish=self._publish_reconciled)
         self.watchdog = Watchdog(self.settings, self.journal, broker, rec, now_ms=self.ctx.clock.now_ms,
                                  publish=self._publish_reconciled, health=self.health)
+        self.watchdog.left = set(self._left)
         while True:
             self._recheck.clear()
             waiting = False

@@ -30,6 +30,10 @@ from tui_trader.workers.base import Worker, WorkerContext
 
 # Subscribed in this order, so controls and statuses are in place before the first signal can arrive.
 TOPICS = (m.CONTROL, m.ORDER_STATUS, m.ACCOUNT, m.MARKET_DATA, m.SIGNALS)
+# Read up to where they stood at start before any signal or price is acted on: a restarted router knows its
+# fills, kill switch and balance first (otherwise a signal handled before the fill that preceded it would
+# find no position and enter again).
+STATE_TOPICS = (m.CONTROL, m.ORDER_STATUS, m.ACCOUNT)
 
 
 class RouterWorker(Worker):
@@ -79,10 +83,23 @@ class RouterWorker(Worker):
 
     async def run(self) -> None:
         starts = {topic: await self._start(topic) for topic in TOPICS}
-        await self._announce()
+        if not self.ctx.durable:  # in one process the pipeline starts together (and a replay in lockstep)
+            await self._announce()
+            async with asyncio.TaskGroup() as tg:
+                for topic, start in starts.items():
+                    tg.create_task(self._pump(topic, start), name=f"router:{topic}")
+            return
         async with asyncio.TaskGroup() as tg:
-            for topic, start in starts.items():
-                tg.create_task(self._pump(topic, start), name=f"router:{topic}")
+            ready = {topic: asyncio.Event() for topic in TOPICS}
+            for topic in STATE_TOPICS:
+                tg.create_task(self._pump(topic, starts[topic], ready[topic]), name=f"router:{topic}")
+            await _all_set(ready[t] for t in STATE_TOPICS)
+            for topic in TOPICS:
+                if topic not in STATE_TOPICS:
+                    tg.create_task(self._pump(topic, starts[topic], ready[topic]), name=f"router:{topic}")
+            await _all_set(ready.values())
+            # Announced once it listens to everything: whoever waits for the router may publish now.
+            await self._announce()
 
     async def _start(self, topic: str) -> Start:
         """Where a subscription begins. A replay reads its fresh bus from the beginning (nothing published
@@ -100,7 +117,7 @@ class RouterWorker(Worker):
                 return Start.END  # type: ignore[attr-defined]
         return Start.at(self._resume[topic])
 
-    async def _pump(self, topic: str, start: Start) -> None:
+    async def _pump(self, topic: str, start: Start, ready: asyncio.Event | None = None) -> None:
         handler = self._handlers[topic]
         lossless = topic in m.LOSSLESS_TOPICS
         now_ms = self.ctx.clock.now_ms
@@ -108,7 +125,7 @@ class RouterWorker(Worker):
         # running free, a burst) the latest per symbol is enough.
         market = topic == m.MARKET_DATA
         latest = (lambda: True) if market else None
-        async for record, msg in self.consume(topic, start, conflate=market, latest_only=latest):
+        async for record, msg in self.consume(topic, start, conflate=market, latest_only=latest, ready=ready):
             if lossless:
                 # Past this record even if handling it fails: a record that crashes the router must not
                 # crash it again after the restart.
@@ -185,6 +202,11 @@ class RouterWorker(Worker):
             "state": state,
             "state_detail": detail,
         }
+
+
+async def _all_set(events) -> None:
+    for event in list(events):
+        await event.wait()
 
 
 def _order_ids(cmd: m.OrderCommand) -> tuple[str, ...]:
