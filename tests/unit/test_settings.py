@@ -40,7 +40,7 @@ def test_trading_keeps_the_seed_names_and_defaults():
 
 def test_every_section_of_design_exists_with_the_endpoint_overrides():
     assert s.SECTIONS == ("trading", "indicators", "risk", "feed", "exchange", "paper", "bus", "ui", "journal",
-                          "keys")
+                          "keys", "notify")
     d = s.Settings()
     assert d.feed.ws_base_url == "wss://fstream.binance.com"
     assert d.exchange.api_base_url == ""
