@@ -78,11 +78,13 @@ class Desk:
         self.router = RouterWorker(self.ctx) if router else None
         self.statuses: list[m.OrderStatus] = []
         self.health: list[m.Health] = []
+        self.accounts: list[m.Account] = []
         self._tasks: list[asyncio.Task] = []
 
     async def __aenter__(self) -> "Desk":
         await self.bus.create_topics(m.TOPICS)
-        for topic, sink, cls in ((m.ORDER_STATUS, self.statuses, m.OrderStatus), (m.HEALTH, self.health, m.Health)):
+        for topic, sink, cls in ((m.ORDER_STATUS, self.statuses, m.OrderStatus), (m.HEALTH, self.health, m.Health),
+                                 (m.ACCOUNT, self.accounts, m.Account)):
             sub = await self.bus.subscribe(topic, Start.BEGINNING, tracked=False)
             self._tasks.append(asyncio.create_task(self._tap(sub, sink, cls)))
         if self.router is not None:  # started first, as the runtime does

@@ -48,6 +48,9 @@ class Watchdog:
         self._last: tuple[str, str, tuple[str, ...]] | None = None
         self.actions: list[str] = []  # everything the watchdog did, one line each (summary, tests)
         self.checks = 0
+        # Differences the trader answered "leave" for at start (by id): not acted on; a position left without
+        # protection still shows in the alarm.
+        self.left: set[str] = set()
 
     async def check(self, positions: list[rc.ExchangePosition], orders: list[rc.ExchangeOrder]) -> bool:
         """Compare, act, raise or clear the alarm. True when a naked position waits out its grace period (the
@@ -66,6 +69,11 @@ class Watchdog:
         naked = set()
         for d in diffs:
             what = rc.describe(d)
+            if d.id in self.left:
+                if d.kind == "unprotected":
+                    problems.append(f"{d.symbol} without protection ({what}): left so at start, as the trader chose")
+                    concerned.add(d.symbol)
+                continue
             if d.kind == "unprotected":
                 naked.add(d.symbol)
                 since = self.naked_since.setdefault(d.symbol, now)
