@@ -293,3 +293,22 @@ def test_a_payload_whose_symbol_is_not_its_streams_is_malformed():
     assert p.parse(json.dumps(frame), 0) is None
     assert p.malformed == {"symbol differs from its stream": 1} and p.symbols_seen() == ["ETHUSDT"]
     assert p.parse(trade(1, price="2500.1", symbol="ethusdt"), 0).price == 2500.1
+
+
+def test_headless_json_shows_the_bad_frames_by_reason(btc_frames, tmp_path):
+    import subprocess
+    import sys
+
+    trades = market_trades(btc_frames)
+    frames = list(btc_frames[:1000])
+    for k, change in ((20, {"p": "1e9"}), (30, {"p": "NaN"}), (40, {"t": 2**70})):
+        frames[trades[k][0]] = mutate(frames[trades[k][0]], **change)
+    path = write_recording(tmp_path / "bad.gz", frames)
+    run = subprocess.run([sys.executable, "-m", "tui_trader", "headless", "--replay", str(path), "--speed", "max",
+                          "--json"], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["quarantined"] == {"trade price outside band": 1, "trade id jump": 1}
+    assert summary["malformed"] == {"non-finite trade price": 1}
+    assert summary["workers"]["collector"]["bad_frames"] == 3
+    assert sum(summary["published"].values()) == len(frames) - 3

@@ -120,6 +120,7 @@ def summarize(runtime: Runtime, duration_s: float, tap: Tap | None) -> dict[str,
         "malformed": collector.get("malformed", {}),
         "ignored": collector.get("ignored", {}),
         "duplicates": collector.get("duplicates", {}),
+        "quarantined": collector.get("quarantined", {}),
         "workers": workers,
         "worker_states": {n: {"state": s.state, "restarts": s.restarts} for n, s in runtime.states.items()},
     }
