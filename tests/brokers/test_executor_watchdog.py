@@ -96,3 +96,14 @@ async def test_an_orphan_protective_order_is_canceled_and_shown(api_keys, mock_b
         await until(lambda: any(s.order_id == "left-over" and s.status == "canceled" for s in desk.statuses), "its row")
         await until(lambda: alarms(desk), "the alarm")
         assert "orphan" in alarms(desk)[-1].detail
+
+
+async def test_paper_the_watchdog_reads_what_the_paper_broker_reports():
+    async with Desk(settings_for()) as desk:
+        await desk.market("BTCUSDT", 60_000.0, 1_000)
+        await desk.market("ETHUSDT", 2_500.0, 1_000)
+        await desk.send(command(quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0, ts=1_000))
+        assert not alarms(desk)  # protected: nothing to say
+        await desk.send(command(symbol="ETHUSDT", quantity=0.5, ref_price=2_500.0, ts=1_000))  # no stop, no target
+        assert desk.accounts[-1].positions and alarms(desk)
+        assert alarms(desk)[-1].symbols == ["ETHUSDT"] and "without a resting stop-loss" in alarms(desk)[-1].detail

@@ -35,7 +35,7 @@ from tui_trader.brokers.venues import Venue, rules_from_market, venue_for
 from tui_trader.errors import BrokerError
 from tui_trader.exchange import create_exchange, unified_symbol
 from tui_trader.instruments import InstrumentRules
-from tui_trader.reconcile import ExchangeOrder, ExchangePosition
+from tui_trader.reconcile import ExchangeOrder, ExchangePosition, OrderRole
 from tui_trader.settings import Secrets, Settings
 
 log = logging.getLogger(__name__)
@@ -757,6 +757,7 @@ class CcxtBroker(Broker):
     def _exchange_order(self, usym: str, order: dict[str, Any]) -> ExchangeOrder | None:
         info = order.get("info") or {}
         kind = str(info.get("orderType") or info.get("type") or order.get("type") or "").upper()
+        role: OrderRole
         if "TAKE_PROFIT" in kind or order.get("takeProfitPrice"):
             role = "take_profit"
         elif "STOP" in kind or order.get("stopLossPrice"):

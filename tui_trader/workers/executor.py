@@ -68,6 +68,7 @@ class ExecutorWorker(Worker):
         self._recheck = asyncio.Event()  # a live fill or cancel: the watchdog looks again at once
         self.watchdog: Any = None
         self._left: set[str] = set()  # reconciliation differences the trader chose to leave alone
+        self._paper_alarm: tuple[str, str] | None = None
         self._live_lock = asyncio.Lock()
         self._queue: collections.deque[m.OrderCommand] = collections.deque()
         self._queued = asyncio.Event()
@@ -209,7 +210,7 @@ class ExecutorWorker(Worker):
                 self._question[2].set_result(rc.kill_choices(self._question[1]))
             self.killed_at = ctl.ts if self.killed_at is None else max(self.killed_at, ctl.ts)
             kept: collections.deque[m.OrderCommand] = collections.deque()
-            dropped = []
+            dropped: list[m.OrderCommand] = []
             for cmd in self._queue:
                 (dropped if self._killed(cmd) else kept).append(cmd)
             self._queue = kept
@@ -615,7 +616,19 @@ class ExecutorWorker(Worker):
         self._account_at[mode] = now
         msg = m.Account(mode=mode, acting=mode == self.mode, exchange=exchange, balance_total=view.balance_total,
                         balance_free=view.balance_free, positions=view.positions, ts=now)
+        if mode == "paper" and self.mode == "paper":
+            await self._paper_watch(view)
         await self.publish(m.ACCOUNT, mode, msg)
+
+    async def _paper_watch(self, view: AccountView) -> None:
+        """Paper: the watchdog reads what the paper broker reports (its triggers rest with each position);
+        a position without both is an alarm, as live."""
+        naked = sorted(p.symbol for p in view.positions if not (p.stop_loss_resting and p.take_profit_resting))
+        state = ("alarm", f"paper position without a resting stop-loss and take-profit: {', '.join(naked)}") if naked else ("ok", "")
+        if state == self._paper_alarm or (self._paper_alarm is None and state[0] == "ok"):
+            return
+        self._paper_alarm = state
+        await self.health(m.WATCHDOG_COMPONENT, state[0], state[1], symbols=naked)
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = dict(self.counters())
@@ -639,6 +652,11 @@ class ExecutorWorker(Worker):
                            "fees": round(self.fees["live"], 6), "balance": self.live_balance}
         if self.reconciled:
             out["reconciled"] = list(self.reconciled)
+        out["mode"] = self.mode
+        if self._mode_refusal:
+            out["mode_refused"] = self._mode_refusal
+        if self.watchdog is not None and self.watchdog.actions:
+            out["watchdog"] = list(self.watchdog.actions)
         out["final_balance"] = round(self.paper.wallet, 6) if self.settings.trading.paper_trading else self.live_balance
         return out
 
