@@ -22,7 +22,12 @@ class InstrumentRules(msgspec.Struct, frozen=True, kw_only=True):
 
     def round_qty_down(self, qty: float) -> float:
         """Largest multiple of `step` not above qty (with a small epsilon against binary float error)."""
-        steps = math.floor(qty / self.step + 1e-9)
+        ratio = qty / self.step
+        if not math.isfinite(ratio):
+            # Too large (or not a number) to count in steps: nothing to round. Callers cap a close to the
+            # position and refuse an entry whose notional or margin does not fit.
+            return qty
+        steps = math.floor(ratio + 1e-9)
         return round(steps * self.step, 12)
 
     def round_price(self, price: float) -> float:

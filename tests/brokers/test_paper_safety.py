@@ -174,6 +174,18 @@ def test_an_entry_with_numbers_that_are_not_finite_and_positive_is_refused_with_
     assert b.positions == {}
 
 
+def test_an_entry_too_large_to_count_in_steps_is_refused_not_raised():
+    """A finite quantity of 1.8e305 overflowed the step rounding (found by the property below)."""
+    b = broker()
+    b.on_market(trade(60_000.0))
+    [out] = b.enter_now(command(quantity=1.797e305, ref_price=60_000.0, stop_loss=59_400.0, take_profit=61_200.0))
+    assert out.status == "rejected" and out.error
+    assert b.positions == {}
+    b.enter_now(planned("buy", 60_000.0, 0.01, 0.02, quantity=0.01))
+    [*_, close] = b.reduce_now(command(side="sell", quantity=1.797e305, purpose="close"))
+    assert (close.status, close.filled_qty) == ("filled", 0.01)  # a close is capped to the position
+
+
 def test_a_close_with_a_quantity_that_is_not_finite_is_refused_and_the_protection_stays():
     b = broker()
     b.on_market(trade(60_000.0))
