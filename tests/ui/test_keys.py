@@ -117,11 +117,20 @@ async def test_live_dialog_names_the_exchange_and_needs_the_word_live(desk, bus,
         assert isinstance(app.screen, MainScreen)
         assert await controls(bus) == []
         await pilot.press("m", *"LIVE", "enter")
-        await wait_for(pilot, lambda: "LIVE" in status(app), "LIVE in the status bar")
+        await wait_for(pilot, lambda: "switching…" in status(app), "switching… in the status bar")
         assert await controls(bus) == [("set_mode", "live", "desk")]
+        # The executor answers: it acts live now (its "mode" Health record).
+        await bus.publish(m.HEALTH, m.MODE_COMPONENT, m.encode(m.Health(
+            component=m.MODE_COMPONENT, state="live", ts=canned.NOW)))
+        await app.refresh_desk()
+        await wait_for(pilot, lambda: "● LIVE" in status(app), "LIVE in the status bar")
         assert app.screen.query_one(StatusBar).has_class("-live")
         await pilot.press("m")  # back to paper: no dialog needed to reduce risk
-        await wait_for(pilot, lambda: "PAPER" in status(app), "PAPER again")
+        await wait_for(pilot, lambda: "LIVE→PAPER switching…" in status(app), "switching back")
+        await bus.publish(m.HEALTH, m.MODE_COMPONENT, m.encode(m.Health(
+            component=m.MODE_COMPONENT, state="paper", ts=canned.NOW)))
+        await app.refresh_desk()
+        await wait_for(pilot, lambda: " PAPER " in status(app), "PAPER again")
         assert await controls(bus) == [("set_mode", "live", "desk"), ("set_mode", "paper", "desk")]
 
 

@@ -25,6 +25,8 @@ from tui_trader.ui.settings_form import applies_live, changed_keys, merge_live, 
 
 log = logging.getLogger(__name__)
 
+REPLAY_PAPER_ONLY = "a replay is paper only: live would send real orders priced from old data"
+
 
 class DeskActions:
     """Key actions of the desk (mixed into DeskApp)."""
@@ -98,13 +100,22 @@ class DeskActions:
             yes="Flatten", danger=True), answer)
 
     def action_toggle_mode(self) -> None:
+        # The mode on screen is the one the executor reports acting in; the switch shows as "switching…"
+        # until it answers (state.py).
+        if self.state.mode_requested:
+            self.notify(f"Switching to {self.state.mode_requested.upper()}: waiting for the executor to answer.",
+                        title="Mode", timeout=4)
+            return
         if self.state.mode == "live":
             self.run_worker(self.send("set_mode", "paper"), group="control")
-            self.notify("Back to PAPER: new orders go to the paper broker.", title="Mode", timeout=4)
+            self.notify("Back to PAPER asked: new orders go to the paper broker once the executor switches.",
+                        title="Mode", timeout=4)
             return
         refusal = self.live_refusal()
         if refusal:
+            self.state.mode_refusal = refusal
             self.notify(refusal, title="Live refused", severity="error", timeout=10)
+            self.call_later(self.refresh_desk)
             return
         ex = self.settings.exchange
 
@@ -112,13 +123,16 @@ class DeskActions:
             if ok:
                 await self.send("set_mode", "live")
                 await self.refresh_desk()
-                self.notify(f"LIVE on {ex.name}{' (demo)' if ex.demo else ' — REAL MONEY'}.", title="Mode",
-                            severity="warning", timeout=10)
+                self.notify(f"Switching to LIVE on {ex.name}{' (demo)' if ex.demo else ' — REAL MONEY'}: the "
+                            "badge says LIVE once the executor acts live.", title="Mode", severity="warning",
+                            timeout=10)
 
         self.push_screen(LiveConfirmScreen(ex.name, ex.demo), answer)
 
     def live_refusal(self) -> str:
-        """Why live mode cannot be switched on here ("" when it can): keys missing or unreadable."""
+        """Why live mode cannot be switched on here ("" when it can): a replay, keys missing or unreadable."""
+        if self.is_replay():
+            return REPLAY_PAPER_ONLY
         try:
             secrets = settings_mod.load_secrets(self.settings)
         except SecretsError as err:

@@ -91,6 +91,7 @@ class DeskApp(DeskActions, App[int]):
         self.throttle = Throttle(1 / settings.ui.refresh_hz)
         self.adaptive_refresh = adaptive_refresh
         self._draw_errors: dict[str, float] = {}
+        self._bells = 0  # watchdog alarms rung so far
         self._serve_worker: Worker | None = None
         self._colours: tuple[str, Colours] | None = None
         self._load_themes(theme_dirs if theme_dirs is not None else paths.theme_dirs())
@@ -128,6 +129,12 @@ class DeskApp(DeskActions, App[int]):
         self.theme = names[(i + 1) % len(names)]
         self.notify(f"Theme {self.theme} (ui.theme in settings keeps one)", title="Theme", timeout=2)
         self.call_later(self.refresh_desk)
+
+    def is_replay(self) -> bool:
+        """The pipeline is fed a recording: run here with --replay, or (an attached desk) its feed says so."""
+        if self.runner is not None:
+            return self.runner.replay
+        return any(c.startswith("feed:replay") for c in self.state.health)
 
     # --- keys ---------------------------------------------------------------------------------------
 
@@ -323,6 +330,9 @@ class DeskApp(DeskActions, App[int]):
                     if not screen.is_modal:
                         break  # screens under a full screen are not on view
             self._show_notices()
+            if self.state.alarm_count != self._bells:
+                self._bells = self.state.alarm_count
+                self.bell()  # the watchdog's alarm: heard even when the trader looks elsewhere
         except Exception as err:
             text = f"{type(err).__name__}: {err}"[:200]
             now = time.monotonic()

@@ -117,11 +117,24 @@ class DeskState:
     replay_done: str = ""
     router_state: str = ""
     control_ts: int = 0
+    # The mode is what the executor reports it acts in (its "mode" Health record, an acting Account), never
+    # what was asked for: a requested switch shows as switching until the executor answers.
+    mode_ts: int = 0  # time of the record the mode was last taken from
+    mode_requested: str = ""  # a switch asked for and not answered yet ("" = none)
+    mode_requested_ts: int = 0
+    mode_refusal: str = ""  # why the executor refused the last switch ("" = it did not)
+    paper_book: m.Account | None = None  # a non-acting broker's account (an earlier paper session's book)
+    # The watchdog's alarm: what is wrong and the symbols concerned ("" = no alarm).
+    alarm: str = ""
+    alarm_symbols: tuple[str, ...] = ()
+    alarm_ts: int = 0
     # Bumped per area on every change, so a pane whose data did not move skips its redraw.
     versions: collections.Counter = field(default_factory=collections.Counter)
     _noticed: dict = field(default_factory=dict)  # (component, state) -> ts of the last notice
     portfolio: Portfolio = field(init=False)
     _seq: int = 0
+    alarm_count: int = 0  # alarms raised (each rings the terminal bell once)
+    _mode_asks: set = field(default_factory=set)  # (origin, ts, arg) of set_mode controls applied
 
     def __post_init__(self) -> None:
         self.portfolio = Portfolio(self.starting_balance)
@@ -165,8 +178,7 @@ class DeskState:
 
     def on_command(self, cmd: m.OrderCommand) -> None:
         self.versions["orders"] += 1
-        self.portfolio.on_command(cmd)
-        self.mode = cmd.mode
+        self.portfolio.on_command(cmd)  # cmd.mode is what the router asked for, not what the executor did
         if cmd.id in self.orders:
             return
         self._new_row(order_id=cmd.id, ts=cmd.ts, symbol=cmd.symbol, side=cmd.side, qty=cmd.quantity,
@@ -242,13 +254,26 @@ class DeskState:
             self.halted = False
             self.halt_detail = ""
         elif c.command == "set_mode" and c.arg in ("paper", "live"):
-            self.mode = c.arg
+            # Asked, not done: the executor says when it acts in the new mode, or why it refused. The desk
+            # applies its own request when sending it; the same record read back from the bus is not new.
+            seen = (c.origin, c.ts, c.arg)
+            if seen not in self._mode_asks:
+                self._mode_asks.add(seen)
+                self.mode_requested = c.arg if c.arg != self.mode else ""
+                self.mode_requested_ts = c.ts
+                self.mode_refusal = ""
         if c.origin != "desk":
             self.notice("warning", "Control", f"{c.command}{' ' + c.arg if c.arg else ''} from {c.origin}")
 
     def on_health(self, h: m.Health) -> None:
         before = self.health.get(h.component)
         self.health[h.component] = h
+        if h.component == m.MODE_COMPONENT:
+            self._on_mode(h)
+            return
+        if h.component == m.WATCHDOG_COMPONENT:
+            self._on_watchdog(h, before)
+            return
         if h.component == "router" and h.ts >= self.control_ts:
             # The router's own state is the truth about paused and halted (a kill from another desk, a
             # halted flag restored from its state file, a resume it ignored); a record older than the
@@ -275,9 +300,65 @@ class DeskState:
         elif h.component == "router" and h.state == "daily_loss_limit":
             self.notice("warning", "Daily loss limit", h.detail)
 
+    def _on_mode(self, h: m.Health) -> None:
+        if h.state not in ("paper", "live") or h.ts < self.mode_ts:
+            return
+        requested = self.mode_requested
+        answered = bool(requested) and h.ts >= self.mode_requested_ts
+        self._set_mode(h.state, h.ts)
+        if answered or not requested:
+            # The executor's answer to the switch asked for (or a switch asked elsewhere): its refusal, if any.
+            if h.detail and (answered or h.detail != self.mode_refusal):
+                self.notice("error", f"{(requested or 'live').upper()} refused", h.detail)
+            self.mode_refusal = h.detail
+            self.mode_requested = ""
+
+    def _set_mode(self, mode: str, ts: int) -> None:
+        self.mode_ts = ts
+        if mode == self.mode:
+            return
+        self.mode = mode
+        self.versions["mode"] += 1
+        if mode == "paper" and self.portfolio.balance_from_exchange:
+            self.portfolio.use_starting_balance()
+        self.notice("warning", "Mode", "LIVE: orders go to the exchange" if mode == "live"
+                    else "PAPER: orders go to the paper broker")
+
+    def _on_watchdog(self, h: m.Health, before: m.Health | None) -> None:
+        if h.state == "alarm":
+            new = before is None or before.state != "alarm" or before.detail != h.detail
+            self.alarm, self.alarm_symbols, self.alarm_ts = h.detail or "watchdog alarm", tuple(h.symbols), h.ts
+            if new:
+                self.alarm_count += 1
+                self.notice("error", "Watchdog ALARM", self.alarm)
+                self._alarm_row(h, "alarm", self.alarm)
+        elif self.alarm:
+            self._alarm_row(h, "ok", f"cleared: {self.alarm}")
+            self.alarm, self.alarm_symbols = "", ()
+        self.versions["alarm"] += 1
+
+    def _alarm_row(self, h: m.Health, status: str, text: str) -> None:
+        """The alarm and its end in the order log, where the trader reads what happened to orders."""
+        self.versions["orders"] += 1
+        self._new_row(order_id=f"watchdog-{h.ts}-{status}", ts=h.ts, symbol=",".join(h.symbols) or "-",
+                      side="", qty=0.0, purpose="watchdog", status=status, price=0.0, mode=self.mode, reason=text)
+
     def on_account(self, a: m.Account) -> None:
+        if not a.acting:
+            # Another broker's book (an earlier paper session after a switch to live): shown as such, it
+            # never sets the mode, the balance or the positions at risk.
+            self.paper_book = a
+            self.versions["account"] += 1
+            return
+        if a.ts < self.mode_ts and a.mode != self.mode:
+            return  # older than the mode the executor reported since
         self.account = a
-        self.mode = a.mode
+        self.versions["account"] += 1
+        if self.paper_book is not None and self.paper_book.mode == a.mode:
+            self.paper_book = None  # that broker acts again
+        self._set_mode(a.mode, max(a.ts, self.mode_ts))
+        if self.mode_requested == a.mode:
+            self.mode_requested = ""
         if a.mode == "live":
             self.portfolio.set_balance(a.balance_total)
         for snap in a.positions:

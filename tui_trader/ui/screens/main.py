@@ -20,7 +20,7 @@ from tui_trader.ui.widgets.orders import OrdersPane
 from tui_trader.ui.widgets.positions import PositionsPane
 from tui_trader.ui.widgets.prices import PricesPane
 from tui_trader.ui.widgets.signals import SignalsPane
-from tui_trader.ui.widgets.status import HaltBanner, StatusBar
+from tui_trader.ui.widgets.status import AlarmBanner, HaltBanner, StatusBar
 
 GROUPS = (("market", "1 Market"), ("indicators", "2 Indicators"), ("positions", "3 Positions"), ("orders", "4 Orders"))
 STACK_MIN_W, STACK_MIN_H = 120, 40
@@ -51,6 +51,7 @@ class MainScreen(TimedScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
         yield HaltBanner(id="halt")
+        yield AlarmBanner(id="alarm")
         yield Tabs(*(Tab(label, id=f"tab-{key}") for key, label in GROUPS), id="tabs")
         with Container(id="panes"):
             with Container(id="group-market", classes="group -shown"):
@@ -108,6 +109,7 @@ class MainScreen(TimedScreen):
     def render_view(self, view: View, replay: str = "") -> None:
         self.query_one(StatusBar).show(view, replay)
         self.query_one(HaltBanner).show(view)
+        self.query_one(AlarmBanner).show(view)
         shown = self.active_group
         for pane in self.query(Pane):
             group = pane.parent

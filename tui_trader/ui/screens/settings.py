@@ -25,7 +25,7 @@ from tui_trader.ui import keys
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.settings_form import DESK_LIVE, Draft, FieldSpec, applies_live, to_text
 from tui_trader.ui.widgets.base import LiveText, TimedScreen, View
-from tui_trader.ui.widgets.status import HaltBanner, StatusBar
+from tui_trader.ui.widgets.status import AlarmBanner, HaltBanner, StatusBar
 
 
 KEYS_NOTE = "API keys are never settings: environment or secrets file"
@@ -101,6 +101,7 @@ class SettingsScreen(TimedScreen):
     def compose(self) -> ComposeResult:
         yield StatusBar(id="settings-status")
         yield HaltBanner(id="settings-halt")
+        yield AlarmBanner(id="settings-alarm")
         yield Static(f"Settings · {self.path}", id="settings-title", markup=False)
         yield Tabs(*(Tab(name, id=f"tab-{name}") for name in self.sections), id="settings-tabs")
         yield ContentSwitcher(id="settings-form")
@@ -154,6 +155,7 @@ class SettingsScreen(TimedScreen):
     def render_view(self, view: View, replay: str = "") -> None:
         self.query_one(StatusBar).show(view, replay)
         self.query_one(HaltBanner).show(view)
+        self.query_one(AlarmBanner).show(view)
 
     # --- editing --------------------------------------------------------------------------------------
 

@@ -30,12 +30,12 @@ def row_cells(r: OrderRow, view: View) -> dict[str, Cell]:
     c = view.colours
     status_style = {
         "filled": f"bold {c.buy}", "partially_filled": c.buy, "rejected": f"bold {c.sell}", "error": f"bold {c.sell}",
-        "canceled": c.muted, "sent": c.muted, "accepted": "",
+        "canceled": c.muted, "sent": c.muted, "accepted": "", "alarm": f"bold reverse {c.sell}", "ok": c.buy,
     }.get(r.status, "")
     qty = fmt.qty(r.qty) if r.qty > 0 else fmt.DASH
     if r.status == "partially_filled" and r.qty > 0:
         qty = f"{fmt.qty(r.filled)}/{fmt.qty(r.qty)}"
-    purpose_style = f"bold {c.warn}" if r.purpose in ("kill", "flatten") else ""
+    purpose_style = f"bold {c.warn}" if r.purpose in ("kill", "flatten", "watchdog") else ""
     return {
         "time": txt(fmt.clock(r.ts), c.muted),
         "id": txt(fmt.short_id(r.order_id), c.muted),

@@ -1,9 +1,12 @@
 """Positions: side, quantity, entry, mark, unrealised PnL and %, SL, TP, leverage, liquidation price; and the
 account totals (equity, realised PnL today, fees today).
 
-Positions come from the desk's `Portfolio`, folded from the same commands and statuses the router folds.
-A position the broker reports that the desk saw no fills for (opened before a restart) is shown from the
-broker's snapshot, without SL/TP. Narrow terminals get the table transposed (one column per position).
+What is at risk is always on screen: positions come from the desk's `Portfolio` (folded from the same
+commands and statuses the router folds) and from the acting broker's Account (the venue's positions and the
+journal's, published by the executor at start, before any reconciliation answer). Each row shows its
+stop-loss and take-profit price (as placed from the fill) and whether it rests at the venue: ✓ rests, ✗ does
+not (the whole row's mark is red), … placed but not confirmed yet. An earlier paper session's book (a
+non-acting Account) is one muted line, never a position at risk. Narrow terminals get the table transposed.
 """
 
 from __future__ import annotations
@@ -11,18 +14,56 @@ from __future__ import annotations
 from rich.text import Text
 from textual.app import ComposeResult
 
+from tui_trader import messages as m
+from tui_trader.portfolio.positions import Position
 from tui_trader.ui import format as fmt
-from tui_trader.ui.widgets.base import Cell, KeyedTable, LiveText, Pane, View, num, txt
+from tui_trader.ui.widgets.base import Cell, Colours, KeyedTable, LiveText, Pane, View, num, txt
+
+RESTS, NOT_RESTING, UNCONFIRMED = "✓", "✗", "…"
 
 FIELDS = (("side", "Side"), ("qty", "Qty"), ("entry", "Entry"), ("mark", "Mark"), ("upnl", "uPnL"),
           ("pnl_pct", "PnL %"), ("sl", "SL"), ("tp", "TP"), ("lev", "Lev"), ("liq", "Liq"))
+
+
+def protection(price: float | None, resting: bool | None, style: str, c: Colours) -> Text:
+    """A protective order's cell: its trigger price and whether it rests (None: placed, not confirmed)."""
+    shown = fmt.price(price) if price is not None else "none"
+    if resting is None and price is not None:
+        return num(f"{shown} {UNCONFIRMED}", style)
+    if resting:
+        return num(f"{shown} {RESTS}", style)
+    return num(f"{shown} {NOT_RESTING}", f"bold reverse {c.sell}")
+
+
+def _resting(snap: m.PositionSnapshot | None, order_id: str | None, which: str) -> bool | None:
+    if snap is not None:
+        return bool(getattr(snap, f"{which}_resting"))
+    return None if order_id else False
+
+
+def unprotected(view: View) -> list[str]:
+    """Symbols with an open position lacking a resting stop-loss or take-profit."""
+    snaps = view.state.account_positions()
+    out = []
+    for sym, p in view.state.portfolio.positions.items():
+        snap = snaps.get(sym)
+        if _resting(snap, p.stop_loss_order_id, "stop_loss") is False or \
+                _resting(snap, p.take_profit_order_id, "take_profit") is False:
+            out.append(sym)
+    for sym, snap in snaps.items():
+        if sym not in view.state.portfolio.positions and snap.quantity > 0 and not (
+                snap.stop_loss_resting and snap.take_profit_resting):
+            out.append(sym)
+    return sorted(out)
 
 
 def position_cells(view: View) -> dict[str, dict[str, Cell]]:
     """{symbol: {field: cell}} for every open position."""
     c = view.colours
     out: dict[str, dict[str, Cell]] = {}
+    snaps = view.state.account_positions()
     for sym, p in sorted(view.state.portfolio.positions.items()):
+        snap = snaps.get(sym)
         out[sym] = {
             "side": txt(p.side.upper(), f"bold {c.side(p.side)}"),
             "qty": num(fmt.qty(p.quantity)),
@@ -30,12 +71,12 @@ def position_cells(view: View) -> dict[str, dict[str, Cell]]:
             "mark": num(fmt.price(p.mark_price)),
             "upnl": num(fmt.signed(p.unrealized_pnl), c.signed(p.unrealized_pnl)),
             "pnl_pct": num(fmt.pct(p.pnl_pct), c.signed(p.pnl_pct)),
-            "sl": num(fmt.price(p.stop_loss), c.sell),
-            "tp": num(fmt.price(p.take_profit), c.buy),
+            "sl": _sl(p, snap, c),
+            "tp": _tp(p, snap, c),
             "lev": num(f"{p.leverage}x"),
             "liq": num(fmt.price(p.liquidation_price), c.warn),
         }
-    for sym, snap in sorted(view.state.account_positions().items()):
+    for sym, snap in sorted(snaps.items()):
         if sym in out or snap.quantity <= 0:
             continue
         side = "long" if snap.side == "buy" else "short"
@@ -46,12 +87,34 @@ def position_cells(view: View) -> dict[str, dict[str, Cell]]:
             "mark": num(fmt.price(snap.mark_price)),
             "upnl": num(fmt.signed(snap.unrealized_pnl), c.signed(snap.unrealized_pnl)),
             "pnl_pct": num(fmt.DASH),
-            "sl": num("?", c.warn),
-            "tp": num("?", c.warn),
+            "sl": protection(snap.stop_loss, snap.stop_loss_resting, c.sell, c),
+            "tp": protection(snap.take_profit, snap.take_profit_resting, c.buy, c),
             "lev": num(f"{snap.leverage}x"),
             "liq": num(fmt.price(snap.liquidation_price), c.warn),
         }
     return out
+
+
+def _sl(p: Position, snap: m.PositionSnapshot | None, c: Colours) -> Text:
+    price = snap.stop_loss if snap is not None and snap.stop_loss is not None else p.stop_loss
+    return protection(price, _resting(snap, p.stop_loss_order_id, "stop_loss"), c.sell, c)
+
+
+def _tp(p: Position, snap: m.PositionSnapshot | None, c: Colours) -> Text:
+    price = snap.take_profit if snap is not None and snap.take_profit is not None else p.take_profit
+    return protection(price, _resting(snap, p.take_profit_order_id, "take_profit"), c.buy, c)
+
+
+def paper_book_text(view: View) -> Text | None:
+    """An earlier session's book that no longer acts (paper after a switch to live): one muted line."""
+    book = view.state.paper_book
+    if book is None:
+        return None
+    c = view.colours
+    held = [p.symbol for p in book.positions if p.quantity > 0]
+    where = f": {', '.join(held)}" if held else ""
+    return Text(f"{book.mode} book (not acting) · balance {book.balance_total:,.2f} · {len(held)} position"
+                f"{'s' if len(held) != 1 else ''}{where}", style=c.muted, no_wrap=True, overflow="ellipsis")
 
 
 def totals(view: View) -> Text:
@@ -79,6 +142,7 @@ class PositionsPane(Pane):
         yield KeyedTable(id="positions-table")
         yield LiveText("No open positions.", id="positions-none")
         yield LiveText(id="positions-totals", fixed=True)
+        yield LiveText(id="positions-paper-book", fixed=True)
 
     def open_count(self, view: View) -> int:
         return len(position_cells(view))
@@ -86,7 +150,8 @@ class PositionsPane(Pane):
     def show(self, view: View) -> None:
         table = self.query_one(KeyedTable)
         cells = position_cells(view)
-        self.set_title(f"Positions ({len(cells)} open)")
+        naked = unprotected(view)
+        self.set_title(f"Positions ({len(cells)} open" + (f" · {len(naked)} UNPROTECTED)" if naked else ")"))
         none = self.query_one("#positions-none", LiveText)
         if table.display != bool(cells):
             table.display = bool(cells)
@@ -100,3 +165,8 @@ class PositionsPane(Pane):
             table.sync([(k, (txt(label, "bold"), *(cells[s][k] for s in cells))) for k, label in FIELDS]
                        if cells else [])
         self.query_one("#positions-totals", LiveText).set(totals(view))
+        book = self.query_one("#positions-paper-book", LiveText)
+        text = paper_book_text(view)
+        if book.display != (text is not None):
+            book.display = text is not None
+        book.set(text or "")

@@ -1,7 +1,11 @@
-"""The status bar (mode, bus and lag, feed, workers, PAUSED / HALTED, clock) and the HALTED banner.
+"""The status bar (mode, bus and lag, feed, workers, PAUSED / HALTED, clock), the HALTED banner and the
+watchdog's ALARM banner.
 
+The mode badge shows what the executor reports it acts in, never what was asked for: "switching…" while a
+switch waits for its answer, and the reason beside it when the executor (or the desk) refused one.
 LIVE is meant to be impossible to miss: a white-on-red badge, and the whole bar turns red (CSS class
-`-live`). The HALTED banner stays until the kill switch is re-armed.
+`-live`). The HALTED banner stays until the kill switch is re-armed; the ALARM banner until the watchdog
+says all is well again.
 """
 
 from __future__ import annotations
@@ -29,10 +33,15 @@ def status_text(view: View, replay: str = "") -> Text:
         c = replace(c, muted="#ffd6d6", buy="#ffffff", warn="#ffff00", sell="#ffff00")
     sep = (" │ ", c.muted)
     out = Text(no_wrap=True, overflow="ellipsis")
-    if st.mode == "live":
+    if st.mode_requested:
+        out.append(f" {st.mode.upper()}→{st.mode_requested.upper()} switching… ", style=f"bold reverse {c.warn}")
+    elif st.mode == "live":
         out.append(" ● LIVE ", style=LIVE_BADGE)
     else:
         out.append(" PAPER ", style=f"bold reverse {c.primary}")
+    if st.mode_refusal and not st.mode_requested:
+        out.append(" live refused: " if not view.narrow else " refused: ", style=f"bold {c.warn}")
+        out.append(st.mode_refusal[:60] + ("…" if len(st.mode_refusal) > 60 else ""), style=c.warn)
     out.append(*sep)
     out.append(view.backend, style="bold")
     out.append(" lag" if not view.narrow else "", style=c.muted)
@@ -76,6 +85,13 @@ def halt_text(view: View) -> Text:
                 style=ALARM, justify="center", no_wrap=True, overflow="ellipsis")
 
 
+def alarm_text(view: View) -> Text:
+    st = view.state
+    symbols = f" {', '.join(st.alarm_symbols)}" if st.alarm_symbols else ""
+    return Text(f"▲ WATCHDOG ALARM {fmt.clock(st.alarm_ts)}{symbols} · {st.alarm} ▲",
+                style=ALARM, justify="center", no_wrap=True, overflow="ellipsis")
+
+
 class StatusBar(LiveText):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, fixed=True)
@@ -94,3 +110,17 @@ class HaltBanner(LiveText):
             self.display = view.state.halted
         if view.state.halted:
             self.set(halt_text(view))
+
+
+class AlarmBanner(LiveText):
+    """The watchdog's alarm (a naked position, the venue and the book differ, an outcome unknown)."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, fixed=True)
+
+    def show(self, view: View) -> None:
+        on = bool(view.state.alarm)
+        if self.display != on:
+            self.display = on
+        if on:
+            self.set(alarm_text(view))
