@@ -12,12 +12,11 @@ import tracemalloc
 
 import msgspec
 import pytest
+from feedkit import Harness, make_settings
+from test_replay import write_recording
 
 from tui_trader import messages as m
 from tui_trader.feeds.parser import MAX_REASONS, FrameParser, Limits
-
-from feedkit import Harness, make_settings
-from test_replay import write_recording
 
 T0 = 1_723_161_256_000
 

@@ -6,7 +6,6 @@ import functools
 from pathlib import Path
 
 import pytest
-
 from net.binance_ws_server import capture_frames
 
 

@@ -30,7 +30,13 @@ from tui_trader import messages as m
 from tui_trader.feeds.parser import MAX_EVENT_MS, FrameParser, Limits
 from tui_trader.indicators.signals import SignalEngine
 from tui_trader.portfolio.router_core import RouterCore
-from tui_trader.settings import FeedSettings, IndicatorSettings, RiskSettings, Settings, TradingSettings
+from tui_trader.settings import (
+    FeedSettings,
+    IndicatorSettings,
+    RiskSettings,
+    Settings,
+    TradingSettings,
+)
 
 SCALE = float(os.environ.get("FUZZ_EXAMPLES_SCALE", "1"))
 EXAMPLES = {"random": 300, "mutated": 100, "collector": 12, "pipeline": 25}

@@ -7,13 +7,12 @@ import math
 
 import msgspec
 import pytest
+from test_worker import Harness
 
 from tui_trader import messages as m
 from tui_trader.clock import ReplayClock
 from tui_trader.indicators.signals import MAX_PRICE, SignalEngine
 from tui_trader.settings import IndicatorSettings, Settings, TradingSettings
-
-from test_worker import Harness
 
 TICK = IndicatorSettings(bar="tick", emit="every")
 

@@ -42,6 +42,7 @@ replay advances the replay clock to the event time first; it is only called for 
 
 from __future__ import annotations
 
+import math
 from typing import Callable, Collection, NamedTuple
 
 import msgspec
@@ -68,6 +69,9 @@ class Limits(NamedTuple):
     max_time_jump_ms: int = 300_000
     price_band: float = 0.05
     confirm: int = 3
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def limits_from(feed) -> Limits:
@@ -157,7 +161,8 @@ class _Stream:
 
     def __init__(self, role: int, symbol: _Symbol | None, ignored_as: str = "") -> None:
         self.role = role
-        self.symbol = symbol
+        # None only for an ignored stream, whose symbol is never read.
+        self.symbol: _Symbol = symbol  # type: ignore[assignment]
         self.last_id = -1
         self.ignored_as = ignored_as
         self.jump: _Suspect | None = None
@@ -187,7 +192,7 @@ class FrameParser:
         exchange: str = EXCHANGE,
         *,
         symbols: Collection[str] | None = None,
-        limits: Limits = Limits(),
+        limits: Limits = DEFAULT_LIMITS,
         future_ms: Callable[[], int] | None = None,
     ) -> None:
         """`symbols`: the configured symbols (None: any, at most MAX_SYMBOLS). `future_ms`: in a replay, the
@@ -437,8 +442,8 @@ class FrameParser:
         return None
 
     def _bad_number(self, what: str, value: float, raw: bytes | str) -> None:
-        kind = "non-finite" if value != value or value in (_INF, -_INF) else "non-positive"
-        return self._problem(f"{kind} {what}", raw)
+        kind = "non-positive" if math.isfinite(value) else "non-finite"
+        self._problem(f"{kind} {what}", raw)
 
     def _problem(self, reason: str, raw: bytes | str, err: Exception | None = None) -> None:
         if _count(self.malformed, reason) == 1:
