@@ -1,5 +1,7 @@
 """The desk in a real terminal: tmux runs `tui-trader --replay <capture>`, the test waits for a position,
-presses ctrl+k and reads the screen for HALTED and the kill's close in the order log.
+presses the kill key (F12) and reads the screen for HALTED and the kill's close in the order log; and it types
+readline's editing keys into every text field of the settings screen, where the desk must stay armed until
+the kill key is pressed in that same field.
 
 Skipped with the reason where tmux or the shared captures are absent.
 """
@@ -95,7 +97,7 @@ def test_kill_switch_in_a_real_terminal(btc_capture, tmp_path, size):
         if width < 120:
             term.keys("3")  # small terminal: the positions tab
         term.wait(lambda s: "Positions (1 open)" in s, "a position to open", timeout=40)
-        term.keys("C-k")
+        term.keys("F12")
         halted = term.wait(lambda s: "HALTED" in s and "Positions (0 open)" in s, "HALTED and the position closed",
                            timeout=15)
         assert "ctrl+r re-arms" in halted
@@ -106,5 +108,42 @@ def test_kill_switch_in_a_real_terminal(btc_capture, tmp_path, size):
         assert "HALTED" in log
         term.keys("q")  # nothing open any more: quits without asking
         term.wait(lambda s: "Quit" not in s, "the desk to quit", timeout=15)
+    finally:
+        term.close()
+
+
+READLINE_KEYS = ("C-a", "C-e", "C-k", "C-u", "C-w")  # home, end, kill to end, kill to start, kill word
+
+
+def test_readline_keys_in_every_settings_field_leave_the_desk_armed_and_the_kill_key_halts(btc_capture, tmp_path):
+    from tui_trader.ui.settings_form import field_specs
+
+    specs = field_specs()
+    sections = list(dict.fromkeys(spec.section for spec in specs))
+    term = Terminal(f"tui-trader-test-{os.getpid()}-fields", 80, 24, desk_command(tmp_path, btc_capture, 1))
+    try:
+        term.wait(lambda s: "PAPER" in s and "Quit" in s, "the desk to appear", timeout=20)
+        term.keys("s")
+        term.wait(lambda s: "Settings ·" in s, "the settings screen", timeout=10)
+        typed = 0
+        for n, section in enumerate(sections):
+            if n:
+                term.keys("C-NPage")  # the next section, its first field focused
+            first = next(spec for spec in specs if spec.section == section)
+            term.wait(lambda s, name=first.name: name in s, f"the {section} section", timeout=10)
+            for spec in (spec for spec in specs if spec.section == section):
+                if spec.kind not in ("bool", "choice"):  # a text field
+                    term.keys(*READLINE_KEYS)
+                    typed += 1
+                term.keys("Tab")  # the next field (the section's own focus order)
+            screen = term.wait(lambda s: "invalid value" in s or "change" in s, "the edits to show", timeout=15)
+            assert "HALTED" not in screen, f"an editing key halted the desk in the {section} section:\n{screen}"
+        assert typed >= 40
+        term.keys("S-Tab")  # back into the last section's last field
+        screen = term.screen()
+        assert "HALTED" not in screen and "KILL" not in screen.split("Settings")[0]
+        term.keys("F12")
+        halted = term.wait(lambda s: "HALTED" in s, "HALTED on the settings screen", timeout=15)
+        assert "re-arms" in halted
     finally:
         term.close()
