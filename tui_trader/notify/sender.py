@@ -18,7 +18,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -92,13 +92,22 @@ _STOP = object()
 
 
 class Sender:
+    """`build` (when given) makes the targets on the sender's own thread before the first send: loading
+    apprise and its plugins takes seconds on a busy machine, and never on the event loop. Notices submitted
+    meanwhile wait in the queue."""
+
     def __init__(self, targets: Sequence[tuple[str, Target]], scrub: Scrubber, queue_size: int,
-                 invalid: Sequence[str] = ()) -> None:
+                 invalid: Sequence[str] = (),
+                 build: Callable[[], tuple[list[tuple[str, Target]], list[str]]] | None = None) -> None:
         self.targets = list(targets)
         self.scrub = scrub
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self.counts = Counts(invalid_urls=len(invalid))
         self.invalid = list(invalid)
+        self._build = build
+        self.ready = threading.Event()  # the targets are known
+        if build is None:
+            self.ready.set()
         self._lock = threading.Lock()
         self.failing = ""  # why the last send failed; "" while sends succeed
         self.failures_started = 0  # times sending went from working to failing (each logged once)
@@ -111,6 +120,22 @@ class Sender:
         if self._thread is None:
             self._thread = threading.Thread(target=self._loop, name="notify-sender", daemon=True)
             self._thread.start()
+
+    def _make_targets(self) -> None:
+        build, self._build = self._build, None
+        if build is None:
+            return
+        try:
+            targets, invalid = build()
+        except Exception as err:  # noqa: BLE001 - apprise missing or broken: said once, nothing sent
+            targets, invalid = [], []
+            log.error("notify: cannot load apprise (%s); nothing will be sent", self.scrub(f"{type(err).__name__}: {err}"))
+        with self._lock:
+            self.targets, self.invalid = list(targets), list(invalid)
+            self.counts.invalid_urls = len(invalid)
+        if invalid:
+            log.error("notify: apprise cannot use %s; check the URL syntax", ", ".join(invalid))
+        self.ready.set()
 
     def submit(self, notice: Notice) -> bool:
         """Queue a notice without waiting; False (and counted) when the queue is full."""
@@ -158,6 +183,7 @@ class Sender:
     # --- the thread ---------------------------------------------------------------------------------------
 
     def _loop(self) -> None:
+        self._make_targets()
         while True:
             item = self.queue.get()
             if item is _STOP:

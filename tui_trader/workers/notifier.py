@@ -80,11 +80,10 @@ class NotifierWorker(Worker):
 
     async def run(self) -> None:
         if self.sender is None:  # kept across a restart of run(): its counts and queue carry on
-            targets, invalid = build_targets(self.urls, self.ctx.settings.notify.timeout_s)
-            self.sender = Sender(targets, Scrubber(self.urls), self.ctx.settings.notify.queue_size, invalid)
-            if not targets:
-                self.problem = self.problem or "no usable notification URL (TUI_TRADER_NOTIFY_URLS or notify_urls)"
-                self.log.warning("notify: %s; nothing will be sent", self.problem)
+            urls, timeout_s = self.urls, self.ctx.settings.notify.timeout_s
+            # apprise is loaded on the sender's thread (seconds on a busy machine), while this subscribes.
+            self.sender = Sender([], Scrubber(urls), self.ctx.settings.notify.queue_size,
+                                 build=lambda: build_targets(urls, timeout_s))
         self.sender.start()
         start = Start.BEGINNING if self.ctx.replay_files else Start.END  # type: ignore[attr-defined]
         try:
@@ -129,7 +128,12 @@ class NotifierWorker(Worker):
         assert self.sender is not None
         _, failing = self.sender.snapshot()
         figures = self.counters()
-        if not self.sender.targets:
+        if not self.sender.ready.is_set():
+            state, detail = "starting", "loading apprise"
+        elif not self.sender.targets:
+            if not self.problem:
+                self.problem = "no usable notification URL (TUI_TRADER_NOTIFY_URLS or notify_urls)"
+                self.log.warning("notify: %s; nothing will be sent", self.problem)
             state, detail = "off", self.problem
         elif failing:
             state, detail = "failing", f"sending fails: {failing}"
