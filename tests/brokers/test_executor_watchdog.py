@@ -107,3 +107,16 @@ async def test_paper_the_watchdog_reads_what_the_paper_broker_reports():
         await desk.send(command(symbol="ETHUSDT", quantity=0.5, ref_price=2_500.0, ts=1_000))  # no stop, no target
         assert desk.accounts[-1].positions and alarms(desk)
         assert alarms(desk)[-1].symbols == ["ETHUSDT"] and "without a resting stop-loss" in alarms(desk)[-1].detail
+
+
+async def test_a_size_the_book_does_not_know_raises_the_alarm_and_is_left_to_the_trader(api_keys, mock_binance):
+    async with Desk(watched(mock_binance.base_url)) as desk:
+        await opened(desk, mock_binance)
+        orders_before = len(mock_binance.orders)
+        mock_binance.positions["BTCUSDT"]["amt"] = 0.03  # bought 0.02 more in the venue's own UI
+        mock_binance.positions["ETHUSDT"] = {"amt": -0.5, "entry": 2_500.0}  # and an ETH short the desk never sent
+        await until(lambda: alarms(desk) and set(alarms(desk)[-1].symbols) == {"BTCUSDT", "ETHUSDT"}, "the alarm")
+        detail = alarms(desk)[-1].detail
+        assert "BTCUSDT journal and exchange differ" in detail and "ETHUSDT on the exchange, not in the journal" in detail
+        assert "the trader decides" in detail
+        assert len(mock_binance.orders) == orders_before  # nothing traded on its own
