@@ -67,7 +67,7 @@ def _events(i: int, t: int) -> list[tuple[str, str, object]]:
     """Trading records that happen at step i (topic, key, message)."""
     out: list[tuple[str, str, object]] = []
     if i == 0:
-        for comp, state, detail in (("feed:replay", "live", "playing 1 file(s)"), ("worker:collector", "running", ""),
+        for comp, state, detail in (("feed:usdm-0", "live", ""), ("worker:collector", "running", ""),
                                     ("worker:indicator", "running", ""), ("worker:router", "running", ""),
                                     ("worker:executor", "running", ""), ("router", "trading", "mode paper")):
             out.append((m.HEALTH, comp, m.Health(component=comp, state=state, detail=detail, symbols=SYMBOLS, ts=t)))
@@ -118,9 +118,11 @@ def _events(i: int, t: int) -> list[tuple[str, str, object]]:
         out.append((m.ACCOUNT, "paper", m.Account(mode="paper", exchange="paper", balance_total=10_001.0,
                                                   balance_free=9_800.0, ts=t, positions=[
             m.PositionSnapshot(symbol="BTCUSDT", side="buy", quantity=0.016, entry_price=btc(12), leverage=10,
-                               liquidation_price=round(btc(12) * 0.905, 1)),
+                               liquidation_price=round(btc(12) * 0.905, 1), stop_loss=round(btc(12) * 0.97, 1),
+                               take_profit=round(btc(12) * 1.06, 1), stop_loss_resting=True, take_profit_resting=True),
             m.PositionSnapshot(symbol="ETHUSDT", side="sell", quantity=0.5, entry_price=eth(15), leverage=10,
-                               liquidation_price=round(eth(15) * 1.095, 2)),
+                               liquidation_price=round(eth(15) * 1.095, 2), stop_loss=round(eth(15) * 1.03, 2),
+                               take_profit=round(eth(15) * 0.94, 2), stop_loss_resting=True, take_profit_resting=True),
         ])))
     return out
 

@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
+import msgspec
+
+from tui_trader import messages as m
 from tui_trader import settings as settings_mod
 
+from . import canned
 from .helpers import LARGE, SMALL, feed
 
 
@@ -44,7 +48,7 @@ def test_small_orders(snap_compare, desk, bus):
 
 
 def test_small_halted(snap_compare, desk, bus):
-    assert snap_compare(desk(), terminal_size=SMALL, run_before=fed(bus), press=["4", "ctrl+k"])
+    assert snap_compare(desk(), terminal_size=SMALL, run_before=fed(bus), press=["4", "f12"])
 
 
 def test_small_settings(snap_compare, desk, bus):
@@ -64,11 +68,37 @@ def test_large_desk(snap_compare, desk, bus):
     assert snap_compare(desk(), terminal_size=LARGE, run_before=fed(bus))
 
 
-def test_large_halted_live(snap_compare, desk, bus, monkeypatch):
+def test_small_switching_to_live(snap_compare, desk, bus, monkeypatch):
+    # Asked, not answered: the badge says switching, never LIVE.
     monkeypatch.setenv("TUI_TRADER_API_KEY", "key-0001")
     monkeypatch.setenv("TUI_TRADER_API_SECRET", "secret-0001")
-    assert snap_compare(desk(), terminal_size=LARGE, run_before=fed(bus),
-                        press=["m", *"LIVE", "enter", "ctrl+k"])
+    assert snap_compare(desk(), terminal_size=SMALL, run_before=fed(bus), press=["3", "m", *"LIVE", "enter"])
+
+
+def test_large_halted_live(snap_compare, desk, bus, monkeypatch):
+    # Live as the executor reports it, ETHUSDT's stop no longer resting (marked, counted, the watchdog's
+    # alarm up), the earlier paper book as a muted line, then the kill switch.
+    monkeypatch.setenv("TUI_TRADER_API_KEY", "key-0001")
+    monkeypatch.setenv("TUI_TRADER_API_SECRET", "secret-0001")
+
+    async def run_before(pilot) -> None:
+        await feed(pilot, bus)
+        await pilot.press("m", *"LIVE", "enter")
+        paper = canned.batches()[20][-1][2]
+        btc, eth = paper.positions
+        live = msgspec.structs.replace(paper, mode="live", exchange="binanceusdm", balance_total=4_870.5,
+                                       positions=[btc, msgspec.structs.replace(eth, stop_loss_resting=False)])
+        await canned.publish(bus, [
+            (m.HEALTH, m.MODE_COMPONENT, m.Health(component=m.MODE_COMPONENT, state="live", ts=canned.NOW)),
+            (m.ACCOUNT, "live", live),
+            (m.ACCOUNT, "paper", msgspec.structs.replace(paper, acting=False, positions=[])),
+            (m.HEALTH, m.WATCHDOG_COMPONENT, m.Health(
+                component=m.WATCHDOG_COMPONENT, state="alarm", symbols=["ETHUSDT"], ts=canned.NOW,
+                detail="ETHUSDT short 0.5 without a resting stop-loss for 5.1 s: re-protecting")),
+        ])
+        await pilot.app.refresh_desk()
+
+    assert snap_compare(desk(), terminal_size=LARGE, run_before=run_before, press=["f12"])
 
 
 def test_large_light_theme(snap_compare, desk, bus):

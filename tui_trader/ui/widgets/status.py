@@ -41,7 +41,8 @@ def status_text(view: View, replay: str = "") -> Text:
         out.append(" PAPER ", style=f"bold reverse {c.primary}")
     if st.mode_refusal and not st.mode_requested:
         out.append(" live refused: " if not view.narrow else " refused: ", style=f"bold {c.warn}")
-        out.append(st.mode_refusal[:60] + ("…" if len(st.mode_refusal) > 60 else ""), style=c.warn)
+        room = 24 if view.narrow else 60  # the rest of the bar must stay readable; the notice has it all
+        out.append(st.mode_refusal[:room] + ("…" if len(st.mode_refusal) > room else ""), style=c.warn)
     out.append(*sep)
     out.append(view.backend, style="bold")
     out.append(" lag" if not view.narrow else "", style=c.muted)
