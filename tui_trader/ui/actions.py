@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from textual.app import App
 from textual.binding import Binding
 
 from tui_trader import messages as m
@@ -156,7 +157,9 @@ class DeskActions:
         main = self.main_screen
         for b in [*(main.BINDINGS if main else []), *self.BINDINGS]:
             if isinstance(b, Binding) and b.show:
-                bindings.append((", ".join(k.replace("question_mark", "?") for k in self.keys_of(b.id or "")), b))
+                # As the footer writes them (^r, ^\\), so the key column stays narrow on 80 columns.
+                shown = [App.get_key_display(self, b.with_key(k)) for k in self.keys_of(b.id or "")]  # type: ignore[arg-type]
+                bindings.append((" ".join(shown), b))
         self.push_screen(HelpScreen(bindings))
 
     def action_open_settings(self) -> None:
