@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 import msgspec
+import pytest
 
 from tui_trader import messages as m
 from tui_trader import settings as settings_mod

@@ -10,9 +10,10 @@ two bindings active on the same screen may not share a key. A refused remap keep
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Iterable, Mapping
 
+import msgspec
 from textual.binding import Binding
 from textual.keys import Keys, _normalize_key_list, key_to_character
 from textual.screen import Screen
@@ -20,7 +21,7 @@ from textual.widgets import Input, TextArea
 
 from tui_trader import settings as settings_mod
 
-DEFAULTS: dict[str, str] = settings_mod.to_dict(settings_mod.KeySettings())
+DEFAULTS: dict[str, str] = msgspec.to_builtins(settings_mod.KeySettings())
 
 # Readline and emacs editing keys not bound by Textual's Input but typed from habit in any text field.
 READLINE = ("ctrl+a", "ctrl+b", "ctrl+d", "ctrl+e", "ctrl+f", "ctrl+h", "ctrl+k", "ctrl+n", "ctrl+p", "ctrl+t",

@@ -17,7 +17,16 @@ from textual.app import ComposeResult
 from tui_trader import messages as m
 from tui_trader.portfolio.positions import Position
 from tui_trader.ui import format as fmt
-from tui_trader.ui.widgets.base import Cell, Colours, KeyedTable, LiveText, Pane, View, num, txt
+from tui_trader.ui.widgets.base import (
+    Cell,
+    Colours,
+    KeyedTable,
+    LiveText,
+    Pane,
+    View,
+    num,
+    txt,
+)
 
 RESTS, NOT_RESTING, UNCONFIRMED = "✓", "✗", "…"
 
