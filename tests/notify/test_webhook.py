@@ -133,7 +133,7 @@ async def test_a_slow_webhook_never_holds_the_worker_up_and_drops_are_counted():
 async def test_a_dead_webhook_is_reported_once_without_its_secrets_then_recovers(caplog):
     port = free_port()  # nothing listens here
     url = f"json://trader:s3cretPassw0rd@127.0.0.1:{port}/hook"
-    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG)  # every line any logger writes, apprise's debug lines included
     async with Notifier([url], max_per_minute=600) as n:
         for i in range(5):
             await n.send(m.ORDER_STATUS, fill(f"o{i}", ts=T0 + i))

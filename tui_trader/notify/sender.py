@@ -58,12 +58,26 @@ class _LastMessage(logging.Handler):
 _apprise_log = _LastMessage()
 
 
+SENDER_THREAD = "notify-sender"
+# The HTTP library under apprise logs each request's host, port and path at debug level: a webhook's path is
+# its token. Records of the sender's thread are dropped there (other users of these loggers keep theirs).
+HTTP_LOGGERS = ("urllib3.connectionpool", "urllib3.connection", "urllib3.util.retry", "urllib3.response")
+
+
+def _not_from_sender(record: logging.LogRecord) -> bool:
+    return record.threadName != SENDER_THREAD
+
+
 def _quiet_apprise() -> None:
     logger = logging.getLogger("apprise")
     logger.propagate = False  # its lines may hold a URL with its token: never into our log file
     if _apprise_log not in logger.handlers:
         logger.addHandler(_apprise_log)
     logger.setLevel(logging.WARNING)
+    for name in HTTP_LOGGERS:
+        http = logging.getLogger(name)
+        if _not_from_sender not in http.filters:
+            http.addFilter(_not_from_sender)
 
 
 def build_targets(urls: Sequence[str], timeout_s: float) -> tuple[list[tuple[str, Target]], list[str]]:
@@ -118,7 +132,7 @@ class Sender:
         if self.invalid:
             log.error("notify: apprise cannot use %s; check the URL syntax", ", ".join(self.invalid))
         if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="notify-sender", daemon=True)
+            self._thread = threading.Thread(target=self._loop, name=SENDER_THREAD, daemon=True)
             self._thread.start()
 
     def _make_targets(self) -> None:
