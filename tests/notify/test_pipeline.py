@@ -51,6 +51,9 @@ async def play(capture, monkeypatch, url: str | None) -> tuple[dict, dict, dict 
             # The notifier reads behind the pipeline (nothing waits for it): bounded wait until it has seen them.
             await wait_until(lambda: notifier.counters()["queued"] + notifier.counters()["dropped"] >= fills,
                              "the notifier to queue every fill")
+            # Every notice out (sent or failed) before the webhook goes: no send outlives the test.
+            await wait_until(lambda: notifier.counters()["sent"] + notifier.counters()["failed"]
+                             == notifier.counters()["queued"], "every queued notice sent or failed", timeout=30)
         return router, executor, notifier.counters() if notifier is not None else None
 
 
@@ -63,13 +66,14 @@ async def test_a_slow_or_dead_webhook_changes_nothing_in_the_trading(capture, mo
     off_router, off_exec, none = await play(capture, monkeypatch, None)
     assert none is None and off_exec["fills"] > 0
 
-    slow = await Webhook(delay_s=2.0).start()
+    slow = await Webhook(delay_s=0.5).start()
     try:
         r, e, counts = await play(capture, monkeypatch, slow.url)
     finally:
         await slow.stop()
     assert trading(r, e) == trading(off_router, off_exec)
     assert counts is not None and counts["queued"] >= off_exec["fills"]
+    assert counts["sent"] == counts["queued"] and len(slow.received) == counts["sent"]
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -77,3 +81,4 @@ async def test_a_slow_or_dead_webhook_changes_nothing_in_the_trading(capture, mo
     r, e, counts = await play(capture, monkeypatch, dead)
     assert trading(r, e) == trading(off_router, off_exec)
     assert counts is not None and counts["queued"] >= off_exec["fills"]
+    assert counts["failed"] == counts["queued"] and counts["failures_started"] == 1
