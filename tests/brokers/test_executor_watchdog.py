@@ -120,3 +120,19 @@ async def test_a_size_the_book_does_not_know_raises_the_alarm_and_is_left_to_the
         assert "BTCUSDT journal and exchange differ" in detail and "ETHUSDT on the exchange, not in the journal" in detail
         assert "the trader decides" in detail
         assert len(mock_binance.orders) == orders_before  # nothing traded on its own
+
+
+async def test_a_stop_that_fires_at_the_venue_is_booked_at_its_price_not_as_closed_outside_the_desk(api_keys, mock_binance):
+    async with Desk(watched(mock_binance.base_url)) as desk:
+        await opened(desk, mock_binance)
+        mock_binance.set_price("BTCUSDT", 58_100.0)  # the stop fires at the venue
+        await until(lambda: any(s.purpose == "stop_loss" and s.status == "filled" for s in desk.statuses), "the stop's fill")
+        await until(lambda: not resting(mock_binance, "BTCUSDT"), "the take-profit to be canceled")
+        dog = desk.worker.watchdog
+        seen = dog.checks
+        await desk.control("resume", 5)
+        await until(lambda: dog.checks >= seen + 2, "two more looks")
+        fill = next(s for s in desk.statuses if s.purpose == "stop_loss" and s.status == "filled")
+        assert fill.avg_price == 58_100.0
+        assert not [s for s in desk.statuses if s.purpose == "close"]  # no synthetic close booked at entry
+        assert rc.journal_positions(desk.worker.journal.commands(), desk.worker.journal.statuses()) == {}

@@ -7,7 +7,7 @@ once at start, and each kind of difference has one fixed answer here (nobody is 
 | difference | what the watchdog does |
 |---|---|
 | unprotected (a stop-loss or take-profit not resting with the position's quantity) | wait `risk.naked_grace_s` (it may be on its way), then re-protect; if that fails the broker closes the position |
-| missing_position (the venue closed it: liquidation, ADL, a manual close) | book it closed (its protective fill if one filled) and cancel its leftover protective order |
+| missing_position (the venue closed it: liquidation, ADL, a manual close) | at the second look in a row (the first may be a stop that just fired, which the protective poll books at its real price), book it closed (its protective fill if one filled) and cancel its leftover protective order |
 | orphan_order (a conditional order with no position) | cancel it |
 | untracked_position, size_mismatch | alarm only: the trader decides (the desk shows both sides) |
 
@@ -48,6 +48,7 @@ class Watchdog:
         self._last: tuple[str, str, tuple[str, ...]] | None = None
         self.actions: list[str] = []  # everything the watchdog did, one line each (summary, tests)
         self.checks = 0
+        self.missing_seen: set[str] = set()  # journal positions the venue did not show at the last look
         # Differences the trader answered "leave" for at start (by id): not acted on; a position left without
         # protection still shows in the alarm.
         self.left: set[str] = set()
@@ -67,6 +68,7 @@ class Watchdog:
         concerned: set[str] = set()
         waiting = False
         naked = set()
+        gone: set[str] = set()
         for d in diffs:
             what = rc.describe(d)
             if d.id in self.left:
@@ -93,6 +95,12 @@ class Watchdog:
                         error=f"watchdog: {what}: {done}", mode="live", ts=self.now_ms()))
                 problems.append(f"{d.symbol} orphan {what}: {done}")
             elif d.kind == "missing_position":
+                # Seen once, it may be a stop or target that just fired: the protective poll books that fill
+                # (with its real price) before the next look; still missing then, the venue closed it.
+                gone.add(d.symbol)
+                if d.symbol not in self.missing_seen:
+                    waiting = True
+                    continue
                 done = await self._act(d, "adopt")
                 problems.append(f"{d.symbol} closed on the venue ({what}): {done}")
             else:
@@ -101,6 +109,7 @@ class Watchdog:
         for sym, (cmd, _) in sorted(getattr(self.broker, "unknown", {}).items()):
             problems.append(f"{sym} entry {cmd.id} has no certain outcome yet: no new entry there until the venue answers")
             concerned.add(sym)
+        self.missing_seen = gone
         for sym in set(self.naked_since) - naked:
             del self.naked_since[sym]  # protected again (or gone) within the grace period
         await self._announce(problems, concerned)
