@@ -215,3 +215,25 @@ async def test_a_watchdog_alarm_rings_shows_a_red_banner_and_an_order_log_row_un
         await wait_for(pilot, lambda: not app.screen.query_one(AlarmBanner).display, "the banner to clear")
         rows = app.state.orders_newest_first()
         assert rows[0].purpose == "watchdog" and rows[0].status == "ok" and "cleared" in rows[0].reason
+
+
+async def test_a_paper_position_left_behind_by_a_switch_to_live_is_in_the_paper_book_not_at_risk(desk, bus):
+    app = desk()
+    async with app.run_test(size=LARGE) as pilot:
+        await ready(pilot)
+        cmd = m.OrderCommand(id="p-1", symbol="ETHUSDT", side="sell", quantity=0.5, ref_price=2_650.0,
+                             stop_loss=2_729.5, take_profit=2_491.0, leverage=10, reduce_only=False,
+                             purpose="entry", mode="paper", ts=NOW)
+        fill = m.OrderStatus(order_id="p-1", symbol="ETHUSDT", side="sell", purpose="entry", status="filled",
+                             filled_qty=0.5, avg_price=2_650.0, stop_loss_order_id="p-sl", take_profit_order_id="p-tp",
+                             mode="paper", ts=NOW)
+        await publish(app, bus, (m.HEALTH, m.MODE_COMPONENT, mode_health("paper")),
+                      (m.ORDERS, "ETHUSDT", cmd), (m.ORDER_STATUS, "ETHUSDT", fill))
+        pane = app.screen.query_one(PositionsPane)
+        await wait_for(pilot, lambda: str(pane.border_title) == "Positions (1 open)", "the paper position")
+        paper_pos = snap("ETHUSDT", "sell", 0.5, 2_650.0, 2_729.5, 2_491.0, True, True)
+        await publish(app, bus, (m.HEALTH, m.MODE_COMPONENT, mode_health("live", ts=NOW + 1)),
+                      (m.ACCOUNT, "live", account("live", True, balance=2_500.0, ts=NOW + 1)),
+                      (m.ACCOUNT, "paper", account("paper", False, [paper_pos], 10_001.0, ts=NOW + 1)))
+        await wait_for(pilot, lambda: str(pane.border_title) == "Positions (0 open)", "no live position at risk")
+        assert "ETHUSDT" in app.screen.query_one("#positions-paper-book").shown

@@ -134,6 +134,7 @@ class DeskState:
     portfolio: Portfolio = field(init=False)
     _seq: int = 0
     alarm_count: int = 0  # alarms raised (each rings the terminal bell once)
+    position_mode: dict = field(default_factory=dict)  # symbol -> mode of the broker that filled its entry
     _mode_asks: set = field(default_factory=set)  # (origin, ts, arg) of set_mode controls applied
 
     def __post_init__(self) -> None:
@@ -186,6 +187,8 @@ class DeskState:
 
     def on_status(self, st: m.OrderStatus) -> None:
         self.versions["orders"] += 1
+        if st.purpose == "entry" and st.filled_qty > 0:
+            self.position_mode[st.symbol] = st.mode
         for fill in self.portfolio.apply(st):
             day = fill.ts // DAY_MS
             self.realized_by_day[day] = self.realized_by_day.get(day, 0.0) + fill.realized_pnl
@@ -377,6 +380,13 @@ class DeskState:
 
     def worker_states(self) -> dict[str, str]:
         return {h.component[7:]: h.state for h in self.health.values() if h.component.startswith("worker:")}
+
+    def acting_positions(self) -> dict:
+        """The desk's positions opened with the acting broker (a paper position left in the paper book after a
+        switch to live is not at risk: the paper book line shows it)."""
+        # A live position is always at risk, whatever the desk has heard about the mode so far.
+        return {s: p for s, p in self.portfolio.positions.items()
+                if not (self.mode == "live" and self.position_mode.get(s) == "paper")}
 
     def account_positions(self) -> dict[str, m.PositionSnapshot]:
         """The broker's own positions (shown for symbols the desk has no fills for, e.g. after a restart)."""

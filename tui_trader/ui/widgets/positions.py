@@ -54,13 +54,14 @@ def unprotected(view: View) -> list[str]:
     """Symbols with an open position lacking a resting stop-loss or take-profit."""
     snaps = view.state.account_positions()
     out = []
-    for sym, p in view.state.portfolio.positions.items():
+    acting = view.state.acting_positions()
+    for sym, p in acting.items():
         snap = snaps.get(sym)
         if _resting(snap, p.stop_loss_order_id, "stop_loss") is False or \
                 _resting(snap, p.take_profit_order_id, "take_profit") is False:
             out.append(sym)
     for sym, snap in snaps.items():
-        if sym not in view.state.portfolio.positions and snap.quantity > 0 and not (
+        if sym not in acting and snap.quantity > 0 and not (
                 snap.stop_loss_resting and snap.take_profit_resting):
             out.append(sym)
     return sorted(out)
@@ -71,7 +72,7 @@ def position_cells(view: View) -> dict[str, dict[str, Cell]]:
     c = view.colours
     out: dict[str, dict[str, Cell]] = {}
     snaps = view.state.account_positions()
-    for sym, p in sorted(view.state.portfolio.positions.items()):
+    for sym, p in sorted(view.state.acting_positions().items()):
         snap = snaps.get(sym)
         out[sym] = {
             "side": txt(p.side.upper(), f"bold {c.side(p.side)}"),
@@ -89,13 +90,14 @@ def position_cells(view: View) -> dict[str, dict[str, Cell]]:
         if sym in out or snap.quantity <= 0:
             continue
         side = "long" if snap.side == "buy" else "short"
+        mark, upnl, pct = _marked_snapshot(snap, view)
         out[sym] = {
             "side": txt(side.upper(), f"bold {c.side(side)}"),
             "qty": num(fmt.qty(snap.quantity)),
             "entry": num(fmt.price(snap.entry_price)),
-            "mark": num(fmt.price(snap.mark_price)),
-            "upnl": num(fmt.signed(snap.unrealized_pnl), c.signed(snap.unrealized_pnl)),
-            "pnl_pct": num(fmt.DASH),
+            "mark": num(fmt.price(mark)),
+            "upnl": num(fmt.signed(upnl), c.signed(upnl)),
+            "pnl_pct": num(fmt.pct(pct) if pct is not None else fmt.DASH, c.signed(pct)),
             "sl": protection(snap.stop_loss, snap.stop_loss_resting, c.sell, c),
             "tp": protection(snap.take_profit, snap.take_profit_resting, c.buy, c),
             "lev": num(f"{snap.leverage}x"),
@@ -112,6 +114,20 @@ def _sl(p: Position, snap: m.PositionSnapshot | None, c: Colours) -> Text:
 def _tp(p: Position, snap: m.PositionSnapshot | None, c: Colours) -> Text:
     price = snap.take_profit if snap is not None and snap.take_profit is not None else p.take_profit
     return protection(price, _resting(snap, p.take_profit_order_id, "take_profit"), c.buy, c)
+
+
+def _marked_snapshot(snap: m.PositionSnapshot, view: View) -> tuple[float, float, float | None]:
+    """Mark, unrealised PnL and PnL % of a broker's position: its own mark when it sent one, else the
+    desk's last price (an account polled every few seconds lags the feed)."""
+    if snap.mark_price > 0:
+        mark, upnl = snap.mark_price, snap.unrealized_pnl
+    else:
+        quote = view.state.quotes.get(snap.symbol)
+        mark = quote.last if quote is not None else 0.0
+        direction = 1 if snap.side == "buy" else -1
+        upnl = (mark - snap.entry_price) * snap.quantity * direction if mark > 0 else 0.0
+    margin = snap.entry_price * snap.quantity / max(snap.leverage, 1)
+    return mark, upnl, (upnl / margin * 100 if margin > 0 and mark > 0 else None)
 
 
 def paper_book_text(view: View) -> Text | None:
