@@ -117,3 +117,16 @@ async def test_bybit_a_stop_hit_on_the_exchange_is_reported_and_leverage_already
     broker._prepared.clear()  # as after a restart: the exchange answers "not modified" (110043)
     reports = await broker.execute(command(quantity=0.01, mode="live", stop_loss=57_000.0, take_profit=60_000.0))
     assert reports[0].status == "filled"
+
+
+async def test_bybit_moves_the_attached_stop_and_target_to_the_fill(bybit):
+    broker, mock = bybit
+    mock.slippage = 0.0003  # a long filled 18 USDT above the plan's price
+    cmd = command(quantity=0.01, mode="live", stop_loss=60_000.0 * 0.9996, take_profit=60_000.0 * 1.0008)
+    reports = await broker.execute(cmd)
+    fill = reports[0].avg_price
+    assert fill == 60_018.0
+    pos = mock.positions["BTCUSDT"]
+    # 0.04 % and 0.08 % from the fill, rounded toward it: what rests on the position and what the status says.
+    assert (float(pos["sl"]), float(pos["tp"])) == (59_994.0, 60_066.0)
+    assert (reports[0].stop_loss_price, reports[0].take_profit_price) == (59_994.0, 60_066.0)

@@ -49,6 +49,7 @@ class MockBybit(MockExchange):
         self.executions: list[dict[str, Any]] = []
         self._seq = 1_000
         self.clock_offset_ms = 0  # the server's clock ahead (+) or behind (-) the machine's, for skew tests
+        self.slippage = 0.0  # market orders fill this fraction away from the price, against the taker
         self.hedge = False  # hedge position mode: every symbol answers with a buy-side (1) and a sell-side (2) row
 
     def routes(self):
@@ -119,6 +120,9 @@ class MockBybit(MockExchange):
 
     def _fill(self, sym: str, side: str, qty: float, reduce_only: bool, link_id: str) -> dict[str, Any]:
         px = self.prices[sym]
+        if self.slippage:  # against the taker, on the tick
+            tick = float(SYMBOLS[sym]["tick"])
+            px = round(round(px * (1 + self.slippage if side == "Buy" else 1 - self.slippage) / tick) * tick, 8)
         pos = self.positions.get(sym, {"size": 0.0, "entry": 0.0, "sl": "", "tp": ""})
         signed = qty if side == "Buy" else -qty
         if reduce_only:

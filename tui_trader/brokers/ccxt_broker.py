@@ -286,8 +286,17 @@ class CcxtBroker(Broker):
         entry_price = avg if held is None else (held.entry_price * held.quantity + avg * filled) / total
         prot = Protection(cmd.symbol, side, total, entry_price, int(order.get("timestamp") or 0))
         if self.venue.attached_protection:
-            # OKX / Bybit took the plan with the entry order (the fill was not known yet).
+            # OKX / Bybit took the plan with the entry order (the fill was not known yet): moved to the fill
+            # where the venue can amend them (Bybit); otherwise the planned triggers stay.
             prices = (cmd.stop_loss, cmd.take_profit)
+            anchored = anchored_protection(cmd, entry_price, rules.tick)
+            if anchored != prices and held is None:
+                try:
+                    if await self.req.call(self.venue.amend_protection, self.ex, usym, *anchored):
+                        prices = anchored
+                except ccxt.BaseError as err:
+                    log.warning("%s %s: attached SL/TP not moved to the fill (%s); the planned ones rest",
+                                self.exchange, cmd.symbol, self.req.text(err))
         else:
             prices = anchored_protection(cmd, entry_price, rules.tick)
         protect_reports = await self._protect(cmd, usym, prot, entry, sl_id, tp_id, prices)

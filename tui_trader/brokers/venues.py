@@ -114,6 +114,11 @@ class Venue:
     async def positions(self, ex: Any, symbols: list[str]) -> list[dict[str, Any]]:
         return await ex.fetch_positions(symbols)
 
+    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None) -> bool:
+        """Move the SL/TP attached to a position to new triggers (after the fill is known); False where the
+        venue offers no such call here (the entry's planned triggers stay)."""
+        return False
+
     async def position_mode(self, ex: Any, symbols: list[str]) -> str:
         """"hedge" or "one_way". Binance: GET /fapi/v1/positionSide/dual (dualSidePosition), account-wide."""
         answer = await ex.fetch_position_mode(symbols[0] if symbols else None)
@@ -194,6 +199,17 @@ class BybitVenue(Venue):
         rows = await self.positions(ex, symbols)
         hedged = any(str((row.get("info") or {}).get("positionIdx", "0")) in ("1", "2") for row in rows)
         return "hedge" if hedged else "one_way"
+
+    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None) -> bool:
+        # The attached SL/TP are the position's own stop and target: set them to the prices from the fill.
+        market = ex.market(symbol)
+        request = {"category": "linear", "symbol": market["id"], "tpslMode": "Full", "positionIdx": 0}
+        if stop_loss is not None:
+            request["stopLoss"] = ex.price_to_precision(symbol, stop_loss)
+        if take_profit is not None:
+            request["takeProfit"] = ex.price_to_precision(symbol, take_profit)
+        await ex.privatePostV5PositionTradingStop(request)
+        return True
 
     async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
         # Attached SL/TP are the position's own stop and target on Bybit: setting both to 0 removes them.
