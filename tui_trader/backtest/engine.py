@@ -269,58 +269,62 @@ class Backtest:
     def run(self, progress: Callable[[int, int], None] | None = None) -> Run:
         started = time.perf_counter()
         symbols = sorted(self.data)
-        cols = {s: (self.data[s].open_ms.tolist(), self.data[s].open.tolist(), self.data[s].high.tolist(),
-                    self.data[s].low.tolist(), self.data[s].close.tolist()) for s in symbols}
-        # Every bar of every symbol in time order (symbols in name order within one time).
-        all_ts = np.concatenate([self.data[s].open_ms for s in symbols])
-        all_sym = np.concatenate([np.full(len(self.data[s]), i, dtype=np.int32) for i, s in enumerate(symbols)])
-        all_row = np.concatenate([np.arange(len(self.data[s]), dtype=np.int64) for s in symbols])
-        order = np.argsort(all_ts, kind="stable")
-        seq_ts, seq_sym, seq_row = all_ts[order].tolist(), all_sym[order].tolist(), all_row[order].tolist()
+        # Every bar of every symbol in time order (symbols in name order within one time), as flat Python lists:
+        # the loop below runs once per bar and indexing lists of floats is its cheapest form.
+        order = np.argsort(np.concatenate([self.data[s].open_ms for s in symbols]), kind="stable")
+
+        def column(name: str) -> list:
+            return np.concatenate([getattr(self.data[s], name) for s in symbols])[order].tolist()
+
+        seq_ts, seq_o, seq_h, seq_l, seq_c = (column(c) for c in ("open_ms", "open", "high", "low", "close"))
+        names = np.array(symbols, dtype=object)
+        seq_sym = names[np.concatenate([np.full(len(self.data[s]), i) for i, s in enumerate(symbols)])[order]].tolist()
         total = len(seq_ts)
+        # The last bar of each time: the equity curve takes one point per bar time.
+        ts_arr = np.asarray(seq_ts, dtype=np.int64)
+        last_of_time = np.append(ts_arr[1:] != ts_arr[:-1], True).tolist() if total else []
         eq_ts: list[int] = []
         eq: list[float] = []
         filled: set[str] = set()
         bar_ms, funding, next_open = self.bar_ms, self.options.funding_rate_8h != 0.0, self.options.entry == "next_open"
         broker, router, engine, pending = self.broker, self.router, self.engine, self.pending
         positions, MarketData = broker.positions, m.MarketData
-        point, on_market_data = engine.point, router.on_market_data
+        point, on_market_data, on_market, equity = engine.point, router.on_market_data, broker.on_market, self._equity
         for k in range(total):
             t = seq_ts[k]
-            symbol = symbols[seq_sym[k]]
-            i = seq_row[k]
-            _, o_, h_, l_, c_ = cols[symbol]
-            o, h, lo, c = o_[i], h_[i], l_[i], c_[i]
+            symbol = seq_sym[k]
+            c = seq_c[k]
             close_ms = t + bar_ms
-            if next_open and (k == 0 or seq_ts[k - 1] != t):
-                # Every symbol's orders for this open fill before any bar of this time reaches its close: the
-                # router's clock must not pass a bar's close while another symbol's order waits for its open.
-                filled = set()
-                j = k
-                while j < total and seq_ts[j] == t:
-                    sym_j = symbols[seq_sym[j]]
-                    if sym_j in pending and self._fill_pending(sym_j, t, cols[sym_j][1][seq_row[j]]):
-                        filled.add(sym_j)
-                    j += 1
-                for sym_p in [sp for sp, (due, _) in pending.items() if due <= t and sp not in filled]:
-                    self._drop_pending(sym_p, t)  # no bar of it at the open its orders waited for
-            opened = next_open and symbol in filled
+            opened = False
+            if next_open:
+                if k == 0 or seq_ts[k - 1] != t:
+                    # Every symbol's orders for this open fill before any bar of this time reaches its close: the
+                    # router's clock must not pass a bar's close while another symbol's order waits for its open.
+                    filled = set()
+                    j = k
+                    while j < total and seq_ts[j] == t:
+                        if seq_sym[j] in pending and self._fill_pending(seq_sym[j], t, seq_o[j]):
+                            filled.add(seq_sym[j])
+                        j += 1
+                    for sym_p in [sp for sp, (due, _) in pending.items() if due <= t and sp not in filled]:
+                        self._drop_pending(sym_p, t)  # no bar of it at the open its orders waited for
+                opened = symbol in filled
             if funding and t % FUNDING_MS == 0:
-                self._funding(symbol, o)
+                self._funding(symbol, seq_o[k])
             md = MarketData(symbol=symbol, kind="trade", price=c, event_time=close_ms, recv_time=close_ms, ts=close_ms)
             if symbol in positions:
-                self._path(symbol, o, h, lo, c, close_ms, opened, md)
+                self._path(symbol, seq_o[k], seq_h[k], seq_l[k], c, close_ms, opened, md)
             else:
-                broker.on_market(md)
+                on_market(md)
             out = on_market_data(md, close_ms)
             if out.commands:
                 self._route(out, close_ms, symbol)
             emitted = point(symbol, c)
             if emitted is not None:
                 self._signal(emitted, close_ms)
-            if k + 1 == total or seq_ts[k + 1] != t:
+            if last_of_time[k]:
                 eq_ts.append(close_ms)
-                eq.append(self._equity())
+                eq.append(equity())
             if progress is not None and k % PROGRESS_EVERY == 0:
                 progress(k, total)
         self.counts.bars = total
