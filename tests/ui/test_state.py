@@ -115,3 +115,20 @@ def test_a_reconnect_loop_is_notified_once_a_minute():
         st.on_health(m.Health(component="feed:public-1", state="connecting", ts=i * 6_000 + 3_000))
     st.on_health(m.Health(component="feed:public-1", state="down", detail="cannot resolve", ts=61_000))
     assert [n.title for n in st.notices] == ["Feed down", "Feed down"]
+
+
+def test_the_executors_answer_ends_a_switch_even_when_its_clock_runs_behind_the_desks():
+    st = DeskState(starting_balance=1.0)
+    st.on_health(m.Health(component=m.MODE_COMPONENT, state="paper", ts=1_000))
+    st.on_control(m.Control(command="set_mode", arg="live", origin="desk", ts=5_000))
+    assert st.mode == "paper" and st.mode_requested == "live"
+    st.on_health(m.Health(component=m.MODE_COMPONENT, state="paper", ts=900))  # an old record read late
+    assert st.mode_requested == "live", "an older record without a refusal is not the answer"
+    st.on_health(m.Health(component=m.MODE_COMPONENT, state="live", ts=4_200))  # the workers' clock is behind
+    assert st.mode == "live" and st.mode_requested == ""
+    # The desk's own request read back from the bus changes nothing.
+    st.on_control(m.Control(command="set_mode", arg="live", origin="desk", ts=5_000))
+    assert st.mode_requested == ""
+    st.on_control(m.Control(command="set_mode", arg="paper", origin="desk", ts=6_000))
+    st.on_health(m.Health(component=m.MODE_COMPONENT, state="live", detail="positions open at the venue", ts=5_500))
+    assert st.mode == "live" and st.mode_requested == "" and st.mode_refusal == "positions open at the venue"

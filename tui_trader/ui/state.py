@@ -307,7 +307,10 @@ class DeskState:
         if h.state not in ("paper", "live") or h.ts < self.mode_ts:
             return
         requested = self.mode_requested
-        answered = bool(requested) and h.ts >= self.mode_requested_ts
+        # The executor publishes this record at start and after every set_mode. The answer to a request is the
+        # record in the requested mode, or one with a refusal, or a later one: not only by time, since the
+        # workers' clock may run behind the desk's (an attached desk on another machine).
+        answered = bool(requested) and (h.state == requested or bool(h.detail) or h.ts >= self.mode_requested_ts)
         self._set_mode(h.state, h.ts)
         if answered or not requested:
             # The executor's answer to the switch asked for (or a switch asked elsewhere): its refusal, if any.
