@@ -58,15 +58,24 @@ ControlCommand = Literal["pause", "resume", "flatten", "kill", "rearm", "set_mod
 
 
 class MarketData(_Message, frozen=True, kw_only=True):
+    """One market event of a symbol: a trade, a best bid/ask, or (`kind="mark"`) the venue's mark price,
+    index price, funding rate and next funding time (Binance `markPrice`, OKX `mark-price`/`funding-rate`,
+    Bybit `tickers`). Every kind carries the latest trade price and book as well; the mark fields are 0
+    (not known) on trades and books, so records written before they existed decode unchanged."""
+
     symbol: str
-    exchange: str = "binanceusdm"
-    kind: Literal["trade", "book"]
+    exchange: str = "binanceusdm"  # the venue: "binanceusdm", "okx" or "bybit"
+    kind: Literal["trade", "book", "mark"]
     price: float = 0.0  # last trade price (0 until the first trade)
     volume: float = 0.0  # trade quantity (0 for a book update)
     bid: float = 0.0
     bid_qty: float = 0.0
     ask: float = 0.0
     ask_qty: float = 0.0
+    mark_price: float = 0.0
+    index_price: float = 0.0
+    funding_rate: float = 0.0  # per funding interval, e.g. 0.0001 = 0.01 %; paid by longs when positive
+    next_funding_time: int = 0  # epoch ms of the next funding settlement (0: not known)
     event_time: int  # exchange time (ms)
     recv_time: int  # local receipt time (ms)
     ts: int

@@ -42,7 +42,7 @@ def test_headless_replay_with_tap_writes_every_record_and_a_json_summary(btc_cap
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert summary["messages_read"] == 6000
-    assert summary["published"] == {"trade": kinds["trade"], "book": kinds["book"]}
+    assert summary["published"] == {"trade": kinds["trade"], "book": kinds["book"], "mark": 0}
     assert summary["malformed"] == {} and summary["ignored"]["depth"] == kinds["depth"]
     assert summary["duration_s"] > 0 and summary["mode"] == "replay"
     assert set(summary["workers"]) == {"collector", "indicator", "router", "executor"}

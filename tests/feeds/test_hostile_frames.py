@@ -267,7 +267,7 @@ async def test_bad_frames_are_counted_once_by_reason_in_the_summary_and_the_heal
     assert s["malformed"] == {"non-finite trade price": 1, "bad event time": 1, "not JSON": 1}
     assert s["quarantined"] == {"trade price outside band": 1, "trade id jump": 1}
     assert s["ignored"] == {"unconfigured symbol": 1} and s["duplicates"] == {"trade": 1}
-    assert s["published"] == {"trade": 2, "book": 0} and s["bad_frames"] == 5
+    assert s["published"] == {"trade": 2, "book": 0, "mark": 0} and s["bad_frames"] == 5
     assert s["read"] == len(frames) == sum(sum(s[k].values()) for k in
                                            ("published", "malformed", "quarantined", "ignored", "duplicates"))
     last = [x for x in h.health if x.component == "collector"][-1]

@@ -32,7 +32,7 @@ def test_book_then_trade_numbers_and_carried_book():
     nxt = p.parse(frame("btcusdt@bookTicker", u=5123107839021, s="BTCUSDT", b="61800.1", B="1", a="61800.4",
                         A="2", E=1723161256400), 333)
     assert nxt.price == 61800.3
-    assert p.summary()["published"] == {"trade": 1, "book": 2}
+    assert p.summary()["published"] == {"trade": 1, "book": 2, "mark": 0}
 
 
 def test_ts_comes_from_the_stamp_given_the_event_time():
@@ -54,8 +54,12 @@ def test_real_linear_messages_parse_and_non_market_data_is_ignored(shared_data):
     assert (eth.bid, eth.ask) == (1778.54, 1778.55)
     s = p.summary()
     assert s["malformed"] == {}
-    assert s["published"]["trade"] + s["published"]["book"] == len(out)
-    assert {"depth", "markPrice", "kline", "ticker"} <= set(s["ignored"])
+    assert s["published"]["trade"] + s["published"]["book"] + s["published"]["mark"] == len(out)
+    assert {"depth", "kline", "ticker"} <= set(s["ignored"])
+    # markPrice frames are read: the mark price, funding rate and next funding time of their symbol.
+    assert s["published"]["mark"] > 0
+    mark = next(md for md in out if md.kind == "mark")
+    assert mark.mark_price > 0 and mark.next_funding_time > 0
 
 
 def test_unknown_fields_are_ignored():

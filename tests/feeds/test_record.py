@@ -21,7 +21,7 @@ async def test_a_recorded_session_replays_as_it_was(btc_frames, tmp_path):
         result = await asyncio.wait_for(record(settings, str(out), max_frames=len(frames)), 30)
     assert result["frames"] == len(frames)
     assert result["published"] == {"trade": sum("@aggTrade" in f for f in frames),
-                                   "book": sum("@bookTicker" in f for f in frames)}
+                                   "book": sum("@bookTicker" in f for f in frames), "mark": 0}
 
     lines = gzip.open(out, "rt").read().splitlines()
     recorded = [line.partition(" ")[2] for line in lines]

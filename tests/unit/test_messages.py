@@ -17,6 +17,9 @@ def sample_messages():
     return [
         m.MarketData(symbol="BTCUSDT", kind="trade", price=60000.5, volume=0.01, bid=60000.4, bid_qty=1.0,
                      ask=60000.6, ask_qty=2.0, event_time=1, recv_time=2, ts=3),
+        m.MarketData(symbol="BTCUSDT", exchange="okx", kind="mark", price=60000.5, mark_price=60001.0,
+                     index_price=60000.0, funding_rate=-0.0001, next_funding_time=1_700_000_000_000, event_time=1,
+                     recv_time=2, ts=3),
         m.TradingSignal(id="s1", symbol="BTCUSDT", signal="StrongBuy", strength=1.0, buy_score=5, sell_score=0,
                         reasons=["rsi<30:+2", "macd>signal:+1"], indicators=ind, price=60000.5, ts=4),
         m.OrderCommand(id=m.new_id(), symbol="BTCUSDT", side="buy", quantity=0.016, ref_price=60000.5,
@@ -46,7 +49,8 @@ def test_messages_are_frozen():
 def test_wire_field_names_match_the_contract():
     fields = {cls.__name__: set(cls.__struct_fields__) - {"v"} for cls in m.TOPIC_TYPES.values()}
     assert fields["MarketData"] == {"symbol", "exchange", "kind", "price", "volume", "bid", "bid_qty", "ask",
-                                    "ask_qty", "event_time", "recv_time", "ts"}
+                                    "ask_qty", "mark_price", "index_price", "funding_rate", "next_funding_time",
+                                    "event_time", "recv_time", "ts"}
     assert fields["TradingSignal"] == {"id", "symbol", "signal", "strength", "buy_score", "sell_score", "reasons",
                                        "indicators", "price", "ts"}
     assert fields["OrderCommand"] == {"id", "symbol", "side", "order_type", "quantity", "ref_price", "stop_loss",
@@ -94,3 +98,10 @@ def test_a_flood_of_malformed_records_does_not_flood_the_log(caplog):
 def test_validation_rejects_wrong_types_on_decode():
     with pytest.raises(msgspec.ValidationError):
         m.Decoder().decode(m.CONTROL, b'{"command":"explode","ts":1}')
+
+
+def test_a_market_data_record_written_before_mark_fields_existed_decodes_with_them_unknown():
+    old = b'{"v":1,"symbol":"BTCUSDT","exchange":"binanceusdm","kind":"trade","price":1.5,"volume":1.0,"bid":0.0,' \
+          b'"bid_qty":0.0,"ask":0.0,"ask_qty":0.0,"event_time":1,"recv_time":1,"ts":1}'
+    md = m.Decoder().decode(m.MARKET_DATA, old)
+    assert (md.kind, md.price, md.mark_price, md.funding_rate, md.next_funding_time) == ("trade", 1.5, 0.0, 0.0, 0)

@@ -81,16 +81,30 @@ def limits_from(feed) -> Limits:
 
 
 class _Envelope(msgspec.Struct, gc=False):
+    """Every venue's frame: Binance `{"stream","data"}`, OKX `{"arg","data"}` (or `{"event",…}` replies),
+    Bybit `{"topic","type","data"}` (or `{"op","success",…}` replies)."""
+
     stream: str = ""
     data: msgspec.Raw = msgspec.Raw(b"")
+    arg: msgspec.Raw = msgspec.Raw(b"")
+    topic: str = ""
+    event: str = ""
+    type: str = ""
+    ts: int | str = 0
 
 
 class _Reply(msgspec.Struct, gc=False):
-    """A frame without `stream`: a reply to a request, an error, or (in recordings) a REST snapshot."""
+    """A frame without data: a reply to a request, an error, or (in recordings) a REST snapshot. Binance
+    `{"result":null,"id":1}` / `{"code":2,"msg":…}`; OKX `{"event":"subscribe"|"error","code":"60012",…}`;
+    Bybit `{"op":"subscribe"|"ping","success":true|false,"ret_msg":…}`."""
 
-    code: int | None = None
+    code: int | str | None = None
     msg: str = ""
-    id: int | None = None
+    id: int | str | None = None
+    event: str = ""
+    op: str = ""
+    success: bool | None = None
+    ret_msg: str = ""
 
 
 class _BookTicker(msgspec.Struct, gc=False):
@@ -122,6 +136,18 @@ class _AggTrade(msgspec.Struct, gc=False):
     s: str = ""
 
 
+class _MarkPrice(msgspec.Struct, gc=False):
+    """Binance `markPriceUpdate`: mark `p`, index `i`, funding rate `r` and next funding time `T` (both empty
+    or 0 on a delivery contract, hence strings and defaults)."""
+
+    p: float
+    i: float = 0.0
+    r: str = ""
+    T: int = 0
+    E: int = 0
+    s: str = ""
+
+
 class _Suspect:
     """A jump under watch: the latest value of the excursion and how many frames in a row agreed."""
 
@@ -136,7 +162,8 @@ class _Symbol:
     """What the parser remembers per symbol: the last trade price, the best bid/ask, the last good price
     (trade or book mid) that bands the next frames, and a price jump under watch."""
 
-    __slots__ = ("name", "price", "bid", "bid_qty", "ask", "ask_qty", "ref", "jump")
+    __slots__ = ("name", "price", "bid", "bid_qty", "ask", "ask_qty", "ref", "jump", "mark", "index", "funding",
+                 "next_funding")
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -147,12 +174,21 @@ class _Symbol:
         self.ask_qty = 0.0
         self.ref = 0.0
         self.jump: _Suspect | None = None
+        # The latest mark price, index price, funding rate and next funding time (0: not known yet).
+        self.mark = 0.0
+        self.index = 0.0
+        self.funding = 0.0
+        self.next_funding = 0
 
 
-# Stream roles.
-_BOOK, _TRADE, _AGG, _IGNORED = 0, 1, 2, 3
-_PAYLOAD = {_BOOK: "bad bookTicker payload", _TRADE: "bad trade payload", _AGG: "bad aggTrade payload"}
-_KNOWN_IGNORED = frozenset({"depth", "kline", "markPrice", "ticker", "miniTicker", "forceOrder", "continuousKline",
+# Stream roles (shared by every venue: a venue module maps its channels onto them).
+BOOK, TRADE, AGG, IGNORED, MARK = 0, 1, 2, 3, 4
+_BOOK, _TRADE, _AGG, _IGNORED, _MARK = BOOK, TRADE, AGG, IGNORED, MARK
+_PAYLOAD = {_BOOK: "bad bookTicker payload", _TRADE: "bad trade payload", _AGG: "bad aggTrade payload",
+            _MARK: "bad markPrice payload"}
+# A funding rate beyond ±100 % per interval, or a funding time past MAX_EVENT_MS, is not market data.
+MAX_FUNDING_RATE = 1.0
+_KNOWN_IGNORED = frozenset({"depth", "kline", "ticker", "miniTicker", "forceOrder", "continuousKline",
                             "rpiDepth", "indexPrice", "compositeIndex", "assetIndex", "contractInfo"})
 
 
@@ -212,6 +248,8 @@ class FrameParser:
         self._book = msgspec.json.Decoder(_BookTicker, strict=False).decode
         self._trade = msgspec.json.Decoder(_Trade, strict=False).decode
         self._agg = msgspec.json.Decoder(_AggTrade, strict=False).decode
+        self._markprice = msgspec.json.Decoder(_MarkPrice, strict=False).decode
+        self._readers: dict[str, object] = {}
         self._streams: dict[str, _Stream] = {}
         self._symbols: dict[str, _Symbol] = {}
         # The latest accepted event time (the replay clock), and an event-time jump under watch.
@@ -220,6 +258,7 @@ class FrameParser:
         self.frames = 0
         self.trades = 0
         self.books = 0
+        self.marks = 0
         self.malformed: dict[str, int] = {}
         self.ignored: dict[str, int] = {}
         self.duplicates: dict[str, int] = {}
@@ -231,86 +270,141 @@ class FrameParser:
     # --- the hot path ---
 
     def parse(self, raw: bytes | str, recv_ms: int) -> MarketData | None:
-        """One frame in; the MarketData it gives, or None (counted under its reason). Never raises."""
-        self.frames += 1
-        try:
-            return self._parse(raw, recv_ms)
-        except Exception as err:  # a case the checks below missed is still one bad frame, never a crash loop
-            return self._problem("unreadable frame", raw, err)
+        """One frame in; the MarketData it gives (the last one, for a frame that carries several), or None
+        (counted under its reason). Never raises."""
+        out = self.parse_all(raw, recv_ms)
+        return out[-1] if out else None
 
-    def _parse(self, raw: bytes | str, recv_ms: int) -> MarketData | None:
+    def parse_all(self, raw: bytes | str, recv_ms: int) -> list[MarketData]:
+        """One frame in; every MarketData it gives, in order (OKX and Bybit batch several trades in one
+        frame; each entry of a batch counts as one frame read). Never raises."""
+        self.frames += 1
+        out: list[MarketData] = []
+        try:
+            self._parse(raw, recv_ms, out)
+        except Exception as err:  # a case the checks below missed is still one bad frame, never a crash loop
+            self._problem("unreadable frame", raw, err)
+        return out
+
+    def _parse(self, raw: bytes | str, recv_ms: int, out: list[MarketData]) -> None:
         try:
             env = self._envelope(raw)
         except msgspec.ValidationError:
-            return self._problem("not a JSON object", raw)
+            self._problem("not a JSON object", raw)
+            return
         except msgspec.DecodeError:
-            return self._problem("not JSON", raw)
+            if raw in (b"pong", "pong"):  # OKX's answer to its text keep-alive
+                _count(self.ignored, "pong")
+                return
+            self._problem("not JSON", raw)
+            return
         name = env.stream
         if not name:
-            return self._without_stream(raw)
+            if env.topic:
+                self._venue("bybit").frame(self, env, raw, recv_ms, out)
+            elif env.arg and env.data and not env.event:
+                self._venue("okx").frame(self, env, raw, recv_ms, out)
+            else:
+                self._without_stream(raw)
+            return
         stream = self._streams.get(name)
         if stream is None:
             stream = self._new_stream(name)
             if stream is None:
-                return None
+                return
         role = stream.role
+        md: MarketData | None
         try:
             if role == _BOOK:
                 p = self._book(env.data)
-                b, a, bq, aq = p.b, p.a, p.B, p.A
-                if not (0.0 < b < _INF and 0.0 < a < _INF):
-                    return self._bad_number("book price", b if not 0.0 < b < _INF else a, raw)
-                if not (0.0 < bq < _INF and 0.0 < aq < _INF):
-                    return self._bad_number("book quantity", bq if not 0.0 < bq < _INF else aq, raw)
-                event = p.E or p.T
-                sym = stream.symbol
-                if p.s != sym.name and p.s:
-                    return self._problem("symbol differs from its stream", raw)
-                ref = sym.ref
-                last = stream.last_id
-                tref = self._time_ref
-                band = ref * self._band
-                if (last < 0 or not 0 < p.u - last <= self._max_id or tref is None
-                        or not -self._max_dt <= event - tref <= self._max_dt
-                        or not (-band <= b - ref <= band and -band <= a - ref <= band)):
-                    if not self._screen("book", stream, sym, p.u, event, b, a, raw):
-                        return None
-                else:
-                    stream.jump = sym.jump = self._time_jump = None
-                stream.last_id = p.u
-                if tref is None or event > tref:
-                    self._time_ref = event
-                sym.ref = (b + a) * 0.5
-                sym.bid = b
-                sym.bid_qty = bq
-                sym.ask = a
-                sym.ask_qty = aq
-                self.books += 1
-                return MarketData(
-                    symbol=sym.name, exchange=self.exchange, kind="book", price=sym.price, volume=0.0,
-                    bid=b, bid_qty=bq, ask=a, ask_qty=aq,
-                    event_time=event, recv_time=recv_ms, ts=self.stamp(event),
-                )
-            if role == _TRADE:
-                p = self._trade(env.data)
-                trade_id = p.t
+                md = self.book(stream, p.u, p.E or p.T, p.b, p.a, p.B, p.A, p.s, raw, recv_ms, EXCHANGE)
+            elif role == _TRADE:
+                t = self._trade(env.data)
+                md = self.trade(stream, t.t, t.E or t.T, t.p, t.q, t.s, raw, recv_ms, EXCHANGE)
             elif role == _AGG:
-                p = self._agg(env.data)
-                trade_id = p.a
+                a = self._agg(env.data)
+                md = self.trade(stream, a.a, a.E or a.T, a.p, a.q, a.s, raw, recv_ms, EXCHANGE)
+            elif role == _MARK:
+                k = self._markprice(env.data)
+                try:
+                    rate = float(k.r) if k.r else 0.0
+                except ValueError:
+                    self._problem("bad funding rate", raw)
+                    return
+                md = self.mark(stream, k.E or k.T, k.p, k.i, rate, k.T, k.s, raw, recv_ms, EXCHANGE)
             else:
                 _count(self.ignored, stream.ignored_as)
-                return None
+                return
         except msgspec.DecodeError as err:
-            return self._problem(_PAYLOAD[role], raw, err)
-        price, qty = p.p, p.q
+            self._problem(_PAYLOAD[role], raw, err)
+            return
+        if md is not None:
+            out.append(md)
+
+    def _venue(self, name: str):
+        """The frame reader of another venue (feeds/okx.py, feeds/bybit.py), made on its first frame."""
+        reader = self._readers.get(name)
+        if reader is None:
+            if name == "okx":
+                from tui_trader.feeds.okx import OkxFrames as cls
+            else:
+                from tui_trader.feeds.bybit import BybitFrames as cls  # type: ignore[assignment]
+            reader = self._readers[name] = cls()
+        return reader
+
+    # --- the checks every venue's frames go through (a venue module decodes, these validate) ---
+
+    def book(self, stream: _Stream, ident: int, event: int, b: float, a: float, bq: float, aq: float, s: str,
+             raw: bytes | str, recv_ms: int, exchange: str) -> MarketData | None:
+        """A best bid/ask update of `stream` (update id `ident`, -1 when the venue's ids do not order its
+        updates: no dedup then; `s` the symbol the payload names or "")."""
+        if not (0.0 < b < _INF and 0.0 < a < _INF):
+            return self._bad_number("book price", b if not 0.0 < b < _INF else a, raw)
+        if not (0.0 < bq < _INF and 0.0 < aq < _INF):
+            return self._bad_number("book quantity", bq if not 0.0 < bq < _INF else aq, raw)
+        sym = stream.symbol
+        if s != sym.name and s:
+            return self._problem("symbol differs from its stream", raw)
+        if ident < 0:
+            ident = stream.last_id + 1 if stream.last_id >= 0 else 0
+        ref = sym.ref
+        last = stream.last_id
+        tref = self._time_ref
+        band = ref * self._band
+        if (last < 0 or not 0 < ident - last <= self._max_id or tref is None
+                or not -self._max_dt <= event - tref <= self._max_dt
+                or not (-band <= b - ref <= band and -band <= a - ref <= band)):
+            if not self._screen("book", stream, sym, ident, event, b, a, raw):
+                return None
+        else:
+            stream.jump = sym.jump = self._time_jump = None
+        stream.last_id = ident
+        if tref is None or event > tref:
+            self._time_ref = event
+        sym.ref = (b + a) * 0.5
+        sym.bid = b
+        sym.bid_qty = bq
+        sym.ask = a
+        sym.ask_qty = aq
+        self.books += 1
+        return MarketData(
+            symbol=sym.name, exchange=exchange, kind="book", price=sym.price, volume=0.0,
+            bid=b, bid_qty=bq, ask=a, ask_qty=aq,
+            event_time=event, recv_time=recv_ms, ts=self.stamp(event),
+        )
+
+    def trade(self, stream: _Stream, trade_id: int, event: int, price: float, qty: float, s: str,
+              raw: bytes | str, recv_ms: int, exchange: str) -> MarketData | None:
+        """One trade of `stream` (id `trade_id`, -1 when the venue gives no numeric id: no dedup then)."""
         if not 0.0 < price < _INF:
             return self._bad_number("trade price", price, raw)
         if not 0.0 < qty < _INF:
             return self._bad_number("trade quantity", qty, raw)
-        event = p.E or p.T
         sym = stream.symbol
-        if p.s != sym.name and p.s:
+        if s != sym.name and s:
             return self._problem("symbol differs from its stream", raw)
+        if trade_id < 0:
+            trade_id = stream.last_id + 1 if stream.last_id >= 0 else 0
         ref = sym.ref
         last = stream.last_id
         tref = self._time_ref
@@ -328,10 +422,99 @@ class FrameParser:
         sym.price = price
         self.trades += 1
         return MarketData(
-            symbol=sym.name, exchange=self.exchange, kind="trade", price=price, volume=qty,
+            symbol=sym.name, exchange=exchange, kind="trade", price=price, volume=qty,
             bid=sym.bid, bid_qty=sym.bid_qty, ask=sym.ask, ask_qty=sym.ask_qty,
             event_time=event, recv_time=recv_ms, ts=self.stamp(event),
         )
+
+    def mark(self, stream: _Stream, event: int, mark: float, index: float, rate: float | None, next_funding: int,
+             s: str, raw: bytes | str, recv_ms: int, exchange: str) -> MarketData | None:
+        """The mark price, index price, funding rate and next funding time of a symbol (0 or None: keep the
+        last known; venues send them on separate channels or as partial updates): a `kind="mark"` record
+        carrying all of them as last known, with the last trade and book."""
+        sym = stream.symbol
+        if rate is None:
+            rate = sym.funding
+        if not mark and not sym.mark:
+            # Funding before the first mark price (OKX sends them apart): kept for the first mark record.
+            if -MAX_FUNDING_RATE <= rate <= MAX_FUNDING_RATE and 0 <= next_funding < MAX_EVENT_MS:
+                sym.funding = rate
+                sym.next_funding = next_funding or sym.next_funding
+            _count(self.ignored, "funding before mark price")
+            return None
+        mark = mark or sym.mark
+        if not 0.0 < mark < _INF:
+            return self._bad_number("mark price", mark, raw)
+        if not (0.0 <= index < _INF):
+            return self._bad_number("index price", index, raw)
+        if not -MAX_FUNDING_RATE <= rate <= MAX_FUNDING_RATE:  # NaN fails both
+            return self._problem("bad funding rate", raw)
+        if not 0 <= next_funding < MAX_EVENT_MS:
+            return self._problem("bad funding time", raw)
+        if s != sym.name and s:
+            return self._problem("symbol differs from its stream", raw)
+        # Marks carry no id worth checking (a resent mark is the same value): time and price are screened.
+        ident = stream.last_id + 1 if stream.last_id >= 0 else 0
+        ref = sym.ref
+        tref = self._time_ref
+        if (stream.last_id < 0 or tref is None or not -self._max_dt <= event - tref <= self._max_dt
+                or not -ref * self._band <= mark - ref <= ref * self._band):
+            if not self._screen("mark", stream, sym, ident, event, mark, mark, raw):
+                return None
+        else:
+            stream.jump = sym.jump = self._time_jump = None
+        stream.last_id = ident
+        if tref is None or event > tref:
+            self._time_ref = event
+        sym.mark = mark
+        if index:
+            sym.index = index
+        sym.funding = rate
+        if next_funding:
+            sym.next_funding = next_funding
+        self.marks += 1
+        return MarketData(
+            symbol=sym.name, exchange=exchange, kind="mark", price=sym.price, volume=0.0,
+            bid=sym.bid, bid_qty=sym.bid_qty, ask=sym.ask, ask_qty=sym.ask_qty,
+            mark_price=mark, index_price=sym.index, funding_rate=rate, next_funding_time=sym.next_funding,
+            event_time=event, recv_time=recv_ms, ts=self.stamp(event),
+        )
+
+    def stream_for(self, key: str, role: int, symbol_name: str, ignored_as: str = "") -> _Stream | None:
+        """The stream `key` of a venue (e.g. "okx:trades:BTC-USDT-SWAP") carrying `symbol_name` in the desk's
+        form, made on first sight; None when the symbol is not configured (counted, nothing remembered)."""
+        stream = self._streams.get(key)
+        if stream is not None:
+            return stream
+        allowed = self.allowed
+        if (allowed is not None and symbol_name not in allowed) or (
+                allowed is None and symbol_name not in self._symbols and len(self._symbols) >= MAX_SYMBOLS):
+            _count(self.ignored, "unconfigured symbol")
+            return None
+        if role == _IGNORED:
+            stream = _Stream(_IGNORED, None, ignored_as)
+        else:
+            symbol = self._symbols.get(symbol_name)
+            if symbol is None:
+                symbol = self._symbols[symbol_name] = _Symbol(symbol_name)
+            stream = _Stream(role, symbol)
+        if len(self._streams) < MAX_STREAMS:
+            self._streams[key] = stream
+        elif role != _IGNORED:
+            _count(self.ignored, "other stream")
+            return None
+        return stream
+
+    def count_ignored(self, reason: str) -> None:
+        _count(self.ignored, reason)
+
+    def count_problem(self, reason: str, raw: bytes | str, err: Exception | None = None) -> None:
+        self._problem(reason, raw, err)
+
+    def count_batch(self, entries: int) -> None:
+        """A frame carrying `entries` entries: each counts as one frame read (the first is already)."""
+        if entries > 1:
+            self.frames += entries - 1
 
     # --- the rare paths ---
 
@@ -413,6 +596,8 @@ class FrameParser:
             role = _TRADE
         elif kind == "aggTrade":
             role = _AGG
+        elif kind == "markPrice":
+            role = _MARK
         else:
             # depth@0ms / depth20 → "depth", kline_1m → "kline", markPrice@1s → "markPrice".
             label = kind.partition("_")[0].rstrip("0123456789")
@@ -436,9 +621,13 @@ class FrameParser:
             reply = self._reply(raw)
         except msgspec.DecodeError:
             return self._problem("frame without stream", raw)
-        if reply.code is not None:
-            return self._problem(f"subscription error (code {reply.code})", raw)
-        _count(self.ignored, "reply" if reply.id is not None else "no stream")
+        if (reply.code is not None and reply.code not in ("0", 0)) or reply.event == "error" or reply.success is False:
+            code = reply.code if reply.code is not None else (reply.ret_msg or "?")
+            return self._problem(f"subscription error (code {code})", raw)
+        if reply.op == "ping" or reply.op == "pong" or reply.ret_msg == "pong":
+            _count(self.ignored, "pong")
+        else:
+            _count(self.ignored, "reply" if reply.id is not None or reply.event or reply.op else "no stream")
         return None
 
     def _bad_number(self, what: str, value: float, raw: bytes | str) -> None:
@@ -485,7 +674,8 @@ class FrameParser:
 
     def counters(self) -> dict[str, int]:
         """Flat counts for a Health record: `read`, `published:<kind>` and `<bucket>:<reason>`."""
-        out = {"read": self.frames, "published:trade": self.trades, "published:book": self.books}
+        out = {"read": self.frames, "published:trade": self.trades, "published:book": self.books,
+               "published:mark": self.marks}
         for bucket, table in (("malformed", self.malformed), ("quarantined", self.quarantined),
                               ("ignored", self.ignored), ("duplicates", self.duplicates)):
             for reason, n in table.items():
@@ -495,7 +685,7 @@ class FrameParser:
     def summary(self) -> dict:
         return {
             "frames": self.frames,
-            "published": {"trade": self.trades, "book": self.books},
+            "published": {"trade": self.trades, "book": self.books, "mark": self.marks},
             "malformed": dict(self.malformed),
             "ignored": dict(self.ignored),
             "duplicates": dict(self.duplicates),

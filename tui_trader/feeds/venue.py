@@ -1,0 +1,64 @@
+"""What the collector needs to know of a venue's public websocket (pure, no I/O): its host and path, the
+connections that carry the configured symbols, the subscription requests sent on connect, and the text of
+its application-level keep-alive.
+
+Binance USD-M names its streams in the URL (feeds/binance.py); OKX and Bybit open one path and subscribe
+with a request per connection. `feed.ws_base_url` replaces the venue's scheme and host and keeps its path,
+so a testnet or a local server needs no code change; empty means the venue's own host.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+from tui_trader.errors import FeedError
+
+VenueName = Literal["binanceusdm", "okx", "bybit"]
+# The venue each `exchange.name` trades on (and so reads its market data from).
+VENUE_OF_EXCHANGE: dict[str, VenueName] = {"binanceusdm": "binanceusdm", "binance": "binanceusdm", "okx": "okx",
+                                           "bybit": "bybit"}
+
+
+@dataclass(frozen=True)
+class VenueSpec:
+    """One subscribed connection: a name, its URL, the requests to send once open, its symbols, and the
+    keep-alive text to send every `ping_every_s` (empty: the websocket's own pings suffice)."""
+
+    name: str
+    url: str
+    subscribe: tuple[bytes, ...]
+    symbols: tuple[str, ...]
+    ping: bytes = b""
+    ping_every_s: float = 20.0
+    topics: tuple[str, ...] = field(default=())
+
+
+def venue_of(settings) -> VenueName:
+    """`feed.venue`, or the venue `exchange.name` trades on."""
+    chosen = settings.feed.venue or VENUE_OF_EXCHANGE.get(settings.exchange.name, "binanceusdm")
+    return VENUE_OF_EXCHANGE.get(chosen, chosen)  # type: ignore[return-value]
+
+
+def base_url(settings, default_host: str) -> str:
+    url = settings.feed.ws_base_url or default_host
+    if not (url.startswith("wss://") or url.startswith("ws://")):
+        raise FeedError(f"feed.ws_base_url must start with wss:// or ws:// (got {url!r})")
+    return url.rstrip("/")
+
+
+def chunks(items: Sequence[str], size: int) -> list[list[str]]:
+    return [list(items[i : i + size]) for i in range(0, len(items), max(1, size))]
+
+
+def plan_venue(settings) -> list[VenueSpec]:
+    """The subscribed connections of OKX or Bybit for `trading.symbols` (Binance: feeds/binance.py)."""
+    venue = venue_of(settings)
+    if venue == "okx":
+        from tui_trader.feeds import okx as mod
+    elif venue == "bybit":
+        from tui_trader.feeds import bybit as mod  # type: ignore[no-redef]
+    else:
+        raise FeedError(f"{venue} names its streams in the URL; use feeds/binance.py")
+    return mod.plan(settings.trading.symbols, base_url(settings, mod.HOST),
+                    per_connection=settings.feed.streams_per_connection)
