@@ -66,11 +66,18 @@ class ReconcileScreen(ModalScreen[dict[str, str]]):
             yield Static(f"Reconcile with {self.exchange} before trading", id="reconcile-title", markup=False)
             yield Static(
                 f"The journal and {self.exchange} disagree on {n} thing{'s' * (n != 1)}. Nothing trades on the "
-                "exchange until you confirm.\n↑/↓ row   a adopt   f flatten   l leave   d defaults   c confirm",
+                f"exchange until you confirm.\n↑/↓ row   {self._keys()}",
                 id="reconcile-help", markup=False,
             )
             yield DataTable(id="reconcile-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="reconcile-explain", markup=False)
+
+    def _keys(self) -> str:
+        """The hint as the trader has the keys bound ([keys] may remap them)."""
+        label = getattr(self.app, "key_label", None)
+        words = (("reconcile_adopt", "adopt"), ("reconcile_flatten", "flatten"), ("reconcile_leave", "leave"),
+                 ("reconcile_defaults", "defaults"), ("reconcile_confirm", "confirm"))
+        return "   ".join(f"{label(bid) if label else keys.default(bid)} {word}" for bid, word in words)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
