@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import signal as sig
 import subprocess
 import sys
 import time
@@ -41,12 +42,18 @@ def settings(tmp_path: Path, prefix: str, name: str) -> Path:
 
 def start_worker(name: str, conf: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tui_trader", "worker", name, "--config", str(conf)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONFAULTHANDLER="1"))
 
 
 def stop_worker(proc: subprocess.Popen) -> str:
     proc.terminate()
-    _, err = proc.communicate(timeout=20)
+    try:
+        _, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:
+        # Stuck: SIGABRT makes faulthandler (PYTHONFAULTHANDLER) print every thread's stack, to say where.
+        proc.send_signal(sig.SIGABRT)
+        _, err = proc.communicate(timeout=20)
+        pytest.fail(f"worker did not stop within 20 s of SIGTERM:\n{err[-4000:]}")
     return err
 
 
@@ -67,7 +74,7 @@ async def until_announced(health, components: set[str], timeout: float = 60.0) -
 
     try:
         await asyncio.wait_for(_read(), timeout)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pytest.fail(f"no Health record from {sorted(missing)} within {timeout:g} s")
 
 
@@ -86,7 +93,7 @@ def signal(kind: str, ts: int) -> m.TradingSignal:
 
 async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_a_restart(tmp_path):
     prefix = "t" + uuid.uuid4().hex[:8]
-    topic = lambda base: m.topic_name(base, prefix)  # noqa: E731
+    topic = lambda base: m.topic_name(base, prefix)
     bus = await FluvioBus(FLUVIO, connect_timeout_s=10).connect()
     router = executor = None
     try:
@@ -98,6 +105,19 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
         executor = start_worker("executor", settings(tmp_path, prefix, "executor"))
         # Each worker announces itself once it listens: the router's state, the executor's acting mode.
         await until_announced(health, {"router", m.MODE_COMPONENT})
+        # The executor prices paper orders from the market data it has read (orders and prices come on
+        # separate streams): publish a price until its paper account answers, which it does on market data.
+        accounts = await bus.subscribe(topic(m.ACCOUNT), Start.BEGINNING)
+        for attempt in range(60):
+            now = time.time_ns() // 1_000_000
+            await bus.publish(topic(m.MARKET_DATA), "BTCUSDT", m.encode(market(60_000.0, now)))
+            try:
+                await asyncio.wait_for(accounts.__anext__(), 1.0)
+                break
+            except TimeoutError:
+                continue
+        else:
+            pytest.fail("the executor never consumed market data")
         # The router listens to signals and prices on separate streams, so the first buy may come before the
         # first price (denied): repeat the pair until an order comes (a repeat after the entry is "same
         # direction").
@@ -108,7 +128,7 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
             try:
                 cmd = await next_of(orders, m.OrderCommand, timeout=1.0)
                 break
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 continue
         else:
             pytest.fail("the router never turned a buy signal into an order")

@@ -13,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from tui_trader import paths
 from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 CLOSE_TIMEOUT_S = 1.0
-END_OFFSET_TIMEOUT_S = 10.0
+END_PROBE_S = 1.0
 
 
 def _client() -> Any:
@@ -147,7 +148,7 @@ class FluvioBus(Bus):
         self._producers: dict[str, Any] = {}
         self._subs: set[_FluvioSubscription] = set()
 
-    async def connect(self) -> "FluvioBus":
+    async def connect(self) -> FluvioBus:
         fluvio = _client()
 
         def _connect() -> tuple[Any, Any]:
@@ -157,7 +158,7 @@ class FluvioBus(Bus):
 
         try:
             self._fluvio, self._admin = await asyncio.wait_for(asyncio.to_thread(_connect), self.connect_timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise BusError(unreachable_message(self.endpoint, f"no answer within {self.connect_timeout_s:g} s")) from None
         except fluvio.FluviorError as err:
             raise BusError(unreachable_message(self.endpoint, str(err))) from None
@@ -289,38 +290,47 @@ class FluvioBus(Bus):
         return sub
 
     async def _position(self, topic: str, start: Start) -> int | None:
-        """The absolute offset a subscription starts at (None: the topic's first retained record). The end is
-        resolved to a number here, so the start is pinned and the subscription knows where it is."""
+        """The absolute offset a subscription starts at, or None when the stream starts at the topic's first
+        retained record ("beginning") or at an end the cluster did not say (see `_last_offset`)."""
         kind = start.kind if start.kind != "committed" else start.fallback
         if kind == "absolute":
             return start.offset
         if kind == "end":
-            return await self.end_offset(topic)
+            last = await self._last_offset(topic)
+            return None if last is None else last + 1
         return None
 
     async def end_offset(self, topic: str) -> int:
-        """The offset the next published record will get: one past the last record (0 for an empty topic).
+        """The offset the next published record will get: one past the last record. A topic whose last
+        record does not come within END_PROBE_S counts as empty (0): said in the log."""
+        last = await self._last_offset(topic)
+        return 0 if last is None else last + 1
 
-        The client has no "high watermark" call: read from one record before the end with continuous mode
-        off, so the stream ends at the end. (The async stream panics at that end on client 0.21, so the
-        blocking stream runs in a thread; it only waits for one fetch.)"""
+    async def _last_offset(self, topic: str) -> int | None:
+        """The offset of the topic's last record, or None when none came within END_PROBE_S (an empty topic,
+        or a cluster that slow).
+
+        The client has no "high watermark" call, so this reads from one record before the end. Only the
+        async stream will do: the blocking stream holds the GIL while it waits, and when an async stream of
+        the same process receives a record meanwhile the two deadlock and the process freezes; the async
+        stream with continuous mode off panics at the end (client 0.21), printing a Rust panic."""
         client = self._require()
         fluvio = _client()
-
-        def _end() -> int:
-            config = fluvio.ConsumerConfig()
-            config.disable_continuous(True)
-            last = -1
-            for rec in client.partition_consumer(topic, 0).stream_with_config(fluvio.Offset.from_end(1), config):
-                last = rec.offset()
-            return last + 1
-
         try:
-            return await asyncio.wait_for(asyncio.to_thread(_end), END_OFFSET_TIMEOUT_S)
-        except asyncio.TimeoutError:
-            raise BusError(f"the end of {topic} is not known: no answer within {END_OFFSET_TIMEOUT_S:g} s") from None
+            part = await asyncio.to_thread(client.partition_consumer, topic, 0)
+            stream = await part.async_stream(fluvio.Offset.from_end(1))
         except fluvio.FluviorError as err:
             raise BusError(f"the end of {topic} is not known: {err}") from None
+        reading = asyncio.ensure_future(stream.__anext__())
+        try:
+            rec = await asyncio.wait_for(asyncio.shield(reading), END_PROBE_S)
+        except TimeoutError:
+            reading.cancel()
+            log.info("%s: no record within %g s; taken as empty", topic, END_PROBE_S)
+            return None
+        except fluvio.FluviorError as err:
+            raise BusError(f"the end of {topic} is not known: {err}") from None
+        return rec.offset()
 
     async def close(self) -> None:
         subs, self._subs = self._subs, set()

@@ -98,21 +98,21 @@ class ExecutorWorker(Worker):
             await self._recover()
             self._recovered = True
         starts = {topic: await self._start(topic) for topic in (m.ORDERS, m.CONTROL, m.MARKET_DATA)}
-        # One worker per process: commands and controls are listened to before anything says the executor is
-        # there (its mode Health, or an Account from the market pump), so no command sent on that word is lost.
-        listening = [asyncio.Event(), asyncio.Event()] if self.ctx.durable else [None, None]
+        # One worker per process: commands, controls and prices are listened to before the executor announces
+        # its mode, so no command sent on that word is lost.
+        listening = [asyncio.Event(), asyncio.Event(), asyncio.Event()] if self.ctx.durable else [None, None, None]
         if self.settings.trading.paper_trading and self.live is None and not self.ctx.durable:
             await self._announce_mode()
         try:
             async with asyncio.TaskGroup() as tg:
                 tg.create_task(self._consume_orders(starts[m.ORDERS], listening[0]))
                 tg.create_task(self._consume_control(starts[m.CONTROL], listening[1]))
+                tg.create_task(self._consume_market(starts[m.MARKET_DATA], listening[2]))
                 if self.ctx.durable:
                     for event in listening:
                         await event.wait()  # type: ignore[union-attr]
                     if self.settings.trading.paper_trading and self.live is None:
                         await self._announce_mode()
-                tg.create_task(self._consume_market(starts[m.MARKET_DATA]))
                 tg.create_task(self._live_commands())
                 if not self.settings.trading.paper_trading and self.live is None:
                     tg.create_task(self._start_live_at_once())
@@ -219,11 +219,11 @@ class ExecutorWorker(Worker):
                 for c in dropped:
                     await self._publish([_drop(c)], "live", c)
 
-    async def _consume_market(self, start: Start) -> None:
+    async def _consume_market(self, start: Start, ready: asyncio.Event | None = None) -> None:
         poll_ms = int(self.settings.exchange.account_poll_s * 1000)
         # With no paper position open there is no trigger to check against every trade: when records pile
         # up, the latest book and trade per symbol are all a fill needs.
-        async for rec, md in self.consume(m.MARKET_DATA, start, latest_only=self._nothing_to_watch):
+        async for rec, md in self.consume(m.MARKET_DATA, start, latest_only=self._nothing_to_watch, ready=ready):
             self._resume[m.MARKET_DATA] = rec.offset + 1
             if md.kind == "trade" and math.isfinite(md.price) and md.price > 0 and md.symbol in self.settings.trading.symbols:
                 self._last_trade[md.symbol] = (md.price, md.event_time)
