@@ -21,6 +21,7 @@ from fluvio_kit import CREATED, FLUVIO, FLUVIO_SKIP
 from tui_trader import messages as m
 from tui_trader.bus import Start
 from tui_trader.bus.fluvio_bus import FluvioBus
+from tui_trader.workers.router import WAITING_FOR_EXECUTOR
 
 pytestmark = pytest.mark.skipif(not FLUVIO, reason=FLUVIO_SKIP)
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,13 +63,18 @@ async def next_of(sub, cls, timeout: float = 30.0):
     return m.Decoder().decode("", rec.value, base_topic={v: k for k, v in m.TOPIC_TYPES.items()}[cls])
 
 
-async def until_announced(health, components: set[str], timeout: float = 60.0) -> None:
-    """Wait until each component has published a Health record (a bounded wait on the condition)."""
+async def until_announced(health, components: set[str], timeout: float = 60.0) -> dict[str, m.Health]:
+    """Wait until each component has published a Health record (a bounded wait on the condition); returns
+    the first record of each."""
     missing = set(components)
+    seen: dict[str, m.Health] = {}
 
     async def _read():
         async for rec in health:
-            missing.discard(m.Decoder().decode("", rec.value, base_topic=m.HEALTH).component)
+            h = m.Decoder().decode("", rec.value, base_topic=m.HEALTH)
+            if h.component in missing:
+                missing.discard(h.component)
+                seen[h.component] = h
             if not missing:
                 return
 
@@ -76,6 +82,7 @@ async def until_announced(health, components: set[str], timeout: float = 60.0) -
         await asyncio.wait_for(_read(), timeout)
     except TimeoutError:
         pytest.fail(f"no Health record from {sorted(missing)} within {timeout:g} s")
+    return seen
 
 
 def market(price: float, ts: int) -> m.MarketData:
@@ -91,7 +98,8 @@ def signal(kind: str, ts: int) -> m.TradingSignal:
                            buy_score=6 if buy else 0, sell_score=0 if buy else 6, reasons=[], indicators=ind, price=60_000.0, ts=ts)
 
 
-async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_a_restart(tmp_path):
+@pytest.mark.parametrize("router_first", [True, False], ids=["router-first", "executor-first"])
+async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_a_restart(tmp_path, router_first):
     prefix = "t" + uuid.uuid4().hex[:8]
     topic = lambda base: m.topic_name(base, prefix)
     bus = await FluvioBus(FLUVIO, connect_timeout_s=10).connect()
@@ -101,10 +109,18 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
         orders = await bus.subscribe(topic(m.ORDERS), Start.BEGINNING)
         statuses = await bus.subscribe(topic(m.ORDER_STATUS), Start.BEGINNING)
         health = await bus.subscribe(topic(m.HEALTH), Start.BEGINNING)
-        router = start_worker("router", settings(tmp_path, prefix, "router"))
-        executor = start_worker("executor", settings(tmp_path, prefix, "executor"))
-        # Each worker announces itself once it listens: the router's state, the executor's acting mode.
-        await until_announced(health, {"router", m.MODE_COMPONENT})
+        # Workers start in any order. A router alone says it waits for an executor (and reads no signals);
+        # an executor needs nobody. Each announces itself once it listens.
+        if router_first:
+            router = start_worker("router", settings(tmp_path, prefix, "router"))
+            waiting = (await until_announced(health, {"router"}))["router"]
+            assert (waiting.state, waiting.detail) == ("waiting", WAITING_FOR_EXECUTOR)
+            executor = start_worker("executor", settings(tmp_path, prefix, "executor"))
+            await until_announced(health, {m.MODE_COMPONENT})
+        else:
+            executor = start_worker("executor", settings(tmp_path, prefix, "executor"))
+            await until_announced(health, {m.MODE_COMPONENT})
+            router = start_worker("router", settings(tmp_path, prefix, "router"))
         # The executor prices paper orders from the market data it has read (orders and prices come on
         # separate streams): publish a price until its paper account answers, which it does on market data.
         accounts = await bus.subscribe(topic(m.ACCOUNT), Start.BEGINNING)

@@ -34,6 +34,7 @@ TOPICS = (m.CONTROL, m.ORDER_STATUS, m.ACCOUNT, m.MARKET_DATA, m.SIGNALS)
 # fills, kill switch and balance first (otherwise a signal handled before the fill that preceded it would
 # find no position and enter again).
 STATE_TOPICS = (m.CONTROL, m.ORDER_STATUS, m.ACCOUNT)
+WAITING_FOR_EXECUTOR = "waiting for an executor: no account record on the bus yet; signals are read once one comes"
 
 
 class RouterWorker(Worker):
@@ -65,6 +66,7 @@ class RouterWorker(Worker):
             m.CONTROL: self.core.on_control,
             m.ACCOUNT: self.core.on_account,
         }
+        self._executor_seen = asyncio.Event()  # an executor's Account came: someone reads the orders
         self.published_commands = 0
         self.published_denials = 0
 
@@ -94,12 +96,28 @@ class RouterWorker(Worker):
             for topic in STATE_TOPICS:
                 tg.create_task(self._pump(topic, starts[topic], ready[topic]), name=f"router:{topic}")
             await _all_set(ready[t] for t in STATE_TOPICS)
+            await self._wait_for_an_executor()
             for topic in TOPICS:
                 if topic not in STATE_TOPICS:
                     tg.create_task(self._pump(topic, starts[topic], ready[topic]), name=f"router:{topic}")
             await _all_set(ready.values())
             # Announced once it listens to everything: whoever waits for the router may publish now.
             await self._announce()
+
+    async def _wait_for_an_executor(self) -> None:
+        """Workers start in any order: a router with no executor behind it would send orders nobody reads.
+        Until an executor has published an Account on this bus (it does on its first price, or at once when
+        live), the router says so and reads no signals."""
+        if self._executor_seen.is_set():
+            return
+        try:
+            if await self.ctx.bus.end_offset(self.ctx.topic(m.ACCOUNT)) > 0:
+                return
+        except (BusError, NotImplementedError):
+            return
+        self.log.warning("%s", WAITING_FOR_EXECUTOR)
+        await self.health("router", "waiting", WAITING_FOR_EXECUTOR, counters=self.counters())
+        await self._executor_seen.wait()
 
     async def _start(self, topic: str) -> Start:
         """Where a subscription begins. A replay reads its fresh bus from the beginning (nothing published
@@ -126,6 +144,8 @@ class RouterWorker(Worker):
         market = topic == m.MARKET_DATA
         latest = (lambda: True) if market else None
         async for record, msg in self.consume(topic, start, conflate=market, latest_only=latest, ready=ready):
+            if topic == m.ACCOUNT:
+                self._executor_seen.set()
             if lossless:
                 # Past this record even if handling it fails: a record that crashes the router must not
                 # crash it again after the restart.
