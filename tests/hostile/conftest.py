@@ -10,6 +10,7 @@ import gzip
 import os
 import subprocess
 import sys
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -60,10 +61,15 @@ def pytest_terminal_summary(terminalreporter):
 # --- helpers shared by the cases -------------------------------------------------------------------------
 
 
+# Children run outside the checkout: `python -m`/`-c` put the working directory first on sys.path, which would
+# shadow PYTHONPATH (how these cases are run against an older copy of the package to see them fail there).
+NEUTRAL_CWD = tempfile.gettempdir()
+
+
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """`tui-trader ARGS` in a child process with the test's isolated XDG dirs."""
     return subprocess.run([sys.executable, "-m", "tui_trader", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=NEUTRAL_CWD)
 
 
 def one_line_error(run: subprocess.CompletedProcess) -> str:

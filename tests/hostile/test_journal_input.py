@@ -16,7 +16,7 @@ from tui_trader import journal as j
 from tui_trader import settings as s
 from tui_trader.errors import JournalError
 
-from .conftest import cli, one_line_error
+from .conftest import NEUTRAL_CWD, cli, one_line_error
 from .journal_kit import make_journal, read_everything
 
 INPUT_CLASS = "journal files"
@@ -35,7 +35,7 @@ class Holder:
 
     def __init__(self, path: Path) -> None:
         self.proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=NEUTRAL_CWD)
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         assert line.strip() == "held", self.proc.stderr.read()  # type: ignore[union-attr]
 
@@ -199,7 +199,7 @@ def test_one_process_shares_its_journal_between_its_workers(tmp_path):
     assert first.get_state("desk") == {"halted": True}
     first.close()
     holder_blocked = subprocess.run([sys.executable, "-c", HOLD, str(path)], capture_output=True, text=True,
-                                    input="", timeout=30)
+                                    input="", timeout=30, cwd=NEUTRAL_CWD)
     assert "in use by another process" in holder_blocked.stderr  # still held: `second` is open
     second.close()
     Holder(path).stop()  # released once the last one closed
