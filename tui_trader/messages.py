@@ -188,6 +188,7 @@ class PositionSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     take_profit: float | None = None
     stop_loss_resting: bool = False
     take_profit_resting: bool = False
+    funding: float = 0.0  # funding received (+) or paid (−) on this position while open, USDT
 
 
 class Account(_Message, frozen=True, kw_only=True):

@@ -138,12 +138,27 @@ class RiskSettings(_Section):
             lt=1,
         ),
     ] = 0.05
+    trigger_price: Annotated[
+        Literal["mark", "last"],
+        _doc(
+            'The price that triggers stop-loss and take-profit orders, live and on paper: "mark" (the venue\'s '
+            'mark price, as most traders use) or "last" (the last trade).'
+        ),
+    ] = "mark"
 
 
 class FeedSettings(_Section):
+    venue: Annotated[
+        Literal["", "binanceusdm", "okx", "bybit"],
+        _doc('Market data venue: "binanceusdm", "okx" or "bybit"; empty = the venue of exchange.name.'),
+    ] = ""
     ws_base_url: Annotated[
-        str, _doc("Binance USD-M websocket host; point it at a testnet or a local server.", min_length=1)
-    ] = "wss://fstream.binance.com"
+        str,
+        _doc(
+            "Replaces the feed venue's websocket scheme and host, keeping its paths (Binance /public and /market, "
+            "OKX /ws/v5/public, Bybit /v5/public/linear): a testnet or a local server; empty = the venue's own host."
+        ),
+    ] = ""
     trade_stream: Annotated[Literal["aggTrade", "trade"], _doc("Trade stream: aggTrade (documented) or trade.")] = (
         "aggTrade"
     )

@@ -42,7 +42,7 @@ def test_every_section_of_design_exists_with_the_endpoint_overrides():
     assert s.SECTIONS == ("trading", "indicators", "risk", "feed", "exchange", "paper", "bus", "ui", "journal",
                           "keys", "notify")
     d = s.Settings()
-    assert d.feed.ws_base_url == "wss://fstream.binance.com"
+    assert d.feed.ws_base_url == "" and d.feed.venue == ""  # the venue's own host; the venue of exchange.name
     assert d.exchange.api_base_url == ""
     assert d.journal.path == ""
 

@@ -18,7 +18,15 @@ Rules (DESIGN, issue "Executors"):
   neither fires a trigger nor prices a fill (it is counted in `band.quarantined`). An entry whose market price
   (book side, or last trade) lies outside the band is refused with the reason; a close (close, flatten, kill)
   is never refused for it: it fills at the last good trade instead, and the status says so;
-- reduce-only orders never open or flip a position: the quantity is capped to the position.
+- reduce-only orders never open or flip a position: the quantity is capped to the position;
+- perpetual mark and funding (from `kind="mark"` market data): positions are valued and liquidated at the
+  venue's mark price, not the last trade (a wick in the trades does not liquidate, a mark through the
+  liquidation price does); until a symbol's first mark the last good trade stands in (recordings and
+  backtests without marks). Stop-loss and take-profit trigger on `risk.trigger_price` ("mark", as Binance's
+  workingType MARK_PRICE, or "last"), again the last trade until a mark is known. At each funding time a
+  position open then pays (rate > 0 for a long, < 0 for a short) or receives quantity × mark × rate, the
+  rate and time being the last ones the venue announced before it; the amount goes to the wallet, is kept
+  per position (`funding`) and in total (`funding_paid`), apart from fees.
 
 Nothing here awaits, reads a clock or draws a random number: the same market data and commands give the same
 fills (the replay's determinism rests on it). The async methods only satisfy the Broker interface.
@@ -66,6 +74,7 @@ class PaperPosition:
     entry_id: str
     stop_loss: Trigger | None = None
     take_profit: Trigger | None = None
+    funding: float = 0.0  # funding received (+) or paid (−) while open, USDT
 
     @property
     def sign(self) -> int:
@@ -93,10 +102,17 @@ class PaperBroker(Broker):
     mode: m.Mode = "paper"
     exchange = "paper"
 
-    def __init__(self, settings: PaperSettings, rules: RulesBook | None = None, risk: RiskSettings | None = None) -> None:
+    def __init__(self, settings: PaperSettings, rules: RulesBook | None = None, risk: RiskSettings | None = None,
+                 trigger_price: Literal["mark", "last"] | None = None) -> None:
         self.settings = settings
+        risk = risk if risk is not None else RiskSettings()
+        self.trigger_price = trigger_price or risk.trigger_price
+        self.marks: dict[str, float] = {}  # symbol → latest sane mark price
+        # symbol → (next funding time ms, rate announced for it); settled once the market's time passes it.
+        self.next_funding: dict[str, tuple[int, float]] = {}
+        self.funding_paid = 0.0  # net funding over the session: received (+) or paid (−), USDT
         self.book = rules if rules is not None else RulesBook()
-        self.band = PriceBand((risk if risk is not None else RiskSettings()).price_band_pct)
+        self.band = PriceBand(risk.price_band_pct)
         self.wallet = settings.starting_balance  # realised balance: deposits + realised PnL − fees
         self.positions: dict[str, PaperPosition] = {}
         self.quotes: dict[str, tuple[float, float]] = {}  # symbol → (bid, ask)
@@ -168,6 +184,11 @@ class PaperBroker(Broker):
         return self.account_now()
 
     def on_market(self, md: m.MarketData) -> list[Report]:
+        due = self.next_funding.get(md.symbol)
+        if due is not None and md.event_time >= due[0]:
+            self._settle_funding(md.symbol, *due)
+        if md.kind == "mark":
+            return self._on_mark(md)
         if md.kind == "book":
             if usable(md.bid) and usable(md.ask):
                 self.quotes[md.symbol] = (md.bid, md.ask)
@@ -177,7 +198,35 @@ class PaperBroker(Broker):
         price = self.band.on_trade(md.symbol, md.price, self._restored_entry.get(md.symbol))
         if price is None:
             return []  # an absurd print neither fires a trigger nor moves the reference
-        return self._check_triggers(md.symbol, price)
+        marked = md.symbol in self.marks
+        return self._check_triggers(md.symbol, price, stops=not (marked and self.trigger_price == "mark"),
+                                    liquidation=not marked)
+
+    def _on_mark(self, md: m.MarketData) -> list[Report]:
+        """A mark price (and funding) update: remember it, schedule the next funding, and check liquidation
+        (and the stops when they work on the mark) against it."""
+        symbol, mark = md.symbol, md.mark_price
+        if md.next_funding_time > 0 and usable(abs(md.funding_rate) + 1):
+            self.next_funding[symbol] = (md.next_funding_time, md.funding_rate)
+        ref = self.last.get(symbol)
+        if not usable(mark) or (ref is not None and self.band.outside(symbol, mark) is not None):
+            self.band.quarantined["bad_mark"] += 1  # the parser bands marks too; this broker trusts nothing
+            return []
+        self.marks[symbol] = mark
+        return self._check_triggers(symbol, mark, stops=self.trigger_price == "mark", liquidation=True)
+
+    def _settle_funding(self, symbol: str, when: int, rate: float) -> None:
+        """Funding at `when`: a position open then pays or receives quantity × mark × rate (longs pay a positive
+        rate, shorts receive it)."""
+        del self.next_funding[symbol]
+        pos = self.positions.get(symbol)
+        if pos is None or rate == 0:
+            return
+        mark = self.marks.get(symbol) or self.last.get(symbol, pos.entry_price)
+        amount = -pos.sign * pos.quantity * mark * rate
+        pos.funding += amount
+        self.funding_paid += amount
+        self.wallet += amount
 
     # --- the simulation (synchronous) ---------------------------------------------------------------
 
@@ -394,27 +443,33 @@ class PaperBroker(Broker):
         pos.stop_loss = pos.take_profit = None
         return out
 
-    def _check_triggers(self, symbol: str, price: float) -> list[Report]:
+    def _check_triggers(self, symbol: str, price: float, stops: bool = True, liquidation: bool = True) -> list[Report]:
+        """Fire what `price` reaches: the stops when `stops` (the price is their working price), liquidation
+        when `liquidation` (the price is the mark, or stands in for it)."""
         pos = self.positions.get(symbol)
         if pos is None:
             return []
         long = pos.side == "long"
         sl, tp, liq = pos.stop_loss, pos.take_profit, pos.liquidation_price
+        if not stops:
+            sl = tp = None
         sl_hit = sl is not None and (price <= sl.price if long else price >= sl.price)
         tp_hit = tp is not None and (price >= tp.price if long else price <= tp.price)
-        liq_hit = price <= liq if long else price >= liq
+        liq_hit = liquidation and (price <= liq if long else price >= liq)
         side = closing_side(pos.side)
         if sl is not None and sl_hit and (not liq_hit or (sl.price > liq if long else sl.price < liq)):
             # A gap through the stop fills at the trade beyond it, but never farther than the band: the
             # stop itself is the good reference at this moment (the market was on its safe side), so even a
             # jump that `band` accepted after confirmation cannot cost more than the band beyond the stop.
             gap = self.band.band_pct
-            fill_px = max(min(sl.price, price), sl.price * (1 - gap)) if long else min(max(sl.price, price), sl.price * (1 + gap))
-            return self._trigger_fill(pos, sl, tp, self._slip(fill_px, side))
+            # Triggered by the mark, the stop's market order fills at the market: the last good trade.
+            market = self.last.get(symbol, price) if symbol in self.marks and self.trigger_price == "mark" else price
+            fill_px = max(min(sl.price, market), sl.price * (1 - gap)) if long else min(max(sl.price, market), sl.price * (1 + gap))
+            return self._trigger_fill(pos, sl, pos.take_profit, self._slip(fill_px, side))
         if liq_hit:
             return self._liquidate(pos, liq)
         if tp is not None and tp_hit:
-            return self._trigger_fill(pos, tp, sl, self._slip(tp.price, side))
+            return self._trigger_fill(pos, tp, pos.stop_loss, self._slip(tp.price, side))
         return []
 
     def _trigger_fill(self, pos: PaperPosition, fired: Trigger, sibling: Trigger | None, price: float) -> list[Report]:
@@ -439,8 +494,12 @@ class PaperBroker(Broker):
     def free_balance(self) -> float:
         return self.wallet - sum(p.margin for p in self.positions.values())
 
+    def mark_of(self, symbol: str, default: float) -> float:
+        """The price positions are valued at: the venue's mark, else the last good trade, else `default`."""
+        return self.marks.get(symbol) or self.last.get(symbol, default)
+
     def unrealized(self) -> float:
-        return sum(p.pnl(self.last.get(s, p.entry_price)) for s, p in self.positions.items())
+        return sum(p.pnl(self.mark_of(s, p.entry_price)) for s, p in self.positions.items())
 
     def equity(self) -> float:
         return self.wallet + self.unrealized()
@@ -449,7 +508,7 @@ class PaperBroker(Broker):
         snaps = []
         for symbol in sorted(self.positions):
             p = self.positions[symbol]
-            mark = self.last.get(symbol, p.entry_price)
+            mark = self.mark_of(symbol, p.entry_price)
             # A paper trigger rests as long as it exists: it always covers the whole position (a partial close
             # re-places it for what is left).
             snaps.append(
@@ -460,6 +519,7 @@ class PaperBroker(Broker):
                     stop_loss=p.stop_loss.price if p.stop_loss else None,
                     take_profit=p.take_profit.price if p.take_profit else None,
                     stop_loss_resting=p.stop_loss is not None, take_profit_resting=p.take_profit is not None,
+                    funding=p.funding,
                 )
             )
         return AccountView(balance_total=self.equity(), balance_free=self.free_balance(), positions=snaps)

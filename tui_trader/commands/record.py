@@ -17,10 +17,10 @@ from typing import Callable
 from tui_trader import logs
 from tui_trader.clock import Clock
 from tui_trader.commands import load_settings
-from tui_trader.feeds.binance import plan_from_settings
 from tui_trader.feeds.live import BinanceConnection
 from tui_trader.feeds.parser import FrameParser
 from tui_trader.feeds.record import RecordingWriter
+from tui_trader.feeds.venue import feed_base_url, plan_feed
 from tui_trader.settings import Settings
 
 
@@ -35,21 +35,22 @@ async def record(
 ) -> dict:
     """Record until `duration` seconds pass, `stop` is set or `max_frames` are written; returns what was written."""
     feed = settings.feed
-    specs = plan_from_settings(settings)
+    specs = plan_feed(settings)
+    base_url = feed_base_url(settings)
     clock = Clock()
     parser = FrameParser(lambda _event_ms: clock.now_ms())  # counts what was recorded
     stop = stop or asyncio.Event()
     started = time.perf_counter()
     with RecordingWriter(out) as writer:
         write = writer.write
-        parse = parser.parse
+        parse = parser.parse_all
 
         async def on_frame(raw: bytes, recv_ns: int) -> str | None:
             write(recv_ns, raw)
             if max_frames is not None and writer.frames >= max_frames:
                 stop.set()
-            md = parse(raw, recv_ns // 1_000_000)
-            return md.symbol if md is not None else None
+            out = parse(raw, recv_ns // 1_000_000)
+            return out[-1].symbol if out else None
 
         async def state_changed(conn: BinanceConnection, state: str, detail: str, symbols: list[str]) -> None:
             if on_state is not None:
@@ -57,7 +58,7 @@ async def record(
 
         conns = [
             BinanceConnection(
-                spec, base_url=feed.ws_base_url, on_frame=on_frame, on_state=state_changed,
+                spec, base_url=base_url, on_frame=on_frame, on_state=state_changed,
                 now_ms=clock.now_ms, stale_after_s=feed.stale_after_s,
                 reconnect_max_s=feed.reconnect_max_s, rotate_after_s=feed.rotate_after_s,
             )

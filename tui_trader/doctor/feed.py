@@ -1,6 +1,6 @@
 """The feed check: connect to `feed.ws_base_url` exactly as the collector does and wait for market frames.
 
-Every planned connection (routed path and streams, feeds/binance.py) is opened with the collector's own
+Every planned connection of the chosen venue (feed.venue; Binance routed paths and streams, or OKX/Bybit subscriptions) is opened with the collector's own
 client; the check passes when each one delivered a frame the parser turns into a trade or a book update
 within the timeout. A URL that merely looks right is not enough: the desk needs frames.
 """
@@ -13,16 +13,16 @@ import time
 from tui_trader.clock import Clock
 from tui_trader.doctor.report import Check
 from tui_trader.errors import FeedError
-from tui_trader.feeds.binance import ConnectionSpec, plan_from_settings
 from tui_trader.feeds.live import BinanceConnection
 from tui_trader.feeds.parser import FrameParser
+from tui_trader.feeds.venue import feed_base_url, plan_feed
 from tui_trader.settings import Settings
 
 
 class _Probe:
     """One planned connection under test: its first market frame, or why it never came."""
 
-    def __init__(self, spec: ConnectionSpec, settings: Settings, done: asyncio.Event, clock: Clock) -> None:
+    def __init__(self, spec, settings: Settings, done: asyncio.Event, clock: Clock) -> None:
         self.spec = spec
         self.parser = FrameParser()
         self.first_frame_s: float | None = None
@@ -32,13 +32,14 @@ class _Probe:
         self._started = time.monotonic()
         feed = settings.feed
         self.conn = BinanceConnection(
-            spec, base_url=feed.ws_base_url, on_frame=self._on_frame, on_state=self._on_state,
+            spec, base_url=feed_base_url(settings), on_frame=self._on_frame, on_state=self._on_state,
             now_ms=clock.now_ms, stale_after_s=feed.stale_after_s, reconnect_max_s=feed.reconnect_max_s,
             rotate_after_s=feed.rotate_after_s,
         )
 
     async def _on_frame(self, raw: bytes, recv_ns: int) -> str | None:
-        md = self.parser.parse(raw, recv_ns // 1_000_000)
+        out = self.parser.parse_all(raw, recv_ns // 1_000_000)
+        md = out[-1] if out else None
         if md is not None and self.first_frame_s is None:
             self.first_frame_s = time.monotonic() - self._started
             self._done.set()
@@ -71,15 +72,15 @@ def _summary(probes: list[_Probe], timeout: float) -> str:
             by_reason.setdefault(why, []).append(p)
     parts = []
     for why, hit in by_reason.items():
-        streams = ", ".join("/".join(p.spec.streams) for p in hit)
+        streams = ", ".join("/".join(getattr(p.spec, "streams", None) or p.spec.topics) for p in hit)
         parts.append(f"{why} ({len(hit)} of {len(probes)} connections: {streams})")
     return "; ".join(parts)
 
 
 async def check_feed(settings: Settings, timeout: float) -> Check:
-    url = settings.feed.ws_base_url
+    url = feed_base_url(settings)
     try:
-        specs = plan_from_settings(settings)
+        specs = plan_feed(settings)
     except FeedError as err:
         return Check(name="feed", status="fail", detail=err.message)
     wake = asyncio.Event()

@@ -18,6 +18,7 @@ from tui_trader.errors import FeedError
 
 Route = Literal["public", "market"]
 
+HOST = "wss://fstream.binance.com"
 BOOK_STREAM = "bookTicker"
 _ROUTE_ORDER: tuple[Route, ...] = ("public", "market")
 # Stream kind (the part after '@', up to a second '@' or '_') → routed path. ccxt 4.5.90's
@@ -101,13 +102,18 @@ def plan_connections(
 def plan_from_settings(settings) -> list[ConnectionSpec]:
     """The plan for the traded symbols (`trading.symbols`) with the `[feed]` settings."""
     feed = settings.feed
-    check_base_url(feed.ws_base_url)
+    check_base_url(base_url(settings))
     return plan_connections(
         settings.trading.symbols,
         trade_stream=feed.trade_stream,
         dedicated=feed.dedicated_symbols,
         per_connection=feed.streams_per_connection,
     )
+
+
+def base_url(settings) -> str:
+    """`feed.ws_base_url`, or Binance's own host when it is empty."""
+    return settings.feed.ws_base_url or HOST
 
 
 def check_base_url(url: str) -> None:

@@ -1,6 +1,8 @@
-"""The live Binance USD-M websocket client: keeps one planned connection alive and reports its state.
+"""The live websocket client of every venue: keeps one planned connection alive and reports its state.
 
-One `BinanceConnection` per `ConnectionSpec` (feeds/binance.py). It hands every frame, with its local
+One `BinanceConnection` per `ConnectionSpec` (feeds/binance.py: the streams are in the URL) or `VenueSpec`
+(feeds/venue.py, OKX and Bybit: once open, the connection sends its subscribe requests, and its venue's
+keep-alive text every `ping_every_s`; a venue that gets no ping closes the connection). It hands every frame, with its local
 receipt time in ns, to `on_frame` (the collector parses and publishes; `record` writes the file) and
 reports state changes to `on_state`, never one per message:
 
@@ -123,8 +125,8 @@ class BinanceConnection:
         reconnect_base_s: float | None = None,
     ) -> None:
         self.spec = spec
-        self.url = spec.url(base_url)
-        self.symbols = spec.symbols
+        self.url = spec.url(base_url) if callable(spec.url) else spec.url
+        self.symbols = list(spec.symbols)
         self.on_frame = on_frame
         self.on_state = on_state
         self.now_ms = now_ms
@@ -210,6 +212,8 @@ class BinanceConnection:
             self.quiet.reset(self.now_ms())  # silence is measured from the connect
             touch = self.quiet.touch
             log.info("feed %s: connected to %s", self.name, self.url)
+            for request in getattr(self.spec, "subscribe", ()):
+                await ws.send(request.decode())  # text frames: what the venues expect
             await self._set("live")
             watchdog = asyncio.create_task(self._watch(ws), name=f"feed-watch:{self.name}")
             try:
@@ -237,8 +241,14 @@ class BinanceConnection:
         """Staleness (on the injected clock) and rotation, checked a few times per stale period."""
         interval = min(1.0, max(0.02, self.stale_after_ms / 4000))
         rotate_at = time.monotonic() + self.rotate_after_s
+        ping = getattr(self.spec, "ping", b"").decode()
+        ping_every = getattr(self.spec, "ping_every_s", 20.0)
+        ping_at = time.monotonic() + ping_every
         while True:
             await asyncio.sleep(interval)
+            if ping and time.monotonic() >= ping_at:
+                ping_at = time.monotonic() + ping_every
+                await ws.send(ping)
             if time.monotonic() >= rotate_at:
                 log.info("feed %s: rotating the connection before the exchange's 24 h cut", self.name)
                 self._rotating = True
@@ -252,7 +262,7 @@ class BinanceConnection:
 
     def summary(self) -> dict:
         return {
-            "route": self.spec.route,
+            "route": getattr(self.spec, "route", "public"),
             "streams": len(self.spec.streams),
             "state": self.state,
             "frames": self.frames,

@@ -62,3 +62,20 @@ def plan_venue(settings) -> list[VenueSpec]:
         raise FeedError(f"{venue} names its streams in the URL; use feeds/binance.py")
     return mod.plan(settings.trading.symbols, base_url(settings, mod.HOST),
                     per_connection=settings.feed.streams_per_connection)
+
+
+def plan_feed(settings) -> list:
+    """The connections of the chosen venue: Binance's `ConnectionSpec`s or OKX/Bybit's `VenueSpec`s (both run
+    by feeds/live.py, with `base_url` from `feed_base_url`)."""
+    if venue_of(settings) == "binanceusdm":
+        from tui_trader.feeds.binance import plan_from_settings
+
+        return plan_from_settings(settings)
+    return plan_venue(settings)
+
+
+def feed_base_url(settings) -> str:
+    """The base URL Binance's specs are joined to (OKX/Bybit specs carry their whole URL)."""
+    from tui_trader.feeds.binance import base_url as binance_base
+
+    return binance_base(settings)

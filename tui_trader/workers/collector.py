@@ -1,6 +1,10 @@
-"""Collector worker: Binance USD-M streams (live) or recordings (replay) → MarketData on the bus.
+"""Collector worker: the venue's public streams (live) or recordings (replay) → MarketData on the bus.
 
-Live: one `BinanceConnection` per planned connection (feeds/binance.py), all feeding one `FrameParser`,
+The venue is `feed.venue`, by default the one `exchange.name` trades on: Binance USD-M (feeds/binance.py),
+OKX (feeds/okx.py) or Bybit v5 linear (feeds/bybit.py). One parser reads every venue's frames (it tells them
+apart by their envelope), so a recording replays whichever venue it came from.
+
+Live: one `BinanceConnection` per planned connection (feeds/binance.py, feeds/venue.py), all feeding one `FrameParser`,
 so the latest bid/ask of a symbol reaches its trades whichever connection carried them, and whatever a
 reconnect resends is dropped once. Each connection's state goes out as a `Health` record
 (`feed:<connection>`) when it changes.
@@ -26,11 +30,11 @@ import time
 from typing import Any
 
 from tui_trader import messages as m
-from tui_trader.feeds.binance import plan_from_settings
 from tui_trader.feeds.live import BinanceConnection
 from tui_trader.feeds.parser import FrameParser, limits_from
 from tui_trader.feeds.replay import Pacer, RecordingReader
 from tui_trader.feeds.stale import StaleTracker
+from tui_trader.feeds.venue import feed_base_url, plan_feed, venue_of
 from tui_trader.workers.base import Worker, WorkerContext
 
 PROBLEM_LOG_EVERY_S = 60.0
@@ -145,28 +149,30 @@ class CollectorWorker(Worker):
     async def _live(self) -> None:
         ctx = self.ctx
         feed = ctx.settings.feed
-        specs = plan_from_settings(ctx.settings)
+        venue = venue_of(ctx.settings)
+        specs = plan_feed(ctx.settings)
+        base_url = feed_base_url(ctx.settings)
         bus = ctx.bus
         topic = ctx.topic(m.MARKET_DATA)
         publish = bus.publish
         publish_nowait = getattr(bus, "publish_nowait", None)
         encode = m.encode
-        parse = self.parser.parse
+        parse = self.parser.parse_all
 
         async def on_frame(raw: bytes, recv_ns: int) -> str | None:
-            md = parse(raw, recv_ns // 1_000_000)
-            if md is None:
-                return None
-            if publish_nowait is not None:
-                publish_nowait(topic, md.symbol, encode(md))
-            else:
-                await publish(topic, md.symbol, encode(md))
-            return md.symbol
+            symbol = None
+            for md in parse(raw, recv_ns // 1_000_000):
+                if publish_nowait is not None:
+                    publish_nowait(topic, md.symbol, encode(md))
+                else:
+                    await publish(topic, md.symbol, encode(md))
+                symbol = md.symbol
+            return symbol
 
         self.connections = {
             spec.name: BinanceConnection(
                 spec,
-                base_url=feed.ws_base_url,
+                base_url=base_url,
                 on_frame=on_frame,
                 on_state=self._on_state,
                 now_ms=ctx.clock.now_ms,
@@ -176,7 +182,7 @@ class CollectorWorker(Worker):
             )
             for spec in specs
         }
-        self.log.info("live feed: %s", ", ".join(f"{s.name} ({len(s.streams)} streams)" for s in specs))
+        self.log.info("live feed (%s): %s", venue, ", ".join(f"{s.name} ({len(s.streams)} streams)" for s in specs))
         async with asyncio.TaskGroup() as tg:
             for conn in self.connections.values():
                 tg.create_task(conn.run(), name=f"feed:{conn.name}")
@@ -198,7 +204,7 @@ class CollectorWorker(Worker):
         publish = bus.publish
         publish_nowait = getattr(bus, "publish_nowait", None)
         encode = m.encode
-        parse = self.parser.parse
+        parse = self.parser.parse_all
         lockstep = ctx.lockstep
         wait_idle = bus.wait_idle
         pacer = Pacer(ctx.replay_speed) if ctx.replay_speed else None
@@ -216,21 +222,22 @@ class CollectorWorker(Worker):
             try:
                 for recv_ns, raw in reader:
                     self._file_lines = reader.lines
-                    md = parse(raw, recv_ns // 1_000_000)
-                    if md is None:
+                    out = parse(raw, recv_ns // 1_000_000)
+                    if not out:
                         continue
-                    if pacer is not None:
-                        wait = pacer.delay(md.event_time, loop.time())
-                        if wait:
-                            await asyncio.sleep(wait)
-                    if publish_nowait is not None:
-                        publish_nowait(topic, md.symbol, encode(md))
-                    else:
-                        await publish(topic, md.symbol, encode(md))
-                    if lockstep:
-                        await wait_idle()
+                    for md in out:
+                        if pacer is not None:
+                            wait = pacer.delay(md.event_time, loop.time())
+                            if wait:
+                                await asyncio.sleep(wait)
+                        if publish_nowait is not None:
+                            publish_nowait(topic, md.symbol, encode(md))
+                        else:
+                            await publish(topic, md.symbol, encode(md))
+                        if lockstep:
+                            await wait_idle()
+                        last_seen[md.symbol] = md.ts
                     now = md.ts  # the replay clock, just advanced to this frame
-                    last_seen[md.symbol] = now
                     if now >= next_check:
                         next_check = now + STALE_CHECK_MS
                         await self._replay_staleness(quiet.check(now))
