@@ -54,7 +54,8 @@ Purpose = Literal["entry", "close", "flatten", "kill"]
 StatusPurpose = Literal["entry", "close", "flatten", "kill", "stop_loss", "take_profit"]
 StatusKind = Literal["accepted", "filled", "partially_filled", "canceled", "rejected", "error"]
 # "reconcile": the desk's answer to the executor's reconciliation question at a live start (arg: JSON, see reconcile.py).
-ControlCommand = Literal["pause", "resume", "flatten", "kill", "rearm", "set_mode", "reconcile"]
+# "close": close one position (arg: its symbol) reduce-only, its protective orders canceled, as flatten does for all.
+ControlCommand = Literal["pause", "resume", "flatten", "kill", "rearm", "set_mode", "reconcile", "close"]
 
 
 class MarketData(_Message, frozen=True, kw_only=True):

@@ -6,7 +6,8 @@ Who reads what: `trading` (router, executor), `indicators` (indicator worker), `
 and the README table are generated from it, so the reference lives here.
 
 Loading is strict: unknown keys, wrong types and out-of-range values raise `SettingsError` naming the file,
-the key and what is allowed. Saving is atomic (temp file + rename) and keeps the previous file as `.bak`.
+the key and what is allowed. Saving is atomic (temp file + rename), keeps the previous file as `.bak`, and edits the file in place
+(tomlkit): the trader's comments, order and layout stay.
 Secrets never live here: see `load_secrets`.
 """
 
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
-import tomli_w
+import tomlkit
+import tomlkit.items
 
 from tui_trader import paths
 from tui_trader.errors import SecretsError, SettingsError, TuiTraderError
@@ -564,29 +566,76 @@ def to_dict(settings: Settings) -> dict[str, Any]:
     return msgspec.to_builtins(settings)
 
 
-def dumps(settings: Settings) -> str:
-    return tomli_w.dumps(to_dict(settings))
+def dumps(settings: Settings, base: str | None = None) -> str:
+    """Settings as TOML text. With `base` (the text of the file being saved over), that text with only the
+    values that differ written in: comments, key order, blank lines and quoting of everything else stay as
+    the trader wrote them (tomlkit edits a TOML document in place). A value the file leaves to its default
+    is added to its section only when it changes."""
+    if base is None:
+        return tomlkit.dumps(to_dict(settings))
+    doc = tomlkit.parse(base)
+    before = to_dict(parse(doc.unwrap(), "settings"))
+    for section, values in to_dict(settings).items():
+        for key, value in values.items():
+            if before.get(section, {}).get(key) == value:
+                continue
+            if section not in doc:
+                doc[section] = tomlkit.table()
+            _set_in_place(doc[section], key, value)
+    return tomlkit.dumps(doc)
+
+
+def _set_in_place(table: Any, key: str, value: Any) -> None:
+    """Set `key` in a section: an existing key keeps its place and trailing comment; a new one goes right
+    after the section's last key, not after the comment or blank lines that introduce the next section."""
+    if key in table or not isinstance(table, tomlkit.items.Table):
+        table[key] = value
+        return
+    keys = [k for k, _ in table.value.body if k is not None]
+    if keys:
+        table.value._insert_after(keys[-1], key, value)  # tomlkit has no public "insert after"
+    else:
+        table[key] = value
 
 
 def save(settings: Settings, path: str | os.PathLike[str]) -> Path:
-    """Write settings atomically: a temp file in the same folder, fsync, keep the old file as .bak, rename."""
+    """Write settings atomically: a temp file in the same folder, fsync, keep the old file as .bak, rename.
+
+    An existing file keeps its comments and layout (only changed values are rewritten, see `dumps`), its
+    permission bits, and stays where a symlink points; a new file gets the usual mode (0666 less the umask).
+    """
     target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
     target.parent.mkdir(parents=True, exist_ok=True)
-    text = dumps(settings)
+    base: str | None = None
+    mode = _new_file_mode()
+    if target.exists():
+        base = read_text_file(target, "settings file", SettingsError)
+        mode = stat.S_IMODE(target.stat().st_mode)
+    text = dumps(settings, base)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
             fh.flush()
+            os.fchmod(fh.fileno(), mode)
             os.fsync(fh.fileno())
-        if target.exists():
+        if base is not None:
             backup = target.with_name(target.name + ".bak")
-            backup.write_bytes(target.read_bytes())
+            backup.write_text(base, encoding="utf-8", newline="")
+            os.chmod(backup, mode)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return target
+
+
+def _new_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def replace_field(settings: Settings, section: str, field: str, value: Any) -> Settings:

@@ -21,7 +21,9 @@ Every other signal not acted on becomes a published denial: an OrderStatus `reje
 
 Controls: `pause` stops new entries (closes of opposite positions still go out: they only reduce risk);
 `resume`; `flatten` closes every position reduce-only (the broker cancels their protective orders) and
-keeps the paused/trading state; `kill` = pause + flatten + halted, halted persists across restarts and
+keeps the paused/trading state; `close <symbol>` closes that one position the same way (while paused or
+halted too: it only takes risk off), and is refused with a published reason (`no_position`, or
+`close_pending` while a close of it is on its way) when there is nothing to close; `kill` = pause + flatten + halted, halted persists across restarts and
 only `rearm` clears it. Rearm leaves the desk paused: trading starts again on a deliberate `resume`, so
 a kill always takes two separate decisions to undo. `set_mode paper|live` is the executor's to grant: the
 mode commands carry is the one of the executor's acting Account. An entry still in flight
@@ -209,6 +211,8 @@ class RouterCore:
                 self.paused = False
         elif cmd == "flatten":
             self._flatten(out, "flatten", now_ms)
+        elif cmd == "close":
+            self._close_one(out, (c.arg or "").strip().upper(), c.origin, now_ms)
         elif cmd == "kill":
             self.halted = self.paused = True
             self.desk_state = DeskState(halted=True, halted_at=now_ms, halted_by=c.origin, detail=c.arg or "")
@@ -359,6 +363,33 @@ class RouterCore:
                 flight.close_after = purpose
         for pos in list(self.portfolio.positions.values()):
             self._close(out, pos, purpose, now_ms)
+
+    def _close_one(self, out: Output, symbol: str, origin: str, now_ms: int) -> None:
+        """One position closed reduce-only (its protective orders canceled by the broker, as for flatten). An
+        entry of it still in flight is closed once it fills. Nothing to close: a rejected row says why."""
+        pos = self.portfolio.position(symbol) if symbol else None
+        entering = [f for f in self.in_flight.values() if f.command.symbol == symbol and f.command.purpose == "entry"]
+        for flight in entering:
+            flight.reverse = None
+            flight.close_after = "close"
+        closing = any(f.command.symbol == symbol and f.command.reduce_only for f in self.in_flight.values())
+        if pos is not None and not closing:
+            self._close(out, pos, "close", now_ms)
+            log.warning("close %s requested by %s: %s %g reduce-only", symbol, origin, pos.closing_side, pos.quantity)
+            return
+        if pos is not None:
+            why = f"close_pending: a close of the {symbol} position is on its way already"
+        elif entering:
+            log.warning("close %s requested by %s: its entry is in flight; closed once it fills", symbol, origin)
+            return
+        else:
+            why = f"no_position: no open {symbol or '(no symbol named)'} position to close ({self.mode})"
+        self.denials[why.split(":", 1)[0]] += 1
+        log.warning("close %s requested by %s refused: %s", symbol, origin, why)
+        out.denials.append(m.OrderStatus(
+            order_id=self.new_id(), symbol=symbol or "?", side=pos.closing_side if pos else "sell", purpose="close",
+            status="rejected", error=why, mode=self.mode, ts=now_ms,
+        ))
 
     def _settled(self, out: Output, flight: _InFlight, st: m.OrderStatus, now_ms: int) -> None:
         """An order of ours reached its final status: follow-ups of flatten/kill and of reversals."""
