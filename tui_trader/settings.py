@@ -164,6 +164,13 @@ class FeedSettings(_Section):
     trade_stream: Annotated[Literal["aggTrade", "trade"], _doc("Trade stream: aggTrade (documented) or trade.")] = (
         "aggTrade"
     )
+    marks: Annotated[
+        bool,
+        _doc(
+            "Read the mark price and funding too (Binance markPrice@1s; OKX and Bybit send them on channels the "
+            "feed always reads): the paper broker values, liquidates and charges funding at the mark."
+        ),
+    ] = True
     dedicated_symbols: Annotated[
         list[Symbol], _doc("Symbols that get their own connections; the rest share (at most 200 streams each); at most 1000.", max_length=1000)
     ] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
@@ -305,6 +312,9 @@ class KeySettings(_Section):
     settings_next: Annotated[str, _doc(_KEY + "the next settings section.", min_length=1)] = "ctrl+pagedown"
     settings_previous: Annotated[str, _doc(_KEY + "the previous settings section.", min_length=1)] = "ctrl+pageup"
     help_close: Annotated[str, _doc(_KEY + "closing the help screen.", min_length=1)] = "escape,q"
+    log: Annotated[str, _doc(_KEY + "the health and log screen (reasons, retries, the log).", min_length=1)] = "l"
+    log_level: Annotated[str, _doc(_KEY + "the next level filter in the log screen.", min_length=1)] = "v"
+    log_close: Annotated[str, _doc(_KEY + "leaving the log screen.", min_length=1)] = "escape,q"
     live_cancel: Annotated[str, _doc(_KEY + "cancelling the switch to live.", min_length=1)] = "escape"
     confirm_yes: Annotated[str, _doc(_KEY + "yes in a yes/no dialog.", min_length=1)] = "y"
     confirm_no: Annotated[str, _doc(_KEY + "no in a yes/no dialog.", min_length=1)] = "n,escape"
@@ -314,6 +324,9 @@ class KeySettings(_Section):
     reconcile_defaults: Annotated[str, _doc(_KEY + "back to the defaults in the reconciliation screen.", min_length=1)] = "d"
     reconcile_confirm: Annotated[str, _doc(_KEY + "confirming the reconciliation.", min_length=1)] = "c"
     reconcile_escape: Annotated[str, _doc(_KEY + "the reminder that reconciliation cannot be skipped.", min_length=1)] = "escape"
+    results: Annotated[str, _doc(_KEY + "the Results screen (trades, totals, equity curve, price charts).", min_length=1)] = "r"
+    results_close: Annotated[str, _doc(_KEY + "leaving the Results screen.", min_length=1)] = "escape,q"
+    close_position: Annotated[str, _doc(_KEY + "closing the selected position at market (asks first).", min_length=1)] = "c"
 
 
 class JournalSettings(_Section):

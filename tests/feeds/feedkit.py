@@ -23,6 +23,8 @@ WAIT_S = 15.0
 
 
 def make_settings(symbols: Sequence[str] = ("BTCUSDT",), **feed) -> Settings:
+    # These tests play a capture's trade and book frames: no markPrice connection unless a test asks for one.
+    feed.setdefault("marks", False)
     return Settings(trading=TradingSettings(symbols=list(symbols)), feed=FeedSettings(**feed))
 
 

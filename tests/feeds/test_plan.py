@@ -80,3 +80,9 @@ def test_backoff_doubles_to_the_cap_with_jitter():
     low = [backoff_delay(a, 0.5, 30.0, rand=lambda: 0.0) for a in range(10)]
     assert low == [t / 2 for t in top]  # never below half: jitter spreads retries without collapsing them
     assert backoff_delay(10_000, 0.5, 30.0) <= 30.0
+
+
+def test_with_marks_each_symbol_reads_its_mark_price_once_a_second_on_the_market_path():
+    specs = plan_from_settings(make_settings(["BTCUSDT", "SOLUSDT"], marks=True, dedicated_symbols=["BTCUSDT"]))
+    assert by_name(specs)["market-btcusdt"] == ("market", ["btcusdt@aggTrade", "btcusdt@markPrice@1s"])
+    assert "solusdt@markPrice@1s" in by_name(specs)["market-shared-1"][1]

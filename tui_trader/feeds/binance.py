@@ -20,6 +20,7 @@ Route = Literal["public", "market"]
 
 HOST = "wss://fstream.binance.com"
 BOOK_STREAM = "bookTicker"
+MARK_STREAM = "markPrice@1s"  # mark price, index, funding rate and next funding time, once a second
 _ROUTE_ORDER: tuple[Route, ...] = ("public", "market")
 # Stream kind (the part after '@', up to a second '@' or '_') → routed path. ccxt 4.5.90's
 # get_future_ws_category sends depth, rpiDepth, bookTicker and trade to /public, the rest to /market.
@@ -39,9 +40,10 @@ def stream_name(symbol: str, kind: str) -> str:
     return f"{symbol.lower()}@{kind}"
 
 
-def symbol_streams(symbol: str, trade_stream: str) -> list[str]:
-    """The streams one symbol needs: its trades and its best bid/ask."""
-    return [stream_name(symbol, trade_stream), stream_name(symbol, BOOK_STREAM)]
+def symbol_streams(symbol: str, trade_stream: str, marks: bool = False) -> list[str]:
+    """The streams one symbol needs: its trades and its best bid/ask, and its mark price and funding."""
+    streams = [stream_name(symbol, trade_stream), stream_name(symbol, BOOK_STREAM)]
+    return [*streams, stream_name(symbol, MARK_STREAM)] if marks else streams
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ def plan_connections(
     trade_stream: str = "aggTrade",
     dedicated: Iterable[str] = (),
     per_connection: int = 200,
+    marks: bool = False,
 ) -> list[ConnectionSpec]:
     """The connections that carry `symbols`: dedicated ones first (in symbol order), then shared ones."""
     if per_connection < 1:
@@ -81,7 +84,7 @@ def plan_connections(
     shared: dict[Route, list[str]] = {"public": [], "market": []}
     for symbol in ordered:
         by_route: dict[Route, list[str]] = {}
-        for stream in symbol_streams(symbol, trade_stream):
+        for stream in symbol_streams(symbol, trade_stream, marks):
             by_route.setdefault(route_of(stream), []).append(stream)
         if symbol in dedicated_set:
             for route in sorted(by_route, key=_ROUTE_ORDER.index):
@@ -108,6 +111,7 @@ def plan_from_settings(settings) -> list[ConnectionSpec]:
         trade_stream=feed.trade_stream,
         dedicated=feed.dedicated_symbols,
         per_connection=feed.streams_per_connection,
+        marks=feed.marks,
     )
 
 
