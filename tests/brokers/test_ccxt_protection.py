@@ -83,3 +83,80 @@ async def test_a_market_already_beyond_the_stop_when_the_fill_is_known_closes_at
     assert [(r.purpose, r.status) for r in reports] == [("entry", "filled"), ("stop_loss", "rejected"), ("close", "filled")]
     assert "already beyond the stop-loss" in reports[1].error and "position closed at once" in reports[2].error
     assert mock_binance.positions == {} and resting(mock_binance, "BTCUSDT") == {}
+
+
+# --- OKX: the SL/TP attached to the entry become one algo order; it is amended to the fill ----------------------
+
+
+@pytest.fixture
+async def okx():
+    from net.mock_okx import MockOkx
+
+    mock = MockOkx()
+    await mock.start()
+    broker = CcxtBroker(settings_for(mock.base_url, name="okx", paper=False), SECRETS, sleep=SleepRecorder(), factory=fast_exchange)
+    await broker.start()
+    try:
+        yield broker, mock
+    finally:
+        await broker.close()
+        await mock.stop()
+
+
+def okx_resting(mock, inst: str) -> list[tuple[float, float, float]]:
+    """(stop-loss trigger, take-profit trigger, size in contracts) of each live algo order of the swap."""
+    return [(float(a["slTriggerPx"]), float(a["tpTriggerPx"]), float(a["sz"])) for a in mock.algos.values()
+            if a["instId"] == inst and a["state"] == "live"]
+
+
+@pytest.mark.parametrize("symbol,side,mark,ref,slip", [
+    ("BTCUSDT", "sell", 63_940.0, 63_959.9, 0.00025),
+    ("BTCUSDT", "buy", 60_000.0, 59_980.0, 0.0003),
+    ("ETHUSDT", "buy", 2_500.0, 2_503.0, -0.0002),
+    ("ETHUSDT", "sell", 2_500.0, 2_490.0, 0.0003),
+])
+async def test_okx_stop_and_target_rest_at_the_configured_distance_from_the_fill(okx, symbol, side, mark, ref, slip):
+    from net.mock_okx import INSTRUMENTS
+
+    broker, mock = okx
+    inst = f"{symbol[:-4]}-USDT-SWAP"
+    mock.prices[inst] = mark
+    mock.slippage = slip
+    qty = 0.05 if symbol == "BTCUSDT" else 1.0
+    reports = await broker.execute(planned(symbol, side, ref, qty))
+    assert [(r.purpose, r.status) for r in reports] == [("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
+    fill = reports[0].avg_price
+    assert fill != pytest.approx(ref, abs=1e-9)
+    tick = float(INSTRUMENTS[inst]["tickSz"])
+    [(stop, target, size)] = okx_resting(mock, inst)
+    sign = 1 if side == "buy" else -1
+    assert fill * STOP_PCT - tick < sign * (fill - stop) <= fill * STOP_PCT + 1e-9
+    assert fill * TARGET_PCT - tick < sign * (target - fill) <= fill * TARGET_PCT + 1e-9
+    assert size * float(INSTRUMENTS[inst]["ctVal"]) == pytest.approx(qty)
+    assert (reports[0].stop_loss_price, reports[0].take_profit_price) == (stop, target)
+    # What the watchdog and the desk read: the venue's own algo order, resting with the whole position.
+    state = await broker.venue_state()
+    [snap] = state.view.positions
+    assert (snap.stop_loss, snap.take_profit, snap.stop_loss_resting, snap.take_profit_resting) == (stop, target, True, True)
+    assert sorted((o.role, o.trigger_price, o.quantity) for o in state.orders) == [
+        ("stop_loss", stop, pytest.approx(qty)), ("take_profit", target, pytest.approx(qty))]
+
+
+async def test_okx_the_issue_short_rests_at_the_fill_not_at_the_plan(okx):
+    broker, mock = okx
+    mock.prices["BTC-USDT-SWAP"] = 63_924.5
+    reports = await broker.execute(planned("BTCUSDT", "sell", 63_959.9, 0.05))
+    assert reports[0].avg_price == 63_924.5
+    assert okx_resting(mock, "BTC-USDT-SWAP") == [(63_950.0, 63_873.4, 5.0)]
+    [amend] = mock.calls("POST", "/api/v5/trade/amend-algos")
+    assert (amend.params["newSlTriggerPx"], amend.params["newTpTriggerPx"]) == ("63950", "63873.4")
+    assert amend.params["newSlOrdPx"] == amend.params["newTpOrdPx"] == "-1"
+
+
+async def test_okx_a_protective_algo_the_venue_dropped_shows_as_not_resting(okx):
+    broker, mock = okx
+    await broker.execute(planned("BTCUSDT", "buy", 60_000.0, 0.05))
+    for algo in mock.algos.values():
+        algo["state"] = "canceled"  # canceled at the venue by hand
+    [snap] = (await broker.venue_state()).view.positions
+    assert (snap.stop_loss_resting, snap.take_profit_resting) == (False, False)

@@ -1,8 +1,10 @@
 """A small mock of OKX's v5 REST API for USDT swaps, enough for ccxt (okx) to load markets, set leverage,
-place a market order with attached SL/TP (`attachAlgoOrds`), and read the order, fills, positions and balance.
+place a market order with attached SL/TP (`attachAlgoOrds`), amend the algo order they become
+(`amend-algos`), and read the order, fills, positions and balance.
 
 Sizes are in contracts (BTC-USDT-SWAP: 1 contract = 0.01 BTC), as on OKX. Attached SL/TP become one pending
-OCO algo order after the fill; `set_price` fires it (the other leg goes with it, as OKX does).
+OCO algo order after the fill; `set_price` fires it (the other leg goes with it, as OKX does). `slippage`
+fills market orders that fraction away from the price, against the taker.
 Standalone: `python -m tests.net.mock_okx --port 18081`.
 """
 
@@ -54,6 +56,7 @@ class MockOkx(MockExchange):
         self._seq = 700_000_000
         self.clock_offset_ms = 0  # the server's clock ahead (+) or behind (-) the machine's, for skew tests
         self.pos_mode = "net_mode"  # "long_short_mode" = hedge mode
+        self.slippage = 0.0  # market orders fill this fraction away from the price, against the taker
 
     def routes(self):
         return {
@@ -66,6 +69,7 @@ class MockOkx(MockExchange):
             ("GET", "/api/v5/trade/fills-history"): self.get_fills,
             ("GET", "/api/v5/trade/orders-algo-pending"): self.algo_pending,
             ("POST", "/api/v5/trade/cancel-algos"): self.cancel_algos,
+            ("POST", "/api/v5/trade/amend-algos"): self.amend_algos,
             ("GET", "/api/v5/account/positions"): self.get_positions,
             ("GET", "/api/v5/account/balance"): self.get_balance,
             ("GET", "/api/v5/public/time"): self.server_time,
@@ -127,6 +131,9 @@ class MockOkx(MockExchange):
 
     def _fill(self, inst: str, side: str, sz: float, reduce_only: bool, cl_id: str, attach: list | None) -> dict[str, Any]:
         px = self.prices[inst]
+        if self.slippage and cl_id:  # market orders of the desk; a fired algo fills at its trigger price
+            tick = float(INSTRUMENTS[inst]["tickSz"])
+            px = round(round(px * (1 + self.slippage if side == "buy" else 1 - self.slippage) / tick) * tick, 8)
         signed = sz if side == "buy" else -sz
         pos = self.positions.get(inst, 0.0)
         if reduce_only:
@@ -173,7 +180,8 @@ class MockOkx(MockExchange):
             self.algos[aid] = {"algoId": aid, "instId": p["instId"], "instType": "SWAP", "ordType": "oco",
                                "side": "sell" if p["side"] == "buy" else "buy", "sz": p["sz"], "state": "live",
                                "slTriggerPx": leg.get("slTriggerPx", ""), "tpTriggerPx": leg.get("tpTriggerPx", ""),
-                               "reduceOnly": "true", "cTime": now(), "posSide": "net", "tdMode": p.get("tdMode", "cross")}
+                               "reduceOnly": "true", "cTime": now(), "posSide": "net", "tdMode": p.get("tdMode", "cross"),
+                               "algoClOrdId": leg.get("attachAlgoClOrdId", "")}
         return {"clOrdId": order["clOrdId"], "ordId": order["ordId"], "tag": "", "ts": order["cTime"],
                 "sCode": "0", "sMsg": "Order placed"}
 
@@ -203,6 +211,21 @@ class MockOkx(MockExchange):
                 algo["state"] = "canceled"
             out.append({"algoId": item.get("algoId"), "sCode": "0", "sMsg": ""})
         return ok(out)
+
+    async def amend_algos(self, call: Call) -> web.Response:
+        """Amend a live algo order's TP/SL triggers (and size), by algoId or algoClOrdId, as OKX answers it."""
+        p = call.params
+        algo = self.algos.get(p.get("algoId", "")) or next(
+            (a for a in self.algos.values() if p.get("algoClOrdId") and a.get("algoClOrdId") == p.get("algoClOrdId")), None)
+        if algo is None or algo["state"] != "live":
+            return web.json_response({"code": "1", "msg": "Operation failed.", "data": [
+                {"algoId": p.get("algoId", ""), "algoClOrdId": p.get("algoClOrdId", ""), "reqId": p.get("reqId", ""),
+                 "sCode": "51603", "sMsg": "Order does not exist"}]})
+        for key, field in (("newSlTriggerPx", "slTriggerPx"), ("newTpTriggerPx", "tpTriggerPx"), ("newSz", "sz")):
+            if p.get(key) not in (None, ""):
+                algo[field] = str(p[key])
+        return ok([{"algoId": algo["algoId"], "algoClOrdId": algo.get("algoClOrdId", ""), "reqId": p.get("reqId", ""),
+                    "sCode": "0", "sMsg": ""}])
 
     async def _parse(self, request: web.Request) -> dict[str, Any]:
         # cancel-algos posts a JSON array; keep it under "data" so the log and the handler can see it.

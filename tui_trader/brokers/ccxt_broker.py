@@ -1,8 +1,9 @@
 """The live broker: Binance USD-M, OKX or Bybit perpetuals through ccxt's async API (TECH_BRIEF C1–C5).
 
 Order of business for an entry: leverage and margin mode (once per symbol) → a market order whose client
-order id is the command id → protection (Binance: two reduce-only algo orders right after the fill; OKX and
-Bybit: attached to the entry) → the fill's fee. If protection cannot be placed the position is closed at
+order id is the command id → protection at the distances from the fill (Binance: two reduce-only algo orders
+right after the fill; OKX and Bybit: attached to the entry at the plan's prices, then moved to the fill) → the
+fill's fee. If protection cannot be placed the position is closed at
 once and the reason shown: never a naked position.
 
 Errors (C5, the request side lives in requests.py): reads that fail on the network retry with a growing
@@ -196,10 +197,10 @@ class CcxtBroker(Broker):
             usyms = [unified_symbol(s) for s in sorted(self._symbols) if unified_symbol(s) in (self.ex.markets or {})]
             rows = await self.req.read(self.venue.positions, self.ex, usyms) if usyms else []
             orders: list[ExchangeOrder] = []
-            if self.can_protect_alone:
+            if self.venue.lists_protection:
                 for usym in usyms:
-                    pending = await self.req.read(self.ex.fetch_open_orders, usym, None, None, {"trigger": True})
-                    orders += [o for o in (self._exchange_order(usym, row) for row in pending) if o is not None]
+                    pending = await self.req.read(self.venue.open_protection, self.ex, usym)
+                    orders += [o for row in pending for o in self._exchange_orders(usym, row)]
         snaps, positions = [], []
         for row in rows:
             snap = self._snapshot(row)
@@ -211,12 +212,10 @@ class CcxtBroker(Broker):
         return VenueState(view=view, positions=[p for p in positions if p is not None], orders=orders)
 
     def _with_protection(self, snap: m.PositionSnapshot, row: dict[str, Any], orders: list[ExchangeOrder]) -> m.PositionSnapshot:
-        if self.venue.attached_protection:
-            # The venue runs the attached SL/TP with the position: resting while it reports them (Bybit), or
-            # as placed with the entry (OKX's position rows do not carry them).
-            prot = self.protections.get(snap.symbol)
-            stop = row.get("stopLossPrice") or (prot.stop_loss_price if prot else None)
-            target = row.get("takeProfitPrice") or (prot.take_profit_price if prot else None)
+        if not self.venue.lists_protection:
+            # Bybit: the SL/TP are the position's own; resting while its row reports them.
+            stop = row.get("stopLossPrice")
+            target = row.get("takeProfitPrice")
             return msgspec.structs.replace(
                 snap, stop_loss=float(stop) if stop else None, take_profit=float(target) if target else None,
                 stop_loss_resting=bool(stop), take_profit_resting=bool(target))
@@ -287,7 +286,8 @@ class CcxtBroker(Broker):
         prot = Protection(cmd.symbol, side, total, entry_price, int(order.get("timestamp") or 0))
         if self.venue.attached_protection:
             # OKX / Bybit took the plan with the entry order (the fill was not known yet): moved to the fill
-            # where the venue can amend them (Bybit); otherwise the planned triggers stay.
+            # (OKX: the algo order they became, amend-algos; Bybit: the position's trading-stop). If the venue
+            # refuses, the planned triggers stay and the status says so by carrying them.
             prices = (cmd.stop_loss, cmd.take_profit)
             anchored = anchored_protection(cmd, entry_price, rules.tick)
             if anchored != prices and held is None:
@@ -762,6 +762,31 @@ class CcxtBroker(Broker):
         return ExchangePosition(symbol=snap.symbol, side="long" if snap.side == "buy" else "short", quantity=snap.quantity,
                                 entry_price=snap.entry_price, mark_price=snap.mark_price,
                                 leverage=int(float(lev)) if lev else None)
+
+    def _exchange_orders(self, usym: str, order: dict[str, Any]) -> list[ExchangeOrder]:
+        """A venue's conditional order as the reconciliation sees it: one per leg. OKX's attached SL/TP rest as
+        one "oco" algo order with both triggers and no client id of ours: its legs carry the ids the desk
+        gave the position's stop-loss and take-profit, when it holds protection there on the closing side."""
+        stop, target = order.get("stopLossPrice"), order.get("takeProfitPrice")
+        if not (self.venue.attached_protection and (stop or target)):
+            one = self._exchange_order(usym, order)
+            return [one] if one is not None else []
+        side = order.get("side")
+        if side not in ("buy", "sell"):
+            return []
+        base, rest = usym.split("/", 1)
+        symbol = base + rest.split(":", 1)[0]
+        prot = self.protections.get(symbol)
+        ours = prot is not None and closing_side(prot.side) == side
+        qty = self.venue.base_qty(self.ex, usym, float(order.get("amount") or 0.0))
+        out = []
+        for role, price, cid in (("stop_loss", stop, prot.stop_loss_id if ours and prot else None),
+                                 ("take_profit", target, prot.take_profit_id if ours and prot else None)):
+            if price:
+                out.append(ExchangeOrder(symbol=symbol, order_id=str(order.get("id")), client_id=cid or order.get("clientOrderId"),
+                                         role=role, side=side, quantity=qty, trigger_price=float(price),  # type: ignore[arg-type]
+                                         reduce_only=order.get("reduceOnly") is not False))
+        return out
 
     def _exchange_order(self, usym: str, order: dict[str, Any]) -> ExchangeOrder | None:
         info = order.get("info") or {}

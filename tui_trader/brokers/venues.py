@@ -50,6 +50,9 @@ class Venue:
     # Signed requests carry their own expiry (Binance: timestamp + recvWindow): past it an order that timed out
     # can no longer execute, so looking it up after that is a final answer.
     expiring_requests = True
+    # The venue lists the protective orders as orders of their own (Binance's algo orders, OKX's attached
+    # TP/SL once the entry filled): their trigger and size are read back from it, not assumed.
+    lists_protection = True
 
     def client_id(self, order_id: str) -> str:
         """Our uuid in the exchange's client-order-id format (Binance: up to 36 chars, uuid as is)."""
@@ -114,6 +117,10 @@ class Venue:
     async def positions(self, ex: Any, symbols: list[str]) -> list[dict[str, Any]]:
         return await ex.fetch_positions(symbols)
 
+    async def open_protection(self, ex: Any, symbol: str) -> list[dict[str, Any]]:
+        """The symbol's open conditional orders (ccxt order dicts)."""
+        return await ex.fetch_open_orders(symbol, None, None, {"trigger": True})
+
     async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None) -> bool:
         """Move the SL/TP attached to a position to new triggers (after the fill is known); False where the
         venue offers no such call here (the entry's planned triggers stay)."""
@@ -154,19 +161,39 @@ class OkxVenue(Venue):
     def reduce_params(self, client_id: str, margin_mode: str) -> dict[str, Any]:
         return {"clientOrderId": client_id, "reduceOnly": True, "marginMode": margin_mode}
 
-    async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
-        ids: list[str] = []
+    async def open_protection(self, ex: Any, symbol: str) -> list[dict[str, Any]]:
+        # The SL/TP attached to an entry become one algo order once it filled: "oco" with both legs,
+        # "conditional" with one (GET /api/v5/trade/orders-algo-pending).
+        rows: list[dict[str, Any]] = []
         for ord_type in ("oco", "conditional"):
-            pending = await ex.fetch_open_orders(symbol, None, None, {"ordType": ord_type})
-            ids += [o["id"] for o in pending if o.get("reduceOnly") is not False]
+            rows += await ex.fetch_open_orders(symbol, None, None, {"ordType": ord_type})
+        return [o for o in rows if o.get("reduceOnly") is not False]
+
+    async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
+        ids = [o["id"] for o in await self.open_protection(ex, symbol)]
         if ids:
             await ex.cancel_orders(ids, symbol, {"trigger": True})
+
+    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None) -> bool:
+        # The entry's attached SL/TP rest as an algo order once it filled: its triggers move to the prices
+        # from the fill (POST /api/v5/trade/amend-algos; "-1" order price = a market stop and target).
+        # None open yet (the venue places it just after the fill): False, the planned triggers stay.
+        request: dict[str, Any] = {"instId": ex.market(symbol)["id"]}
+        if stop_loss is not None:
+            request.update(newSlTriggerPx=ex.price_to_precision(symbol, stop_loss), newSlOrdPx="-1")
+        if take_profit is not None:
+            request.update(newTpTriggerPx=ex.price_to_precision(symbol, take_profit), newTpOrdPx="-1")
+        algos = await self.open_protection(ex, symbol)
+        for algo in algos:
+            await ex.privatePostTradeAmendAlgos({**request, "algoId": algo["id"]})
+        return bool(algos)
 
 
 class BybitVenue(Venue):
     name = "bybit"
     attached_protection = True
     expiring_requests = False
+    lists_protection = False  # the SL/TP are fields of the position row
 
     def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
         params: dict[str, Any] = {"clientOrderId": client_id}
