@@ -100,6 +100,45 @@ class DeskActions:
             "Flatten?", f"Close every open position at market, reduce-only ({n} open now).",
             yes="Flatten", danger=True), answer)
 
+    def action_close_position(self) -> None:
+        """Close the position selected in Positions: a dialog naming it, then Control("close", symbol); the
+        router sends a reduce-only close and the executor cancels its stop-loss and take-profit."""
+        from tui_trader.ui.widgets.positions import PositionsPane
+
+        main = self.main_screen
+        panes = list(main.query(PositionsPane)) if main is not None else []
+        symbol = panes[0].selection() if panes else None
+        if symbol is None:
+            self.notify("No open position to close.", title="Close", timeout=3)
+            return
+        pos = self.state.portfolio.positions.get(symbol)
+        snap = self.state.account_positions().get(symbol)
+        if pos is not None:
+            what = f"{pos.side.upper()} {pos.quantity:g} {symbol}"
+        elif snap is not None:
+            what = f"{'LONG' if snap.side == 'buy' else 'SHORT'} {snap.quantity:g} {symbol}"
+        else:
+            what = symbol
+
+        async def answer(ok: bool | None) -> None:
+            if ok:
+                log.info("close %s asked from the desk", symbol)
+                await self.send("close", symbol)
+                self.notify(f"Close {symbol} sent: a reduce-only market order; its stop-loss and take-profit are "
+                            "canceled.", title="Close", severity="warning")
+
+        self.push_screen(ConfirmScreen(
+            f"Close {symbol}?", f"Close {what} at market, reduce-only, and cancel its stop-loss and take-profit. "
+            "Other positions stay open.", yes="Close", danger=True), answer)
+
+    def action_results(self) -> None:
+        from tui_trader.ui.screens.results import ResultsScreen
+
+        if isinstance(self.screen, ResultsScreen):
+            self.screen.dismiss(None)
+            return
+        self.push_screen(ResultsScreen())
+
     def action_toggle_mode(self) -> None:
         # The mode on screen is the one the executor reports acting in; the switch shows as "switching…"
         # until it answers (state.py).

@@ -82,6 +82,7 @@ class DeskApp(DeskActions, App[int]):
         self.history = history
         self.state = DeskState(starting_balance=settings.paper.starting_balance,
                                mode="paper" if settings.trading.paper_trading else "live")
+        self.state.results.set_bar(settings.indicators.bar)  # the Results charts show the indicators' points
         self.bridge: DeskBridge | None = None
         self.runtime = None
         self._pending: list[tuple[m.ControlCommand, str | None]] = []
@@ -143,11 +144,13 @@ class DeskApp(DeskActions, App[int]):
         from tui_trader.ui.screens.help import HelpScreen
         from tui_trader.ui.screens.live_confirm import LiveConfirmScreen
         from tui_trader.ui.screens.reconcile import ReconcileScreen
+        from tui_trader.ui.screens.results import ResultsScreen
         from tui_trader.ui.screens.settings import SettingsScreen
 
         screens = (("the main screen", MainScreen), ("the settings screen", SettingsScreen),
                    ("the help screen", HelpScreen), ("the live dialog", LiveConfirmScreen),
-                   ("a yes/no dialog", ConfirmScreen), ("the reconciliation screen", ReconcileScreen))
+                   ("a yes/no dialog", ConfirmScreen), ("the reconciliation screen", ReconcileScreen),
+                   ("the results screen", ResultsScreen))
         return [keys.Scope(name, tuple(b for b in cls.BINDINGS if isinstance(b, Binding))) for name, cls in screens]
 
     def all_bindings(self) -> list[Binding]:

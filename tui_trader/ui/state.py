@@ -13,6 +13,7 @@ from typing import Literal
 
 from tui_trader import messages as m
 from tui_trader.portfolio import Portfolio
+from tui_trader.ui.session_results import SessionResults
 
 # One sparkline point per 5 s of exchange time (the last price seen in it); 120 points = 10 minutes.
 SPARK_BUCKET_MS = 5000
@@ -136,6 +137,7 @@ class DeskState:
     alarm_count: int = 0  # alarms raised (each rings the terminal bell once)
     position_mode: dict = field(default_factory=dict)  # symbol -> mode of the broker that filled its entry
     _mode_asks: set = field(default_factory=set)  # (origin, ts, arg) of set_mode controls applied
+    results: SessionResults = field(default_factory=SessionResults)  # trips, prices, equity: the Results screen
 
     def __post_init__(self) -> None:
         self.portfolio = Portfolio(self.starting_balance)
@@ -152,6 +154,7 @@ class DeskState:
         q.update(md)
         if q.last > 0:
             self.portfolio.mark(md.symbol, q.last)
+        self.results.on_market_data(md, self.portfolio.equity)
 
     def stale_symbols(self, now_ms: int, stale_after_s: float) -> set[str]:
         """Symbols whose newest message is older than the feed's staleness limit, or that a feed says are stale."""
@@ -193,6 +196,7 @@ class DeskState:
             day = fill.ts // DAY_MS
             self.realized_by_day[day] = self.realized_by_day.get(day, 0.0) + fill.realized_pnl
             self.fees_by_day[day] = self.fees_by_day.get(day, 0.0) + fill.fee
+        self.results.on_status(st, self.portfolio.equity)
         row = self.orders.get(st.order_id)
         if row is None and st.status == "rejected" and self._repeat_denial(st):
             return

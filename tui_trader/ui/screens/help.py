@@ -14,6 +14,8 @@ from tui_trader.ui import keys
 EXPLAIN = {
     "pause": "pause or resume new entries (open positions stay protected)",
     "flatten": "close every open position at market (asks first)",
+    "close_position": "close the selected position at market (asks first; up/down in Positions selects)",
+    "results": "results: trades, totals, equity curve, price charts with entries and exits",
     "mode": "switch paper/live; live asks you to type LIVE and needs API keys",
     "kill": "KILL SWITCH, from anywhere (even while typing), no question: pause, cancel, flatten, halt",
     "rearm": "re-arm after the kill switch (asks first)",

@@ -35,6 +35,8 @@ class MainScreen(TimedScreen):
     BINDINGS = [
         Binding(keys.default("pause"), "app.pause", "Pause", id="pause"),
         Binding(keys.default("flatten"), "app.flatten", "Flatten", id="flatten"),
+        Binding(keys.default("close_position"), "app.close_position", "Close pos", id="close_position"),
+        Binding(keys.default("results"), "app.results", "Results", id="results"),
         Binding(keys.default("mode"), "app.toggle_mode", "Mode", id="mode"),
         Binding(keys.default("settings"), "app.open_settings", "Settings", id="settings"),
         Binding(keys.default("theme"), "app.next_theme", "Theme", id="theme"),

@@ -7,12 +7,18 @@ journal's, published by the executor at start, before any reconciliation answer)
 stop-loss and take-profit price (as placed from the fill) and whether it rests at the venue: ✓ rests, ✗ does
 not (the whole row's mark is red), … placed but not confirmed yet. An earlier paper session's book (a
 non-acting Account) is one muted line, never a position at risk. Narrow terminals get the table transposed.
+
+The totals line puts net PnL (realised today − fees today + unrealised) beside its parts. One position is
+selected for the close key: the first until the trader moves it (up/down, or left/right in the transposed
+table, while the table has focus); it is highlighted only while the table has focus, and the close dialog
+names the symbol, so a close never goes to a position the trader did not see.
 """
 
 from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
+from textual.binding import Binding
 
 from tui_trader import messages as m
 from tui_trader.portfolio.positions import Position
@@ -142,29 +148,64 @@ def paper_book_text(view: View) -> Text | None:
                 f"{'s' if len(held) != 1 else ''}{where}", style=c.muted, no_wrap=True, overflow="ellipsis")
 
 
-def totals(view: View) -> Text:
+def net_pnl(view: View) -> tuple[float, float, float, float]:
+    """(net, realised today, fees today, unrealised): net = realised − fees + unrealised."""
     st = view.state
-    pf = st.portfolio
-    c = view.colours
     realized = st.realized_today(view.now_ms)
-    unreal = pf.unrealized_pnl()
+    fees = st.fees_today(view.now_ms)
+    unreal = st.portfolio.unrealized_pnl()
+    return realized - fees + unreal, realized, fees, unreal
+
+
+def totals(view: View) -> Text:
+    pf = view.state.portfolio
+    c = view.colours
+    net, realized, fees, unreal = net_pnl(view)
+    short = view.narrow  # 80 columns: the same figures, shorter labels
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append("Equity ", style=c.muted)
     out.append(f"{pf.equity():,.2f}", style="bold")
-    out.append("  Realised today ", style=c.muted)
+    out.append("  Net " if short else "  Net today ", style=c.muted)
+    out.append(f"{net:+,.2f}", style=f"bold {c.signed(net)}")
+    out.append(" = realised " if short else "  = realised today ", style=c.muted)
     out.append(f"{realized:+,.2f}", style=c.signed(realized))
-    out.append("  Unrealised ", style=c.muted)
+    out.append(" − fees ", style=c.muted)
+    out.append(f"{fees:,.2f}")
+    out.append(" + unreal. " if short else " + unrealised ", style=c.muted)
     out.append(f"{unreal:+,.2f}", style=c.signed(unreal))
-    out.append("  Fees today ", style=c.muted)
-    out.append(f"{st.fees_today(view.now_ms):,.2f}")
     return out
+
+
+class PositionsTable(KeyedTable):
+    """The positions table with a selected position (for the close key)."""
+
+    BINDINGS = [
+        Binding("up", "move(-1)", "Up", show=False), Binding("down", "move(1)", "Down", show=False),
+        Binding("left", "move(-1)", "Left", show=False), Binding("right", "move(1)", "Right", show=False),
+    ]
+
+    def action_move(self, step: int) -> None:
+        pane = next((a for a in self.ancestors if isinstance(a, PositionsPane)), None)
+        if pane is not None:
+            pane.move_selection(step)
+
+    def on_focus(self) -> None:
+        self.app.call_later(self.app.refresh_desk)  # type: ignore[attr-defined]
+
+    def on_blur(self) -> None:
+        self.app.call_later(self.app.refresh_desk)  # type: ignore[attr-defined]
 
 
 class PositionsPane(Pane):
     TITLE = "Positions"
 
+    def __init__(self, *, id: str | None = None, classes: str = "") -> None:
+        super().__init__(id=id, classes=classes)
+        self.selected: str | None = None
+        self._symbols: list[str] = []
+
     def compose(self) -> ComposeResult:
-        yield KeyedTable(id="positions-table")
+        yield PositionsTable(id="positions-table")
         yield LiveText("No open positions.", id="positions-none")
         yield LiveText(id="positions-totals", fixed=True)
         yield LiveText(id="positions-paper-book", fixed=True)
@@ -172,9 +213,25 @@ class PositionsPane(Pane):
     def open_count(self, view: View) -> int:
         return len(position_cells(view))
 
+    def selection(self) -> str | None:
+        """The position the close key acts on: the one selected, else the first shown (None: none open)."""
+        if self.selected in self._symbols:
+            return self.selected
+        return self._symbols[0] if self._symbols else None
+
+    def move_selection(self, step: int) -> None:
+        if not self._symbols:
+            return
+        current = self.selection()
+        i = self._symbols.index(current) if current in self._symbols else 0
+        self.selected = self._symbols[max(0, min(len(self._symbols) - 1, i + step))]
+        self.app.call_later(self.app.refresh_desk)  # type: ignore[attr-defined]
+
     def show(self, view: View) -> None:
         table = self.query_one(KeyedTable)
         cells = position_cells(view)
+        self._symbols = list(cells)
+        marked = self.selection() if table.has_focus else None
         naked = unprotected(view)
         self.set_title(f"Positions ({len(cells)} open" + (f" · {len(naked)} UNPROTECTED)" if naked else ")"))
         none = self.query_one("#positions-none", LiveText)
@@ -184,9 +241,10 @@ class PositionsPane(Pane):
             none.display = not cells
         if not view.narrow:
             table.shape([("symbol", "Symbol"), *FIELDS])
-            table.sync([(sym, (txt(sym, "bold"), *(row[k] for k, _ in FIELDS))) for sym, row in cells.items()])
+            table.sync([(sym, (txt(sym, "bold reverse" if sym == marked else "bold"), *(row[k] for k, _ in FIELDS)))
+                        for sym, row in cells.items()])
         else:
-            table.shape([("name", ""), *((s, s) for s in cells)])
+            table.shape([("name", ""), *((s, f"▸{s}" if s == marked else s) for s in cells)])
             table.sync([(k, (txt(label, "bold"), *(cells[s][k] for s in cells))) for k, label in FIELDS]
                        if cells else [])
         self.query_one("#positions-totals", LiveText).set(totals(view))

@@ -1,0 +1,157 @@
+"""Results of the running session or the finished replay: the trade list (per-trade PnL and why it ended), the
+totals as `tui-trader backtest` prints them, the equity curve, and per symbol the price with Bollinger bands,
+SMA fast/slow and the entry/exit markers.
+
+Everything comes from what the desk folded from the bus (`DeskState.results`: fills into round trips, trade
+prices into indicator points, the equity the positions pane shows) through the same results maths as the
+backtest. One tab at a time; the charts take the whole screen, so a larger terminal gets larger charts and the
+trade list more columns. Rebuilt on the desk's clock while open, at most once a second and only when a trip
+closed or a new point arrived.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual_plotext import PlotextPlot
+
+from tui_trader.results.render import REASON_NAMES, duration, render_report
+from tui_trader.results.view import ResultsView
+from tui_trader.ui import keys
+from tui_trader.ui.widgets.base import View
+from tui_trader.ui.widgets.charts import draw_equity, draw_prices
+
+WIDE_FROM = 120
+REBUILD_EVERY_S = 1.0
+CHART_MIN_H = 12
+
+
+def _clock(ms: int, with_date: bool) -> str:
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
+
+
+def headline(v: ResultsView, replay: str) -> Text:
+    r = v.report
+    out = Text(no_wrap=True, overflow="ellipsis")
+    out.append("Results ", style="bold")
+    out.append(f"({replay or 'this session'}) ", style="dim")
+    out.append(f"{r.trades} trade{'s' if r.trades != 1 else ''}")
+    if r.trades:
+        out.append(f" · win {r.win_rate_pct:.0f}%")
+    out.append(" · net ")
+    out.append(f"{r.net_pnl:+,.2f}", style="green" if r.net_pnl > 0 else "red" if r.net_pnl < 0 else "")
+    out.append(f" ({r.return_pct:+.2f}%) · fees {r.fees:,.2f} · max DD {r.max_drawdown.amount:,.2f}")
+    return out
+
+
+class ResultsScreen(Screen[None]):
+    BINDINGS = [Binding(keys.default("results_close"), "close", "Close", id="results_close")]
+    DEFAULT_CSS = """
+    ResultsScreen #results-head { height: 1; padding: 0 1; }
+    ResultsScreen TabbedContent { height: 1fr; }
+    ResultsScreen TabPane { padding: 0; height: 1fr; }
+    ResultsScreen #results-trades { height: 1fr; }
+    ResultsScreen #results-equity { height: 1fr; }
+    ResultsScreen #results-totals { padding: 0 1; }
+    ResultsScreen #results-charts PlotextPlot { height: 1fr; min-height: 12; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="results")
+        self.results_view: ResultsView | None = None
+        self._built_version = -1
+        self._built_at = 0.0
+        self._symbols: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="results-head")
+        with TabbedContent(id="results-tabs"):
+            with TabPane("Trades", id="tab-trades"):
+                yield DataTable(id="results-trades", cursor_type="row", zebra_stripes=True)
+            with TabPane("Totals", id="tab-totals"), VerticalScroll():
+                yield Static(id="results-totals")
+            with TabPane("Equity", id="tab-equity"):
+                yield PlotextPlot(id="results-equity")
+            with TabPane("Charts", id="tab-charts"):
+                yield VerticalScroll(id="results-charts")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.app.call_later(self.app.refresh_desk)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    # --- drawing --------------------------------------------------------------------------------------
+
+    def render_view(self, view: View, replay: str = "") -> None:
+        results = view.state.results
+        now = time.monotonic()
+        if results.version == self._built_version and self.results_view is not None:
+            return
+        if self.results_view is not None and now - self._built_at < REBUILD_EVERY_S:
+            return
+        self._built_version, self._built_at = results.version, now
+        v = results.view(view.state.portfolio.starting_balance, view.settings.indicators)
+        self.results_view = v
+        self.query_one("#results-head", Static).update(headline(v, replay))
+        self._trades(v)
+        self.query_one("#results-totals", Static).update(Text(render_report(v.report)))
+        draw_equity(self.query_one("#results-equity", PlotextPlot), v.equity_ts, v.equity,
+                    v.report.starting_equity)
+        self._charts(v, view)
+
+    def _trades(self, v: ResultsView) -> None:
+        table = self.query_one("#results-trades", DataTable)
+        wide = self.app.size.width >= WIDE_FROM
+        span = (v.report.end_ts - v.report.start_ts) if v.trips else 0
+        with_date = span >= 86_400_000
+        table.clear(columns=True)
+        if wide:
+            table.add_columns("#", "Symbol", "Side", "Qty", "Entry at", "Entry", "Exit at", "Exit", "PnL", "Fees",
+                              "Net", "Held", "Reason")
+        else:
+            table.add_columns("Symbol", "Side", "Exit at", "Net", "Reason")
+        # Newest first: the trade that just closed is the one the trader looks for.
+        for i, t in reversed(list(enumerate(v.trips, 1))):
+            net = Text(f"{t.net:+,.2f}", style="green" if t.net > 0 else "red" if t.net < 0 else "")
+            reason = REASON_NAMES.get(t.reason, t.reason)
+            side = Text(t.side.upper(), style="green" if t.side == "long" else "red")
+            if wide:
+                table.add_row(str(i), t.symbol, side, f"{t.quantity:g}", _clock(t.entry_ts, with_date),
+                              f"{t.entry_price:,.2f}", _clock(t.exit_ts, with_date), f"{t.exit_price:,.2f}",
+                              f"{t.pnl:+,.2f}", f"{t.fees:,.2f}", net, duration(t.hold_ms), reason)
+            else:
+                table.add_row(t.symbol, side, _clock(t.exit_ts, with_date), net, reason)
+        if not v.trips:
+            table.add_row(*(["no closed trades yet"] + [""] * (len(table.columns) - 1)))
+
+    def _charts(self, v: ResultsView, view: View) -> None:
+        box = self.query_one("#results-charts", VerticalScroll)
+        symbols = list(v.prices)
+        if symbols != self._symbols:
+            self._symbols = symbols
+            box.remove_children()
+            if symbols:
+                box.mount_all(PlotextPlot(id=f"chart-{s}", classes="price-chart") for s in symbols)
+            else:
+                box.mount(Static("No prices yet.", id="charts-none"))
+            self.call_after_refresh(self._draw_charts)
+            return
+        self._draw_charts()
+
+    def _draw_charts(self) -> None:
+        v = self.results_view
+        if v is None:
+            return
+        cfg = self.app.settings.indicators  # type: ignore[attr-defined]
+        for sym, ps in v.prices.items():
+            for plot in self.query(f"#chart-{sym}").results(PlotextPlot):
+                draw_prices(plot, ps, cfg.sma_fast, cfg.sma_slow, cfg.bb_period)
