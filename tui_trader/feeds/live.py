@@ -167,6 +167,8 @@ class BinanceConnection:
                 raise
             except InvalidURI as err:
                 raise FeedError(f"bad feed URL {self.url!r}: {err.msg}") from None
+            except socket.gaierror as err:  # the resolver's text does not name the host it could not find
+                detail = f"cannot resolve {parse_uri(self.url).host} ({err.strerror or err})"
             except (OSError, TimeoutError, WebSocketException) as err:
                 detail = describe(err)
             if self._rotating:
@@ -243,6 +245,8 @@ class BinanceConnection:
         rotate_at = time.monotonic() + self.rotate_after_s
         ping = getattr(self.spec, "ping", b"").decode()
         ping_every = getattr(self.spec, "ping_every_s", 20.0)
+        if ping:
+            interval = min(interval, max(0.02, ping_every / 4))
         ping_at = time.monotonic() + ping_every
         while True:
             await asyncio.sleep(interval)

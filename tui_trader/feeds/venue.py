@@ -33,6 +33,11 @@ class VenueSpec:
     ping_every_s: float = 20.0
     topics: tuple[str, ...] = field(default=())
 
+    @property
+    def streams(self) -> tuple[str, ...]:
+        """The subscribed channels (as `ConnectionSpec.streams`, for logs and the desk)."""
+        return self.topics
+
 
 def venue_of(settings) -> VenueName:
     """`feed.venue`, or the venue `exchange.name` trades on."""
