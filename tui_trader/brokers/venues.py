@@ -92,7 +92,10 @@ class Venue:
 
     def protective_params(self, purpose: str, price: float, client_id: str) -> dict[str, Any]:
         key = "stopLossPrice" if purpose == "stop_loss" else "takeProfitPrice"
-        return {key: price, "reduceOnly": True, "clientOrderId": client_id}
+        # The price that triggers it (risk.trigger_price, set on the venue by the broker; default the mark, as
+        # most traders use): Binance's workingType, MARK_PRICE or CONTRACT_PRICE (the last trade).
+        working = "CONTRACT_PRICE" if getattr(self, "trigger_price", "mark") == "last" else "MARK_PRICE"
+        return {key: price, "reduceOnly": True, "clientOrderId": client_id, "workingType": working}
 
     def lookup_params(self, client_id: str, trigger: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = {"clientOrderId": client_id}
