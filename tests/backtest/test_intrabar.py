@@ -115,3 +115,21 @@ def test_a_jump_wider_than_the_price_band_is_walked_and_the_stop_fills_on_the_wa
     # and filled the stop only once the bar's later prints confirmed the new level, near 92.)
     assert trip.exit_price == pytest.approx(100.0 * 0.9 ** (1 / 3))
     assert bt.counts.gap_stops == 1
+
+
+def test_funding_is_settled_by_the_paper_broker_and_charged_to_the_trip():
+    from tui_trader.backtest.engine import Options
+
+    rules = {SYM: PAPER_RULES[SYM]}
+    bt = Backtest(Settings(), {SYM: bars_of(SYM, [[T0, 100.0, 100.0, 100.0, 100.0, 1.0]])}, rules, 60_000,
+                  Options(funding_rate_8h=0.001))
+    bt._market(SYM, 100.0, T0)
+    bt._execute(m.OrderCommand(id="e1", symbol=SYM, side="buy", quantity=1.0, ref_price=100.0, stop_loss=97.0,
+                               take_profit=106.0, leverage=10, purpose="entry", mode="paper", ts=T0), T0)
+    wallet = bt.broker.wallet
+    bt._funding(SYM, T0 + 8 * 3_600_000)
+    assert bt.broker.wallet == pytest.approx(wallet - 0.1)  # a long pays 1 × 100 × 0.001
+    bar(bt, 100.0, 101.0, 95.0, 98.0)
+    trip = only_trip(bt)
+    assert trip.funding == pytest.approx(0.1)
+    assert trip.net == pytest.approx(trip.pnl - trip.fees - 0.1)

@@ -21,8 +21,9 @@ One bar of one symbol, in order (times: the bar's close, except a next-open fill
    orders fill at this close with the paper slippage and fees (or wait for the next open).
 At the end, positions still open are closed at the last close (reason "end_of_data").
 
-Funding (off by default): at each 00:00/08:00/16:00 UTC bar, an open position pays notional × rate (a long
-pays a positive rate, a short receives it), taken from the paper wallet and counted against its trip. The
+Funding (off by default): at each 00:00/08:00/16:00 UTC bar the flat rate is announced to the paper broker,
+which settles it on an open position as it does a venue's (quantity × mark × rate, the last trade standing in
+for the mark; a long pays a positive rate, a short receives it); the amount is counted against the trip. The
 router's book has no funding input, so its equity (sizing, daily loss) leaves funding out.
 """
 
@@ -236,14 +237,19 @@ class Backtest:
             self._at_open = False
         return True
 
-    def _funding(self, symbol: str, price: float) -> None:
-        pos = self.broker.positions.get(symbol)
-        if pos is None:
+    def _funding(self, symbol: str, when: int) -> None:
+        """Funding at `when` (a funding time), settled by the paper broker's own funding: the rate is announced
+        for `when`, and a trade at the last price (nothing moves) makes the broker settle it."""
+        broker = self.broker
+        if symbol not in broker.positions:
             return
-        amount = pos.quantity * price * self.options.funding_rate_8h * (1 if pos.side == "long" else -1)
-        self.broker.wallet -= amount
-        self.trips.add_funding("paper", symbol, amount)
-        self.counts.funding_payments += 1
+        broker.next_funding[symbol] = (when, self.options.funding_rate_8h)
+        before = broker.funding_paid
+        self._market(symbol, broker.last[symbol], when)
+        paid = before - broker.funding_paid  # funding_paid counts what the account received
+        if paid:
+            self.trips.add_funding("paper", symbol, paid)
+            self.counts.funding_payments += 1
 
     def _equity(self) -> float:
         """`broker.equity()` without its generator and method calls: it runs at every bar time."""
@@ -310,7 +316,7 @@ class Backtest:
                         self._drop_pending(sym_p, t)  # no bar of it at the open its orders waited for
                 opened = symbol in filled
             if funding and t % FUNDING_MS == 0:
-                self._funding(symbol, seq_o[k])
+                self._funding(symbol, t)
             md = MarketData(symbol=symbol, kind="trade", price=c, event_time=close_ms, recv_time=close_ms, ts=close_ms)
             if symbol in positions:
                 self._path(symbol, seq_o[k], seq_h[k], seq_l[k], c, close_ms, opened, md)
