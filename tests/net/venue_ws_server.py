@@ -208,3 +208,21 @@ class VenueWsServer:
                 conn.sent += 1
                 self.data_sent += 1
             await asyncio.sleep(self.pace_s)
+
+
+async def _serve_forever(venue: str, port: int) -> None:
+    server = VenueWsServer(venue, pace_s=0.2, step_ms=200, start_ms=_now_ms())
+    server._server = await serve(server._handle, "127.0.0.1", port, process_request=server._check_path,
+                                 ping_interval=None)
+    print(f"ws://127.0.0.1:{server._server.sockets[0].getsockname()[1]}", flush=True)
+    await server._server.serve_forever()
+
+
+def _now_ms() -> int:
+    import time
+
+    return time.time_ns() // 1_000_000
+
+
+if __name__ == "__main__":  # a demo host: python tests/net/venue_ws_server.py okx|bybit [port]
+    asyncio.run(_serve_forever(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0))
