@@ -1,12 +1,15 @@
-"""Logging to a file under the XDG state dir (never the terminal while the desk runs), secrets redacted."""
+"""Logging to a file under the XDG state dir (never the terminal while the desk runs), secrets redacted; the
+latest lines also stay in memory (`TAIL`) for the desk's Log pane."""
 
 from __future__ import annotations
 
 import logging
 import logging.handlers
 import os
+import threading
+from collections import deque
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 from tui_trader import paths
 from tui_trader.errors import LogError
@@ -53,6 +56,56 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
 FILE_MODE = 0o600
 
 
+class Line(NamedTuple):
+    seq: int  # grows by one a line: the pane asks for what is new since the last one it drew
+    created: float  # epoch seconds
+    level: int
+    name: str
+    text: str  # message, and the traceback's last line when there is one (the file has the whole of it)
+
+
+class LogTail(logging.Handler):
+    """The last `size` log lines in memory, so the desk can show its log without reading the file back.
+
+    Records pass the redaction filter first, like the file's. Any thread may log: the lock covers the deque."""
+
+    def __init__(self, size: int = 2000) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: deque[Line] = deque(maxlen=size)
+        self.seq = 0
+        self._guard = threading.Lock()
+        self.addFilter(REDACT)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            text = record.getMessage()
+            if record.exc_info and record.exc_info[1] is not None:
+                err = record.exc_info[1]
+                text += f" ({type(err).__name__}: {err})"
+                for secret in REDACT.secrets:
+                    text = text.replace(secret, "***")
+            with self._guard:
+                self.seq += 1
+                self.lines.append(Line(self.seq, record.created, record.levelno, record.name, text))
+        except Exception:  # noqa: BLE001 - a log line must never break the code that logs it
+            self.handleError(record)
+
+    def since(self, seq: int, level: int = logging.DEBUG) -> list[Line]:
+        with self._guard:
+            return [line for line in self.lines if line.seq > seq and line.level >= level]
+
+
+TAIL = LogTail()
+
+
+def attach_tail() -> LogTail:
+    """Keep the latest log lines for the desk (idempotent; `setup` calls it)."""
+    root = logging.getLogger()
+    if TAIL not in root.handlers:
+        root.addHandler(TAIL)
+    return TAIL
+
+
 def setup(file: Path | None = None, level: int = logging.INFO, to_stderr: bool = False) -> Path:
     """Send the desk's logs to `file` (default: XDG state dir). Returns the log file path.
 
@@ -77,5 +130,6 @@ def setup(file: Path | None = None, level: int = logging.INFO, to_stderr: bool =
         err.setFormatter(logging.Formatter(_FORMAT))
         err.addFilter(REDACT)
         root.addHandler(err)
+    root.addHandler(TAIL)
     root.setLevel(level)
     return file

@@ -7,7 +7,9 @@ settings and runtime.
 
 from __future__ import annotations
 
+import getpass
 import logging
+import os
 from pathlib import Path
 
 from textual.app import App
@@ -16,7 +18,7 @@ from textual.binding import Binding
 from tui_trader import messages as m
 from tui_trader import paths
 from tui_trader import settings as settings_mod
-from tui_trader.errors import SecretsError
+from tui_trader.errors import SecretsError, TuiTraderError
 from tui_trader.settings import Settings
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.screens.help import HelpScreen
@@ -25,6 +27,17 @@ from tui_trader.ui.screens.settings import SettingsScreen
 from tui_trader.ui.settings_form import applies_live, changed_keys, merge_live, worker_live_patterns
 
 log = logging.getLogger(__name__)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):  # no login name in the environment nor the password database
+        return f"uid {os.getuid()}"
+
+
+# Who pressed the key, for the log: the desk's user (several traders may share a host over SSH).
+WHO = f"desk ({_user()})"
 
 REPLAY_PAPER_ONLY = "a replay is paper only: live would send real orders priced from old data"
 
@@ -47,6 +60,7 @@ class DeskActions:
             self.notify(f"{command} not sent: {err}", title="Bus", severity="error", timeout=30)
             return
         self.state.on_control(c)  # at once; the record coming back from the bus changes nothing more
+        log.info("%s sent %s%s", WHO, command, f" {arg}" if arg else "")
 
     async def _send_pending(self) -> None:
         pending, self._pending = self._pending, []
@@ -215,7 +229,11 @@ class DeskActions:
         except OSError as err:
             self.notify(f"Not saved: {path}: {err.strerror or err}", title="Settings", severity="error", timeout=15)
             return
+        except TuiTraderError as err:  # the file on disk was changed into one the strict loader refuses
+            self.notify(f"Not saved: {err.message}", title="Settings", severity="error", timeout=15)
+            return
         changed = changed_keys(self.saved_settings, new)
+        log.info("%s saved settings to %s: %s", WHO, path, ", ".join(changed) or "nothing changed")
         patterns = self.live_patterns()
         self.apply_settings(new)
         self.settings_path = path

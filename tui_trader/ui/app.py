@@ -21,6 +21,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
+from tui_trader import logs
 from tui_trader import messages as m
 from tui_trader import paths
 from tui_trader.bus.base import Bus
@@ -73,6 +74,7 @@ class DeskApp(DeskActions, App[int]):
         if (runner is None) == (bus is None):
             raise ValueError("DeskApp needs either a runner (run the pipeline here) or an open bus (show it)")
         super().__init__()
+        logs.attach_tail()  # the log screen shows what was logged since the desk started
         self.settings = settings  # what the desk and workers run with (live fields updated on save)
         self.saved_settings = settings  # what settings.toml holds
         self.settings_path = settings_path
@@ -143,6 +145,7 @@ class DeskApp(DeskActions, App[int]):
         from tui_trader.ui.screens.confirm import ConfirmScreen
         from tui_trader.ui.screens.help import HelpScreen
         from tui_trader.ui.screens.live_confirm import LiveConfirmScreen
+        from tui_trader.ui.screens.log import LogScreen
         from tui_trader.ui.screens.reconcile import ReconcileScreen
         from tui_trader.ui.screens.results import ResultsScreen
         from tui_trader.ui.screens.settings import SettingsScreen
@@ -150,7 +153,7 @@ class DeskApp(DeskActions, App[int]):
         screens = (("the main screen", MainScreen), ("the settings screen", SettingsScreen),
                    ("the help screen", HelpScreen), ("the live dialog", LiveConfirmScreen),
                    ("a yes/no dialog", ConfirmScreen), ("the reconciliation screen", ReconcileScreen),
-                   ("the results screen", ResultsScreen))
+                   ("the results screen", ResultsScreen), ("the log screen", LogScreen))
         return [keys.Scope(name, tuple(b for b in cls.BINDINGS if isinstance(b, Binding))) for name, cls in screens]
 
     def all_bindings(self) -> list[Binding]:

@@ -21,6 +21,7 @@ EXPLAIN = {
     "rearm": "re-arm after the kill switch (asks first)",
     "settings": "edit settings.toml; live values apply at once",
     "theme": "next theme",
+    "log": "health (why a feed or worker is down, next try, bad frames) and the log; v filters by level",
     "help": "this help",
     "quit": "quit (asks first when positions are open)",
 }

@@ -40,6 +40,7 @@ class MainScreen(TimedScreen):
         Binding(keys.default("mode"), "app.toggle_mode", "Mode", id="mode"),
         Binding(keys.default("settings"), "app.open_settings", "Settings", id="settings"),
         Binding(keys.default("theme"), "app.next_theme", "Theme", id="theme"),
+        Binding(keys.default("log"), "open_log", "Log", id="log"),
         Binding(keys.default("quit"), "app.quit_desk", "Quit", id="quit"),
         *(Binding(keys.default(f"tab_{key}"), f"show_group('{key}')", label, show=False, id=f"tab_{key}")
           for key, label in GROUPS),
@@ -83,6 +84,11 @@ class MainScreen(TimedScreen):
         self.set_class(width >= SIDE_BY_SIDE_MIN_W, "-side-by-side")
         self.set_class(self.narrow, "-narrow")
         self.app.call_later(self.app.refresh_desk)
+
+    def action_open_log(self) -> None:
+        from tui_trader.ui.screens.log import LogScreen
+
+        self.app.push_screen(LogScreen())
 
     # --- tabs -----------------------------------------------------------------------------------------
 

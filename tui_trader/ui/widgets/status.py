@@ -10,6 +10,7 @@ says all is well again.
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from rich.text import Text
@@ -24,6 +25,44 @@ LAG_LABELS = ((m.MARKET_DATA, "md"), (m.SIGNALS, "sig"), (m.ORDERS, "ord"), (m.O
 ALARM = "bold #ffffff on #c00000"
 LIVE_BADGE = "bold #c00000 on #ffffff"
 HALTED_BADGE = "bold #ffff00 on #c00000"
+# The feed and the supervisor end a down record's detail with the wait before the next try, counted from
+# the record's time: "...; reconnecting in 5.4 s" (feeds/live.py), "...; restart in 2.0 s" (runtime.py).
+_RETRY = re.compile(r"; (?:reconnecting|restart) in (\d+(?:\.\d+)?) s$")
+
+
+def reason_and_retry(h: m.Health, now_ms: int) -> tuple[str, str]:
+    """A Health detail split into its reason and the retry counted down to `now_ms` ("retry in 3.1 s")."""
+    found = _RETRY.search(h.detail)
+    if found is None:
+        return h.detail, ""
+    left = max(0.0, float(found.group(1)) - max(0, now_ms - h.ts) / 1000)
+    return h.detail[:found.start()], f"retry {'now' if left < 0.05 else f'in {left:.1f} s'}"
+
+
+def with_retry(h: m.Health, now_ms: int) -> str:
+    """A Health detail with its retry counted down to `now_ms`: "cannot resolve x, retry in 3.1 s"."""
+    reason, retry = reason_and_retry(h, now_ms)
+    return f"{reason}, {retry}" if retry else reason
+
+
+def short_reason(h: m.Health, now_ms: int, room: int) -> str:
+    """The reason cut to `room` characters, the retry always kept: on a narrow bar it is what the trader
+    waits for."""
+    reason, retry = reason_and_retry(h, now_ms)
+    room = max(8, room - len(retry) - 2)
+    if len(reason) > room and reason.endswith(")") and " (" in reason:
+        reason = reason[:reason.rindex(" (")]  # the system's wording ("[Errno -3] …") goes first; the log has it
+    reason = reason if len(reason) <= room else reason[:room - 1] + "…"
+    return f"{reason}, {retry}" if retry else reason
+
+
+def feed_problem(view: View) -> m.Health | None:
+    """The Health record of the worst feed connection when it is down or stale (None when all are live)."""
+    worst = view.state.feed_state()
+    for h in view.state.health.values():
+        if h.component.startswith("feed:") and h.state == worst and worst in ("down", "stale") and h.detail:
+            return h
+    return None
 
 
 def status_text(view: View, replay: str = "") -> Text:
@@ -43,23 +82,34 @@ def status_text(view: View, replay: str = "") -> Text:
         out.append(" live refused: " if not view.narrow else " refused: ", style=f"bold {c.warn}")
         room = 24 if view.narrow else 60  # the rest of the bar must stay readable; the notice has it all
         out.append(st.mode_refusal[:room] + ("…" if len(st.mode_refusal) > room else ""), style=c.warn)
-    out.append(*sep)
-    out.append(view.backend, style="bold")
-    out.append(" lag" if not view.narrow else "", style=c.muted)
-    for topic, label in LAG_LABELS:
-        lag = view.lag.get(topic, 0)
-        out.append(f" {label}", style=c.muted)
-        out.append(f"{'' if view.narrow else ' '}{lag}", style=f"bold {c.warn}" if lag > 1000 else "")
+    problem = feed_problem(view)
+    reason = short_reason(problem, view.now_ms, 50 if view.narrow else 90) if problem is not None else ""
+    if not (view.narrow and reason):  # on 80 columns a down feed's reason matters more than the backlog
+        out.append(*sep)
+        out.append(view.backend, style="bold")
+        # Labelled at every width: "md1 sig0" alone read as nothing in particular.
+        out.append(" backlog" if not view.narrow else " lag", style=c.muted)
+        for topic, label in LAG_LABELS:
+            lag = view.lag.get(topic, 0)
+            out.append(f" {label}", style=c.muted)
+            out.append(f" {lag}", style=f"bold {c.warn}" if lag > 1000 else "")
     out.append(*sep)
     feed = st.feed_state()
     out.append("feed ", style=c.muted)
     out.append(feed, style={"live": c.buy, "down": f"bold {c.sell}", "stale": f"bold {c.warn}"}.get(feed, c.warn))
+    if reason:
+        out.append(": " + reason, style=c.warn)
     if replay and not st.replay_done:
         out.append(f" {replay}", style=c.muted)
-    troubled = [f"{name} {state}" for name, state in st.worker_states().items() if state in ("restarting", "failed")]
+    troubled = {name: state for name, state in st.worker_states().items() if state in ("restarting", "failed")}
     if troubled:
         out.append(*sep)
-        out.append(", ".join(troubled), style=f"bold {c.sell}")
+        parts = []
+        for name, state in troubled.items():
+            h = st.health.get(f"worker:{name}")
+            detail = short_reason(h, view.now_ms, 60) if h is not None and state == "restarting" else ""
+            parts.append(f"{name} {state}" + (f": {detail}" if detail and len(troubled) == 1 else ""))
+        out.append(", ".join(parts), style=f"bold {c.sell}")
     if view.throttled_hz is not None:  # say so: the panes move more slowly than the pipeline
         out.append(*sep)
         out.append(f"desk {view.throttled_hz:.1f} Hz", style=c.warn)
