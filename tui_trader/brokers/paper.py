@@ -206,6 +206,8 @@ class PaperBroker(Broker):
         """A mark price (and funding) update: remember it, schedule the next funding, and check liquidation
         (and the stops when they work on the mark) against it."""
         symbol, mark = md.symbol, md.mark_price
+        if usable(md.bid) and usable(md.ask):  # it carries the latest book too (a conflating consumer may see only it)
+            self.quotes[symbol] = (md.bid, md.ask)
         if md.next_funding_time > 0 and usable(abs(md.funding_rate) + 1):
             self.next_funding[symbol] = (md.next_funding_time, md.funding_rate)
         ref = self.last.get(symbol)
