@@ -203,15 +203,20 @@ def find_differences(
     *,
     tolerance: Mapping[str, float] | None = None,
     can_protect: bool = True,
+    sees_protection: bool | None = None,
 ) -> list[Difference]:
     """Every difference between the two views, with its allowed actions and its headless default.
 
     tolerance: per symbol, the size difference still taken as equal (half the quantity step).
     can_protect: the venue can place protective orders for a position that already exists (Binance's
     standalone algo orders); where SL/TP ride on the entry order (OKX, Bybit) adopting and re-protecting
-    are not offered and protection is not checked.
+    are not offered.
+    sees_protection: `orders` include the venue's protective orders, so a position's protection is checked
+    (default: can_protect). OKX lists its attached SL/TP as an algo order: an unprotected position there is
+    found, with flatten or leave (default leave: the trader decides).
     """
     tolerance = tolerance or {}
+    sees_protection = can_protect if sees_protection is None else sees_protection
     on_exchange = {p.symbol: p for p in positions}
     by_symbol: dict[str, list[ExchangeOrder]] = {}
     for o in orders:
@@ -231,10 +236,10 @@ def find_differences(
         elif jpos is not None and xpos is not None:
             if jpos.side != xpos.side or abs(jpos.quantity - xpos.quantity) > tol:
                 out.append(_mismatch(jpos, xpos, open_orders, policy, can_protect))
-            elif can_protect:
+            elif sees_protection:
                 missing = unprotected_roles(jpos, open_orders, xpos.quantity, tol)
                 if missing:
-                    out.append(_unprotected(jpos, xpos, open_orders, missing, policy))
+                    out.append(_unprotected(jpos, xpos, open_orders, missing, policy, can_protect))
         else:
             out += [_orphan(o, policy) for o in open_orders]
     return sorted(out, key=lambda d: (d.symbol, KIND_ORDER.index(d.kind), d.id))
@@ -282,7 +287,11 @@ def _mismatch(j: JournalPosition, x: ExchangePosition, orders: list[ExchangeOrde
 
 
 def _unprotected(j: JournalPosition, x: ExchangePosition, orders: list[ExchangeOrder], missing: list[str],
-                 policy: Policy) -> Difference:
+                 policy: Policy, can_protect: bool = True) -> Difference:
+    if not can_protect:
+        return Difference(id=f"unprotected:{j.symbol}", kind="unprotected", symbol=j.symbol, journal=j, exchange=x,
+                          orders=list(orders), missing=missing, actions=["flatten", "leave"], default="leave",
+                          note="this venue attaches protection to an entry only: close it, or protect it on the exchange")
     default: Action = "adopt" if policy.tracked == "protect" else "leave"
     return Difference(id=f"unprotected:{j.symbol}", kind="unprotected", symbol=j.symbol, journal=j, exchange=x,
                       orders=list(orders), missing=missing, actions=["adopt", "flatten", "leave"], default=default)

@@ -136,3 +136,43 @@ async def test_a_stop_that_fires_at_the_venue_is_booked_at_its_price_not_as_clos
         assert fill.avg_price == 58_100.0
         assert not [s for s in desk.statuses if s.purpose == "close"]  # no synthetic close booked at entry
         assert rc.journal_positions(desk.worker.journal.commands(), desk.worker.journal.statuses()) == {}
+
+
+async def test_okx_protection_is_seen_resting_at_the_fill_and_its_loss_raises_the_alarm(api_keys, monkeypatch):
+    """OKX attaches SL/TP to the entry; once filled they rest as one algo order. The watchdog reads that
+    order (trigger, size) from the venue: resting at the fill's distances with the whole size, no alarm;
+    dropped at the venue, the alarm past the grace period (the trader decides: OKX attaches to entries only)."""
+    from broker_helpers import SECRETS
+    from net.mock_okx import MockOkx
+
+    monkeypatch.setenv("TUI_TRADER_API_PASSWORD", SECRETS.api_password)
+    mock = MockOkx()
+    await mock.start()
+    try:
+        s = settings_for(mock.base_url, name="okx", paper=False, account_poll_s=0.3)
+        s = msgspec.structs.replace(s, risk=msgspec.structs.replace(s.risk, naked_grace_s=GRACE_S))
+        mock.slippage = 0.0003  # a long filled 18 USDT above the plan's price
+        async with Desk(s) as desk:
+            await until(lambda: ("live", "") in desk.modes(), "live to start")
+            await desk.market("BTCUSDT", 60_000.0, 1_000)
+            await desk.send(command(mode="live", quantity=0.01, stop_loss=60_000.0 * 0.9996,
+                                    take_profit=60_000.0 * 1.0008, ts=1_000))
+            def snap():
+                live = [a for a in desk.accounts if a.mode == "live" and a.positions]
+                return live[-1].positions[0] if live else None
+            await until(lambda: snap() is not None and snap().stop_loss == 59_994.0, "the position with its protection")
+            p = snap()
+            assert (p.stop_loss, p.take_profit, p.stop_loss_resting, p.take_profit_resting) == (59_994.0, 60_066.0, True, True)
+            dog = desk.worker.watchdog
+            seen = dog.checks
+            await until(lambda: dog.checks >= seen + 2, "two more looks")
+            assert not alarms(desk) and dog.naked_since == {}
+            for algo in mock.algos.values():
+                algo["state"] = "canceled"  # canceled at the venue by hand
+            await until(lambda: "BTCUSDT" in dog.naked_since, "the watchdog to see the naked position")
+            desk.clock.advance_to(1_000 + int(GRACE_S * 1000) + 1)
+            await until(lambda: alarms(desk), "the alarm")
+            assert alarms(desk)[-1].symbols == ["BTCUSDT"] and "without protection" in alarms(desk)[-1].detail
+            assert not snap().stop_loss_resting
+    finally:
+        await mock.stop()

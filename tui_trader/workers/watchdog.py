@@ -6,7 +6,7 @@ once at start, and each kind of difference has one fixed answer here (nobody is 
 
 | difference | what the watchdog does |
 |---|---|
-| unprotected (a stop-loss or take-profit not resting with the position's quantity) | wait `risk.naked_grace_s` (it may be on its way), then re-protect; if that fails the broker closes the position |
+| unprotected (a stop-loss or take-profit not resting with the position's quantity) | wait `risk.naked_grace_s` (it may be on its way), then re-protect; if that fails the broker closes the position (OKX, whose SL/TP attach to an entry only: alarm, the trader decides) |
 | missing_position (the venue closed it: liquidation, ADL, a manual close) | at the second look in a row (the first may be a stop that just fired, which the protective poll books at its real price), book it closed (its protective fill if one filled) and cancel its leftover protective order |
 | orphan_order (a conditional order with no position) | cancel it |
 | untracked_position, size_mismatch | alarm only: the trader decides (the desk shows both sides) |
@@ -61,7 +61,9 @@ class Watchdog:
         symbols = set(self.broker._symbols)
         held = {s: j for s, j in held.items() if s in symbols}  # only what the venue read covered
         tolerance = {s: self.broker.quantity_tolerance(s) for s in symbols | set(held)}
-        diffs = rc.find_differences(held, positions, orders, tolerance=tolerance, can_protect=self.broker.can_protect_alone)
+        venue = getattr(self.broker, "venue", None)
+        diffs = rc.find_differences(held, positions, orders, tolerance=tolerance, can_protect=self.broker.can_protect_alone,
+                                    sees_protection=getattr(venue, "lists_protection", None))
         now = self.now_ms()
         grace_ms = self.settings.risk.naked_grace_s * 1000
         problems: list[str] = []
@@ -82,6 +84,10 @@ class Watchdog:
                 age_s = (now - since) / 1000
                 if now - since < grace_ms:
                     waiting = True
+                    continue
+                if "adopt" not in d.actions:  # OKX: protection rides on an entry only; the trader decides
+                    problems.append(f"{d.symbol} without protection ({what}): {d.note}")
+                    concerned.add(d.symbol)
                     continue
                 done = await self._act(d, "adopt")
                 self.naked_since.pop(d.symbol, None)
