@@ -29,7 +29,8 @@ def book(bid: float, ask: float, t: int) -> m.MarketData:
 
 
 def mark(price: float, t: int, rate: float = 0.0001, next_ms: int = FUNDING_AT) -> m.MarketData:
-    return m.MarketData(symbol="BTCUSDT", exchange="okx", kind="mark", price=price, mark_price=price,
+    # price (the last trade a mark record carries) 0: these tests move the mark apart from the trades.
+    return m.MarketData(symbol="BTCUSDT", exchange="okx", kind="mark", price=0.0, mark_price=price,
                         funding_rate=rate, next_funding_time=next_ms, event_time=t, recv_time=t, ts=t)
 
 

@@ -206,8 +206,12 @@ class PaperBroker(Broker):
         """A mark price (and funding) update: remember it, schedule the next funding, and check liquidation
         (and the stops when they work on the mark) against it."""
         symbol, mark = md.symbol, md.mark_price
-        if usable(md.bid) and usable(md.ask):  # it carries the latest book too (a conflating consumer may see only it)
+        # It carries the latest book and trade price too, and a consumer that keeps only the latest record per
+        # symbol (no position open) may see only it: they keep the quotes and the band's reference current.
+        if usable(md.bid) and usable(md.ask):
             self.quotes[symbol] = (md.bid, md.ask)
+        if md.price > 0:
+            self.band.on_trade(symbol, md.price, self._restored_entry.get(symbol))
         if md.next_funding_time > 0 and usable(abs(md.funding_rate) + 1):
             self.next_funding[symbol] = (md.next_funding_time, md.funding_rate)
         ref = self.last.get(symbol)
