@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -67,7 +68,9 @@ def test_sigterm_ends_headless_within_two_seconds(tmp_path):
         assert time.monotonic() - sent < 2.0
     finally:
         proc.kill() if proc.poll() is None else None
-    assert proc.returncode == 0, err
+    # No exchange to reach: the run stopped cleanly, but processed nothing, and says so (exit 3).
+    assert proc.returncode == 3, err
+    assert json.loads(out)["problems"][0]["code"] == "nothing_processed"
     assert "Task was destroyed" not in err and "Traceback" not in err
 
 
