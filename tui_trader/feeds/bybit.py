@@ -132,12 +132,12 @@ class BybitFrames:
                 md = parser.book(stream, -1, event, top.bid, top.ask, top.bid_qty, top.ask_qty, book.s, raw, recv_ms,
                                  EXCHANGE)
             else:
-                t = self._ticker(env.data)
-                if t.markPrice is None and t.indexPrice is None and t.fundingRate is None and t.nextFundingTime is None:
+                tk = self._ticker(env.data)
+                if tk.markPrice is None and tk.indexPrice is None and tk.fundingRate is None and tk.nextFundingTime is None:
                     parser.count_ignored("ticker without mark or funding")
                     return
-                md = parser.mark(stream, event, t.markPrice or 0.0, t.indexPrice or 0.0, t.fundingRate,
-                                 t.nextFundingTime or 0, t.symbol, raw, recv_ms, EXCHANGE)
+                md = parser.mark(stream, event, tk.markPrice or 0.0, tk.indexPrice or 0.0, tk.fundingRate,
+                                 tk.nextFundingTime or 0, tk.symbol, raw, recv_ms, EXCHANGE)
         except msgspec.DecodeError as err:
             parser.count_problem(f"bad Bybit {kind} payload", raw, err)
             return

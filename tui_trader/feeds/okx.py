@@ -133,7 +133,7 @@ class OkxFrames:
             parser.count_ignored(stream.ignored_as)
             return
         try:
-            entries = _DECODERS[channel].decode(env.data)
+            entries: list = _DECODERS[channel].decode(env.data)
         except msgspec.DecodeError as err:
             parser.count_problem(f"bad OKX {channel} payload", raw, err)
             return
@@ -142,20 +142,23 @@ class OkxFrames:
             return
         parser.count_batch(len(entries))
         for e in entries:
-            s = desk_symbol(e.instId) if getattr(e, "instId", "") else ""
-            if channel == "trades":
-                md = parser.trade(stream, e.tradeId, e.ts, e.px, e.sz, s, raw, recv_ms, EXCHANGE)
-            elif channel == "bbo-tbt":
-                if not e.bids or not e.asks or len(e.bids[0]) < 2 or len(e.asks[0]) < 2:
-                    parser.count_ignored("empty bbo-tbt")
-                    continue
-                md = parser.book(stream, e.seqId, e.ts, e.bids[0][0], e.asks[0][0], e.bids[0][1], e.asks[0][1], "",
-                                 raw, recv_ms, EXCHANGE)
-            elif channel == "tickers":
-                md = parser.book(stream, -1, e.ts, e.bidPx, e.askPx, e.bidSz, e.askSz, s, raw, recv_ms, EXCHANGE)
-            elif channel == "mark-price":
-                md = parser.mark(stream, e.ts, e.markPx, 0.0, None, 0, s, raw, recv_ms, EXCHANGE)
-            else:
-                md = parser.mark(stream, e.ts, 0.0, 0.0, e.fundingRate, e.fundingTime, s, raw, recv_ms, EXCHANGE)
+            md = self._entry(parser, stream, channel, e, raw, recv_ms)
             if md is not None:
                 out.append(md)
+
+    @staticmethod
+    def _entry(parser, stream, channel: str, e, raw, recv_ms: int):
+        s = desk_symbol(e.instId) if getattr(e, "instId", "") else ""
+        if channel == "trades":
+            return parser.trade(stream, e.tradeId, e.ts, e.px, e.sz, s, raw, recv_ms, EXCHANGE)
+        if channel == "bbo-tbt":
+            if not e.bids or not e.asks or len(e.bids[0]) < 2 or len(e.asks[0]) < 2:
+                parser.count_ignored("empty bbo-tbt")
+                return None
+            return parser.book(stream, e.seqId, e.ts, e.bids[0][0], e.asks[0][0], e.bids[0][1], e.asks[0][1], "",
+                               raw, recv_ms, EXCHANGE)
+        if channel == "tickers":
+            return parser.book(stream, -1, e.ts, e.bidPx, e.askPx, e.bidSz, e.askSz, s, raw, recv_ms, EXCHANGE)
+        if channel == "mark-price":
+            return parser.mark(stream, e.ts, e.markPx, 0.0, None, 0, s, raw, recv_ms, EXCHANGE)
+        return parser.mark(stream, e.ts, 0.0, 0.0, e.fundingRate, e.fundingTime, s, raw, recv_ms, EXCHANGE)

@@ -359,12 +359,15 @@ class FrameParser:
         """A best bid/ask update of `stream` (update id `ident`, -1 when the venue's ids do not order its
         updates: no dedup then; `s` the symbol the payload names or "")."""
         if not (0.0 < b < _INF and 0.0 < a < _INF):
-            return self._bad_number("book price", b if not 0.0 < b < _INF else a, raw)
+            self._bad_number("book price", b if not 0.0 < b < _INF else a, raw)
+            return None
         if not (0.0 < bq < _INF and 0.0 < aq < _INF):
-            return self._bad_number("book quantity", bq if not 0.0 < bq < _INF else aq, raw)
+            self._bad_number("book quantity", bq if not 0.0 < bq < _INF else aq, raw)
+            return None
         sym = stream.symbol
         if s != sym.name and s:
-            return self._problem("symbol differs from its stream", raw)
+            self._problem("symbol differs from its stream", raw)
+            return None
         if ident < 0:
             ident = stream.last_id + 1 if stream.last_id >= 0 else 0
         ref = sym.ref
@@ -397,12 +400,15 @@ class FrameParser:
               raw: bytes | str, recv_ms: int, exchange: str) -> MarketData | None:
         """One trade of `stream` (id `trade_id`, -1 when the venue gives no numeric id: no dedup then)."""
         if not 0.0 < price < _INF:
-            return self._bad_number("trade price", price, raw)
+            self._bad_number("trade price", price, raw)
+            return None
         if not 0.0 < qty < _INF:
-            return self._bad_number("trade quantity", qty, raw)
+            self._bad_number("trade quantity", qty, raw)
+            return None
         sym = stream.symbol
         if s != sym.name and s:
-            return self._problem("symbol differs from its stream", raw)
+            self._problem("symbol differs from its stream", raw)
+            return None
         if trade_id < 0:
             trade_id = stream.last_id + 1 if stream.last_id >= 0 else 0
         ref = sym.ref
@@ -444,15 +450,20 @@ class FrameParser:
             return None
         mark = mark or sym.mark
         if not 0.0 < mark < _INF:
-            return self._bad_number("mark price", mark, raw)
+            self._bad_number("mark price", mark, raw)
+            return None
         if not (0.0 <= index < _INF):
-            return self._bad_number("index price", index, raw)
+            self._bad_number("index price", index, raw)
+            return None
         if not -MAX_FUNDING_RATE <= rate <= MAX_FUNDING_RATE:  # NaN fails both
-            return self._problem("bad funding rate", raw)
+            self._problem("bad funding rate", raw)
+            return None
         if not 0 <= next_funding < MAX_EVENT_MS:
-            return self._problem("bad funding time", raw)
+            self._problem("bad funding time", raw)
+            return None
         if s != sym.name and s:
-            return self._problem("symbol differs from its stream", raw)
+            self._problem("symbol differs from its stream", raw)
+            return None
         # Marks carry no id worth checking (a resent mark is the same value): time and price are screened.
         ident = stream.last_id + 1 if stream.last_id >= 0 else 0
         ref = sym.ref
