@@ -92,7 +92,7 @@ def status_text(view: View, replay: str = "") -> Text:
         for topic, label in LAG_LABELS:
             lag = view.lag.get(topic, 0)
             out.append(f" {label}", style=c.muted)
-            out.append(f" {lag}", style=f"bold {c.warn}" if lag > 1000 else "")
+            out.append(f"{'' if view.narrow else ' '}{lag}", style=f"bold {c.warn}" if lag > 1000 else "")
     out.append(*sep)
     feed = st.feed_state()
     out.append("feed ", style=c.muted)
