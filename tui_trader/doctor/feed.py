@@ -15,7 +15,7 @@ from tui_trader.doctor.report import Check
 from tui_trader.errors import FeedError
 from tui_trader.feeds.live import BinanceConnection
 from tui_trader.feeds.parser import FrameParser
-from tui_trader.feeds.venue import feed_base_url, plan_feed
+from tui_trader.feeds.venue import feed_base_url, plan_feed, venue_of
 from tui_trader.settings import Settings
 
 
@@ -78,11 +78,14 @@ def _summary(probes: list[_Probe], timeout: float) -> str:
 
 
 async def check_feed(settings: Settings, timeout: float) -> Check:
-    url = feed_base_url(settings)
     try:
         specs = plan_feed(settings)
     except FeedError as err:
         return Check(name="feed", status="fail", detail=err.message)
+    # Binance's specs name their streams in the URL joined to the base; OKX/Bybit specs carry their whole URL.
+    url = feed_base_url(settings)
+    if specs and isinstance(specs[0].url, str):
+        url = f"{venue_of(settings)} {specs[0].url}"
     wake = asyncio.Event()
     clock = Clock()
     probes = [_Probe(spec, settings, wake, clock) for spec in specs]
