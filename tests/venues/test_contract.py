@@ -115,3 +115,25 @@ def test_a_frame_that_is_not_json_is_malformed(venue):
     p = FrameParser(symbols=["BTCUSDT"])
     assert parse(p, ['{"arg":', "garbage"]) == []
     assert sum(p.summary()["malformed"].values()) == 2
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mangled_frames_of_every_venue_never_raise_and_every_frame_lands_in_one_bucket(venue, seed):
+    import json
+    import random
+
+    rng = random.Random(seed)
+    p = FrameParser(symbols=["BTCUSDT"])
+    junk = [None, "", "NaN", "-1", "1e400", [], {}, "abc", 2**70, -5, True]
+    for i in range(300):
+        frames = rng.choice([venue.trade(i + 1, 60000.0 + i, 0.1, T0 + i), venue.book(i + 1, 59999.0, 60001.0, T0 + i),
+                             venue.mark(60000.0, 60000.0, 0.0001, NEXT, T0 + i)])
+        for f in frames:
+            obj = json.loads(f)
+            data = obj.get("data")
+            entry = data[0] if isinstance(data, list) and data else data
+            if isinstance(entry, dict) and rng.random() < 0.5:
+                entry[rng.choice(list(entry))] = rng.choice(junk)
+            p.parse_all(json.dumps(obj), 0)
+    assert balanced(p)
+    assert p.summary()["malformed"].get("unreadable frame", 0) == 0  # every case is handled by a check
