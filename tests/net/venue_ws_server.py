@@ -49,13 +49,14 @@ class VenueWsServer:
     def __init__(self, venue: str, *, symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"), start_ms: int = 0,
                  step_ms: int = 100, pace_s: float = 0.01, funding_every_ms: int = 60_000, rate: float = 0.0001,
                  close_after: dict[int, int] | None = None, require_ping_s: float | None = None,
-                 max_frames: int | None = None, seed: int = 7) -> None:
+                 max_frames: int | None = None, seed: int = 7, wall_clock: bool = False) -> None:
         assert venue in PATHS
         self.venue = venue
         self.maker = Venue(venue)
         self.symbols = symbols
         self.t = start_ms or 1_764_650_000_000
         self.step_ms = step_ms
+        self.wall_clock = wall_clock  # event times from the wall clock (a demo host), not a fixed step
         self.pace_s = pace_s
         self.funding_every_ms = funding_every_ms
         self.rate = rate
@@ -173,7 +174,7 @@ class VenueWsServer:
 
     def _next_frames(self, conn: Conn) -> list[str]:
         """One step of the market for every symbol: a book, a trade, and every 10th step a mark."""
-        self.t += self.step_ms
+        self.t = max(self.t + 1, _now_ms()) if self.wall_clock else self.t + self.step_ms
         out = []
         for s in self.symbols:
             px = self.prices[s] = round(self.prices[s] * (1 + self.rng.uniform(-0.0004, 0.0004)), 1)
@@ -211,7 +212,7 @@ class VenueWsServer:
 
 
 async def _serve_forever(venue: str, port: int) -> None:
-    server = VenueWsServer(venue, pace_s=0.2, step_ms=200, start_ms=_now_ms())
+    server = VenueWsServer(venue, pace_s=0.2, wall_clock=True)
     server._server = await serve(server._handle, "127.0.0.1", port, process_request=server._check_path,
                                  ping_interval=None)
     print(f"ws://127.0.0.1:{server._server.sockets[0].getsockname()[1]}", flush=True)
