@@ -27,7 +27,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from venues.frames import Venue  # noqa: E402
+from venues.frames import Venue
 
 PATHS = {"okx": "/ws/v5/public", "bybit": "/v5/public/linear"}
 OKX_CHANNELS = {"trades", "bbo-tbt", "mark-price", "funding-rate", "tickers"}

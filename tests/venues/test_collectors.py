@@ -10,12 +10,17 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feeds"))
-from feedkit import Harness, wait_until  # noqa: E402
+from feedkit import Harness, wait_until
+from net.venue_ws_server import VenueWsServer
 
-from net.venue_ws_server import VenueWsServer  # noqa: E402
-from tui_trader.feeds import bybit, okx  # noqa: E402
-from tui_trader.feeds.venue import plan_venue  # noqa: E402
-from tui_trader.settings import ExchangeSettings, FeedSettings, Settings, TradingSettings  # noqa: E402
+from tui_trader.feeds import bybit, okx
+from tui_trader.feeds.venue import plan_venue
+from tui_trader.settings import (
+    ExchangeSettings,
+    FeedSettings,
+    Settings,
+    TradingSettings,
+)
 
 VENUES = ("okx", "bybit")
 

@@ -4,8 +4,8 @@ the venue's (wrong path) fails with the reason."""
 from __future__ import annotations
 
 import pytest
-
 from net.venue_ws_server import VenueWsServer
+
 from tui_trader.doctor.feed import check_feed
 from venues.test_collectors import settings
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "brokers"))
-from broker_helpers import command  # noqa: E402
+from broker_helpers import command
 
-from tui_trader import messages as m  # noqa: E402
-from tui_trader.brokers.paper import PaperBroker  # noqa: E402
-from tui_trader.settings import PaperSettings, RiskSettings  # noqa: E402
+from tui_trader import messages as m
+from tui_trader.brokers.paper import PaperBroker
+from tui_trader.settings import PaperSettings, RiskSettings
 
 T0 = 1_764_650_000_000
 FUNDING_AT = T0 + 60_000

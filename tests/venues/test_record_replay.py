@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feeds"))
-from feedkit import Harness  # noqa: E402
+from feedkit import Harness
+from net.venue_ws_server import VenueWsServer
 
-from net.venue_ws_server import VenueWsServer  # noqa: E402
-from tui_trader.commands.record import record  # noqa: E402
-from venues.test_collectors import settings  # noqa: E402
+from tui_trader.commands.record import record
+from venues.test_collectors import settings
 
 
 @pytest.mark.parametrize("venue", ["okx", "bybit"])

@@ -14,7 +14,7 @@ books are checked on time and price only (Bybit does not resend trades after a r
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import msgspec
 
@@ -67,7 +67,7 @@ class _Ticker(msgspec.Struct, gc=False):
 
 
 class _Top:
-    __slots__ = ("bid", "bid_qty", "ask", "ask_qty")
+    __slots__ = ("ask", "ask_qty", "bid", "bid_qty")
 
     def __init__(self) -> None:
         self.bid = self.bid_qty = self.ask = self.ask_qty = 0.0

@@ -13,7 +13,7 @@ Prices and sizes arrive as strings: decoded with `strict=False` like Binance's.
 from __future__ import annotations
 
 import json
-from typing import Sequence
+from collections.abc import Sequence
 
 import msgspec
 

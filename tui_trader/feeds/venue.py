@@ -9,8 +9,9 @@ so a testnet or a local server needs no code change; empty means the venue's own
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 from tui_trader.errors import FeedError
 
