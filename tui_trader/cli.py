@@ -88,6 +88,12 @@ def _options(top: bool) -> tuple[_Parser, _Parser]:
     common = _Parser(add_help=False)
     common.add_argument("--config", metavar="PATH", default=default(None),
                         help="settings file (default: XDG user copy, else ./settings.toml)")
+    # Repeatable; validated like the file after it is loaded (tui_trader.commands.apply_overrides). Those
+    # before the subcommand land apart: the subcommand's own list would replace them, not add to them.
+    common.add_argument("--set", action="append", dest="top_overrides" if top else "overrides",
+                        metavar="SECTION.KEY=VALUE",
+                        default=default([]),
+                        help="override one setting for this run, e.g. --set indicators.bar=tick (repeatable)")
     replay = _Parser(add_help=False)
     replay.add_argument("--replay", metavar="FILE[,FILE…]", type=_files, default=default([]),
                         help="play recordings instead of the live feed (gzip or plain; several play in order)")
@@ -156,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     command = args.command or "desk"
+    args.overrides = [*args.top_overrides, *getattr(args, "overrides", [])]
     module = importlib.import_module(f"tui_trader.commands.{command}")
     try:
         return int(module.run(args) or 0)

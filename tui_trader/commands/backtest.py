@@ -31,7 +31,8 @@ RUN_KEYS = {"instrument.tick": "tick", "instrument.step": "step", "instrument.mi
 
 
 def run_overrides(args) -> list[str]:
-    """Move `--set` items for the backtest's own keys onto the matching options; returns the others."""
+    """Move `--set` items for the backtest's own keys onto the matching options; the others stay in
+    `args.overrides` for the settings (`load_settings`, like every command) and are returned."""
     rest = []
     for item in getattr(args, "overrides", []):
         key, sep, raw = item.partition("=")
@@ -49,29 +50,8 @@ def run_overrides(args) -> list[str]:
             setattr(args, dest, float(raw))
         except ValueError:
             raise SettingsError(f"--set {item!r}: {key.strip()} takes a number") from None
+    args.overrides = rest
     return rest
-
-
-def apply_overrides(settings: Settings, items: list[str]) -> Settings:
-    """`section.key=value` pairs (the value in TOML syntax; a bare word is a string), validated like the file."""
-    import tomllib
-
-    if not items:
-        return settings
-    data = settings_mod.to_dict(settings)
-    for item in items:
-        key, sep, raw = item.partition("=")
-        section, dot, name = key.strip().partition(".")
-        if not sep or not dot:
-            raise SettingsError(f"--set {item!r}: expected section.key=value")
-        try:
-            value = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw
-        if section not in data:
-            raise SettingsError(f"--set {item!r}: no settings section {section!r}")
-        data[section][name] = value
-    return settings_mod.parse(data, "--set")
 
 
 def parse_time(text: str | None) -> int | None:
@@ -132,8 +112,8 @@ class Progress:
 
 
 def run(args) -> int:
+    run_overrides(args)
     settings, _ = load_settings(args)
-    settings = apply_overrides(settings, run_overrides(args))
     if args.bar:
         settings = settings_mod.replace_field(settings, "indicators", "bar", args.bar)
     bar_ms = bar_seconds(settings.indicators.bar) * 1000

@@ -9,12 +9,22 @@ from __future__ import annotations
 import asyncio
 
 from tui_trader import logs
-from tui_trader.doctor.report import exit_code, line
+from tui_trader.commands import apply_overrides
+from tui_trader.doctor.report import Check, exit_code, line
+from tui_trader.errors import TuiTraderError
 from tui_trader.doctor.runner import DEFAULT_TIMEOUT_S, run_checks, settings_check
 
 
 def run(args) -> int:
     settings, first = settings_check(getattr(args, "config", None))
+    overrides = getattr(args, "overrides", None) or []
+    if settings is not None and overrides:
+        try:  # checks what this run would use: the file with its `--set` overrides
+            settings = apply_overrides(settings, overrides)
+        except TuiTraderError as err:
+            settings, first = None, Check(name="settings", status="fail", detail=err.message)
+        else:
+            first = Check(name="settings", status=first.status, detail=f"{first.detail} with {len(overrides)} --set")
     print(line(first), flush=True)
     if settings is None:
         return 1

@@ -7,7 +7,9 @@ def add_parsers(sub, common) -> None:
     b = sub.add_parser(
         "backtest", parents=[common], help="run the strategy over history and print the results report",
         description="Run the desk's own indicator, router and paper broker (same settings, sizing, risk limits "
-        "and fees) over OHLCV klines or recordings, and print the report.")
+        "and fees) over OHLCV klines or recordings, and print the report. Besides settings, --set also takes "
+        "instrument.tick, instrument.step, instrument.min_qty, instrument.min_notional, backtest.entry "
+        "(close|next_open) and backtest.funding_rate_8h.")
     b.add_argument("--data", action="append", required=True, metavar="[SYMBOL=]FILE[,…]",
                    help="kline JSON ([[open_ms,o,h,l,c,v],…], gzip ok), Binance kline CSV (zip ok) or a recording; "
                    "the symbol comes from the file name when not given (repeatable)")
@@ -23,10 +25,7 @@ def add_parsers(sub, common) -> None:
                        ("min-notional", "minimum notional (USDT)")):
         b.add_argument(f"--{name}", type=float, metavar="X", help=f"instrument {what} for every symbol of the run")
     b.add_argument("--offline", action="store_true", help="never ask the exchange for instrument rules")
-    b.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE", dest="overrides",
-                   help="override one setting for this run (TOML value; repeatable); also instrument.tick, "
-                   "instrument.step, instrument.min_qty, instrument.min_notional, backtest.entry (close|next_open), "
-                   "backtest.funding_rate_8h")
+    # `--set` is every command's (cli.py); the backtest also takes its own keys there (commands/backtest.py).
 
     t = sub.add_parser("trades", parents=[common], help="the journal's round trips (entry and exit paired)",
                        description="Pair the journal's entry and exit fills into round trips with PnL, fees and "
