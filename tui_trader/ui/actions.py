@@ -266,6 +266,12 @@ class DeskActions:
 
     # --- quitting -------------------------------------------------------------------------------------
 
+    def action_help_quit(self) -> None:
+        """ctrl+c does not quit (Textual binds it to copy): say which key does, in plain words (Textual's own
+        notice is markup, and the desk never parses a notice as markup, so it read "Press [b]ctrl+q[/b]")."""
+        self.notify(f"Press {self.key_label('quit')} to quit the desk (it asks first when positions are open).",
+                    title="Quit?", timeout=5)
+
     async def action_quit(self) -> None:
         self.action_quit_desk()
 

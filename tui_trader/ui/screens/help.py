@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rich.text import Text
+from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
@@ -35,18 +35,21 @@ class HelpScreen(ModalScreen[None]):
         self.key_bindings = bindings
 
     def compose(self) -> ComposeResult:
-        lines = Text()
-        width = max([8, *(len(key) for key, _ in self.key_bindings)])
+        # A grid, not one block of text: a long explanation wraps inside its own column instead of back to
+        # column 0 under the keys.
+        grid = Table.grid(padding=(0, 1))
+        grid.add_column(justify="right", no_wrap=True, style="bold")
+        grid.add_column(no_wrap=True, style="bold")
+        grid.add_column(ratio=1)
         for key, b in self.key_bindings:
-            lines.append(f"{key:>{width}}  ", style="bold")
-            lines.append(f"{b.description:<11}", style="bold")
-            lines.append(f" {EXPLAIN.get(b.id or '', '')}\n")
-        lines.append("\n       1-4  show a group of panes (small terminals)\n")
-        lines.append("  tab, arrows  move between and scroll the tables\n")
+            grid.add_row(key, b.description, EXPLAIN.get(b.id or "", ""))
+        grid.add_row("", "", "")
+        grid.add_row("1-4", "Panes", "show a group of panes (small terminals)")
+        grid.add_row("tab", "Move", "move between the tables; the arrows scroll them")
         with Vertical(classes="dialog", id="help-dialog"):
             yield Static("Keys", classes="dialog-title")
             with VerticalScroll():
-                yield Static(lines, id="help-keys")
+                yield Static(grid, id="help-keys")
             yield Static("escape closes", classes="dialog-hint")
 
     def action_close(self) -> None:

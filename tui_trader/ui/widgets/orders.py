@@ -8,6 +8,9 @@ under it when there is one.
 
 from __future__ import annotations
 
+import heapq
+from collections.abc import Iterable
+
 from rich.text import Text
 from textual.app import ComposeResult
 
@@ -78,6 +81,13 @@ def narrow_header(symbol_width: int) -> str:
     return narrow_line({k: Text(v) for k, v in labels.items()} | {"reason": Text("")}, symbol_width).plain
 
 
+def newest_first(rows: Iterable[OrderRow], shown: int = SHOWN) -> list[OrderRow]:
+    """The `shown` latest rows by their time, newest first. Not by arrival: the desk reads commands,
+    statuses and the watchdog's alarms from separate topics (all of their history at once on start), so a
+    row can arrive after rows that are newer than it."""
+    return heapq.nlargest(shown, rows, key=lambda r: (r.ts, r.seq))
+
+
 class OrdersPane(Pane):
     TITLE = "Order log"
 
@@ -97,7 +107,7 @@ class OrdersPane(Pane):
             return  # nothing here moves with the clock
         self._drawn = drawn
         table = self.query_one(KeyedTable)
-        rows = view.state.orders_newest_first()[:SHOWN]
+        rows = newest_first(view.state.orders.values())
         self.set_title(f"Order log ({len(view.state.orders)})")
         symbol_width = max([7, *(len(r.symbol) for r in rows)])
         layout = ("narrow", symbol_width) if view.narrow else ("wide",)
