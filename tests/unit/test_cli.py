@@ -100,3 +100,67 @@ def test_commands_that_spread_the_desk_need_fluvio_and_say_so(command, tmp_path)
     run = cli(*command, "--config", os.path.join(os.path.dirname(__file__), "..", "..", "settings.toml"))
     assert run.returncode == 1
     assert "Traceback" not in run.stderr and 'set bus.backend = "fluvio"' in run.stderr
+
+
+# --- --set section.key=value ---
+
+
+@pytest.fixture
+def short_capture(btc_capture, tmp_path):
+    """The first 6000 lines of the real BTC capture (about 1,400 trades: two minutes of market)."""
+    import gzip
+
+    out = tmp_path / "btc_head.gz"
+    with gzip.open(btc_capture, "rb") as src, gzip.open(out, "wb") as dst:
+        for _, line in zip(range(6000), src):
+            dst.write(line)
+    return out
+
+
+def _signals(run: subprocess.CompletedProcess) -> int:
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout)["workers"]["indicator"]["published"]
+
+
+def test_set_overrides_a_setting_for_one_run(short_capture, tmp_path):
+    # With the default 1m bars two minutes of market never reach the 50 points the indicators need; with
+    # tick bars every trade is a point, so the same file gives signals.
+    base = ["headless", "--replay", str(short_capture), "--speed", "max", "--json"]
+    assert _signals(cli(*base, cwd=tmp_path)) == 0
+    assert _signals(cli(*base, "--set", "indicators.bar=tick", cwd=tmp_path)) > 0
+    # Before the subcommand too, and quoted TOML values as in the file.
+    assert _signals(cli("--set", 'indicators.bar="tick"', *base, cwd=tmp_path)) > 0
+
+
+def test_set_before_and_after_the_subcommand_add_up():
+    from tui_trader.cli import build_parser
+
+    args = build_parser().parse_args(["--set", "trading.leverage=3", "headless", "--set", "indicators.bar=tick"])
+    args.overrides = [*args.top_overrides, *args.overrides]  # as main() does
+    from tui_trader.commands import apply_overrides
+    from tui_trader.settings import Settings
+
+    s = apply_overrides(Settings(), args.overrides)
+    assert (s.trading.leverage, s.indicators.bar) == (3, "tick")
+
+
+@pytest.mark.parametrize("item, says", [
+    ("indicators.bar=tik", "`indicators.bar`"),
+    ("trading.leverage=abc", "`trading.leverage`"),
+    ("risk.price_band_pct=-1", "risk.price_band_pct"),
+    ("trading.levrage=3", "no setting 'levrage' in [trading]"),
+    ("tradng.leverage=3", "no settings section 'tradng'"),
+    ("indicators.bar", "expected section.key=value"),
+])
+def test_a_bad_set_is_one_line_naming_the_key_and_nothing_runs(item, says, tmp_path):
+    run = cli("headless", "--set", item, "--replay", "nothing-here.gz", "--speed", "max", cwd=tmp_path)
+    assert run.returncode == 1
+    err = run.stderr.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("Settings: --set") and says in err
+
+
+def test_doctor_checks_the_settings_with_their_overrides(tmp_path):
+    run = cli("doctor", "--set", "indicators.bar=tik", cwd=tmp_path)
+    assert run.returncode == 1
+    assert run.stdout.splitlines()[0].startswith("[FAIL] settings: --set") and "indicators.bar" in run.stdout
