@@ -13,12 +13,16 @@ carrying its message; a rate limit (429/418) pauses every request for as long as
 whose outcome cannot be known becomes an "error" report telling the user to look at the exchange. No secret
 reaches a report, a log line or an error.
 
-One operation at a time (`_busy`): a poll never races a close for the same protective orders.
+One operation at a time (`_busy`): a poll never races a close for the same protective orders. The one
+exception: while an ambiguous placement is looked up (until its window has passed, ~11 s) the operation
+steps aside (`settling` names its symbol, `on_settling` is told), so a close or flatten of another symbol
+and the polls go on meanwhile; the caller keeps that symbol's other commands back until it returns.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from dataclasses import dataclass
@@ -107,6 +111,26 @@ class CcxtBroker(Broker):
         self.protections: dict[str, Protection] = {}
         self._symbols: set[str] = set(settings.trading.symbols)
         self._busy = asyncio.Lock()
+        self.settling: set[str] = set()  # symbols whose ambiguous placement is being looked up, lock released
+        self.on_settling: Callable[[str], None] = lambda symbol: None
+        self.req.outside = self._stepping_aside
+
+    @contextlib.asynccontextmanager
+    async def _stepping_aside(self, usym: str):
+        """Release `_busy` (held by the operation placing the order) while its outcome is looked up."""
+        base, rest = usym.split("/", 1)
+        symbol = base + rest.split(":", 1)[0]
+        if not self._busy.locked():
+            yield
+            return
+        self._busy.release()
+        self.settling.add(symbol)
+        try:
+            self.on_settling(symbol)
+            yield
+        finally:
+            self.settling.discard(symbol)
+            await self._busy.acquire()
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:

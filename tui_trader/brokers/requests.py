@@ -14,9 +14,10 @@ absent after the expiry, it can no longer execute (`NotPlaced`, not resent); no 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncContextManager, Awaitable, Callable
 
 import ccxt.async_support as ccxt
 
@@ -65,6 +66,9 @@ class Requests:
         self.sent: set[str] = set()  # client ids sent to the exchange: never twice
         self.sent_at: dict[str, float] = {}  # when each was sent (on `now`), for its expiry
         self.waits: list[float] = []  # every back-off pause taken (seconds)
+        # Wraps the lookups of an ambiguous placement (up to its window, ~11 s): the broker lets its other
+        # operations (a close of another symbol, a poll) run meanwhile. Given the unified symbol.
+        self.outside: Callable[[str], AsyncContextManager[None]] = _nothing
 
     def text(self, err: BaseException) -> str:
         return scrub(str(err) or type(err).__name__, self._secrets)
@@ -140,7 +144,8 @@ class Requests:
                 raise
             log.warning("%s: placing %s is ambiguous (%s); looking it up until its %.0f s window has passed",
                         self.exchange, client_id, self.text(err), self.recv_window_s)
-            return await self._settle(usym, client_id, trigger, sent_at, window, self.describe(err))
+            async with self.outside(usym):
+                return await self._settle(usym, client_id, trigger, sent_at, window, self.describe(err))
 
     async def _settle(self, usym: str, client_id: str, trigger: bool, sent_at: float, window: float, why: str) -> dict[str, Any]:
         deadline = sent_at + window + CLOCK_MARGIN_S
@@ -173,3 +178,8 @@ class Requests:
         if found is None and not past:
             raise StateUnknown("not found yet; it may still execute")
         return found
+
+
+@contextlib.asynccontextmanager
+async def _nothing(usym: str):
+    yield

@@ -7,8 +7,11 @@ only with API keys (without them a live command is rejected with the reason).
 
 Determinism: paper commands and market data are handled inline, without awaiting anything but the bus, so
 in a lockstep replay a command is priced from the book as of its event time and triggers fire in trade order.
-Live commands queue for one task (network round-trips must not hold up market data); on a kill, queued
-entries created before the kill are dropped ("kill: dropped after kill switch") and closes still run.
+Live commands queue for one task (network round-trips must not hold up market data) and run one at a time,
+in order; on a kill, queued entries created before the kill are dropped ("kill: dropped after kill switch")
+and closes still run. A command whose placement was ambiguous steps aside while the broker looks its outcome
+up (until the request's window has passed, ~11 s): the queue moves on with the other symbols' commands, and
+that symbol's own commands wait until it is settled.
 
 `Account` records (topic `trading-account`) go out after each fill and every `exchange.account_poll_s` of
 clock time (paper: computed; live: the exchange's balance and positions, polled).
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import math
 from typing import Any
 
@@ -72,6 +76,9 @@ class ExecutorWorker(Worker):
         self._live_lock = asyncio.Lock()
         self._queue: collections.deque[m.OrderCommand] = collections.deque()
         self._queued = asyncio.Event()
+        self._running: dict[str, asyncio.Task[None]] = {}  # symbol → its live command under way
+        self._aside = asyncio.Event()  # the running command's placement is being looked up: move on
+        self._awaited = ""  # the symbol of the command the queue waits on
         self._tasks: set[asyncio.Task[None]] = set()
         self.killed_at: int | None = None
         self.commands = 0
@@ -247,39 +254,82 @@ class ExecutorWorker(Worker):
 
     # --- live -------------------------------------------------------------------------------------------
     async def _live_commands(self) -> None:
+        """One live command at a time, in order, except behind an ambiguous placement: while the broker looks
+        its outcome up (up to ~11 s) that command steps aside and the queue moves on with the other symbols'
+        commands (a close or a kill's flatten does not wait behind an unknown entry); that symbol's own commands
+        stay queued until it returns."""
         while True:
-            while not self._queue:
+            cmd = self._next_ready()
+            if cmd is None:
                 self._queued.clear()
                 await self._queued.wait()
-            cmd = self._queue.popleft()
-            if self._killed(cmd):
-                await self._publish([_drop(cmd)], "live", cmd)
                 continue
-            if _is_entry(cmd):
-                async with self._mode_lock:  # a switch under way decides first
-                    pass
-                problem = (f"mode: the executor acts {self.mode}; live is not acknowledged" if self.mode != "live"
-                           else self._price_problem(cmd))
-                if problem is not None:
-                    await self._publish([rejected(cmd, problem)], "live", cmd)
-                    continue
-            if await self._already_executed(cmd, "live"):
-                continue
-            broker = await self._ensure_live()
-            if broker is None:
-                reason = self._live_reason
-                await self._publish([Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose,
-                                            status="rejected", error=reason)], "live", cmd)
-                continue
-            if self._killed(cmd):  # the kill came while the broker started (or the desk was asked)
-                await self._publish([_drop(cmd)], "live", cmd)
-                continue
+            task = asyncio.create_task(self._live_one(cmd))
+            self._running[cmd.symbol] = task
+            self._tasks.add(task)
+            task.add_done_callback(functools.partial(self._live_done, cmd.symbol))
+            self._aside.clear()
+            self._awaited = cmd.symbol
+            aside = asyncio.create_task(self._aside.wait())
             try:
-                reports = await broker.execute(cmd)
-            except Exception as err:  # a broker bug must not take every later command down with it
-                self.log.exception("live command %s failed", cmd.id)
-                reports = [_failed(cmd, err)]
-            await self._publish(reports, "live", cmd)
+                await asyncio.wait({task, aside}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                aside.cancel()
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    def _next_ready(self) -> m.OrderCommand | None:
+        """The first queued command whose symbol has no command running (order kept within a symbol)."""
+        for i, cmd in enumerate(self._queue):
+            if cmd.symbol not in self._running:
+                del self._queue[i]
+                return cmd
+        return None
+
+    def _live_done(self, symbol: str, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if self._running.get(symbol) is task:
+            del self._running[symbol]
+        if not task.cancelled() and task.exception() is not None and not task.get_loop().is_closed():
+            self.log.error("live command on %s failed: %r", symbol, task.exception())
+        self._queued.set()  # its symbol's next command may go now
+
+    def _stepped_aside(self, symbol: str) -> None:
+        if symbol != self._awaited:  # a command already aside (its protection now looked up): nothing waits on it
+            return
+        self.log.warning("%s: an order's outcome is being looked up; other symbols' commands go on meanwhile", symbol)
+        self._aside.set()
+
+    async def _live_one(self, cmd: m.OrderCommand) -> None:
+        """One live command: the checks at the time it runs, then the broker, then its outcome published."""
+        if self._killed(cmd):
+            await self._publish([_drop(cmd)], "live", cmd)
+            return
+        if _is_entry(cmd):
+            async with self._mode_lock:  # a switch under way decides first
+                pass
+            problem = (f"mode: the executor acts {self.mode}; live is not acknowledged" if self.mode != "live"
+                       else self._price_problem(cmd))
+            if problem is not None:
+                await self._publish([rejected(cmd, problem)], "live", cmd)
+                return
+        if await self._already_executed(cmd, "live"):
+            return
+        broker = await self._ensure_live()
+        if broker is None:
+            reason = self._live_reason
+            await self._publish([Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose,
+                                        status="rejected", error=reason)], "live", cmd)
+            return
+        if self._killed(cmd):  # the kill came while the broker started (or the desk was asked)
+            await self._publish([_drop(cmd)], "live", cmd)
+            return
+        try:
+            reports = await broker.execute(cmd)
+        except Exception as err:  # a broker bug must not take every later command down with it
+            self.log.exception("live command %s failed", cmd.id)
+            reports = [_failed(cmd, err)]
+        await self._publish(reports, "live", cmd)
 
     async def _start_live_at_once(self) -> None:
         await self._switch("live")
@@ -354,6 +404,7 @@ class ExecutorWorker(Worker):
             from tui_trader.brokers.ccxt_broker import CcxtBroker  # ccxt loads only when live is used
 
             broker = CcxtBroker(self.settings, secrets, sent=self._live_sent)
+            broker.on_settling = self._stepped_aside
             try:
                 await broker.start()
                 hedge = await broker.position_mode() == "hedge"

@@ -71,8 +71,16 @@ class Watchdog:
         waiting = False
         naked = set()
         gone: set[str] = set()
+        settling = set(getattr(self.broker, "settling", ()))
         for d in diffs:
             what = rc.describe(d)
+            if d.symbol in settling:
+                # An order of it is being looked up (the placement was ambiguous): nothing is certain there
+                # yet, so nothing is done; its outcome is booked when the venue answers.
+                problems.append(f"{d.symbol} {rc.KIND_TEXT[d.kind]} ({what}) while an order's outcome is looked up")
+                concerned.add(d.symbol)
+                waiting = True
+                continue
             if d.id in self.left:
                 if d.kind == "unprotected":
                     problems.append(f"{d.symbol} without protection ({what}): left so at start, as the trader chose")
