@@ -160,3 +160,12 @@ async def test_okx_a_protective_algo_the_venue_dropped_shows_as_not_resting(okx)
         algo["state"] = "canceled"  # canceled at the venue by hand
     [snap] = (await broker.venue_state()).view.positions
     assert (snap.stop_loss_resting, snap.take_profit_resting) == (False, False)
+
+
+async def test_okx_an_algo_order_listed_only_after_the_fill_is_still_moved_to_the_fill(okx):
+    broker, mock = okx
+    mock.prices["BTC-USDT-SWAP"] = 63_924.5
+    mock.algo_lag = 1  # the venue lists the attached algo order a moment after the fill
+    reports = await broker.execute(planned("BTCUSDT", "sell", 63_959.9, 0.05))
+    assert okx_resting(mock, "BTC-USDT-SWAP") == [(63_950.0, 63_873.4, 5.0)]
+    assert (reports[0].stop_loss_price, reports[0].take_profit_price) == (63_950.0, 63_873.4)

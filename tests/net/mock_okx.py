@@ -53,10 +53,12 @@ class MockOkx(MockExchange):
         self.orders: dict[str, dict[str, Any]] = {}
         self.algos: dict[str, dict[str, Any]] = {}
         self.fills: list[dict[str, Any]] = []
+        self._unlisted: dict[str, int] = {}  # algoId → pending-list reads it stays unlisted for
         self._seq = 700_000_000
         self.clock_offset_ms = 0  # the server's clock ahead (+) or behind (-) the machine's, for skew tests
         self.pos_mode = "net_mode"  # "long_short_mode" = hedge mode
         self.slippage = 0.0  # market orders fill this fraction away from the price, against the taker
+        self.algo_lag = 0  # an entry's attached algo order is listed only after this many pending-list reads
 
     def routes(self):
         return {
@@ -182,6 +184,8 @@ class MockOkx(MockExchange):
                                "slTriggerPx": leg.get("slTriggerPx", ""), "tpTriggerPx": leg.get("tpTriggerPx", ""),
                                "reduceOnly": "true", "cTime": now(), "posSide": "net", "tdMode": p.get("tdMode", "cross"),
                                "algoClOrdId": leg.get("attachAlgoClOrdId", "")}
+            if self.algo_lag:
+                self._unlisted[aid] = self.algo_lag
         return {"clOrdId": order["clOrdId"], "ordId": order["ordId"], "tag": "", "ts": order["cTime"],
                 "sCode": "0", "sMsg": "Order placed"}
 
@@ -199,8 +203,13 @@ class MockOkx(MockExchange):
 
     async def algo_pending(self, call: Call) -> web.Response:
         inst, kind = call.params.get("instId"), call.params.get("ordType")
-        return ok([a for a in self.algos.values() if a["state"] == "live" and inst in (None, a["instId"])
-                   and kind in (None, a["ordType"])])
+        rows = [a for a in self.algos.values() if a["state"] == "live" and inst in (None, a["instId"])
+                and kind in (None, a["ordType"])]
+        for a in list(rows):  # placed just after the fill: not listed at the first reads
+            if self._unlisted.get(a["algoId"], 0) > 0:
+                self._unlisted[a["algoId"]] -= 1
+                rows.remove(a)
+        return ok(rows)
 
     async def cancel_algos(self, call: Call) -> web.Response:
         out = []

@@ -315,17 +315,28 @@ class CcxtBroker(Broker):
             prices = (cmd.stop_loss, cmd.take_profit)
             anchored = anchored_protection(cmd, entry_price, rules.tick)
             if anchored != prices and held is None:
-                try:
-                    if await self.req.call(self.venue.amend_protection, self.ex, usym, *anchored):
-                        prices = anchored
-                except ccxt.BaseError as err:
-                    log.warning("%s %s: attached SL/TP not moved to the fill (%s); the planned ones rest",
-                                self.exchange, cmd.symbol, self.req.text(err))
+                prices = await self._move_attached(cmd.symbol, usym, prices, anchored)
         else:
             prices = anchored_protection(cmd, entry_price, rules.tick)
         protect_reports = await self._protect(cmd, usym, prot, entry, sl_id, tp_id, prices)
         entry.fee = await self._fee(usym, order, filled, avg)
         return reports + [entry] + protect_reports
+
+    async def _move_attached(self, symbol: str, usym: str, planned: tuple[float | None, float | None],
+                             anchored: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+        """Move the SL/TP attached to an entry to the prices from its fill; the prices that rest after. OKX
+        lists the algo order they become only once the fill is complete: looked for a few times, `poll_s` apart."""
+        for _ in range(FILL_CHECKS):
+            try:
+                if await self.req.call(self.venue.amend_protection, self.ex, usym, *anchored):
+                    return anchored
+            except ccxt.BaseError as err:
+                log.warning("%s %s: attached SL/TP not moved to the fill (%s); the planned ones rest",
+                            self.exchange, symbol, self.req.text(err))
+                return planned
+            await self._sleep(self.xs.poll_s)
+        log.warning("%s %s: attached SL/TP not listed by the venue yet; the planned ones rest", self.exchange, symbol)
+        return planned
 
     async def _resolve(self, symbol: str) -> list[Report]:
         """Look again at an entry whose outcome was unknown; book what the venue says once it is certain."""
