@@ -13,10 +13,12 @@ ignored, so one place decides what a frame is.
 
 from __future__ import annotations
 
+import heapq
 import logging
+import re
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Sequence
 
 from tui_trader.errors import FeedError
 
@@ -219,6 +221,77 @@ class RecordingReader:
             fh.close()
 
 
+# A frame's event time without decoding it (the parser decodes it once, later): Binance's `"E":<ms>`, OKX's
+# `"ts":"<ms>"` and Bybit's `"ts":<ms>` (their envelope time comes before any payload time).
+_EVENT_TIME = re.compile(rb'"(?:E|ts)":"?(\d{12,14})\b')
+
+
+def event_ms_of(frame: bytes, recv_ns: int) -> int:
+    """The frame's event time in ms, or its receive time where it carries none."""
+    found = _EVENT_TIME.search(frame)
+    return int(found.group(1)) if found else recv_ns // 1_000_000
+
+
+class MergedRecordings:
+    """Several recordings as one stream of `(recv_time_ns, raw_frame)` in event-time order: files of the same
+    day interleave, consecutive days follow each other. Streaming (a k-way merge holding one frame per file).
+
+    Each file is keyed on the largest event time it has shown so far (frames of different streams arrive
+    slightly out of order within a file, and a merge needs each input in order); its own order is kept as
+    it is. Ties go to the file named first, so the order is the same on every run. `lines[i]` is how many
+    lines of file i are done (what has been handed out), the position to resume from with `skip`.
+    """
+
+    def __init__(self, paths: Sequence[str | Path], skip: Sequence[int] = ()) -> None:
+        self.paths = [str(p) for p in paths]
+        self.lines = [skip[i] if i < len(skip) else 0 for i in range(len(self.paths))]
+        self.readers = [RecordingReader(p, skip=n) for p, n in zip(self.paths, self.lines)]
+
+    @property
+    def skipped(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.readers:
+            for reason, n in r.skipped.items():
+                out[reason] = out.get(reason, 0) + n
+        return out
+
+    def __iter__(self) -> Iterator[tuple[int, bytes]]:
+        if len(self.readers) == 1:  # nothing to merge: no per-line look at the event time
+            reader = self.readers[0]
+            for item in reader:
+                self.lines[0] = reader.lines
+                yield item
+            self.lines[0] = reader.lines
+            return
+        streams = [iter(r) for r in self.readers]
+        latest = [0] * len(streams)
+        heap: list[tuple[int, int, int, int, bytes]] = []
+
+        def pull(i: int) -> None:
+            item = next(streams[i], None)
+            reader = self.readers[i]
+            if item is None:
+                self.lines[i] = reader.lines  # trailing lines without a frame are done too
+                return
+            recv_ns, frame = item
+            key = latest[i] = max(event_ms_of(frame, recv_ns), latest[i])
+            heapq.heappush(heap, (key, i, reader.lines, recv_ns, frame))
+
+        try:
+            for i in range(len(streams)):
+                pull(i)
+            while heap:
+                _, i, lineno, recv_ns, frame = heapq.heappop(heap)
+                self.lines[i] = lineno
+                yield recv_ns, frame
+                pull(i)
+        finally:
+            for stream in streams:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+
+
 def _seconds_to_ns(text: bytes) -> int:
     # Exact decimal conversion: float seconds would lose the sub-microsecond digits.
     whole, _, frac = text.partition(b".")
@@ -232,7 +305,8 @@ class Pacer:
 
     Paced on the largest event time seen (frames of different streams arrive slightly out of event-time
     order; the replay clock never goes back either). Targets are absolute from the start, so sleeping
-    late never accumulates drift. `restart()` at each file: files play in order, each from its own start.
+    late never accumulates drift. Several files are merged by event time before pacing (MergedRecordings), so
+    one pacer runs through them all; `restart()` starts afresh (the first frame after it plays at once).
     """
 
     MIN_SLEEP_S = 0.001  # shorter waits are not worth a trip through the event loop

@@ -9,7 +9,7 @@ so the latest bid/ask of a symbol reaches its trades whichever connection carrie
 reconnect resends is dropped once. Each connection's state goes out as a `Health` record
 (`feed:<connection>`) when it changes.
 
-Replay: for every frame, in file order: parse it (which advances the ReplayClock to the frame's event
+Replay: for every frame, in event-time order over all the files (merged, feeds/replay.py): parse it (which advances the ReplayClock to the frame's event
 time and stamps `ts` from it), wait for its turn when paced (`--speed X`), publish, then, in lockstep,
 wait until every tracked consumer is idle, so every worker sees the same world at any speed. Quiet
 symbols are flagged on event time (`feed:replay`).
@@ -32,7 +32,7 @@ from typing import Any
 from tui_trader import messages as m
 from tui_trader.feeds.live import BinanceConnection
 from tui_trader.feeds.parser import FrameParser, limits_from
-from tui_trader.feeds.replay import Pacer, RecordingReader
+from tui_trader.feeds.replay import MergedRecordings, Pacer
 from tui_trader.feeds.stale import StaleTracker
 from tui_trader.feeds.venue import feed_base_url, plan_feed, venue_of
 from tui_trader.workers.base import Worker, WorkerContext
@@ -75,9 +75,9 @@ class CollectorWorker(Worker):
                                   future_ms=future)
         self._counts_sent = -1  # bad frames when the collector's Health last went out
         self.connections: dict[str, BinanceConnection] = {}
-        # Replay position: the file being played and the lines of it already done.
-        self._file_index = 0
-        self._file_lines = 0
+        # Replay position: the lines of each file already done (the files play merged by event time).
+        self._file_lines: list[int] = []
+        self._replay_done = False
         self.skipped: dict[str, int] = {}
         self._active_s = 0.0  # time spent playing (replay), for the rate
         self._announced = False
@@ -214,44 +214,44 @@ class CollectorWorker(Worker):
         next_check = 0
         countdown = YIELD_EVERY
 
-        while self._file_index < len(files):
-            reader = RecordingReader(files[self._file_index], skip=self._file_lines)
-            if pacer is not None:
-                pacer.restart()
-            started = time.perf_counter()
-            try:
-                for recv_ns, raw in reader:
-                    self._file_lines = reader.lines
-                    out = parse(raw, recv_ns // 1_000_000)
-                    if not out:
-                        continue
-                    for md in out:
-                        if pacer is not None:
-                            wait = pacer.delay(md.event_time, loop.time())
-                            if wait:
-                                await asyncio.sleep(wait)
-                        if publish_nowait is not None:
-                            publish_nowait(topic, md.symbol, encode(md))
-                        else:
-                            await publish(topic, md.symbol, encode(md))
-                        if lockstep:
-                            await wait_idle()
-                        last_seen[md.symbol] = md.ts
-                    now = md.ts  # the replay clock, just advanced to this frame
-                    if now >= next_check:
-                        next_check = now + STALE_CHECK_MS
-                        await self._replay_staleness(quiet.check(now))
-                        await self._report_counts()
-                    countdown -= 1
-                    if not countdown:
-                        countdown = YIELD_EVERY
-                        await asyncio.sleep(0)
-            finally:
-                self._active_s += time.perf_counter() - started
-                for reason, n in reader.skipped.items():
-                    self.skipped[reason] = self.skipped.get(reason, 0) + n
-            self._file_index += 1
-            self._file_lines = 0
+        if self._replay_done:
+            return
+        # One stream over every file, merged by event time: files of the same day interleave, so no symbol
+        # waits (and goes stale) while another file plays, and the event time never jumps back at a seam.
+        recordings = MergedRecordings(files, skip=self._file_lines)
+        self._file_lines = recordings.lines  # updated in place as frames go out: where a restart resumes
+        started = time.perf_counter()
+        try:
+            for recv_ns, raw in recordings:
+                out = parse(raw, recv_ns // 1_000_000)
+                if not out:
+                    continue
+                for md in out:
+                    if pacer is not None:
+                        wait = pacer.delay(md.event_time, loop.time())
+                        if wait:
+                            await asyncio.sleep(wait)
+                    if publish_nowait is not None:
+                        publish_nowait(topic, md.symbol, encode(md))
+                    else:
+                        await publish(topic, md.symbol, encode(md))
+                    if lockstep:
+                        await wait_idle()
+                    last_seen[md.symbol] = md.ts
+                now = md.ts  # the replay clock, just advanced to this frame
+                if now >= next_check:
+                    next_check = now + STALE_CHECK_MS
+                    await self._replay_staleness(quiet.check(now))
+                    await self._report_counts()
+                countdown -= 1
+                if not countdown:
+                    countdown = YIELD_EVERY
+                    await asyncio.sleep(0)
+        finally:
+            self._active_s += time.perf_counter() - started
+            for reason, n in recordings.skipped.items():
+                self.skipped[reason] = self.skipped.get(reason, 0) + n
+        self._replay_done = True
         await self._report_counts(force=True)
         await self.health("feed:replay", "down", "replay finished", symbols=self.parser.symbols_seen())
 
