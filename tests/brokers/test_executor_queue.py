@@ -46,3 +46,21 @@ async def test_a_close_of_another_symbol_does_not_wait_behind_an_entry_whose_out
         await until(lambda: of(desk, btc) == ["rejected"], "the BTC entry's outcome", timeout=20.0)
         assert "not resent" in next(s.error for s in desk.statuses if s.order_id == btc.id)
         await until(lambda: "filled" in of(desk, btc_next), "the next BTC entry")
+
+
+async def test_an_operation_cancelled_while_it_takes_the_broker_lock_back_never_frees_another_holders_lock():
+    import pytest
+
+    from tui_trader.brokers.ccxt_broker import _take_back
+
+    lock = asyncio.Lock()
+    await lock.acquire()  # a close of another symbol holds it
+    back = asyncio.create_task(_take_back(lock))
+    await asyncio.sleep(0)  # one loop turn: it now waits for the lock
+    back.cancel()  # the executor stops meanwhile
+    await asyncio.sleep(0)
+    assert not back.done() and lock.locked()  # the other holder still holds it alone
+    lock.release()
+    with pytest.raises(asyncio.CancelledError):
+        await back
+    assert lock.locked()  # taken for the cancelled operation, whose own `async with` releases it

@@ -51,6 +51,22 @@ CLOSE_ATTEMPTS = 3  # an emergency close is retried with fresh client ids (never
 PosSide = Literal["long", "short"]
 
 
+async def _take_back(lock: asyncio.Lock) -> None:
+    """Acquire `lock` for an operation that released it for a while, even if cancelled meanwhile (the
+    cancellation is raised once it is held): the operation's own `async with` releases it on the way out,
+    and must never release it under another holder."""
+    waiter = asyncio.ensure_future(lock.acquire())
+    cancelled = False
+    while True:
+        try:
+            await asyncio.shield(waiter)
+            break
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+
+
 @dataclass
 class VenueState:
     view: AccountView  # balance and position snapshots (with their protection)
@@ -130,7 +146,7 @@ class CcxtBroker(Broker):
             yield
         finally:
             self.settling.discard(symbol)
-            await self._busy.acquire()
+            await _take_back(self._busy)
 
     # --- lifecycle -------------------------------------------------------------------------------------
     async def start(self) -> None:

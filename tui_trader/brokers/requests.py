@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, AsyncContextManager, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import ccxt.async_support as ccxt
 
@@ -68,7 +68,7 @@ class Requests:
         self.waits: list[float] = []  # every back-off pause taken (seconds)
         # Wraps the lookups of an ambiguous placement (up to its window, ~11 s): the broker lets its other
         # operations (a close of another symbol, a poll) run meanwhile. Given the unified symbol.
-        self.outside: Callable[[str], AsyncContextManager[None]] = _nothing
+        self.outside: Callable[[str], contextlib.AbstractAsyncContextManager[None]] = _nothing
 
     def text(self, err: BaseException) -> str:
         return scrub(str(err) or type(err).__name__, self._secrets)
