@@ -216,3 +216,18 @@ async def test_a_new_named_consumer_starting_at_the_end_pins_its_start(backend):
     got = await take(again, 2)
     assert [r.value for r in got] == [b"while-down-1", b"while-down-2"]
     assert position == 1
+
+
+async def test_a_batch_keeps_order_keys_and_gets_one_offset_per_record(backend):
+    """A burst published as one batch: every record gets its own offset, in order, between single publishes."""
+    bus = await backend.connect()
+    topic = backend.topic()
+    await bus.create_topics([topic])
+    assert await bus.publish(topic, "first", b"a") == 0
+    batch = [("BTCUSDT" if i % 2 else "ETHUSDT", f"b{i}".encode()) for i in range(500)]
+    assert await bus.publish_many(topic, batch) == list(range(1, 501))
+    assert await bus.publish_many(topic, []) == []
+    assert await bus.publish(topic, "last", b"z") == 501
+    got = await take(await bus.subscribe(topic, Start.BEGINNING), 502)
+    assert [(r.key, r.value) for r in got] == [("first", b"a"), *batch, ("last", b"z")]
+    assert [r.offset for r in got] == list(range(502))

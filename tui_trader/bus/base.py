@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterable
+from typing import AsyncIterator, Iterable, Sequence
 
 import msgspec
 
@@ -94,6 +94,12 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def publish(self, topic: str, key: str, value: bytes) -> int:
         """Append one record; returns its offset."""
+
+    async def publish_many(self, topic: str, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        """Append (key, value) records in this order; returns their offsets (consecutive unless another
+        producer interleaves). A backend that has a batch path (Fluvio) sends them as one request: the way to
+        publish a burst, where one `publish` per record pays a round-trip each."""
+        return [await self.publish(topic, key, value) for key, value in records]
 
     @abc.abstractmethod
     async def subscribe(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +143,10 @@ class FluvioBus(Bus):
         self.offsets_path = offsets_path
         self._offset_store: _OffsetStore | None = None
         self.connect_timeout_s = connect_timeout_s
-        self._fluvio: Any = None
+        self._fluvio: Any = None  # consumers read through this connection
+        # Producers send through a connection of their own: on one shared with a stream that is receiving
+        # records, each publish waited ~27 ms (37 records/s against ~460/s on its own connection).
+        self._producing: Any = None
         self._admin: Any = None
         self._producers: dict[str, Any] = {}
         self._subs: set[_FluvioSubscription] = set()
@@ -151,13 +154,14 @@ class FluvioBus(Bus):
     async def connect(self) -> FluvioBus:
         fluvio = _client()
 
-        def _connect() -> tuple[Any, Any]:
+        def _connect() -> tuple[Any, Any, Any]:
             admin = (fluvio.FluvioAdmin.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
                      if self.endpoint else fluvio.FluvioAdmin.connect())
-            return self._new_client(), admin
+            return self._new_client(), self._new_client(), admin
 
         try:
-            self._fluvio, self._admin = await asyncio.wait_for(asyncio.to_thread(_connect), self.connect_timeout_s)
+            self._fluvio, self._producing, self._admin = await asyncio.wait_for(
+                asyncio.to_thread(_connect), self.connect_timeout_s)
         except TimeoutError:
             raise BusError(unreachable_message(self.endpoint, f"no answer within {self.connect_timeout_s:g} s")) from None
         except fluvio.FluviorError as err:
@@ -211,7 +215,8 @@ class FluvioBus(Bus):
     async def _producer(self, topic: str) -> Any:
         prod = self._producers.get(topic)
         if prod is None:
-            client = self._require()
+            self._require()
+            client = self._producing
             fluvio = _client()
             last: Exception | None = None
             for attempt in range(50):
@@ -251,6 +256,29 @@ class FluvioBus(Bus):
         if meta is None:
             raise BusError(f"publish to {topic}: the cluster returned no offset")
         return meta.offset()
+
+    async def publish_many(self, topic: str, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        """One `send_all` request for the whole batch, one flush, then every record's offset: the per-record
+        cost of `publish` (a flush and a round-trip each) is paid once per batch."""
+        if not records:
+            return []
+        prod = await self._producer(topic)
+        fluvio = _client()
+        try:
+            outs = await prod.async_send_all([(key.encode("utf-8"), value) for key, value in records])
+            await prod.async_flush()
+            # Waiting for each record's offset costs more than sending it (~0.2 ms of Python each). A
+            # producer's records get increasing offsets in one partition, so when the last is n - 1 past the
+            # first nobody came in between and the offsets are that range; otherwise ask each.
+            first, last = await outs[0].async_wait(), await outs[-1].async_wait()
+            if first is not None and last is not None and last.offset() - first.offset() == len(outs) - 1:
+                return list(range(first.offset(), last.offset() + 1))
+            metas = [await out.async_wait() for out in outs]
+        except fluvio.FluviorError as err:
+            raise BusError(f"publish to {topic} failed: {err}") from None
+        if any(meta is None for meta in metas):
+            raise BusError(f"publish to {topic}: the cluster returned no offset")
+        return [meta.offset() for meta in metas]
 
     async def subscribe(
         self,
@@ -347,4 +375,5 @@ class FluvioBus(Bus):
             self._offset_store.close()
             self._offset_store = None
         self._fluvio = None
+        self._producing = None
         self._admin = None
