@@ -13,7 +13,7 @@ import pytest
 from tui_trader import messages as m
 from tui_trader.bus import Start
 from tui_trader.errors import FeedError
-from tui_trader.feeds.replay import Pacer, RecordingReader, check_readable
+from tui_trader.feeds.replay import MergedRecordings, Pacer, RecordingReader, check_readable
 
 from feedkit import Harness, as_dicts, expected_market_data, make_settings
 
@@ -176,6 +176,100 @@ async def test_several_files_play_in_order(tmp_path):
     assert [(md.symbol, md.event_time) for md in h.market] == [
         ("BTCUSDT", 1001), ("BTCUSDT", 1002), ("BTCUSDT", 1003), ("ETHUSDT", 2001), ("ETHUSDT", 2002)]
     assert h.worker.summary()["files"] == 2
+
+
+async def test_files_of_the_same_day_interleave_by_event_time(tmp_path):
+    # Two symbols captured side by side over 60 s of event time, one file each: played one after the other,
+    # ETH would wait (and show stale) while all of BTC plays, then start 60 s back in time.
+    btc = write_recording(tmp_path / "btc.gz", [trade("BTCUSDT", i, "1", i * 1000) for i in range(1, 61)])
+    eth = write_recording(tmp_path / "eth.gz", [trade("ETHUSDT", i, "2", i * 1000 + 500) for i in range(1, 61)])
+    async with Harness(make_settings(("BTCUSDT", "ETHUSDT"), stale_after_s=10), replay_files=[btc, eth],
+                       speed=None) as h:
+        await h.finished()
+    got = [(md.symbol, md.event_time) for md in h.market]
+    assert got == sorted(got, key=lambda x: x[1])
+    assert got[:4] == [("BTCUSDT", 1000), ("ETHUSDT", 1500), ("BTCUSDT", 2000), ("ETHUSDT", 2500)]
+    assert len(got) == 120
+    assert "stale" not in h.states("feed:replay")
+    assert h.worker.summary()["quarantined"] == {}
+
+
+async def test_consecutive_days_follow_each_other_whatever_order_they_are_named_in(tmp_path):
+    day = 86_400_000
+    first = write_recording(tmp_path / "btc_day1.gz", [trade("BTCUSDT", i, "1", day - 3000 + i * 1000)
+                                                         for i in range(3)])
+    second = write_recording(tmp_path / "btc_day2.gz", [trade("BTCUSDT", i, "1", day + (i - 3) * 1000)
+                                                          for i in range(3, 6)])
+    async with Harness(make_settings(), replay_files=[second, first]) as h:
+        await h.finished()
+    assert [md.event_time for md in h.market] == [day - 3000, day - 2000, day - 1000, day, day + 1000, day + 2000]
+
+
+def test_the_merge_keeps_each_file_in_its_own_order_and_ties_go_to_the_first_file(tmp_path):
+    # Frames of different streams arrive slightly out of event-time order within a file: they stay as recorded.
+    a = write_recording(tmp_path / "a.txt", [trade("BTCUSDT", 1, "1", 1000), trade("BTCUSDT", 2, "1", 900),
+                                             trade("BTCUSDT", 3, "1", 2000)])
+    b = write_recording(tmp_path / "b.txt", [trade("ETHUSDT", 1, "1", 1000), trade("ETHUSDT", 2, "1", 1500)])
+    merged = MergedRecordings([a, b])
+    got = [(json.loads(f)["data"]["s"], json.loads(f)["data"]["t"]) for _, f in merged]
+    assert got == [("BTCUSDT", 1), ("BTCUSDT", 2), ("ETHUSDT", 1), ("ETHUSDT", 2), ("BTCUSDT", 3)]
+    assert merged.lines == [3, 2]
+
+
+async def test_a_restarted_merged_replay_continues_where_it_stopped(tmp_path):
+    btc = write_recording(tmp_path / "btc.gz", [trade("BTCUSDT", i, "1", i * 10) for i in range(1, 201)])
+    eth = write_recording(tmp_path / "eth.gz", [trade("ETHUSDT", i, "1", i * 10 + 5) for i in range(1, 201)])
+    settings = make_settings(("BTCUSDT", "ETHUSDT"))
+    async with Harness(settings, replay_files=[btc, eth]) as h:
+        await h.finished()
+        reference = [(md.symbol, md.event_time) for md in h.market]
+
+    class FlakyBus:
+        def __init__(self, bus):
+            self._bus, self.calls = bus, 0
+
+        def __getattr__(self, name):
+            return getattr(self._bus, name)
+
+        def publish_nowait(self, topic, key, value):
+            self.calls += 1
+            if self.calls == 151:
+                raise ConnectionError("bus hiccup")
+            return self._bus.publish_nowait(topic, key, value)
+
+    async with Harness(settings, replay_files=[btc, eth]) as h:
+        h.task.cancel()
+        await asyncio.gather(h.task, return_exceptions=True)
+        h.ctx.bus = FlakyBus(h.bus)
+        with pytest.raises(ConnectionError):
+            await h.worker.run()
+        await h.worker.run()
+        await h.caught_up()
+    got = [(md.symbol, md.event_time) for md in h.market]
+    assert got == reference[:150] + reference[151:]  # nothing twice, nothing lost but the failed publish
+
+
+async def test_the_real_btc_and_eth_captures_play_together(btc_capture, tmp_path):
+    # The first lines of each capture of 2024-08-08 (same minutes): they interleave, nothing is quarantined
+    # at a seam and neither symbol is ever reported stale.
+    eth_capture = btc_capture.with_name("ethusdt_20240808.gz")
+    heads = []
+    for src in (btc_capture, eth_capture):
+        out = tmp_path / src.name
+        with gzip.open(src, "rb") as fh, gzip.open(out, "wb") as dst:
+            for _, line in zip(range(8000), fh):
+                dst.write(line)
+        heads.append(out)
+    async with Harness(make_settings(("BTCUSDT", "ETHUSDT")), replay_files=heads, speed=None) as h:
+        await h.finished()
+    summary = h.worker.summary()
+    assert summary["quarantined"] == {} and summary["malformed"] == {}
+    assert "stale" not in h.states("feed:replay")
+    symbols = [md.symbol for md in h.market]
+    switches = sum(1 for x, y in zip(symbols, symbols[1:]) if x != y)
+    assert switches > 100  # interleaved, not one file then the other
+    trades = [md.event_time for md in h.market if md.kind == "trade"]
+    assert max(a - b for a, b in zip(trades, trades[1:])) < 5000  # never back in time by seconds
 
 
 async def test_quiet_symbols_in_a_replay_are_flagged_on_event_time(tmp_path):

@@ -223,7 +223,7 @@ class RecordingReader:
 
 # A frame's event time without decoding it (the parser decodes it once, later): Binance's `"E":<ms>`, OKX's
 # `"ts":"<ms>"` and Bybit's `"ts":<ms>` (their envelope time comes before any payload time).
-_EVENT_TIME = re.compile(rb'"(?:E|ts)":"?(\d{12,14})\b')
+_EVENT_TIME = re.compile(rb'"(?:E|ts)"\s*:\s*"?(\d{1,15})\b')
 
 
 def event_ms_of(frame: bytes, recv_ns: int) -> int:
