@@ -99,3 +99,39 @@ async def test_order_log_rows_are_in_time_order_whatever_order_they_arrive_in(de
         await pilot.pause()
         table = app.main_screen.query_one("#orders-table")
         assert table._order == ["bbbb0002-new", "aaaa0001-old"]  # newest first, by time
+
+
+COMMENTED = """\
+# my desk
+[indicators]
+bar = "1m"  # what I watch
+
+[ui]
+theme = "textual-dark"  # dark room
+"""
+
+
+async def test_fixed_choices_are_selects_and_the_desk_saves_into_the_commented_file(desk, tmp_path):
+    from textual.widgets import Select
+
+    from tui_trader import settings as settings_mod
+    from tui_trader.ui.screens.settings import SettingsScreen
+
+    path = tmp_path / "settings.toml"
+    path.write_text(COMMENTED)
+    app = desk(settings=settings_mod.load(path)[0], settings_path=path)
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen), "the settings screen")
+        screen = app.screen
+        for key in ("indicators.bar", "indicators.emit", "risk.on_opposite", "exchange.name", "exchange.margin_mode",
+                    "exchange.reconcile_untracked", "bus.backend", "ui.theme"):
+            assert isinstance(await screen.focus_field(key), Select), key
+        bar = await screen.focus_field("indicators.bar")
+        assert {"tick", "1s", "1m", "5m"} <= {value for _, value in bar._options}
+        bar.value = "tick"
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: "tick" in path.read_text(), "the save")
+    assert path.read_text() == COMMENTED.replace('bar = "1m"', 'bar = "tick"')

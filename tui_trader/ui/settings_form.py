@@ -57,6 +57,13 @@ class FieldSpec:
         return f"{self.section}.{self.name}"
 
 
+# Fields whose type is a pattern, not a Literal, but whose useful values are few: offered as a Select (the
+# value a file already holds stays among the choices even when it is not one of these).
+SUGGESTED: dict[str, tuple[str, ...]] = {
+    "indicators.bar": ("tick", "1s", "5s", "15s", "30s", "1m", "3m", "5m", "15m", "30m", "1h", "4h"),
+}
+
+
 def field_specs() -> list[FieldSpec]:
     """Every field of every section, in settings.toml's order."""
     docs = settings_mod.field_docs()
@@ -64,8 +71,24 @@ def field_specs() -> list[FieldSpec]:
     for sec in msgspec.inspect.type_info(Settings).fields:
         for f in msgspec.inspect.type_info(sec.type.cls).fields:  # type: ignore[attr-defined]
             kind, choices = _kind(f.type)
+            if f"{sec.name}.{f.name}" in SUGGESTED:
+                kind, choices = "choice", SUGGESTED[f"{sec.name}.{f.name}"]
             out.append(FieldSpec(sec.name, f.name, docs[sec.name][f.name], kind, choices))
     return out
+
+
+def with_choices(spec: FieldSpec, choices: tuple[str, ...]) -> FieldSpec:
+    """A text field offered as a Select of `choices` known only at run time (ui.theme: the loaded themes)."""
+    return FieldSpec(spec.section, spec.name, spec.doc, "choice", choices)
+
+
+def choice_options(spec: FieldSpec, value: Any) -> list[tuple[str, str]]:
+    """(label, value) pairs for a choice field's Select: its choices, plus the current value if it is not one
+    of them (a bar of "2m" written by hand), so opening the form never changes a value by itself."""
+    values = list(spec.choices)
+    if str(value) not in values:
+        values.append(str(value))
+    return [(v if v else "(default)", v) for v in values]
 
 
 def _kind(t: Any) -> tuple[Kind, tuple[str, ...]]:

@@ -23,7 +23,15 @@ from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Selec
 from tui_trader.settings import Settings
 from tui_trader.ui import keys
 from tui_trader.ui.screens.confirm import ConfirmScreen
-from tui_trader.ui.settings_form import DESK_LIVE, Draft, FieldSpec, applies_live, to_text
+from tui_trader.ui.settings_form import (
+    DESK_LIVE,
+    Draft,
+    FieldSpec,
+    applies_live,
+    choice_options,
+    to_text,
+    with_choices,
+)
 from tui_trader.ui.widgets.base import LiveText, TimedScreen, View
 from tui_trader.ui.widgets.status import AlarmBanner, HaltBanner, StatusBar
 
@@ -52,7 +60,7 @@ class FieldRow(Vertical):
             if spec.kind == "bool":
                 yield Switch(value=bool(self.value), id=wid)
             elif spec.kind == "choice":
-                yield Select([(c, c) for c in spec.choices], value=str(self.value), allow_blank=False, id=wid,
+                yield Select(choice_options(spec, self.value), value=str(self.value), allow_blank=False, id=wid,
                              compact=True)
             else:
                 yield Input(value=to_text(self.value, spec), id=wid, classes="field-input", compact=True)
@@ -123,7 +131,7 @@ class SettingsScreen(TimedScreen):
         switcher = self.query_one(ContentSwitcher)
         pane_id = f"section-{section}"
         if not switcher.query(f"#{pane_id}"):
-            rows = [FieldRow(spec, self.draft.values[key], applies_live(key, self.live_patterns))
+            rows = [FieldRow(self._spec(spec), self.draft.values[key], applies_live(key, self.live_patterns))
                     for key, spec in self.draft.specs.items() if spec.section == section]
             await switcher.mount(VerticalScroll(*rows, id=pane_id, classes="settings-section"))
             for row in rows:  # errors of this section found before it was shown
@@ -134,6 +142,11 @@ class SettingsScreen(TimedScreen):
             tabs.active = f"tab-{section}"
         if focus:
             self.query_one(f"#{pane_id}").query(".field-input, Switch, Select").first().focus()
+
+    def _spec(self, spec: FieldSpec) -> FieldSpec:
+        if spec.key == "ui.theme" and self.known_themes:
+            return with_choices(spec, tuple(self.known_themes))
+        return spec
 
     async def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
         if event.tabs.id == "settings-tabs" and event.tab is not None and event.tab.id:
