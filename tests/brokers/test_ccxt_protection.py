@@ -169,3 +169,19 @@ async def test_okx_an_algo_order_listed_only_after_the_fill_is_still_moved_to_th
     reports = await broker.execute(planned("BTCUSDT", "sell", 63_959.9, 0.05))
     assert okx_resting(mock, "BTC-USDT-SWAP") == [(63_950.0, 63_873.4, 5.0)]
     assert (reports[0].stop_loss_price, reports[0].take_profit_price) == (63_950.0, 63_873.4)
+
+
+async def test_okx_an_entry_that_adds_to_a_position_leaves_protection_for_the_whole_position(okx):
+    broker, mock = okx
+    mock.prices["BTC-USDT-SWAP"] = 60_000.0
+    await broker.execute(planned("BTCUSDT", "buy", 60_000.0, 0.05))
+    mock.prices["BTC-USDT-SWAP"] = 60_100.0
+    reports = await broker.execute(planned("BTCUSDT", "buy", 60_100.0, 0.05))
+    assert [(r.purpose, r.status) for r in reports] == [
+        ("stop_loss", "canceled"), ("take_profit", "canceled"), ("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
+    [(stop, target, size)] = okx_resting(mock, "BTC-USDT-SWAP")
+    assert size == 10.0  # 0.1 BTC in contracts: the whole position, not the second entry's 0.05
+    avg = 60_050.0  # anchored on the position's average entry
+    assert avg * STOP_PCT - 0.1 < avg - stop <= avg * STOP_PCT + 1e-9 and avg * TARGET_PCT - 0.1 < target - avg <= avg * TARGET_PCT + 1e-9
+    [snap] = (await broker.venue_state()).view.positions
+    assert (snap.quantity, snap.stop_loss_resting, snap.take_profit_resting) == (pytest.approx(0.1), True, True)

@@ -330,8 +330,11 @@ class CcxtBroker(Broker):
             # refuses, the planned triggers stay and the status says so by carrying them.
             prices = (cmd.stop_loss, cmd.take_profit)
             anchored = anchored_protection(cmd, entry_price, rules.tick)
-            if anchored != prices and held is None:
-                prices = await self._move_attached(cmd.symbol, usym, prices, anchored)
+            if anchored != prices or held is not None:
+                # Added to a position: the new entry's attached orders are sized as the entry only, and
+                # anchored on the position's average entry.
+                amount = self.venue.amount(self.ex, usym, total) if held is not None else None
+                prices = await self._move_attached(cmd.symbol, usym, prices, anchored, amount)
         else:
             prices = anchored_protection(cmd, entry_price, rules.tick)
         protect_reports = await self._protect(cmd, usym, prot, entry, sl_id, tp_id, prices)
@@ -339,12 +342,13 @@ class CcxtBroker(Broker):
         return reports + [entry] + protect_reports
 
     async def _move_attached(self, symbol: str, usym: str, planned: tuple[float | None, float | None],
-                             anchored: tuple[float | None, float | None]) -> tuple[float | None, float | None]:
+                             anchored: tuple[float | None, float | None], amount: float | None = None
+                             ) -> tuple[float | None, float | None]:
         """Move the SL/TP attached to an entry to the prices from its fill; the prices that rest after. OKX
         lists the algo order they become only once the fill is complete: looked for a few times, `poll_s` apart."""
         for _ in range(FILL_CHECKS):
             try:
-                if await self.req.call(self.venue.amend_protection, self.ex, usym, *anchored):
+                if await self.req.call(self.venue.amend_protection, self.ex, usym, *anchored, amount):
                     return anchored
             except ccxt.BaseError as err:
                 log.warning("%s %s: attached SL/TP not moved to the fill (%s); the planned ones rest",

@@ -124,8 +124,10 @@ class Venue:
         """The symbol's open conditional orders (ccxt order dicts)."""
         return await ex.fetch_open_orders(symbol, None, None, {"trigger": True})
 
-    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None) -> bool:
-        """Move the SL/TP attached to a position to new triggers (after the fill is known); False where the
+    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None,
+                               amount: float | None = None) -> bool:
+        """Move the SL/TP attached to a position to new triggers (after the fill is known) and, where they
+        have a size of their own, to `amount` (the whole position, in the venue's unit); False where the
         venue offers no such call here (the entry's planned triggers stay)."""
         return False
 
@@ -177,11 +179,15 @@ class OkxVenue(Venue):
         if ids:
             await ex.cancel_orders(ids, symbol, {"trigger": True})
 
-    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None) -> bool:
-        # The entry's attached SL/TP rest as an algo order once it filled: its triggers move to the prices
-        # from the fill (POST /api/v5/trade/amend-algos; "-1" order price = a market stop and target).
+    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None,
+                               amount: float | None = None) -> bool:
+        # The entry's attached SL/TP rest as an algo order once it filled, sized as the entry: its triggers
+        # move to the prices from the fill, its size to the whole position when the entry added to one
+        # (POST /api/v5/trade/amend-algos; "-1" order price = a market stop and target).
         # None open yet (the venue places it just after the fill): False, the planned triggers stay.
         request: dict[str, Any] = {"instId": ex.market(symbol)["id"]}
+        if amount is not None:
+            request["newSz"] = ex.amount_to_precision(symbol, amount)
         if stop_loss is not None:
             request.update(newSlTriggerPx=ex.price_to_precision(symbol, stop_loss), newSlOrdPx="-1")
         if take_profit is not None:
@@ -230,8 +236,10 @@ class BybitVenue(Venue):
         hedged = any(str((row.get("info") or {}).get("positionIdx", "0")) in ("1", "2") for row in rows)
         return "hedge" if hedged else "one_way"
 
-    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None) -> bool:
-        # The attached SL/TP are the position's own stop and target: set them to the prices from the fill.
+    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None,
+                               amount: float | None = None) -> bool:
+        # The attached SL/TP are the position's own stop and target (tpslMode Full: its whole size): set them
+        # to the prices from the fill.
         market = ex.market(symbol)
         request = {"category": "linear", "symbol": market["id"], "tpslMode": "Full", "positionIdx": 0}
         if stop_loss is not None:
