@@ -115,3 +115,15 @@ async def test_close_key_is_remappable(desk, bus):
         await feed(pilot, bus)
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the close dialog on x")
+
+
+async def test_close_key_is_in_help_and_leaves_the_kill_key_on_the_80_column_footer(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await feed(pilot, bus)
+        await pilot.pause()
+        kill = [k for k in app.screen.query("FooterKey") if k.description == "KILL"]
+        assert kill and kill[0].region.right <= SMALL[0], "the kill key is cut off the footer"
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help screen")
+        assert "close_position" in [b.id for _, b in app.screen.key_bindings]

@@ -209,7 +209,7 @@ class DeskActions:
         bindings = []
         main = self.main_screen
         for b in [*(main.BINDINGS if main else []), *self.BINDINGS]:
-            if isinstance(b, Binding) and b.show:
+            if isinstance(b, Binding) and (b.show or b.id == "close_position"):  # close: help only (main.py)
                 # As the footer writes them (^r, ^\\), so the key column stays narrow on 80 columns.
                 shown = [App.get_key_display(self, b.with_key(k)) for k in self.keys_of(b.id or "")]  # type: ignore[arg-type]
                 bindings.append((" ".join(shown), b))

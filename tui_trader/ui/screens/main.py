@@ -35,7 +35,9 @@ class MainScreen(TimedScreen):
     BINDINGS = [
         Binding(keys.default("pause"), "app.pause", "Pause", id="pause"),
         Binding(keys.default("flatten"), "app.flatten", "Flatten", id="flatten"),
-        Binding(keys.default("close_position"), "app.close_position", "Close pos", id="close_position"),
+        # Not in the footer: at 80 columns it would push the kill key off it. The help lists it, and the
+        # Positions pane's title names it while a position is open.
+        Binding(keys.default("close_position"), "app.close_position", "Close pos", show=False, id="close_position"),
         Binding(keys.default("results"), "app.results", "Results", id="results"),
         Binding(keys.default("mode"), "app.toggle_mode", "Mode", id="mode"),
         Binding(keys.default("settings"), "app.open_settings", "Settings", id="settings"),

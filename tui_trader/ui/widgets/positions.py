@@ -233,7 +233,11 @@ class PositionsPane(Pane):
         self._symbols = list(cells)
         marked = self.selection() if table.has_focus else None
         naked = unprotected(view)
-        self.set_title(f"Positions ({len(cells)} open" + (f" · {len(naked)} UNPROTECTED)" if naked else ")"))
+        title = f"Positions ({len(cells)} open" + (f" · {len(naked)} UNPROTECTED)" if naked else ")")
+        key_label = getattr(self.app, "key_label", None)
+        if cells and key_label is not None:
+            title += f" · {key_label('close_position')} closes one"  # the key is not in the footer (main.py)
+        self.set_title(title)
         none = self.query_one("#positions-none", LiveText)
         if table.display != bool(cells):
             table.display = bool(cells)
