@@ -123,7 +123,7 @@ async def test_every_shared_capture_replays_cleanly(shared_data, index):
     assert summary["malformed"] == {} and summary["duplicates"] == {} and summary["quarantined"] == {}
     assert summary["published"]["trade"] + summary["published"]["book"] == len(h.market)
     assert "depth" in summary["ignored"]
-    assert h.states("feed:replay")[0] == "live" and h.states("feed:replay")[-1] == "down"
+    assert h.states("feed:replay")[0] == "live" and h.states("feed:replay")[-1] == "done"
 
 
 async def test_replayed_numbers_match_the_frames(btc_capture, btc_frames, tmp_path):
@@ -281,7 +281,7 @@ async def test_quiet_symbols_in_a_replay_are_flagged_on_event_time(tmp_path):
         await h.finished()
     stale = [x for x in h.health if x.component == "feed:replay" and x.state == "stale"]
     assert [x.symbols for x in stale] == [["ETHUSDT"]]
-    assert h.states("feed:replay") == ["live", "stale", "live", "down"]
+    assert h.states("feed:replay") == ["live", "stale", "live", "done"]
 
 
 async def test_a_restarted_replay_continues_where_it_stopped(tmp_path):

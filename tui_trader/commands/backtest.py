@@ -21,7 +21,7 @@ from tui_trader.commands import load_settings
 from tui_trader.errors import SettingsError
 from tui_trader.results import export as ex
 from tui_trader.results.render import render_report
-from tui_trader.settings import Settings, bar_seconds
+from tui_trader.settings import bar_seconds
 
 
 # `--set` keys of the backtest itself (not in settings.toml): instrument rules and the fill options.

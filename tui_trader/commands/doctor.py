@@ -11,8 +11,8 @@ import asyncio
 from tui_trader import logs
 from tui_trader.commands import apply_overrides
 from tui_trader.doctor.report import Check, exit_code, line
-from tui_trader.errors import TuiTraderError
 from tui_trader.doctor.runner import DEFAULT_TIMEOUT_S, run_checks, settings_check
+from tui_trader.errors import TuiTraderError
 
 
 def run(args) -> int:

@@ -39,7 +39,7 @@ class PipelineRunner:
         """A few words for the status bar: what feeds the pipeline."""
         if not self.replay:
             return ""
-        speed = "max" if self.speed is None else f"{self.speed:g}x"
+        speed = "max" if self.speed is None else f"{self.speed:g}×"
         return f"replay {speed}"
 
     async def open_bus(self) -> Bus:

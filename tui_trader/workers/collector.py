@@ -9,10 +9,11 @@ so the latest bid/ask of a symbol reaches its trades whichever connection carrie
 reconnect resends is dropped once. Each connection's state goes out as a `Health` record
 (`feed:<connection>`) when it changes.
 
-Replay: for every frame, in event-time order over all the files (merged, feeds/replay.py): parse it (which advances the ReplayClock to the frame's event
-time and stamps `ts` from it), wait for its turn when paced (`--speed X`), publish, then, in lockstep,
-wait until every tracked consumer is idle, so every worker sees the same world at any speed. Quiet
-symbols are flagged on event time (`feed:replay`).
+Replay: for every frame, in event-time order over all the files (merged, feeds/replay.py): parse it
+(which advances the ReplayClock to the frame's event time and stamps `ts` from it), wait for its turn when paced (`--speed X`), publish, then, in lockstep,
+wait until every tracked consumer is idle, so every worker sees the same world at any speed. The
+`feed:replay` Health record is "live" with detail "replay 20×" while playing, "stale" for symbols quiet on
+event time, and "done" (detail "replay done") at the end.
 
 The parser and the replay position live on the worker, so a restart after a crash neither republishes
 nor skips what was already done. The parser keeps state only for `trading.symbols` (frames of other symbols
@@ -42,6 +43,7 @@ HEALTH_EVERY_S = 1.0  # live: how often changed counts go out to the desk
 COMPONENT = "collector"
 YIELD_EVERY = 256  # an unpaced replay lets the event loop run (signals, the desk) this often
 STALE_CHECK_MS = 1000  # replay: how often, in event time, quiet symbols are looked for
+REPLAY_DONE = "done"  # the `feed:replay` state once the recordings have all played
 
 
 def _wall_ms() -> int:
@@ -215,6 +217,7 @@ class CollectorWorker(Worker):
         countdown = YIELD_EVERY
 
         if self._replay_done:
+            await self.health("feed:replay", REPLAY_DONE, "replay done", symbols=self.parser.symbols_seen())
             return
         # One stream over every file, merged by event time: files of the same day interleave, so no symbol
         # waits (and goes stale) while another file plays, and the event time never jumps back at a seam.
@@ -253,18 +256,23 @@ class CollectorWorker(Worker):
                 self.skipped[reason] = self.skipped.get(reason, 0) + n
         self._replay_done = True
         await self._report_counts(force=True)
-        await self.health("feed:replay", "down", "replay finished", symbols=self.parser.symbols_seen())
+        # "done", not "down": the end of a recording is no outage, so the desk shows "replay done" and no
+        # symbol as stale, and nobody is told a feed went down.
+        await self.health("feed:replay", REPLAY_DONE, "replay done", symbols=self.parser.symbols_seen())
 
     async def _replay_staleness(self, stale: list[str] | None) -> None:
         if not self._announced:  # once the clock holds the first event time, not epoch 0
             self._announced = True
-            files = len(self.ctx.replay_files)
-            await self.health("feed:replay", "live", f"playing {files} file{'s' if files > 1 else ''}",
-                              symbols=self.parser.symbols_seen())
+            await self.health("feed:replay", "live", self._playing(), symbols=self.parser.symbols_seen())
         if stale is None:
             return
         if stale:
             await self.health("feed:replay", "stale", f"no message for {self.ctx.settings.feed.stale_after_s:g} s "
                               f"of event time: {', '.join(stale)}", symbols=stale)
         else:
-            await self.health("feed:replay", "live", "", symbols=self.parser.symbols_seen())
+            await self.health("feed:replay", "live", self._playing(), symbols=self.parser.symbols_seen())
+
+    def _playing(self) -> str:
+        """The live replay's detail, as the desk's status bar shows it: "replay 20×" (or "replay max")."""
+        speed = self.ctx.replay_speed
+        return f"replay {'max' if not speed else f'{speed:g}×'}"

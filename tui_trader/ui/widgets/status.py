@@ -11,6 +11,7 @@ says all is well again.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import replace
 
 from rich.text import Text
@@ -95,12 +96,16 @@ def status_text(view: View, replay: str = "") -> Text:
             out.append(f"{'' if view.narrow else ' '}{lag}", style=f"bold {c.warn}" if lag > 1000 else "")
     out.append(*sep)
     feed = st.feed_state()
-    out.append("feed ", style=c.muted)
-    out.append(feed, style={"live": c.buy, "down": f"bold {c.sell}", "stale": f"bold {c.warn}"}.get(feed, c.warn))
-    if reason:
-        out.append(": " + reason, style=c.warn)
-    if replay and not st.replay_done:
-        out.append(f" {replay}", style=c.muted)
+    playing = replay_text(view, replay)
+    if playing and feed in ("live", "replay done"):  # a replay playing or over: that is the feed's news
+        out.append(playing, style=c.buy if playing != "replay done" else c.muted)
+    else:
+        out.append("feed ", style=c.muted)
+        out.append(feed, style={"live": c.buy, "down": f"bold {c.sell}", "stale": f"bold {c.warn}"}.get(feed, c.warn))
+        if reason:
+            out.append(": " + reason, style=c.warn)
+        if playing:
+            out.append(f" {playing}", style=c.muted)
     troubled = {name: state for name, state in st.worker_states().items() if state in ("restarting", "failed")}
     if troubled:
         out.append(*sep)
@@ -123,8 +128,29 @@ def status_text(view: View, replay: str = "") -> Text:
         out.append(*sep)
         out.append(" HALTED ", style=HALTED_BADGE)
     out.append(*sep)
-    out.append(fmt.clock(view.now_ms), style="bold")
+    out.append(clock_text(view.now_ms, bool(playing)), style="bold")
     return out
+
+
+def replay_text(view: View, replay: str = "") -> str:
+    """"replay 20×" while a replay plays, "replay done" after it, "" live. The collector's `feed:replay`
+    record says so (state "live" with that detail, then "done"), which an attached desk hears too."""
+    st = view.state
+    h = st.health.get("feed:replay")
+    if st.replay_done or (h is not None and h.state == "done"):
+        return "replay done"
+    if h is not None and h.detail.startswith("replay "):
+        return h.detail
+    return replay or ("replay" if h is not None else "")
+
+
+def clock_text(now_ms: int, replaying: bool) -> str:
+    """UTC time; a replay's with its date (it is not today), and none before its first frame sets it."""
+    if now_ms <= 0:
+        return "--:--:--"
+    if replaying:
+        return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now_ms / 1000))
+    return fmt.clock(now_ms)
 
 
 def halt_text(view: View) -> Text:
