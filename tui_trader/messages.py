@@ -161,6 +161,9 @@ MODE_COMPONENT = "mode"
 # "watchdog": state "ok" | "alarm"; detail = what is wrong (a naked position, a venue/book difference, an order
 # whose outcome is unknown); symbols = the symbols concerned.
 WATCHDOG_COMPONENT = "watchdog"
+# "indicators:<symbol>", from the indicator worker while a symbol warms up: state "warming" | "ready"; counters
+# points (taken so far) and needed (before every indicator has a value).
+WARMUP_COMPONENT = "indicators:"
 
 
 class Health(_Message, frozen=True, kw_only=True):

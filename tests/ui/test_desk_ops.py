@@ -156,3 +156,54 @@ def test_the_log_tail_redacts_secrets_and_keeps_its_size():
         logs.REDACT.secrets.remove("s3cr3t-value")
     assert [line.text for line in tail.since(0)] == ["key *** line 2", "key *** line 3", "key *** line 4"]
     assert tail.since(4) == [tail.lines[-1]]
+
+
+async def test_the_indicator_worker_says_how_far_each_symbol_has_warmed_up():
+    import asyncio
+    import math
+
+    from tui_trader.bus import EmbeddedBus
+    from tui_trader.clock import ReplayClock
+    from tui_trader.runtime import Runtime
+    from tui_trader.settings import parse
+    from tui_trader.workers import WorkerContext
+    from tui_trader.workers.indicator import IndicatorWorker
+
+    settings = parse({"indicators": {"bar": "tick"}})
+    bus, clock, health = EmbeddedBus(), ReplayClock(canned.NOW), []
+    ctx = WorkerContext(settings=settings, bus=bus, clock=clock, on_health=health.append)
+    runtime = Runtime(ctx, workers=[IndicatorWorker(ctx)])
+    await runtime.start()
+    try:
+        market = bus.cluster.topic(m.MARKET_DATA)  # type: ignore[attr-defined]
+        for _ in range(500):
+            if market.subs:
+                break
+            await asyncio.sleep(0.01)
+        for i in range(55):
+            t = canned.NOW + i * 1000
+            clock.advance_to(t)
+            price = 60_000 + 50 * math.sin(i / 3)
+            md = m.MarketData(symbol="BTCUSDT", kind="trade", price=price, volume=0.01, event_time=t, recv_time=t, ts=t)
+            await bus.publish(m.MARKET_DATA, "BTCUSDT", m.encode(md))
+            await bus.wait_idle()
+    finally:
+        await runtime.stop()
+        await bus.close()
+    warm = [h for h in health if h.component == f"{m.WARMUP_COMPONENT}BTCUSDT"]
+    assert [h.counters["points"] for h in warm if h.state == "warming"] == list(range(1, 50))
+    assert [h.state for h in warm][-1] == "ready" and len(warm) == 50  # then nothing more: off the hot path
+    assert warm[11].counters == {"points": 12, "needed": 50}
+
+
+async def test_indicators_pane_says_warming_up_with_the_points_so_far(desk, bus):
+    app = desk()
+    h = m.Health(component=f"{m.WARMUP_COMPONENT}BTCUSDT", state="warming", symbols=["BTCUSDT"],
+                 counters={"points": 12, "needed": 50}, ts=canned.NOW)
+    async with app.run_test(size=SMALL) as pilot:
+        await feed(pilot, bus, [[(m.HEALTH, h.component, h)]])
+        await pilot.press("2")
+        await app.refresh_desk()
+        await pilot.pause()
+        rules = app.main_screen.query_one("#indicators-rules").shown
+        assert "BTCUSDT  warming up: 12/50 points (1m bars)" in rules  # the default bar

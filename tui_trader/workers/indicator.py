@@ -31,7 +31,7 @@ from tui_trader.exchange import create_exchange, unified_symbol
 from tui_trader.indicators.bars import split_klines
 from tui_trader.indicators.scoring import Scorer
 from tui_trader.indicators.signals import Emitted, SignalEngine
-from tui_trader.settings import FeedSettings, Settings, bar_seconds
+from tui_trader.settings import FeedSettings, Settings, bar_seconds, indicator_history_needed
 from tui_trader.workers.base import Worker, WorkerContext
 
 # Binance USD-M kline intervals that a time bar can be warmed up from.
@@ -145,6 +145,8 @@ class IndicatorWorker(Worker):
         self.books = 0
         self.warmup: dict[str, Any] = {"state": "skipped"}
         self._warmed = False
+        self._ready: set[str] = set()  # symbols whose indicators all have values (warm-up reported done)
+        self._warm_points: dict[str, int] = {}  # points last reported per symbol while warming
         self._held: deque[m.MarketData] | None = None
         self.warmup_dropped = 0
 
@@ -214,6 +216,8 @@ class IndicatorWorker(Worker):
                 emitted = on_trade(md.symbol, md.price, md.event_time)
                 if emitted:
                     await self._publish_all(emitted)
+                if md.symbol not in self._ready:
+                    await self._report_warmup(md.symbol)
         finally:
             for t in tasks:
                 t.cancel()
@@ -279,6 +283,24 @@ class IndicatorWorker(Worker):
                 await self._publish_all(emitted)
 
     # --- reporting ---------------------------------------------------------------------------------
+
+    async def _report_warmup(self, symbol: str) -> None:
+        """While a symbol has fewer points than its indicators need, say how many (Health
+        `indicators:<symbol>`, state "warming" with counters points/needed, then "ready" once): the desk shows
+        "warming up: 12/50 points" instead of a blank pane. One record per new point, so at most `needed`."""
+        state = self.engine.symbols.get(symbol)
+        if state is None:
+            return
+        points = state.indicators.points
+        if points == self._warm_points.get(symbol):
+            return
+        self._warm_points[symbol] = points
+        needed = indicator_history_needed(self.engine.cfg)
+        ready = state.indicators.ready
+        if ready:
+            self._ready.add(symbol)
+        await self.health(f"{m.WARMUP_COMPONENT}{symbol}", "ready" if ready else "warming", symbols=[symbol],
+                          counters={"points": min(points, needed), "needed": needed})
 
     def counters(self) -> dict[str, int]:
         out = super().counters()

@@ -63,6 +63,20 @@ def _rules(sig: m.TradingSignal | None, view: View, wrap: bool = False) -> Text:
     return out
 
 
+def warming_up(view: View, symbol: str) -> str:
+    """"warming up: 12/50 points" while the indicator worker says the symbol has too few points for every
+    indicator ("" once it has them, or before the worker said anything)."""
+    h = view.state.health.get(f"{m.WARMUP_COMPONENT}{symbol}")
+    if h is None:
+        return ""
+    needed = h.counters.get("needed", 0)
+    if h.state == "ready":
+        return "ready: waiting for the first signal"
+    bar = view.settings.indicators.bar
+    unit = "trades" if bar == "tick" else f"{bar} bars"
+    return f"warming up: {h.counters.get('points', 0)}/{needed} points ({unit})"
+
+
 class IndicatorsPane(Pane):
     TITLE = "Indicators (as of each symbol's last signal)"
 
@@ -78,7 +92,9 @@ class IndicatorsPane(Pane):
     def show(self, view: View) -> None:
         symbols = symbols_in_view(view)
         # Nothing here depends on the clock: redraw only when a signal, the layout or the colours changed.
-        drawn = (view.state.versions["signals"], tuple(symbols), view.narrow, view.colours, view.settings.indicators)
+        warming = {s: warming_up(view, s) for s in symbols if s not in view.state.signals}
+        drawn = (view.state.versions["signals"], tuple(symbols), view.narrow, view.colours, view.settings.indicators,
+                 tuple(warming.items()))
         if drawn == self._drawn:
             return
         self._drawn = drawn
@@ -100,5 +116,8 @@ class IndicatorsPane(Pane):
         for s in symbols:
             lines.append("\n")
             lines.append(f"{s:<9}", style="bold")
-            lines.append_text(_rules(view.state.signals.get(s), view, wrap=True))
+            if s in view.state.signals or not warming.get(s):
+                lines.append_text(_rules(view.state.signals.get(s), view, wrap=True))
+            else:
+                lines.append(warming[s], style=view.colours.warn)
         self.query_one("#indicators-rules", LiveText).set(lines)
