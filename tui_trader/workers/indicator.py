@@ -31,7 +31,12 @@ from tui_trader.exchange import create_exchange, unified_symbol
 from tui_trader.indicators.bars import split_klines
 from tui_trader.indicators.scoring import Scorer
 from tui_trader.indicators.signals import Emitted, SignalEngine
-from tui_trader.settings import FeedSettings, Settings, bar_seconds, indicator_history_needed
+from tui_trader.settings import (
+    FeedSettings,
+    Settings,
+    bar_seconds,
+    indicator_history_needed,
+)
 from tui_trader.workers.base import Worker, WorkerContext
 
 # Binance USD-M kline intervals that a time bar can be warmed up from.
