@@ -114,9 +114,9 @@ async def test_log_key_opens_health_and_log_and_the_level_filter_hides_lower_lin
         table = screen.query_one("#health-table")
         rows = {str(table.get_row_at(i)[0]): [str(c) for c in table.get_row_at(i)] for i in range(table.row_count)}
         assert rows["feed:market"][1] == "down"
-        reason = rows["feed:market"][3]  # cut to the pane's width, the retry always kept
+        reason = rows["feed:market"][2]  # cut to the pane's width, the retry always kept
         assert reason.startswith("cannot resolve fstream") and reason.endswith(", retry in 5.4 s")
-        assert rows["collector"][2] == "malformed 3 quarantined 1"  # the bad-frame counters
+        assert rows["collector"][3] == "malformed 3 quarantined 1"  # the bad-frame counters
 
         def shown() -> str:
             return "\n".join(line.text for line in screen.query_one("#log-lines").lines)

@@ -27,17 +27,20 @@ LEVEL_STYLE = {logging.DEBUG: "dim", logging.INFO: "", logging.WARNING: "bold ye
 STATE_STYLE = {"down": "bold red", "failed": "bold red", "restarting": "bold red", "stale": "bold yellow",
                "bad_frames": "yellow", "alarm": "bold red"}
 SHOWN_LINES = 1000
+COUNTERS_ROOM = 28  # a component's counters can be many (the collector's by reason); the reason matters more
 
 
 def health_rows(view: View, room: int = 200) -> list[tuple[str, Text, str, str]]:
-    """(component, state, counters, reason with its retry counted down), feeds and workers first; the
+    """(component, state, reason with its retry counted down, counters), feeds and workers first; the
     reason is cut to `room` characters, keeping the retry (the log pane below has the whole line)."""
     rows = []
     order = {"feed": 0, "worker": 1}
     for h in sorted(view.state.health.values(), key=lambda h: (order.get(h.component.split(":")[0], 2), h.component)):
         counters = " ".join(f"{k} {v}" for k, v in sorted(h.counters.items()) if v) if h.counters else ""
-        rows.append((h.component, Text(h.state, style=STATE_STYLE.get(h.state, "")), counters,
-                     short_reason(h, view.now_ms, room)))
+        if len(counters) > COUNTERS_ROOM:
+            counters = counters[:COUNTERS_ROOM - 1] + "…"
+        rows.append((h.component, Text(h.state, style=STATE_STYLE.get(h.state, "")), short_reason(h, view.now_ms, room),
+                     counters))
     return rows
 
 
@@ -61,6 +64,8 @@ class LogScreen(TimedScreen):
         self.tail = tail if tail is not None else logs.TAIL
         self.level = level
         self._seq = 0
+        self._wrote = False  # a line is on the pane
+        self._placeholder = False  # the "nothing logged" line is on the pane
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status")
@@ -72,7 +77,7 @@ class LogScreen(TimedScreen):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        table.add_columns("Component", "State", "Counters", "Reason / next try")
+        table.add_columns("Component", "State", "Reason / next try", "Counters")
         self.query_one("#health-pane").border_title = "Health"
         self._rewrite()
 
@@ -84,6 +89,7 @@ class LogScreen(TimedScreen):
         out = self.query_one(RichLog)
         out.clear()
         self._seq = 0
+        self._wrote = self._placeholder = False
         self._append()
 
     def _append(self) -> None:
@@ -91,6 +97,16 @@ class LogScreen(TimedScreen):
         if self.tail.seq:
             self._seq = self.tail.seq
         out = self.query_one(RichLog)
+        if not lines and not self._wrote:
+            if not self._placeholder:
+                out.write(Text(f"nothing logged at {logging.getLevelName(self.level).lower()} or above since the "
+                               "desk started", style="dim"))
+                self._placeholder = True
+            return
+        if self._placeholder:
+            out.clear()
+            self._placeholder = False
+        self._wrote = self._wrote or bool(lines)
         for line in lines[-SHOWN_LINES:]:
             out.write(log_line(line))
 
@@ -98,11 +114,12 @@ class LogScreen(TimedScreen):
         self.query_one(StatusBar).show(view, replay)
         table = self.query_one(DataTable)
         rows = health_rows(view)
-        widest = max([0, *(len(r[0]) for r in rows)]) + max([0, *(len(r[2]) for r in rows)])
-        rows = health_rows(view, max(24, self.size.width - widest - 20))
+        widest = max([0, *(len(r[0]) for r in rows)]) + max([0, *(r[1].cell_len for r in rows)]) \
+            + max([0, *(len(r[3]) for r in rows)])
+        rows = health_rows(view, max(20, self.size.width - widest - 12))
         table.clear()
-        for component, state, counters, reason in rows:
-            table.add_row(component, state, counters, reason, key=component)
+        for component, state, reason, counters in rows:
+            table.add_row(component, state, reason, counters, key=component)
         if not rows:
             table.add_row("–", Text("no health record yet", style="dim"), "", "")
         self._append()
