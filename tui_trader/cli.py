@@ -96,7 +96,7 @@ def _options(top: bool) -> tuple[_Parser, _Parser]:
                         help="override one setting for this run, e.g. --set indicators.bar=tick (repeatable)")
     replay = _Parser(add_help=False)
     replay.add_argument("--replay", metavar="FILE[,FILE…]", type=_files, default=default([]),
-                        help="play recordings instead of the live feed (gzip or plain; several play in order)")
+                        help="play recordings instead of the live feed (gzip or plain; several play merged by event time)")
     replay.add_argument("--speed", type=_speed, default=default(1.0), metavar="X|max",
                         help="replay speed: a multiple of real time, or 'max' (default 1)")
     return common, replay
