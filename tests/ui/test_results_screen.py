@@ -38,8 +38,8 @@ def eth(i: int) -> float:
     return round(2_650 - 9 * math.cos(i / 7) - 0.2 * i, 2)
 
 
-def _trade(events, oid, symbol, side, purpose, qty, price, t, fee):
-    if purpose == "entry":
+def _trade(events, oid, symbol, side, purpose, qty, price, t, fee, command=False):
+    if purpose == "entry" or command:
         events.append((m.ORDERS, symbol, _cmd(oid, symbol, side, qty, price, purpose, t)))
     events.append((m.ORDER_STATUS, symbol, _st(oid, symbol, side, purpose, "filled", t, qty, price, fee)))
 
@@ -62,7 +62,8 @@ def session() -> list[list[tuple[str, str, object]]]:
         if i == 75:
             _trade(batch, "r3-entry", "BTCUSDT", "buy", "entry", 0.01, btc(i), at, 0.3)
         if i == 85:
-            _trade(batch, "r3-close", "BTCUSDT", "sell", "close", 0.01, btc(i), at, 0.3)
+            # The trader's close key: a close command with no signal behind it.
+            _trade(batch, "r3-close", "BTCUSDT", "sell", "close", 0.01, btc(i), at, 0.3, command=True)
         if i == 80:
             _trade(batch, "r4-entry", "ETHUSDT", "sell", "entry", 0.4, eth(i), at, 0.53)
         out.append(batch)
@@ -97,8 +98,8 @@ async def open_results(pilot, bus, tab: str = "tab-trades") -> ResultsScreen:
 
 
 async def test_trades_totals_and_charts_are_the_backtest_maths(desk, bus):
-    expected = round_trips(statuses()).closed
-    assert [t.reason for t in expected] == ["take_profit", "stop_loss", "signal"]
+    expected = round_trips(statuses(), reasons={"r3-close": "manual"}).closed
+    assert [t.reason for t in expected] == ["take_profit", "stop_loss", "manual"]
     app = desk()
     async with app.run_test(size=LARGE) as pilot:
         screen = await open_results(pilot, bus)
@@ -111,7 +112,7 @@ async def test_trades_totals_and_charts_are_the_backtest_maths(desk, bus):
         table = screen.query_one("#results-trades", DataTable)
         rows = [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
         assert [r[1] for r in rows] == ["BTCUSDT", "ETHUSDT", "BTCUSDT"]
-        assert [r[-1] for r in rows] == ["opposite signal", "stop-loss", "take-profit"]
+        assert [r[-1] for r in rows] == ["closed by you", "stop-loss", "take-profit"]
         assert [r[10] for r in rows] == [f"{t.net:+,.2f}" for t in reversed(expected)]
         # Totals: the backtest's report text.
         totals_text = str(screen.query_one("#results-totals").render())
@@ -123,7 +124,7 @@ async def test_trades_totals_and_charts_are_the_backtest_maths(desk, bus):
         assert len(btc_series.close) == STEPS  # one point per 5 s bar
         assert not math.isnan(btc_series.sma_slow[-1]) and not math.isnan(btc_series.bb_upper[-1])
         kinds = [(mk.kind, mk.reason) for mk in btc_series.markers]
-        assert kinds == [("entry_long", ""), ("exit", "take_profit"), ("entry_long", ""), ("exit", "signal")]
+        assert kinds == [("entry_long", ""), ("exit", "take_profit"), ("entry_long", ""), ("exit", "manual")]
         # The equity curve ends where the positions pane's equity is.
         assert v.equity[-1] == pytest.approx(app.state.portfolio.equity())
         await pilot.press("escape")
@@ -182,3 +183,18 @@ def test_snapshot(snap_compare, desk, bus, size, tab):
         await open_results(pilot, bus, tab)
 
     assert snap_compare(desk(), terminal_size=size, run_before=run_before)
+
+
+def test_a_close_without_a_signal_is_the_traders_and_one_with_a_signal_is_not():
+    r = SessionResults(bar="1s")
+    book = [
+        (_cmd("e1", "BTCUSDT", "buy", 0.01, 100.0, "entry", 1000), _st("e1", "BTCUSDT", "buy", "entry", "filled", 1000, 0.01, 100.0)),
+        (msgspec.structs.replace(_cmd("c1", "BTCUSDT", "sell", 0.01, 101.0, "close", 2000), signal_id="sig-9"),
+         _st("c1", "BTCUSDT", "sell", "close", "filled", 2000, 0.01, 101.0)),
+        (_cmd("e2", "BTCUSDT", "buy", 0.01, 100.0, "entry", 3000), _st("e2", "BTCUSDT", "buy", "entry", "filled", 3000, 0.01, 100.0)),
+        (_cmd("c2", "BTCUSDT", "sell", 0.01, 99.0, "close", 4000), _st("c2", "BTCUSDT", "sell", "close", "filled", 4000, 0.01, 99.0)),
+    ]
+    for cmd, st in book:
+        r.on_command(cmd)
+        r.on_status(st, lambda: 0.0)
+    assert [t.reason for t in r.trips.closed] == ["signal", "manual"]

@@ -25,6 +25,7 @@ from tui_trader.results.trips import TripBook
 from tui_trader.results.view import ResultsView, results_view
 from tui_trader.settings import IndicatorSettings, bar_seconds
 
+MANUAL = "manual"  # exit reason of a position the trader closed with the close key
 MAX_POINTS = 50_000
 MAX_TRIPS = 10_000
 
@@ -62,6 +63,13 @@ class SessionResults:
         series.append((t, md.price))
         self._mark_equity(t, equity())
         self.version += 1
+
+    def on_command(self, cmd: m.OrderCommand) -> None:
+        """A reduce-only close the router sent without a signal behind it is the trader's own close of one
+        position (the close key): its trip ends "manual", not "signal" (an opposite signal's close carries the
+        signal's id; the statuses alone cannot tell the two apart)."""
+        if cmd.purpose == "close" and cmd.signal_id is None:
+            self.trips.reasons[cmd.id] = MANUAL
 
     def on_status(self, st: m.OrderStatus, equity: Callable[[], float]) -> None:
         if st.filled_qty <= 0:

@@ -183,6 +183,7 @@ class DeskState:
     def on_command(self, cmd: m.OrderCommand) -> None:
         self.versions["orders"] += 1
         self.portfolio.on_command(cmd)  # cmd.mode is what the router asked for, not what the executor did
+        self.results.on_command(cmd)
         if cmd.id in self.orders:
             return
         self._new_row(order_id=cmd.id, ts=cmd.ts, symbol=cmd.symbol, side=cmd.side, qty=cmd.quantity,

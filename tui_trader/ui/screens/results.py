@@ -25,10 +25,12 @@ from textual_plotext import PlotextPlot
 from tui_trader.results.render import REASON_NAMES, duration, render_report
 from tui_trader.results.view import ResultsView
 from tui_trader.ui import keys
+from tui_trader.ui.session_results import MANUAL
 from tui_trader.ui.widgets.base import View
 from tui_trader.ui.widgets.charts import draw_equity, draw_prices
 
 WIDE_FROM = 120
+NAMES = {**REASON_NAMES, MANUAL: "closed by you"}
 REBUILD_EVERY_S = 1.0
 CHART_MIN_H = 12
 
@@ -84,7 +86,7 @@ class ResultsScreen(Screen[None]):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.app.call_later(self.app.refresh_desk)
+        self.app.call_later(self.app.refresh_desk)  # type: ignore[attr-defined]
 
     def action_close(self) -> None:
         self.dismiss(None)
@@ -122,7 +124,7 @@ class ResultsScreen(Screen[None]):
         # Newest first: the trade that just closed is the one the trader looks for.
         for i, t in reversed(list(enumerate(v.trips, 1))):
             net = Text(f"{t.net:+,.2f}", style="green" if t.net > 0 else "red" if t.net < 0 else "")
-            reason = REASON_NAMES.get(t.reason, t.reason)
+            reason = NAMES.get(t.reason, t.reason)
             side = Text(t.side.upper(), style="green" if t.side == "long" else "red")
             if wide:
                 table.add_row(str(i), t.symbol, side, f"{t.quantity:g}", _clock(t.entry_ts, with_date),
