@@ -164,3 +164,21 @@ def test_doctor_checks_the_settings_with_their_overrides(tmp_path):
     run = cli("doctor", "--set", "indicators.bar=tik", cwd=tmp_path)
     assert run.returncode == 1
     assert run.stdout.splitlines()[0].startswith("[FAIL] settings: --set") and "indicators.bar" in run.stdout
+
+
+def test_the_desk_runs_with_set_but_its_settings_screen_saves_the_files_values(tmp_path, monkeypatch):
+    from tui_trader import settings as settings_mod
+    from tui_trader.ui import app as desk_app
+
+    conf = tmp_path / "settings.toml"
+    conf.write_text('# my desk\n[indicators]\nbar = "1m"  # one-minute bars\n')
+    seen = {}
+    monkeypatch.setattr(desk_app, "run_desk", lambda settings, **kw: seen.update(settings=settings, **kw) or 0)
+    assert main(["--config", str(conf), "--set", "indicators.bar=tick"]) == 0
+    assert seen["settings"].indicators.bar == "tick"  # the run uses the override
+    saved = seen["saved_settings"]
+    assert saved.indicators.bar == "1m"  # what the settings screen edits and saves
+    # The trader changes one other value and saves: the override does not end up in the file.
+    edited = settings_mod.replace_field(saved, "trading", "leverage", 3)
+    text = settings_mod.dumps(edited, conf.read_text())
+    assert 'bar = "1m"  # one-minute bars' in text and "tick" not in text and "leverage = 3" in text

@@ -68,15 +68,17 @@ class DeskApp(DeskActions, App[int]):
         history: bool = True,
         theme_dirs: Sequence[Path] | None = None,
         adaptive_refresh: bool = True,
+        saved_settings: Settings | None = None,
     ) -> None:
         """adaptive_refresh: redraw less often while the process is CPU-bound (throttle.py); off for
-        snapshots, which must not depend on how busy the machine is."""
+        snapshots, which must not depend on how busy the machine is. saved_settings: the file's, when
+        `settings` carry `--set` overrides for this run (a save must not write those into the file)."""
         if (runner is None) == (bus is None):
             raise ValueError("DeskApp needs either a runner (run the pipeline here) or an open bus (show it)")
         super().__init__()
         logs.attach_tail()  # the log screen shows what was logged since the desk started
         self.settings = settings  # what the desk and workers run with (live fields updated on save)
-        self.saved_settings = settings  # what settings.toml holds
+        self.saved_settings = saved_settings or settings  # what settings.toml holds
         self.settings_path = settings_path
         self.runner = runner
         self._bus = bus
@@ -386,8 +388,8 @@ class DeskApp(DeskActions, App[int]):
 
 
 def run_desk(settings: Settings, settings_path: Path | None = None, replay_files: Sequence[str] = (),
-             speed: float | None = 1.0) -> int:
+             speed: float | None = 1.0, saved_settings: Settings | None = None) -> int:
     runner = PipelineRunner(settings, replay_files, speed)
-    app = DeskApp(settings, settings_path=settings_path, runner=runner)
+    app = DeskApp(settings, settings_path=settings_path, runner=runner, saved_settings=saved_settings)
     app.run()
     return app.return_code or 0
