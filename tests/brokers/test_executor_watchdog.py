@@ -176,3 +176,31 @@ async def test_okx_protection_is_seen_resting_at_the_fill_and_its_loss_raises_th
             assert not snap().stop_loss_resting
     finally:
         await mock.stop()
+
+
+async def test_okx_a_position_the_venue_closes_itself_is_booked_closed_and_its_algo_order_canceled(api_keys, monkeypatch):
+    from broker_helpers import SECRETS
+    from net.mock_okx import MockOkx
+
+    monkeypatch.setenv("TUI_TRADER_API_PASSWORD", SECRETS.api_password)
+    mock = MockOkx()
+    await mock.start()
+    try:
+        async with Desk(watched_on(mock.base_url, "okx")) as desk:
+            await until(lambda: ("live", "") in desk.modes(), "live to start")
+            await desk.market("BTCUSDT", 60_000.0, 1_000)
+            await desk.send(command(mode="live", quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0, ts=1_000))
+            live_algos = lambda: [a for a in mock.algos.values() if a["state"] == "live"]  # noqa: E731
+            await until(lambda: len(live_algos()) == 1, "the entry's algo order to rest")
+            del mock.positions["BTC-USDT-SWAP"]  # liquidated / closed by hand in the venue's UI
+            await until(lambda: not live_algos(), "the leftover algo order to be canceled")
+            await until(lambda: alarms(desk), "the alarm")
+            assert "closed on the venue" in alarms(desk)[-1].detail
+            assert rc.journal_positions(desk.worker.journal.commands(), desk.worker.journal.statuses()) == {}
+    finally:
+        await mock.stop()
+
+
+def watched_on(url: str, name: str):
+    s = settings_for(url, name=name, paper=False, account_poll_s=0.3)
+    return msgspec.structs.replace(s, risk=msgspec.structs.replace(s.risk, naked_grace_s=GRACE_S))
