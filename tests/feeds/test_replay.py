@@ -109,6 +109,15 @@ def test_pacer_waits_by_event_time_times_speed_and_restarts_per_file():
     assert p.delay(1_000, now_s=200.0) == 0.0  # a new file starts from its own beginning
 
 
+def test_pacer_plays_through_a_hole_between_recordings_at_once():
+    p = Pacer(speed=20.0)
+    assert p.delay(0, 100.0) == 0.0
+    assert p.delay(60_000, 100.0) == pytest.approx(3.0)  # a minute of market at 20x: 3 s
+    day = 86_400_000
+    assert p.delay(day, 103.0) == 0.0  # the next day's file: no 72-minute wait for a hole in the data
+    assert p.delay(day + 20_000, 103.0) == pytest.approx(1.0)  # and paced again from there
+
+
 # --- the collector replaying ---
 
 

@@ -310,6 +310,7 @@ class Pacer:
     """
 
     MIN_SLEEP_S = 0.001  # shorter waits are not worth a trip through the event loop
+    MAX_GAP_MS = 300_000  # event time missing for longer than this is a hole between files, not a quiet market
 
     def __init__(self, speed: float) -> None:
         if speed <= 0:
@@ -325,6 +326,12 @@ class Pacer:
     def delay(self, event_ms: int, now_s: float) -> float:
         """Seconds to wait (0 when due) for a frame with `event_ms`, given the monotonic time `now_s`."""
         if self._start_event is None:
+            self._start_event = self._latest = event_ms
+            self._start_wall = now_s
+            return 0.0
+        if event_ms - self._latest > self.MAX_GAP_MS:
+            # A hole between recordings (merged files of days apart): played through at once, not waited
+            # out at `speed` (a day at 20x is more than an hour of an idle screen).
             self._start_event = self._latest = event_ms
             self._start_wall = now_s
             return 0.0
