@@ -9,20 +9,8 @@ rested at the venue.
 
 from __future__ import annotations
 
-import pytest
 
-from net.mock_binance import MockBinance
 from reckit import BTC_STOP, BTC_TARGET, Desk, first_session, live_settings, outside_changes, set_keys, until
-
-
-@pytest.fixture
-async def mock():
-    exchange = MockBinance()
-    await exchange.start()
-    try:
-        yield exchange
-    finally:
-        await exchange.stop()
 
 
 def rows(account):

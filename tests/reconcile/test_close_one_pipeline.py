@@ -6,21 +6,10 @@ from __future__ import annotations
 
 import msgspec
 import pytest
-from net.mock_binance import MockBinance
 from reckit import Desk, live_settings, set_keys, until
 from test_mode_pipeline import signal
 
 from tui_trader import messages as m
-
-
-@pytest.fixture
-async def mock():
-    exchange = MockBinance()
-    await exchange.start()
-    try:
-        yield exchange
-    finally:
-        await exchange.stop()
 
 
 async def close(desk: Desk, symbol: str) -> None:

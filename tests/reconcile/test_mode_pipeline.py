@@ -7,8 +7,6 @@ from __future__ import annotations
 import asyncio
 
 import msgspec
-import pytest
-from net.mock_binance import MockBinance
 from reckit import Desk, live_settings, set_keys, until
 
 from tui_trader import messages as m
@@ -16,16 +14,6 @@ from tui_trader.bus.base import Start
 
 IND = m.Indicators(rsi=25.0, macd=1.0, macd_signal=0.5, macd_hist=0.5, bb_upper=61_000.0, bb_middle=60_000.0,
                    bb_lower=59_000.0, sma_fast=60_100.0, sma_slow=60_000.0, ema_fast=60_050.0, ema_slow=60_000.0)
-
-
-@pytest.fixture
-async def mock():
-    exchange = MockBinance()
-    await exchange.start()
-    try:
-        yield exchange
-    finally:
-        await exchange.stop()
 
 
 async def signal(desk: Desk, symbol: str, price: float) -> None:

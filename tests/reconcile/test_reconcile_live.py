@@ -6,22 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from net.mock_binance import MockBinance
 from reckit import (SECRETS, SOL_STOP_ID, Desk, entry, first_session, journal_book, live_settings,
                     outside_changes, set_keys, until)
 from tui_trader.brokers.ccxt_broker import CcxtBroker
 from tui_trader.journal import Journal
 from tui_trader.workers.reconciler import Reconciler
-
-
-@pytest.fixture
-async def mock():
-    exchange = MockBinance()
-    await exchange.start()
-    try:
-        yield exchange
-    finally:
-        await exchange.stop()
 
 
 @pytest.fixture
@@ -235,7 +224,7 @@ async def test_a_position_closed_by_hand_is_booked_closed_and_a_larger_one_taken
 async def test_a_journal_in_sync_is_watched_and_nothing_is_asked(mock, tmp_path, monkeypatch):
     set_keys(monkeypatch)
     journal_path = tmp_path / "journal.sqlite3"
-    first = await first_session(mock.base_url, journal_path)
+    await first_session(mock.base_url, journal_path)
     mock.clear()
     async with Desk(live_settings(mock.base_url, journal_path), interactive=True) as desk:
         await until(desk.reconcile_done, "the reconciliation")
