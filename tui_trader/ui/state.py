@@ -35,6 +35,11 @@ class Quote:
     ask: float = 0.0
     first: float = 0.0  # first trade price seen: "change since start"
     event_time: int = 0  # exchange time of the newest message (ms)
+    # The venue's mark price, funding rate per interval and next funding time (from kind="mark" records;
+    # 0 / None: none seen, e.g. a recording without marks).
+    mark: float = 0.0
+    funding_rate: float | None = None
+    next_funding: int = 0
     spark: collections.deque = field(default_factory=lambda: collections.deque(maxlen=SPARK_POINTS))
     _bucket: int = -1
 
@@ -49,6 +54,12 @@ class Quote:
             elif bucket > self._bucket:
                 self.spark.append(md.price)
                 self._bucket = bucket
+        if md.kind == "mark":
+            if md.mark_price > 0:
+                self.mark = md.mark_price
+            self.funding_rate = md.funding_rate
+            if md.next_funding_time > 0:
+                self.next_funding = md.next_funding_time
         if md.bid > 0:
             self.bid = md.bid
         if md.ask > 0:

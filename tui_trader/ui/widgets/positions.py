@@ -1,5 +1,6 @@
-"""Positions: side, quantity, entry, mark, unrealised PnL and %, SL, TP, leverage, liquidation price; and the
-account totals (equity, realised PnL today, fees today).
+"""Positions: side, quantity, entry, mark, unrealised PnL and %, funding received (+) or paid (−) while open
+(as the broker reports it), SL, TP, leverage, liquidation price; and the account totals (equity, realised PnL
+today, fees today).
 
 What is at risk is always on screen: positions come from the desk's `Portfolio` (folded from the same
 commands and statuses the router folds) and from the acting broker's Account (the venue's positions and the
@@ -38,6 +39,14 @@ RESTS, NOT_RESTING, UNCONFIRMED = "✓", "✗", "…"
 
 FIELDS = (("side", "Side"), ("qty", "Qty"), ("entry", "Entry"), ("mark", "Mark"), ("upnl", "uPnL"),
           ("pnl_pct", "PnL %"), ("sl", "SL"), ("tp", "TP"), ("lev", "Lev"), ("liq", "Liq"))
+# With perpetual data (the venue's marks, or funding booked on a position) a Fund column follows PnL %.
+FUNDING_FIELDS = (*FIELDS[:6], ("fund", "Fund"), *FIELDS[6:])
+
+
+def fields_for(view: View) -> tuple[tuple[str, str], ...]:
+    perpetual = any(q.mark > 0 for q in view.state.quotes.values()) or any(
+        s.funding for s in view.state.account_positions().values())
+    return FUNDING_FIELDS if perpetual else FIELDS
 
 
 def protection(price: float | None, resting: bool | None, style: str, c: Colours) -> Text:
@@ -87,6 +96,7 @@ def position_cells(view: View) -> dict[str, dict[str, Cell]]:
             "mark": num(fmt.price(p.mark_price)),
             "upnl": num(fmt.signed(p.unrealized_pnl), c.signed(p.unrealized_pnl)),
             "pnl_pct": num(fmt.pct(p.pnl_pct), c.signed(p.pnl_pct)),
+            "fund": _funding(snap, c),
             "sl": _sl(p, snap, c),
             "tp": _tp(p, snap, c),
             "lev": num(f"{p.leverage}x"),
@@ -104,12 +114,20 @@ def position_cells(view: View) -> dict[str, dict[str, Cell]]:
             "mark": num(fmt.price(mark)),
             "upnl": num(fmt.signed(upnl), c.signed(upnl)),
             "pnl_pct": num(fmt.pct(pct) if pct is not None else fmt.DASH, c.signed(pct)),
+            "fund": _funding(snap, c),
             "sl": protection(snap.stop_loss, snap.stop_loss_resting, c.sell, c),
             "tp": protection(snap.take_profit, snap.take_profit_resting, c.buy, c),
             "lev": num(f"{snap.leverage}x"),
             "liq": num(fmt.price(snap.liquidation_price), c.warn),
         }
     return out
+
+
+def _funding(snap: m.PositionSnapshot | None, c: Colours) -> Text:
+    """Funding received (+) or paid (−) on the position while open, USDT; – when the broker says nothing."""
+    if snap is None or not snap.funding:
+        return num(fmt.DASH)
+    return num(fmt.signed(snap.funding), c.signed(snap.funding))
 
 
 def _sl(p: Position, snap: m.PositionSnapshot | None, c: Colours) -> Text:
@@ -243,13 +261,14 @@ class PositionsPane(Pane):
             table.display = bool(cells)
         if none.display != (not cells):
             none.display = not cells
+        fields = fields_for(view)
         if not view.narrow:
-            table.shape([("symbol", "Symbol"), *FIELDS])
-            table.sync([(sym, (txt(sym, "bold reverse" if sym == marked else "bold"), *(row[k] for k, _ in FIELDS)))
+            table.shape([("symbol", "Symbol"), *fields])
+            table.sync([(sym, (txt(sym, "bold reverse" if sym == marked else "bold"), *(row[k] for k, _ in fields)))
                         for sym, row in cells.items()])
         else:
             table.shape([("name", ""), *((s, f"▸{s}" if s == marked else s) for s in cells)])
-            table.sync([(k, (txt(label, "bold"), *(cells[s][k] for s in cells))) for k, label in FIELDS]
+            table.sync([(k, (txt(label, "bold"), *(cells[s][k] for s in cells))) for k, label in fields]
                        if cells else [])
         self.query_one("#positions-totals", LiveText).set(totals(view))
         book = self.query_one("#positions-paper-book", LiveText)

@@ -1,4 +1,6 @@
-"""Prices: last, bid, ask, spread, change since start, a sparkline of recent prices and the feed's age."""
+"""Prices: last, bid, ask, spread, change since start, a sparkline of recent prices and the feed's age; with
+perpetual data (the venue's mark records) also the mark price, funding rate (per interval; longs pay it when
+positive) and time to the next funding, for which at 80 columns the spread, change and sparkline give way."""
 
 from __future__ import annotations
 
@@ -6,10 +8,15 @@ from textual.app import ComposeResult
 
 from tui_trader.ui import format as fmt
 from tui_trader.ui.state import SPARK_BUCKET_MS
-from tui_trader.ui.widgets.base import KeyedTable, Pane, View, num, txt
+from tui_trader.ui.widgets.base import Cell, KeyedTable, Pane, View, num, txt
 
+BASIC_COLUMNS = (("symbol", "Symbol"), ("last", "Last"), ("bid", "Bid"), ("ask", "Ask"), ("spread", "Spr bps"),
+                 ("change", "Chg %"), ("trend", "Trend"), ("age", "Age"))
 COLUMNS = (("symbol", "Symbol"), ("last", "Last"), ("bid", "Bid"), ("ask", "Ask"), ("spread", "Spr bps"),
-           ("change", "Chg %"), ("trend", "Trend"), ("age", "Age"))
+           ("mark", "Mark"), ("funding", "Fund %"), ("next", "Next"), ("change", "Chg %"), ("trend", "Trend"),
+           ("age", "Age"))
+NARROW_COLUMNS = (("symbol", "Symbol"), ("last", "Last"), ("bid", "Bid"), ("ask", "Ask"), ("mark", "Mark"),
+                  ("funding", "Fund %"), ("next", "Next"), ("age", "Age"))
 SPARK_MIN, SPARK_MAX = 6, 60
 
 
@@ -18,6 +25,11 @@ def symbols_in_view(view: View) -> list[str]:
     configured = list(view.settings.trading.symbols)
     extra = sorted(set(view.state.quotes) - set(configured))
     return configured + extra
+
+
+def funding_text(rate: float | None) -> str:
+    """A funding rate per interval in percent, signed, to the venue's precision (+0.0100)."""
+    return fmt.DASH if rate is None else f"{rate * 100:+.4f}"
 
 
 class PricesPane(Pane):
@@ -42,30 +54,43 @@ class PricesPane(Pane):
         table = self.query_one(KeyedTable)
         before = self._spark
         width = self.spark_width(table)
-        table.shape(COLUMNS)
+        if not any(q.mark > 0 for q in view.state.quotes.values()):
+            columns = BASIC_COLUMNS  # no marks (a recording or venue without them): nothing to show
+        else:
+            columns = NARROW_COLUMNS if view.narrow else COLUMNS
+        table.shape(columns)
         c = view.colours
         stale = view.state.stale_symbols(view.now_ms, view.settings.feed.stale_after_s)
         rows = []
         for sym in symbols_in_view(view):
             q = view.state.quotes.get(sym)
+            cells: dict[str, Cell]
             if q is None:
-                rows.append((sym, (txt(sym, c.muted), num(fmt.DASH), num(fmt.DASH), num(fmt.DASH), num(fmt.DASH),
-                                   num(fmt.DASH), txt(""), num("waiting", c.muted))))
-                continue
-            is_stale = sym in stale
-            change = q.change_pct
-            age_ms = view.now_ms - q.event_time if q.event_time else None
-            rows.append((sym, (
-                txt(f"{sym} !" if is_stale else sym, f"bold {c.warn}" if is_stale else "bold"),
-                num(fmt.price(q.last), c.muted if is_stale else ""),
-                num(fmt.price(q.bid), c.buy),
-                num(fmt.price(q.ask), c.sell),
-                num(fmt.bps(q.spread_bps)),
-                num(fmt.pct(change), c.signed(change)),
-                txt(fmt.sparkline(q.spark, width), c.muted if is_stale else c.primary),
-                num(f"STALE {fmt.age(age_ms)}" if is_stale else fmt.age(age_ms), f"bold {c.warn}" if is_stale else ""),
-            )))
+                cells = {key: num(fmt.DASH) for key, _ in columns}
+                cells.update(symbol=txt(sym, c.muted), trend=txt(""), age=num("waiting", c.muted))
+            else:
+                is_stale = sym in stale
+                change = q.change_pct
+                age_ms = view.now_ms - q.event_time if q.event_time else None
+                rate = q.funding_rate
+                cells = {
+                    "symbol": txt(f"{sym} !" if is_stale else sym, f"bold {c.warn}" if is_stale else "bold"),
+                    "last": num(fmt.price(q.last), c.muted if is_stale else ""),
+                    "bid": num(fmt.price(q.bid), c.buy),
+                    "ask": num(fmt.price(q.ask), c.sell),
+                    "spread": num(fmt.bps(q.spread_bps)),
+                    "mark": num(fmt.price(q.mark) if q.mark > 0 else fmt.DASH, c.muted if is_stale else ""),
+                    # Red when longs pay (a positive rate), green when they receive.
+                    "funding": num(funding_text(rate), c.signed(-rate if rate else None)),
+                    "next": num(fmt.age(q.next_funding - view.now_ms) if q.next_funding else fmt.DASH),
+                    "change": num(fmt.pct(change), c.signed(change)),
+                    "trend": txt(fmt.sparkline(q.spark, width), c.muted if is_stale else c.primary),
+                    "age": num(f"STALE {fmt.age(age_ms)}" if is_stale else fmt.age(age_ms),
+                               f"bold {c.warn}" if is_stale else ""),
+                }
+            rows.append((sym, tuple(cells[key] for key, _ in columns)))
         table.sync(rows)
         if width < before:
             table.fit_columns()  # the sparklines got shorter: give the width back
-        self.set_title(f"Prices · trend {fmt.age(width * SPARK_BUCKET_MS)}")
+        trend = any(key == "trend" for key, _ in columns)
+        self.set_title(f"Prices · trend {fmt.age(width * SPARK_BUCKET_MS)}" if trend else "Prices")
