@@ -110,7 +110,7 @@ class CcxtBroker(Broker):
         self.settings = settings
         self.xs = settings.exchange
         self.exchange = self.xs.name
-        self.venue: Venue = venue_for(self.xs.name)
+        self.venue: Venue = venue_for(self.xs.name, settings.risk.trigger_price)
         secret_values = [s for s in (secrets.api_key, secrets.api_secret, secrets.api_password) if s]
         logs.REDACT.add(*secret_values)
         self._secrets = secrets

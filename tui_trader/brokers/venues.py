@@ -54,6 +54,15 @@ class Venue:
     # TP/SL once the entry filled): their trigger and size are read back from it, not assumed.
     lists_protection = True
 
+    def __init__(self, trigger_price: str = "mark") -> None:
+        # The price that triggers protective orders (risk.trigger_price): "mark" or "last" (the last trade).
+        # Each venue names it its own way (working_price) and the paper broker triggers on the same one.
+        self.trigger_price = trigger_price
+
+    def working_price(self) -> str:
+        """Binance's workingType: MARK_PRICE or CONTRACT_PRICE (the last trade)."""
+        return "CONTRACT_PRICE" if self.trigger_price == "last" else "MARK_PRICE"
+
     def client_id(self, order_id: str) -> str:
         """Our uuid in the exchange's client-order-id format (Binance: up to 36 chars, uuid as is)."""
         return order_id
@@ -92,10 +101,7 @@ class Venue:
 
     def protective_params(self, purpose: str, price: float, client_id: str) -> dict[str, Any]:
         key = "stopLossPrice" if purpose == "stop_loss" else "takeProfitPrice"
-        # The price that triggers it (risk.trigger_price, set on the venue by the broker; default the mark, as
-        # most traders use): Binance's workingType, MARK_PRICE or CONTRACT_PRICE (the last trade).
-        working = "CONTRACT_PRICE" if getattr(self, "trigger_price", "mark") == "last" else "MARK_PRICE"
-        return {key: price, "reduceOnly": True, "clientOrderId": client_id, "workingType": working}
+        return {key: price, "reduceOnly": True, "clientOrderId": client_id, "workingType": self.working_price()}
 
     def lookup_params(self, client_id: str, trigger: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = {"clientOrderId": client_id}
@@ -145,6 +151,10 @@ class OkxVenue(Venue):
     def client_id(self, order_id: str) -> str:
         return order_id.replace("-", "")  # clOrdId: at most 32 alphanumerics
 
+    def working_price(self) -> str:
+        """OKX's slTriggerPxType / tpTriggerPxType: "mark" or "last"."""
+        return "last" if self.trigger_price == "last" else "mark"
+
     async def prepare(self, ex: Any, symbol: str, leverage: int, margin_mode: str) -> list[str]:
         # One call sets both on OKX (set-leverage carries mgnMode; net position mode).
         try:
@@ -158,9 +168,9 @@ class OkxVenue(Venue):
     def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
         params: dict[str, Any] = {"clientOrderId": client_id, "marginMode": margin_mode}
         if stop_loss is not None:
-            params["stopLoss"] = {"triggerPrice": stop_loss, "type": "market"}
+            params["stopLoss"] = {"triggerPrice": stop_loss, "type": "market", "triggerPriceType": self.working_price()}
         if take_profit is not None:
-            params["takeProfit"] = {"triggerPrice": take_profit, "type": "market"}
+            params["takeProfit"] = {"triggerPrice": take_profit, "type": "market", "triggerPriceType": self.working_price()}
         return params
 
     def reduce_params(self, client_id: str, margin_mode: str) -> dict[str, Any]:
@@ -189,9 +199,11 @@ class OkxVenue(Venue):
         if amount is not None:
             request["newSz"] = ex.amount_to_precision(symbol, amount)
         if stop_loss is not None:
-            request.update(newSlTriggerPx=ex.price_to_precision(symbol, stop_loss), newSlOrdPx="-1")
+            request.update(newSlTriggerPx=ex.price_to_precision(symbol, stop_loss), newSlOrdPx="-1",
+                           newSlTriggerPxType=self.working_price())
         if take_profit is not None:
-            request.update(newTpTriggerPx=ex.price_to_precision(symbol, take_profit), newTpOrdPx="-1")
+            request.update(newTpTriggerPx=ex.price_to_precision(symbol, take_profit), newTpOrdPx="-1",
+                           newTpTriggerPxType=self.working_price())
         algos = await self.open_protection(ex, symbol)
         for algo in algos:
             await ex.privatePostTradeAmendAlgos({**request, "algoId": algo["id"]})
@@ -204,12 +216,16 @@ class BybitVenue(Venue):
     expiring_requests = False
     lists_protection = False  # the SL/TP are fields of the position row
 
+    def working_price(self) -> str:
+        """Bybit's slTriggerBy / tpTriggerBy: MarkPrice or LastPrice."""
+        return "LastPrice" if self.trigger_price == "last" else "MarkPrice"
+
     def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
         params: dict[str, Any] = {"clientOrderId": client_id}
         if stop_loss is not None:
-            params["stopLoss"] = {"triggerPrice": stop_loss}
+            params.update(stopLoss={"triggerPrice": stop_loss}, slTriggerBy=self.working_price())
         if take_profit is not None:
-            params["takeProfit"] = {"triggerPrice": take_profit}
+            params.update(takeProfit={"triggerPrice": take_profit}, tpTriggerBy=self.working_price())
         return params
 
     async def fetch_order(self, ex: Any, order_id: str, symbol: str) -> dict[str, Any]:
@@ -243,9 +259,9 @@ class BybitVenue(Venue):
         market = ex.market(symbol)
         request = {"category": "linear", "symbol": market["id"], "tpslMode": "Full", "positionIdx": 0}
         if stop_loss is not None:
-            request["stopLoss"] = ex.price_to_precision(symbol, stop_loss)
+            request.update(stopLoss=ex.price_to_precision(symbol, stop_loss), slTriggerBy=self.working_price())
         if take_profit is not None:
-            request["takeProfit"] = ex.price_to_precision(symbol, take_profit)
+            request.update(takeProfit=ex.price_to_precision(symbol, take_profit), tpTriggerBy=self.working_price())
         await ex.privatePostV5PositionTradingStop(request)
         return True
 
@@ -260,5 +276,5 @@ class BybitVenue(Venue):
 VENUES: dict[str, type[Venue]] = {"binanceusdm": Venue, "okx": OkxVenue, "bybit": BybitVenue}
 
 
-def venue_for(name: str) -> Venue:
-    return VENUES[name]()
+def venue_for(name: str, trigger_price: str = "mark") -> Venue:
+    return VENUES[name](trigger_price)
