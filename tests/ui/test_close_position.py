@@ -127,3 +127,15 @@ async def test_close_key_is_in_help_and_leaves_the_kill_key_on_the_80_column_foo
         await pilot.press("question_mark")
         await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help screen")
         assert "close_position" in [b.id for _, b in app.screen.key_bindings]
+
+
+async def test_positions_pane_names_the_close_key_while_a_position_is_open(desk, bus):
+    app = desk()
+    async with app.run_test(size=LARGE) as pilot:
+        await ready(pilot)
+        pane = app.screen.query_one(PositionsPane)
+        await app.refresh_desk()
+        assert not pane.border_subtitle  # nothing to close
+        await feed(pilot, bus)
+        assert str(pane.border_subtitle) == "c closes the selected one"
+        assert str(pane.border_title) == "Positions (2 open)"

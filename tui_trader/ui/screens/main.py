@@ -36,7 +36,7 @@ class MainScreen(TimedScreen):
         Binding(keys.default("pause"), "app.pause", "Pause", id="pause"),
         Binding(keys.default("flatten"), "app.flatten", "Flatten", id="flatten"),
         # Not in the footer: at 80 columns it would push the kill key off it. The help lists it, and the
-        # Positions pane's title names it while a position is open.
+        # Positions pane names it at its foot while a position is open.
         Binding(keys.default("close_position"), "app.close_position", "Close pos", show=False, id="close_position"),
         Binding(keys.default("results"), "app.results", "Results", id="results"),
         Binding(keys.default("mode"), "app.toggle_mode", "Mode", id="mode"),

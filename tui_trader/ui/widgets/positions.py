@@ -251,11 +251,12 @@ class PositionsPane(Pane):
         self._symbols = list(cells)
         marked = self.selection() if table.has_focus else None
         naked = unprotected(view)
-        title = f"Positions ({len(cells)} open" + (f" · {len(naked)} UNPROTECTED)" if naked else ")")
+        self.set_title(f"Positions ({len(cells)} open" + (f" · {len(naked)} UNPROTECTED)" if naked else ")"))
+        # The close key is not in the footer (main.py): the pane's bottom border names it while one is open.
         key_label = getattr(self.app, "key_label", None)
-        if cells and key_label is not None:
-            title += f" · {key_label('close_position')} closes one"  # the key is not in the footer (main.py)
-        self.set_title(title)
+        hint = f"{key_label('close_position')} closes the selected one" if cells and key_label is not None else ""
+        if self.border_subtitle != hint:
+            self.border_subtitle = hint
         none = self.query_one("#positions-none", LiveText)
         if table.display != bool(cells):
             table.display = bool(cells)
