@@ -98,3 +98,38 @@ def test_set_gives_instrument_rules_and_fill_options(files, capsys, tmp_path):
     assert "inferred" not in err
     code, _, err = backtest(capsys, "--data", pepe, "--set", "backtest.entry=tomorrow")
     assert code == 1 and "backtest.entry" in err
+
+
+def test_funding_rate_pays_funding_across_funding_times_apart_from_fees_and_reconciles(files, capsys, tmp_path):
+    import csv
+
+    code, _, _ = backtest(capsys, "--data", files[0], "--funding-rate", "0.001", "--export", tmp_path / "out")
+    assert code == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    trades = list(csv.DictReader(io.StringIO((tmp_path / "out" / "trades.csv").read_text())))
+    funded = [t for t in trades if float(t["funding"]) != 0]
+    # Funding only falls on trips open across a funding time (00:00, 08:00, 16:00 UTC).
+    assert funded
+    for t in funded:  # a funding time (every 8 h from 00:00 UTC) lies between entry and exit
+        assert int(t["entry_ts"]) // 28_800_000 < int(t["exit_ts"]) // 28_800_000, t
+    assert report["funding"] == pytest.approx(sum(float(t["funding"]) for t in trades))
+    for t in trades:
+        assert float(t["net"]) == pytest.approx(float(t["pnl"]) - float(t["fees"]) - float(t["funding"]))
+    # Sum of trade PnL minus fees minus funding equals the equity change, to the cent.
+    equity = (tmp_path / "out" / "equity.csv").read_text().splitlines()
+    final = float(equity[-1].split(",")[2])
+    total = sum(float(t["pnl"]) for t in trades) - sum(float(t["fees"]) for t in trades) - report["funding"]
+    assert round(total, 2) == round(final - report["starting_equity"], 2) == round(report["net_pnl"], 2)
+    # The table shows funding as its own figure, not folded into fees.
+    _, table, _ = backtest(capsys, "--data", files[0], "--funding-rate", "0.001")
+    line = next(x for x in table.splitlines() if x.strip().startswith("funding"))
+    side = "paid" if report["funding"] > 0 else "received"
+    assert f"{side} {abs(report['funding']):,.2f} USDT" in line
+    assert f"{report['fees']:,.2f} USDT" in next(x for x in table.splitlines() if "gross PnL / fees" in x)
+    # The trades list gives each trip's funding its own column and the total its own figure.
+    from tui_trader.results.export import read_trades_csv
+    from tui_trader.results.render import render_trades
+
+    listing = render_trades(read_trades_csv((tmp_path / "out" / "trades.csv").read_text())).splitlines()
+    assert listing[1].split()[9:11] == ["funding", "net"]
+    assert listing[-1].endswith(f"funding {side} {abs(report['funding']):,.2f} USDT)")

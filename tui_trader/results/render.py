@@ -43,6 +43,11 @@ def _breakdown_rows(items: dict[str, Breakdown], names: dict[str, str] | None = 
              f"{b.avg_trade:,.2f}"] for k, b in items.items()]
 
 
+def funding_text(paid: float) -> str:
+    """Funding as a trader reads it: what it cost ("paid") or brought ("received"), never a bare sign."""
+    return f"{'paid' if paid > 0 else 'received'} {abs(paid):,.2f} USDT"
+
+
 def render_report(r: Report) -> str:
     dd = r.max_drawdown
     dd_when = f"{iso(dd.peak_ts)} → {iso(dd.trough_ts)}" if dd.peak_ts is not None and dd.trough_ts is not None else ""
@@ -54,7 +59,9 @@ def render_report(r: Report) -> str:
         ("win rate", f"{r.win_rate_pct:.1f}%"),
         ("net PnL", f"{r.net_pnl:,.2f} USDT ({r.return_pct:+.2f}%)"),
         ("equity", f"{r.starting_equity:,.2f} → {r.final_equity:,.2f} USDT"),
-        ("gross PnL / fees", f"{r.gross_pnl:,.2f} / {r.fees:,.2f} USDT" + (f" / funding {r.funding:,.2f}" if r.funding else "")),
+        ("gross PnL / fees", f"{r.gross_pnl:,.2f} / {r.fees:,.2f} USDT"),
+        # Its own figure, apart from fees: net = gross − fees − funding paid (+ funding received).
+        *([("funding", funding_text(r.funding))] if r.funding else []),
         ("profit factor", _num(r.profit_factor)),
         ("expectancy", f"{r.expectancy:,.2f} USDT per trade"),
         ("max drawdown", f"{dd.amount:,.2f} USDT ({dd.pct:.2f}%), {duration(dd.duration_ms)}{recovered}"),
@@ -81,11 +88,15 @@ def render_report(r: Report) -> str:
 
 
 def render_trades(trips: Sequence[Trip]) -> str:
+    # A funding column (paid +, received −) only when some trip paid or received funding.
+    funded = any(t.funding for t in trips)
     rows = [[t.symbol, t.side, f"{t.quantity:g}", iso(t.entry_ts), f"{t.entry_price:,.2f}", iso(t.exit_ts),
-             f"{t.exit_price:,.2f}", f"{t.pnl:,.2f}", f"{t.fees:,.2f}", f"{t.net:,.2f}",
-             REASON_NAMES.get(t.reason, t.reason)] for t in trips]
-    header = ("symbol", "side", "qty", "entry", "price", "exit", "price", "pnl", "fees", "net", "reason")
+             f"{t.exit_price:,.2f}", f"{t.pnl:,.2f}", f"{t.fees:,.2f}", *([f"{t.funding:,.2f}"] if funded else []),
+             f"{t.net:,.2f}", REASON_NAMES.get(t.reason, t.reason)] for t in trips]
+    header = ("symbol", "side", "qty", "entry", "price", "exit", "price", "pnl", "fees", *(("funding",) if funded else ()),
+              "net", "reason")
     lines = _table(f"{len(trips)} trades", header, rows)
     total = sum(t.net for t in trips)
-    lines.append(f"net {total:,.2f} USDT (pnl {sum(t.pnl for t in trips):,.2f}, fees {sum(t.fees for t in trips):,.2f})")
+    funding = f", funding {funding_text(sum(t.funding for t in trips))}" if funded else ""
+    lines.append(f"net {total:,.2f} USDT (pnl {sum(t.pnl for t in trips):,.2f}, fees {sum(t.fees for t in trips):,.2f}{funding})")
     return "\n".join(lines) + "\n"
