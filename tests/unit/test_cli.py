@@ -16,6 +16,10 @@ from tui_trader import logs
 from tui_trader.cli import main
 
 SUBCOMMANDS = ["headless", "worker", "ui", "record", "bench", "doctor"]
+# The doctor's feed and exchange checks aimed at a closed loopback port: refused at once, where the public
+# hosts would take the internet (or a resolver's timeouts) and say nothing these tests look at. `--timeout 1`
+# for the same reason: the feed check retries refused connections until its timeout.
+CLOSED_VENUE = '[feed]\nws_base_url = "ws://127.0.0.1:9"\n[exchange]\napi_base_url = "http://127.0.0.1:9"\n'
 
 
 def cli(*args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
@@ -33,21 +37,21 @@ def test_every_command_has_help(command, capsys):
 
 def test_doctor_fails_when_live_trading_has_no_keys(tmp_path):
     conf = tmp_path / "s.toml"
-    conf.write_text("[trading]\npaper_trading = false\n")
-    run = cli("doctor", "--config", str(conf))
+    conf.write_text("[trading]\npaper_trading = false\n" + CLOSED_VENUE)
+    run = cli("doctor", "--config", str(conf), "--timeout", "1")
     assert run.returncode == 1
     assert "[FAIL] API keys: not set" in run.stdout and "live mode needs them" in run.stdout
 
 
 def test_unreachable_fluvio_is_one_clear_line_and_a_failure(tmp_path):
     conf = tmp_path / "s.toml"
-    conf.write_text('[bus]\nbackend = "fluvio"\nfluvio_endpoint = "127.0.0.1:9"\nconnect_timeout_s = 5\n')
+    conf.write_text('[bus]\nbackend = "fluvio"\nfluvio_endpoint = "127.0.0.1:9"\nconnect_timeout_s = 5\n' + CLOSED_VENUE)
     run = cli("headless", "--config", str(conf), "--duration", "1")
     assert run.returncode == 1
     err = run.stderr.strip()
     assert "Traceback" not in err and len(err.splitlines()) == 1
     assert "127.0.0.1:9" in err and 'bus.backend = "embedded"' in err
-    doctor = cli("doctor", "--config", str(conf))
+    doctor = cli("doctor", "--config", str(conf), "--timeout", "1")
     assert doctor.returncode == 1 and "[FAIL] bus: cannot reach the Fluvio cluster at 127.0.0.1:9" in doctor.stdout
 
 
