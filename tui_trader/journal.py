@@ -24,7 +24,7 @@ from tui_trader import journal_lock, paths
 from tui_trader import messages as m
 from tui_trader.errors import JournalError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MIGRATIONS: dict[int, str] = {
     # 0 → 1: the first schema.
@@ -57,6 +57,17 @@ MIGRATIONS: dict[int, str] = {
     ALTER TABLE statuses ADD COLUMN command_id TEXT;
     CREATE INDEX statuses_command ON statuses(command_id);
     ALTER TABLE commands ADD COLUMN completions INTEGER NOT NULL DEFAULT 0;
+    """,
+    # 2 → 3: funding settlements (paper), kept apart from the fees that ride on fills: what each open
+    # position received (+) or paid (−) at a funding time, so the results count it on its own.
+    3: """
+    CREATE TABLE funding (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        ts INTEGER NOT NULL,
+        mode TEXT NOT NULL,
+        symbol TEXT NOT NULL,
+        amount REAL NOT NULL
+    );
     """,
 }
 
@@ -354,6 +365,18 @@ class Journal:
         with self._lock:
             rows = self._db.execute("SELECT body FROM statuses ORDER BY seq").fetchall()
         return [_status_decoder.decode(r[0]) for r in rows]
+
+    @_reported
+    def record_funding(self, ts: int, mode: m.Mode, symbol: str, amount: float) -> None:
+        """A funding settlement at `ts` (the funding time): `amount` received (+) or paid (−), USDT."""
+        with self._lock:
+            self._db.execute("INSERT INTO funding(ts, mode, symbol, amount) VALUES (?, ?, ?, ?)", (ts, mode, symbol, amount))
+
+    @_reported
+    def funding(self) -> list[tuple[int, str, str, float]]:
+        """Every funding settlement (ts, mode, symbol, amount received + / paid −) in the order written."""
+        with self._lock:
+            return self._db.execute("SELECT ts, mode, symbol, amount FROM funding ORDER BY seq").fetchall()
 
     # --- snapshots and state ----------------------------------------------------------------------
 

@@ -78,3 +78,28 @@ def test_no_journal_is_one_line(tmp_path, capsys):
 def test_report_of_a_period_without_trades_says_so(config, capsys):
     assert main(["report", "--config", str(config), "--mode", "live"]) == 0
     assert capsys.readouterr().out == "no closed live trades in the journal for this period\n"
+
+
+def test_journaled_funding_is_its_own_figure_in_trades_and_report(tmp_path, capsys):
+    journal = tmp_path / "journal.sqlite3"
+    j = Journal(journal)
+    j.complete("a", [st("a", "buy", "entry", 0.1, 30_000.0, 1.5, T + 1000)])
+    j.record_funding(T + 8 * 3_600_000, "paper", "BTCUSDT", -3.0)  # the long paid 3 USDT at 08:00
+    j.complete("c", [st("c", "sell", "close", 0.1, 30_100.0, 1.5, T + 9 * 3_600_000)])
+    j.complete("b", [st("b", "sell", "entry", 1.0, 2_000.0, 1.0, T + DAY, symbol="ETHUSDT")])
+    j.record_funding(T + DAY + 8 * 3_600_000, "paper", "ETHUSDT", 0.2)  # the short received 0.2 USDT
+    j.complete("d", [st("d", "buy", "close", 1.0, 2_000.0, 1.0, T + DAY + 9 * 3_600_000, symbol="ETHUSDT")])
+    j.close()
+    cfg = tmp_path / "settings.toml"
+    cfg.write_text(f'[journal]\npath = "{journal}"\n')
+    assert main(["trades", "--config", str(cfg), "--csv"]) == 0
+    rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(float(r["pnl"]), float(r["fees"]), float(r["funding"])) for r in rows] == [
+        (pytest.approx(10.0), 3.0, 3.0), (0.0, 2.0, -0.2)]
+    assert [float(r["net"]) for r in rows] == [pytest.approx(4.0), pytest.approx(-1.8)]
+    assert main(["report", "--config", str(cfg), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["fees"], report["funding"]) == (5.0, pytest.approx(2.8))
+    assert report["final_equity"] - 10_000 == pytest.approx(10.0 - 5.0 - 2.8)
+    assert main(["report", "--config", str(cfg)]) == 0
+    assert re.search(r"funding +paid 2\.80 USDT", capsys.readouterr().out)

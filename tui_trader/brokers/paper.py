@@ -111,6 +111,8 @@ class PaperBroker(Broker):
         # symbol → (next funding time ms, rate announced for it); settled once the market's time passes it.
         self.next_funding: dict[str, tuple[int, float]] = {}
         self.funding_paid = 0.0  # net funding over the session: received (+) or paid (−), USDT
+        # Settlements not yet taken by the caller (the executor journals them): (funding time ms, symbol, amount).
+        self.settled: list[tuple[int, str, float]] = []
         self.book = rules if rules is not None else RulesBook()
         self.band = PriceBand(risk.price_band_pct)
         self.wallet = settings.starting_balance  # realised balance: deposits + realised PnL − fees
@@ -233,6 +235,12 @@ class PaperBroker(Broker):
         pos.funding += amount
         self.funding_paid += amount
         self.wallet += amount
+        self.settled.append((when, symbol, amount))
+
+    def take_settlements(self) -> list[tuple[int, str, float]]:
+        """The funding settlements since the last call: (funding time ms, symbol, received + / paid −)."""
+        out, self.settled = self.settled, []
+        return out
 
     # --- the simulation (synchronous) ---------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from tui_trader.results.render import render_report
 
 def run(args) -> int:
     settings, _ = load_settings(args)
-    book = history.trips_of(history.read_statuses(settings), args.mode)
+    statuses, funding = history.read_journal(settings)
+    book = history.trips_of(statuses, args.mode, funding)
     report, _ = history.period_report(book, settings.paper.starting_balance, parse_time(args.start),
                                           parse_time(args.end), args.mode)
     if args.json:

@@ -13,7 +13,8 @@ from tui_trader.results.render import render_trades
 
 def run(args) -> int:
     settings, _ = load_settings(args)
-    book = history.trips_of(history.read_statuses(settings), args.mode)
+    statuses, funding = history.read_journal(settings)
+    book = history.trips_of(statuses, args.mode, funding)
     trips = history.in_period(book.closed, parse_time(args.start), parse_time(args.end))
     trips.sort(key=lambda t: (t.exit_ts, t.symbol))
     sys.stdout.write(trades_csv(trips) if args.csv else render_trades(trips))

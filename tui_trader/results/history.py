@@ -3,7 +3,8 @@ price), so the round trips of paper and live trading are rebuilt from it at any 
 
 A trip belongs to a period when it closed in it (`since` inclusive, `until` exclusive). The equity curve of a
 journal period is the realised one: the starting equity plus each closed trip's net, at its exit time (the
-journal keeps no per-minute marks). The starting equity is `paper.starting_balance` plus the net of the
+journal keeps no per-minute marks). Funding settlements (journaled on their own, paper) are charged to the trip
+open at their time, so a trip's net is its PnL − fees − funding paid (+ funding received). The starting equity is `paper.starting_balance` plus the net of the
 trips closed before the period (paper), or the first trip's account base for live, which the journal does not
 know: there it is the paper starting balance too, and the report says so.
 """
@@ -16,10 +17,14 @@ import numpy as np
 
 from tui_trader import messages as m
 from tui_trader.results.report import Report, build_report
-from tui_trader.results.trips import Trip, TripBook, round_trips
+from tui_trader.results.trips import Trip, TripBook
+
+# A funding settlement: (funding time ms, mode, symbol, amount received + / paid −).
+Funding = tuple[int, str, str, float]
 
 
-def read_statuses(settings) -> list[m.OrderStatus]:
+def read_journal(settings) -> tuple[list[m.OrderStatus], list[Funding]]:
+    """The journal's statuses and funding settlements, in the order written."""
     from tui_trader.journal import Journal, journal_path
 
     path = journal_path(settings)
@@ -29,13 +34,33 @@ def read_statuses(settings) -> list[m.OrderStatus]:
         raise TuiTraderError(f"no journal at {path}: nothing has traded yet (or set journal.path)", "Trades")
     journal = Journal(path, read_only=True)
     try:
-        return journal.statuses()
+        return journal.statuses(), journal.funding()
     finally:
         journal.close()
 
 
-def trips_of(statuses: Iterable[m.OrderStatus], mode: m.Mode | None = None) -> TripBook:
-    return round_trips(st for st in statuses if mode is None or st.mode == mode)
+def read_statuses(settings) -> list[m.OrderStatus]:
+    return read_journal(settings)[0]
+
+
+def trips_of(statuses: Iterable[m.OrderStatus], mode: m.Mode | None = None,
+             funding: Iterable[Funding] = ()) -> TripBook:
+    """Round trips of `mode` (None: every mode); each funding settlement is charged to the trip open at its time
+    (a settlement comes before a fill of the same time: the broker settles before it fills on that price)."""
+    book = TripBook()
+    due = sorted((f for f in funding if mode is None or f[1] == mode), key=lambda f: f[0])
+    i = 0
+    for st in statuses:
+        if mode is not None and st.mode != mode:
+            continue
+        while i < len(due) and due[i][0] <= st.ts:
+            _, md, symbol, amount = due[i]
+            book.add_funding(md, symbol, -amount)  # type: ignore[arg-type]  # the trip counts what it paid
+            i += 1
+        book.apply(st)
+    for _, md, symbol, amount in due[i:]:
+        book.add_funding(md, symbol, -amount)  # type: ignore[arg-type]
+    return book
 
 
 def in_period(trips: Iterable[Trip], since: int | None, until: int | None) -> list[Trip]:

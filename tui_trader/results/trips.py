@@ -5,7 +5,7 @@ desk: statuses go through `portfolio.Portfolio`, the one place that turns cumula
 increments and books realised PnL, so a trip's PnL is exactly what the router and the positions pane saw.
 
 A trip's `pnl` is the realised PnL of its reductions (before fees), `fees` every fee of its fills (the entry's
-included), `funding` what funding payments cost it (backtest only), and `net = pnl - fees - funding`. A fill
+included), `funding` what funding payments cost it (paid +, received −: the backtest's, and paper's as journaled), and `net = pnl - fees - funding`. A fill
 that flips a position closes one trip and opens the next; its fee is split between them by quantity.
 Paper and live statuses are folded apart (they are different accounts).
 

@@ -235,6 +235,9 @@ class ExecutorWorker(Worker):
             if md.kind == "trade" and math.isfinite(md.price) and md.price > 0 and md.symbol in self.settings.trading.symbols:
                 self._last_trade[md.symbol] = (md.price, md.event_time)
             reports = self.paper.on_market(md)
+            for when, symbol, amount in self.paper.take_settlements():
+                # Journaled on their own, apart from fees: the results charge them to the trip open then.
+                self.journal.record_funding(when, "paper", symbol, amount)
             if reports:
                 await self._publish(reports, "paper")
             if self._paper_in_use():
