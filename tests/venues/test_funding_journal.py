@@ -44,3 +44,19 @@ async def test_paper_funding_is_journaled_and_charged_to_the_trip(side, received
         final = desk.worker.summary()["final_balance"]
         assert round(trip.pnl - trip.fees - trip.funding, 2) == round(final - 10_000.0, 2)
         assert trip.fees == pytest.approx(desk.worker.summary()["fees"])  # funding is not folded into fees
+
+
+async def test_a_restarted_paper_account_keeps_the_funding_it_paid():
+    from tui_trader.brokers.paper import PaperBroker
+
+    async with Desk(settings_for()) as desk:
+        await desk.market("BTCUSDT", 60_000.0, 1_000)
+        await desk.send(command(quantity=0.01, ts=1_000))
+        await desk.bus.publish(m.MARKET_DATA, "BTCUSDT", m.encode(mark(2_000, 60_000.0)))
+        await desk.bus.wait_idle()
+        await desk.market("BTCUSDT", 60_000.0, 6_000)
+        before = desk.worker.paper.wallet
+        journal = desk.ctx.shared["journal"]
+        again = PaperBroker(desk.ctx.settings.paper)
+        again.restore(journal.commands(), journal.statuses(), journal.funding())
+        assert again.wallet == pytest.approx(before) and again.funding_paid == pytest.approx(-0.06)

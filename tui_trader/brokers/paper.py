@@ -34,6 +34,7 @@ fills (the replay's determinism rests on it). The async methods only satisfy the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -127,9 +128,11 @@ class PaperBroker(Broker):
         self.fills = 0
         self.fees = 0.0
 
-    def restore(self, commands: list[m.OrderCommand], statuses: list[m.OrderStatus]) -> str:
-        """Rebuild the account from journaled paper commands and fills (a restart of a live-clock paper desk):
-        the wallet, open positions and their resting triggers. Returns what was restored, for the log."""
+    def restore(self, commands: list[m.OrderCommand], statuses: list[m.OrderStatus],
+                funding: Iterable[tuple[int, str, str, float]] = ()) -> str:
+        """Rebuild the account from journaled paper commands, fills and funding settlements (ts, mode, symbol,
+        received + / paid −) (a restart of a live-clock paper desk): the wallet, open positions and their
+        resting triggers. Returns what was restored, for the log."""
         from tui_trader.portfolio.positions import Portfolio  # the one fold of fills into positions
 
         book = Portfolio(self.settings.starting_balance)
@@ -140,7 +143,8 @@ class PaperBroker(Broker):
         for st in statuses:
             if st.mode == "paper":
                 book.apply(st)
-        self.wallet = self.settings.starting_balance + book.realized_pnl - book.fees
+        self.funding_paid = sum(amount for _, mode, _, amount in funding if mode == "paper")
+        self.wallet = self.settings.starting_balance + book.realized_pnl - book.fees + self.funding_paid
         self.fees = book.fees
         mmr = self.settings.maintenance_margin_rate
         placed = _placed_protection(statuses)

@@ -598,7 +598,7 @@ class ExecutorWorker(Worker):
         if self.ctx.replay_files:
             return
         self._live_sent.update(c.id for c in jr.commands())
-        restored = self.paper.restore(jr.commands(), jr.statuses())
+        restored = self.paper.restore(jr.commands(), jr.statuses(), jr.funding())
         if restored:
             self.log.info("paper account from the journal: %s", restored)
         pending = jr.unpublished()
