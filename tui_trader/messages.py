@@ -28,8 +28,11 @@ CONTROL = "trading-control"
 HEALTH = "trading-health"
 # Balance and positions as the broker sees them (paper or exchange), published by the executor.
 ACCOUNT = "trading-account"
+# Each symbol's latest indicator values and scores, from the indicator worker at most every few hundred ms of
+# the clock, signal or not: what the desk's Indicators pane shows (market-data-like, may be conflated).
+INDICATOR_VALUES = "trading-indicators"
 
-TOPICS: tuple[str, ...] = (MARKET_DATA, SIGNALS, ORDERS, ORDER_STATUS, CONTROL, HEALTH, ACCOUNT)
+TOPICS: tuple[str, ...] = (MARKET_DATA, SIGNALS, ORDERS, ORDER_STATUS, CONTROL, HEALTH, ACCOUNT, INDICATOR_VALUES)
 # Records on these topics are never dropped by the embedded bus; the others may be conflated.
 LOSSLESS_TOPICS: frozenset[str] = frozenset({SIGNALS, ORDERS, ORDER_STATUS, CONTROL, ACCOUNT})
 
@@ -106,6 +109,20 @@ class TradingSignal(_Message, frozen=True, kw_only=True):
     reasons: list[str]
     indicators: Indicators
     price: float
+    ts: int
+
+
+class IndicatorValues(_Message, frozen=True, kw_only=True):
+    """A symbol's indicators at its latest evaluated point, whether or not it made a signal: the scores and
+    the rules that fired there (as a signal's), `points` taken so far, `price` the point's close."""
+
+    symbol: str
+    indicators: Indicators
+    price: float
+    buy_score: int
+    sell_score: int
+    reasons: list[str]
+    points: int
     ts: int
 
 
@@ -212,7 +229,7 @@ class Account(_Message, frozen=True, kw_only=True):
     ts: int
 
 
-Message = MarketData | TradingSignal | OrderCommand | OrderStatus | Control | Health | Account
+Message = MarketData | TradingSignal | OrderCommand | OrderStatus | Control | Health | Account | IndicatorValues
 
 TOPIC_TYPES: dict[str, type[msgspec.Struct]] = {
     MARKET_DATA: MarketData,
@@ -222,6 +239,7 @@ TOPIC_TYPES: dict[str, type[msgspec.Struct]] = {
     CONTROL: Control,
     HEALTH: Health,
     ACCOUNT: Account,
+    INDICATOR_VALUES: IndicatorValues,
 }
 
 _encoder = msgspec.json.Encoder()

@@ -29,6 +29,8 @@ def sample_messages():
         m.Control(command="kill", origin="desk", ts=7),
         m.Health(component="feed:public-1", state="live", symbols=["BTCUSDT"], ts=8),
         m.Account(mode="paper", exchange="paper", balance_total=1.0, balance_free=1.0, ts=9),
+        m.IndicatorValues(symbol="BTCUSDT", indicators=ind, price=60000.5, buy_score=1, sell_score=2,
+                          reasons=["macd>signal:+1", "rsi>70:+2"], points=57, ts=10),
     ]
 
 
@@ -59,6 +61,10 @@ def test_wire_field_names_match_the_contract():
                                      "filled_qty", "avg_price", "fee", "stop_loss_order_id", "take_profit_order_id",
                                      "stop_loss_price", "take_profit_price", "error", "mode", "ts"}
     assert fields["Control"] == {"command", "arg", "origin", "ts"}
+    assert fields["IndicatorValues"] == {"symbol", "indicators", "price", "buy_score", "sell_score", "reasons",
+                                         "points", "ts"}
+    assert m.TOPIC_TYPES[m.INDICATOR_VALUES] is m.IndicatorValues and m.INDICATOR_VALUES in m.TOPICS
+    assert m.INDICATOR_VALUES not in m.LOSSLESS_TOPICS  # the desk only needs each symbol's newest
 
 
 def test_topic_names_are_fluvio_legal():

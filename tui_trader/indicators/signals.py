@@ -62,7 +62,7 @@ class Counters:
 
 
 class _Symbol:
-    __slots__ = ("indicators", "bars", "last_kind", "last_price", "suspect", "seen")
+    __slots__ = ("indicators", "bars", "last_kind", "last_price", "suspect", "seen", "values", "mask", "close")
 
     def __init__(self, cfg: IndicatorSettings, bar_ms: int) -> None:
         self.indicators = IndicatorSet(cfg)
@@ -71,6 +71,12 @@ class _Symbol:
         self.last_price = 0.0  # the last accepted trade (0: none yet)
         self.suspect = 0.0  # the latest trade of an excursion beyond the band (0: none)
         self.seen = 0  # trades in a row that agree with it
+        # The latest evaluated point, for the desk's live values (read at most a few times a second, so the
+        # per-point cost is three stores): its values (Values order; None before every indicator has one),
+        # the rules' fired mask and its close.
+        self.values: tuple[float, ...] | None = None
+        self.mask = 0
+        self.close = 0.0
 
 
 class SignalEngine:
@@ -198,6 +204,7 @@ class SignalEngine:
         # sma_slow, ema_fast, ema_slow
         mask = scorer.fired(v[0], v[1], v[2], v[4], v[6], v[7], v[8], v[9], v[10], close)
         kind = scorer.kinds[mask]
+        state.values, state.mask, state.close = v, mask, close
         previous = state.last_kind
         state.last_kind = kind
         if kind is None or (kind == previous and not self.every):
@@ -217,6 +224,7 @@ class SignalEngine:
         self.counters.resets += 1
         state.indicators = IndicatorSet(self.cfg)
         state.last_kind = None
+        state.values = None
 
 
 def _finite(values: tuple[float, ...] | None) -> bool:

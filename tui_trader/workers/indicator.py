@@ -10,7 +10,11 @@ A thin shell around `indicators.SignalEngine` (pure). What the shell adds:
   Health) and warms up from the live stream instead. A replay never warms up: it must not depend on the
   network, and its first points are the file's;
 - live, bars of a quiet symbol also close on the clock (`BAR_GRACE_MS` after their end, so trades still in
-  flight are not cut off); in a replay only trades close bars.
+  flight are not cut off); in a replay only trades close bars;
+- each symbol's latest values and scores go to trading-indicators (IndicatorValues) for the desk, signal or
+  not, at most once per `IND_VALUES_MIN_MS` of the clock (event time in a replay, so replays stay
+  deterministic): the engine keeps what its scoring computed at the last evaluated point, so this costs no
+  indicator work, only a clock read and a look-up per trade.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import importlib
 import sys
 import threading
 from collections import deque
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import msgspec
 from msgspec.structs import replace
@@ -29,6 +33,7 @@ from tui_trader import messages as m
 from tui_trader.bus.base import Start
 from tui_trader.exchange import create_exchange, unified_symbol
 from tui_trader.indicators.bars import split_klines
+from tui_trader.indicators.engine import Values
 from tui_trader.indicators.scoring import Scorer
 from tui_trader.indicators.signals import Emitted, SignalEngine
 from tui_trader.settings import (
@@ -49,6 +54,9 @@ WARMUP_TIMEOUT_S = 30.0
 # dropped (deque maxlen) and counted as `warmup_dropped`: the newest trades matter most once history is in.
 WARMUP_BUFFER = 100_000
 BAR_GRACE_MS = 5_000
+# Least clock time between two IndicatorValues of one symbol: the desk redraws a few times a second, so
+# values for every trade of a busy symbol would only be conflated away.
+IND_VALUES_MIN_MS = 250
 
 _BOOK_MARK = b'"kind":"book"'
 _BOOK = object()  # what the decoder returns for a book update it did not decode
@@ -153,6 +161,9 @@ class IndicatorWorker(Worker):
         self._ready: set[str] = set()  # symbols whose indicators all have values (warm-up reported done)
         self._warm_points: dict[str, int] = {}  # points last reported per symbol while warming
         self._held: deque[m.MarketData] | None = None
+        self._values_due: dict[str, int] = {}  # per symbol: clock time before which no values go out
+        self._values_sent: dict[str, Any] = {}  # per symbol: the engine's values tuple last published
+        self.values_published = 0
         self.warmup_dropped = 0
 
     # --- the pure step (also what the benchmark times) ---------------------------------------------
@@ -190,6 +201,29 @@ class IndicatorWorker(Worker):
             await self.publish(m.SIGNALS, e.symbol, self.to_message(e))
             self.published += 1
 
+    def values_message(self, symbol: str, now_ms: int) -> m.IndicatorValues | None:
+        """The symbol's values at its latest evaluated point, if one was evaluated since the last values sent
+        and `IND_VALUES_MIN_MS` have passed since then (None otherwise, and before every indicator has a value)."""
+        if now_ms < self._values_due.get(symbol, 0):
+            return None
+        state = self.engine.symbols.get(symbol)
+        if state is None or state.values is None or state.values is self._values_sent.get(symbol):
+            return None
+        self._values_sent[symbol] = state.values
+        self._values_due[symbol] = now_ms + IND_VALUES_MIN_MS
+        ev = self.engine.scorer.evaluation(state.mask)
+        return m.IndicatorValues(symbol=symbol, indicators=m.Indicators(**Values(*state.values)._asdict()),
+                                 price=state.close, buy_score=ev.buy, sell_score=ev.sell, reasons=list(ev.reasons),
+                                 points=state.indicators.points, ts=now_ms)
+
+    async def _publish_values(self, symbols: Iterable[str]) -> None:
+        now = self.ctx.clock.now_ms()
+        for symbol in symbols:
+            msg = self.values_message(symbol, now)
+            if msg is not None:
+                await self.publish(m.INDICATOR_VALUES, symbol, msg)
+                self.values_published += 1
+
     # --- the shell ---------------------------------------------------------------------------------
 
     async def run(self) -> None:
@@ -206,6 +240,8 @@ class IndicatorWorker(Worker):
         # A replay reads the topic from its start: the collector may publish before this subscribes.
         start = Start.BEGINNING if replay else Start.END  # type: ignore[attr-defined]
         on_trade = self.engine.on_trade
+        now_ms = ctx.clock.now_ms
+        values_due = self._values_due
         try:
             async for _record, md in self.consume(m.MARKET_DATA, start):
                 if md is _BOOK or md.kind != "trade":
@@ -223,6 +259,8 @@ class IndicatorWorker(Worker):
                     await self._publish_all(emitted)
                 if md.symbol not in self._ready:
                     await self._report_warmup(md.symbol)
+                if now_ms() >= values_due.get(md.symbol, 0):
+                    await self._publish_values((md.symbol,))
         finally:
             for t in tasks:
                 t.cancel()
@@ -242,6 +280,7 @@ class IndicatorWorker(Worker):
             for md in held or ():
                 emitted.extend(self.engine.on_trade(md.symbol, md.price, md.event_time))
         await self._publish_all(emitted)
+        await self._publish_values(list(self.engine.symbols))
         bars = self.warmup.get("bars", {})
         await self.health(f"worker:{self.name}", "running", detail, symbols=list(self.ctx.settings.trading.symbols),
                           counters={f"warmup_bars:{s}": n for s, n in bars.items()})
@@ -286,6 +325,7 @@ class IndicatorWorker(Worker):
             emitted = self.engine.close_bars(clock.now_ms() - BAR_GRACE_MS)
             if emitted:
                 await self._publish_all(emitted)
+            await self._publish_values(list(self.engine.symbols))
 
     # --- reporting ---------------------------------------------------------------------------------
 
@@ -313,7 +353,7 @@ class IndicatorWorker(Worker):
         out.update(trades=c.trades, books=self.books, rejected=c.rejected, quarantined=c.quarantined,
                    unconfigured=c.unconfigured, resets=c.resets, warmup_dropped=self.warmup_dropped, late_trades=c.late,
                    fills_cut=c.fills_cut, points=c.points, warmup_points=c.warmup_points, evaluations=c.evaluations,
-                   published=self.published)
+                   published=self.published, values_published=self.values_published)
         out.update({f"signals:{kind}": n for kind, n in c.signals.items()})
         return out
 
