@@ -2,9 +2,9 @@
 
 The desk is a consumer like any other, with two promises to the pipeline:
 - it never takes part in the replay's lockstep (`tracked=False`), so a slow screen cannot hold a replay;
-- it never does work per market-data record that it does not need: market data and health are conflated
-  subscriptions, and market data is not even decoded per record. Only the newest record of each symbol
-  is kept (as bytes) and decoded once per UI tick.
+- it never does work per market-data record that it does not need: market data, health and indicator values
+  are conflated subscriptions, and market data is not even decoded per record. Only the newest record of each
+  symbol is kept (as bytes) and decoded once per UI tick.
 
 Two ways to read, chosen by what the bus can do:
 - polled (the embedded bus, which knows its end offsets): nothing runs between UI ticks; `drain()`, called
@@ -33,7 +33,7 @@ from tui_trader.ui.state import DeskState
 log = logging.getLogger(__name__)
 
 # Topics where only the newest record per key matters to the desk.
-CONFLATED = (m.MARKET_DATA, m.HEALTH)
+CONFLATED = (m.MARKET_DATA, m.HEALTH, m.INDICATOR_VALUES)
 # Records read in one go before yielding to the event loop, so a large backlog cannot freeze the screen.
 YIELD_EVERY = 500
 SEND_TIMEOUT_S = 5.0
@@ -207,4 +207,5 @@ _HANDLERS: dict[str, Any] = {
     m.CONTROL: DeskState.on_control,
     m.HEALTH: DeskState.on_health,
     m.ACCOUNT: DeskState.on_account,
+    m.INDICATOR_VALUES: DeskState.on_indicator_values,
 }

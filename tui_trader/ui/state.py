@@ -118,6 +118,7 @@ class DeskState:
     halted_at: int = 0
     quotes: dict[str, Quote] = field(default_factory=dict)
     signals: dict[str, m.TradingSignal] = field(default_factory=dict)
+    indicator_values: dict[str, m.IndicatorValues] = field(default_factory=dict)  # the newest per symbol
     orders: dict[str, OrderRow] = field(default_factory=dict)
     health: dict[str, m.Health] = field(default_factory=dict)
     account: m.Account | None = None
@@ -180,6 +181,10 @@ class DeskState:
     def on_signal(self, sig: m.TradingSignal) -> None:
         self.signals[sig.symbol] = sig
         self.versions["signals"] += 1
+
+    def on_indicator_values(self, values: m.IndicatorValues) -> None:
+        self.indicator_values[values.symbol] = values
+        self.versions["indicator_values"] += 1
 
     # --- orders ---------------------------------------------------------------------------------------
 

@@ -1,5 +1,7 @@
-"""Indicators: per symbol the values behind the last signal (RSI, MACD, Bollinger %B and bands, SMAs, EMAs),
-the buy and sell scores, and the scoring rules that fired (the signal's `reasons`).
+"""Indicators: per symbol the latest values (RSI, MACD, Bollinger %B and bands, SMAs, EMAs), the buy and sell
+scores, and the scoring rules that fire. They come live from the indicator worker (IndicatorValues, a few
+times a second, signal or not); a signal newer than those values (or a worker that sends none, e.g. a
+recorded session) shows the signal's own. Until either exists the symbol's warm-up progress shows instead.
 
 Wide terminals get one row per symbol. Narrow ones (80 columns) get the same numbers transposed (one row
 per indicator, one column per symbol). The rules fired follow as wrapped lines under the table, so
@@ -25,7 +27,20 @@ def _labels(view: View) -> list[tuple[str, str]]:
             ("buy", "Buy"), ("sell", "Sell")]
 
 
-def _values(sig: m.TradingSignal | None, view: View) -> dict[str, Cell]:
+Shown = m.TradingSignal | m.IndicatorValues  # both carry indicators, price, scores and reasons
+
+
+def latest(view: View, symbol: str) -> Shown | None:
+    """What the pane shows for a symbol: the newer of its live values and its last signal (the signal on a tie,
+    being the same point)."""
+    sig = view.state.signals.get(symbol)
+    values = view.state.indicator_values.get(symbol)
+    if values is None or (sig is not None and sig.ts >= values.ts):
+        return sig
+    return values
+
+
+def _values(sig: Shown | None, view: View) -> dict[str, Cell]:
     c = view.colours
     if sig is None:
         return {}
@@ -51,10 +66,13 @@ def _values(sig: m.TradingSignal | None, view: View) -> dict[str, Cell]:
     }
 
 
-def _rules(sig: m.TradingSignal | None, view: View, wrap: bool = False) -> Text:
+def _rules(sig: Shown | None, view: View, wrap: bool = False) -> Text:
     out = Text(no_wrap=not wrap)
     if sig is None:
         out.append("no signal yet", style=view.colours.muted)
+        return out
+    if not sig.reasons:
+        out.append("no rule fires", style=view.colours.muted)
         return out
     for n, reason in enumerate(sig.reasons):
         if n:
@@ -79,6 +97,7 @@ def warming_up(view: View, symbol: str) -> str:
 
 class IndicatorsPane(Pane):
     TITLE = "Indicators (as of each symbol's last signal)"
+    LIVE_TITLE = "Indicators (live, with the rules that fire)"
 
     def compose(self) -> ComposeResult:
         yield KeyedTable(id="indicators-wide", classes="wide-only", cursor=False)
@@ -91,15 +110,18 @@ class IndicatorsPane(Pane):
 
     def show(self, view: View) -> None:
         symbols = symbols_in_view(view)
-        # Nothing here depends on the clock: redraw only when a signal, the layout or the colours changed.
-        warming = {s: warming_up(view, s) for s in symbols if s not in view.state.signals}
-        drawn = (view.state.versions["signals"], tuple(symbols), view.narrow, view.colours, view.settings.indicators,
-                 tuple(warming.items()))
+        # Nothing here depends on the clock: redraw only when a signal, values, the layout or the colours changed.
+        shown = {s: latest(view, s) for s in symbols}
+        warming = {s: warming_up(view, s) for s in symbols if shown[s] is None}
+        versions = view.state.versions
+        drawn = (versions["signals"], versions["indicator_values"], tuple(symbols), view.narrow, view.colours,
+                 view.settings.indicators, tuple(warming.items()))
         if drawn == self._drawn:
             return
         self._drawn = drawn
+        self.set_title(self.LIVE_TITLE if view.state.indicator_values else self.TITLE)
         labels = _labels(view)
-        values = {s: _values(view.state.signals.get(s), view) for s in symbols}
+        values = {s: _values(shown[s], view) for s in symbols}
         muted = view.colours.muted
         if not view.narrow:
             table = self.query_one("#indicators-wide", KeyedTable)
@@ -116,8 +138,8 @@ class IndicatorsPane(Pane):
         for s in symbols:
             lines.append("\n")
             lines.append(f"{s:<9}", style="bold")
-            if s in view.state.signals or not warming.get(s):
-                lines.append_text(_rules(view.state.signals.get(s), view, wrap=True))
+            if shown[s] is not None or not warming.get(s):
+                lines.append_text(_rules(shown[s], view, wrap=True))
             else:
                 lines.append(warming[s], style=view.colours.warn)
         self.query_one("#indicators-rules", LiveText).set(lines)
