@@ -149,8 +149,14 @@ class SettingsScreen(TimedScreen):
         return spec
 
     async def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        if event.tabs.id == "settings-tabs" and event.tab is not None and event.tab.id:
-            await self.show_section(event.tab.id.removeprefix("tab-"))
+        if event.tabs.id != "settings-tabs" or event.tab is None or not event.tab.id:
+            return
+        # Only the tab that is active now: after two quick switches the first switch's event arrives when
+        # the second tab is active, and following it would switch back, post another event, and so on for
+        # ever (the screen froze when two sections were shown one right after the other).
+        if event.tab.id != event.tabs.active:
+            return
+        await self.show_section(event.tab.id.removeprefix("tab-"))
 
     async def action_next_section(self, step: int) -> None:
         names = self.sections
