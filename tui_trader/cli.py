@@ -1,4 +1,4 @@
-"""The command line of DESIGN: the desk, headless, worker, ui --attach, record, bench, doctor.
+"""The command line: the desk, headless, worker, ui --attach, record, bench, doctor.
 
 Parsing only; each subcommand lives in `tui_trader.commands.<name>` and returns an exit code. A
 `TuiTraderError` anywhere ends the program with one line `Title: message` and exit code 1, never a

@@ -1,7 +1,7 @@
 """One clock for every worker: the wall clock when live, replayed exchange event time in a replay.
 
 Ages, cooldowns, staleness and the trading day are measured on this clock, so a replay at any speed gives
-the same result (DESIGN "Time and determinism").
+the same result.
 """
 
 from __future__ import annotations

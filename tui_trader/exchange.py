@@ -1,7 +1,7 @@
 """Building a ccxt (async) exchange from settings: demo/sandbox mode and endpoint overrides.
 
 Used by the ccxt broker (orders), the indicator warm-up (public klines) and reconciliation. The order of
-operations follows TECH_BRIEF C1–C3: demo/sandbox before `load_markets`, then `exchange.api_base_url`
+operations is ccxt's: demo/sandbox before `load_markets`, then `exchange.api_base_url`
 replaces the scheme and host of every REST URL (paths kept), so a testnet or a local mock needs no code change.
 """
 

@@ -1,7 +1,7 @@
 """Instrument rules (tick, quantity step, minimum quantity, minimum notional) and where they come from.
 
 Live: the exchange's markets (ccxt) loaded by the executor. Paper: a built-in table matching Binance
-USD-M's current filters for the default symbols (DESIGN "Sizing and protection"); other symbols come from
+USD-M's current filters for the default symbols; other symbols come from
 ccxt markets when reachable. An unknown symbol without market data is refused with that reason.
 """
 

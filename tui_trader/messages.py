@@ -1,6 +1,6 @@
 """The messages that cross the bus: frozen msgspec Structs with a JSON codec, and the topic names.
 
-Field names are the wire contract (DESIGN "Messages"); every value carries `v`, the schema version.
+Field names are the wire contract (README "Architecture"); every value carries `v`, the schema version.
 Times are epoch milliseconds; `ts` is when the message was created (on the desk's clock).
 
 Decoding validates types and choices. A record that does not decode is never fatal to a consumer:

@@ -1,4 +1,4 @@
-"""The seed's scoring, rule by rule (DESIGN "Signal rules"): every branch, both sides, ties and edges."""
+"""The seed's scoring, rule by rule: every branch, both sides, ties and edges."""
 
 from __future__ import annotations
 

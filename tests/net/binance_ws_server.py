@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-# Binance's routing as the exchange applies it (TECH_BRIEF A1, following ccxt): kept here on its own,
+# Binance's routing as the exchange applies it (as ccxt 4.5 routes it: book streams and trade on /public, the rest on /market): kept here on its own,
 # not imported from the client, so a routing mistake in the client shows up as a violation.
 PUBLIC_KINDS = {"bookTicker", "trade", "depth", "rpiDepth"}
 MARKET_KINDS = {"aggTrade", "markPrice", "kline", "ticker", "miniTicker", "forceOrder", "continuousKline"}

@@ -1,4 +1,4 @@
-"""Sizing and protection (DESIGN "Sizing and protection"): caps, step rounding, minimums, SL/TP prices."""
+"""Sizing and protection: caps, step rounding, minimums, SL/TP prices."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Determinism (DESIGN "Time and determinism"): replays of the same capture publish the same orders and fills,
+"""Determinism: replays of the same capture publish the same orders and fills,
 at `--speed max` twice and at `--speed 50`, through the real `headless` command (tick mode, paper). The
 capture's first two minutes are enough: three entries and their closes (the full capture's replay is
 tests/indicators/test_end_to_end.py and tests/journal/test_crash_restart.py)."""

@@ -1,4 +1,4 @@
-"""The live broker: Binance USD-M, OKX or Bybit perpetuals through ccxt's async API (TECH_BRIEF C1–C5).
+"""The live broker: Binance USD-M, OKX or Bybit perpetuals through ccxt's async API.
 
 Order of business for an entry: leverage and margin mode (once per symbol) → a market order whose client
 order id is the command id → protection at the distances from the fill (Binance: two reduce-only algo orders
@@ -6,7 +6,7 @@ right after the fill; OKX and Bybit: attached to the entry at the plan's prices,
 fill's fee. If protection cannot be placed the position is closed at
 once and the reason shown: never a naked position.
 
-Errors (C5, the request side lives in requests.py): reads that fail on the network retry with a growing
+Errors (the request side lives in requests.py): reads that fail on the network retry with a growing
 pause; an order that times out or meets a 5xx is ambiguous and is looked up by its client order id before
 anything else, and no client id is ever sent twice; the exchange's refusals become "rejected" reports
 carrying its message; a rate limit (429/418) pauses every request for as long as the exchange asks; an order

@@ -1,6 +1,6 @@
 """Exchange errors as the desk reports them: a reason key, the exchange's own message, no secrets.
 
-TECH_BRIEF C5: `ExchangeError` and below are the exchange's answer (not retryable); `OperationFailed` and
+ccxt's error tree: `ExchangeError` and below are the exchange's answer (not retryable); `OperationFailed` and
 below (network, timeouts, 5xx, rate limits) are not. An order placement that fails with anything but a rate
 limit in the second family is *ambiguous*: the order may exist, so it is looked up by client order id before
 anything else, never sent again.

@@ -1,6 +1,6 @@
 """The paper broker: a simulated USD-M account that fills from the market data the desk sees.
 
-Rules (DESIGN, issue "Executors"):
+Rules:
 - a market order fills at the ask (buy) or bid (sell) of the latest book, or the last trade when no book has
   been seen, made `slippage_bps` worse; `taker_fee` is charged on the notional of every fill;
 - isolated margin: an entry locks notional / leverage; the liquidation price is where the position's equity

@@ -1,8 +1,9 @@
 """Requests to an exchange through ccxt: pacing after rate limits, retried reads, placements sent once.
 
-TECH_BRIEF C5. A read that fails on the network (timeouts, 5xx, dropped links) is retried with a growing
-pause. A rate limit (429/418) pauses every request for as long as the exchange asks (Retry-After); a
-placement refused that way never reached the matching engine (`RetryLater`: the same client id may go again).
+ccxt's `NetworkError` family is retryable, `ExchangeError` is not. A read that fails on the network
+(timeouts, 5xx, dropped links) is retried with a growing pause. A rate limit (429/418) pauses every request
+for as long as the exchange asks (Retry-After); a placement refused that way never reached the matching
+engine (`RetryLater`: the same client id may go again).
 An order placement is sent at most once per client id; if it fails ambiguously (timeouts, 5xx, Binance -1001,
 a dropped link) the order may still execute later — a loaded venue can take seconds — but never after the
 request's own expiry (Binance: its timestamp + recvWindow, sent explicitly with every signed request). So it

@@ -1,6 +1,6 @@
 """What differs between exchanges behind ccxt: ids, amounts, leverage calls, where protection lives.
 
-TECH_BRIEF C4: Binance USD-M cannot attach SL/TP to an entry, so its protection is two reduce-only algo
+Binance USD-M cannot attach SL/TP to an entry, so its protection is two reduce-only algo
 orders (STOP_MARKET, TAKE_PROFIT_MARKET) placed right after the fill; OKX and Bybit attach them to the entry
 order (`stopLoss` / `takeProfit`), and the exchange cancels the other leg when one fills. OKX sizes in
 contracts (1 BTC-USDT-SWAP = 0.01 BTC); the desk always speaks base units and converts here.

@@ -12,7 +12,7 @@ Retention and drop policy, per topic:
 
 Idle tracking (`wait_idle`) lets a replay step the pipeline: after publishing one input it waits until
 every tracked consumer has read everything and is parked waiting for more, so scheduling cannot change
-what any worker sees (DESIGN "Time and determinism").
+what any worker sees.
 """
 
 from __future__ import annotations

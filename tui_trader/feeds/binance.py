@@ -1,6 +1,6 @@
 """Binance USD-M market streams: names, routed paths and the connection plan (pure, no I/O).
 
-Since the 2026 split (TECH_BRIEF A1) every stream lives on one routed path, and a connection carries
+Since Binance split its USD-M websocket hosts (2026-04-23) every stream lives on one routed path, and a connection carries
 streams of one path only: `/public` for the high-frequency book streams (bookTicker, depth, and `trade`
 as ccxt routes it), `/market` for the rest (aggTrade, markPrice, kline, ...). A stream on the wrong path
 opens fine and then stays silent, so the plan below never mixes them.

@@ -1,6 +1,6 @@
 """Reading recordings back, and pacing them by event time (pure: the caller sleeps and publishes).
 
-The recording format (DESIGN "Recording format"): gzip or plain text, one frame a line,
+The recording format: gzip or plain text, one frame a line,
 `<recv_time_ns> <raw exchange JSON>`, exactly as the real captures in `../shared/data/binance_usdm_ws/`.
 Also read: cryptofeed's sample format (`<recv_unix_seconds_float>: <raw JSON>`, first line the
 subscription URL). Gzip is recognised by its magic bytes, not the file name.

@@ -2,7 +2,7 @@
 
 The value at point i equals `talib.<F>(all points 0..i)[-1]`. Recursive indicators (RSI, EMA, MACD) depend
 on every point since the first, so they cannot be recomputed from a window: each indicator is a TA-Lib
-stream handle that carries its state forward in O(1) per point (TECH_BRIEF E: bit-identical to batch).
+stream handle that carries its state forward in O(1) per point (bit-identical to TA-Lib's batch function over the same points).
 
 A handle can only be opened on at least `lookback + 1` points, and opening it on exactly the points seen so
 far (from point 0) is what makes it agree with batch. So until every handle is open the points are kept in

@@ -1,4 +1,4 @@
-"""The seed's scoring (DESIGN "Signal rules"): indicator values and a price in, a signal kind and its reasons out.
+"""The seed's scoring: indicator values and a price in, a signal kind and its reasons out.
 
 Buy points: RSI<30 +2, else RSI<40 +1; MACD>signal +1; price near the lower band +1; SMA fast>slow +1;
 EMA fast>slow +1. Sell points mirror them (RSI>70 +2, else RSI>60 +1; MACD<signal; near the upper band;

@@ -1,7 +1,7 @@
 """The router's decisions: signals, marks, order statuses and desk controls in; order commands and denials
 out. Pure: no bus, no clock (every call is given `now_ms`), no files (the shell persists `DeskState`).
 
-Entry rules (DESIGN, settings `[trading]` and `[risk]`):
+Entry rules (settings `[trading]` and `[risk]`):
 - only `trading.symbols` trade: a signal for any other symbol is denied (`unconfigured_symbol`), and market
   data of a symbol neither traded nor held is counted and dropped (no state is kept for it);
 - a signal whose strength, price or any indicator is not a finite number is denied (`invalid_signal`): NaN

@@ -1,4 +1,4 @@
-"""Position sizing and protective prices (DESIGN "Sizing and protection"). Pure functions.
+"""Position sizing and protective prices. Pure functions.
 
 Quantity = equity × risk_per_trade ÷ (entry × stop_loss_pct): losing the stop-loss distance on it costs the
 risk amount. It is then capped so the notional stays within `max_position_size` and the margin (notional ÷

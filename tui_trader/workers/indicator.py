@@ -1,4 +1,4 @@
-"""Indicator worker: trading-market-data in, TradingSignal on trading-signals out (DESIGN "Signal rules").
+"""Indicator worker: trading-market-data in, TradingSignal on trading-signals out.
 
 A thin shell around `indicators.SignalEngine` (pure). What the shell adds:
 - book updates never make points, so they are dropped before a full decode when the record says so;
@@ -46,7 +46,7 @@ from tui_trader.workers.base import Worker, WorkerContext
 
 # Binance USD-M kline intervals that a time bar can be warmed up from.
 KLINE_INTERVALS = frozenset({"1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h"})
-# Bars fetched per symbol: below 500 the request weighs 2 (TECH_BRIEF A6); ~10x the slowest period, which is
+# Bars fetched per symbol: below 500 Binance's klines request weighs 2 (500 and over: 5); ~10x the slowest period, which is
 # what RSI/EMA need to forget their seed.
 WARMUP_BARS = 499
 WARMUP_TIMEOUT_S = 30.0
