@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Iterable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
+
+from .ws_server import LoopbackWsServer
 
 # Binance's routing as the exchange applies it (as ccxt 4.5 routes it: book streams and trade on /public, the rest on /market): kept here on its own,
 # not imported from the client, so a routing mistake in the client shows up as a violation.
@@ -79,7 +81,7 @@ class Connection:
     closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
 
-class BinanceWsServer:
+class BinanceWsServer(LoopbackWsServer):
     def __init__(
         self,
         frames: Sequence[str] = (),
@@ -110,25 +112,7 @@ class BinanceWsServer:
 
     # --- lifecycle ---
 
-    async def __aenter__(self) -> "BinanceWsServer":
-        self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._check_path,
-                                   ping_interval=None)
-        port = self._server.sockets[0].getsockname()[1]
-        self.url = f"ws://127.0.0.1:{port}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._server.close()
-        await asyncio.wait_for(self._server.wait_closed(), 5)
-
     # --- helpers for tests ---
-
-    async def wait_connections(self, n: int, timeout: float = 10.0) -> None:
-        async def until() -> None:
-            while len(self.connections) < n:
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(until(), timeout)
 
     async def ping(self, index: int = 0, timeout: float = 5.0) -> float:
         """Send a ping frame on a connection and return the latency of the client's pong."""

@@ -27,6 +27,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from net.ws_server import LoopbackWsServer
 from venues.frames import Venue
 
 PATHS = {"okx": "/ws/v5/public", "bybit": "/v5/public/linear"}
@@ -45,7 +46,7 @@ class Conn:
     closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
 
-class VenueWsServer:
+class VenueWsServer(LoopbackWsServer):
     def __init__(self, venue: str, *, symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"), start_ms: int = 0,
                  step_ms: int = 100, pace_s: float = 0.01, funding_every_ms: int = 60_000, rate: float = 0.0001,
                  close_after: dict[int, int] | None = None, require_ping_s: float | None = None,
@@ -71,22 +72,6 @@ class VenueWsServer:
         self.data_sent = 0
         self._server = None
         self.url = ""
-
-    async def __aenter__(self) -> VenueWsServer:
-        self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._check_path, ping_interval=None)
-        self.url = f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._server.close()
-        await asyncio.wait_for(self._server.wait_closed(), 5)
-
-    async def wait_connections(self, n: int, timeout: float = 10.0) -> None:
-        async def until() -> None:
-            while len(self.connections) < n:
-                await asyncio.sleep(0.01)
-
-        await asyncio.wait_for(until(), timeout)
 
     def _check_path(self, connection: ServerConnection, request):
         if urlsplit(request.path).path.rstrip("/") != PATHS[self.venue]:
