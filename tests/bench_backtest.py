@@ -59,13 +59,16 @@ def floor() -> int:
         rows = np.array(msgspec.json.decode(_read(path)), dtype=np.float64)
         close = np.ascontiguousarray(rows[:, 4])
         v = batch(s.indicators, close)
-        mask = np.where(v["rsi"] < 30, 1, np.where(v["rsi"] < 40, 2, np.where(v["rsi"] > 70, 4,
-                        np.where(v["rsi"] > 60, 8, 0))))
+        mask = np.where(
+            v["rsi"] < 30, 1, np.where(v["rsi"] < 40, 2, np.where(v["rsi"] > 70, 4, np.where(v["rsi"] > 60, 8, 0)))
+        )
         mask |= np.where(v["macd"] > v["macd_signal"], 16, np.where(v["macd"] < v["macd_signal"], 32, 0))
         width = v["bb_upper"] - v["bb_lower"]
         with np.errstate(invalid="ignore", divide="ignore"):
             pct_b = (close - v["bb_lower"]) / width
-        mask |= np.where(width > 0, np.where(pct_b <= scorer.near_band, 64, np.where(pct_b >= scorer.upper_band, 128, 0)), 0)
+        mask |= np.where(
+            width > 0, np.where(pct_b <= scorer.near_band, 64, np.where(pct_b >= scorer.upper_band, 128, 0)), 0
+        )
         mask |= np.where(v["sma_fast"] > v["sma_slow"], 256, np.where(v["sma_fast"] < v["sma_slow"], 512, 0))
         mask |= np.where(v["ema_fast"] > v["ema_slow"], 1024, np.where(v["ema_fast"] < v["ema_slow"], 2048, 0))
         ready = ~np.isnan(v["sma_slow"])
@@ -105,17 +108,23 @@ def main() -> int:
     wall = statistics.median(r[0] for r in runs)
     floor_wall = statistics.median(floors)
     result = {
-        "command": " ".join(command[1:]), "runs": args.runs,
-        "backtest_s": round(wall, 3), "backtest_peak_mb": round(cmd_peak, 1),
-        "floor_s": round(floor_wall, 3), "ratio": round(wall / floor_wall, 2),
-        "target_s": TARGET_S, "target_mb": TARGET_MB,
+        "command": " ".join(command[1:]),
+        "runs": args.runs,
+        "backtest_s": round(wall, 3),
+        "backtest_peak_mb": round(cmd_peak, 1),
+        "floor_s": round(floor_wall, 3),
+        "ratio": round(wall / floor_wall, 2),
+        "target_s": TARGET_S,
+        "target_mb": TARGET_MB,
         "within_targets": wall <= TARGET_S and cmd_peak <= TARGET_MB,
     }
     if args.json:
         print(json.dumps(result, indent=2))
     else:
-        print(f"backtest (whole command, median of {args.runs}): {wall:.2f} s, peak {cmd_peak:.0f} MB "
-              f"(targets {TARGET_S} s, {TARGET_MB:.0f} MB)")
+        print(
+            f"backtest (whole command, median of {args.runs}): {wall:.2f} s, peak {cmd_peak:.0f} MB "
+            f"(targets {TARGET_S} s, {TARGET_MB:.0f} MB)"
+        )
         print(f"floor (TA-Lib batch + scoring, whole process): {floor_wall:.2f} s; ratio {wall / floor_wall:.1f}×")
     return 0
 

@@ -43,8 +43,13 @@ async def bench(records: int, batch: int) -> dict:
     await consumer
     elapsed = time.perf_counter() - start
     await bus.close()
-    return {"backend": "embedded", "records": records, "value_bytes": 200, "seconds": round(elapsed, 3),
-            "records_per_s": round(records / elapsed)}
+    return {
+        "backend": "embedded",
+        "records": records,
+        "value_bytes": 200,
+        "seconds": round(elapsed, 3),
+        "records_per_s": round(records / elapsed),
+    }
 
 
 async def bench_fluvio(endpoint: str, records: int, publish_batch: int, timeout: float = 120) -> dict:
@@ -83,9 +88,15 @@ async def bench_fluvio(endpoint: str, records: int, publish_batch: int, timeout:
     finally:
         await bus.close()
         _delete(endpoint, topic)
-    return {"backend": "fluvio", "publish_batch": publish_batch, "records": records, "value_bytes": 200,
-            "publish_records_per_s": round(records / published), "seconds": round(elapsed, 3),
-            "records_per_s": round(records / elapsed)}
+    return {
+        "backend": "fluvio",
+        "publish_batch": publish_batch,
+        "records": records,
+        "value_bytes": 200,
+        "publish_records_per_s": round(records / published),
+        "seconds": round(elapsed, 3),
+        "records_per_s": round(records / elapsed),
+    }
 
 
 def _delete(endpoint: str, topic: str) -> None:

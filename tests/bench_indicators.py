@@ -19,15 +19,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent / "indicators"))
 
-import indicator_captures  # noqa: E402
+import indicator_captures
 
-from tui_trader import messages as m  # noqa: E402
-from tui_trader import paths  # noqa: E402
-from tui_trader.bus import EmbeddedBus  # noqa: E402
-from tui_trader.clock import ReplayClock  # noqa: E402
-from tui_trader.settings import parse  # noqa: E402
-from tui_trader.workers import WorkerContext  # noqa: E402
-from tui_trader.workers.indicator import IndicatorWorker  # noqa: E402
+from tui_trader import messages as m
+from tui_trader import paths
+from tui_trader.bus import EmbeddedBus
+from tui_trader.clock import ReplayClock
+from tui_trader.settings import parse
+from tui_trader.workers import WorkerContext
+from tui_trader.workers.indicator import IndicatorWorker
 
 
 def percentile(sorted_ns: list[int], q: float) -> float:
@@ -85,8 +85,11 @@ def bench(capture: Path, bar: str, emit: str) -> dict:
         "seconds": round(total_s, 4),
         "messages_per_s": round(len(records) / total_s),
         "points_per_s": round(c.points / total_s),
-        "trade_record_us": {"p50": percentile(trade_ns, 0.50), "p99": percentile(trade_ns, 0.99),
-                            "max": trade_ns[-1] / 1000.0 if trade_ns else 0.0},
+        "trade_record_us": {
+            "p50": percentile(trade_ns, 0.50),
+            "p99": percentile(trade_ns, 0.99),
+            "max": trade_ns[-1] / 1000.0 if trade_ns else 0.0,
+        },
         "signal_record_us": {"p50": percentile(signal_ns, 0.50), "p99": percentile(signal_ns, 0.99)},
         "book_record_us": {"p50": percentile(book_ns, 0.50), "p99": percentile(book_ns, 0.99)},
     }

@@ -15,8 +15,13 @@ def isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
         monkeypatch.setenv(var, str(home / var.lower()))
-    for var in ("TUI_TRADER_CONFIG", "TUI_TRADER_API_KEY", "TUI_TRADER_API_SECRET", "TUI_TRADER_API_PASSWORD",
-                "TUI_TRADER_NOTIFY_URLS"):
+    for var in (
+        "TUI_TRADER_CONFIG",
+        "TUI_TRADER_API_KEY",
+        "TUI_TRADER_API_SECRET",
+        "TUI_TRADER_API_PASSWORD",
+        "TUI_TRADER_NOTIFY_URLS",
+    ):
         monkeypatch.delenv(var, raising=False)
     return home
 

@@ -59,13 +59,31 @@ def write_synthetic(path: Path, messages: int, symbols: list[str], seed: int = 7
             price[sym] *= 1 + rng.uniform(-1e-4, 1e-4)
             px = price[sym] + i * 1e-8
             if (i // len(symbols)) % (BOOKS_PER_TRADE + 1) == BOOKS_PER_TRADE:
-                data = {"e": "trade", "E": event, "T": event, "s": sym, "t": ids[sym], "p": f"{px:.8f}",
-                        "q": "0.010", "X": "MARKET", "m": bool(i & 1)}
+                data = {
+                    "e": "trade",
+                    "E": event,
+                    "T": event,
+                    "s": sym,
+                    "t": ids[sym],
+                    "p": f"{px:.8f}",
+                    "q": "0.010",
+                    "X": "MARKET",
+                    "m": bool(i & 1),
+                }
                 stream = f"{low}@trade"
             else:
                 spread = px * 1e-5
-                data = {"e": "bookTicker", "u": ids[sym], "E": event, "T": event, "s": sym,
-                        "b": f"{px - spread:.8f}", "B": "1.000", "a": f"{px + spread:.8f}", "A": "1.000"}
+                data = {
+                    "e": "bookTicker",
+                    "u": ids[sym],
+                    "E": event,
+                    "T": event,
+                    "s": sym,
+                    "b": f"{px - spread:.8f}",
+                    "B": "1.000",
+                    "a": f"{px + spread:.8f}",
+                    "A": "1.000",
+                }
                 stream = f"{low}@bookTicker"
             out.write(f"{recv_ns} {encode({'stream': stream, 'data': data}).decode()}\n")
     return path
@@ -119,7 +137,7 @@ class TimingBus(EmbeddedBus):
 
     def _trade_of(self, symbol: str, price: float) -> int | None:
         log = self.cluster.topic(m.MARKET_DATA).log
-        for rec in reversed(log[-self.LOOK_BACK:]):
+        for rec in reversed(log[-self.LOOK_BACK :]):
             if rec.key == symbol and b'"kind":"trade"' in rec.value:
                 t = self._tag(rec.value)
                 if t.price == price:
@@ -190,16 +208,17 @@ async def run_pipeline(recording: Path, settings: Settings, speed: float | None,
         from tui_trader.ui.bench import run_desk_headless
 
         desk = run_desk_headless(settings, bus, clock)  # up before the pipeline starts: not measured
-    async with desk as app:
-        async with pipeline(settings, replay_files=[str(recording)], speed=speed, lockstep=False, bus=bus,
-                            clock=clock) as runtime:
-            started = time.perf_counter()  # the workers are built; they start running at the next await
-            if app is not None:
-                app.runtime = runtime
-            await runtime.wait(["collector"])
-            await runtime.drain()
-            elapsed = time.perf_counter() - started
-            summaries = {name: w.summary() for name, w in runtime.workers.items()}
+    async with (
+        desk as app,
+        pipeline(settings, replay_files=[str(recording)], speed=speed, lockstep=False, bus=bus, clock=clock) as runtime,
+    ):
+        started = time.perf_counter()  # the workers are built; they start running at the next await
+        if app is not None:
+            app.runtime = runtime
+        await runtime.wait(["collector"])
+        await runtime.drain()
+        elapsed = time.perf_counter() - started
+        summaries = {name: w.summary() for name, w in runtime.workers.items()}
     collector, indicator = summaries["collector"], summaries["indicator"]
     market = collector.get("published", {})
     messages = sum(market.values())

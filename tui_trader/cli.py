@@ -11,7 +11,7 @@ import argparse
 import importlib
 import math
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from tui_trader import __version__
 from tui_trader.errors import TuiTraderError
@@ -53,7 +53,9 @@ def _files(text: str) -> list[str]:
 def _positive(text: str) -> float:
     value = _finite(text, "expected a number of seconds")
     if not 0 < value <= MAX_SECONDS:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0 and at most {MAX_SECONDS:.0f} (a year) (got {text!r})")
+        raise argparse.ArgumentTypeError(
+            f"expected a number of seconds > 0 and at most {MAX_SECONDS:.0f} (a year) (got {text!r})"
+        )
     return value
 
 
@@ -86,19 +88,37 @@ def _options(top: bool) -> tuple[_Parser, _Parser]:
     `tui-trader --config X doctor` keeps X instead of the subcommand's default overwriting it."""
     default = (lambda value: value) if top else (lambda value: argparse.SUPPRESS)
     common = _Parser(add_help=False)
-    common.add_argument("--config", metavar="PATH", default=default(None),
-                        help="settings file (default: XDG user copy, else ./settings.toml)")
+    common.add_argument(
+        "--config",
+        metavar="PATH",
+        default=default(None),
+        help="settings file (default: XDG user copy, else ./settings.toml)",
+    )
     # Repeatable; validated like the file after it is loaded (tui_trader.commands.apply_overrides). Those
     # before the subcommand land apart: the subcommand's own list would replace them, not add to them.
-    common.add_argument("--set", action="append", dest="top_overrides" if top else "overrides",
-                        metavar="SECTION.KEY=VALUE",
-                        default=default([]),
-                        help="override one setting for this run, e.g. --set indicators.bar=tick (repeatable)")
+    common.add_argument(
+        "--set",
+        action="append",
+        dest="top_overrides" if top else "overrides",
+        metavar="SECTION.KEY=VALUE",
+        default=default([]),
+        help="override one setting for this run, e.g. --set indicators.bar=tick (repeatable)",
+    )
     replay = _Parser(add_help=False)
-    replay.add_argument("--replay", metavar="FILE[,FILE…]", type=_files, default=default([]),
-                        help="play recordings instead of the live feed (gzip or plain; several play merged by event time)")
-    replay.add_argument("--speed", type=_speed, default=default(1.0), metavar="X|max",
-                        help="replay speed: a multiple of real time, or 'max' (default 1)")
+    replay.add_argument(
+        "--replay",
+        metavar="FILE[,FILE…]",
+        type=_files,
+        default=default([]),
+        help="play recordings instead of the live feed (gzip or plain; several play merged by event time)",
+    )
+    replay.add_argument(
+        "--speed",
+        type=_speed,
+        default=default(1.0),
+        metavar="X|max",
+        help="replay speed: a multiple of real time, or 'max' (default 1)",
+    )
     return common, replay
 
 
@@ -114,31 +134,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"tui-trader {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
 
-    h = sub.add_parser("headless", parents=[common, replay], help="run the pipeline without the desk",
-                       description="Run the whole pipeline without the desk. With --replay it ends when the file "
-                       "ends and every worker has drained; live it runs until Ctrl-C/SIGTERM or --duration.")
+    h = sub.add_parser(
+        "headless",
+        parents=[common, replay],
+        help="run the pipeline without the desk",
+        description="Run the whole pipeline without the desk. With --replay it ends when the file "
+        "ends and every worker has drained; live it runs until Ctrl-C/SIGTERM or --duration.",
+    )
     h.add_argument("--json", action="store_true", help="print the summary as JSON")
     h.add_argument("--tap", metavar="DIR", help="write every record of every topic to DIR/<topic>.jsonl")
     h.add_argument("--duration", type=_positive, metavar="S", help="live: stop after S seconds")
 
-    w = sub.add_parser("worker", parents=[common], help="run one worker in this process (Fluvio bus)",
-                       description="Run one worker of the pipeline on the Fluvio bus; run the others elsewhere.")
+    w = sub.add_parser(
+        "worker",
+        parents=[common],
+        help="run one worker in this process (Fluvio bus)",
+        description="Run one worker of the pipeline on the Fluvio bus; run the others elsewhere.",
+    )
     w.add_argument("name", choices=["collector", "indicator", "router", "executor", "notifier"])
 
-    u = sub.add_parser("ui", parents=[common], help="the desk only, attached to workers running elsewhere",
-                       description="Show the desk from the bus topics without running workers; keys go out as "
-                       "Control records.")
+    u = sub.add_parser(
+        "ui",
+        parents=[common],
+        help="the desk only, attached to workers running elsewhere",
+        description="Show the desk from the bus topics without running workers; keys go out as Control records.",
+    )
     u.add_argument("--attach", action="store_true", required=True, help="attach to the bus in settings")
 
-    r = sub.add_parser("record", parents=[common], help="capture the live feed to a file",
-                       description="Write what the live feed receives in the recording format "
-                       "(<recv_time_ns> <raw JSON> per line), so it replays as it was.")
+    r = sub.add_parser(
+        "record",
+        parents=[common],
+        help="capture the live feed to a file",
+        description="Write what the live feed receives in the recording format "
+        "(<recv_time_ns> <raw JSON> per line), so it replays as it was.",
+    )
     r.add_argument("--out", required=True, metavar="FILE.gz", help="output file (.gz for gzip)")
     r.add_argument("--duration", type=_positive, metavar="S", help="stop after S seconds (default: Ctrl-C)")
 
-    b = sub.add_parser("bench", parents=[common], help="benchmark the pipeline",
-                       description="Replay a stream through the real pipeline (embedded bus, paper broker) as fast "
-                       "as it goes and report throughput, latency and memory.")
+    b = sub.add_parser(
+        "bench",
+        parents=[common],
+        help="benchmark the pipeline",
+        description="Replay a stream through the real pipeline (embedded bus, paper broker) as fast "
+        "as it goes and report throughput, latency and memory.",
+    )
     b.add_argument("--json", action="store_true", help="print the results as JSON")
     b.add_argument("--file", metavar="CAPTURE", help="a real capture instead of the synthetic stream")
     b.add_argument("--symbols", type=_count, default=2, metavar="N", help="symbols in the synthetic stream (default 2)")
@@ -146,12 +185,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--rate", type=_rate, metavar="MSG_PER_S", help="pace the input at this rate (latency mode)")
     b.add_argument("--ui", action="store_true", help="also run the desk headless to show its cost")
 
-    d = sub.add_parser("doctor", parents=[common], help="check settings, journal, bus, feed, exchange and keys",
-                       description="Check for real that the desk can run: settings, journal (opens, writable), bus, "
-                       "feed (a market frame arrives), exchange (answers, clock skew), API keys (a signed read), "
-                       "position mode and leverage brackets. One line per check; exit 1 on a failure.")
-    d.add_argument("--timeout", type=_positive, metavar="S",
-                   help="give up on each network check after S seconds (default 10)")
+    d = sub.add_parser(
+        "doctor",
+        parents=[common],
+        help="check settings, journal, bus, feed, exchange and keys",
+        description="Check for real that the desk can run: settings, journal (opens, writable), bus, "
+        "feed (a market frame arrives), exchange (answers, clock skew), API keys (a signed read), "
+        "position mode and leverage brackets. One line per check; exit 1 on a failure.",
+    )
+    d.add_argument(
+        "--timeout", type=_positive, metavar="S", help="give up on each network check after S seconds (default 10)"
+    )
 
     from tui_trader.commands.results_cli import add_parsers  # backtest, trades, report
 

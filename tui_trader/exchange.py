@@ -47,8 +47,14 @@ _MARKET_TYPES: dict[str, dict[str, Any]] = {
 # Binance picks its error-code table (linear, inverse, spot…) from the request's host: with the hosts
 # replaced, -2019 "Margin is insufficient." would surface as a bare ExchangeError instead of
 # InsufficientFunds. The path prefix says the same thing, so the mapping is kept by path.
-_BINANCE_PATH_TYPES = (("/fapi/", "linear"), ("/dapi/", "inverse"), ("/eapi/", "option"), ("/papi/", "portfolioMargin"),
-                       ("/sapi/", "spot"), ("/api/", "spot"))
+_BINANCE_PATH_TYPES = (
+    ("/fapi/", "linear"),
+    ("/dapi/", "inverse"),
+    ("/eapi/", "option"),
+    ("/papi/", "portfolioMargin"),
+    ("/sapi/", "spot"),
+    ("/api/", "spot"),
+)
 
 
 def _keep_binance_error_tables(ex: Any, base: str) -> None:
@@ -57,7 +63,7 @@ def _keep_binance_error_tables(ex: Any, base: str) -> None:
 
     def by_url(url: str | None, exact_or_broad: str) -> dict:
         if url and url.startswith(root + "/"):
-            path = url[len(root):]
+            path = url[len(root) :]
             for prefix, market_type in _BINANCE_PATH_TYPES:
                 if path.startswith(prefix):
                     return ex.safe_dict(ex.safe_dict(ex.exceptions, market_type, {}), exact_or_broad, {})

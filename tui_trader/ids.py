@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 import msgspec
 
@@ -30,7 +30,7 @@ class IdSource:
         digest = hashlib.blake2b(self._seed + self._n.to_bytes(8, "big"), digest_size=16).digest()
         return str(uuid.UUID(bytes=digest, version=4))
 
-    def child(self, name: str) -> "IdSource":
+    def child(self, name: str) -> IdSource:
         """An independent sequence for one worker (its ids do not depend on other workers' timing)."""
         return IdSource(None if self._seed is None else f"{self._seed.decode()}/{name}")
 

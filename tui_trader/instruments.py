@@ -54,7 +54,9 @@ class RulesBook:
         try:
             return self._rules[symbol]
         except KeyError:
-            raise UnknownInstrument(f"{symbol}: no instrument rules (not in the built-in table and no market data)") from None
+            raise UnknownInstrument(
+                f"{symbol}: no instrument rules (not in the built-in table and no market data)"
+            ) from None
 
     def __contains__(self, symbol: str) -> bool:
         return symbol in self._rules

@@ -15,8 +15,9 @@ import json
 import os
 import sqlite3
 import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable, TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -88,8 +89,10 @@ def _short(text: str, limit: int) -> str:
 
 
 def move_aside_hint(path: Path) -> str:
-    return (f"the journal is kept as it is: move it aside (mv {path} {path}.damaged, with its -wal and -shm "
-            "files if present) to start a fresh one, or set journal.path to another file")
+    return (
+        f"the journal is kept as it is: move it aside (mv {path} {path}.damaged, with its -wal and -shm "
+        "files if present) to start a fresh one, or set journal.path to another file"
+    )
 
 
 def _reported(method: F) -> F:
@@ -97,15 +100,17 @@ def _reported(method: F) -> F:
     `JournalError` that says what and where, not as an SQLite or decoder traceback."""
 
     @functools.wraps(method)
-    def wrapper(self: "Journal", *args: Any, **kwargs: Any) -> Any:
+    def wrapper(self: Journal, *args: Any, **kwargs: Any) -> Any:
         try:
             return method(self, *args, **kwargs)
         except sqlite3.Error as err:
             raise JournalError(self._explain(err)) from None
         except (msgspec.DecodeError, ValueError) as err:  # ValueError: json and UTF-8 decoding
             text = _short(" ".join(str(err).split()), 200)
-            raise JournalError(f"{self.path}: a stored record cannot be read ({type(err).__name__}: {text}); "
-                               f"{move_aside_hint(self.path)}") from None
+            raise JournalError(
+                f"{self.path}: a stored record cannot be read ({type(err).__name__}: {text}); "
+                f"{move_aside_hint(self.path)}"
+            ) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -135,7 +140,7 @@ class Journal:
             raise
 
     @classmethod
-    def from_settings(cls, settings, role: str | None = None) -> "Journal":
+    def from_settings(cls, settings, role: str | None = None) -> Journal:
         return cls(journal_path(settings, role))
 
     # --- opening ------------------------------------------------------------------------------------------
@@ -156,16 +161,19 @@ class Journal:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise JournalError(f"cannot create the journal's folder {path.parent}: {err.strerror or err} "
-                               "(set journal.path to a writable place)") from None
+            raise JournalError(
+                f"cannot create the journal's folder {path.parent}: {err.strerror or err} "
+                "(set journal.path to a writable place)"
+            ) from None
         self._lock_key = journal_lock.acquire(path)
         try:
             # Created here, owner-only, before SQLite creates it with the umask's mode; SQLite gives the
             # -wal and -shm files the mode of the database file.
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, journal_lock.FILE_MODE))
         except OSError as err:
-            raise JournalError(f"cannot create or open journal {path}: {err.strerror or err} "
-                               "(set journal.path to a writable place)") from None
+            raise JournalError(
+                f"cannot create or open journal {path}: {err.strerror or err} (set journal.path to a writable place)"
+            ) from None
         self._check_header()
 
     def _check_header(self) -> None:
@@ -179,8 +187,9 @@ class Journal:
 
     def _connect(self, memory: bool) -> sqlite3.Connection:
         target = self.path if not self.read_only else f"file:{self.path}?mode=ro"
-        db = sqlite3.connect(target, isolation_level=None, check_same_thread=False, uri=self.read_only,
-                             timeout=BUSY_TIMEOUT_MS / 1000)
+        db = sqlite3.connect(
+            target, isolation_level=None, check_same_thread=False, uri=self.read_only, timeout=BUSY_TIMEOUT_MS / 1000
+        )
         self._db = db
         try:
             db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -204,8 +213,10 @@ class Journal:
     def _explain(self, err: sqlite3.Error) -> str:
         text = _short(" ".join(str(err).split()), 200)
         if "locked" in text or "busy" in text:
-            return (f"{self.path} is locked by another program (SQLite: {text}) for more than "
-                    f"{BUSY_TIMEOUT_MS / 1000:g} s; close it and start again")
+            return (
+                f"{self.path} is locked by another program (SQLite: {text}) for more than "
+                f"{BUSY_TIMEOUT_MS / 1000:g} s; close it and start again"
+            )
         if "readonly" in text or "read-only" in text:
             return f"{self.path} is not writable (read-only file or folder): fix its permissions or set journal.path"
         if "malformed" in text or "not a database" in text or "corrupt" in text:
@@ -242,8 +253,10 @@ class Journal:
                 )
             if self.read_only:
                 if version < SCHEMA_VERSION:
-                    raise JournalError(f"{self.path}: journal schema {version} is older than this desk's "
-                                       f"({SCHEMA_VERSION}); open it once with the desk to upgrade it")
+                    raise JournalError(
+                        f"{self.path}: journal schema {version} is older than this desk's "
+                        f"({SCHEMA_VERSION}); open it once with the desk to upgrade it"
+                    )
                 return
             for target in range(version + 1, SCHEMA_VERSION + 1):
                 # One script, one transaction: a failed migration leaves the previous version intact.
@@ -370,7 +383,9 @@ class Journal:
     def record_funding(self, ts: int, mode: m.Mode, symbol: str, amount: float) -> None:
         """A funding settlement at `ts` (the funding time): `amount` received (+) or paid (−), USDT."""
         with self._lock:
-            self._db.execute("INSERT INTO funding(ts, mode, symbol, amount) VALUES (?, ?, ?, ?)", (ts, mode, symbol, amount))
+            self._db.execute(
+                "INSERT INTO funding(ts, mode, symbol, amount) VALUES (?, ?, ?, ?)", (ts, mode, symbol, amount)
+            )
 
     @_reported
     def funding(self) -> list[tuple[int, str, str, float]]:
@@ -409,7 +424,9 @@ class Journal:
     @_reported
     def last_equity(self) -> tuple[int, float, float, float] | None:
         with self._lock:
-            return self._db.execute("SELECT ts, equity, realized, fees FROM equity ORDER BY rowid DESC LIMIT 1").fetchone()
+            return self._db.execute(
+                "SELECT ts, equity, realized, fees FROM equity ORDER BY rowid DESC LIMIT 1"
+            ).fetchone()
 
     @_reported
     def set_state(self, key: str, value: Any) -> None:

@@ -8,8 +8,9 @@ import logging.handlers
 import os
 import threading
 from collections import deque
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, NamedTuple
+from typing import NamedTuple
 
 from tui_trader import paths
 from tui_trader.errors import LogError
@@ -117,8 +118,9 @@ def setup(file: Path | None = None, level: int = logging.INFO, to_stderr: bool =
             raise LogError(f"log file {file} is a folder")
         handler = PrivateRotatingFileHandler(file, maxBytes=20_000_000, backupCount=3, encoding="utf-8")
     except OSError as exc:
-        raise LogError(f"cannot write the log file {file}: {exc.strerror or exc} "
-                       "(point XDG_STATE_HOME at a writable folder)") from None
+        raise LogError(
+            f"cannot write the log file {file}: {exc.strerror or exc} (point XDG_STATE_HOME at a writable folder)"
+        ) from None
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)

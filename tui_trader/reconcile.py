@@ -35,7 +35,8 @@ the round id it was asked in, so an answer to an older question is never applied
 
 from __future__ import annotations
 
-from typing import Iterable, Literal, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Literal
 
 import msgspec
 
@@ -47,7 +48,13 @@ PosSide = Literal["long", "short"]
 OrderRole = Literal["stop_loss", "take_profit", "other"]
 
 ACTIONS: tuple[Action, ...] = ("adopt", "flatten", "leave")
-KIND_ORDER: tuple[Kind, ...] = ("missing_position", "size_mismatch", "unprotected", "untracked_position", "orphan_order")
+KIND_ORDER: tuple[Kind, ...] = (
+    "missing_position",
+    "size_mismatch",
+    "unprotected",
+    "untracked_position",
+    "orphan_order",
+)
 
 # What each action does for each kind, in words for the desk and the log.
 ACTION_TEXT: dict[Kind, dict[Action, str]] = {
@@ -135,7 +142,7 @@ class Policy(msgspec.Struct, frozen=True, kw_only=True):
     tracked: Literal["protect", "leave"] = "protect"
 
     @classmethod
-    def from_settings(cls, exchange_settings) -> "Policy":
+    def from_settings(cls, exchange_settings) -> Policy:
         return cls(untracked=exchange_settings.reconcile_untracked, tracked=exchange_settings.reconcile_tracked)
 
 
@@ -171,7 +178,9 @@ class Answer(msgspec.Struct, frozen=True, kw_only=True):
 # --- the journal's view ---------------------------------------------------------------------------------
 
 
-def journal_positions(commands: Iterable[m.OrderCommand], statuses: Iterable[m.OrderStatus]) -> dict[str, JournalPosition]:
+def journal_positions(
+    commands: Iterable[m.OrderCommand], statuses: Iterable[m.OrderStatus]
+) -> dict[str, JournalPosition]:
     """Open live positions from the journaled live commands and statuses (the router's own fold)."""
     from tui_trader.portfolio.positions import Portfolio
 
@@ -184,8 +193,14 @@ def journal_positions(commands: Iterable[m.OrderCommand], statuses: Iterable[m.O
             book.apply(st)
     return {
         sym: JournalPosition(
-            symbol=sym, side=p.side, quantity=p.quantity, entry_price=p.entry_price, leverage=p.leverage,
-            stop_loss=p.stop_loss, take_profit=p.take_profit, stop_loss_order_id=p.stop_loss_order_id,
+            symbol=sym,
+            side=p.side,
+            quantity=p.quantity,
+            entry_price=p.entry_price,
+            leverage=p.leverage,
+            stop_loss=p.stop_loss,
+            take_profit=p.take_profit,
+            stop_loss_order_id=p.stop_loss_order_id,
             take_profit_order_id=p.take_profit_order_id,
         )
         for sym, p in book.positions.items()
@@ -245,18 +260,23 @@ def find_differences(
     return sorted(out, key=lambda d: (d.symbol, KIND_ORDER.index(d.kind), d.id))
 
 
-def unprotected_roles(jpos: JournalPosition, open_orders: Sequence[ExchangeOrder], quantity: float | None = None,
-                      tolerance: float = 1e-9) -> list[str]:
+def unprotected_roles(
+    jpos: JournalPosition, open_orders: Sequence[ExchangeOrder], quantity: float | None = None, tolerance: float = 1e-9
+) -> list[str]:
     """The protective roles ("stop_loss", "take_profit") whose journaled order is not open on the exchange
     (with `quantity`: not open for the position's whole size; 0 = closes the whole position)."""
-    open_ids = {o.client_id for o in open_orders if o.client_id
-                and (quantity is None or o.quantity == 0 or abs(o.quantity - quantity) <= tolerance)}
+    open_ids = {
+        o.client_id
+        for o in open_orders
+        if o.client_id and (quantity is None or o.quantity == 0 or abs(o.quantity - quantity) <= tolerance)
+    }
     ids = dict(jpos.protective_ids())
     return [role for role in ("stop_loss", "take_profit") if ids.get(role) not in open_ids]
 
 
-def in_sync(journal: Mapping[str, JournalPosition], positions: Sequence[ExchangePosition],
-            differences: Sequence[Difference]) -> list[JournalPosition]:
+def in_sync(
+    journal: Mapping[str, JournalPosition], positions: Sequence[ExchangePosition], differences: Sequence[Difference]
+) -> list[JournalPosition]:
     """Tracked positions with nothing to reconcile (the broker watches their protective orders from now on)."""
     differing = {d.symbol for d in differences if d.kind != "orphan_order"}
     present = {p.symbol for p in positions}
@@ -267,42 +287,97 @@ def _untracked(x: ExchangePosition, orders: list[ExchangeOrder], policy: Policy,
     actions: list[Action] = ["adopt", "flatten", "leave"] if can_protect else ["flatten", "leave"]
     default: Action = policy.untracked if policy.untracked in actions else "leave"  # type: ignore[assignment]
     note = "" if can_protect else "adopting needs protective orders this venue only attaches to an entry"
-    return Difference(id=f"untracked_position:{x.symbol}", kind="untracked_position", symbol=x.symbol, exchange=x,
-                      orders=list(orders), actions=actions, default=default, note=note)
+    return Difference(
+        id=f"untracked_position:{x.symbol}",
+        kind="untracked_position",
+        symbol=x.symbol,
+        exchange=x,
+        orders=list(orders),
+        actions=actions,
+        default=default,
+        note=note,
+    )
 
 
 def _missing(j: JournalPosition, orders: list[ExchangeOrder], policy: Policy) -> Difference:
     # Always booked closed by default: a journal that trades against a position that is gone denies every
     # signal for the symbol and sends closes the exchange refuses.
-    return Difference(id=f"missing_position:{j.symbol}", kind="missing_position", symbol=j.symbol, journal=j,
-                      orders=list(orders), actions=["adopt", "leave"], default="adopt")
+    return Difference(
+        id=f"missing_position:{j.symbol}",
+        kind="missing_position",
+        symbol=j.symbol,
+        journal=j,
+        orders=list(orders),
+        actions=["adopt", "leave"],
+        default="adopt",
+    )
 
 
-def _mismatch(j: JournalPosition, x: ExchangePosition, orders: list[ExchangeOrder], policy: Policy,
-              can_protect: bool) -> Difference:
+def _mismatch(
+    j: JournalPosition, x: ExchangePosition, orders: list[ExchangeOrder], policy: Policy, can_protect: bool
+) -> Difference:
     actions: list[Action] = ["adopt", "flatten", "leave"] if can_protect else ["flatten", "leave"]
     default: Action = "adopt" if policy.tracked == "protect" and can_protect else "leave"
-    return Difference(id=f"size_mismatch:{j.symbol}", kind="size_mismatch", symbol=j.symbol, journal=j, exchange=x,
-                      orders=list(orders), missing=unprotected_roles(j, orders), actions=actions, default=default)
+    return Difference(
+        id=f"size_mismatch:{j.symbol}",
+        kind="size_mismatch",
+        symbol=j.symbol,
+        journal=j,
+        exchange=x,
+        orders=list(orders),
+        missing=unprotected_roles(j, orders),
+        actions=actions,
+        default=default,
+    )
 
 
-def _unprotected(j: JournalPosition, x: ExchangePosition, orders: list[ExchangeOrder], missing: list[str],
-                 policy: Policy, can_protect: bool = True) -> Difference:
+def _unprotected(
+    j: JournalPosition,
+    x: ExchangePosition,
+    orders: list[ExchangeOrder],
+    missing: list[str],
+    policy: Policy,
+    can_protect: bool = True,
+) -> Difference:
     if not can_protect:
-        return Difference(id=f"unprotected:{j.symbol}", kind="unprotected", symbol=j.symbol, journal=j, exchange=x,
-                          orders=list(orders), missing=missing, actions=["flatten", "leave"], default="leave",
-                          note="this venue attaches protection to an entry only: close it, or protect it on the exchange")
+        return Difference(
+            id=f"unprotected:{j.symbol}",
+            kind="unprotected",
+            symbol=j.symbol,
+            journal=j,
+            exchange=x,
+            orders=list(orders),
+            missing=missing,
+            actions=["flatten", "leave"],
+            default="leave",
+            note="this venue attaches protection to an entry only: close it, or protect it on the exchange",
+        )
     default: Action = "adopt" if policy.tracked == "protect" else "leave"
-    return Difference(id=f"unprotected:{j.symbol}", kind="unprotected", symbol=j.symbol, journal=j, exchange=x,
-                      orders=list(orders), missing=missing, actions=["adopt", "flatten", "leave"], default=default)
+    return Difference(
+        id=f"unprotected:{j.symbol}",
+        kind="unprotected",
+        symbol=j.symbol,
+        journal=j,
+        exchange=x,
+        orders=list(orders),
+        missing=missing,
+        actions=["adopt", "flatten", "leave"],
+        default=default,
+    )
 
 
 def _orphan(o: ExchangeOrder, policy: Policy) -> Difference:
     # A reduce-only stop with no position can only harm (it would cut into the next position on the
     # symbol): canceled unless the trader chose to leave untracked things alone.
     default: Action = "leave" if policy.untracked == "leave" else "flatten"
-    return Difference(id=f"orphan_order:{o.symbol}:{o.order_id}", kind="orphan_order", symbol=o.symbol, order=o,
-                      actions=["flatten", "leave"], default=default)
+    return Difference(
+        id=f"orphan_order:{o.symbol}:{o.order_id}",
+        kind="orphan_order",
+        symbol=o.symbol,
+        order=o,
+        actions=["flatten", "leave"],
+        default=default,
+    )
 
 
 # --- choices ----------------------------------------------------------------------------------------------
@@ -312,7 +387,9 @@ def default_choices(differences: Sequence[Difference]) -> dict[str, Action]:
     return {d.id: d.default for d in differences}
 
 
-def choices_from_answer(differences: Sequence[Difference], answer: Mapping[str, str]) -> tuple[dict[str, Action], list[str]]:
+def choices_from_answer(
+    differences: Sequence[Difference], answer: Mapping[str, str]
+) -> tuple[dict[str, Action], list[str]]:
     """The desk's answer checked against what each difference allows. A difference the answer does not
     name, or names with an action it does not allow, is left alone (the trader answered; nothing is
     assumed for them). Returns the choices and one line per problem."""
@@ -340,15 +417,26 @@ def kill_choices(differences: Sequence[Difference]) -> dict[str, Action]:
 # --- protection ---------------------------------------------------------------------------------------------
 
 
-def protection_prices(side: PosSide, mark: float, stop_loss_pct: float, take_profit_pct: float, *,
-                      keep_stop: float | None = None, keep_target: float | None = None,
-                      tick: float | None = None) -> tuple[float, float]:
+def protection_prices(
+    side: PosSide,
+    mark: float,
+    stop_loss_pct: float,
+    take_profit_pct: float,
+    *,
+    keep_stop: float | None = None,
+    keep_target: float | None = None,
+    tick: float | None = None,
+) -> tuple[float, float]:
     """Stop-loss and take-profit for a position marked at `mark`: the kept prices while they are still on
     the protective side of the mark (a stop below a long's mark, a target above it), else the configured
     distances from the mark, rounded to the tick."""
     sign = 1 if side == "long" else -1
     stop = keep_stop if keep_stop is not None and (mark - keep_stop) * sign > 0 else mark * (1 - sign * stop_loss_pct)
-    target = keep_target if keep_target is not None and (keep_target - mark) * sign > 0 else mark * (1 + sign * take_profit_pct)
+    target = (
+        keep_target
+        if keep_target is not None and (keep_target - mark) * sign > 0
+        else mark * (1 + sign * take_profit_pct)
+    )
     if tick:
         stop, target = round(round(stop / tick) * tick, 12), round(round(target / tick) * tick, 12)
     return stop, target
@@ -365,39 +453,75 @@ def opening_side(side: PosSide) -> m.Side:
 # --- synthetic journal records ----------------------------------------------------------------------------------
 
 
-def adopt_command(cmd_id: str, x: ExchangePosition, stop_loss: float, take_profit: float, leverage: int,
-                  ts: int) -> m.OrderCommand:
+def adopt_command(
+    cmd_id: str, x: ExchangePosition, stop_loss: float, take_profit: float, leverage: int, ts: int
+) -> m.OrderCommand:
     """The entry the journal books for a position it takes over (never sent: the position exists)."""
     return m.OrderCommand(
-        id=cmd_id, symbol=x.symbol, side=opening_side(x.side), quantity=x.quantity, ref_price=x.entry_price,
-        stop_loss=stop_loss, take_profit=take_profit, leverage=leverage, reduce_only=False, purpose="entry",
-        mode="live", ts=ts,
+        id=cmd_id,
+        symbol=x.symbol,
+        side=opening_side(x.side),
+        quantity=x.quantity,
+        ref_price=x.entry_price,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        leverage=leverage,
+        reduce_only=False,
+        purpose="entry",
+        mode="live",
+        ts=ts,
     )
 
 
-def adopt_fill(cmd: m.OrderCommand, ts: int, stop_loss_order_id: str | None, take_profit_order_id: str | None,
-               note: str) -> m.OrderStatus:
+def adopt_fill(
+    cmd: m.OrderCommand, ts: int, stop_loss_order_id: str | None, take_profit_order_id: str | None, note: str
+) -> m.OrderStatus:
     """The fill that makes the journal (and the router) hold the adopted position at its exchange entry."""
     return m.OrderStatus(
-        order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose="entry", status="filled", filled_qty=cmd.quantity,
-        avg_price=cmd.ref_price, stop_loss_order_id=stop_loss_order_id, take_profit_order_id=take_profit_order_id,
-        error=f"reconcile: {note}", mode="live", ts=ts,
+        order_id=cmd.id,
+        symbol=cmd.symbol,
+        side=cmd.side,
+        purpose="entry",
+        status="filled",
+        filled_qty=cmd.quantity,
+        avg_price=cmd.ref_price,
+        stop_loss_order_id=stop_loss_order_id,
+        take_profit_order_id=take_profit_order_id,
+        error=f"reconcile: {note}",
+        mode="live",
+        ts=ts,
     )
 
 
 def booked_close(order_id: str, j: JournalPosition, price: float, note: str, ts: int) -> m.OrderStatus:
     """A close the journal books for a position that is no longer (or no longer so) on the exchange."""
     return m.OrderStatus(
-        order_id=order_id, symbol=j.symbol, side=closing_side(j.side), purpose="close", status="filled",
-        filled_qty=j.quantity, avg_price=price, error=f"reconcile: {note}", mode="live", ts=ts,
+        order_id=order_id,
+        symbol=j.symbol,
+        side=closing_side(j.side),
+        purpose="close",
+        status="filled",
+        filled_qty=j.quantity,
+        avg_price=price,
+        error=f"reconcile: {note}",
+        mode="live",
+        ts=ts,
     )
 
 
 def protective_gone(j: JournalPosition, ts: int) -> list[m.OrderStatus]:
-    """"canceled" for each protective order the journal holds for `j` (not open on the exchange any more)."""
+    """ "canceled" for each protective order the journal holds for `j` (not open on the exchange any more)."""
     return [
-        m.OrderStatus(order_id=oid, symbol=j.symbol, side=closing_side(j.side), purpose=role, status="canceled",  # type: ignore[arg-type]
-                      error="reconcile: not open on the exchange", mode="live", ts=ts)
+        m.OrderStatus(
+            order_id=oid,
+            symbol=j.symbol,
+            side=closing_side(j.side),
+            purpose=role,
+            status="canceled",  # type: ignore[arg-type]
+            error="reconcile: not open on the exchange",
+            mode="live",
+            ts=ts,
+        )
         for role, oid in j.protective_ids()
     ]
 

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from tui_trader import messages as m
 from tui_trader.workers import PIPELINE, Worker, WorkerContext, build
@@ -44,7 +44,9 @@ class WorkerState:
 
 
 class Runtime:
-    def __init__(self, ctx: WorkerContext, names: Sequence[str] = PIPELINE, workers: Iterable[Worker] | None = None) -> None:
+    def __init__(
+        self, ctx: WorkerContext, names: Sequence[str] = PIPELINE, workers: Iterable[Worker] | None = None
+    ) -> None:
         self.ctx = ctx
         if workers is None:
             names = pipeline_names(ctx, names)  # + the notifier when notification URLs are set
@@ -95,8 +97,7 @@ class Runtime:
                 else:
                     in_a_row += 1
                 if in_a_row >= self.max_restarts:
-                    log.error("worker %s crashed %d times in a row; not restarting it", name, in_a_row,
-                              exc_info=err)
+                    log.error("worker %s crashed %d times in a row; not restarting it", name, in_a_row, exc_info=err)
                     await self._give_up(name, in_a_row)
                     return
                 st.restarts += 1

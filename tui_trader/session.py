@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from typing import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from tui_trader import messages as m
 from tui_trader.bus import Bus, EmbeddedCluster, open_bus

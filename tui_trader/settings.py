@@ -42,18 +42,19 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
 
 
 class TradingSettings(_Section):
-    symbols: Annotated[list[Symbol], _doc("Perpetual symbols to trade, upper-case (BTCUSDT); 1 to 1000 of them.", min_length=1, max_length=1000)] = (
-        msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
-    )
+    symbols: Annotated[
+        list[Symbol],
+        _doc("Perpetual symbols to trade, upper-case (BTCUSDT); 1 to 1000 of them.", min_length=1, max_length=1000),
+    ] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
     paper_trading: Annotated[bool, _doc("Trade on the simulated paper broker (true) or the exchange (false).")] = True
-    max_position_size: Annotated[float, _doc("Largest notional of one position, in USDT, up to 10,000,000.", gt=0, le=10_000_000)] = 1000.0
+    max_position_size: Annotated[
+        float, _doc("Largest notional of one position, in USDT, up to 10,000,000.", gt=0, le=10_000_000)
+    ] = 1000.0
     risk_per_trade: Annotated[float, _doc("Share of equity risked per trade, in (0, 1).", gt=0, lt=1)] = 0.02
     leverage: Annotated[int, _doc("Leverage set on each symbol, 1..125.", ge=1, le=125)] = 10
     stop_loss_pct: Annotated[float, _doc("Stop-loss distance from entry, in (0, 1).", gt=0, lt=1)] = 0.03
     take_profit_pct: Annotated[float, _doc("Take-profit distance from entry, in (0, 1).", gt=0, lt=1)] = 0.06
-    min_signal_strength: Annotated[
-        float, _doc("Signals weaker than this are ignored, in (0, 1).", gt=0, lt=1)
-    ] = 0.65
+    min_signal_strength: Annotated[float, _doc("Signals weaker than this are ignored, in (0, 1).", gt=0, lt=1)] = 0.65
 
 
 BAR_PATTERN = r"^(tick|[1-9][0-9]*[smh])$"
@@ -107,9 +108,17 @@ class RiskSettings(_Section):
     ] = "close"
     max_open_positions: Annotated[int, _doc("Most positions open at once.", ge=1, le=100)] = 2
     daily_loss_limit_pct: Annotated[
-        float, _doc("New entries stop for the UTC day once the loss reaches this share of the day's starting equity.", gt=0, lt=1)
+        float,
+        _doc(
+            "New entries stop for the UTC day once the loss reaches this share of the day's starting equity.",
+            gt=0,
+            lt=1,
+        ),
     ] = 0.05
-    cooldown_s: Annotated[float, _doc("Seconds after a close before the same symbol may enter again, up to a day (86400).", ge=0, le=86400)] = 60.0
+    cooldown_s: Annotated[
+        float,
+        _doc("Seconds after a close before the same symbol may enter again, up to a day (86400).", ge=0, le=86400),
+    ] = 60.0
     stale_after_s: Annotated[
         float, _doc("No entry when the symbol's last price is older than this (seconds, up to 3600).", gt=0, le=3600)
     ] = 5.0
@@ -172,11 +181,19 @@ class FeedSettings(_Section):
         ),
     ] = True
     dedicated_symbols: Annotated[
-        list[Symbol], _doc("Symbols that get their own connections; the rest share (at most 200 streams each); at most 1000.", max_length=1000)
+        list[Symbol],
+        _doc(
+            "Symbols that get their own connections; the rest share (at most 200 streams each); at most 1000.",
+            max_length=1000,
+        ),
     ] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
-    stale_after_s: Annotated[float, _doc("A symbol with no message for this long is marked stale (seconds, up to 3600).", gt=0, le=3600)] = 10.0
+    stale_after_s: Annotated[
+        float, _doc("A symbol with no message for this long is marked stale (seconds, up to 3600).", gt=0, le=3600)
+    ] = 10.0
     streams_per_connection: Annotated[int, _doc("Most streams on one shared connection.", ge=1, le=1024)] = 200
-    reconnect_max_s: Annotated[float, _doc("Longest wait between reconnect attempts (seconds, up to 3600).", gt=0, le=3600)] = 30.0
+    reconnect_max_s: Annotated[
+        float, _doc("Longest wait between reconnect attempts (seconds, up to 3600).", gt=0, le=3600)
+    ] = 30.0
     rotate_after_s: Annotated[
         float, _doc("Reconnect each connection after this long; Binance cuts at 24 h.", gt=0, le=86400)
     ] = 85800.0
@@ -185,7 +202,8 @@ class FeedSettings(_Section):
         _doc(
             "A trade id or book update id farther than this from its stream's last one is a jump: the frame is "
             "quarantined (counted, not published) until confirm_frames frames in a row agree with it.",
-            ge=1, le=2**62,
+            ge=1,
+            le=2**62,
         ),
     ] = 1_000_000_000
     max_time_jump_s: Annotated[
@@ -193,7 +211,8 @@ class FeedSettings(_Section):
         _doc(
             "An event time farther than this from the latest accepted one is a jump (seconds), quarantined the "
             "same way; in a replay an event time later than the wall clock is never accepted.",
-            gt=0, le=86400,
+            gt=0,
+            le=86400,
         ),
     ] = 300.0
     price_band_pct: Annotated[
@@ -202,7 +221,8 @@ class FeedSettings(_Section):
             "A trade price, bid or ask farther than this share from the symbol's last good price (trade or book "
             "mid) is quarantined the same way, in (0, 1). The default matches risk.price_band_pct, so nothing the "
             "feed lets through is outside the band orders are checked against.",
-            gt=0, lt=1,
+            gt=0,
+            lt=1,
         ),
     ] = 0.05
     confirm_frames: Annotated[
@@ -210,22 +230,27 @@ class FeedSettings(_Section):
         _doc(
             "Frames in a row (the jumped one included) that make a jump the new baseline: a real gap costs this "
             "many minus one frames, one absurd frame is dropped. 1 accepts every jump.",
-            ge=1, le=100,
+            ge=1,
+            le=100,
         ),
     ] = 3
 
 
 class ExchangeSettings(_Section):
-    name: Annotated[
-        Literal["binanceusdm", "okx", "bybit"], _doc("Exchange for live trading (ccxt id).")
-    ] = "binanceusdm"
+    name: Annotated[Literal["binanceusdm", "okx", "bybit"], _doc("Exchange for live trading (ccxt id).")] = (
+        "binanceusdm"
+    )
     demo: Annotated[bool, _doc("Use the exchange's demo/sandbox environment for live mode.")] = True
     api_base_url: Annotated[
         str, _doc("Replace every REST host of the exchange with this URL (paths kept); empty = ccxt's hosts.")
     ] = ""
     margin_mode: Annotated[Literal["isolated", "cross"], _doc("Margin mode set on each symbol.")] = "isolated"
-    poll_s: Annotated[float, _doc("Seconds between open-order polls (protective order fills), up to 3600.", gt=0, le=3600)] = 2.0
-    account_poll_s: Annotated[float, _doc("Seconds between position and balance polls, up to 3600.", gt=0, le=3600)] = 60.0
+    poll_s: Annotated[
+        float, _doc("Seconds between open-order polls (protective order fills), up to 3600.", gt=0, le=3600)
+    ] = 2.0
+    account_poll_s: Annotated[float, _doc("Seconds between position and balance polls, up to 3600.", gt=0, le=3600)] = (
+        60.0
+    )
     timeout_ms: Annotated[int, _doc("HTTP timeout for exchange requests (ms).", ge=100, le=120000)] = 10000
     secrets_file: Annotated[
         str, _doc("Secrets file (mode 0600) with api_key, api_secret, api_password; empty = the XDG config dir.")
@@ -249,9 +274,13 @@ class ExchangeSettings(_Section):
 
 
 class PaperSettings(_Section):
-    starting_balance: Annotated[float, _doc("Paper account balance at start, in USDT, up to 1,000,000,000.", gt=0, le=1_000_000_000)] = 10000.0
+    starting_balance: Annotated[
+        float, _doc("Paper account balance at start, in USDT, up to 1,000,000,000.", gt=0, le=1_000_000_000)
+    ] = 10000.0
     taker_fee: Annotated[float, _doc("Fee charged on notional for every paper fill.", ge=0, lt=0.1)] = 0.0005
-    slippage_bps: Annotated[float, _doc("Paper fills are this many basis points worse than the book.", ge=0, le=1000)] = 0.0
+    slippage_bps: Annotated[
+        float, _doc("Paper fills are this many basis points worse than the book.", ge=0, le=1000)
+    ] = 0.0
     maintenance_margin_rate: Annotated[
         float,
         _doc(
@@ -271,11 +300,20 @@ class BusSettings(_Section):
         str, _doc("Fluvio SC endpoint host:port; empty = the active profile in ~/.fluvio/config.")
     ] = ""
     topic_prefix: Annotated[
-        str, _doc("Prefix for topic names so two desks can share one cluster (lower-case, digits, -).", pattern=r"^([a-z0-9][a-z0-9-]*)?$")
+        str,
+        _doc(
+            "Prefix for topic names so two desks can share one cluster (lower-case, digits, -).",
+            pattern=r"^([a-z0-9][a-z0-9-]*)?$",
+        ),
     ] = ""
     retention: Annotated[
-        int, _doc("Embedded bus: records kept per market-data topic (at least; trimmed at twice this); a consumer "
-                  "further behind gets a gap, the desk skips to the latest price; 100..10,000,000.", ge=100, le=10_000_000)
+        int,
+        _doc(
+            "Embedded bus: records kept per market-data topic (at least; trimmed at twice this); a consumer "
+            "further behind gets a gap, the desk skips to the latest price; 100..10,000,000.",
+            ge=100,
+            le=10_000_000,
+        ),
     ] = 20000
     connect_timeout_s: Annotated[float, _doc("Fluvio connect timeout (seconds).", gt=0, le=120)] = 5.0
 
@@ -293,8 +331,14 @@ class KeySettings(_Section):
     key another binding of the same screen has or a text field uses for editing (ctrl+a/e/k/u/w, arrows,
     home/end, ...), and keeps that binding's default."""
 
-    kill: Annotated[str, _doc(_KEY + "the kill switch (pause, cancel, flatten at market, halt); it works from "
-                              "every screen, over text fields, so never a key typing or editing uses.", min_length=1)] = "f12,ctrl+backslash"
+    kill: Annotated[
+        str,
+        _doc(
+            _KEY + "the kill switch (pause, cancel, flatten at market, halt); it works from "
+            "every screen, over text fields, so never a key typing or editing uses.",
+            min_length=1,
+        ),
+    ] = "f12,ctrl+backslash"
     rearm: Annotated[str, _doc(_KEY + "re-arming after the kill switch (asks first).", min_length=1)] = "ctrl+r"
     help: Annotated[str, _doc(_KEY + "the help screen with every key.", min_length=1)] = "question_mark"
     pause: Annotated[str, _doc(_KEY + "pause or resume new entries.", min_length=1)] = "p"
@@ -321,12 +365,20 @@ class KeySettings(_Section):
     reconcile_adopt: Annotated[str, _doc(_KEY + "adopt in the reconciliation screen.", min_length=1)] = "a"
     reconcile_flatten: Annotated[str, _doc(_KEY + "flatten in the reconciliation screen.", min_length=1)] = "f"
     reconcile_leave: Annotated[str, _doc(_KEY + "leave in the reconciliation screen.", min_length=1)] = "l"
-    reconcile_defaults: Annotated[str, _doc(_KEY + "back to the defaults in the reconciliation screen.", min_length=1)] = "d"
+    reconcile_defaults: Annotated[
+        str, _doc(_KEY + "back to the defaults in the reconciliation screen.", min_length=1)
+    ] = "d"
     reconcile_confirm: Annotated[str, _doc(_KEY + "confirming the reconciliation.", min_length=1)] = "c"
-    reconcile_escape: Annotated[str, _doc(_KEY + "the reminder that reconciliation cannot be skipped.", min_length=1)] = "escape"
-    results: Annotated[str, _doc(_KEY + "the Results screen (trades, totals, equity curve, price charts).", min_length=1)] = "r"
+    reconcile_escape: Annotated[
+        str, _doc(_KEY + "the reminder that reconciliation cannot be skipped.", min_length=1)
+    ] = "escape"
+    results: Annotated[
+        str, _doc(_KEY + "the Results screen (trades, totals, equity curve, price charts).", min_length=1)
+    ] = "r"
     results_close: Annotated[str, _doc(_KEY + "leaving the Results screen.", min_length=1)] = "escape,q"
-    close_position: Annotated[str, _doc(_KEY + "closing the selected position at market (asks first).", min_length=1)] = "c"
+    close_position: Annotated[
+        str, _doc(_KEY + "closing the selected position at market (asks first).", min_length=1)
+    ] = "c"
 
 
 class JournalSettings(_Section):
@@ -345,33 +397,82 @@ class NotifySettings(_Section):
     slack://, ntfy://, mailto://, json://, …) hold tokens, so they are secrets: TUI_TRADER_NOTIFY_URLS or
     `notify_urls` in the 0600 secrets file, never here."""
 
-    fills: Annotated[bool, _doc("Send every filled order: entries (with their stop-loss and take-profit), closes, "
-                                "flatten and kill closes.")] = True
+    fills: Annotated[
+        bool,
+        _doc(
+            "Send every filled order: entries (with their stop-loss and take-profit), closes, flatten and kill closes."
+        ),
+    ] = True
     stop_loss_take_profit: Annotated[bool, _doc("Send a stop-loss or take-profit order that filled.")] = True
     kill: Annotated[bool, _doc("Send the kill switch being pulled (who, why).")] = True
-    halts: Annotated[bool, _doc("Send a halt: the daily loss limit reached, a worker given up after crashing "
-                                "repeatedly (trading paused), a stale feed.")] = True
-    feed_down: Annotated[bool, _doc("Send a feed connection that stayed down longer than feed_down_after_s, "
-                                    "and when it is back.")] = True
-    feed_down_after_s: Annotated[float, _doc("Seconds a feed connection may be down (reconnecting) before it is "
-                                             "sent, up to a day (86400).", gt=0, le=86400)] = 60.0
-    naked_position: Annotated[bool, _doc("Send the watchdog's alarm: a position without its resting stop-loss "
-                                         "or take-profit, or a venue/book difference; and the all-clear.")] = True
-    reconcile_waiting: Annotated[bool, _doc("Send that a live start waits for the desk to answer the "
-                                            "reconciliation question (nothing trades until then).")] = True
-    daily_summary: Annotated[bool, _doc("Send a summary when the UTC day rolls over: fills, closed trades, "
-                                        "realised PnL and fees of the day.")] = True
-    replays: Annotated[bool, _doc("Also send during replays (titles say replay); off so a replay never pages "
-                                  "anyone.")] = False
-    max_per_minute: Annotated[int, _doc("Most fill and stop-loss/take-profit notices in one minute; the ones "
-                                        "over it are dropped, counted, and the next one says how many.",
-                                        ge=1, le=600)] = 20
-    queue_size: Annotated[int, _doc("Notices waiting to be sent at most; when full, new ones are dropped and "
-                                    "counted (sending never holds up trading).", ge=1, le=10000)] = 100
-    timeout_s: Annotated[float, _doc("Connect and read timeout of each send (seconds, up to 120).",
-                                     gt=0, le=120)] = 10.0
-    title: Annotated[str, _doc("Start of every notice's title: name the desk when several send to one "
-                               "channel.", min_length=1, max_length=60)] = "tui-trader"
+    halts: Annotated[
+        bool,
+        _doc(
+            "Send a halt: the daily loss limit reached, a worker given up after crashing "
+            "repeatedly (trading paused), a stale feed."
+        ),
+    ] = True
+    feed_down: Annotated[
+        bool, _doc("Send a feed connection that stayed down longer than feed_down_after_s, and when it is back.")
+    ] = True
+    feed_down_after_s: Annotated[
+        float,
+        _doc(
+            "Seconds a feed connection may be down (reconnecting) before it is sent, up to a day (86400).",
+            gt=0,
+            le=86400,
+        ),
+    ] = 60.0
+    naked_position: Annotated[
+        bool,
+        _doc(
+            "Send the watchdog's alarm: a position without its resting stop-loss "
+            "or take-profit, or a venue/book difference; and the all-clear."
+        ),
+    ] = True
+    reconcile_waiting: Annotated[
+        bool,
+        _doc(
+            "Send that a live start waits for the desk to answer the "
+            "reconciliation question (nothing trades until then)."
+        ),
+    ] = True
+    daily_summary: Annotated[
+        bool,
+        _doc("Send a summary when the UTC day rolls over: fills, closed trades, realised PnL and fees of the day."),
+    ] = True
+    replays: Annotated[
+        bool, _doc("Also send during replays (titles say replay); off so a replay never pages anyone.")
+    ] = False
+    max_per_minute: Annotated[
+        int,
+        _doc(
+            "Most fill and stop-loss/take-profit notices in one minute; the ones "
+            "over it are dropped, counted, and the next one says how many.",
+            ge=1,
+            le=600,
+        ),
+    ] = 20
+    queue_size: Annotated[
+        int,
+        _doc(
+            "Notices waiting to be sent at most; when full, new ones are dropped and "
+            "counted (sending never holds up trading).",
+            ge=1,
+            le=10000,
+        ),
+    ] = 100
+    timeout_s: Annotated[float, _doc("Connect and read timeout of each send (seconds, up to 120).", gt=0, le=120)] = (
+        10.0
+    )
+    title: Annotated[
+        str,
+        _doc(
+            "Start of every notice's title: name the desk when several send to one channel.",
+            min_length=1,
+            max_length=60,
+        ),
+    ] = "tui-trader"
 
 
 class Settings(_Section):
@@ -497,11 +598,17 @@ def _check_values(s: Settings, source: str) -> None:
 def _check_relations(s: Settings, source: str) -> None:
     ind = s.indicators
     if ind.sma_fast >= ind.sma_slow:
-        raise SettingsError(f"{source}: `indicators.sma_fast` ({ind.sma_fast}) must be below `indicators.sma_slow` ({ind.sma_slow})")
+        raise SettingsError(
+            f"{source}: `indicators.sma_fast` ({ind.sma_fast}) must be below `indicators.sma_slow` ({ind.sma_slow})"
+        )
     if ind.ema_fast >= ind.ema_slow:
-        raise SettingsError(f"{source}: `indicators.ema_fast` ({ind.ema_fast}) must be below `indicators.ema_slow` ({ind.ema_slow})")
+        raise SettingsError(
+            f"{source}: `indicators.ema_fast` ({ind.ema_fast}) must be below `indicators.ema_slow` ({ind.ema_slow})"
+        )
     if ind.macd_fast >= ind.macd_slow:
-        raise SettingsError(f"{source}: `indicators.macd_fast` ({ind.macd_fast}) must be below `indicators.macd_slow` ({ind.macd_slow})")
+        raise SettingsError(
+            f"{source}: `indicators.macd_fast` ({ind.macd_fast}) must be below `indicators.macd_slow` ({ind.macd_slow})"
+        )
     needed = indicator_history_needed(ind)
     if needed > MAX_INDICATOR_POINTS:
         raise SettingsError(
@@ -557,7 +664,9 @@ def read_text_file(file: Path, what: str, error: type[TuiTraderError]) -> str:
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise error(f"{file}: {what} is not UTF-8 text (byte {err.start} is not valid UTF-8); save it as UTF-8") from None
+        raise error(
+            f"{file}: {what} is not UTF-8 text (byte {err.start} is not valid UTF-8); save it as UTF-8"
+        ) from None
 
 
 # A settings or secrets file is a few kilobytes; reading an arbitrary large file (a recording passed by
@@ -685,13 +794,19 @@ class Secrets(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=T
         return bool(self.api_key and self.api_secret)
 
     def __repr__(self) -> str:  # never print a secret, even in a debugger or a traceback
-        return (f"Secrets(api_key={'set' if self.api_key else 'unset'}, api_secret={'set' if self.api_secret else 'unset'}, "
-                f"notify_urls={len(self.notify_urls)})")
+        return (
+            f"Secrets(api_key={'set' if self.api_key else 'unset'}, api_secret={'set' if self.api_secret else 'unset'}, "
+            f"notify_urls={len(self.notify_urls)})"
+        )
 
     __str__ = __repr__
 
 
-ENV_KEYS = {"api_key": "TUI_TRADER_API_KEY", "api_secret": "TUI_TRADER_API_SECRET", "api_password": "TUI_TRADER_API_PASSWORD"}
+ENV_KEYS = {
+    "api_key": "TUI_TRADER_API_KEY",
+    "api_secret": "TUI_TRADER_API_SECRET",
+    "api_password": "TUI_TRADER_API_PASSWORD",
+}
 
 
 def load_secrets(settings: Settings, env: dict[str, str] | None = None) -> Secrets:
@@ -718,7 +833,9 @@ def load_secrets(settings: Settings, env: dict[str, str] | None = None) -> Secre
         return msgspec.convert(data, Secrets)
     except (tomllib.TOMLDecodeError, msgspec.ValidationError) as err:
         # The message names the problem, never a value from the file.
-        raise SecretsError(f"{file}: not a valid secrets file ({type(err).__name__}); expected api_key, api_secret, api_password, notify_urls") from None
+        raise SecretsError(
+            f"{file}: not a valid secrets file ({type(err).__name__}); expected api_key, api_secret, api_password, notify_urls"
+        ) from None
 
 
 def markdown_table() -> str:

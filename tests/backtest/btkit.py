@@ -17,8 +17,9 @@ from tui_trader.settings import Settings
 
 T0 = 1_700_000_000_000 - 1_700_000_000_000 % 86_400_000  # a UTC midnight
 MIN = 60_000
-CSV_HEADER = ("open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,"
-              "taker_buy_quote_volume,ignore")
+CSV_HEADER = (
+    "open_time,open,high,low,close,volume,close_time,quote_volume,count,taker_buy_volume,taker_buy_quote_volume,ignore"
+)
 
 
 def walk(n: int, seed: int, start: float = 30_000.0, vol: float = 0.004, t0: int = T0) -> list[list[float]]:
@@ -32,15 +33,25 @@ def walk(n: int, seed: int, start: float = 30_000.0, vol: float = 0.004, t0: int
         o = prev
         wick = abs(rng.normal(0, vol / 2)) * c
         h, lo = max(o, c) + wick, min(o, c) - wick * rng.random()
-        rows.append([t0 + i * MIN, round(o, 2), round(h, 2), round(lo, 2), round(c, 2), round(float(rng.random() * 5), 3)])
+        rows.append(
+            [t0 + i * MIN, round(o, 2), round(h, 2), round(lo, 2), round(c, 2), round(float(rng.random() * 5), 3)]
+        )
         prev = round(c, 2)
     return rows
 
 
 def bars_of(symbol: str, rows: list[list[float]]) -> Bars:
     a = np.array(rows, dtype=np.float64)
-    return Bars(symbol=symbol, open_ms=a[:, 0].astype(np.int64), open=a[:, 1], high=a[:, 2], low=a[:, 3],
-                close=a[:, 4], volume=a[:, 5], source=symbol)
+    return Bars(
+        symbol=symbol,
+        open_ms=a[:, 0].astype(np.int64),
+        open=a[:, 1],
+        high=a[:, 2],
+        low=a[:, 3],
+        close=a[:, 4],
+        volume=a[:, 5],
+        source=symbol,
+    )
 
 
 def run(data: dict[str, Bars], settings: Settings | None = None, options: Options | None = None) -> Run:

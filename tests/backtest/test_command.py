@@ -30,15 +30,30 @@ def backtest(capsys, *args):
 def test_table_report(files, capsys):
     code, out, err = backtest(capsys, "--data", f"{files[0]},{files[1]}")
     assert code == 0
-    for label in ("period", "trades", "win rate", "net PnL", "profit factor", "expectancy", "max drawdown",
-                  "Sharpe / Sortino", "exposure", "avg hold", "Per symbol", "Per exit reason", "BTCUSDT", "ETHUSDT"):
+    for label in (
+        "period",
+        "trades",
+        "win rate",
+        "net PnL",
+        "profit factor",
+        "expectancy",
+        "max drawdown",
+        "Sharpe / Sortino",
+        "exposure",
+        "avg hold",
+        "Per symbol",
+        "Per exit reason",
+        "BTCUSDT",
+        "ETHUSDT",
+    ):
         assert label in out
     assert "bars/s" not in err  # no progress bar when stderr is not a terminal
 
 
 def test_json_and_export_agree(files, capsys, tmp_path):
-    code, out, _ = backtest(capsys, "--data", files[0], "--data", f"ETHUSDT={files[1]}", "--json",
-                            "--export", tmp_path / "out")
+    code, out, _ = backtest(
+        capsys, "--data", files[0], "--data", f"ETHUSDT={files[1]}", "--json", "--export", tmp_path / "out"
+    )
     assert code == 0
     report = json.loads(out)
     assert report == json.loads((tmp_path / "out" / "report.json").read_text())
@@ -88,9 +103,22 @@ def test_progress_bar_shows_rate_and_eta_on_a_terminal():
 
 def test_set_gives_instrument_rules_and_fill_options(files, capsys, tmp_path):
     pepe = write_json(tmp_path / "PEPEUSDT-1m.json", walk(3000, seed=5, start=0.5))
-    _, out, err = backtest(capsys, "--data", pepe, "--json", "--set", "instrument.tick=0.0001",
-                           "--set", "instrument.step=1", "--set", "instrument.min_notional=5",
-                           "--set", "backtest.entry=next_open", "--set", "backtest.funding_rate_8h=0.0001")
+    _, out, err = backtest(
+        capsys,
+        "--data",
+        pepe,
+        "--json",
+        "--set",
+        "instrument.tick=0.0001",
+        "--set",
+        "instrument.step=1",
+        "--set",
+        "instrument.min_notional=5",
+        "--set",
+        "backtest.entry=next_open",
+        "--set",
+        "backtest.funding_rate_8h=0.0001",
+    )
     report = json.loads(out)
     sym = report["extra"]["symbols"]["PEPEUSDT"]
     assert (sym["rules"], sym["tick"], sym["step"], sym["min_notional"]) == ("command line", 0.0001, 1.0, 5.0)

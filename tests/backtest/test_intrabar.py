@@ -22,16 +22,31 @@ def opened(side: m.Side = "buy", price: float = 100.0) -> Backtest:
     bt._market(SYM, price, T0)
     sl = price * (0.97 if side == "buy" else 1.03)
     tp = price * (1.06 if side == "buy" else 0.94)
-    bt._execute(m.OrderCommand(id="e1", symbol=SYM, side=side, quantity=1.0, ref_price=price, stop_loss=sl,
-                               take_profit=tp, leverage=10, purpose="entry", mode="paper", ts=T0), T0)
+    bt._execute(
+        m.OrderCommand(
+            id="e1",
+            symbol=SYM,
+            side=side,
+            quantity=1.0,
+            ref_price=price,
+            stop_loss=sl,
+            take_profit=tp,
+            leverage=10,
+            purpose="entry",
+            mode="paper",
+            ts=T0,
+        ),
+        T0,
+    )
     assert SYM in bt.broker.positions
     return bt
 
 
 def bar(bt: Backtest, o: float, h: float, lo: float, c: float) -> None:
     ts = T0 + 120_000
-    bt._path(SYM, o, h, lo, c, ts, False, m.MarketData(symbol=SYM, kind="trade", price=c, event_time=ts,
-                                                         recv_time=ts, ts=ts))
+    bt._path(
+        SYM, o, h, lo, c, ts, False, m.MarketData(symbol=SYM, kind="trade", price=c, event_time=ts, recv_time=ts, ts=ts)
+    )
 
 
 def only_trip(bt: Backtest):
@@ -121,11 +136,30 @@ def test_funding_is_settled_by_the_paper_broker_and_charged_to_the_trip():
     from tui_trader.backtest.engine import Options
 
     rules = {SYM: PAPER_RULES[SYM]}
-    bt = Backtest(Settings(), {SYM: bars_of(SYM, [[T0, 100.0, 100.0, 100.0, 100.0, 1.0]])}, rules, 60_000,
-                  Options(funding_rate_8h=0.001))
+    bt = Backtest(
+        Settings(),
+        {SYM: bars_of(SYM, [[T0, 100.0, 100.0, 100.0, 100.0, 1.0]])},
+        rules,
+        60_000,
+        Options(funding_rate_8h=0.001),
+    )
     bt._market(SYM, 100.0, T0)
-    bt._execute(m.OrderCommand(id="e1", symbol=SYM, side="buy", quantity=1.0, ref_price=100.0, stop_loss=97.0,
-                               take_profit=106.0, leverage=10, purpose="entry", mode="paper", ts=T0), T0)
+    bt._execute(
+        m.OrderCommand(
+            id="e1",
+            symbol=SYM,
+            side="buy",
+            quantity=1.0,
+            ref_price=100.0,
+            stop_loss=97.0,
+            take_profit=106.0,
+            leverage=10,
+            purpose="entry",
+            mode="paper",
+            ts=T0,
+        ),
+        T0,
+    )
     wallet = bt.broker.wallet
     bt._funding(SYM, T0 + 8 * 3_600_000)
     assert bt.broker.wallet == pytest.approx(wallet - 0.1)  # a long pays 1 × 100 × 0.001

@@ -54,10 +54,18 @@ def test_binance_csv_in_microseconds(tmp_path):
 
 def test_recording_trades_become_bars(tmp_path):
     # Three trades in minute 0, none in minute 1 (a flat bar repeating the close), two in minute 2.
-    frames = [(T0 + 1_000, 100.0, 1.0), (T0 + 20_000, 103.0, 2.0), (T0 + 50_000, 101.0, 1.0),
-              (T0 + 2 * MIN + 5_000, 99.0, 1.0), (T0 + 2 * MIN + 9_000, 98.0, 0.5)]
-    lines = [f'{(t + 5) * 1_000_000} {{"stream":"btcusdt@aggTrade","data":{{"e":"aggTrade","E":{t},"s":"BTCUSDT",'
-             f'"a":{i},"p":"{p}","q":"{q}","f":1,"l":1,"T":{t},"m":false}}}}' for i, (t, p, q) in enumerate(frames, 1)]
+    frames = [
+        (T0 + 1_000, 100.0, 1.0),
+        (T0 + 20_000, 103.0, 2.0),
+        (T0 + 50_000, 101.0, 1.0),
+        (T0 + 2 * MIN + 5_000, 99.0, 1.0),
+        (T0 + 2 * MIN + 9_000, 98.0, 0.5),
+    ]
+    lines = [
+        f'{(t + 5) * 1_000_000} {{"stream":"btcusdt@aggTrade","data":{{"e":"aggTrade","E":{t},"s":"BTCUSDT",'
+        f'"a":{i},"p":"{p}","q":"{q}","f":1,"l":1,"T":{t},"m":false}}}}'
+        for i, (t, p, q) in enumerate(frames, 1)
+    ]
     path = tmp_path / "rec.gz"
     path.write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
     (bars,) = loaders.load(path, None, 60_000)
@@ -93,8 +101,15 @@ def test_bar_size_is_read_from_the_data(tmp_path):
     assert loaders.bar_size_ms(bars) == 5 * MIN
 
 
-@pytest.mark.parametrize("name, symbol", [("BTC_USDT-1m.json.gz", "BTCUSDT"), ("BTCUSDT-1m-2024-01.zip", "BTCUSDT"),
-                                          ("btcusdt_20240808.gz", "BTCUSDT"), ("ethusdt.csv", "ETHUSDT")])
+@pytest.mark.parametrize(
+    "name, symbol",
+    [
+        ("BTC_USDT-1m.json.gz", "BTCUSDT"),
+        ("BTCUSDT-1m-2024-01.zip", "BTCUSDT"),
+        ("btcusdt_20240808.gz", "BTCUSDT"),
+        ("ethusdt.csv", "ETHUSDT"),
+    ],
+)
 def test_symbol_from_the_file_name(name, symbol):
     assert loaders.symbol_from_name(name) == symbol
 

@@ -14,8 +14,10 @@ from tui_trader.results.report import max_drawdown
 
 @pytest.fixture(scope="module")
 def synthetic():
-    data = {"BTCUSDT": bars_of("BTCUSDT", walk(6000, seed=7)),
-            "ETHUSDT": bars_of("ETHUSDT", walk(6000, seed=11, start=2000.0))}
+    data = {
+        "BTCUSDT": bars_of("BTCUSDT", walk(6000, seed=7)),
+        "ETHUSDT": bars_of("ETHUSDT", walk(6000, seed=11, start=2000.0)),
+    }
     result = run(data)
     return result, report_of(result, [], {}, [])
 
@@ -63,8 +65,10 @@ def test_csv_and_json_exports_round_trip(synthetic, tmp_path):
 
 def test_two_runs_give_identical_exports(synthetic, tmp_path):
     result, report = synthetic
-    data = {"BTCUSDT": bars_of("BTCUSDT", walk(6000, seed=7)),
-            "ETHUSDT": bars_of("ETHUSDT", walk(6000, seed=11, start=2000.0))}
+    data = {
+        "BTCUSDT": bars_of("BTCUSDT", walk(6000, seed=7)),
+        "ETHUSDT": bars_of("ETHUSDT", walk(6000, seed=11, start=2000.0)),
+    }
     again = run(data)
     ex.export(tmp_path / "a", report, result.trips.closed, result.equity_ts, result.equity)
     ex.export(tmp_path / "b", report_of(again, [], {}, []), again.trips.closed, again.equity_ts, again.equity)
@@ -116,8 +120,10 @@ def test_the_results_view_of_a_run_marks_every_trip(synthetic):
 def test_next_open_orders_of_several_symbols_are_all_answered():
     # Each symbol's order for the next open fills before any bar of that time closes: the router's clock never
     # passes its order timeout while an order waits (it did for the second symbol of a time).
-    data = {"BTCUSDT": bars_of("BTCUSDT", walk(4000, seed=7)),
-            "ETHUSDT": bars_of("ETHUSDT", walk(4000, seed=11, start=2000.0))}
+    data = {
+        "BTCUSDT": bars_of("BTCUSDT", walk(4000, seed=7)),
+        "ETHUSDT": bars_of("ETHUSDT", walk(4000, seed=11, start=2000.0)),
+    }
     result = run(data, options=Options(entry="next_open"))
     assert result.counts.unanswered == 0
     assert result.counts.next_open_missed == 0
@@ -128,8 +134,8 @@ def test_next_open_orders_of_several_symbols_are_all_answered():
 def test_next_open_order_across_a_gap_is_rejected_not_filled_late():
     rows = walk(4000, seed=7)
     first = run({"BTCUSDT": bars_of("BTCUSDT", rows)}, options=Options(entry="next_open"))
-    signal_bar = next(i for i, r in enumerate(rows) if r[0] + 60_000 == first.trips.closed[0].entry_ts) 
-    gapped = rows[: signal_bar + 1] + rows[signal_bar + 10:]  # the open after the first entry signal is missing
+    signal_bar = next(i for i, r in enumerate(rows) if r[0] + 60_000 == first.trips.closed[0].entry_ts)
+    gapped = rows[: signal_bar + 1] + rows[signal_bar + 10 :]  # the open after the first entry signal is missing
     result = run({"BTCUSDT": bars_of("BTCUSDT", gapped)}, options=Options(entry="next_open"))
     assert result.counts.next_open_missed >= 1 and result.counts.unanswered == 0
     missed = [st for st in result.statuses if st.status == "rejected" and "gap in the data" in (st.error or "")]

@@ -8,7 +8,9 @@ from tui_trader import messages as m
 from tui_trader.settings import Secrets, Settings, parse, to_dict
 
 # Values long enough for the log redaction; the tests check none of them ever shows up in a status.
-SECRETS = Secrets(api_key="TESTKEY-0123456789abcdef", api_secret="TESTSECRET-fedcba9876543210", api_password="TESTPASS-2468")
+SECRETS = Secrets(
+    api_key="TESTKEY-0123456789abcdef", api_secret="TESTSECRET-fedcba9876543210", api_password="TESTPASS-2468"
+)
 
 
 def settings_for(url: str = "", *, name: str = "binanceusdm", paper: bool = True, **exchange: Any) -> Settings:
@@ -18,12 +20,33 @@ def settings_for(url: str = "", *, name: str = "binanceusdm", paper: bool = True
     return parse(data)
 
 
-def command(*, symbol: str = "BTCUSDT", side: m.Side = "buy", quantity: float = 0.01, purpose: m.Purpose = "entry",
-            stop_loss: float | None = None, take_profit: float | None = None, leverage: int = 10,
-            mode: m.Mode = "paper", ts: int = 1, ref_price: float = 60_000.0, cid: str | None = None) -> m.OrderCommand:
+def command(
+    *,
+    symbol: str = "BTCUSDT",
+    side: m.Side = "buy",
+    quantity: float = 0.01,
+    purpose: m.Purpose = "entry",
+    stop_loss: float | None = None,
+    take_profit: float | None = None,
+    leverage: int = 10,
+    mode: m.Mode = "paper",
+    ts: int = 1,
+    ref_price: float = 60_000.0,
+    cid: str | None = None,
+) -> m.OrderCommand:
     return m.OrderCommand(
-        id=cid or m.new_id(), symbol=symbol, side=side, quantity=quantity, ref_price=ref_price, stop_loss=stop_loss,
-        take_profit=take_profit, leverage=leverage, reduce_only=purpose != "entry", purpose=purpose, mode=mode, ts=ts,
+        id=cid or m.new_id(),
+        symbol=symbol,
+        side=side,
+        quantity=quantity,
+        ref_price=ref_price,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        leverage=leverage,
+        reduce_only=purpose != "entry",
+        purpose=purpose,
+        mode=mode,
+        ts=ts,
     )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-
 from broker_helpers import SECRETS, SleepRecorder, command, fast_exchange, settings_for
+
 from tui_trader import logs
 from tui_trader.brokers.base import NO_POSITION, derived_id
 from tui_trader.brokers.ccxt_broker import CcxtBroker
@@ -15,8 +15,9 @@ from tui_trader.brokers.ccxt_broker import CcxtBroker
 @pytest.fixture
 async def live(mock_binance):
     sleeper = SleepRecorder()
-    broker = CcxtBroker(settings_for(mock_binance.base_url, paper=False), SECRETS, sleep=sleeper, now=sleeper.now,
-                        factory=fast_exchange)
+    broker = CcxtBroker(
+        settings_for(mock_binance.base_url, paper=False), SECRETS, sleep=sleeper, now=sleeper.now, factory=fast_exchange
+    )
     await broker.start()
     broker.sleeper = sleeper
     try:
@@ -119,7 +120,11 @@ async def test_an_entry_that_times_out_and_never_arrived_is_rejected_not_resent(
     "status,body,reason",
     [
         (400, {"code": -2019, "msg": "Margin is insufficient."}, "insufficient_margin"),
-        (400, {"code": -4164, "msg": "Order's notional must be no smaller than 100 (unless you choose reduce only)."}, "invalid_order"),
+        (
+            400,
+            {"code": -4164, "msg": "Order's notional must be no smaller than 100 (unless you choose reduce only)."},
+            "invalid_order",
+        ),
         (401, {"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."}, "auth"),
     ],
 )
@@ -161,14 +166,30 @@ async def test_reads_retry_network_trouble_with_a_growing_backoff(live, mock_bin
 async def test_protection_that_cannot_be_placed_closes_the_position_at_once(live, mock_binance):
     cmd = entry(take_profit=59_000.0)  # below the price: Binance answers -2021 "Order would immediately trigger."
     reports = await live.execute(cmd)
-    assert kinds(reports) == [("entry", "filled"), ("take_profit", "rejected"), ("stop_loss", "canceled"), ("close", "filled")]
+    assert kinds(reports) == [
+        ("entry", "filled"),
+        ("take_profit", "rejected"),
+        ("stop_loss", "canceled"),
+        ("close", "filled"),
+    ]
     assert reports[0].stop_loss_order_id is None and reports[0].take_profit_order_id is None
-    assert reports[1].error.startswith("protection_failed: invalid_order:") and "Order would immediately trigger." in reports[1].error
+    assert (
+        reports[1].error.startswith("protection_failed: invalid_order:")
+        and "Order would immediately trigger." in reports[1].error
+    )
     close = reports[3]
-    assert close.order_id == derived_id(cmd.id, "close") and close.filled_qty == 0.01 and "position closed at once" in close.error
+    assert (
+        close.order_id == derived_id(cmd.id, "close")
+        and close.filled_qty == 0.01
+        and "position closed at once" in close.error
+    )
     closing = mock_binance.calls("POST", "/fapi/v1/order")[-1]
     assert closing.params["reduceOnly"] == "true" and closing.params["newClientOrderId"] == close.order_id
-    assert mock_binance.sequence()[6:9] == ["DELETE /fapi/v1/algoOpenOrders", "POST /fapi/v1/order", "GET /fapi/v1/userTrades"]
+    assert mock_binance.sequence()[6:9] == [
+        "DELETE /fapi/v1/algoOpenOrders",
+        "POST /fapi/v1/order",
+        "GET /fapi/v1/userTrades",
+    ]
     assert mock_binance.positions == {} and live.protections == {}
 
 
@@ -190,12 +211,25 @@ async def test_close_cancels_protection_then_closes_reduce_only_capped_to_the_po
 
 async def test_flatten_all_closes_every_open_position(live, mock_binance):
     await live.execute(entry())
-    await live.execute(command(symbol="ETHUSDT", side="sell", quantity=0.5, mode="live", ref_price=2500.0,
-                               stop_loss=2600.0, take_profit=2300.0))
+    await live.execute(
+        command(
+            symbol="ETHUSDT",
+            side="sell",
+            quantity=0.5,
+            mode="live",
+            ref_price=2500.0,
+            stop_loss=2600.0,
+            take_profit=2300.0,
+        )
+    )
     out = await live.flatten_all()
     assert sorted((r.symbol, r.purpose, r.status) for r in out) == [
-        ("BTCUSDT", "flatten", "filled"), ("BTCUSDT", "stop_loss", "canceled"), ("BTCUSDT", "take_profit", "canceled"),
-        ("ETHUSDT", "flatten", "filled"), ("ETHUSDT", "stop_loss", "canceled"), ("ETHUSDT", "take_profit", "canceled"),
+        ("BTCUSDT", "flatten", "filled"),
+        ("BTCUSDT", "stop_loss", "canceled"),
+        ("BTCUSDT", "take_profit", "canceled"),
+        ("ETHUSDT", "flatten", "filled"),
+        ("ETHUSDT", "stop_loss", "canceled"),
+        ("ETHUSDT", "take_profit", "canceled"),
     ]
     assert mock_binance.positions == {}
 
@@ -215,7 +249,13 @@ def debug_log(tmp_path):
 
 
 async def test_no_secret_reaches_a_log_line_or_a_status(debug_log, live, mock_binance):
-    mock_binance.fail("POST", "/fapi/v1/order", "http", status=401, body={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
+    mock_binance.fail(
+        "POST",
+        "/fapi/v1/order",
+        "http",
+        status=401,
+        body={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+    )
     reports = await live.execute(entry())
     reports += await live.execute(entry())
     mock_binance.fail_server_error("GET", "/fapi/v3/account")
@@ -233,10 +273,14 @@ async def test_a_close_also_cancels_stops_the_desk_does_not_know_about(live, moc
     out = await live.execute(command(side="sell", quantity=0.01, purpose="close", mode="live"))
     assert kinds(out) == [("close", "filled")]
     assert {a["clientAlgoId"]: a["algoStatus"] for a in mock_binance.algos.values()} == {
-        other[0].stop_loss_order_id: "CANCELED", other[0].take_profit_order_id: "CANCELED"}
+        other[0].stop_loss_order_id: "CANCELED",
+        other[0].take_profit_order_id: "CANCELED",
+    }
 
 
-async def test_an_entry_whose_state_cannot_be_learned_stays_unknown_blocks_its_symbol_until_the_venue_answers(live, mock_binance):
+async def test_an_entry_whose_state_cannot_be_learned_stays_unknown_blocks_its_symbol_until_the_venue_answers(
+    live, mock_binance
+):
     mock_binance.fail("POST", "/fapi/v1/order", "timeout")
     mock_binance.fail_server_error("GET", "/fapi/v1/order", times=1_000)  # every lookup fails for now
     cmd = entry()

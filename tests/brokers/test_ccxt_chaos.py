@@ -12,8 +12,8 @@ from __future__ import annotations
 import collections
 
 import pytest
-
 from broker_helpers import SECRETS, SleepRecorder, command, fast_exchange, settings_for
+
 from tui_trader.brokers.ccxt_broker import CcxtBroker
 from tui_trader.portfolio.positions import Portfolio
 
@@ -29,8 +29,9 @@ SL, TP = {"type": "STOP_MARKET"}, {"type": "TAKE_PROFIT_MARKET"}
 async def live(mock_binance):
     clock = SleepRecorder()
     mock_binance.clock = clock.now
-    broker = CcxtBroker(settings_for(mock_binance.base_url, paper=False), SECRETS, sleep=clock, now=clock.now,
-                        factory=fast_exchange)
+    broker = CcxtBroker(
+        settings_for(mock_binance.base_url, paper=False), SECRETS, sleep=clock, now=clock.now, factory=fast_exchange
+    )
     await broker.start()
     try:
         yield broker
@@ -41,18 +42,58 @@ async def live(mock_binance):
 # (what goes wrong, the failure injected, how the entry must end, how its protection must end)
 CASES = [
     ("entry times out, executes 3 s later", ("POST", ORDER, "late", dict(status=0, delay=3.0)), "filled", "protected"),
-    ("entry times out, reaches the engine past its recvWindow", ("POST", ORDER, "late", dict(status=0, delay=12.0)), "rejected", None),
+    (
+        "entry times out, reaches the engine past its recvWindow",
+        ("POST", ORDER, "late", dict(status=0, delay=12.0)),
+        "rejected",
+        None,
+    ),
     ("entry 503 -1001, never processed", ("POST", ORDER, "http", dict(status=503, body=MINUS_1001)), "rejected", None),
-    ("entry 503 -1001, executes 2 s later", ("POST", ORDER, "late", dict(status=503, body=MINUS_1001, delay=2.0)), "filled", "protected"),
+    (
+        "entry 503 -1001, executes 2 s later",
+        ("POST", ORDER, "late", dict(status=503, body=MINUS_1001, delay=2.0)),
+        "filled",
+        "protected",
+    ),
     ("entry -2019", ("POST", ORDER, "http", dict(status=400, body=MINUS_2019)), "rejected", None),
     ("entry 429", ("POST", ORDER, "http", dict(status=429, body=RATE, headers={"Retry-After": "1"})), "rejected", None),
-    ("stop 429, Retry-After 2 s", ("POST", ALGO, "http", dict(status=429, body=RATE, headers={"Retry-After": "2"}, match=SL)), "filled", "protected"),
-    ("stop 503 -1001, never processed", ("POST", ALGO, "http", dict(status=503, body=MINUS_1001, match=SL)), "filled", "protected"),
-    ("target times out, executes 1 s later", ("POST", ALGO, "late", dict(status=0, delay=1.0, match=TP)), "filled", "protected"),
-    ("stop times out, reaches the engine past its window", ("POST", ALGO, "late", dict(status=0, delay=4.0, match=SL)), "filled", "protected"),
+    (
+        "stop 429, Retry-After 2 s",
+        ("POST", ALGO, "http", dict(status=429, body=RATE, headers={"Retry-After": "2"}, match=SL)),
+        "filled",
+        "protected",
+    ),
+    (
+        "stop 503 -1001, never processed",
+        ("POST", ALGO, "http", dict(status=503, body=MINUS_1001, match=SL)),
+        "filled",
+        "protected",
+    ),
+    (
+        "target times out, executes 1 s later",
+        ("POST", ALGO, "late", dict(status=0, delay=1.0, match=TP)),
+        "filled",
+        "protected",
+    ),
+    (
+        "stop times out, reaches the engine past its window",
+        ("POST", ALGO, "late", dict(status=0, delay=4.0, match=SL)),
+        "filled",
+        "protected",
+    ),
     ("stop -2019", ("POST", ALGO, "http", dict(status=400, body=MINUS_2019, match=SL)), "filled", "closed"),
-    ("stop 429, Retry-After past the grace", ("POST", ALGO, "http", dict(status=429, body=RATE, headers={"Retry-After": "8"}, match=SL)), "filled", "closed"),
-    ("target 429, Retry-After 1 s (left open)", ("POST", ALGO, "http", dict(status=429, body=RATE, headers={"Retry-After": "1"}, match=TP)), "filled", "protected"),
+    (
+        "stop 429, Retry-After past the grace",
+        ("POST", ALGO, "http", dict(status=429, body=RATE, headers={"Retry-After": "8"}, match=SL)),
+        "filled",
+        "closed",
+    ),
+    (
+        "target 429, Retry-After 1 s (left open)",
+        ("POST", ALGO, "http", dict(status=429, body=RATE, headers={"Retry-After": "1"}, match=TP)),
+        "filled",
+        "protected",
+    ),
 ]
 
 
@@ -68,7 +109,13 @@ async def test_no_order_twice_the_book_equals_the_venue_and_no_position_naked_pa
         protection = None
         if entry.status == "filled":
             closed = any(r.purpose == "close" and r.status == "filled" for r in out)
-            protection = "closed" if closed else "protected" if entry.stop_loss_order_id and entry.take_profit_order_id else "naked"
+            protection = (
+                "closed"
+                if closed
+                else "protected"
+                if entry.stop_loss_order_id and entry.take_profit_order_id
+                else "naked"
+            )
         outcomes.append((name, entry.status, protection))
         assert mock_binance.failures[-1].times == 0, f"{name}: the failure was not met"
         mock_binance.failures.clear()
@@ -89,7 +136,8 @@ async def test_no_order_twice_the_book_equals_the_venue_and_no_position_naked_pa
     for r in reports:
         book.apply(r.to_status("live", 1))
     assert {s: (p.side, p.quantity) for s, p in book.positions.items()} == {
-        s: ("long" if p["amt"] > 0 else "short", abs(p["amt"])) for s, p in mock_binance.positions.items()}
+        s: ("long" if p["amt"] > 0 else "short", abs(p["amt"])) for s, p in mock_binance.positions.items()
+    }
     assert mock_binance.positions["BTCUSDT"]["amt"] == 0.01 and mock_binance.protected("BTCUSDT")
 
     # Never naked past the grace, measured on the venue's own log.

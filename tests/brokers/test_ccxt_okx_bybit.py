@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from broker_helpers import SECRETS, SleepRecorder, command, fast_exchange, settings_for
 from net.mock_bybit import MockBybit
 from net.mock_okx import MockOkx
+
 from tui_trader.brokers.base import derived_id
 from tui_trader.brokers.ccxt_broker import CcxtBroker
 
 
 async def _broker(mock, name):
     await mock.start()
-    broker = CcxtBroker(settings_for(mock.base_url, name=name, paper=False), SECRETS, sleep=SleepRecorder(), factory=fast_exchange)
+    broker = CcxtBroker(
+        settings_for(mock.base_url, name=name, paper=False), SECRETS, sleep=SleepRecorder(), factory=fast_exchange
+    )
     await broker.start()
     return broker
 
@@ -52,8 +54,11 @@ async def test_okx_sets_leverage_and_attaches_sl_tp_to_an_order_sized_in_contrac
     reports = await broker.execute(cmd)
     assert kinds(reports) == [("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
     assert reports[0].filled_qty == pytest.approx(0.0105) and reports[0].fee == pytest.approx(0.315)  # base units
-    assert mock.sequence()[:3] == ["GET /api/v5/public/instruments", "POST /api/v5/account/set-leverage",
-                                   "POST /api/v5/trade/batch-orders"]
+    assert mock.sequence()[:3] == [
+        "GET /api/v5/public/instruments",
+        "POST /api/v5/account/set-leverage",
+        "POST /api/v5/trade/batch-orders",
+    ]
     lev = mock.requests[1].params
     assert (lev["instId"], lev["lever"], lev["mgnMode"], lev["posSide"]) == ("BTC-USDT-SWAP", "10", "isolated", "net")
     [order] = json.loads(mock.requests[2].params["data"])
@@ -96,10 +101,19 @@ async def test_bybit_sets_margin_mode_and_leverage_and_attaches_sl_tp(bybit):
     assert kinds(reports) == [("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
     assert reports[0].fee == pytest.approx(0.33)
     seq = mock.sequence()
-    assert seq.index("POST /v5/account/set-margin-mode") < seq.index("POST /v5/position/set-leverage") < seq.index("POST /v5/order/create")
+    assert (
+        seq.index("POST /v5/account/set-margin-mode")
+        < seq.index("POST /v5/position/set-leverage")
+        < seq.index("POST /v5/order/create")
+    )
     assert mock.calls("POST", "/v5/account/set-margin-mode")[0].params == {"setMarginMode": "ISOLATED_MARGIN"}
     lev = mock.calls("POST", "/v5/position/set-leverage")[0].params
-    assert (lev["symbol"], lev["buyLeverage"], lev["sellLeverage"], lev["category"]) == ("BTCUSDT", "10", "10", "linear")
+    assert (lev["symbol"], lev["buyLeverage"], lev["sellLeverage"], lev["category"]) == (
+        "BTCUSDT",
+        "10",
+        "10",
+        "linear",
+    )
     order = mock.calls("POST", "/v5/order/create")[0].params
     assert (order["orderLinkId"], order["orderType"], order["side"], order["qty"]) == (cmd.id, "Market", "Buy", "0.01")
     assert (order["stopLoss"], order["takeProfit"]) == ("58200", "63600")

@@ -8,9 +8,9 @@ price, rounded to the tick toward the fill, whatever the slippage. Read back fro
 from __future__ import annotations
 
 import pytest
-
 from broker_helpers import SECRETS, SleepRecorder, command, fast_exchange, settings_for
 from net.mock_binance import SYMBOLS
+
 from tui_trader.brokers.ccxt_broker import CcxtBroker
 
 STOP_PCT, TARGET_PCT = 0.0004, 0.0008  # the issue's case: stop 0.04 %, take-profit 0.08 %
@@ -18,7 +18,9 @@ STOP_PCT, TARGET_PCT = 0.0004, 0.0008  # the issue's case: stop 0.04 %, take-pro
 
 @pytest.fixture
 async def live(mock_binance):
-    broker = CcxtBroker(settings_for(mock_binance.base_url, paper=False), SECRETS, sleep=SleepRecorder(), factory=fast_exchange)
+    broker = CcxtBroker(
+        settings_for(mock_binance.base_url, paper=False), SECRETS, sleep=SleepRecorder(), factory=fast_exchange
+    )
     await broker.start()
     try:
         yield broker
@@ -29,26 +31,45 @@ async def live(mock_binance):
 def planned(symbol: str, side: str, ref: float, qty: float):
     """An entry as the router plans it: SL/TP at the configured distances from the reference price."""
     sign = 1 if side == "buy" else -1
-    return command(symbol=symbol, side=side, quantity=qty, mode="live", ref_price=ref,
-                   stop_loss=ref * (1 - sign * STOP_PCT), take_profit=ref * (1 + sign * TARGET_PCT))
+    return command(
+        symbol=symbol,
+        side=side,
+        quantity=qty,
+        mode="live",
+        ref_price=ref,
+        stop_loss=ref * (1 - sign * STOP_PCT),
+        take_profit=ref * (1 + sign * TARGET_PCT),
+    )
 
 
 def resting(mock, symbol: str) -> dict[str, float]:
-    return {a["orderType"]: float(a["triggerPrice"]) for a in mock.algos.values()
-            if a["symbol"] == symbol and a["algoStatus"] == "NEW"}
+    return {
+        a["orderType"]: float(a["triggerPrice"])
+        for a in mock.algos.values()
+        if a["symbol"] == symbol and a["algoStatus"] == "NEW"
+    }
 
 
-@pytest.mark.parametrize("symbol,side,mark,ref,slip", [
-    ("BTCUSDT", "sell", 63_940.0, 63_959.9, 0.00025),  # the issue's short: planned at 63,959.9, filled lower
-    ("BTCUSDT", "buy", 60_000.0, 59_980.0, 0.0003),
-    ("ETHUSDT", "buy", 2_500.0, 2_503.0, -0.0002),  # filled better than the mark (price improvement)
-    ("ETHUSDT", "sell", 2_500.0, 2_490.0, 0.0003),
-])
-async def test_every_stop_and_target_rests_at_the_configured_distance_from_the_fill(live, mock_binance, symbol, side, mark, ref, slip):
+@pytest.mark.parametrize(
+    "symbol,side,mark,ref,slip",
+    [
+        ("BTCUSDT", "sell", 63_940.0, 63_959.9, 0.00025),  # the issue's short: planned at 63,959.9, filled lower
+        ("BTCUSDT", "buy", 60_000.0, 59_980.0, 0.0003),
+        ("ETHUSDT", "buy", 2_500.0, 2_503.0, -0.0002),  # filled better than the mark (price improvement)
+        ("ETHUSDT", "sell", 2_500.0, 2_490.0, 0.0003),
+    ],
+)
+async def test_every_stop_and_target_rests_at_the_configured_distance_from_the_fill(
+    live, mock_binance, symbol, side, mark, ref, slip
+):
     mock_binance.set_price(symbol, mark)
     mock_binance.slippage = slip
     reports = await live.execute(planned(symbol, side, ref, 0.05 if symbol == "BTCUSDT" else 1.0))
-    assert [(r.purpose, r.status) for r in reports] == [("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
+    assert [(r.purpose, r.status) for r in reports] == [
+        ("entry", "filled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+    ]
     fill = reports[0].avg_price
     assert fill != pytest.approx(ref, abs=1e-9)  # it did fill away from the plan's price
     tick = float(SYMBOLS[symbol]["tick"])
@@ -80,7 +101,11 @@ async def test_a_market_already_beyond_the_stop_when_the_fill_is_known_closes_at
     mock_binance.set_price("BTCUSDT", 60_000.0)
     mock_binance.slippage = 0.001  # a long filled 0.1 % above the market: its 0.04 % stop is above the market
     reports = await live.execute(planned("BTCUSDT", "buy", 60_000.0, 0.05))
-    assert [(r.purpose, r.status) for r in reports] == [("entry", "filled"), ("stop_loss", "rejected"), ("close", "filled")]
+    assert [(r.purpose, r.status) for r in reports] == [
+        ("entry", "filled"),
+        ("stop_loss", "rejected"),
+        ("close", "filled"),
+    ]
     assert "already beyond the stop-loss" in reports[1].error and "position closed at once" in reports[2].error
     assert mock_binance.positions == {} and resting(mock_binance, "BTCUSDT") == {}
 
@@ -94,7 +119,9 @@ async def okx():
 
     mock = MockOkx()
     await mock.start()
-    broker = CcxtBroker(settings_for(mock.base_url, name="okx", paper=False), SECRETS, sleep=SleepRecorder(), factory=fast_exchange)
+    broker = CcxtBroker(
+        settings_for(mock.base_url, name="okx", paper=False), SECRETS, sleep=SleepRecorder(), factory=fast_exchange
+    )
     await broker.start()
     try:
         yield broker, mock
@@ -105,16 +132,22 @@ async def okx():
 
 def okx_resting(mock, inst: str) -> list[tuple[float, float, float]]:
     """(stop-loss trigger, take-profit trigger, size in contracts) of each live algo order of the swap."""
-    return [(float(a["slTriggerPx"]), float(a["tpTriggerPx"]), float(a["sz"])) for a in mock.algos.values()
-            if a["instId"] == inst and a["state"] == "live"]
+    return [
+        (float(a["slTriggerPx"]), float(a["tpTriggerPx"]), float(a["sz"]))
+        for a in mock.algos.values()
+        if a["instId"] == inst and a["state"] == "live"
+    ]
 
 
-@pytest.mark.parametrize("symbol,side,mark,ref,slip", [
-    ("BTCUSDT", "sell", 63_940.0, 63_959.9, 0.00025),
-    ("BTCUSDT", "buy", 60_000.0, 59_980.0, 0.0003),
-    ("ETHUSDT", "buy", 2_500.0, 2_503.0, -0.0002),
-    ("ETHUSDT", "sell", 2_500.0, 2_490.0, 0.0003),
-])
+@pytest.mark.parametrize(
+    "symbol,side,mark,ref,slip",
+    [
+        ("BTCUSDT", "sell", 63_940.0, 63_959.9, 0.00025),
+        ("BTCUSDT", "buy", 60_000.0, 59_980.0, 0.0003),
+        ("ETHUSDT", "buy", 2_500.0, 2_503.0, -0.0002),
+        ("ETHUSDT", "sell", 2_500.0, 2_490.0, 0.0003),
+    ],
+)
 async def test_okx_stop_and_target_rest_at_the_configured_distance_from_the_fill(okx, symbol, side, mark, ref, slip):
     from net.mock_okx import INSTRUMENTS
 
@@ -124,7 +157,11 @@ async def test_okx_stop_and_target_rest_at_the_configured_distance_from_the_fill
     mock.slippage = slip
     qty = 0.05 if symbol == "BTCUSDT" else 1.0
     reports = await broker.execute(planned(symbol, side, ref, qty))
-    assert [(r.purpose, r.status) for r in reports] == [("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
+    assert [(r.purpose, r.status) for r in reports] == [
+        ("entry", "filled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+    ]
     fill = reports[0].avg_price
     assert fill != pytest.approx(ref, abs=1e-9)
     tick = float(INSTRUMENTS[inst]["tickSz"])
@@ -137,9 +174,16 @@ async def test_okx_stop_and_target_rest_at_the_configured_distance_from_the_fill
     # What the watchdog and the desk read: the venue's own algo order, resting with the whole position.
     state = await broker.venue_state()
     [snap] = state.view.positions
-    assert (snap.stop_loss, snap.take_profit, snap.stop_loss_resting, snap.take_profit_resting) == (stop, target, True, True)
+    assert (snap.stop_loss, snap.take_profit, snap.stop_loss_resting, snap.take_profit_resting) == (
+        stop,
+        target,
+        True,
+        True,
+    )
     assert sorted((o.role, o.trigger_price, o.quantity) for o in state.orders) == [
-        ("stop_loss", stop, pytest.approx(qty)), ("take_profit", target, pytest.approx(qty))]
+        ("stop_loss", stop, pytest.approx(qty)),
+        ("take_profit", target, pytest.approx(qty)),
+    ]
 
 
 async def test_okx_the_issue_short_rests_at_the_fill_not_at_the_plan(okx):
@@ -178,10 +222,18 @@ async def test_okx_an_entry_that_adds_to_a_position_leaves_protection_for_the_wh
     mock.prices["BTC-USDT-SWAP"] = 60_100.0
     reports = await broker.execute(planned("BTCUSDT", "buy", 60_100.0, 0.05))
     assert [(r.purpose, r.status) for r in reports] == [
-        ("stop_loss", "canceled"), ("take_profit", "canceled"), ("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
+        ("stop_loss", "canceled"),
+        ("take_profit", "canceled"),
+        ("entry", "filled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+    ]
     [(stop, target, size)] = okx_resting(mock, "BTC-USDT-SWAP")
     assert size == 10.0  # 0.1 BTC in contracts: the whole position, not the second entry's 0.05
     avg = 60_050.0  # anchored on the position's average entry
-    assert avg * STOP_PCT - 0.1 < avg - stop <= avg * STOP_PCT + 1e-9 and avg * TARGET_PCT - 0.1 < target - avg <= avg * TARGET_PCT + 1e-9
+    assert (
+        avg * STOP_PCT - 0.1 < avg - stop <= avg * STOP_PCT + 1e-9
+        and avg * TARGET_PCT - 0.1 < target - avg <= avg * TARGET_PCT + 1e-9
+    )
     [snap] = (await broker.venue_state()).view.positions
     assert (snap.quantity, snap.stop_loss_resting, snap.take_profit_resting) == (pytest.approx(0.1), True, True)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from broker_helpers import command, settings_for
+
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus
 from tui_trader.bus.base import Start
@@ -36,18 +36,25 @@ class Desk:
         self.bus = EmbeddedBus()
         self.clock = ReplayClock(1_000)
         # Each desk its own journal: the paper and the live desk of a parity test are two desks.
-        self.ctx = WorkerContext(settings=settings, bus=self.bus, clock=self.clock,
-                                 shared={"instruments": RulesBook(), "journal": Journal(":memory:")})
+        self.ctx = WorkerContext(
+            settings=settings,
+            bus=self.bus,
+            clock=self.clock,
+            shared={"instruments": RulesBook(), "journal": Journal(":memory:")},
+        )
         self.worker = ExecutorWorker(self.ctx)
         self.statuses: list[m.OrderStatus] = []
         self.accounts: list[m.Account] = []
         self.healths: list[m.Health] = []
         self._tasks: list[asyncio.Task] = []
 
-    async def __aenter__(self) -> "Desk":
+    async def __aenter__(self) -> Desk:
         await self.bus.create_topics(m.TOPICS)
-        for topic, sink, cls in ((m.ORDER_STATUS, self.statuses, m.OrderStatus), (m.ACCOUNT, self.accounts, m.Account),
-                                 (m.HEALTH, self.healths, m.Health)):
+        for topic, sink, cls in (
+            (m.ORDER_STATUS, self.statuses, m.OrderStatus),
+            (m.ACCOUNT, self.accounts, m.Account),
+            (m.HEALTH, self.healths, m.Health),
+        ):
             sub = await self.bus.subscribe(topic, Start.BEGINNING, tracked=False)
             self._tasks.append(asyncio.create_task(self._tap(sub, sink, cls)))
         self._tasks.append(asyncio.create_task(self.worker.run()))
@@ -69,8 +76,12 @@ class Desk:
     async def market(self, symbol: str, price: float, t: int) -> None:
         """A book top and a trade at `price`, at event time t (ms), stepped like the replay does."""
         self.clock.advance_to(t)
-        for md in (m.MarketData(symbol=symbol, kind="book", bid=price, ask=price, bid_qty=1, ask_qty=1, event_time=t, recv_time=t, ts=t),
-                   m.MarketData(symbol=symbol, kind="trade", price=price, volume=0.1, event_time=t, recv_time=t, ts=t)):
+        for md in (
+            m.MarketData(
+                symbol=symbol, kind="book", bid=price, ask=price, bid_qty=1, ask_qty=1, event_time=t, recv_time=t, ts=t
+            ),
+            m.MarketData(symbol=symbol, kind="trade", price=price, volume=0.1, event_time=t, recv_time=t, ts=t),
+        ):
             await self.bus.publish(m.MARKET_DATA, symbol, m.encode(md))
             await self.bus.wait_idle()
 
@@ -97,8 +108,11 @@ async def test_paper_entry_protection_and_target_with_account_records():
         assert [a.balance_total for a in desk.accounts] == [10_000.0]  # the first market data: the starting account
         cmd = command(quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0, ts=1_000)
         await desk.send(cmd)
-        assert kinds(desk.statuses) == [("BTCUSDT", "entry", "filled"), ("BTCUSDT", "stop_loss", "accepted"),
-                                        ("BTCUSDT", "take_profit", "accepted")]
+        assert kinds(desk.statuses) == [
+            ("BTCUSDT", "entry", "filled"),
+            ("BTCUSDT", "stop_loss", "accepted"),
+            ("BTCUSDT", "take_profit", "accepted"),
+        ]
         assert all(s.mode == "paper" and s.ts == 1_000 for s in desk.statuses)
         assert desk.accounts[-1].positions[0].quantity == 0.01  # published after the fill
         await desk.market("BTCUSDT", 62_000.0, 1_500)  # moves within the price band: good trades
@@ -147,7 +161,11 @@ async def test_live_without_api_keys_is_refused_with_the_reason_and_paper_keeps_
         await desk.send(cmd)
         await until(lambda: desk.statuses, "the rejection")
         [status] = desk.statuses
-        assert status.status == "rejected" and status.mode == "live" and status.error.startswith("mode: the executor acts paper")
+        assert (
+            status.status == "rejected"
+            and status.mode == "live"
+            and status.error.startswith("mode: the executor acts paper")
+        )
 
 
 async def test_kill_drops_queued_live_entries(api_keys, mock_binance):
@@ -176,10 +194,21 @@ def scenario():
         ("cmd", command(mode="live", quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0)),
         ("price", 62_000.0),
         ("price", 63_700.0),  # the target fills, the stop is canceled
-        ("cmd", command(mode="live", side="sell", quantity=0.02, stop_loss=65_000.0, take_profit=62_000.0, ref_price=63_700.0)),
-        ("cmd", command(mode="live", side="buy", quantity=0.05, purpose="close", ref_price=63_700.0)),  # capped to the 0.02 held
+        (
+            "cmd",
+            command(
+                mode="live", side="sell", quantity=0.02, stop_loss=65_000.0, take_profit=62_000.0, ref_price=63_700.0
+            ),
+        ),
+        (
+            "cmd",
+            command(mode="live", side="buy", quantity=0.05, purpose="close", ref_price=63_700.0),
+        ),  # capped to the 0.02 held
         ("cmd", command(mode="live", side="buy", quantity=0.02, purpose="flatten", ref_price=63_700.0)),  # nothing left
-        ("cmd", command(mode="live", quantity=5.0, stop_loss=60_000.0, take_profit=70_000.0, ref_price=63_700.0)),  # margin
+        (
+            "cmd",
+            command(mode="live", quantity=5.0, stop_loss=60_000.0, take_profit=70_000.0, ref_price=63_700.0),
+        ),  # margin
         # The target is below the price: it cannot be placed.
         ("cmd", command(mode="live", quantity=0.01, stop_loss=62_000.0, take_profit=63_000.0, ref_price=63_700.0)),
         ("cmd", command(mode="live", quantity=0.01, stop_loss=62_000.0, take_profit=66_000.0, ref_price=63_700.0)),
@@ -221,15 +250,28 @@ async def test_paper_and_live_give_the_same_sequence_of_statuses(api_keys, mock_
 
     assert live_kinds == paper_kinds
     assert paper_kinds == [
-        ("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted"),
-        ("take_profit", "filled"), ("stop_loss", "canceled"),
-        ("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted"),
-        ("stop_loss", "canceled"), ("take_profit", "canceled"), ("close", "filled"),
+        ("entry", "filled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+        ("take_profit", "filled"),
+        ("stop_loss", "canceled"),
+        ("entry", "filled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+        ("stop_loss", "canceled"),
+        ("take_profit", "canceled"),
+        ("close", "filled"),
         ("flatten", "rejected"),
         ("entry", "rejected"),
-        ("entry", "filled"), ("take_profit", "rejected"), ("stop_loss", "canceled"), ("close", "filled"),
-        ("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted"),
-        ("stop_loss", "filled"), ("take_profit", "canceled"),
+        ("entry", "filled"),
+        ("take_profit", "rejected"),
+        ("stop_loss", "canceled"),
+        ("close", "filled"),
+        ("entry", "filled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+        ("stop_loss", "filled"),
+        ("take_profit", "canceled"),
     ]
     paper_rejects = [s.error.split(":")[0] for s in paper.statuses if s.status == "rejected"]
     live_rejects = [s.error.split(":")[0] for s in live.statuses if s.status == "rejected"]
@@ -258,7 +300,9 @@ async def test_paper_symbols_outside_the_built_in_table_get_their_rules_from_the
     import msgspec
 
     settings = settings_for(mock_binance.base_url)
-    settings = msgspec.structs.replace(settings, trading=msgspec.structs.replace(settings.trading, symbols=["BTCUSDT", "SOLUSDT"]))
+    settings = msgspec.structs.replace(
+        settings, trading=msgspec.structs.replace(settings.trading, symbols=["BTCUSDT", "SOLUSDT"])
+    )
     async with Desk(settings) as desk:
         await until(lambda: "SOLUSDT" in desk.worker.book, "the SOLUSDT rules")
         assert desk.worker.book.get("SOLUSDT").step == 1.0 and desk.ctx.shared["instruments"] is desk.worker.book

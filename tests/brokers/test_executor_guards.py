@@ -10,9 +10,9 @@
 from __future__ import annotations
 
 import msgspec
-
 from broker_helpers import command, settings_for
 from test_executor import Desk, until
+
 from tui_trader.workers import executor as executor_module
 
 
@@ -54,7 +54,9 @@ async def test_a_live_entry_on_a_stale_or_out_of_band_price_never_reaches_the_ex
         errors = {s.order_id: s.error for s in desk.statuses}
         assert errors[never.id].startswith("stale_price: no trade of BTCUSDT")
         assert errors[stale.id].startswith("stale_price: the last BTCUSDT trade is 6.0 s old (limit 5 s)")
-        assert errors[wide.id].startswith("price_band: reference price 64000 is more than 5.00% away from the last trade 60000")
+        assert errors[wide.id].startswith(
+            "price_band: reference price 64000 is more than 5.00% away from the last trade 60000"
+        )
         fresh = command(mode="live", ts=8_100, ref_price=60_010.0)
         await desk.send(fresh)
         await until(lambda: len(desk.statuses) >= 4, "the fresh entry")
@@ -83,7 +85,9 @@ async def test_a_command_whose_handling_raises_is_answered_with_an_error_and_the
         assert (filled.order_id, filled.status) == (second.id, "filled")
 
 
-async def test_the_live_queue_is_bounded_entries_refused_when_full_closes_always_queue(api_keys, mock_binance, monkeypatch):
+async def test_the_live_queue_is_bounded_entries_refused_when_full_closes_always_queue(
+    api_keys, mock_binance, monkeypatch
+):
     monkeypatch.setattr(executor_module, "MAX_LIVE_QUEUE", 2)
     mock_binance.fail("POST", "/fapi/v1/order", "timeout")  # the first entry holds the queue for a while
     async with Desk(settings_for(mock_binance.base_url, paper=False)) as desk:

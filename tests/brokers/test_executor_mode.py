@@ -9,16 +9,18 @@ refused switch leaves paper with the reason.
 from __future__ import annotations
 
 import pytest
-
 from broker_helpers import SECRETS, SleepRecorder, command, fast_exchange, settings_for
 from net.mock_bybit import MockBybit
 from net.mock_okx import MockOkx
 from test_executor import Desk, until
+
 from tui_trader import messages as m
 from tui_trader.brokers.ccxt_broker import CcxtBroker
 
 
-async def test_a_paper_to_live_switch_with_account_polls_running_never_shows_paper_as_acting_again(api_keys, mock_binance):
+async def test_a_paper_to_live_switch_with_account_polls_running_never_shows_paper_as_acting_again(
+    api_keys, mock_binance
+):
     settings = settings_for(mock_binance.base_url, account_poll_s=0.2)  # polls every 0.2 s of clock and wall time
     async with Desk(settings) as desk:
         t = 1_000
@@ -87,7 +89,9 @@ async def test_hedge_mode_at_the_venue_refuses_live_before_any_order(api_keys, m
 async def test_position_mode_reads_each_venue(mock_cls, name, hedge):
     mock = mock_cls()
     await mock.start()
-    broker = CcxtBroker(settings_for(mock.base_url, name=name, paper=False), SECRETS, sleep=SleepRecorder(), factory=fast_exchange)
+    broker = CcxtBroker(
+        settings_for(mock.base_url, name=name, paper=False), SECRETS, sleep=SleepRecorder(), factory=fast_exchange
+    )
     try:
         await broker.start()
         assert await broker.position_mode() == "one_way"

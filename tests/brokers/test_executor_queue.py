@@ -16,13 +16,22 @@ def of(desk: Desk, cmd: m.OrderCommand) -> list[str]:
     return [s.status for s in desk.statuses if s.order_id == cmd.id]
 
 
-async def test_a_close_of_another_symbol_does_not_wait_behind_an_entry_whose_outcome_is_looked_up(api_keys, mock_binance):
+async def test_a_close_of_another_symbol_does_not_wait_behind_an_entry_whose_outcome_is_looked_up(
+    api_keys, mock_binance
+):
     async with Desk(settings_for(mock_binance.base_url, paper=False)) as desk:
         await until(lambda: ("live", "") in desk.modes(), "live to start")
         await desk.market("ETHUSDT", 2_500.0, 1_000)
         await desk.market("BTCUSDT", 60_000.0, 1_000)
-        eth = command(symbol="ETHUSDT", mode="live", quantity=0.5, ref_price=2_500.0, stop_loss=2_400.0,
-                      take_profit=2_600.0, ts=1_000)
+        eth = command(
+            symbol="ETHUSDT",
+            mode="live",
+            quantity=0.5,
+            ref_price=2_500.0,
+            stop_loss=2_400.0,
+            take_profit=2_600.0,
+            ts=1_000,
+        )
         await desk.send(eth)
         await until(lambda: "filled" in of(desk, eth), "the ETH entry's fill")
         # The BTC entry's request never reaches the engine and its answer never comes: looked up until its
@@ -33,7 +42,9 @@ async def test_a_close_of_another_symbol_does_not_wait_behind_an_entry_whose_out
         await desk.send(btc)
         await until(lambda: "BTCUSDT" in desk.worker.live.settling, "the BTC entry's lookups")
         await desk.send(btc_next)  # same symbol: waits for the first one's outcome
-        close = command(symbol="ETHUSDT", side="sell", quantity=0.5, purpose="close", mode="live", ref_price=2_500.0, ts=1_002)
+        close = command(
+            symbol="ETHUSDT", side="sell", quantity=0.5, purpose="close", mode="live", ref_price=2_500.0, ts=1_002
+        )
         loop = asyncio.get_running_loop()
         started = loop.time()
         await desk.send(close)

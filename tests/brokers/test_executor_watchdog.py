@@ -6,9 +6,9 @@ protection back within the grace period (or the position closed), and leftovers 
 from __future__ import annotations
 
 import msgspec
-
 from broker_helpers import command, settings_for
 from test_executor import Desk, until
+
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
 
@@ -37,7 +37,9 @@ async def opened(desk, mock) -> m.OrderCommand:
     return cmd
 
 
-async def test_a_protective_order_the_venue_drops_is_replaced_after_the_grace_period_with_an_alarm(api_keys, mock_binance):
+async def test_a_protective_order_the_venue_drops_is_replaced_after_the_grace_period_with_an_alarm(
+    api_keys, mock_binance
+):
     async with Desk(watched(mock_binance.base_url)) as desk:
         await opened(desk, mock_binance)
         stop = resting(mock_binance, "BTCUSDT")["STOP_MARKET"]
@@ -50,7 +52,9 @@ async def test_a_protective_order_the_venue_drops_is_replaced_after_the_grace_pe
         await until(lambda: dog.checks >= seen + 2, "two more looks within the grace period")
         assert "STOP_MARKET" not in resting(mock_binance, "BTCUSDT") and not alarms(desk)
         desk.clock.advance_to(1_000 + int(GRACE_S * 1000) + 1)  # past it: re-protected at the next look
-        await until(lambda: len(resting(mock_binance, "BTCUSDT")) == 2, "a fresh stop-loss and take-profit at the venue")
+        await until(
+            lambda: len(resting(mock_binance, "BTCUSDT")) == 2, "a fresh stop-loss and take-profit at the venue"
+        )
         fresh = resting(mock_binance, "BTCUSDT")
         assert float(fresh["STOP_MARKET"]["triggerPrice"]) == 58_200.0 and fresh["STOP_MARKET"]["quantity"] == "0.01"
         assert float(fresh["TAKE_PROFIT_MARKET"]["triggerPrice"]) == 63_600.0
@@ -62,11 +66,14 @@ async def test_a_protective_order_the_venue_drops_is_replaced_after_the_grace_pe
         assert mock_binance.positions["BTCUSDT"]["amt"] == 0.01  # still open, protected again
         # The book knows the new ids: the next poll finds nothing wrong and says so.
         after = desk.healths.index(alarm)
-        await until(lambda: any(h.component == m.WATCHDOG_COMPONENT and h.state == "ok" for h in desk.healths[after:]),
-                    "the all-clear")
+        await until(
+            lambda: any(h.component == m.WATCHDOG_COMPONENT and h.state == "ok" for h in desk.healths[after:]),
+            "the all-clear",
+        )
         book = rc.journal_positions(desk.worker.journal.commands(), desk.worker.journal.statuses())
         assert {book["BTCUSDT"].stop_loss_order_id, book["BTCUSDT"].take_profit_order_id} == {
-            a["clientAlgoId"] for a in resting(mock_binance, "BTCUSDT").values()}
+            a["clientAlgoId"] for a in resting(mock_binance, "BTCUSDT").values()
+        }
 
 
 async def test_a_position_the_venue_closes_itself_is_booked_closed_and_its_leftovers_canceled(api_keys, mock_binance):
@@ -86,11 +93,31 @@ async def test_a_position_the_venue_closes_itself_is_booked_closed_and_its_lefto
 async def test_an_orphan_protective_order_is_canceled_and_shown(api_keys, mock_binance):
     async with Desk(watched(mock_binance.base_url)) as desk:
         await until(lambda: ("live", "") in desk.modes(), "live to start")
-        mock_binance.algos[1] = {**{k: v for k, v in {
-            "algoId": 1, "clientAlgoId": "left-over", "algoType": "CONDITIONAL", "orderType": "STOP_MARKET",
-            "symbol": "BTCUSDT", "side": "SELL", "positionSide": "BOTH", "quantity": "0.01", "algoStatus": "NEW",
-            "triggerPrice": "58000", "reduceOnly": True, "closePosition": False, "createTime": 1, "updateTime": 1,
-            "workingType": "CONTRACT_PRICE", "timeInForce": "GTC", "price": "0", "actualOrderId": ""}.items()}}
+        mock_binance.algos[1] = {
+            **{
+                k: v
+                for k, v in {
+                    "algoId": 1,
+                    "clientAlgoId": "left-over",
+                    "algoType": "CONDITIONAL",
+                    "orderType": "STOP_MARKET",
+                    "symbol": "BTCUSDT",
+                    "side": "SELL",
+                    "positionSide": "BOTH",
+                    "quantity": "0.01",
+                    "algoStatus": "NEW",
+                    "triggerPrice": "58000",
+                    "reduceOnly": True,
+                    "closePosition": False,
+                    "createTime": 1,
+                    "updateTime": 1,
+                    "workingType": "CONTRACT_PRICE",
+                    "timeInForce": "GTC",
+                    "price": "0",
+                    "actualOrderId": "",
+                }.items()
+            }
+        }
         await desk.control("resume", 5)  # any record: the next poll comes on its own
         await until(lambda: mock_binance.algos[1]["algoStatus"] == "CANCELED", "the orphan to be canceled")
         await until(lambda: any(s.order_id == "left-over" and s.status == "canceled" for s in desk.statuses), "its row")
@@ -117,16 +144,22 @@ async def test_a_size_the_book_does_not_know_raises_the_alarm_and_is_left_to_the
         mock_binance.positions["ETHUSDT"] = {"amt": -0.5, "entry": 2_500.0}  # and an ETH short the desk never sent
         await until(lambda: alarms(desk) and set(alarms(desk)[-1].symbols) == {"BTCUSDT", "ETHUSDT"}, "the alarm")
         detail = alarms(desk)[-1].detail
-        assert "BTCUSDT journal and exchange differ" in detail and "ETHUSDT on the exchange, not in the journal" in detail
+        assert (
+            "BTCUSDT journal and exchange differ" in detail and "ETHUSDT on the exchange, not in the journal" in detail
+        )
         assert "the trader decides" in detail
         assert len(mock_binance.orders) == orders_before  # nothing traded on its own
 
 
-async def test_a_stop_that_fires_at_the_venue_is_booked_at_its_price_not_as_closed_outside_the_desk(api_keys, mock_binance):
+async def test_a_stop_that_fires_at_the_venue_is_booked_at_its_price_not_as_closed_outside_the_desk(
+    api_keys, mock_binance
+):
     async with Desk(watched(mock_binance.base_url)) as desk:
         await opened(desk, mock_binance)
         mock_binance.set_price("BTCUSDT", 58_100.0)  # the stop fires at the venue
-        await until(lambda: any(s.purpose == "stop_loss" and s.status == "filled" for s in desk.statuses), "the stop's fill")
+        await until(
+            lambda: any(s.purpose == "stop_loss" and s.status == "filled" for s in desk.statuses), "the stop's fill"
+        )
         await until(lambda: not resting(mock_binance, "BTCUSDT"), "the take-profit to be canceled")
         dog = desk.worker.watchdog
         seen = dog.checks
@@ -155,14 +188,24 @@ async def test_okx_protection_is_seen_resting_at_the_fill_and_its_loss_raises_th
         async with Desk(s) as desk:
             await until(lambda: ("live", "") in desk.modes(), "live to start")
             await desk.market("BTCUSDT", 60_000.0, 1_000)
-            await desk.send(command(mode="live", quantity=0.01, stop_loss=60_000.0 * 0.9996,
-                                    take_profit=60_000.0 * 1.0008, ts=1_000))
+            await desk.send(
+                command(
+                    mode="live", quantity=0.01, stop_loss=60_000.0 * 0.9996, take_profit=60_000.0 * 1.0008, ts=1_000
+                )
+            )
+
             def snap():
                 live = [a for a in desk.accounts if a.mode == "live" and a.positions]
                 return live[-1].positions[0] if live else None
+
             await until(lambda: snap() is not None and snap().stop_loss == 59_994.0, "the position with its protection")
             p = snap()
-            assert (p.stop_loss, p.take_profit, p.stop_loss_resting, p.take_profit_resting) == (59_994.0, 60_066.0, True, True)
+            assert (p.stop_loss, p.take_profit, p.stop_loss_resting, p.take_profit_resting) == (
+                59_994.0,
+                60_066.0,
+                True,
+                True,
+            )
             dog = desk.worker.watchdog
             seen = dog.checks
             await until(lambda: dog.checks >= seen + 2, "two more looks")
@@ -178,7 +221,9 @@ async def test_okx_protection_is_seen_resting_at_the_fill_and_its_loss_raises_th
         await mock.stop()
 
 
-async def test_okx_a_position_the_venue_closes_itself_is_booked_closed_and_its_algo_order_canceled(api_keys, monkeypatch):
+async def test_okx_a_position_the_venue_closes_itself_is_booked_closed_and_its_algo_order_canceled(
+    api_keys, monkeypatch
+):
     from broker_helpers import SECRETS
     from net.mock_okx import MockOkx
 

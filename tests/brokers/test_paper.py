@@ -6,8 +6,8 @@ import gzip
 import json
 
 import pytest
-
 from broker_helpers import command
+
 from tui_trader import messages as m
 from tui_trader.brokers.base import NO_POSITION, derived_id
 from tui_trader.brokers.paper import PaperBroker, liquidation_price
@@ -15,7 +15,9 @@ from tui_trader.settings import PaperSettings
 
 
 def book(symbol: str, bid: float, ask: float, t: int = 1) -> m.MarketData:
-    return m.MarketData(symbol=symbol, kind="book", bid=bid, ask=ask, bid_qty=1.0, ask_qty=1.0, event_time=t, recv_time=t, ts=t)
+    return m.MarketData(
+        symbol=symbol, kind="book", bid=bid, ask=ask, bid_qty=1.0, ask_qty=1.0, event_time=t, recv_time=t, ts=t
+    )
 
 
 def trade(symbol: str, price: float, t: int = 1) -> m.MarketData:
@@ -89,7 +91,9 @@ def test_take_profit_fills_at_its_trigger_and_cancels_the_stop_for_a_short():
     fired = b.on_market(trade("BTCUSDT", 57_950.0))
     assert kinds(fired) == [("take_profit", "filled"), ("stop_loss", "canceled")]
     assert fired[0].side == "buy" and fired[0].avg_price == 58_000.0
-    assert b.wallet == pytest.approx(10_000 + (60_000 - 58_000) * 0.02 - 0.02 * 60_000 * 0.0005 - 0.02 * 58_000 * 0.0005)
+    assert b.wallet == pytest.approx(
+        10_000 + (60_000 - 58_000) * 0.02 - 0.02 * 60_000 * 0.0005 - 0.02 * 58_000 * 0.0005
+    )
 
 
 def test_isolated_margin_liquidation_costs_exactly_the_margin():
@@ -128,8 +132,13 @@ def test_a_partial_close_keeps_the_rest_protected():
     b.enter_now(command(quantity=0.03, stop_loss=59_000.0, take_profit=62_000.0))
     close = command(side="sell", quantity=0.01, purpose="close")
     out = b.reduce_now(close)
-    assert kinds(out) == [("stop_loss", "canceled"), ("take_profit", "canceled"), ("close", "filled"),
-                          ("stop_loss", "accepted"), ("take_profit", "accepted")]
+    assert kinds(out) == [
+        ("stop_loss", "canceled"),
+        ("take_profit", "canceled"),
+        ("close", "filled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+    ]
     assert out[3].order_id == derived_id(close.id, "sl")
     fired = b.on_market(trade("BTCUSDT", 58_000.0))
     assert fired[0].filled_qty == pytest.approx(0.02) and fired[0].order_id == derived_id(close.id, "sl")
@@ -154,8 +163,13 @@ def test_adding_to_a_position_averages_the_entry_and_protects_the_total():
     b.enter_now(first)
     b.on_market(book("BTCUSDT", 60_200.0, 60_200.0))
     out = b.enter_now(command(quantity=0.01, stop_loss=59_500.0, take_profit=62_500.0))
-    assert kinds(out) == [("entry", "filled"), ("stop_loss", "canceled"), ("take_profit", "canceled"),
-                          ("stop_loss", "accepted"), ("take_profit", "accepted")]
+    assert kinds(out) == [
+        ("entry", "filled"),
+        ("stop_loss", "canceled"),
+        ("take_profit", "canceled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+    ]
     pos = b.positions["BTCUSDT"]
     assert pos.quantity == pytest.approx(0.02) and pos.entry_price == pytest.approx(60_100.0)
     assert b.on_market(trade("BTCUSDT", 59_400.0))[0].filled_qty == pytest.approx(0.02)
@@ -220,19 +234,31 @@ def test_stop_loss_and_take_profit_trigger_on_a_real_capture(btc_capture):
     enter_at = next(i for i, md in enumerate(feed) if md.kind == "book")
     ask = feed[enter_at].ask
     # A long with a 0.15 % stop; a short with a 0.15 % target below: the same real sell-off hits both.
-    long_cmd = command(quantity=0.05, ref_price=ask, stop_loss=round(ask * 0.9985, 1), take_profit=round(ask * 1.01, 1),
-                       cid="long-1")
+    long_cmd = command(
+        quantity=0.05, ref_price=ask, stop_loss=round(ask * 0.9985, 1), take_profit=round(ask * 1.01, 1), cid="long-1"
+    )
     long_out = _replay(feed, enter_at, long_cmd)
-    later = feed[enter_at + 1:]
+    later = feed[enter_at + 1 :]
     first_cross = next(md for md in later if md.kind == "trade" and md.price <= long_cmd.stop_loss)
-    assert kinds(long_out) == [("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted"),
-                               ("stop_loss", "filled"), ("take_profit", "canceled")]
+    assert kinds(long_out) == [
+        ("entry", "filled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+        ("stop_loss", "filled"),
+        ("take_profit", "canceled"),
+    ]
     assert long_out[0].avg_price == ask
     assert long_out[3].avg_price == min(long_cmd.stop_loss, first_cross.price)
 
     bid = feed[enter_at].bid
-    short_cmd = command(side="sell", quantity=0.05, ref_price=bid, stop_loss=round(bid * 1.01, 1),
-                        take_profit=round(bid * 0.9985, 1), cid="short-1")
+    short_cmd = command(
+        side="sell",
+        quantity=0.05,
+        ref_price=bid,
+        stop_loss=round(bid * 1.01, 1),
+        take_profit=round(bid * 0.9985, 1),
+        cid="short-1",
+    )
     short_out = _replay(feed, enter_at, short_cmd)
     assert kinds(short_out)[-2:] == [("take_profit", "filled"), ("stop_loss", "canceled")]
     assert short_out[-2].avg_price == short_cmd.take_profit

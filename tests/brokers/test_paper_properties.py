@@ -24,7 +24,9 @@ def trade(price: float, t: int) -> m.MarketData:
 
 
 def book(bid: float, ask: float, t: int) -> m.MarketData:
-    return m.MarketData(symbol="BTCUSDT", kind="book", bid=bid, ask=ask, bid_qty=1.0, ask_qty=1.0, event_time=t, recv_time=t, ts=t)
+    return m.MarketData(
+        symbol="BTCUSDT", kind="book", bid=bid, ask=ask, bid_qty=1.0, ask_qty=1.0, event_time=t, recv_time=t, ts=t
+    )
 
 
 # Prints a broken feed can carry: not finite, zero, negative, absurdly large or small.
@@ -34,13 +36,15 @@ any_print = st.one_of(
     st.floats(min_value=1.0, max_value=1e7),
 )
 
-trade_setup = st.fixed_dictionaries({
-    "side": st.sampled_from(["buy", "sell"]),
-    "stop_pct": st.floats(min_value=0.0005, max_value=0.03),
-    "target_pct": st.floats(min_value=0.0005, max_value=0.05),
-    "leverage": st.integers(min_value=1, max_value=15),
-    "slippage_bps": st.floats(min_value=0.0, max_value=20.0),
-})
+trade_setup = st.fixed_dictionaries(
+    {
+        "side": st.sampled_from(["buy", "sell"]),
+        "stop_pct": st.floats(min_value=0.0005, max_value=0.03),
+        "target_pct": st.floats(min_value=0.0005, max_value=0.05),
+        "leverage": st.integers(min_value=1, max_value=15),
+        "slippage_bps": st.floats(min_value=0.0, max_value=20.0),
+    }
+)
 
 
 def _open(setup: dict) -> tuple[PaperBroker, float, float, float]:
@@ -53,7 +57,9 @@ def _open(setup: dict) -> tuple[PaperBroker, float, float, float]:
     b.on_market(trade(60_000.0, 0))
     b.on_market(book(60_000.0, 60_000.1, 0))
     sl, tp = protective_prices(setup["side"], 60_000.0, setup["stop_pct"], setup["target_pct"], 0.1)
-    cmd = command(side=setup["side"], quantity=0.1, ref_price=60_000.0, stop_loss=sl, take_profit=tp, leverage=setup["leverage"])
+    cmd = command(
+        side=setup["side"], quantity=0.1, ref_price=60_000.0, stop_loss=sl, take_profit=tp, leverage=setup["leverage"]
+    )
     fill, *rest = b.enter_now(cmd)
     assert fill.status == "filled" and fill.stop_loss_price is not None, rest
     return b, fill.filled_qty, fill.avg_price, fill.stop_loss_price
@@ -127,7 +133,9 @@ def test_any_sequence_of_prints_never_costs_more_than_the_stop_and_the_band(setu
     tick=st.sampled_from([0.0001, 0.01, 0.1, 0.5]),
     slippage_bps=st.floats(min_value=0.0, max_value=30.0),
 )
-def test_protection_is_never_farther_from_the_fill_than_configured(side, ref, move, stop_pct, target_pct, tick, slippage_bps):
+def test_protection_is_never_farther_from_the_fill_than_configured(
+    side, ref, move, stop_pct, target_pct, tick, slippage_bps
+):
     assume(min(stop_pct, target_pct) * ref > 3 * tick)  # a distance under a tick cannot be placed as configured
     rules = InstrumentRules(symbol="BTCUSDT", tick=tick, step=0.001, min_qty=0.001, min_notional=0.0)
     b = PaperBroker(PaperSettings(slippage_bps=slippage_bps, starting_balance=1e12), RulesBook({"BTCUSDT": rules}))
@@ -155,9 +163,16 @@ event = st.one_of(
     st.tuples(st.just("trade"), any_print),
     st.tuples(st.just("trade"), st.floats(min_value=57_000.0, max_value=63_000.0)),
     st.tuples(st.just("book"), any_print, any_print),
-    st.tuples(st.just("quote"), st.floats(min_value=57_000.0, max_value=63_000.0), st.floats(min_value=0.0, max_value=5.0)),
-    st.tuples(st.just("enter"), st.sampled_from(["buy", "sell"]), st.one_of(any_print, st.just(0.01)),
-              st.one_of(any_print, st.just(60_000.0)), st.floats(min_value=0.001, max_value=0.05)),
+    st.tuples(
+        st.just("quote"), st.floats(min_value=57_000.0, max_value=63_000.0), st.floats(min_value=0.0, max_value=5.0)
+    ),
+    st.tuples(
+        st.just("enter"),
+        st.sampled_from(["buy", "sell"]),
+        st.one_of(any_print, st.just(0.01)),
+        st.one_of(any_print, st.just(60_000.0)),
+        st.floats(min_value=0.001, max_value=0.05),
+    ),
     st.tuples(st.just("close"), st.sampled_from(["buy", "sell"]), st.one_of(any_print, st.just(1.0))),
 )
 
@@ -180,8 +195,12 @@ def test_no_sequence_of_prints_and_commands_fills_at_an_unusable_or_out_of_band_
         elif ev[0] == "enter":
             _, side, qty, ref_price, pct = ev
             stop = ref_price * (1 - pct if side == "buy" else 1 + pct) if math.isfinite(ref_price) else ref_price
-            target = ref_price * (1 + 2 * pct if side == "buy" else 1 - 2 * pct) if math.isfinite(ref_price) else ref_price
-            out = b.enter_now(command(side=side, quantity=qty, ref_price=ref_price, stop_loss=stop, take_profit=target, ts=t))
+            target = (
+                ref_price * (1 + 2 * pct if side == "buy" else 1 - 2 * pct) if math.isfinite(ref_price) else ref_price
+            )
+            out = b.enter_now(
+                command(side=side, quantity=qty, ref_price=ref_price, stop_loss=stop, take_profit=target, ts=t)
+            )
         else:
             out = b.reduce_now(command(side=ev[1], quantity=ev[2], purpose="close", ts=t))
         for r in out:

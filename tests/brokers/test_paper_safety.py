@@ -16,7 +16,9 @@ from tui_trader.settings import PaperSettings, RiskSettings
 
 
 def book(bid: float, ask: float, t: int = 1, symbol: str = "BTCUSDT") -> m.MarketData:
-    return m.MarketData(symbol=symbol, kind="book", bid=bid, ask=ask, bid_qty=1.0, ask_qty=1.0, event_time=t, recv_time=t, ts=t)
+    return m.MarketData(
+        symbol=symbol, kind="book", bid=bid, ask=ask, bid_qty=1.0, ask_qty=1.0, event_time=t, recv_time=t, ts=t
+    )
 
 
 def trade(price: float, t: int = 1, symbol: str = "BTCUSDT") -> m.MarketData:
@@ -132,8 +134,9 @@ def test_a_book_far_from_the_trades_never_fills_an_entry_and_a_close_fills_at_th
     b.on_market(book(29_999.9, 30_000.0))
     [refused] = b.enter_now(planned("buy", 60_000.0, 0.01, 0.02, quantity=0.01))
     assert refused.status == "rejected"
-    assert refused.error == ("price_band: BTCUSDT ask 30000 lies 50.0% from the last good trade 60000 (band 5.0%); "
-                             "not filled")
+    assert refused.error == (
+        "price_band: BTCUSDT ask 30000 lies 50.0% from the last good trade 60000 (band 5.0%); not filled"
+    )
     assert b.positions == {} and b.fills == 0
     b.on_market(book(60_000.0, 60_000.1, 2))
     b.enter_now(planned("buy", 60_000.0, 0.01, 0.02, quantity=0.01))
@@ -240,7 +243,11 @@ def test_account_positions_carry_their_protective_prices_and_that_they_rest():
     b.reduce_now(command(side="sell", quantity=0.01, purpose="close"))  # a partial close re-places both
     [pos] = b.account_now().positions
     assert (pos.stop_loss, pos.take_profit, pos.stop_loss_resting, pos.take_profit_resting) == (
-        fill.stop_loss_price, fill.take_profit_price, True, True)
+        fill.stop_loss_price,
+        fill.take_profit_price,
+        True,
+        True,
+    )
     b.positions["BTCUSDT"].take_profit = None  # as if the target were gone: the account must say so
     [pos] = b.account_now().positions
     assert pos.take_profit is None and not pos.take_profit_resting and pos.stop_loss_resting

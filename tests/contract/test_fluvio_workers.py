@@ -42,8 +42,13 @@ def settings(tmp_path: Path, prefix: str, name: str) -> Path:
 
 
 def start_worker(name: str, conf: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tui_trader", "worker", name, "--config", str(conf)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONFAULTHANDLER="1"))
+    return subprocess.Popen(
+        [sys.executable, "-m", "tui_trader", "worker", name, "--config", str(conf)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONFAULTHANDLER="1"),
+    )
 
 
 def stop_worker(proc: subprocess.Popen) -> str:
@@ -86,16 +91,48 @@ async def until_announced(health, components: set[str], timeout: float = 60.0) -
 
 
 def market(price: float, ts: int) -> m.MarketData:
-    return m.MarketData(symbol="BTCUSDT", kind="trade", price=price, volume=0.1, bid=price - 0.1, bid_qty=1,
-                        ask=price + 0.1, ask_qty=1, event_time=ts, recv_time=ts, ts=ts)
+    return m.MarketData(
+        symbol="BTCUSDT",
+        kind="trade",
+        price=price,
+        volume=0.1,
+        bid=price - 0.1,
+        bid_qty=1,
+        ask=price + 0.1,
+        ask_qty=1,
+        event_time=ts,
+        recv_time=ts,
+        ts=ts,
+    )
 
 
 def signal(kind: str, ts: int) -> m.TradingSignal:
     buy = kind.endswith("Buy")
-    ind = m.Indicators(rsi=25, macd=1, macd_signal=0, macd_hist=1, bb_upper=1, bb_middle=1, bb_lower=1,
-                       sma_fast=2, sma_slow=1, ema_fast=2, ema_slow=1)
-    return m.TradingSignal(id=str(uuid.uuid4()), symbol="BTCUSDT", signal=kind, strength=1.0,
-                           buy_score=6 if buy else 0, sell_score=0 if buy else 6, reasons=[], indicators=ind, price=60_000.0, ts=ts)
+    ind = m.Indicators(
+        rsi=25,
+        macd=1,
+        macd_signal=0,
+        macd_hist=1,
+        bb_upper=1,
+        bb_middle=1,
+        bb_lower=1,
+        sma_fast=2,
+        sma_slow=1,
+        ema_fast=2,
+        ema_slow=1,
+    )
+    return m.TradingSignal(
+        id=str(uuid.uuid4()),
+        symbol="BTCUSDT",
+        signal=kind,
+        strength=1.0,
+        buy_score=6 if buy else 0,
+        sell_score=0 if buy else 6,
+        reasons=[],
+        indicators=ind,
+        price=60_000.0,
+        ts=ts,
+    )
 
 
 @pytest.mark.parametrize("router_first", [True, False], ids=["router-first", "executor-first"])

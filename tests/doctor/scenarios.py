@@ -56,8 +56,14 @@ class Run:
         shown_env = " ".join(f"{k}=…" for k in env)
         print(f"\n=== {name}\n$ {shown_env + ' ' if shown_env else ''}{' '.join(command)}", flush=True)
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tui_trader", *command[1:], stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT, env={**os.environ, **env})
+            sys.executable,
+            "-m",
+            "tui_trader",
+            *command[1:],
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            env={**os.environ, **env},
+        )
         out, _ = await proc.communicate()
         print(out.decode().rstrip())
         print(f"(exit {proc.returncode})", flush=True)
@@ -73,8 +79,11 @@ async def main(only: str | None, timeout: float) -> None:
         home = Path(tmp)
         for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"):
             os.environ[var] = str(home / var.lower())
-        async with MockBinance() as rest, BinanceWsServer(frames, pace_s=0.005) as ws, \
-                BinanceWsServer(silent=True) as silent:
+        async with (
+            MockBinance() as rest,
+            BinanceWsServer(frames, pace_s=0.005) as ws,
+            BinanceWsServer(silent=True) as silent,
+        ):
             run = Run(Venue(rest, ws, home / "journal.sqlite3"), home, timeout)
             blocker = home / "a-file"
             blocker.write_text("not a folder")
@@ -85,13 +94,26 @@ async def main(only: str | None, timeout: float) -> None:
                 ("feed on a closed port", {"feed": {"ws_base_url": f"ws://127.0.0.1:{closed_port()}"}}, KEYS_ENV, None),
                 ("REST down", {"exchange": {"api_base_url": f"http://127.0.0.1:{closed_port()}"}}, KEYS_ENV, None),
                 ("clock skewed 2 s", {}, KEYS_ENV, lambda: setattr(rest, "clock_offset_ms", 2000)),
-                ("bad keys (-2015)", {}, KEYS_ENV, lambda: rest.fail(
-                    "GET", "/fapi/v3/account", "http", status=401,
-                    body={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})),
+                (
+                    "bad keys (-2015)",
+                    {},
+                    KEYS_ENV,
+                    lambda: rest.fail(
+                        "GET",
+                        "/fapi/v3/account",
+                        "http",
+                        status=401,
+                        body={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+                    ),
+                ),
                 ("live without keys", {}, {}, None),
                 ("hedge mode on", {}, KEYS_ENV, lambda: setattr(rest, "dual_side", True)),
-                ("leverage above the bracket", {"trading": {"leverage": 125, "max_position_size": 100_000.0}},
-                 KEYS_ENV, None),
+                (
+                    "leverage above the bracket",
+                    {"trading": {"leverage": 125, "max_position_size": 100_000.0}},
+                    KEYS_ENV,
+                    None,
+                ),
                 ("journal unwritable", {"journal": {"path": str(blocker / "journal.sqlite3")}}, KEYS_ENV, None),
             ]
             for name, settings, env, arrange in scenarios:
@@ -102,11 +124,18 @@ async def main(only: str | None, timeout: float) -> None:
                     arrange()
                 await run.doctor(name, settings, env)
             if not only or only in "journal held by another desk":
-                hold = ("import sys; from tui_trader.journal import Journal; j = Journal(sys.argv[1]); "
-                        "print('held', flush=True); sys.stdin.read()")
+                hold = (
+                    "import sys; from tui_trader.journal import Journal; j = Journal(sys.argv[1]); "
+                    "print('held', flush=True); sys.stdin.read()"
+                )
                 holder = await asyncio.create_subprocess_exec(
-                    sys.executable, "-c", hold, str(home / "journal.sqlite3"),
-                    stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
+                    sys.executable,
+                    "-c",
+                    hold,
+                    str(home / "journal.sqlite3"),
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=asyncio.subprocess.PIPE,
+                )
                 try:
                     await holder.stdout.readline()  # type: ignore[union-attr]
                     await run.doctor("journal held by another desk", {}, KEYS_ENV)

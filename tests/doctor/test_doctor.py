@@ -54,8 +54,12 @@ async def test_everything_ok_against_the_mock_venue(venue):
     assert exit_code(list(checks.values())) == 0
     # The checks really went to the venue: the signed reads included.
     seq = venue.rest.sequence()
-    for request in ("GET /fapi/v1/time", "GET /fapi/v3/account", "GET /fapi/v1/positionSide/dual",
-                    "GET /fapi/v1/leverageBracket"):
+    for request in (
+        "GET /fapi/v1/time",
+        "GET /fapi/v3/account",
+        "GET /fapi/v1/positionSide/dual",
+        "GET /fapi/v1/leverageBracket",
+    ):
         assert request in seq
     assert venue.ws.violations == []
 
@@ -64,16 +68,36 @@ async def test_cli_prints_one_line_per_check_and_exits_0_when_all_ok(venue, tmp_
     conf = tmp_path / "settings.toml"
     conf.write_text(dumps(venue.settings()))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tui_trader", "doctor", "--config", str(conf), "--timeout", "3",
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ, **KEYS_ENV})
+        sys.executable,
+        "-m",
+        "tui_trader",
+        "doctor",
+        "--config",
+        str(conf),
+        "--timeout",
+        "3",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **KEYS_ENV},
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     text = out.decode()
     assert proc.returncode == 0, text + err.decode()
     lines = text.splitlines()
     assert [ln.split("]")[0] + "]" for ln in lines[:9]] == ["[ok  ]"] * 9
     assert [ln.split("] ")[1].split(":")[0] for ln in lines] == [
-        "settings", "journal", "bus", "feed", "exchange", "clock", "API keys", "position mode", "leverage",
-        "mode", "log file"]
+        "settings",
+        "journal",
+        "bus",
+        "feed",
+        "exchange",
+        "clock",
+        "API keys",
+        "position mode",
+        "leverage",
+        "mode",
+        "log file",
+    ]
 
 
 async def test_a_feed_on_a_closed_port_fails_with_the_reason(venue, tmp_path):
@@ -82,8 +106,17 @@ async def test_a_feed_on_a_closed_port_fails_with_the_reason(venue, tmp_path):
     conf = tmp_path / "settings.toml"
     conf.write_text(dumps(venue.settings(live=False, feed={"ws_base_url": url})))
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tui_trader", "doctor", "--config", str(conf), "--timeout", "2",
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "tui_trader",
+        "doctor",
+        "--config",
+        str(conf),
+        "--timeout",
+        "2",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     out, _ = await asyncio.wait_for(proc.communicate(), 60)
     feed = next(ln for ln in out.decode().splitlines() if "] feed:" in ln)
     assert proc.returncode == 1
@@ -126,8 +159,9 @@ async def test_a_feed_that_never_answers_the_handshake_is_bounded_by_the_timeout
 
 async def test_a_feed_that_closes_before_any_market_frame_fails_with_the_close(venue):
     # A server that answers the subscription with a reply frame, then goes away each time.
-    async with BinanceWsServer(venue.ws.frames, preamble=['{"result":null,"id":1}'],
-                               close_after={i: 0 for i in range(50)}) as closing:
+    async with BinanceWsServer(
+        venue.ws.frames, preamble=['{"result":null,"id":1}'], close_after={i: 0 for i in range(50)}
+    ) as closing:
         checks = await doctor(venue.settings(feed={"ws_base_url": closing.url}), timeout=1.0)
     feed = checks["feed"]
     assert feed.status == "fail"
@@ -175,8 +209,13 @@ async def test_a_clock_two_seconds_off_is_a_warning(venue, offset_ms, where):
 
 
 async def test_bad_keys_fail_with_the_exchange_answer(venue):
-    venue.rest.fail("GET", "/fapi/v3/account", "http", status=401,
-                    body={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."})
+    venue.rest.fail(
+        "GET",
+        "/fapi/v3/account",
+        "http",
+        status=401,
+        body={"code": -2015, "msg": "Invalid API-key, IP, or permissions for action."},
+    )
     checks = await doctor(venue.settings())
     keys = checks["API keys"]
     assert keys.status == "fail"
@@ -210,18 +249,23 @@ async def test_leverage_above_the_bracket_for_the_largest_position_fails(venue):
     checks = await doctor(venue.settings(trading={"leverage": 125, "max_position_size": 100_000.0}))
     lev = checks["leverage"]
     assert lev.status == "fail"
-    assert ("BTCUSDT: at most 100x for a 100,000 USDT position (bracket 50,000–600,000 USDT), "
-            "trading.leverage is 125x: lower trading.leverage or trading.max_position_size") == lev.detail
+    assert lev.detail == (
+        "BTCUSDT: at most 100x for a 100,000 USDT position (bracket 50,000–600,000 USDT), "
+        "trading.leverage is 125x: lower trading.leverage or trading.max_position_size"
+    )
     ok = await doctor(venue.settings(trading={"leverage": 100, "max_position_size": 100_000.0}))
     assert ok["leverage"].status == "ok"
 
 
 async def test_a_journal_another_desk_holds_fails_naming_it(venue):
     settings = venue.settings()
-    hold = ("import sys; from tui_trader.journal import Journal; j = Journal(sys.argv[1]); print('held', flush=True); "
-            "sys.stdin.read(); j.close()")
-    holder = await asyncio.create_subprocess_exec(sys.executable, "-c", hold, str(venue.journal),
-                                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    hold = (
+        "import sys; from tui_trader.journal import Journal; j = Journal(sys.argv[1]); print('held', flush=True); "
+        "sys.stdin.read(); j.close()"
+    )
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", hold, str(venue.journal), stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     try:
         assert (await asyncio.wait_for(holder.stdout.readline(), 30)).strip() == b"held"
         checks = await doctor(settings)
@@ -236,11 +280,14 @@ async def test_a_journal_another_desk_holds_fails_naming_it(venue):
 async def test_a_journal_locked_by_another_program_fails(venue):
     """A write transaction held open elsewhere (sqlite3 on the command line, a backup) is found too."""
     settings = venue.settings()
-    hold = ("import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
-            "db.execute('PRAGMA journal_mode=WAL'); db.execute('BEGIN EXCLUSIVE'); print('held', flush=True); "
-            "sys.stdin.read()")
-    holder = await asyncio.create_subprocess_exec(sys.executable, "-c", hold, str(venue.journal),
-                                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    hold = (
+        "import sqlite3, sys; db = sqlite3.connect(sys.argv[1], isolation_level=None); "
+        "db.execute('PRAGMA journal_mode=WAL'); db.execute('BEGIN EXCLUSIVE'); print('held', flush=True); "
+        "sys.stdin.read()"
+    )
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", hold, str(venue.journal), stdin=subprocess.PIPE, stdout=subprocess.PIPE
+    )
     try:
         assert (await asyncio.wait_for(holder.stdout.readline(), 30)).strip() == b"held"
         started = time.monotonic()
@@ -285,8 +332,11 @@ async def test_the_mode_line_says_whether_live_is_real_money(venue):
 
 
 async def test_a_symbol_the_exchange_does_not_list_fails_the_exchange_line(venue):
-    checks = await doctor(venue.settings(trading={"symbols": ["BTCUSDT", "DOGEUSDT"]},
-                                         feed={"dedicated_symbols": ["BTCUSDT", "DOGEUSDT"]}))
+    checks = await doctor(
+        venue.settings(
+            trading={"symbols": ["BTCUSDT", "DOGEUSDT"]}, feed={"dedicated_symbols": ["BTCUSDT", "DOGEUSDT"]}
+        )
+    )
     exchange = checks["exchange"]
     assert exchange.status == "fail"
     assert exchange.detail.endswith("answers, but does not list DOGEUSDT (trading.symbols)")

@@ -15,8 +15,9 @@ from tui_trader.doctor.report import render
 from tui_trader.doctor.venue import check_exchange
 from tui_trader.settings import Secrets, Settings, parse, to_dict
 
-SECRETS = Secrets(api_key=KEYS_ENV["TUI_TRADER_API_KEY"], api_secret=KEYS_ENV["TUI_TRADER_API_SECRET"],
-                  api_password="DOCTORPASS-2468")
+SECRETS = Secrets(
+    api_key=KEYS_ENV["TUI_TRADER_API_KEY"], api_secret=KEYS_ENV["TUI_TRADER_API_SECRET"], api_password="DOCTORPASS-2468"
+)
 MOCKS = {"okx": MockOkx, "bybit": MockBybit}
 
 
@@ -48,8 +49,9 @@ async def test_all_exchange_checks_pass(mock):
     checks = await lines(mock)
     for name in ("exchange", "clock", "API keys", "position mode", "leverage"):
         assert checks[name].status == "ok", render(list(checks.values()))
-    assert checks["leverage"].detail == ("10x allowed for a 1,000 USDT position: BTCUSDT up to 100x, "
-                                         "ETHUSDT up to 100x")
+    assert checks["leverage"].detail == (
+        "10x allowed for a 1,000 USDT position: BTCUSDT up to 100x, ETHUSDT up to 100x"
+    )
 
 
 async def test_a_clock_two_seconds_off_warns(mock):

@@ -61,8 +61,13 @@ async def bench_collector(path: str) -> dict:
     s = worker.summary()
     published = s["published"]["trade"] + s["published"]["book"]
     await bus.close()
-    return {"frames": s["frames"], "published": published, "seconds": elapsed,
-            "frames_per_s": s["frames"] / elapsed, "published_per_s": published / elapsed}
+    return {
+        "frames": s["frames"],
+        "published": published,
+        "seconds": elapsed,
+        "frames_per_s": s["frames"] / elapsed,
+        "published_per_s": published / elapsed,
+    }
 
 
 def best(runs: list[dict]) -> dict:
@@ -73,8 +78,9 @@ def best(runs: list[dict]) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     default = shared_data_dir()
-    p.add_argument("capture", nargs="?",
-                   default=str(default / "binance_usdm_ws" / "btcusdt_20240808.gz") if default else None)
+    p.add_argument(
+        "capture", nargs="?", default=str(default / "binance_usdm_ws" / "btcusdt_20240808.gz") if default else None
+    )
     p.add_argument("--repeat", type=int, default=3)
     args = p.parse_args()
     if not args.capture:

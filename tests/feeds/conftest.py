@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from net.binance_ws_server import capture_frames
 
 

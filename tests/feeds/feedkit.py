@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 import msgspec
 
@@ -58,11 +58,17 @@ class Harness:
         self.health: list[m.Health] = []
         self._tasks: list[asyncio.Task] = []
 
-    async def __aenter__(self) -> "Harness":
+    async def __aenter__(self) -> Harness:
         self.bus = EmbeddedBus(EmbeddedCluster(retention=1_000_000))
         await self.bus.create_topics(m.TOPICS)
-        self.ctx = WorkerContext(settings=self.settings, bus=self.bus, clock=self.clock,
-                                 replay_files=self.replay_files, replay_speed=self.speed, lockstep=self.lockstep)
+        self.ctx = WorkerContext(
+            settings=self.settings,
+            bus=self.bus,
+            clock=self.clock,
+            replay_files=self.replay_files,
+            replay_speed=self.speed,
+            lockstep=self.lockstep,
+        )
         self.worker = CollectorWorker(self.ctx)
         for topic, sink, cls in ((m.MARKET_DATA, self.market, m.MarketData), (m.HEALTH, self.health, m.Health)):
             sub = await self.bus.subscribe(topic, Start.BEGINNING, tracked=False)
@@ -107,13 +113,35 @@ def expected_market_data(frames: Sequence[str]) -> list[dict]:
         if kind == "bookTicker":
             book[symbol] = (float(d["b"]), float(d["B"]), float(d["a"]), float(d["A"]))
             bid, bid_qty, ask, ask_qty = book[symbol]
-            out.append(dict(symbol=symbol, kind="book", price=last_price.get(symbol, 0.0), volume=0.0, bid=bid,
-                            bid_qty=bid_qty, ask=ask, ask_qty=ask_qty, event_time=d["E"]))
+            out.append(
+                dict(
+                    symbol=symbol,
+                    kind="book",
+                    price=last_price.get(symbol, 0.0),
+                    volume=0.0,
+                    bid=bid,
+                    bid_qty=bid_qty,
+                    ask=ask,
+                    ask_qty=ask_qty,
+                    event_time=d["E"],
+                )
+            )
         elif kind in ("trade", "aggTrade"):
             last_price[symbol] = float(d["p"])
             bid, bid_qty, ask, ask_qty = book.get(symbol, (0.0, 0.0, 0.0, 0.0))
-            out.append(dict(symbol=symbol, kind="trade", price=float(d["p"]), volume=float(d["q"]), bid=bid,
-                            bid_qty=bid_qty, ask=ask, ask_qty=ask_qty, event_time=d["E"]))
+            out.append(
+                dict(
+                    symbol=symbol,
+                    kind="trade",
+                    price=float(d["p"]),
+                    volume=float(d["q"]),
+                    bid=bid,
+                    bid_qty=bid_qty,
+                    ask=ask,
+                    ask_qty=ask_qty,
+                    event_time=d["E"],
+                )
+            )
     return out
 
 

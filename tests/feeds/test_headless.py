@@ -9,15 +9,13 @@ import subprocess
 import sys
 
 import msgspec
+from net.binance_ws_server import BinanceWsServer
 
 from tui_trader import messages as m
 
-from net.binance_ws_server import BinanceWsServer
-
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui_trader", *args], capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run([sys.executable, "-m", "tui_trader", *args], capture_output=True, text=True, timeout=timeout)
 
 
 def capture_slice(src, dest, lines: int):
@@ -55,7 +53,9 @@ def test_headless_replay_with_tap_writes_every_record_and_a_json_summary(btc_cap
     decoded = [msgspec.json.decode(line, type=m.MarketData) for line in market]
     assert sum(md.kind == "trade" for md in decoded) == kinds["trade"]
     assert all(a.ts <= b.ts for a, b in zip(decoded, decoded[1:]))  # the replay clock never goes back
-    health = [msgspec.json.decode(line, type=m.Health) for line in (tap / f"{m.HEALTH}.jsonl").read_bytes().splitlines()]
+    health = [
+        msgspec.json.decode(line, type=m.Health) for line in (tap / f"{m.HEALTH}.jsonl").read_bytes().splitlines()
+    ]
     assert [h.state for h in health if h.component == "feed:replay"][-1] == "done"  # the end is no outage
     for topic in m.TOPICS:  # every line of every topic decodes as that topic's message
         for line in (tap / f"{topic}.jsonl").read_bytes().splitlines():
@@ -73,11 +73,22 @@ def test_headless_with_a_missing_recording_is_one_clear_line(tmp_path):
 async def test_headless_live_runs_for_its_duration_and_sums_up(btc_frames, tmp_path):
     conf = tmp_path / "s.toml"
     async with BinanceWsServer(btc_frames[:500]) as server:
-        conf.write_text(f'[trading]\nsymbols = ["BTCUSDT"]\n[feed]\nws_base_url = "{server.url}"\n'
-                        'trade_stream = "trade"\n')
+        conf.write_text(
+            f'[trading]\nsymbols = ["BTCUSDT"]\n[feed]\nws_base_url = "{server.url}"\ntrade_stream = "trade"\n'
+        )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tui_trader", "headless", "--config", str(conf), "--duration", "2", "--json",
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "tui_trader",
+            "headless",
+            "--config",
+            str(conf),
+            "--duration",
+            "2",
+            "--json",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, stderr.decode()
     summary = json.loads(stdout)

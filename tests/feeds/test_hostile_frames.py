@@ -22,13 +22,21 @@ T0 = 1_723_161_256_000
 
 
 def trade(ident: int, price: str = "61800.3", event: int = T0, qty: str = "0.006", symbol: str = "btcusdt") -> str:
-    return json.dumps({"stream": f"{symbol}@trade", "data": {"e": "trade", "E": event, "T": event,
-                                                             "s": symbol.upper(), "t": ident, "p": price, "q": qty}})
+    return json.dumps(
+        {
+            "stream": f"{symbol}@trade",
+            "data": {"e": "trade", "E": event, "T": event, "s": symbol.upper(), "t": ident, "p": price, "q": qty},
+        }
+    )
 
 
 def book(ident: int, bid: str = "61800.2", ask: str = "61800.3", event: int = T0, qty: str = "2.5") -> str:
-    return json.dumps({"stream": "btcusdt@bookTicker", "data": {"e": "bookTicker", "u": ident, "s": "BTCUSDT",
-                                                                "b": bid, "B": qty, "a": ask, "A": qty, "E": event}})
+    return json.dumps(
+        {
+            "stream": "btcusdt@bookTicker",
+            "data": {"e": "bookTicker", "u": ident, "s": "BTCUSDT", "b": bid, "B": qty, "a": ask, "A": qty, "E": event},
+        }
+    )
 
 
 def balanced(p: FrameParser) -> bool:
@@ -56,10 +64,16 @@ def mutate(frame: str, **changes) -> str:
 # --- numbers -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("price, reason", [
-    ("NaN", "non-finite trade price"), ("inf", "non-finite trade price"), ("-Infinity", "non-finite trade price"),
-    ("0", "non-positive trade price"), ("-61800.3", "non-positive trade price"),
-])
+@pytest.mark.parametrize(
+    "price, reason",
+    [
+        ("NaN", "non-finite trade price"),
+        ("inf", "non-finite trade price"),
+        ("-Infinity", "non-finite trade price"),
+        ("0", "non-positive trade price"),
+        ("-61800.3", "non-positive trade price"),
+    ],
+)
 def test_a_trade_price_that_is_not_a_finite_positive_number_is_counted_and_never_published(price, reason):
     p = FrameParser()
     assert p.parse(trade(1), 0) is not None
@@ -70,11 +84,17 @@ def test_a_trade_price_that_is_not_a_finite_positive_number_is_counted_and_never
     assert balanced(p)
 
 
-@pytest.mark.parametrize("frame, reason", [
-    (trade(2, qty="NaN"), "non-finite trade quantity"), (trade(2, qty="0"), "non-positive trade quantity"),
-    (book(2, bid="nan"), "non-finite book price"), (book(2, ask="-1"), "non-positive book price"),
-    (book(2, qty="inf"), "non-finite book quantity"), (book(2, qty="0"), "non-positive book quantity"),
-])
+@pytest.mark.parametrize(
+    "frame, reason",
+    [
+        (trade(2, qty="NaN"), "non-finite trade quantity"),
+        (trade(2, qty="0"), "non-positive trade quantity"),
+        (book(2, bid="nan"), "non-finite book price"),
+        (book(2, ask="-1"), "non-positive book price"),
+        (book(2, qty="inf"), "non-finite book quantity"),
+        (book(2, qty="0"), "non-positive book quantity"),
+    ],
+)
 def test_bad_quantities_and_books_are_counted_by_reason(frame, reason):
     p = FrameParser()
     p.parse(book(1), 0)
@@ -189,8 +209,7 @@ def test_a_real_jump_becomes_the_baseline_once_confirm_frames_agree(confirm):
     p = FrameParser(limits=Limits(confirm=confirm))
     for k in range(1, 4):
         p.parse(trade(k, event=T0 + k), 0)
-    out = [p.parse(trade(5_000_000_000 + k, price=str(61800.3 * 1.3), event=T0 + 3_600_000 + k), 0)
-           for k in range(10)]
+    out = [p.parse(trade(5_000_000_000 + k, price=str(61800.3 * 1.3), event=T0 + 3_600_000 + k), 0) for k in range(10)]
     assert [md is not None for md in out] == [False] * (confirm - 1) + [True] * (11 - confirm)
     assert sum(p.quarantined.values()) == confirm - 1
     assert out[-1].price == pytest.approx(61800.3 * 1.3)
@@ -259,17 +278,28 @@ def test_without_a_symbol_list_symbols_are_capped():
 
 
 async def test_bad_frames_are_counted_once_by_reason_in_the_summary_and_the_health_counters(tmp_path):
-    frames = [trade(1, event=T0), trade(2, price="NaN", event=T0 + 1), trade(3, event=10**18),
-              trade(4, price="1e300", event=T0 + 2), trade(2**70, event=T0 + 3), "garbage",
-              trade(5, event=T0 + 1500), trade(1, symbol="ethusdt", event=T0 + 1600), trade(5, event=T0 + 1700)]
+    frames = [
+        trade(1, event=T0),
+        trade(2, price="NaN", event=T0 + 1),
+        trade(3, event=10**18),
+        trade(4, price="1e300", event=T0 + 2),
+        trade(2**70, event=T0 + 3),
+        "garbage",
+        trade(5, event=T0 + 1500),
+        trade(1, symbol="ethusdt", event=T0 + 1600),
+        trade(5, event=T0 + 1700),
+    ]
     h = await replay(frames, tmp_path)
     s = h.worker.summary()
     assert s["malformed"] == {"non-finite trade price": 1, "bad event time": 1, "not JSON": 1}
     assert s["quarantined"] == {"trade price outside band": 1, "trade id jump": 1}
     assert s["ignored"] == {"unconfigured symbol": 1} and s["duplicates"] == {"trade": 1}
     assert s["published"] == {"trade": 2, "book": 0, "mark": 0} and s["bad_frames"] == 5
-    assert s["read"] == len(frames) == sum(sum(s[k].values()) for k in
-                                           ("published", "malformed", "quarantined", "ignored", "duplicates"))
+    assert (
+        s["read"]
+        == len(frames)
+        == sum(sum(s[k].values()) for k in ("published", "malformed", "quarantined", "ignored", "duplicates"))
+    )
     last = [x for x in h.health if x.component == "collector"][-1]
     assert last.state == "bad_frames"
     assert last.counters["quarantined:trade id jump"] == 1 and last.counters["malformed:not JSON"] == 1
@@ -303,8 +333,12 @@ def test_headless_json_shows_the_bad_frames_by_reason(btc_frames, tmp_path):
     for k, change in ((20, {"p": "1e9"}), (30, {"p": "NaN"}), (40, {"t": 2**70})):
         frames[trades[k][0]] = mutate(frames[trades[k][0]], **change)
     path = write_recording(tmp_path / "bad.gz", frames)
-    run = subprocess.run([sys.executable, "-m", "tui_trader", "headless", "--replay", str(path), "--speed", "max",
-                          "--json"], capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-m", "tui_trader", "headless", "--replay", str(path), "--speed", "max", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     assert summary["quarantined"] == {"trade price outside band": 1, "trade id jump": 1}

@@ -8,10 +8,14 @@ import pytest
 
 from tui_trader.feeds.parser import FrameParser, Limits
 
-BOOK = ('{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":5123107839020,"s":"BTCUSDT","b":"61800.20",'
-        '"B":"2.507","a":"61800.30","A":"2.510","T":1723161256313,"E":1723161256314}}')
-TRADE = ('{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256321,"s":"BTCUSDT",'
-         '"t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}')
+BOOK = (
+    '{"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":5123107839020,"s":"BTCUSDT","b":"61800.20",'
+    '"B":"2.507","a":"61800.30","A":"2.510","T":1723161256313,"E":1723161256314}}'
+)
+TRADE = (
+    '{"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,"T":1723161256321,"s":"BTCUSDT",'
+    '"t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}'
+)
 
 
 def frame(stream: str, **data) -> str:
@@ -22,15 +26,30 @@ def test_book_then_trade_numbers_and_carried_book():
     p = FrameParser()
     book = p.parse(BOOK, 111)
     assert (book.symbol, book.kind, book.bid, book.bid_qty, book.ask, book.ask_qty) == (
-        "BTCUSDT", "book", 61800.2, 2.507, 61800.3, 2.51)
+        "BTCUSDT",
+        "book",
+        61800.2,
+        2.507,
+        61800.3,
+        2.51,
+    )
     assert (book.price, book.volume, book.event_time, book.recv_time) == (0.0, 0.0, 1723161256314, 111)
     trade = p.parse(TRADE.encode(), 222)
     assert (trade.kind, trade.price, trade.volume, trade.event_time, trade.recv_time) == (
-        "trade", 61800.3, 0.006, 1723161256322, 222)
+        "trade",
+        61800.3,
+        0.006,
+        1723161256322,
+        222,
+    )
     # A trade carries the latest bid/ask of its symbol; the next book carries the last trade price.
     assert (trade.bid, trade.ask, trade.bid_qty, trade.ask_qty) == (61800.2, 61800.3, 2.507, 2.51)
-    nxt = p.parse(frame("btcusdt@bookTicker", u=5123107839021, s="BTCUSDT", b="61800.1", B="1", a="61800.4",
-                        A="2", E=1723161256400), 333)
+    nxt = p.parse(
+        frame(
+            "btcusdt@bookTicker", u=5123107839021, s="BTCUSDT", b="61800.1", B="1", a="61800.4", A="2", E=1723161256400
+        ),
+        333,
+    )
     assert nxt.price == 61800.3
     assert p.summary()["published"] == {"trade": 1, "book": 2, "mark": 0}
 
@@ -64,11 +83,42 @@ def test_real_linear_messages_parse_and_non_market_data_is_ignored(shared_data):
 
 def test_unknown_fields_are_ignored():
     p = FrameParser()
-    md = p.parse(frame("ethusdt@aggTrade", e="aggTrade", E=10, a=7, s="ETHUSDT", p="2000.5", q="1.25", f=1, l=2,
-                       T=9, m=True, nq="1.25", brand_new=[1, {"x": 2}]), 0)
+    md = p.parse(
+        frame(
+            "ethusdt@aggTrade",
+            e="aggTrade",
+            E=10,
+            a=7,
+            s="ETHUSDT",
+            p="2000.5",
+            q="1.25",
+            f=1,
+            l=2,
+            T=9,
+            m=True,
+            nq="1.25",
+            brand_new=[1, {"x": 2}],
+        ),
+        0,
+    )
     assert (md.symbol, md.kind, md.price, md.volume, md.event_time) == ("ETHUSDT", "trade", 2000.5, 1.25, 10)
-    bk = p.parse(frame("ethusdt@bookTicker", e="bookTicker", u=3, s="ETHUSDT", b="2000.4", B="2", a="2000.6", A="4",
-                       T=5, E=6, st=1, ps="ETHUSDT"), 0)
+    bk = p.parse(
+        frame(
+            "ethusdt@bookTicker",
+            e="bookTicker",
+            u=3,
+            s="ETHUSDT",
+            b="2000.4",
+            B="2",
+            a="2000.6",
+            A="4",
+            T=5,
+            E=6,
+            st=1,
+            ps="ETHUSDT",
+        ),
+        0,
+    )
     assert bk is not None and bk.bid == 2000.4
 
 
@@ -77,7 +127,9 @@ def test_event_time_falls_back_to_transaction_time():
     assert md.event_time == 77
 
 
-@pytest.mark.parametrize("stream, key", [("btcusdt@trade", "t"), ("btcusdt@aggTrade", "a"), ("btcusdt@bookTicker", "u")])
+@pytest.mark.parametrize(
+    "stream, key", [("btcusdt@trade", "t"), ("btcusdt@aggTrade", "a"), ("btcusdt@bookTicker", "u")]
+)
 def test_resent_and_older_updates_are_dropped_once_published(stream, key):
     p = FrameParser()
     base = dict(s="BTCUSDT", p="1", q="1", b="1", B="1", a="1.01", A="1", E=1)
@@ -94,10 +146,17 @@ def test_resent_and_older_updates_are_dropped_once_published(stream, key):
 def test_garbage_is_counted_per_reason_and_never_raises():
     p = FrameParser()
     garbage = [
-        b"not json at all", "", "[1,2,3]", b"\x00\xff\xfe", '{"code":2,"msg":"Invalid request: bad stream"}',
-        '{"code":3,"msg":"Invalid JSON"}', '{"result":null,"id":1}', '{"lastUpdateId":1,"bids":[],"asks":[]}',
+        b"not json at all",
+        "",
+        "[1,2,3]",
+        b"\x00\xff\xfe",
+        '{"code":2,"msg":"Invalid request: bad stream"}',
+        '{"code":3,"msg":"Invalid JSON"}',
+        '{"result":null,"id":1}',
+        '{"lastUpdateId":1,"bids":[],"asks":[]}',
         '{"stream":"btcusdt@trade","data":{"e":"trade","t":1,"p":"abc","q":"1","E":1}}',
-        '{"stream":"btcusdt@bookTicker","data":{"u":5}}', '{"stream":"btcusdt@trade"}',
+        '{"stream":"btcusdt@bookTicker","data":{"u":5}}',
+        '{"stream":"btcusdt@trade"}',
         '{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","b":[],"a":[]}}',
         '{"stream":42,"data":{}}',
     ]

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from feedkit import make_settings
 
 from tui_trader.errors import FeedError
 from tui_trader.feeds.binance import plan_connections, plan_from_settings, route_of
 from tui_trader.feeds.live import backoff_delay
-
-from feedkit import make_settings
 
 
 def by_name(specs):
@@ -16,8 +15,9 @@ def by_name(specs):
 
 
 def test_dedicated_symbols_get_their_own_connections_and_aggtrade_goes_to_market():
-    specs = plan_connections(["BTCUSDT", "SOLUSDT", "ETHUSDT", "XRPUSDT"], trade_stream="aggTrade",
-                             dedicated=["BTCUSDT", "ETHUSDT"])
+    specs = plan_connections(
+        ["BTCUSDT", "SOLUSDT", "ETHUSDT", "XRPUSDT"], trade_stream="aggTrade", dedicated=["BTCUSDT", "ETHUSDT"]
+    )
     assert by_name(specs) == {
         "public-btcusdt": ("public", ["btcusdt@bookTicker"]),
         "market-btcusdt": ("market", ["btcusdt@aggTrade"]),
@@ -59,10 +59,17 @@ def test_url_is_the_routed_combined_stream_form():
     assert spec.symbols == ["BTCUSDT"]
 
 
-@pytest.mark.parametrize("stream, route", [
-    ("btcusdt@bookTicker", "public"), ("btcusdt@trade", "public"), ("btcusdt@depth@0ms", "public"),
-    ("btcusdt@aggTrade", "market"), ("btcusdt@markPrice@1s", "market"), ("btcusdt@kline_1m", "market"),
-])
+@pytest.mark.parametrize(
+    "stream, route",
+    [
+        ("btcusdt@bookTicker", "public"),
+        ("btcusdt@trade", "public"),
+        ("btcusdt@depth@0ms", "public"),
+        ("btcusdt@aggTrade", "market"),
+        ("btcusdt@markPrice@1s", "market"),
+        ("btcusdt@kline_1m", "market"),
+    ],
+)
 def test_routes_follow_the_exchange_split(stream, route):
     assert route_of(stream) == route
 

@@ -7,10 +7,10 @@ import gzip
 import json
 import sys
 
-from tui_trader.commands.record import record
-
 from feedkit import Harness, as_dicts, expected_market_data, make_settings
 from net.binance_ws_server import BinanceWsServer, as_agg_trade
+
+from tui_trader.commands.record import record
 
 
 async def test_a_recorded_session_replays_as_it_was(btc_frames, tmp_path):
@@ -20,8 +20,11 @@ async def test_a_recorded_session_replays_as_it_was(btc_frames, tmp_path):
         settings = make_settings(ws_base_url=server.url, trade_stream="aggTrade")
         result = await asyncio.wait_for(record(settings, str(out), max_frames=len(frames)), 30)
     assert result["frames"] == len(frames)
-    assert result["published"] == {"trade": sum("@aggTrade" in f for f in frames),
-                                   "book": sum("@bookTicker" in f for f in frames), "mark": 0}
+    assert result["published"] == {
+        "trade": sum("@aggTrade" in f for f in frames),
+        "book": sum("@bookTicker" in f for f in frames),
+        "mark": 0,
+    }
 
     lines = gzip.open(out, "rt").read().splitlines()
     recorded = [line.partition(" ")[2] for line in lines]
@@ -42,11 +45,23 @@ async def test_record_command_line_writes_a_replayable_file(btc_frames, tmp_path
     out = tmp_path / "cli.gz"
     conf = tmp_path / "s.toml"
     async with BinanceWsServer(btc_frames[:300]) as server:
-        conf.write_text(f'[trading]\nsymbols = ["BTCUSDT"]\n[feed]\nws_base_url = "{server.url}"\n'
-                        'trade_stream = "trade"\n')
+        conf.write_text(
+            f'[trading]\nsymbols = ["BTCUSDT"]\n[feed]\nws_base_url = "{server.url}"\ntrade_stream = "trade"\n'
+        )
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "tui_trader", "record", "--config", str(conf), "--out", str(out),
-            "--duration", "1.5", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+            sys.executable,
+            "-m",
+            "tui_trader",
+            "record",
+            "--config",
+            str(conf),
+            "--out",
+            str(out),
+            "--duration",
+            "1.5",
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 0, stderr.decode()
     assert "recorded 300 frames (" in stdout.decode()
@@ -61,8 +76,19 @@ async def test_record_with_nothing_to_record_says_so(tmp_path):
     conf = tmp_path / "s.toml"
     conf.write_text(f'[feed]\nws_base_url = "{url}"\n')
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tui_trader", "record", "--config", str(conf), "--out", str(tmp_path / "x.gz"),
-        "--duration", "0.5", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        sys.executable,
+        "-m",
+        "tui_trader",
+        "record",
+        "--config",
+        str(conf),
+        "--out",
+        str(tmp_path / "x.gz"),
+        "--duration",
+        "0.5",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     stdout, stderr = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode == 1
     assert "recorded 0 frames" in stdout.decode()

@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 
 import pytest
+from feedkit import Harness, as_dicts, expected_market_data, make_settings
 
 from tui_trader import messages as m
 from tui_trader.bus import Start
 from tui_trader.errors import FeedError
 from tui_trader.feeds.replay import MergedRecordings, Pacer, RecordingReader, check_readable
-
-from feedkit import Harness, as_dicts, expected_market_data, make_settings
 
 MARKET_KINDS = ("trade", "aggTrade", "bookTicker")
 
@@ -31,9 +30,12 @@ def write_recording(path: Path, frames: list[str], start_ns: int = 1_700_000_000
 
 
 def trade(symbol: str, ident: int, price: str, event_ms: int) -> str:
-    return json.dumps({"stream": f"{symbol.lower()}@trade",
-                       "data": {"e": "trade", "E": event_ms, "T": event_ms, "s": symbol, "t": ident, "p": price,
-                                "q": "0.5"}})
+    return json.dumps(
+        {
+            "stream": f"{symbol.lower()}@trade",
+            "data": {"e": "trade", "E": event_ms, "T": event_ms, "s": symbol, "t": ident, "p": price, "q": "0.5"},
+        }
+    )
 
 
 def count_market_lines(path: Path) -> int:
@@ -56,7 +58,8 @@ CAPTURE_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SUSHIUSDT", "CTKUSDT", "AKROUSDT", "KE
 
 def captures(shared_data: Path) -> list[Path]:
     return sorted((shared_data / "binance_usdm_ws").glob("*.gz")) + [
-        shared_data / "binance_usdm_ws_alts" / "BINANCE_FUTURES.ws.1.0"]
+        shared_data / "binance_usdm_ws_alts" / "BINANCE_FUTURES.ws.1.0"
+    ]
 
 
 # --- the reader ---
@@ -73,9 +76,11 @@ def test_reader_reads_gzip_and_plain_alike(tmp_path):
 
 def test_reader_reads_the_cryptofeed_format_exactly(tmp_path):
     path = tmp_path / "cf.ws"
-    path.write_text("wss://fstream.binance.com/stream?streams=x@trade\n"
-                    f"1626992741.06217: {trade('BTCUSDT', 1, '1', 5)}\n\n"
-                    f"1626992741.5: {trade('BTCUSDT', 2, '1', 6)}\n")
+    path.write_text(
+        "wss://fstream.binance.com/stream?streams=x@trade\n"
+        f"1626992741.06217: {trade('BTCUSDT', 1, '1', 5)}\n\n"
+        f"1626992741.5: {trade('BTCUSDT', 2, '1', 6)}\n"
+    )
     reader = RecordingReader(path)
     got = list(reader)
     assert [ns for ns, _ in got] == [1626992741062170000, 1626992741500000000]
@@ -183,7 +188,12 @@ async def test_several_files_play_in_order(tmp_path):
     async with Harness(make_settings(("BTCUSDT", "ETHUSDT")), replay_files=[first, second]) as h:
         await h.finished()
     assert [(md.symbol, md.event_time) for md in h.market] == [
-        ("BTCUSDT", 1001), ("BTCUSDT", 1002), ("BTCUSDT", 1003), ("ETHUSDT", 2001), ("ETHUSDT", 2002)]
+        ("BTCUSDT", 1001),
+        ("BTCUSDT", 1002),
+        ("BTCUSDT", 1003),
+        ("ETHUSDT", 2001),
+        ("ETHUSDT", 2002),
+    ]
     assert h.worker.summary()["files"] == 2
 
 
@@ -192,8 +202,9 @@ async def test_files_of_the_same_day_interleave_by_event_time(tmp_path):
     # ETH would wait (and show stale) while all of BTC plays, then start 60 s back in time.
     btc = write_recording(tmp_path / "btc.gz", [trade("BTCUSDT", i, "1", i * 1000) for i in range(1, 61)])
     eth = write_recording(tmp_path / "eth.gz", [trade("ETHUSDT", i, "2", i * 1000 + 500) for i in range(1, 61)])
-    async with Harness(make_settings(("BTCUSDT", "ETHUSDT"), stale_after_s=10), replay_files=[btc, eth],
-                       speed=None) as h:
+    async with Harness(
+        make_settings(("BTCUSDT", "ETHUSDT"), stale_after_s=10), replay_files=[btc, eth], speed=None
+    ) as h:
         await h.finished()
     got = [(md.symbol, md.event_time) for md in h.market]
     assert got == sorted(got, key=lambda x: x[1])
@@ -205,10 +216,12 @@ async def test_files_of_the_same_day_interleave_by_event_time(tmp_path):
 
 async def test_consecutive_days_follow_each_other_whatever_order_they_are_named_in(tmp_path):
     day = 86_400_000
-    first = write_recording(tmp_path / "btc_day1.gz", [trade("BTCUSDT", i, "1", day - 3000 + i * 1000)
-                                                         for i in range(3)])
-    second = write_recording(tmp_path / "btc_day2.gz", [trade("BTCUSDT", i, "1", day + (i - 3) * 1000)
-                                                          for i in range(3, 6)])
+    first = write_recording(
+        tmp_path / "btc_day1.gz", [trade("BTCUSDT", i, "1", day - 3000 + i * 1000) for i in range(3)]
+    )
+    second = write_recording(
+        tmp_path / "btc_day2.gz", [trade("BTCUSDT", i, "1", day + (i - 3) * 1000) for i in range(3, 6)]
+    )
     async with Harness(make_settings(), replay_files=[second, first]) as h:
         await h.finished()
     assert [md.event_time for md in h.market] == [day - 3000, day - 2000, day - 1000, day, day + 1000, day + 2000]
@@ -216,8 +229,10 @@ async def test_consecutive_days_follow_each_other_whatever_order_they_are_named_
 
 def test_the_merge_keeps_each_file_in_its_own_order_and_ties_go_to_the_first_file(tmp_path):
     # Frames of different streams arrive slightly out of event-time order within a file: they stay as recorded.
-    a = write_recording(tmp_path / "a.txt", [trade("BTCUSDT", 1, "1", 1000), trade("BTCUSDT", 2, "1", 900),
-                                             trade("BTCUSDT", 3, "1", 2000)])
+    a = write_recording(
+        tmp_path / "a.txt",
+        [trade("BTCUSDT", 1, "1", 1000), trade("BTCUSDT", 2, "1", 900), trade("BTCUSDT", 3, "1", 2000)],
+    )
     b = write_recording(tmp_path / "b.txt", [trade("ETHUSDT", 1, "1", 1000), trade("ETHUSDT", 2, "1", 1500)])
     merged = MergedRecordings([a, b])
     got = [(json.loads(f)["data"]["s"], json.loads(f)["data"]["t"]) for _, f in merged]

@@ -6,22 +6,23 @@ from __future__ import annotations
 
 import json
 
+from feedkit import Harness, make_settings
+from test_replay import trade, write_recording
+
 from tui_trader import messages as m
 from tui_trader.settings import Settings
 from tui_trader.ui.state import DeskState
 from tui_trader.ui.widgets.base import Colours, View
 from tui_trader.ui.widgets.status import status_text
 
-from feedkit import Harness, make_settings
-from test_replay import trade, write_recording
-
 START_MS = 1_723_161_256_000  # 2024-08-08 23:54:16 UTC, when the real captures begin
 COLOURS = Colours(buy="green", sell="red", warn="yellow", muted="grey50", accent="cyan", primary="blue")
 
 
 def view(state: DeskState, now_ms: int) -> View:
-    return View(state=state, settings=Settings(), now_ms=now_ms, colours=COLOURS, lag={}, backend="embedded",
-                narrow=True)
+    return View(
+        state=state, settings=Settings(), now_ms=now_ms, colours=COLOURS, lag={}, backend="embedded", narrow=True
+    )
 
 
 def bar(state: DeskState, now_ms: int) -> str:
@@ -29,8 +30,16 @@ def bar(state: DeskState, now_ms: int) -> str:
 
 
 def md(symbol: str, event_ms: int) -> m.MarketData:
-    return m.MarketData(symbol=symbol, exchange="binanceusdm", kind="trade", price=100.0, volume=1.0,
-                        event_time=event_ms, recv_time=event_ms, ts=event_ms)
+    return m.MarketData(
+        symbol=symbol,
+        exchange="binanceusdm",
+        kind="trade",
+        price=100.0,
+        volume=1.0,
+        event_time=event_ms,
+        recv_time=event_ms,
+        ts=event_ms,
+    )
 
 
 async def replay_health(tmp_path) -> list[m.Health]:
@@ -66,8 +75,15 @@ def test_the_clock_waits_for_the_first_frame_of_a_replay():
 
 def test_a_quiet_symbol_in_a_replay_still_reads_stale():
     st = DeskState(starting_balance=10_000.0)
-    st.on_health(m.Health(component="feed:replay", state="stale", detail="no message for 10 s of event time: "
-                          "ETHUSDT", symbols=["ETHUSDT"], ts=START_MS))
+    st.on_health(
+        m.Health(
+            component="feed:replay",
+            state="stale",
+            detail="no message for 10 s of event time: ETHUSDT",
+            symbols=["ETHUSDT"],
+            ts=START_MS,
+        )
+    )
     text = bar(st, START_MS)
     assert "feed stale" in text and "replay 20×" not in text
 

@@ -9,7 +9,7 @@ import pytest
 from net.binance_ws_server import capture_frames
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _frames(path: Path, limit: int) -> tuple[str, ...]:
     return tuple(capture_frames(path, limit=limit))
 

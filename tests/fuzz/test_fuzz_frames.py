@@ -45,22 +45,67 @@ WALL_MS = int(time.time() * 1000)
 
 
 def fuzz_settings(kind: str):
-    return settings(max_examples=max(1, int(EXAMPLES[kind] * SCALE)), deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                           HealthCheck.data_too_large])
+    return settings(
+        max_examples=max(1, int(EXAMPLES[kind] * SCALE)),
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+    )
 
 
 # --- strategies -------------------------------------------------------------------------------------------
 
 ODD_VALUES = [
-    "NaN", "nan", "inf", "-inf", "Infinity", "-Infinity", "0", "-0", "-1", "1e300", "1e308", "1e400", "1e-300",
-    "1e9", "", " 1", "0x10", "abc", None, True, False, [], {}, 0, -1, 1.5, 2**63, 2**70, -(2**70), 10**18,
-    1e18, -5, "5", "1723161256322",
+    "NaN",
+    "nan",
+    "inf",
+    "-inf",
+    "Infinity",
+    "-Infinity",
+    "0",
+    "-0",
+    "-1",
+    "1e300",
+    "1e308",
+    "1e400",
+    "1e-300",
+    "1e9",
+    "",
+    " 1",
+    "0x10",
+    "abc",
+    None,
+    True,
+    False,
+    [],
+    {},
+    0,
+    -1,
+    1.5,
+    2**63,
+    2**70,
+    -(2**70),
+    10**18,
+    1e18,
+    -5,
+    "5",
+    "1723161256322",
 ]
 odd = st.one_of(st.sampled_from(ODD_VALUES), st.integers(), st.floats(), st.text(max_size=12))
 FIELDS = ["e", "E", "T", "s", "t", "a", "p", "q", "u", "b", "B", "A", "m", "X"]
-STREAMS = ["btcusdt@trade", "btcusdt@aggTrade", "btcusdt@bookTicker", "ethusdt@trade", "ethusdt@bookTicker",
-           "btcusdt@depth@0ms", "btcusdt@kline_1m", "!bookTicker", "", "BTCUSDT@trade", "btcusdt@trade@x"]
+STREAMS = [
+    "btcusdt@trade",
+    "btcusdt@aggTrade",
+    "btcusdt@bookTicker",
+    "ethusdt@trade",
+    "ethusdt@bookTicker",
+    "btcusdt@depth@0ms",
+    "btcusdt@kline_1m",
+    "!bookTicker",
+    "",
+    "BTCUSDT@trade",
+    "btcusdt@trade@x",
+]
 
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8)),
@@ -104,7 +149,7 @@ def mutation(draw, frame: str) -> str | bytes:
         return raw[: draw(st.integers(0, len(raw)))]
     if how == 6:  # one byte changed
         i = draw(st.integers(0, len(raw) - 1))
-        return raw[:i] + bytes([draw(st.integers(0, 255))]) + raw[i + 1:]
+        return raw[:i] + bytes([draw(st.integers(0, 255))]) + raw[i + 1 :]
     env = json.loads(frame)  # another stream name
     env["stream"] = draw(st.one_of(st.sampled_from(STREAMS), st.text(max_size=20)))
     return json.dumps(env)
@@ -115,7 +160,7 @@ def mutated_slice(draw, frames: tuple[str, ...], length: int, isolated: bool):
     """(original frames, mutated frames, mutated indices). Isolated: mutations at least `confirm` frames apart,
     so no jump can confirm itself."""
     start = draw(st.integers(0, len(frames) - length))
-    original = list(frames[start:start + length])
+    original = list(frames[start : start + length])
     gap = LIMITS.confirm + 1 if isolated else 1
     slots = list(range(0, length, gap))
     chosen = sorted(draw(st.sets(st.sampled_from(slots), max_size=min(25, len(slots)))))
@@ -195,7 +240,7 @@ def test_mutated_real_frames_publish_only_sane_market_data(real_frames, data):
         published += 1
         check_market_data(md)
         lo, hi = ranges[md.symbol]
-        for price in ((md.price,) if md.kind == "trade" else (md.bid, md.ask)):
+        for price in (md.price,) if md.kind == "trade" else (md.bid, md.ask):
             assert lo * (1 - band) * 0.999 <= price <= hi * (1 + band) * 1.001, (md, lo, hi)
         assert first_ms - LIMITS.max_time_jump_ms <= md.event_time <= last_ms + LIMITS.max_time_jump_ms
     check_counts(p)
@@ -219,7 +264,9 @@ def test_mutations_in_a_row_never_raise_and_counts_add_up(real_frames, data):
 
 @fuzz_settings("collector")
 @given(data=st.data())
-def test_the_collector_replaying_a_damaged_recording_finishes_and_its_counts_add_up(real_frames, data, tmp_path_factory):
+def test_the_collector_replaying_a_damaged_recording_finishes_and_its_counts_add_up(
+    real_frames, data, tmp_path_factory
+):
     from fuzz_kit import replay_lines
 
     _, mutated, _ = data.draw(mutated_slice(real_frames, 200, isolated=False))
@@ -243,10 +290,17 @@ TICK = IndicatorSettings(bar="tick", emit="every")
 
 def pipeline(frames, settings_: Settings) -> list[tuple[int, m.OrderCommand]]:
     """The pure cores in the order the workers run them; every command fills at once at its price."""
-    parser = FrameParser(symbols=settings_.trading.symbols, future_ms=lambda: WALL_MS,
-                         limits=Limits(price_band=settings_.feed.price_band_pct))
-    engine = SignalEngine(TICK, settings_.trading.min_signal_strength, symbols=settings_.trading.symbols,
-                          band=settings_.feed.price_band_pct)
+    parser = FrameParser(
+        symbols=settings_.trading.symbols,
+        future_ms=lambda: WALL_MS,
+        limits=Limits(price_band=settings_.feed.price_band_pct),
+    )
+    engine = SignalEngine(
+        TICK,
+        settings_.trading.min_signal_strength,
+        symbols=settings_.trading.symbols,
+        band=settings_.feed.price_band_pct,
+    )
     core = RouterCore(settings_)
     orders: list[tuple[int, m.OrderCommand]] = []
     n = 0
@@ -261,24 +315,46 @@ def pipeline(frames, settings_: Settings) -> list[tuple[int, m.OrderCommand]]:
         for e in engine.on_trade(md.symbol, md.price, md.event_time):
             ev = e.evaluation
             n += 1
-            sig = m.TradingSignal(id=f"s{n}", symbol=e.symbol, signal=ev.kind, strength=ev.strength, buy_score=ev.buy,
-                                  sell_score=ev.sell, reasons=list(ev.reasons),
-                                  indicators=m.Indicators(**e.values._asdict()), price=e.price, ts=now)
+            sig = m.TradingSignal(
+                id=f"s{n}",
+                symbol=e.symbol,
+                signal=ev.kind,
+                strength=ev.strength,
+                buy_score=ev.buy,
+                sell_score=ev.sell,
+                reasons=list(ev.reasons),
+                indicators=m.Indicators(**e.values._asdict()),
+                price=e.price,
+                ts=now,
+            )
             queue = list(core.on_signal(sig, now).commands)
             while queue:
                 cmd = queue.pop(0)
                 orders.append((i, cmd))
-                st_ = m.OrderStatus(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose,
-                                    status="filled", filled_qty=cmd.quantity, avg_price=cmd.ref_price,
-                                    fee=cmd.quantity * cmd.ref_price * 0.0005, mode=cmd.mode, ts=now)
+                st_ = m.OrderStatus(
+                    order_id=cmd.id,
+                    symbol=cmd.symbol,
+                    side=cmd.side,
+                    purpose=cmd.purpose,
+                    status="filled",
+                    filled_qty=cmd.quantity,
+                    avg_price=cmd.ref_price,
+                    fee=cmd.quantity * cmd.ref_price * 0.0005,
+                    mode=cmd.mode,
+                    ts=now,
+                )
                 queue.extend(core.on_status(st_, now).commands)
     return orders
 
 
 def pipeline_settings() -> Settings:
     # No cooldown and a low threshold: many orders per example, so the property has something to check.
-    return Settings(trading=TradingSettings(symbols=["BTCUSDT", "ETHUSDT"], min_signal_strength=0.55),
-                    indicators=TICK, feed=FeedSettings(), risk=RiskSettings(cooldown_s=0.0, on_opposite="reverse"))
+    return Settings(
+        trading=TradingSettings(symbols=["BTCUSDT", "ETHUSDT"], min_signal_strength=0.55),
+        indicators=TICK,
+        feed=FeedSettings(),
+        risk=RiskSettings(cooldown_s=0.0, on_opposite="reverse"),
+    )
 
 
 def last_real_trades(original: list[str], hit: set[int]) -> list[float | None]:

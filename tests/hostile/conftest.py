@@ -68,8 +68,14 @@ NEUTRAL_CWD = tempfile.gettempdir()
 
 def cli(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
     """`tui-trader ARGS` in a child process with the test's isolated XDG dirs."""
-    return subprocess.run([sys.executable, "-m", "tui_trader", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})}, cwd=NEUTRAL_CWD)
+    return subprocess.run(
+        [sys.executable, "-m", "tui_trader", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=NEUTRAL_CWD,
+    )
 
 
 def one_line_error(run: subprocess.CompletedProcess) -> str:

@@ -9,13 +9,34 @@ from tui_trader import messages as m
 
 
 def command(i: int) -> m.OrderCommand:
-    return m.OrderCommand(id=f"cmd-{i}", symbol="BTCUSDT", side="buy", quantity=0.01, ref_price=60000.0,
-                          stop_loss=58200.0, take_profit=63600.0, leverage=10, purpose="entry", mode="paper", ts=i)
+    return m.OrderCommand(
+        id=f"cmd-{i}",
+        symbol="BTCUSDT",
+        side="buy",
+        quantity=0.01,
+        ref_price=60000.0,
+        stop_loss=58200.0,
+        take_profit=63600.0,
+        leverage=10,
+        purpose="entry",
+        mode="paper",
+        ts=i,
+    )
 
 
 def status(i: int) -> m.OrderStatus:
-    return m.OrderStatus(order_id=f"cmd-{i}", symbol="BTCUSDT", side="buy", purpose="entry", status="filled",
-                         filled_qty=0.01, avg_price=60000.0 + i, fee=0.3, mode="paper", ts=i)
+    return m.OrderStatus(
+        order_id=f"cmd-{i}",
+        symbol="BTCUSDT",
+        side="buy",
+        purpose="entry",
+        status="filled",
+        filled_qty=0.01,
+        avg_price=60000.0 + i,
+        fee=0.3,
+        mode="paper",
+        ts=i,
+    )
 
 
 def make_journal(path: Path, commands: int = 300) -> bytes:

@@ -9,12 +9,24 @@ from tui_trader.cli import build_parser
 INPUT_CLASS = "command-line values"
 
 BAD = [
-    ("headless", "--speed", "nan"), ("headless", "--speed", "inf"), ("headless", "--speed", "-inf"),
-    ("headless", "--speed", "-1"), ("headless", "--speed", "0"), ("headless", "--speed", "1e300"),
-    ("headless", "--speed", "fast"), ("headless", "--duration", "nan"), ("headless", "--duration", "inf"),
-    ("headless", "--duration", "0"), ("headless", "--duration", "-5"), ("headless", "--duration", "1e20"),
-    ("record", "--out", "x.gz", "--duration", "nan"), ("bench", "--rate", "nan"), ("bench", "--rate", "-1"),
-    ("bench", "--symbols", "0"), ("bench", "--messages", "-5"), ("--speed", "nan"),
+    ("headless", "--speed", "nan"),
+    ("headless", "--speed", "inf"),
+    ("headless", "--speed", "-inf"),
+    ("headless", "--speed", "-1"),
+    ("headless", "--speed", "0"),
+    ("headless", "--speed", "1e300"),
+    ("headless", "--speed", "fast"),
+    ("headless", "--duration", "nan"),
+    ("headless", "--duration", "inf"),
+    ("headless", "--duration", "0"),
+    ("headless", "--duration", "-5"),
+    ("headless", "--duration", "1e20"),
+    ("record", "--out", "x.gz", "--duration", "nan"),
+    ("bench", "--rate", "nan"),
+    ("bench", "--rate", "-1"),
+    ("bench", "--symbols", "0"),
+    ("bench", "--messages", "-5"),
+    ("--speed", "nan"),
 ]
 
 

@@ -102,7 +102,7 @@ def test_a_recording_corrupt_part_way_plays_up_to_the_damage_and_exits_3(tmp_pat
     comp = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
     data = bytearray(comp.compress(raw) + comp.flush())
     middle = len(data) // 2
-    data[middle:middle + 64] = bytes(64)  # zeros inside the deflate stream
+    data[middle : middle + 64] = bytes(64)  # zeros inside the deflate stream
     damaged = tmp_path / "damaged.gz"
     damaged.write_bytes(bytes(data))
     run = cli("headless", "--replay", str(damaged), "--speed", "max", "--json")

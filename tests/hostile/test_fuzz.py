@@ -38,9 +38,11 @@ scalars = st.one_of(
     st.dates(),
     st.times(),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                        st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-                      max_leaves=8)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -98,8 +100,11 @@ def toml_safe(doc):
     return doc
 
 
-@settings(max_examples=FILE_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=FILE_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(doc=settings_docs(), noise=st.binary(max_size=64), where=st.integers(0, 10_000), mode=st.integers(0, 2))
 def test_any_settings_file_is_settings_or_one_settings_error(tmp_path, doc, noise, where, mode):
     data = tomli_w.dumps({k: v for k, v in toml_safe(doc).items() if isinstance(v, dict)}).encode()
@@ -124,7 +129,9 @@ def journal_bytes(tmp_path_factory) -> bytes:
 
 
 damage = st.one_of(
-    st.tuples(st.just("flip"), st.lists(st.tuples(st.integers(0, 2**31), st.integers(0, 255)), min_size=1, max_size=20)),
+    st.tuples(
+        st.just("flip"), st.lists(st.tuples(st.integers(0, 2**31), st.integers(0, 255)), min_size=1, max_size=20)
+    ),
     st.tuples(st.just("cut"), st.integers(0, 2**31)),
     st.tuples(st.just("block"), st.integers(0, 2**31), st.binary(min_size=1, max_size=4096)),
     st.tuples(st.just("header"), st.lists(st.tuples(st.integers(0, 99), st.integers(0, 255)), min_size=1, max_size=6)),
@@ -142,14 +149,17 @@ def damaged(base: bytes, how) -> bytes:
         data = data[: how[1] % len(data)]
     elif kind == "block":
         at = how[1] % len(data)
-        data[at:at + len(how[2])] = how[2]
+        data[at : at + len(how[2])] = how[2]
     else:
         data = bytearray(how[1])
     return bytes(data)
 
 
-@settings(max_examples=JOURNAL_EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=JOURNAL_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(how=damage)
 def test_a_damaged_journal_is_usable_or_one_journal_error(tmp_path, journal_bytes, how):
     path = tmp_path / "journal.sqlite3"

@@ -34,8 +34,14 @@ class Holder:
     """Another process that opens a journal and keeps it open until stopped."""
 
     def __init__(self, path: Path) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=NEUTRAL_CWD)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", HOLD, str(path)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=NEUTRAL_CWD,
+        )
         line = self.proc.stdout.readline()  # type: ignore[union-attr]
         assert line.strip() == "held", self.proc.stderr.read()  # type: ignore[union-attr]
 
@@ -100,7 +106,7 @@ def test_a_journal_damaged_mid_file_is_found_at_open_not_in_the_executor(tmp_pat
     path = tmp_path / "journal.sqlite3"
     data = bytearray(make_journal(path))
     middle = len(data) // 2
-    data[middle:middle + 4096] = b"\x07" * 4096
+    data[middle : middle + 4096] = b"\x07" * 4096
     path.write_bytes(bytes(data))
     refused(path, "damaged")
 
@@ -198,8 +204,9 @@ def test_one_process_shares_its_journal_between_its_workers(tmp_path):
     second.set_state("desk", {"halted": True})
     assert first.get_state("desk") == {"halted": True}
     first.close()
-    holder_blocked = subprocess.run([sys.executable, "-c", HOLD, str(path)], capture_output=True, text=True,
-                                    input="", timeout=30, cwd=NEUTRAL_CWD)
+    holder_blocked = subprocess.run(
+        [sys.executable, "-c", HOLD, str(path)], capture_output=True, text=True, input="", timeout=30, cwd=NEUTRAL_CWD
+    )
     assert "in use by another process" in holder_blocked.stderr  # still held: `second` is open
     second.close()
     Holder(path).stop()  # released once the last one closed

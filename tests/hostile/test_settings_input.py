@@ -18,8 +18,14 @@ INPUT_CLASS = "settings and secrets files"
 
 # Every float field that had only a lower bound: `inf` passed, then overflowed in a worker.
 LOWER_BOUND_ONLY = [
-    "trading.max_position_size", "paper.starting_balance", "risk.stale_after_s", "risk.cooldown_s",
-    "risk.order_timeout_s", "feed.stale_after_s", "feed.reconnect_max_s", "exchange.poll_s",
+    "trading.max_position_size",
+    "paper.starting_balance",
+    "risk.stale_after_s",
+    "risk.cooldown_s",
+    "risk.order_timeout_s",
+    "feed.stale_after_s",
+    "feed.reconnect_max_s",
+    "exchange.poll_s",
     "exchange.account_poll_s",
 ]
 
@@ -89,8 +95,11 @@ def test_an_empty_settings_file_means_the_defaults(tmp_path, raw):
     assert s.load(write(tmp_path, raw))[0] == s.Settings()
 
 
-@pytest.mark.parametrize("raw", [random.Random(13).randbytes(2000), b"\x00" * 100, b"[trading\n", b"= 1\n"],
-                         ids=["random bytes", "NULs", "open table", "no key"])
+@pytest.mark.parametrize(
+    "raw",
+    [random.Random(13).randbytes(2000), b"\x00" * 100, b"[trading\n", b"= 1\n"],
+    ids=["random bytes", "NULs", "open table", "no key"],
+)
 def test_random_bytes_as_settings_are_one_line(tmp_path, raw):
     with pytest.raises(SettingsError) as err:
         s.load(write(tmp_path, raw))

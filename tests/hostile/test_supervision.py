@@ -115,8 +115,9 @@ def test_headless_ends_with_4_when_a_worker_gives_up(quick_supervisor, monkeypat
     assert [h.state for h in health if h.component == "router"][-1] == "paused"  # the router obeyed
 
 
-def test_headless_exits_4_when_a_worker_crashed_even_once(quick_supervisor, monkeypatch, capture_slice, tmp_path,
-                                                         capsys):
+def test_headless_exits_4_when_a_worker_crashed_even_once(
+    quick_supervisor, monkeypatch, capture_slice, tmp_path, capsys
+):
     original = IndicatorWorker.run
     crashed = []
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import indicator_captures as capture  # tests/indicators/indicator_captures.py (pytest puts this folder on sys.path)
 import pytest
 
-import indicator_captures as capture  # tests/indicators/indicator_captures.py (pytest puts this folder on sys.path)
 
-
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _trades(path: Path) -> tuple[tuple[str, float, int], ...]:
     return tuple(capture.trades(path))
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _spot(path: Path) -> tuple[tuple[int, ...], tuple[float, ...]]:
     times, closes = capture.spot_closes(path)
     return tuple(times), tuple(closes)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from tui_trader import messages as m
 
@@ -40,12 +40,31 @@ def market_data(path: Path) -> list[m.MarketData]:
     for d in frames(path):
         e = d.get("e")
         if e in ("trade", "aggTrade"):
-            out.append(m.MarketData(symbol=d["s"], kind="trade", price=float(d["p"]), volume=float(d["q"]),
-                                    event_time=int(d["E"]), recv_time=int(d["E"]), ts=int(d["E"])))
+            out.append(
+                m.MarketData(
+                    symbol=d["s"],
+                    kind="trade",
+                    price=float(d["p"]),
+                    volume=float(d["q"]),
+                    event_time=int(d["E"]),
+                    recv_time=int(d["E"]),
+                    ts=int(d["E"]),
+                )
+            )
         elif e == "bookTicker":
-            out.append(m.MarketData(symbol=d["s"], kind="book", bid=float(d["b"]), bid_qty=float(d["B"]),
-                                    ask=float(d["a"]), ask_qty=float(d["A"]), event_time=int(d["E"]),
-                                    recv_time=int(d["E"]), ts=int(d["E"])))
+            out.append(
+                m.MarketData(
+                    symbol=d["s"],
+                    kind="book",
+                    bid=float(d["b"]),
+                    bid_qty=float(d["B"]),
+                    ask=float(d["a"]),
+                    ask_qty=float(d["A"]),
+                    event_time=int(d["E"]),
+                    recv_time=int(d["E"]),
+                    ts=int(d["E"]),
+                )
+            )
     return out
 
 

@@ -32,10 +32,14 @@ def test_a_bar_closes_on_the_first_trade_at_or_after_its_end_with_its_last_price
 
 
 def test_intervals_without_trades_repeat_the_previous_close():
-    trades = [(T0 + 1_000, 10.0), (T0 + 50_000, 11.0),  # bar 0 → 11
-              (T0 + 3 * MIN + 7, 12.0),  # bars 1 and 2 had no trade → 11, 11; bar 3 opens
-              (T0 + 4 * MIN, 13.0), (T0 + 4 * MIN + 1, 14.0),  # bar 3 → 12
-              (T0 + 5 * MIN + 5, 15.0)]  # bar 4 → 14
+    trades = [
+        (T0 + 1_000, 10.0),
+        (T0 + 50_000, 11.0),  # bar 0 → 11
+        (T0 + 3 * MIN + 7, 12.0),  # bars 1 and 2 had no trade → 11, 11; bar 3 opens
+        (T0 + 4 * MIN, 13.0),
+        (T0 + 4 * MIN + 1, 14.0),  # bar 3 → 12
+        (T0 + 5 * MIN + 5, 15.0),
+    ]  # bar 4 → 14
     assert points_from(trades) == [11.0, 11.0, 11.0, 12.0, 14.0]
 
 

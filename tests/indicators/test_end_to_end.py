@@ -10,6 +10,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import indicator_captures
+
 from tui_trader.indicators.signals import SignalEngine
 from tui_trader.settings import parse
 
@@ -27,9 +28,24 @@ def test_headless_replay_publishes_the_cores_signals_in_order(btc_capture, tmp_p
     out_path, err_path = tmp_path / "stdout.json", tmp_path / "stderr.txt"
     with open(out_path, "w") as out_file, open(err_path, "w") as err_file:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "tui_trader", "headless", "--config", str(config), "--replay", str(btc_capture),
-             "--speed", "max", "--tap", str(tap), "--json"],
-            stdout=out_file, stderr=err_file, cwd=tmp_path,
+            [
+                sys.executable,
+                "-m",
+                "tui_trader",
+                "headless",
+                "--config",
+                str(config),
+                "--replay",
+                str(btc_capture),
+                "--speed",
+                "max",
+                "--tap",
+                str(tap),
+                "--json",
+            ],
+            stdout=out_file,
+            stderr=err_file,
+            cwd=tmp_path,
         )
     try:
         settings = parse({"indicators": {"bar": "tick"}})

@@ -50,8 +50,18 @@ def test_bar_mode_values_equal_batch_on_real_minute_closes(spot_klines):
 
 
 def test_other_periods_stay_exact(btc_trades):
-    cfg = IndicatorSettings(rsi_period=7, macd_fast=5, macd_slow=35, macd_signal=5, bb_period=10, bb_stddev=1.5,
-                            sma_fast=5, sma_slow=30, ema_fast=3, ema_slow=30)
+    cfg = IndicatorSettings(
+        rsi_period=7,
+        macd_fast=5,
+        macd_slow=35,
+        macd_signal=5,
+        bb_period=10,
+        bb_stddev=1.5,
+        sma_fast=5,
+        sma_slow=30,
+        ema_fast=3,
+        ema_slow=30,
+    )
     prices = [p for _, p, _ in btc_trades[:5000]]
     # MACD(5, 35, 5) is the slowest here: 34 + 4 points of lookback → values from point 39 (index 38).
     assert assert_matches_batch(cfg, prices) == 38

@@ -27,8 +27,18 @@ def emitted(engine: SignalEngine, trades) -> list[tuple[str, tuple[float, ...]]]
 
 def decodes(e_values: tuple[float, ...], price: float) -> bool:
     ind = m.Indicators(**dict(zip(m.Indicators.__struct_fields__, e_values)))
-    sig = m.TradingSignal(id="x", symbol="BTCUSDT", signal="Buy", strength=0.8, buy_score=4, sell_score=1,
-                          reasons=[], indicators=ind, price=price, ts=0)
+    sig = m.TradingSignal(
+        id="x",
+        symbol="BTCUSDT",
+        signal="Buy",
+        strength=0.8,
+        buy_score=4,
+        sell_score=1,
+        reasons=[],
+        indicators=ind,
+        price=price,
+        ts=0,
+    )
     back = msgspec.json.decode(m.encode(sig), type=m.TradingSignal)
     return all(math.isfinite(getattr(back.indicators, f)) for f in m.Indicators.__struct_fields__)
 
@@ -96,10 +106,14 @@ async def test_the_worker_publishes_only_decodable_signals_whatever_the_topic_ca
             if k in (100, 250):
                 price = 1e300 if k == 100 else 1e9
             if k == 300:
-                await h.send(m.MarketData(symbol="DOGEUSDT", kind="trade", price=0.1, volume=1.0, event_time=t,
-                                          recv_time=t, ts=t))
-            await h.send(m.MarketData(symbol=symbol, kind="trade", price=price, volume=0.01, event_time=t,
-                                      recv_time=t, ts=t))
+                await h.send(
+                    m.MarketData(
+                        symbol="DOGEUSDT", kind="trade", price=0.1, volume=1.0, event_time=t, recv_time=t, ts=t
+                    )
+                )
+            await h.send(
+                m.MarketData(symbol=symbol, kind="trade", price=price, volume=0.01, event_time=t, recv_time=t, ts=t)
+            )
         signals = await h.signals()
         counters = h.worker.counters()
     assert signals, "the slice should signal in tick mode with emit=every"

@@ -8,8 +8,18 @@ from tui_trader.indicators.scoring import Scorer
 from tui_trader.settings import IndicatorSettings
 
 # A neutral point: RSI 50, MACD on its signal, price mid-band (%B 0.5), SMAs and EMAs equal → nothing fires.
-NEUTRAL = dict(rsi=50.0, macd=1.0, macd_signal=1.0, bb_upper=110.0, bb_lower=90.0, sma_fast=100.0,
-               sma_slow=100.0, ema_fast=100.0, ema_slow=100.0, price=100.0)
+NEUTRAL = dict(
+    rsi=50.0,
+    macd=1.0,
+    macd_signal=1.0,
+    bb_upper=110.0,
+    bb_lower=90.0,
+    sma_fast=100.0,
+    sma_slow=100.0,
+    ema_fast=100.0,
+    ema_slow=100.0,
+    price=100.0,
+)
 
 
 def evaluate(min_strength: float = 0.65, near_band: float = 0.2, **changes):
@@ -83,8 +93,14 @@ ALL_SELL = dict(rsi=80.0, macd=0.0, price=109.0, sma_fast=99.0, ema_fast=99.0)
         # Both sides score: StrongBuy needs 4 buy points and the strength, whatever the sell points.
         pytest.param({**ALL_BUY, "ema_fast": 99.0}, "StrongBuy", 5, 1, 5 / 6, id="5-1-StrongBuy"),
         pytest.param({"rsi": 35.0, "macd": 2.0, "sma_fast": 101.0, "ema_fast": 99.0}, None, 3, 1, 0.75, id="3-1"),
-        pytest.param({"rsi": 65.0, "macd": 0.0, "price": 109.0, "sma_fast": 101.0, "ema_fast": 99.0},
-                     "StrongSell", 1, 4, 0.8, id="1-4-StrongSell"),
+        pytest.param(
+            {"rsi": 65.0, "macd": 0.0, "price": 109.0, "sma_fast": 101.0, "ema_fast": 99.0},
+            "StrongSell",
+            1,
+            4,
+            0.8,
+            id="1-4-StrongSell",
+        ),
     ],
 )
 def test_kinds_and_strength(changes, kind, buy, sell, strength):

@@ -25,8 +25,18 @@ def reference(cfg: IndicatorSettings, min_strength: float, prices: list[float]) 
         row = Values(*(float(ref[k][i]) for k in Values._fields))
         if any(math.isnan(x) for x in row):
             continue
-        kind = scorer.evaluate(row.rsi, row.macd, row.macd_signal, row.bb_upper, row.bb_lower, row.sma_fast,
-                               row.sma_slow, row.ema_fast, row.ema_slow, price).kind
+        kind = scorer.evaluate(
+            row.rsi,
+            row.macd,
+            row.macd_signal,
+            row.bb_upper,
+            row.bb_lower,
+            row.sma_fast,
+            row.sma_slow,
+            row.ema_fast,
+            row.ema_slow,
+            price,
+        ).kind
         if kind is not None and (cfg.emit == "every" or kind != last):
             out.append((i, kind, row))
         last = kind
@@ -81,7 +91,7 @@ def test_change_publishes_again_after_a_point_without_signal():
 def test_nothing_is_emitted_before_every_indicator_has_a_value():
     # A crash from the first trade on: RSI and MACD would call it long before SMA50 has a value.
     engine = SignalEngine(IndicatorSettings(bar="tick", emit="every"), 0.65)
-    emitted_at = [i for i in range(80) for _ in engine.on_trade("X", 1000.0 * 0.99 ** i, 0)]
+    emitted_at = [i for i in range(80) for _ in engine.on_trade("X", 1000.0 * 0.99**i, 0)]
     assert emitted_at and emitted_at[0] == 49  # the 50th trade
     assert engine.counters.evaluations == 31
 
@@ -146,7 +156,7 @@ def test_warm_up_history_is_not_scored_and_bars_continue_from_the_seed():
     engine = SignalEngine(cfg, 0.65)
     minute = 60_000
     t0 = 1_700_000_040_000 - 1_700_000_040_000 % minute
-    history = [100.0 * 0.995 ** i for i in range(60)]
+    history = [100.0 * 0.995**i for i in range(60)]
     assert engine.warm("BTCUSDT", history, (t0, 70.0)) == 60
     assert engine.counters.warmup_points == 60 and engine.counters.evaluations == 0
     # A trade in the seeded bar's minute moves its close; the next minute's first trade closes it.

@@ -31,12 +31,30 @@ def test_one_event_time_a_day_ahead_neither_fills_bars_nor_makes_trades_late(btc
         fh.writelines(frames)
     config = tmp_path / "1s.toml"
     s.save(s.replace_field(s.Settings(), "indicators", "bar", "1s"), config)
-    run = subprocess.run([sys.executable, "-m", "tui_trader", "headless", "--config", str(config), "--replay", str(path),
-                          "--speed", "max", "--json"], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui_trader",
+            "headless",
+            "--config",
+            str(config),
+            "--replay",
+            str(path),
+            "--speed",
+            "max",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert run.returncode == 0, run.stderr
     summary = json.loads(run.stdout)
     indicator = summary["workers"]["indicator"]
-    span_s = (json.loads(frames[-1].partition(" ")[2])["data"]["E"] - json.loads(frames[0].partition(" ")[2])["data"]["E"]) / 1000
+    span_s = (
+        json.loads(frames[-1].partition(" ")[2])["data"]["E"] - json.loads(frames[0].partition(" ")[2])["data"]["E"]
+    ) / 1000
     assert summary["quarantined"] == {"event time jump": 1}
     assert indicator["late_trades"] == 0 and indicator["fills_cut"] == 0
     assert indicator["points"] <= span_s + 2  # one point a second of the capture, no filler day

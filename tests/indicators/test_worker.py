@@ -8,12 +8,13 @@ import logging
 import re
 import socket
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
+import indicator_captures
 import pytest
 from aiohttp import web
 
-import indicator_captures
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, Start
 from tui_trader.clock import FixedClock, ReplayClock
@@ -48,7 +49,7 @@ class Harness:
         self.worker = IndicatorWorker(self.ctx)
         self.runtime = Runtime(self.ctx, workers=[self.worker])
 
-    async def __aenter__(self) -> "Harness":
+    async def __aenter__(self) -> Harness:
         await self.runtime.start()
         market = self.bus.cluster.topic(m.MARKET_DATA)  # type: ignore[attr-defined]
         await until(lambda: market.subs, what="the worker's subscription")
@@ -98,8 +99,9 @@ async def test_replayed_feed_publishes_the_cores_signals_at_event_time(btc_captu
     for md in feed:
         clock = max(clock, md.event_time)  # the replay clock: the latest event time, never backwards
         if md.kind == "trade":
-            expected += [(e.evaluation.kind, e.price, clock, e.values) for e in
-                         core.on_trade(md.symbol, md.price, md.event_time)]
+            expected += [
+                (e.evaluation.kind, e.price, clock, e.values) for e in core.on_trade(md.symbol, md.price, md.event_time)
+            ]
     async with Harness(settings, ReplayClock()) as h:
         for i, md in enumerate(feed):
             await h.send(md)
@@ -129,8 +131,9 @@ async def test_replayed_feed_publishes_the_cores_signals_at_event_time(btc_captu
 
 async def test_replay_never_warms_up(kline_server):
     server = await kline_server()
-    settings = parse({"indicators": {"bar": "1m", "warmup": True},
-                      "exchange": {"api_base_url": server.url, "timeout_ms": 2000}})
+    settings = parse(
+        {"indicators": {"bar": "1m", "warmup": True}, "exchange": {"api_base_url": server.url, "timeout_ms": 2000}}
+    )
     async with Harness(settings, ReplayClock()) as h:
         t0 = 1_723_161_240_000
         for k in range(3):
@@ -156,7 +159,7 @@ class KlineServer:
         self.runner: web.AppRunner | None = None
         self.url = ""
 
-    async def start(self) -> "KlineServer":
+    async def start(self) -> KlineServer:
         app = web.Application()
         app.router.add_get("/fapi/v1/exchangeInfo", self.exchange_info)
         app.router.add_get("/fapi/v1/klines", self.klines)
@@ -174,22 +177,43 @@ class KlineServer:
 
     async def exchange_info(self, request: web.Request) -> web.Response:
         self.calls.append((request.path, dict(request.query)))
-        symbols = [{
-            "symbol": f"{base}USDT", "pair": f"{base}USDT", "contractType": "PERPETUAL",
-            "deliveryDate": 4133404800000, "onboardDate": 1569398400000, "status": "TRADING",
-            "baseAsset": base, "quoteAsset": "USDT", "marginAsset": "USDT", "pricePrecision": 2,
-            "quantityPrecision": 3, "baseAssetPrecision": 8, "quotePrecision": 8, "underlyingType": "COIN",
-            "filters": [
-                {"filterType": "PRICE_FILTER", "minPrice": "0.10", "maxPrice": "4529764", "tickSize": "0.10"},
-                {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
-                {"filterType": "MARKET_LOT_SIZE", "minQty": "0.001", "maxQty": "120", "stepSize": "0.001"},
-                {"filterType": "MIN_NOTIONAL", "notional": "5"},
-            ],
-            "orderTypes": ["LIMIT", "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"],
-            "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
-        } for base in ("BTC", "ETH")]
-        return web.json_response({"timezone": "UTC", "serverTime": self.now_ms, "rateLimits": [],
-                                  "exchangeFilters": [], "assets": [], "symbols": symbols})
+        symbols = [
+            {
+                "symbol": f"{base}USDT",
+                "pair": f"{base}USDT",
+                "contractType": "PERPETUAL",
+                "deliveryDate": 4133404800000,
+                "onboardDate": 1569398400000,
+                "status": "TRADING",
+                "baseAsset": base,
+                "quoteAsset": "USDT",
+                "marginAsset": "USDT",
+                "pricePrecision": 2,
+                "quantityPrecision": 3,
+                "baseAssetPrecision": 8,
+                "quotePrecision": 8,
+                "underlyingType": "COIN",
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "minPrice": "0.10", "maxPrice": "4529764", "tickSize": "0.10"},
+                    {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
+                    {"filterType": "MARKET_LOT_SIZE", "minQty": "0.001", "maxQty": "120", "stepSize": "0.001"},
+                    {"filterType": "MIN_NOTIONAL", "notional": "5"},
+                ],
+                "orderTypes": ["LIMIT", "MARKET", "STOP_MARKET", "TAKE_PROFIT_MARKET"],
+                "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
+            }
+            for base in ("BTC", "ETH")
+        ]
+        return web.json_response(
+            {
+                "timezone": "UTC",
+                "serverTime": self.now_ms,
+                "rateLimits": [],
+                "exchangeFilters": [],
+                "assets": [],
+                "symbols": symbols,
+            }
+        )
 
     async def klines(self, request: web.Request) -> web.Response:
         self.calls.append((request.path, dict(request.query)))
@@ -201,7 +225,7 @@ class KlineServer:
         rows = []
         for i in range(limit):
             t = forming - (limit - 1 - i) * MIN
-            close = f"{1000.0 * 0.999 ** i:.2f}"
+            close = f"{1000.0 * 0.999**i:.2f}"
             rows.append([t, close, close, close, close, "1.000", t + MIN - 1, close, 10, "0.5", close, "0"])
         return web.json_response(rows)
 
@@ -222,8 +246,13 @@ async def kline_server():
 
 
 def live_settings(url: str, **indicators) -> Settings:
-    return parse({"indicators": {"bar": "1m", **indicators}, "exchange": {"api_base_url": url, "timeout_ms": 3000},
-                  "trading": {"symbols": ["BTCUSDT", "ETHUSDT"]}})
+    return parse(
+        {
+            "indicators": {"bar": "1m", **indicators},
+            "exchange": {"api_base_url": url, "timeout_ms": 3000},
+            "trading": {"symbols": ["BTCUSDT", "ETHUSDT"]},
+        }
+    )
 
 
 @pytest.fixture(autouse=True)
@@ -240,8 +269,10 @@ async def test_live_warm_up_scores_the_first_live_bar(kline_server):
         klines = [q for path, q in server.calls if path == "/fapi/v1/klines"]
         assert klines == [{"interval": "1m", "limit": "499", "symbol": s} for s in ("BTCUSDT", "ETHUSDT")]
         report = h.health[-1]
-        assert report.component == "worker:indicator" and report.counters == {"warmup_bars:BTCUSDT": 498,
-                                                                             "warmup_bars:ETHUSDT": 498}
+        assert report.component == "worker:indicator" and report.counters == {
+            "warmup_bars:BTCUSDT": 498,
+            "warmup_bars:ETHUSDT": 498,
+        }
         # The first live bar closes: it is scored at once (no 50-bar wait) and, as the fall goes on, a StrongBuy.
         start = h.worker.engine.symbols["BTCUSDT"].bars.start
         await h.send(trade("BTCUSDT", 607.6, start + 1_000))

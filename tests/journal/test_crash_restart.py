@@ -32,8 +32,19 @@ def settings_file(tmp_path: Path, journal: Path | None) -> Path:
 
 
 def headless(conf: Path, capture: Path) -> list[str]:
-    return [sys.executable, "-m", "tui_trader", "headless", "--config", str(conf), "--replay", str(capture),
-            "--speed", "max", "--json"]
+    return [
+        sys.executable,
+        "-m",
+        "tui_trader",
+        "headless",
+        "--config",
+        str(conf),
+        "--replay",
+        str(capture),
+        "--speed",
+        "max",
+        "--json",
+    ]
 
 
 def run_to_end(conf: Path, capture: Path) -> dict:
@@ -72,16 +83,23 @@ def kill_after(conf: Path, capture: Path, journal: Path, commands: int) -> None:
 
 def outcome(summary: dict) -> dict:
     router = summary["workers"]["router"]
-    return {"positions": router["positions"], "realized_pnl": router["realized_pnl"], "fees": router["fees"],
-            "equity": router["equity"], "balance": summary["workers"]["executor"]["final_balance"]}
+    return {
+        "positions": router["positions"],
+        "realized_pnl": router["realized_pnl"],
+        "fees": router["fees"],
+        "equity": router["equity"],
+        "balance": summary["workers"]["executor"]["final_balance"],
+    }
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory, shared_data_module):
     tmp = tmp_path_factory.mktemp("baseline")
     capture = tmp / "btcusdt_head.gz"
-    with gzip.open(shared_data_module / "binance_usdm_ws" / "btcusdt_20240808.gz", "rb") as src, \
-            gzip.open(capture, "wb", compresslevel=1) as dst:
+    with (
+        gzip.open(shared_data_module / "binance_usdm_ws" / "btcusdt_20240808.gz", "rb") as src,
+        gzip.open(capture, "wb", compresslevel=1) as dst,
+    ):
         for _, line in zip(range(LINES), src):
             dst.write(line)
     summary = run_to_end(settings_file(tmp, None), capture)

@@ -12,13 +12,34 @@ from tui_trader.errors import JournalError
 
 
 def command(i: int = 1) -> m.OrderCommand:
-    return m.OrderCommand(id=f"cmd-{i}", symbol="BTCUSDT", side="buy", quantity=0.01, ref_price=60000.0,
-                          stop_loss=58200.0, take_profit=63600.0, leverage=10, purpose="entry", mode="paper", ts=i)
+    return m.OrderCommand(
+        id=f"cmd-{i}",
+        symbol="BTCUSDT",
+        side="buy",
+        quantity=0.01,
+        ref_price=60000.0,
+        stop_loss=58200.0,
+        take_profit=63600.0,
+        leverage=10,
+        purpose="entry",
+        mode="paper",
+        ts=i,
+    )
 
 
 def status(order_id: str, st: str = "filled", qty: float = 0.01) -> m.OrderStatus:
-    return m.OrderStatus(order_id=order_id, symbol="BTCUSDT", side="buy", purpose="entry", status=st,
-                         filled_qty=qty, avg_price=60000.0, fee=0.3, mode="paper", ts=5)
+    return m.OrderStatus(
+        order_id=order_id,
+        symbol="BTCUSDT",
+        side="buy",
+        purpose="entry",
+        status=st,
+        filled_qty=qty,
+        avg_price=60000.0,
+        fee=0.3,
+        mode="paper",
+        ts=5,
+    )
 
 
 def test_a_command_is_journaled_once_and_executed_once(tmp_path):

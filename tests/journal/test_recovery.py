@@ -19,13 +19,34 @@ T0 = 1_723_161_600_000
 
 
 def entry(cmd_id: str = "c-1") -> m.OrderCommand:
-    return m.OrderCommand(id=cmd_id, symbol="BTCUSDT", side="buy", quantity=0.01, ref_price=60_000.0,
-                          stop_loss=58_200.0, take_profit=63_600.0, leverage=10, purpose="entry", mode="paper", ts=T0)
+    return m.OrderCommand(
+        id=cmd_id,
+        symbol="BTCUSDT",
+        side="buy",
+        quantity=0.01,
+        ref_price=60_000.0,
+        stop_loss=58_200.0,
+        take_profit=63_600.0,
+        leverage=10,
+        purpose="entry",
+        mode="paper",
+        ts=T0,
+    )
 
 
 def book(ts: int = T0) -> m.MarketData:
-    return m.MarketData(symbol="BTCUSDT", kind="book", price=60_000.0, bid=59_999.9, bid_qty=1, ask=60_000.1,
-                        ask_qty=1, event_time=ts, recv_time=ts, ts=ts)
+    return m.MarketData(
+        symbol="BTCUSDT",
+        kind="book",
+        price=60_000.0,
+        bid=59_999.9,
+        bid_qty=1,
+        ask=60_000.1,
+        ask_qty=1,
+        event_time=ts,
+        recv_time=ts,
+        ts=ts,
+    )
 
 
 class Process:
@@ -34,12 +55,16 @@ class Process:
     def __init__(self, cluster: EmbeddedCluster, journal_path, workers=(ExecutorWorker,)) -> None:
         self.bus = EmbeddedBus(cluster)
         self.journal = Journal(journal_path)
-        self.ctx = WorkerContext(settings=Settings(), bus=self.bus, clock=FixedClock(T0),
-                                 shared={"instruments": RulesBook(), "journal": self.journal})
+        self.ctx = WorkerContext(
+            settings=Settings(),
+            bus=self.bus,
+            clock=FixedClock(T0),
+            shared={"instruments": RulesBook(), "journal": self.journal},
+        )
         self.workers = [w(self.ctx) for w in workers]
         self.tasks: list[asyncio.Task] = []
 
-    async def __aenter__(self) -> "Process":
+    async def __aenter__(self) -> Process:
         await self.bus.create_topics(m.TOPICS)
         self.tasks = [asyncio.create_task(w.run()) for w in self.workers]
         await asyncio.sleep(0)
@@ -74,8 +99,18 @@ async def test_a_fill_journaled_but_never_published_goes_out_once_after_the_rest
     path = tmp_path / "journal.sqlite3"
     jr = Journal(path)
     jr.record_command(entry())
-    fill = m.OrderStatus(order_id="c-1", symbol="BTCUSDT", side="buy", purpose="entry", status="filled",
-                         filled_qty=0.01, avg_price=60_000.1, fee=0.3, mode="paper", ts=T0)
+    fill = m.OrderStatus(
+        order_id="c-1",
+        symbol="BTCUSDT",
+        side="buy",
+        purpose="entry",
+        status="filled",
+        filled_qty=0.01,
+        avg_price=60_000.1,
+        fee=0.3,
+        mode="paper",
+        ts=T0,
+    )
     jr.complete("c-1", [fill])  # then the process died before publishing
     jr.close()
 
@@ -127,9 +162,20 @@ async def test_positions_and_paper_account_come_back_from_the_journal(tmp_path):
         held = router.core.portfolio.positions["BTCUSDT"]
         assert (held.side, held.quantity, held.stop_loss, held.take_profit) == ("long", 0.01, 58_200.1, 63_600.1)
         # The restored stop-loss still works: a trade through it closes the position.
-        await again.send(m.MARKET_DATA, m.MarketData(symbol="BTCUSDT", kind="trade", price=58_000.0, volume=0.1,
-                                                     bid=57_999.9, ask=58_000.1, event_time=T0 + 1, recv_time=T0 + 1,
-                                                     ts=T0 + 1))
+        await again.send(
+            m.MARKET_DATA,
+            m.MarketData(
+                symbol="BTCUSDT",
+                kind="trade",
+                price=58_000.0,
+                volume=0.1,
+                bid=57_999.9,
+                ask=58_000.1,
+                event_time=T0 + 1,
+                recv_time=T0 + 1,
+                ts=T0 + 1,
+            ),
+        )
         assert "BTCUSDT" not in executor.paper.positions
 
 
@@ -141,18 +187,66 @@ async def test_a_router_in_its_own_process_rebuilds_its_book_from_its_own_journa
     cluster = EmbeddedCluster()
     async with Process(cluster, path, workers=(RouterWorker,)) as desk:
         desk.ctx.durable = True
-        await desk.send(m.MARKET_DATA, m.MarketData(symbol="BTCUSDT", kind="trade", price=60_000.0, volume=0.1,
-                                                    bid=59_999.9, ask=60_000.1, event_time=T0, recv_time=T0, ts=T0))
-        ind = m.Indicators(rsi=25, macd=1, macd_signal=0, macd_hist=1, bb_upper=61_000, bb_middle=60_500,
-                           bb_lower=59_990, sma_fast=2, sma_slow=1, ema_fast=2, ema_slow=1)
-        await desk.send(m.SIGNALS, m.TradingSignal(id="s-1", symbol="BTCUSDT", signal="StrongBuy", strength=1.0,
-                                                   buy_score=6, sell_score=0, reasons=[], indicators=ind,
-                                                   price=60_000.0, ts=T0))
+        await desk.send(
+            m.MARKET_DATA,
+            m.MarketData(
+                symbol="BTCUSDT",
+                kind="trade",
+                price=60_000.0,
+                volume=0.1,
+                bid=59_999.9,
+                ask=60_000.1,
+                event_time=T0,
+                recv_time=T0,
+                ts=T0,
+            ),
+        )
+        ind = m.Indicators(
+            rsi=25,
+            macd=1,
+            macd_signal=0,
+            macd_hist=1,
+            bb_upper=61_000,
+            bb_middle=60_500,
+            bb_lower=59_990,
+            sma_fast=2,
+            sma_slow=1,
+            ema_fast=2,
+            ema_slow=1,
+        )
+        await desk.send(
+            m.SIGNALS,
+            m.TradingSignal(
+                id="s-1",
+                symbol="BTCUSDT",
+                signal="StrongBuy",
+                strength=1.0,
+                buy_score=6,
+                sell_score=0,
+                reasons=[],
+                indicators=ind,
+                price=60_000.0,
+                ts=T0,
+            ),
+        )
         [cmd] = [m.Decoder().decode(m.ORDERS, r.value) for r in cluster.topic(m.ORDERS).log]
-        await desk.send(m.ORDER_STATUS, m.OrderStatus(
-            order_id=cmd.id, symbol="BTCUSDT", side="buy", purpose="entry", status="filled", filled_qty=cmd.quantity,
-            avg_price=60_000.1, fee=0.5, stop_loss_order_id=derived_id(cmd.id, "sl"),
-            take_profit_order_id=derived_id(cmd.id, "tp"), mode="paper", ts=T0))
+        await desk.send(
+            m.ORDER_STATUS,
+            m.OrderStatus(
+                order_id=cmd.id,
+                symbol="BTCUSDT",
+                side="buy",
+                purpose="entry",
+                status="filled",
+                filled_qty=cmd.quantity,
+                avg_price=60_000.1,
+                fee=0.5,
+                stop_loss_order_id=derived_id(cmd.id, "sl"),
+                take_profit_order_id=derived_id(cmd.id, "tp"),
+                mode="paper",
+                ts=T0,
+            ),
+        )
     async with Process(EmbeddedCluster(), path, workers=(RouterWorker,)) as again:
         held = again.workers[0].core.portfolio.positions["BTCUSDT"]
         assert (held.side, held.quantity, held.entry_price) == ("long", cmd.quantity, 60_000.1)

@@ -19,9 +19,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection
@@ -65,8 +65,19 @@ def as_agg_trade(frame: str) -> str:
     env = json.loads(frame)
     d = env["data"]
     symbol = env["stream"].partition("@")[0]
-    agg = {"e": "aggTrade", "E": d["E"], "a": d["t"], "s": d["s"], "p": d["p"], "q": d["q"], "f": d["t"],
-           "l": d["t"], "T": d["T"], "m": d["m"], "nq": d["q"]}
+    agg = {
+        "e": "aggTrade",
+        "E": d["E"],
+        "a": d["t"],
+        "s": d["s"],
+        "p": d["p"],
+        "q": d["q"],
+        "f": d["t"],
+        "l": d["t"],
+        "T": d["T"],
+        "m": d["m"],
+        "nq": d["q"],
+    }
     return json.dumps({"stream": f"{symbol}@aggTrade", "data": agg}, separators=(",", ":"))
 
 

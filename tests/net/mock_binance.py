@@ -22,12 +22,36 @@ from .mock_http import Call, MockExchange, run_forever
 FEE_RATE = 0.0005
 
 SYMBOLS: dict[str, dict[str, Any]] = {
-    "BTCUSDT": {"base": "BTC", "tick": "0.10", "step": "0.001", "min_qty": "0.001", "notional": "100",
-                "price_precision": 2, "qty_precision": 3, "price": 60000.0},
-    "ETHUSDT": {"base": "ETH", "tick": "0.01", "step": "0.001", "min_qty": "0.001", "notional": "20",
-                "price_precision": 2, "qty_precision": 3, "price": 2500.0},
-    "SOLUSDT": {"base": "SOL", "tick": "0.0100", "step": "1", "min_qty": "1", "notional": "5",
-                "price_precision": 4, "qty_precision": 0, "price": 150.0},
+    "BTCUSDT": {
+        "base": "BTC",
+        "tick": "0.10",
+        "step": "0.001",
+        "min_qty": "0.001",
+        "notional": "100",
+        "price_precision": 2,
+        "qty_precision": 3,
+        "price": 60000.0,
+    },
+    "ETHUSDT": {
+        "base": "ETH",
+        "tick": "0.01",
+        "step": "0.001",
+        "min_qty": "0.001",
+        "notional": "20",
+        "price_precision": 2,
+        "qty_precision": 3,
+        "price": 2500.0,
+    },
+    "SOLUSDT": {
+        "base": "SOL",
+        "tick": "0.0100",
+        "step": "1",
+        "min_qty": "1",
+        "notional": "5",
+        "price_precision": 4,
+        "qty_precision": 0,
+        "price": 150.0,
+    },
 }
 
 ORDER_TYPES = ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT", "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"]
@@ -100,33 +124,76 @@ class MockBinance(MockExchange):
     async def exchange_info(self, call: Call) -> web.Response:
         symbols = []
         for sym, spec in SYMBOLS.items():
-            symbols.append({
-                "symbol": sym, "pair": sym, "contractType": "PERPETUAL", "deliveryDate": 4133404800000,
-                "onboardDate": 1569398400000, "status": "TRADING", "maintMarginPercent": "2.5000",
-                "requiredMarginPercent": "5.0000", "baseAsset": spec["base"], "quoteAsset": "USDT",
-                "marginAsset": "USDT", "pricePrecision": spec["price_precision"],
-                "quantityPrecision": spec["qty_precision"], "baseAssetPrecision": 8, "quotePrecision": 8,
-                "underlyingType": "COIN", "underlyingSubType": ["PoW"], "triggerProtect": "0.0500",
-                "liquidationFee": "0.012500", "marketTakeBound": "0.05", "maxMoveOrderLimit": 10000,
-                "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": "556.80", "maxPrice": "4529764", "tickSize": spec["tick"]},
-                    {"filterType": "LOT_SIZE", "minQty": spec["min_qty"], "maxQty": "1000", "stepSize": spec["step"]},
-                    {"filterType": "MARKET_LOT_SIZE", "minQty": spec["min_qty"], "maxQty": "120", "stepSize": spec["step"]},
-                    {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-                    {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
-                    {"filterType": "MIN_NOTIONAL", "notional": spec["notional"]},
-                    {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
-                     "multiplierDecimal": "4"},
+            symbols.append(
+                {
+                    "symbol": sym,
+                    "pair": sym,
+                    "contractType": "PERPETUAL",
+                    "deliveryDate": 4133404800000,
+                    "onboardDate": 1569398400000,
+                    "status": "TRADING",
+                    "maintMarginPercent": "2.5000",
+                    "requiredMarginPercent": "5.0000",
+                    "baseAsset": spec["base"],
+                    "quoteAsset": "USDT",
+                    "marginAsset": "USDT",
+                    "pricePrecision": spec["price_precision"],
+                    "quantityPrecision": spec["qty_precision"],
+                    "baseAssetPrecision": 8,
+                    "quotePrecision": 8,
+                    "underlyingType": "COIN",
+                    "underlyingSubType": ["PoW"],
+                    "triggerProtect": "0.0500",
+                    "liquidationFee": "0.012500",
+                    "marketTakeBound": "0.05",
+                    "maxMoveOrderLimit": 10000,
+                    "filters": [
+                        {
+                            "filterType": "PRICE_FILTER",
+                            "minPrice": "556.80",
+                            "maxPrice": "4529764",
+                            "tickSize": spec["tick"],
+                        },
+                        {
+                            "filterType": "LOT_SIZE",
+                            "minQty": spec["min_qty"],
+                            "maxQty": "1000",
+                            "stepSize": spec["step"],
+                        },
+                        {
+                            "filterType": "MARKET_LOT_SIZE",
+                            "minQty": spec["min_qty"],
+                            "maxQty": "120",
+                            "stepSize": spec["step"],
+                        },
+                        {"filterType": "MAX_NUM_ORDERS", "limit": 200},
+                        {"filterType": "MAX_NUM_ALGO_ORDERS", "limit": 10},
+                        {"filterType": "MIN_NOTIONAL", "notional": spec["notional"]},
+                        {
+                            "filterType": "PERCENT_PRICE",
+                            "multiplierUp": "1.0500",
+                            "multiplierDown": "0.9500",
+                            "multiplierDecimal": "4",
+                        },
+                    ],
+                    "orderTypes": ORDER_TYPES,
+                    "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
+                    "permissionSets": ["GRID", "COPY"],
+                }
+            )
+        return web.json_response(
+            {
+                "timezone": "UTC",
+                "serverTime": now_ms(),
+                "futuresType": "U_MARGINED",
+                "rateLimits": [
+                    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}
                 ],
-                "orderTypes": ORDER_TYPES, "timeInForce": ["GTC", "IOC", "FOK", "GTX", "GTD"],
-                "permissionSets": ["GRID", "COPY"],
-            })
-        return web.json_response({
-            "timezone": "UTC", "serverTime": now_ms(), "futuresType": "U_MARGINED",
-            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400}],
-            "exchangeFilters": [], "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
-            "symbols": symbols,
-        })
+                "exchangeFilters": [],
+                "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
+                "symbols": symbols,
+            }
+        )
 
     async def server_time(self, call: Call) -> web.Response:
         return web.json_response({"serverTime": now_ms() + self.clock_offset_ms})
@@ -140,7 +207,9 @@ class MockBinance(MockExchange):
         rows = []
         for i in range(limit):
             t = end - (limit - 1 - i) * step
-            rows.append([t, fmt(px), fmt(px), fmt(px), fmt(px), "1.000", t + step - 1, fmt(px), 10, "0.500", fmt(px / 2), "0"])
+            rows.append(
+                [t, fmt(px), fmt(px), fmt(px), fmt(px), "1.000", t + step - 1, fmt(px), 10, "0.500", fmt(px / 2), "0"]
+            )
         return web.json_response(rows)
 
     # --- account settings -----------------------------------------------------------------------------
@@ -164,7 +233,9 @@ class MockBinance(MockExchange):
     def _used_margin(self) -> float:
         return sum(abs(p["amt"]) * p["entry"] / self.leverage[s] for s, p in self.positions.items())
 
-    def _fill(self, sym: str, side: str, qty: float, reduce_only: bool, client_id: str, orig_type: str = "MARKET") -> dict[str, Any] | web.Response:
+    def _fill(
+        self, sym: str, side: str, qty: float, reduce_only: bool, client_id: str, orig_type: str = "MARKET"
+    ) -> dict[str, Any] | web.Response:
         """Fill a market order at the current price (plus any slippage); update the position, the wallet and
         the trade log."""
         price = self.prices[sym]
@@ -203,19 +274,51 @@ class MockBinance(MockExchange):
         self.wallet += realized - fee
         oid, t = self._new_id(), now_ms()
         order = {
-            "orderId": oid, "symbol": sym, "status": "FILLED", "clientOrderId": client_id, "price": "0.00",
-            "avgPrice": fmt(price), "origQty": fmt(qty), "executedQty": fmt(qty), "cumQty": fmt(qty),
-            "cumQuote": fmt(qty * price), "timeInForce": "GTC", "type": "MARKET", "reduceOnly": reduce_only,
-            "closePosition": False, "side": side, "positionSide": "BOTH", "stopPrice": "0.00",
-            "workingType": "CONTRACT_PRICE", "priceProtect": False, "origType": orig_type, "priceMatch": "NONE",
-            "selfTradePreventionMode": "EXPIRE_MAKER", "goodTillDate": 0, "time": t, "updateTime": t,
+            "orderId": oid,
+            "symbol": sym,
+            "status": "FILLED",
+            "clientOrderId": client_id,
+            "price": "0.00",
+            "avgPrice": fmt(price),
+            "origQty": fmt(qty),
+            "executedQty": fmt(qty),
+            "cumQty": fmt(qty),
+            "cumQuote": fmt(qty * price),
+            "timeInForce": "GTC",
+            "type": "MARKET",
+            "reduceOnly": reduce_only,
+            "closePosition": False,
+            "side": side,
+            "positionSide": "BOTH",
+            "stopPrice": "0.00",
+            "workingType": "CONTRACT_PRICE",
+            "priceProtect": False,
+            "origType": orig_type,
+            "priceMatch": "NONE",
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+            "goodTillDate": 0,
+            "time": t,
+            "updateTime": t,
         }
         self.orders[oid] = order
-        self.trades.append({
-            "buyer": side == "BUY", "commission": fmt(fee), "commissionAsset": "USDT", "id": oid * 10,
-            "maker": False, "orderId": oid, "price": fmt(price), "qty": fmt(qty), "quoteQty": fmt(qty * price),
-            "realizedPnl": fmt(realized), "side": side, "positionSide": "BOTH", "symbol": sym, "time": t,
-        })
+        self.trades.append(
+            {
+                "buyer": side == "BUY",
+                "commission": fmt(fee),
+                "commissionAsset": "USDT",
+                "id": oid * 10,
+                "maker": False,
+                "orderId": oid,
+                "price": fmt(price),
+                "qty": fmt(qty),
+                "quoteQty": fmt(qty * price),
+                "realizedPnl": fmt(realized),
+                "side": side,
+                "positionSide": "BOTH",
+                "symbol": sym,
+                "time": t,
+            }
+        )
         return order
 
     async def new_order(self, call: Call) -> web.Response:
@@ -268,15 +371,35 @@ class MockBinance(MockExchange):
         self._next_algo += 1
         t = now_ms()
         algo = {
-            "algoId": self._next_algo, "clientAlgoId": cid, "algoType": p.get("algoType", "CONDITIONAL"),
-            "orderType": kind, "symbol": p["symbol"], "side": p["side"], "positionSide": "BOTH",
-            "timeInForce": "GTC", "quantity": p.get("quantity", "0"), "algoStatus": "NEW", "actualOrderId": "",
-            "actualPrice": "0.00000", "triggerPrice": p["triggerPrice"], "price": "0.00", "icebergQuantity": None,
-            "tpTriggerPrice": "0.000", "tpPrice": "0.000", "slTriggerPrice": "0.000", "slPrice": "0.000",
-            "tpOrderType": "", "selfTradePreventionMode": "EXPIRE_MAKER",
-            "workingType": p.get("workingType", "CONTRACT_PRICE"), "priceMatch": "NONE",
-            "closePosition": p.get("closePosition") == "true", "priceProtect": False,
-            "reduceOnly": p.get("reduceOnly") == "true", "createTime": t, "updateTime": t, "triggerTime": 0,
+            "algoId": self._next_algo,
+            "clientAlgoId": cid,
+            "algoType": p.get("algoType", "CONDITIONAL"),
+            "orderType": kind,
+            "symbol": p["symbol"],
+            "side": p["side"],
+            "positionSide": "BOTH",
+            "timeInForce": "GTC",
+            "quantity": p.get("quantity", "0"),
+            "algoStatus": "NEW",
+            "actualOrderId": "",
+            "actualPrice": "0.00000",
+            "triggerPrice": p["triggerPrice"],
+            "price": "0.00",
+            "icebergQuantity": None,
+            "tpTriggerPrice": "0.000",
+            "tpPrice": "0.000",
+            "slTriggerPrice": "0.000",
+            "slPrice": "0.000",
+            "tpOrderType": "",
+            "selfTradePreventionMode": "EXPIRE_MAKER",
+            "workingType": p.get("workingType", "CONTRACT_PRICE"),
+            "priceMatch": "NONE",
+            "closePosition": p.get("closePosition") == "true",
+            "priceProtect": False,
+            "reduceOnly": p.get("reduceOnly") == "true",
+            "createTime": t,
+            "updateTime": t,
+            "triggerTime": 0,
             "goodTillDate": 0,
         }
         if self._would_trigger(algo, self.prices[p["symbol"]]):
@@ -299,11 +422,15 @@ class MockBinance(MockExchange):
         if algo is None or algo["algoStatus"] != "NEW":
             return err(-2011, "Unknown order sent.")
         algo["algoStatus"], algo["updateTime"] = "CANCELED", now_ms()
-        return web.json_response({"algoId": algo["algoId"], "clientAlgoId": algo["clientAlgoId"], "code": "200", "msg": "success"})
+        return web.json_response(
+            {"algoId": algo["algoId"], "clientAlgoId": algo["clientAlgoId"], "code": "200", "msg": "success"}
+        )
 
     async def open_algos(self, call: Call) -> web.Response:
         sym = call.params.get("symbol")
-        return web.json_response([a for a in self.algos.values() if a["algoStatus"] == "NEW" and sym in (None, a["symbol"])])
+        return web.json_response(
+            [a for a in self.algos.values() if a["algoStatus"] == "NEW" and sym in (None, a["symbol"])]
+        )
 
     async def cancel_all_algos(self, call: Call) -> web.Response:
         sym = call.params.get("symbol")
@@ -324,9 +451,14 @@ class MockBinance(MockExchange):
 
     def protected(self, sym: str) -> bool:
         qty = abs(self.positions[sym]["amt"])
-        kinds = {a["orderType"] for a in self.algos.values()
-                 if a["symbol"] == sym and a["algoStatus"] == "NEW" and a["reduceOnly"]
-                 and (a["closePosition"] or abs(float(a["quantity"]) - qty) < 1e-9)}
+        kinds = {
+            a["orderType"]
+            for a in self.algos.values()
+            if a["symbol"] == sym
+            and a["algoStatus"] == "NEW"
+            and a["reduceOnly"]
+            and (a["closePosition"] or abs(float(a["quantity"]) - qty) < 1e-9)
+        }
         return {"STOP_MARKET", "TAKE_PROFIT_MARKET"} <= kinds
 
     def longest_naked(self) -> tuple[float, str]:
@@ -342,13 +474,20 @@ class MockBinance(MockExchange):
         for algo in list(self.algos.values()):
             if algo["symbol"] != symbol or algo["algoStatus"] != "NEW" or not self._would_trigger(algo, price):
                 continue
-            result = self._fill(symbol, algo["side"], float(algo["quantity"]), True, f"algo-{algo['algoId']}", algo["orderType"])
+            result = self._fill(
+                symbol, algo["side"], float(algo["quantity"]), True, f"algo-{algo['algoId']}", algo["orderType"]
+            )
             t = now_ms()
             if isinstance(result, web.Response):  # nothing left to reduce
                 algo["algoStatus"], algo["updateTime"] = "EXPIRED", t
                 continue
-            algo.update(algoStatus="FINISHED", actualOrderId=str(result["orderId"]), actualPrice=result["avgPrice"],
-                        triggerTime=t, updateTime=t)
+            algo.update(
+                algoStatus="FINISHED",
+                actualOrderId=str(result["orderId"]),
+                actualPrice=result["avgPrice"],
+                triggerTime=t,
+                updateTime=t,
+            )
             fired.append(algo["clientAlgoId"])
         self.after_change()
         return fired
@@ -364,12 +503,25 @@ class MockBinance(MockExchange):
         else:
             liq = (entry * -amt + margin) / (-amt * (1 + 0.004))
         return {
-            "symbol": sym, "positionSide": "BOTH", "positionAmt": fmt(amt), "entryPrice": fmt(entry),
-            "breakEvenPrice": fmt(entry), "markPrice": fmt(mark), "unRealizedProfit": fmt(upnl),
-            "liquidationPrice": fmt(liq), "isolatedMargin": fmt(margin + upnl), "notional": fmt(amt * mark),
-            "marginAsset": "USDT", "isolatedWallet": fmt(margin), "initialMargin": fmt(abs(amt) * mark / lev),
-            "maintMargin": fmt(abs(amt) * mark * 0.004), "positionInitialMargin": fmt(abs(amt) * mark / lev),
-            "openOrderInitialMargin": "0", "adl": 1, "bidNotional": "0", "askNotional": "0",
+            "symbol": sym,
+            "positionSide": "BOTH",
+            "positionAmt": fmt(amt),
+            "entryPrice": fmt(entry),
+            "breakEvenPrice": fmt(entry),
+            "markPrice": fmt(mark),
+            "unRealizedProfit": fmt(upnl),
+            "liquidationPrice": fmt(liq),
+            "isolatedMargin": fmt(margin + upnl),
+            "notional": fmt(amt * mark),
+            "marginAsset": "USDT",
+            "isolatedWallet": fmt(margin),
+            "initialMargin": fmt(abs(amt) * mark / lev),
+            "maintMargin": fmt(abs(amt) * mark * 0.004),
+            "positionInitialMargin": fmt(abs(amt) * mark / lev),
+            "openOrderInitialMargin": "0",
+            "adl": 1,
+            "bidNotional": "0",
+            "askNotional": "0",
             "updateTime": now_ms(),
         }
 
@@ -383,8 +535,22 @@ class MockBinance(MockExchange):
 
     async def leverage_bracket(self, call: Call) -> web.Response:
         brackets = [
-            {"bracket": 1, "initialLeverage": 125, "notionalCap": 50000, "notionalFloor": 0, "maintMarginRatio": 0.004, "cum": 0.0},
-            {"bracket": 2, "initialLeverage": 100, "notionalCap": 600000, "notionalFloor": 50000, "maintMarginRatio": 0.005, "cum": 50.0},
+            {
+                "bracket": 1,
+                "initialLeverage": 125,
+                "notionalCap": 50000,
+                "notionalFloor": 0,
+                "maintMarginRatio": 0.004,
+                "cum": 0.0,
+            },
+            {
+                "bracket": 2,
+                "initialLeverage": 100,
+                "notionalCap": 600000,
+                "notionalFloor": 50000,
+                "maintMarginRatio": 0.005,
+                "cum": 50.0,
+            },
         ]
         return web.json_response([{"symbol": s, "notionalCoef": 1.0, "brackets": brackets} for s in SYMBOLS])
 
@@ -393,35 +559,76 @@ class MockBinance(MockExchange):
         used = self._used_margin()
         avail = self.wallet - used
         asset = {
-            "asset": "USDT", "walletBalance": fmt(self.wallet), "unrealizedProfit": fmt(upnl),
-            "marginBalance": fmt(self.wallet + upnl), "maintMargin": "0", "initialMargin": fmt(used),
-            "positionInitialMargin": fmt(used), "openOrderInitialMargin": "0", "crossWalletBalance": fmt(avail),
-            "crossUnPnl": "0", "availableBalance": fmt(avail), "maxWithdrawAmount": fmt(avail),
-            "marginAvailable": True, "updateTime": now_ms(),
+            "asset": "USDT",
+            "walletBalance": fmt(self.wallet),
+            "unrealizedProfit": fmt(upnl),
+            "marginBalance": fmt(self.wallet + upnl),
+            "maintMargin": "0",
+            "initialMargin": fmt(used),
+            "positionInitialMargin": fmt(used),
+            "openOrderInitialMargin": "0",
+            "crossWalletBalance": fmt(avail),
+            "crossUnPnl": "0",
+            "availableBalance": fmt(avail),
+            "maxWithdrawAmount": fmt(avail),
+            "marginAvailable": True,
+            "updateTime": now_ms(),
         }
-        return web.json_response({
-            "totalInitialMargin": fmt(used), "totalMaintMargin": "0", "totalWalletBalance": fmt(self.wallet),
-            "totalUnrealizedProfit": fmt(upnl), "totalMarginBalance": fmt(self.wallet + upnl),
-            "totalPositionInitialMargin": fmt(used), "totalOpenOrderInitialMargin": "0",
-            "totalCrossWalletBalance": fmt(avail), "totalCrossUnPnl": "0", "availableBalance": fmt(avail),
-            "maxWithdrawAmount": fmt(avail), "assets": [asset],
-            "positions": [{"symbol": s, "positionSide": "BOTH", "positionAmt": fmt(p["amt"]),
-                           "unrealizedProfit": fmt((self.prices[s] - p["entry"]) * p["amt"]),
-                           "isolatedMargin": "0", "notional": fmt(p["amt"] * self.prices[s]), "isolatedWallet": "0",
-                           "initialMargin": "0", "maintMargin": "0", "updateTime": now_ms()}
-                          for s, p in self.positions.items()],
-        })
+        return web.json_response(
+            {
+                "totalInitialMargin": fmt(used),
+                "totalMaintMargin": "0",
+                "totalWalletBalance": fmt(self.wallet),
+                "totalUnrealizedProfit": fmt(upnl),
+                "totalMarginBalance": fmt(self.wallet + upnl),
+                "totalPositionInitialMargin": fmt(used),
+                "totalOpenOrderInitialMargin": "0",
+                "totalCrossWalletBalance": fmt(avail),
+                "totalCrossUnPnl": "0",
+                "availableBalance": fmt(avail),
+                "maxWithdrawAmount": fmt(avail),
+                "assets": [asset],
+                "positions": [
+                    {
+                        "symbol": s,
+                        "positionSide": "BOTH",
+                        "positionAmt": fmt(p["amt"]),
+                        "unrealizedProfit": fmt((self.prices[s] - p["entry"]) * p["amt"]),
+                        "isolatedMargin": "0",
+                        "notional": fmt(p["amt"] * self.prices[s]),
+                        "isolatedWallet": "0",
+                        "initialMargin": "0",
+                        "maintMargin": "0",
+                        "updateTime": now_ms(),
+                    }
+                    for s, p in self.positions.items()
+                ],
+            }
+        )
 
     # --- failure shortcuts ----------------------------------------------------------------------------------
     def fail_insufficient_margin(self, path: str = "/fapi/v1/order") -> None:
         self.fail("POST", path, "http", status=400, body={"code": -2019, "msg": "Margin is insufficient."})
 
     def fail_rate_limit(self, method: str, path: str, retry_after: int = 1) -> None:
-        self.fail(method, path, "http", status=429, headers={"Retry-After": str(retry_after)},
-                  body={"code": -1003, "msg": "Too many requests; current limit of IP is 2400 requests per minute."})
+        self.fail(
+            method,
+            path,
+            "http",
+            status=429,
+            headers={"Retry-After": str(retry_after)},
+            body={"code": -1003, "msg": "Too many requests; current limit of IP is 2400 requests per minute."},
+        )
 
     def fail_server_error(self, method: str, path: str, times: int = 1) -> None:
-        self.fail(method, path, "http", status=503, times=times, body={"code": -1001, "msg": "Internal error; unable to process your request. Please try again."})
+        self.fail(
+            method,
+            path,
+            "http",
+            status=503,
+            times=times,
+            body={"code": -1001, "msg": "Internal error; unable to process your request. Please try again."},
+        )
 
 
 def main() -> None:

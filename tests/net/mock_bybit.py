@@ -75,34 +75,74 @@ class MockBybit(MockExchange):
 
     async def server_time(self, call: Call) -> web.Response:
         t = int(now()) + self.clock_offset_ms
-        return web.json_response({"retCode": 0, "retMsg": "OK", "retExtInfo": {}, "time": t,
-                                  "result": {"timeSecond": str(t // 1000), "timeNano": str(t * 1_000_000)}})
+        return web.json_response(
+            {
+                "retCode": 0,
+                "retMsg": "OK",
+                "retExtInfo": {},
+                "time": t,
+                "result": {"timeSecond": str(t // 1000), "timeNano": str(t * 1_000_000)},
+            }
+        )
 
     async def risk_limit(self, call: Call) -> web.Response:
         """Risk limits (leverage tiers): riskLimitValue is the tier's position value cap in USDT."""
         sym = call.params.get("symbol")
-        rows = [{"id": i, "symbol": s, "riskLimitValue": str(cap), "maintenanceMargin": "0.005",
-                 "initialMargin": f"{1 / lever:.4f}", "isLowestRisk": int(i == 1), "maxLeverage": f"{lever:.2f}",
-                 "mmDeduction": ""}
-                for s in SYMBOLS if sym in (None, s) for i, (cap, lever) in enumerate(RISK_LIMITS, 1)]
+        rows = [
+            {
+                "id": i,
+                "symbol": s,
+                "riskLimitValue": str(cap),
+                "maintenanceMargin": "0.005",
+                "initialMargin": f"{1 / lever:.4f}",
+                "isLowestRisk": int(i == 1),
+                "maxLeverage": f"{lever:.2f}",
+                "mmDeduction": "",
+            }
+            for s in SYMBOLS
+            if sym in (None, s)
+            for i, (cap, lever) in enumerate(RISK_LIMITS, 1)
+        ]
         return ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def instruments(self, call: Call) -> web.Response:
-        rows = [{
-            "symbol": s, "contractType": "LinearPerpetual", "status": "Trading", "baseCoin": spec["base"],
-            "quoteCoin": "USDT", "settleCoin": "USDT", "launchTime": "1585526400000", "deliveryTime": "0",
-            "deliveryFeeRate": "", "priceScale": "2",
-            "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
-            "priceFilter": {"minPrice": "0.10", "maxPrice": "1999999.80", "tickSize": spec["tick"]},
-            "lotSizeFilter": {"maxOrderQty": "1190.000", "minOrderQty": spec["min"], "qtyStep": spec["step"],
-                              "postOnlyMaxOrderQty": "1190.000", "maxMktOrderQty": "500.000", "minNotionalValue": "5"},
-            "unifiedMarginTrade": True, "fundingInterval": 480, "copyTrading": "both", "upperFundingRate": "0.00375",
-            "lowerFundingRate": "-0.00375", "isPreListing": False,
-        } for s, spec in SYMBOLS.items()]
+        rows = [
+            {
+                "symbol": s,
+                "contractType": "LinearPerpetual",
+                "status": "Trading",
+                "baseCoin": spec["base"],
+                "quoteCoin": "USDT",
+                "settleCoin": "USDT",
+                "launchTime": "1585526400000",
+                "deliveryTime": "0",
+                "deliveryFeeRate": "",
+                "priceScale": "2",
+                "leverageFilter": {"minLeverage": "1", "maxLeverage": "100.00", "leverageStep": "0.01"},
+                "priceFilter": {"minPrice": "0.10", "maxPrice": "1999999.80", "tickSize": spec["tick"]},
+                "lotSizeFilter": {
+                    "maxOrderQty": "1190.000",
+                    "minOrderQty": spec["min"],
+                    "qtyStep": spec["step"],
+                    "postOnlyMaxOrderQty": "1190.000",
+                    "maxMktOrderQty": "500.000",
+                    "minNotionalValue": "5",
+                },
+                "unifiedMarginTrade": True,
+                "fundingInterval": 480,
+                "copyTrading": "both",
+                "upperFundingRate": "0.00375",
+                "lowerFundingRate": "-0.00375",
+                "isPreListing": False,
+            }
+            for s, spec in SYMBOLS.items()
+        ]
         return ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def query_api(self, call: Call) -> web.Response:
-        return ok({"id": "1", "readOnly": 0, "unified": 0, "uta": 1, "permissions": {"ContractTrade": ["Order", "Position"]}})
+        return ok(
+            {"id": "1", "readOnly": 0, "unified": 0, "uta": 1, "permissions": {"ContractTrade": ["Order", "Position"]}}
+        )
 
     async def account_info(self, call: Call) -> web.Response:
         return ok({"unifiedMarginStatus": 4, "marginMode": self.margin_mode, "updatedTime": now()})
@@ -139,17 +179,51 @@ class MockBybit(MockExchange):
         self.balance -= fee
         oid, t = self._id(), now()
         order = {
-            "orderId": oid, "orderLinkId": link_id, "symbol": sym, "side": side, "orderType": "Market",
-            "price": "0", "qty": str(qty), "cumExecQty": str(qty), "cumExecValue": str(qty * px),
-            "cumExecFee": str(fee), "avgPrice": str(px), "orderStatus": "Filled", "timeInForce": "IOC",
-            "reduceOnly": reduce_only, "positionIdx": 0, "createdTime": t, "updatedTime": t, "stopOrderType": "",
-            "takeProfit": "", "stopLoss": "", "tpslMode": "", "leavesQty": "0", "category": "linear",
+            "orderId": oid,
+            "orderLinkId": link_id,
+            "symbol": sym,
+            "side": side,
+            "orderType": "Market",
+            "price": "0",
+            "qty": str(qty),
+            "cumExecQty": str(qty),
+            "cumExecValue": str(qty * px),
+            "cumExecFee": str(fee),
+            "avgPrice": str(px),
+            "orderStatus": "Filled",
+            "timeInForce": "IOC",
+            "reduceOnly": reduce_only,
+            "positionIdx": 0,
+            "createdTime": t,
+            "updatedTime": t,
+            "stopOrderType": "",
+            "takeProfit": "",
+            "stopLoss": "",
+            "tpslMode": "",
+            "leavesQty": "0",
+            "category": "linear",
         }
         self.orders[oid] = order
-        self.executions.append({"symbol": sym, "orderId": oid, "orderLinkId": link_id, "side": side, "execPrice": str(px),
-                                "execQty": str(qty), "execValue": str(qty * px), "execFee": str(fee), "feeRate": str(FEE_RATE),
-                                "execType": "Trade", "execId": oid + "-x", "execTime": t, "isMaker": False,
-                                "orderType": "Market", "category": "linear", "feeCurrency": "USDT"})
+        self.executions.append(
+            {
+                "symbol": sym,
+                "orderId": oid,
+                "orderLinkId": link_id,
+                "side": side,
+                "execPrice": str(px),
+                "execQty": str(qty),
+                "execValue": str(qty * px),
+                "execFee": str(fee),
+                "feeRate": str(FEE_RATE),
+                "execType": "Trade",
+                "execId": oid + "-x",
+                "execTime": t,
+                "isMaker": False,
+                "orderType": "Market",
+                "category": "linear",
+                "feeCurrency": "USDT",
+            }
+        )
         return order
 
     async def create(self, call: Call) -> web.Response:
@@ -163,8 +237,11 @@ class MockBybit(MockExchange):
 
     async def realtime(self, call: Call) -> web.Response:
         p = call.params
-        rows = [o for o in self.orders.values()
-                if p.get("orderId") in (None, o["orderId"]) and p.get("orderLinkId") in (None, o["orderLinkId"])]
+        rows = [
+            o
+            for o in self.orders.values()
+            if p.get("orderId") in (None, o["orderId"]) and p.get("orderLinkId") in (None, o["orderLinkId"])
+        ]
         return ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def execution_list(self, call: Call) -> web.Response:
@@ -179,37 +256,92 @@ class MockBybit(MockExchange):
             if sym not in (None, s):
                 continue
             px = self.prices[s]
-            rows.append({
-                "positionIdx": 0, "symbol": s, "side": "Buy" if pos["size"] > 0 else "Sell", "size": str(abs(pos["size"])),
-                "avgPrice": str(pos["entry"]), "positionValue": str(abs(pos["size"]) * pos["entry"]),
-                "tradeMode": 0, "leverage": self.leverage.get(s, "10"), "markPrice": str(px), "liqPrice": "",
-                "positionIM": "0", "positionMM": "0", "unrealisedPnl": str((px - pos["entry"]) * pos["size"]),
-                "curRealisedPnl": "0", "takeProfit": pos["tp"], "stopLoss": pos["sl"], "tpslMode": "Full",
-                "createdTime": now(), "updatedTime": now(), "positionStatus": "Normal",
-            })
+            rows.append(
+                {
+                    "positionIdx": 0,
+                    "symbol": s,
+                    "side": "Buy" if pos["size"] > 0 else "Sell",
+                    "size": str(abs(pos["size"])),
+                    "avgPrice": str(pos["entry"]),
+                    "positionValue": str(abs(pos["size"]) * pos["entry"]),
+                    "tradeMode": 0,
+                    "leverage": self.leverage.get(s, "10"),
+                    "markPrice": str(px),
+                    "liqPrice": "",
+                    "positionIM": "0",
+                    "positionMM": "0",
+                    "unrealisedPnl": str((px - pos["entry"]) * pos["size"]),
+                    "curRealisedPnl": "0",
+                    "takeProfit": pos["tp"],
+                    "stopLoss": pos["sl"],
+                    "tpslMode": "Full",
+                    "createdTime": now(),
+                    "updatedTime": now(),
+                    "positionStatus": "Normal",
+                }
+            )
         if self.hedge:
             for s in SYMBOLS:
                 if sym in (None, s) and s not in self.positions:
-                    rows += [{"positionIdx": idx, "symbol": s, "side": "", "size": "0", "avgPrice": "0", "positionValue": "0",
-                              "tradeMode": 0, "leverage": "10", "markPrice": str(self.prices[s]), "liqPrice": "",
-                              "unrealisedPnl": "0", "takeProfit": "", "stopLoss": "", "tpslMode": "Full",
-                              "createdTime": now(), "updatedTime": now(), "positionStatus": "Normal"} for idx in (1, 2)]
+                    rows += [
+                        {
+                            "positionIdx": idx,
+                            "symbol": s,
+                            "side": "",
+                            "size": "0",
+                            "avgPrice": "0",
+                            "positionValue": "0",
+                            "tradeMode": 0,
+                            "leverage": "10",
+                            "markPrice": str(self.prices[s]),
+                            "liqPrice": "",
+                            "unrealisedPnl": "0",
+                            "takeProfit": "",
+                            "stopLoss": "",
+                            "tpslMode": "Full",
+                            "createdTime": now(),
+                            "updatedTime": now(),
+                            "positionStatus": "Normal",
+                        }
+                        for idx in (1, 2)
+                    ]
         return ok({"category": "linear", "list": rows, "nextPageCursor": ""})
 
     async def trading_stop(self, call: Call) -> web.Response:
         pos = self.positions.get(call.params["symbol"])
         if pos is None:
-            return web.json_response({"retCode": 10001, "retMsg": "can not set tp/sl/ts for zero position", "result": {}})
+            return web.json_response(
+                {"retCode": 10001, "retMsg": "can not set tp/sl/ts for zero position", "result": {}}
+            )
         pos["sl"] = "" if str(call.params.get("stopLoss")) == "0" else str(call.params.get("stopLoss", pos["sl"]))
         pos["tp"] = "" if str(call.params.get("takeProfit")) == "0" else str(call.params.get("takeProfit", pos["tp"]))
         return ok({})
 
     async def wallet_balance(self, call: Call) -> web.Response:
         b = str(self.balance)
-        return ok({"list": [{"accountType": "UNIFIED", "totalEquity": b, "totalWalletBalance": b,
-                             "totalAvailableBalance": b, "coin": [{"coin": "USDT", "equity": b, "walletBalance": b,
-                                                                   "availableToWithdraw": b, "locked": "0",
-                                                                   "totalPositionIM": "0", "totalOrderIM": "0"}]}]})
+        return ok(
+            {
+                "list": [
+                    {
+                        "accountType": "UNIFIED",
+                        "totalEquity": b,
+                        "totalWalletBalance": b,
+                        "totalAvailableBalance": b,
+                        "coin": [
+                            {
+                                "coin": "USDT",
+                                "equity": b,
+                                "walletBalance": b,
+                                "availableToWithdraw": b,
+                                "locked": "0",
+                                "totalPositionIM": "0",
+                                "totalOrderIM": "0",
+                            }
+                        ],
+                    }
+                ]
+            }
+        )
 
     def set_price(self, symbol: str, price: float) -> list[str]:
         self.prices[symbol] = price

@@ -22,8 +22,9 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -93,16 +94,28 @@ class MockExchange:
         return web.json_response({"code": -5000, "msg": f"mock: no route for {call.method} {call.path}"}, status=404)
 
     # --- tests' controls ----------------------------------------------------------------------------
-    def fail(self, method: str, path: str, kind: str, *, times: int = 1, status: int = 500, body: Any = None,
-             headers: dict[str, str] | None = None, delay: float = 0.0, match: dict[str, str] | None = None) -> None:
-        self.failures.append(Failure(method.upper(), path, kind, times, status, body, dict(headers or {}), delay,
-                                     dict(match or {})))
+    def fail(
+        self,
+        method: str,
+        path: str,
+        kind: str,
+        *,
+        times: int = 1,
+        status: int = 500,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        delay: float = 0.0,
+        match: dict[str, str] | None = None,
+    ) -> None:
+        self.failures.append(
+            Failure(method.upper(), path, kind, times, status, body, dict(headers or {}), delay, dict(match or {}))
+        )
 
     def calls(self, method: str | None = None, path: str | None = None) -> list[Req]:
         return [r for r in self.requests if (method is None or r.method == method) and (path is None or r.path == path)]
 
     def sequence(self) -> list[str]:
-        """"METHOD /path" of every request so far, in order."""
+        """ "METHOD /path" of every request so far, in order."""
         return [f"{r.method} {r.path}" for r in self.requests]
 
     def clear(self) -> None:
@@ -127,7 +140,7 @@ class MockExchange:
             await self._runner.cleanup()
             self._runner = None
 
-    async def __aenter__(self) -> "MockExchange":
+    async def __aenter__(self) -> MockExchange:
         await self.start()
         return self
 
@@ -152,8 +165,12 @@ class MockExchange:
 
     def _take_failure(self, method: str, path: str, params: dict[str, Any]) -> Failure | None:
         for f in self.failures:
-            if f.method == method and f.path == path and f.times > 0 and all(
-                    str(params.get(k)) == v for k, v in f.match.items()):
+            if (
+                f.method == method
+                and f.path == path
+                and f.times > 0
+                and all(str(params.get(k)) == v for k, v in f.match.items())
+            ):
                 f.times -= 1
                 return f
         return None
@@ -161,7 +178,7 @@ class MockExchange:
     async def _hold(self) -> None:
         try:
             await asyncio.wait_for(self._release.wait(), self._hold_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
@@ -169,8 +186,11 @@ class MockExchange:
         method, path = request.method.upper(), request.path
         if path.startswith("/mock/"):  # control endpoints for a demo (not recorded)
             return await self._control(path, params)
-        logged = {k: str(v) if not isinstance(v, (dict, list)) else json.dumps(v, sort_keys=True)
-                  for k, v in params.items() if k not in SIGNING_FIELDS}
+        logged = {
+            k: str(v) if not isinstance(v, (dict, list)) else json.dumps(v, sort_keys=True)
+            for k, v in params.items()
+            if k not in SIGNING_FIELDS
+        }
         self.requests.append(Req(method, path, logged))
         call = Call(method, path, params, dict(request.headers), request)
         await self.run_due()

@@ -20,8 +20,22 @@ from .mock_http import Call, MockExchange, run_forever
 
 FEE_RATE = 0.0005
 INSTRUMENTS = {
-    "BTC-USDT-SWAP": {"ctVal": "0.01", "ctValCcy": "BTC", "lotSz": "0.01", "minSz": "0.01", "tickSz": "0.1", "price": 60000.0},
-    "ETH-USDT-SWAP": {"ctVal": "0.1", "ctValCcy": "ETH", "lotSz": "0.01", "minSz": "0.01", "tickSz": "0.01", "price": 2500.0},
+    "BTC-USDT-SWAP": {
+        "ctVal": "0.01",
+        "ctValCcy": "BTC",
+        "lotSz": "0.01",
+        "minSz": "0.01",
+        "tickSz": "0.1",
+        "price": 60000.0,
+    },
+    "ETH-USDT-SWAP": {
+        "ctVal": "0.1",
+        "ctValCcy": "ETH",
+        "lotSz": "0.01",
+        "minSz": "0.01",
+        "tickSz": "0.01",
+        "price": 2500.0,
+    },
 }
 
 
@@ -85,10 +99,29 @@ class MockOkx(MockExchange):
         return str(self._seq)
 
     async def account_config(self, call: Call) -> web.Response:
-        return ok([{"uid": "44705892343619584", "acctLv": "2", "posMode": self.pos_mode, "autoLoan": False,
-                    "greeksType": "PA", "level": "Lv1", "levelTmp": "", "ctIsoMode": "automatic", "mgnIsoMode": "automatic",
-                    "spotOffsetType": "", "roleType": "0", "traderInsts": [], "opAuth": "0", "ip": "", "perm": "read_only,trade",
-                    "label": "desk", "kycLv": "2"}])
+        return ok(
+            [
+                {
+                    "uid": "44705892343619584",
+                    "acctLv": "2",
+                    "posMode": self.pos_mode,
+                    "autoLoan": False,
+                    "greeksType": "PA",
+                    "level": "Lv1",
+                    "levelTmp": "",
+                    "ctIsoMode": "automatic",
+                    "mgnIsoMode": "automatic",
+                    "spotOffsetType": "",
+                    "roleType": "0",
+                    "traderInsts": [],
+                    "opAuth": "0",
+                    "ip": "",
+                    "perm": "read_only,trade",
+                    "label": "desk",
+                    "kycLv": "2",
+                }
+            ]
+        )
 
     async def server_time(self, call: Call) -> web.Response:
         return ok([{"ts": str(int(now()) + self.clock_offset_ms)}])
@@ -101,37 +134,105 @@ class MockOkx(MockExchange):
             if inst.rsplit("-", 1)[0] != family:
                 continue
             for tier, (lo, hi, lever) in enumerate(TIERS[inst], 1):
-                rows.append({"baseMaxLoan": "", "imr": f"{1 / lever:.4f}", "instFamily": family, "instId": "",
-                             "maxLever": str(lever), "maxSz": str(hi), "minSz": str(lo), "mmr": "0.004",
-                             "optMgnFactor": "0", "quoteMaxLoan": "", "tier": str(tier), "uly": family})
+                rows.append(
+                    {
+                        "baseMaxLoan": "",
+                        "imr": f"{1 / lever:.4f}",
+                        "instFamily": family,
+                        "instId": "",
+                        "maxLever": str(lever),
+                        "maxSz": str(hi),
+                        "minSz": str(lo),
+                        "mmr": "0.004",
+                        "optMgnFactor": "0",
+                        "quoteMaxLoan": "",
+                        "tier": str(tier),
+                        "uly": family,
+                    }
+                )
         return ok(rows)
 
     async def ticker(self, call: Call) -> web.Response:
         inst = call.params["instId"]
         px = str(self.prices[inst])
-        return ok([{"instType": "SWAP", "instId": inst, "last": px, "lastSz": "1", "askPx": px, "askSz": "10",
-                    "bidPx": px, "bidSz": "10", "open24h": px, "high24h": px, "low24h": px, "volCcy24h": "100",
-                    "vol24h": "10000", "ts": now(), "sodUtc0": px, "sodUtc8": px}])
+        return ok(
+            [
+                {
+                    "instType": "SWAP",
+                    "instId": inst,
+                    "last": px,
+                    "lastSz": "1",
+                    "askPx": px,
+                    "askSz": "10",
+                    "bidPx": px,
+                    "bidSz": "10",
+                    "open24h": px,
+                    "high24h": px,
+                    "low24h": px,
+                    "volCcy24h": "100",
+                    "vol24h": "10000",
+                    "ts": now(),
+                    "sodUtc0": px,
+                    "sodUtc8": px,
+                }
+            ]
+        )
 
     async def instruments(self, call: Call) -> web.Response:
         rows = []
         for inst, spec in INSTRUMENTS.items():
             uly = inst.rsplit("-", 1)[0]
-            rows.append({
-                "instType": "SWAP", "instId": inst, "uly": uly, "instFamily": uly, "baseCcy": "", "quoteCcy": "",
-                "settleCcy": "USDT", "ctVal": spec["ctVal"], "ctMult": "1", "ctValCcy": spec["ctValCcy"],
-                "ctType": "linear", "optType": "", "stk": "", "listTime": "1611916828000", "expTime": "",
-                "lever": "100", "tickSz": spec["tickSz"], "lotSz": spec["lotSz"], "minSz": spec["minSz"],
-                "alias": "", "state": "live", "maxLmtSz": "100000000", "maxMktSz": "5000", "ruleType": "normal",
-            })
+            rows.append(
+                {
+                    "instType": "SWAP",
+                    "instId": inst,
+                    "uly": uly,
+                    "instFamily": uly,
+                    "baseCcy": "",
+                    "quoteCcy": "",
+                    "settleCcy": "USDT",
+                    "ctVal": spec["ctVal"],
+                    "ctMult": "1",
+                    "ctValCcy": spec["ctValCcy"],
+                    "ctType": "linear",
+                    "optType": "",
+                    "stk": "",
+                    "listTime": "1611916828000",
+                    "expTime": "",
+                    "lever": "100",
+                    "tickSz": spec["tickSz"],
+                    "lotSz": spec["lotSz"],
+                    "minSz": spec["minSz"],
+                    "alias": "",
+                    "state": "live",
+                    "maxLmtSz": "100000000",
+                    "maxMktSz": "5000",
+                    "ruleType": "normal",
+                }
+            )
         return ok(rows)
 
     async def set_leverage(self, call: Call) -> web.Response:
         p = call.params
-        self.leverage[p["instId"]] = {"lever": str(p["lever"]), "mgnMode": p["mgnMode"], "posSide": p.get("posSide", "net")}
-        return ok([{"instId": p["instId"], "lever": str(p["lever"]), "mgnMode": p["mgnMode"], "posSide": p.get("posSide", "net")}])
+        self.leverage[p["instId"]] = {
+            "lever": str(p["lever"]),
+            "mgnMode": p["mgnMode"],
+            "posSide": p.get("posSide", "net"),
+        }
+        return ok(
+            [
+                {
+                    "instId": p["instId"],
+                    "lever": str(p["lever"]),
+                    "mgnMode": p["mgnMode"],
+                    "posSide": p.get("posSide", "net"),
+                }
+            ]
+        )
 
-    def _fill(self, inst: str, side: str, sz: float, reduce_only: bool, cl_id: str, attach: list | None) -> dict[str, Any]:
+    def _fill(
+        self, inst: str, side: str, sz: float, reduce_only: bool, cl_id: str, attach: list | None
+    ) -> dict[str, Any]:
         px = self.prices[inst]
         if self.slippage and cl_id:  # market orders of the desk; a fired algo fills at its trigger price
             tick = float(INSTRUMENTS[inst]["tickSz"])
@@ -153,16 +254,50 @@ class MockOkx(MockExchange):
         self.balance -= fee
         oid, t = self._id(), now()
         order = {
-            "instType": "SWAP", "instId": inst, "ordId": oid, "clOrdId": cl_id, "tag": "", "px": "", "sz": str(sz),
-            "ordType": "market", "side": side, "posSide": "net", "tdMode": "isolated", "accFillSz": str(sz),
-            "fillPx": str(px), "fillSz": str(sz), "avgPx": str(px), "state": "filled", "lever": "10",
-            "fee": str(-fee), "feeCcy": "USDT", "reduceOnly": "true" if reduce_only else "false",
-            "cTime": t, "uTime": t, "fillTime": t, "attachAlgoOrds": attach or [],
+            "instType": "SWAP",
+            "instId": inst,
+            "ordId": oid,
+            "clOrdId": cl_id,
+            "tag": "",
+            "px": "",
+            "sz": str(sz),
+            "ordType": "market",
+            "side": side,
+            "posSide": "net",
+            "tdMode": "isolated",
+            "accFillSz": str(sz),
+            "fillPx": str(px),
+            "fillSz": str(sz),
+            "avgPx": str(px),
+            "state": "filled",
+            "lever": "10",
+            "fee": str(-fee),
+            "feeCcy": "USDT",
+            "reduceOnly": "true" if reduce_only else "false",
+            "cTime": t,
+            "uTime": t,
+            "fillTime": t,
+            "attachAlgoOrds": attach or [],
         }
         self.orders[oid] = order
-        self.fills.append({"instType": "SWAP", "instId": inst, "tradeId": oid + "1", "ordId": oid, "clOrdId": cl_id,
-                           "billId": oid + "2", "fillPx": str(px), "fillSz": str(sz), "side": side, "posSide": "net",
-                           "execType": "T", "feeCcy": "USDT", "fee": str(-fee), "ts": t})
+        self.fills.append(
+            {
+                "instType": "SWAP",
+                "instId": inst,
+                "tradeId": oid + "1",
+                "ordId": oid,
+                "clOrdId": cl_id,
+                "billId": oid + "2",
+                "fillPx": str(px),
+                "fillSz": str(sz),
+                "side": side,
+                "posSide": "net",
+                "execType": "T",
+                "feeCcy": "USDT",
+                "fee": str(-fee),
+                "ts": t,
+            }
+        )
         return order
 
     async def new_order(self, call: Call) -> web.Response:
@@ -174,25 +309,49 @@ class MockOkx(MockExchange):
 
     def _place(self, p: dict[str, Any]) -> dict[str, Any]:
         attach = p.get("attachAlgoOrds")
-        order = self._fill(p["instId"], p["side"], float(p["sz"]), str(p.get("reduceOnly")).lower() == "true",
-                           p.get("clOrdId", ""), attach)
+        order = self._fill(
+            p["instId"],
+            p["side"],
+            float(p["sz"]),
+            str(p.get("reduceOnly")).lower() == "true",
+            p.get("clOrdId", ""),
+            attach,
+        )
         if attach:
             aid = self._id()
             leg = attach[0]
-            self.algos[aid] = {"algoId": aid, "instId": p["instId"], "instType": "SWAP", "ordType": "oco",
-                               "side": "sell" if p["side"] == "buy" else "buy", "sz": p["sz"], "state": "live",
-                               "slTriggerPx": leg.get("slTriggerPx", ""), "tpTriggerPx": leg.get("tpTriggerPx", ""),
-                               "reduceOnly": "true", "cTime": now(), "posSide": "net", "tdMode": p.get("tdMode", "cross"),
-                               "algoClOrdId": leg.get("attachAlgoClOrdId", "")}
+            self.algos[aid] = {
+                "algoId": aid,
+                "instId": p["instId"],
+                "instType": "SWAP",
+                "ordType": "oco",
+                "side": "sell" if p["side"] == "buy" else "buy",
+                "sz": p["sz"],
+                "state": "live",
+                "slTriggerPx": leg.get("slTriggerPx", ""),
+                "tpTriggerPx": leg.get("tpTriggerPx", ""),
+                "reduceOnly": "true",
+                "cTime": now(),
+                "posSide": "net",
+                "tdMode": p.get("tdMode", "cross"),
+                "algoClOrdId": leg.get("attachAlgoClOrdId", ""),
+            }
             if self.algo_lag:
                 self._unlisted[aid] = self.algo_lag
-        return {"clOrdId": order["clOrdId"], "ordId": order["ordId"], "tag": "", "ts": order["cTime"],
-                "sCode": "0", "sMsg": "Order placed"}
+        return {
+            "clOrdId": order["clOrdId"],
+            "ordId": order["ordId"],
+            "tag": "",
+            "ts": order["cTime"],
+            "sCode": "0",
+            "sMsg": "Order placed",
+        }
 
     async def get_order(self, call: Call) -> web.Response:
         p = call.params
         order = self.orders.get(p.get("ordId", "")) or next(
-            (o for o in self.orders.values() if o["clOrdId"] == p.get("clOrdId")), None)
+            (o for o in self.orders.values() if o["clOrdId"] == p.get("clOrdId")), None
+        )
         if order is None:
             return web.json_response({"code": "51603", "msg": "Order does not exist", "data": []})
         return ok([order])
@@ -203,8 +362,11 @@ class MockOkx(MockExchange):
 
     async def algo_pending(self, call: Call) -> web.Response:
         inst, kind = call.params.get("instId"), call.params.get("ordType")
-        rows = [a for a in self.algos.values() if a["state"] == "live" and inst in (None, a["instId"])
-                and kind in (None, a["ordType"])]
+        rows = [
+            a
+            for a in self.algos.values()
+            if a["state"] == "live" and inst in (None, a["instId"]) and kind in (None, a["ordType"])
+        ]
         for a in list(rows):  # placed just after the fill: not listed at the first reads
             if self._unlisted.get(a["algoId"], 0) > 0:
                 self._unlisted[a["algoId"]] -= 1
@@ -225,16 +387,39 @@ class MockOkx(MockExchange):
         """Amend a live algo order's TP/SL triggers (and size), by algoId or algoClOrdId, as OKX answers it."""
         p = call.params
         algo = self.algos.get(p.get("algoId", "")) or next(
-            (a for a in self.algos.values() if p.get("algoClOrdId") and a.get("algoClOrdId") == p.get("algoClOrdId")), None)
+            (a for a in self.algos.values() if p.get("algoClOrdId") and a.get("algoClOrdId") == p.get("algoClOrdId")),
+            None,
+        )
         if algo is None or algo["state"] != "live":
-            return web.json_response({"code": "1", "msg": "Operation failed.", "data": [
-                {"algoId": p.get("algoId", ""), "algoClOrdId": p.get("algoClOrdId", ""), "reqId": p.get("reqId", ""),
-                 "sCode": "51603", "sMsg": "Order does not exist"}]})
+            return web.json_response(
+                {
+                    "code": "1",
+                    "msg": "Operation failed.",
+                    "data": [
+                        {
+                            "algoId": p.get("algoId", ""),
+                            "algoClOrdId": p.get("algoClOrdId", ""),
+                            "reqId": p.get("reqId", ""),
+                            "sCode": "51603",
+                            "sMsg": "Order does not exist",
+                        }
+                    ],
+                }
+            )
         for key, field in (("newSlTriggerPx", "slTriggerPx"), ("newTpTriggerPx", "tpTriggerPx"), ("newSz", "sz")):
             if p.get(key) not in (None, ""):
                 algo[field] = str(p[key])
-        return ok([{"algoId": algo["algoId"], "algoClOrdId": algo.get("algoClOrdId", ""), "reqId": p.get("reqId", ""),
-                    "sCode": "0", "sMsg": ""}])
+        return ok(
+            [
+                {
+                    "algoId": algo["algoId"],
+                    "algoClOrdId": algo.get("algoClOrdId", ""),
+                    "reqId": p.get("reqId", ""),
+                    "sCode": "0",
+                    "sMsg": "",
+                }
+            ]
+        )
 
     async def _parse(self, request: web.Request) -> dict[str, Any]:
         # cancel-algos posts a JSON array; keep it under "data" so the log and the handler can see it.
@@ -253,18 +438,50 @@ class MockOkx(MockExchange):
             px = self.prices[inst]
             ct = float(INSTRUMENTS[inst]["ctVal"])
             lever = self.leverage.get(inst, {}).get("lever", "10")
-            rows.append({
-                "instType": "SWAP", "instId": inst, "mgnMode": "isolated", "posId": "1", "posSide": "net",
-                "pos": str(pos), "ccy": "USDT", "posCcy": "", "avgPx": str(self.entry[inst]), "markPx": str(px),
-                "upl": str((px - self.entry[inst]) * pos * ct), "lever": lever, "liqPx": "", "notionalUsd": str(abs(pos) * ct * px),
-                "margin": str(abs(pos) * ct * self.entry[inst] / float(lever)), "cTime": now(), "uTime": now(),
-            })
+            rows.append(
+                {
+                    "instType": "SWAP",
+                    "instId": inst,
+                    "mgnMode": "isolated",
+                    "posId": "1",
+                    "posSide": "net",
+                    "pos": str(pos),
+                    "ccy": "USDT",
+                    "posCcy": "",
+                    "avgPx": str(self.entry[inst]),
+                    "markPx": str(px),
+                    "upl": str((px - self.entry[inst]) * pos * ct),
+                    "lever": lever,
+                    "liqPx": "",
+                    "notionalUsd": str(abs(pos) * ct * px),
+                    "margin": str(abs(pos) * ct * self.entry[inst] / float(lever)),
+                    "cTime": now(),
+                    "uTime": now(),
+                }
+            )
         return ok(rows)
 
     async def get_balance(self, call: Call) -> web.Response:
         b = str(self.balance)
-        return ok([{"totalEq": b, "uTime": now(), "details": [
-            {"ccy": "USDT", "eq": b, "cashBal": b, "availBal": b, "availEq": b, "frozenBal": "0", "uTime": now()}]}])
+        return ok(
+            [
+                {
+                    "totalEq": b,
+                    "uTime": now(),
+                    "details": [
+                        {
+                            "ccy": "USDT",
+                            "eq": b,
+                            "cashBal": b,
+                            "availBal": b,
+                            "availEq": b,
+                            "frozenBal": "0",
+                            "uTime": now(),
+                        }
+                    ],
+                }
+            ]
+        )
 
     def set_price(self, symbol: str, price: float) -> list[str]:
         """Move the market; a pending OCO whose leg is crossed closes the position (the other leg goes too)."""

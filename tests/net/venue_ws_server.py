@@ -27,8 +27,9 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from net.ws_server import LoopbackWsServer
 from venues.frames import Venue
+
+from net.ws_server import LoopbackWsServer
 
 PATHS = {"okx": "/ws/v5/public", "bybit": "/v5/public/linear"}
 OKX_CHANNELS = {"trades", "bbo-tbt", "mark-price", "funding-rate", "tickers"}
@@ -47,10 +48,22 @@ class Conn:
 
 
 class VenueWsServer(LoopbackWsServer):
-    def __init__(self, venue: str, *, symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"), start_ms: int = 0,
-                 step_ms: int = 100, pace_s: float = 0.01, funding_every_ms: int = 60_000, rate: float = 0.0001,
-                 close_after: dict[int, int] | None = None, require_ping_s: float | None = None,
-                 max_frames: int | None = None, seed: int = 7, wall_clock: bool = False) -> None:
+    def __init__(
+        self,
+        venue: str,
+        *,
+        symbols: tuple[str, ...] = ("BTCUSDT", "ETHUSDT"),
+        start_ms: int = 0,
+        step_ms: int = 100,
+        pace_s: float = 0.01,
+        funding_every_ms: int = 60_000,
+        rate: float = 0.0001,
+        close_after: dict[int, int] | None = None,
+        require_ping_s: float | None = None,
+        max_frames: int | None = None,
+        seed: int = 7,
+        wall_clock: bool = False,
+    ) -> None:
         assert venue in PATHS
         self.venue = venue
         self.maker = Venue(venue)
@@ -125,8 +138,7 @@ class VenueWsServer(LoopbackWsServer):
         op = req.get("op")
         if self.venue == "bybit" and op == "ping":
             conn.pings += 1
-            await ws.send(json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c1", "req_id": "",
-                                      "op": "ping"}))
+            await ws.send(json.dumps({"success": True, "ret_msg": "pong", "conn_id": "c1", "req_id": "", "op": "ping"}))
             return
         if op != "subscribe" or not isinstance(req.get("args"), list):
             self.violations.append(f"unexpected request {text[:80]}")
@@ -138,16 +150,36 @@ class VenueWsServer(LoopbackWsServer):
                     conn.subscribed.append(f"{ch}:{inst}")
                     await ws.send(json.dumps({"event": "subscribe", "arg": arg, "connId": "c1"}))
                 else:
-                    await ws.send(json.dumps({"event": "error", "code": "60018",
-                                              "msg": f"Wrong URL or channel:{ch},instId:{inst} doesn't exist",
-                                              "connId": "c1"}))
+                    await ws.send(
+                        json.dumps(
+                            {
+                                "event": "error",
+                                "code": "60018",
+                                "msg": f"Wrong URL or channel:{ch},instId:{inst} doesn't exist",
+                                "connId": "c1",
+                            }
+                        )
+                    )
         else:
             if len(req["args"]) > 10:
                 self.violations.append(f"{len(req['args'])} args in one request (Bybit allows 10)")
-            bad = [t for t in req["args"] if t.rpartition(".")[0] not in BYBIT_TOPICS or not self._known(t.rpartition(".")[2])]
+            bad = [
+                t
+                for t in req["args"]
+                if t.rpartition(".")[0] not in BYBIT_TOPICS or not self._known(t.rpartition(".")[2])
+            ]
             conn.subscribed += [t for t in req["args"] if t not in bad]
-            await ws.send(json.dumps({"success": not bad, "ret_msg": f"error:handler not found,topic:{bad[0]}" if bad else "",
-                                      "conn_id": "c1", "req_id": req.get("req_id", ""), "op": "subscribe"}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "success": not bad,
+                        "ret_msg": f"error:handler not found,topic:{bad[0]}" if bad else "",
+                        "conn_id": "c1",
+                        "req_id": req.get("req_id", ""),
+                        "op": "subscribe",
+                    }
+                )
+            )
 
     def _wants(self, conn: Conn, symbol: str, what: str) -> bool:
         if self.venue == "okx":
@@ -170,8 +202,11 @@ class VenueWsServer(LoopbackWsServer):
                 out += self.maker.trade(i, px, 0.01, self.t, symbol=s)
             if i % 10 == 0 and self._wants(conn, s, "mark"):
                 next_ms = (self.t // self.funding_every_ms + 1) * self.funding_every_ms
-                out += [f for f in self.maker.mark(round(px + 1.0, 1), px, self.rate, next_ms, self.t, symbol=s)
-                        if self._okx_channel_wanted(conn, f, s)]
+                out += [
+                    f
+                    for f in self.maker.mark(round(px + 1.0, 1), px, self.rate, next_ms, self.t, symbol=s)
+                    if self._okx_channel_wanted(conn, f, s)
+                ]
         return out
 
     def _okx_channel_wanted(self, conn: Conn, frame: str, symbol: str) -> bool:
@@ -198,8 +233,9 @@ class VenueWsServer(LoopbackWsServer):
 
 async def _serve_forever(venue: str, port: int) -> None:
     server = VenueWsServer(venue, pace_s=0.2, wall_clock=True)
-    server._server = await serve(server._handle, "127.0.0.1", port, process_request=server._check_path,
-                                 ping_interval=None)
+    server._server = await serve(
+        server._handle, "127.0.0.1", port, process_request=server._check_path, ping_interval=None
+    )
     print(f"ws://127.0.0.1:{server._server.sockets[0].getsockname()[1]}", flush=True)
     await server._server.serve_forever()
 

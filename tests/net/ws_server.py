@@ -21,8 +21,7 @@ class LoopbackWsServer:
         raise NotImplementedError
 
     async def __aenter__(self) -> Self:
-        self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._check_path,
-                                   ping_interval=None)
+        self._server = await serve(self._handle, "127.0.0.1", 0, process_request=self._check_path, ping_interval=None)
         self.url = f"ws://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
         return self
 

@@ -124,9 +124,13 @@ def one_run(recording: Path, url: str | None) -> dict[str, Any]:
 
     result = asyncio.run(go())
     keys = ("queued", "sent", "failed", "dropped", "rate_limited", "failures_started")
-    return {"msgs_per_s": result["market_messages_per_s"], "elapsed_s": result["elapsed_s"],
-            "fills": result["fills"], "signals": result["signals"],
-            "notifier": {k: notifier[k] for k in keys} if notifier else None}
+    return {
+        "msgs_per_s": result["market_messages_per_s"],
+        "elapsed_s": result["elapsed_s"],
+        "fills": result["fills"],
+        "signals": result["signals"],
+        "notifier": {k: notifier[k] for k in keys} if notifier else None,
+    }
 
 
 def main() -> None:
@@ -141,8 +145,11 @@ def main() -> None:
         sys.exit(f"{recording}: not found (pass --file)")
     runs: dict[str, list[dict[str, Any]]] = {"off": [], "slow": [], "down": []}
     with ThreadedWebhook(args.delay) as hook:
-        urls = {"off": None, "slow": f"json://127.0.0.1:{hook.port}/hook",
-                "down": f"json://127.0.0.1:{closed_port()}/hook"}
+        urls = {
+            "off": None,
+            "slow": f"json://127.0.0.1:{hook.port}/hook",
+            "down": f"json://127.0.0.1:{closed_port()}/hook",
+        }
         # Warm-up: imports, TA-Lib, page cache, and apprise with its plugins, so every run measures the steady
         # state. (A fresh process with notifications on loads apprise once, on the sender's thread, beside
         # the pipeline: about a second of CPU and 25-30 MB, not measured here.)
@@ -151,11 +158,16 @@ def main() -> None:
             for name, url in urls.items():
                 runs[name].append(one_run(recording, url))
     report = {
-        "input": str(recording), "runs": args.runs, "slow_delay_s": args.delay,
+        "input": str(recording),
+        "runs": args.runs,
+        "slow_delay_s": args.delay,
         "variants": {
-            name: {"median_msgs_per_s": statistics.median(r["msgs_per_s"] for r in rs),
-                   "msgs_per_s": [r["msgs_per_s"] for r in rs], "fills": rs[-1]["fills"],
-                   "notifier": rs[-1]["notifier"]}
+            name: {
+                "median_msgs_per_s": statistics.median(r["msgs_per_s"] for r in rs),
+                "msgs_per_s": [r["msgs_per_s"] for r in rs],
+                "fills": rs[-1]["fills"],
+                "notifier": rs[-1]["notifier"],
+            }
             for name, rs in runs.items()
         },
     }
@@ -167,8 +179,10 @@ def main() -> None:
         return
     print(f"{recording.name}: {args.runs} runs per variant, slow webhook {args.delay:g} s per notice")
     for name, v in report["variants"].items():
-        print(f"  {name:5} {v['median_msgs_per_s']:>8} msg/s (x{v['vs_off']}) runs {v['msgs_per_s']} "
-              f"fills {v['fills']} notifier {v['notifier']}")
+        print(
+            f"  {name:5} {v['median_msgs_per_s']:>8} msg/s (x{v['vs_off']}) runs {v['msgs_per_s']} "
+            f"fills {v['fills']} notifier {v['notifier']}"
+        )
 
 
 if __name__ == "__main__":

@@ -15,10 +15,30 @@ T0 = 1_723_075_200_000  # 2024-08-08 00:00:00 UTC
 DAY = 86_400_000
 
 
-def fill(order_id: str, purpose: str = "entry", side: str = "buy", qty: float = 0.01, price: float = 60_000.0,
-         fee: float = 0.3, ts: int = T0, symbol: str = "BTCUSDT", **extra: Any) -> m.OrderStatus:
-    return m.OrderStatus(order_id=order_id, symbol=symbol, side=side, purpose=purpose, status="filled",  # type: ignore[arg-type]
-                         filled_qty=qty, avg_price=price, fee=fee, mode="paper", ts=ts, **extra)
+def fill(
+    order_id: str,
+    purpose: str = "entry",
+    side: str = "buy",
+    qty: float = 0.01,
+    price: float = 60_000.0,
+    fee: float = 0.3,
+    ts: int = T0,
+    symbol: str = "BTCUSDT",
+    **extra: Any,
+) -> m.OrderStatus:
+    return m.OrderStatus(
+        order_id=order_id,
+        symbol=symbol,
+        side=side,
+        purpose=purpose,
+        status="filled",  # type: ignore[arg-type]
+        filled_qty=qty,
+        avg_price=price,
+        fee=fee,
+        mode="paper",
+        ts=ts,
+        **extra,
+    )
 
 
 def health(component: str, state: str, detail: str = "", ts: int = T0, symbols: list[str] | None = None) -> m.Health:

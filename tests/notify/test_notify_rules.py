@@ -25,7 +25,9 @@ def test_entry_fill_says_side_quantity_price_and_the_protective_prices_placed():
     [n] = r.on_status(fill("o1", stop_loss_price=58_200.0, take_profit_price=63_600.0), T0)
     assert n.kind == "fill" and n.level == "info"
     assert "Entry filled: BTCUSDT buy" in n.title and n.title.startswith("tui-trader: ")
-    assert "0.01 BTCUSDT @ 60,000.00" in n.body and "stop-loss 58,200.00" in n.body and "take-profit 63,600.00" in n.body
+    assert (
+        "0.01 BTCUSDT @ 60,000.00" in n.body and "stop-loss 58,200.00" in n.body and "take-profit 63,600.00" in n.body
+    )
 
 
 def test_stop_loss_and_take_profit_hits_are_their_own_kinds():
@@ -38,8 +40,9 @@ def test_stop_loss_and_take_profit_hits_are_their_own_kinds():
 
 def test_only_final_fills_and_each_order_once():
     r = rules()
-    accepted = m.OrderStatus(order_id="o1", symbol="BTCUSDT", side="buy", purpose="entry", status="accepted",
-                             mode="paper", ts=T0)
+    accepted = m.OrderStatus(
+        order_id="o1", symbol="BTCUSDT", side="buy", purpose="entry", status="accepted", mode="paper", ts=T0
+    )
     assert r.on_status(accepted, T0) == []
     assert kinds(r.on_status(fill("o1"), T0)) == ["fill"]
     assert r.on_status(fill("o1"), T0 + 5) == []  # the same status again (a restart re-reads it)
@@ -74,8 +77,12 @@ def test_halts_daily_loss_crash_loop_and_stale_feed_once_per_episode():
 def test_feed_down_only_after_the_configured_time_with_its_reason_then_back():
     r = rules(feed_down_after_s=30)
     assert r.on_health(health("feed:public-1", "connecting", "wss://fstream.binance.com/stream"), T0) == []
-    assert r.on_health(health("feed:public-1", "down", "cannot resolve fstream.binance.com; reconnecting in 5.4 s"),
-                       T0 + 5 * SEC) == []
+    assert (
+        r.on_health(
+            health("feed:public-1", "down", "cannot resolve fstream.binance.com; reconnecting in 5.4 s"), T0 + 5 * SEC
+        )
+        == []
+    )
     assert r.on_tick(T0 + 29 * SEC) == []
     [down] = r.on_tick(T0 + 30 * SEC)
     assert down.kind == "feed_down" and "public-1" in down.title
@@ -97,21 +104,31 @@ def test_a_short_outage_and_the_end_of_a_replay_are_not_sent():
 
 def test_naked_position_alarm_then_all_clear():
     r = rules()
-    [alarm] = r.on_health(health(m.WATCHDOG_COMPONENT, "alarm", "BTCUSDT without protection for 5.2 s",
-                                 symbols=["BTCUSDT"]), T0)
+    [alarm] = r.on_health(
+        health(m.WATCHDOG_COMPONENT, "alarm", "BTCUSDT without protection for 5.2 s", symbols=["BTCUSDT"]), T0
+    )
     assert alarm.kind == "naked" and alarm.level == "failure" and "BTCUSDT" in alarm.title
-    assert r.on_health(health(m.WATCHDOG_COMPONENT, "alarm", "BTCUSDT without protection for 7 s",
-                              symbols=["BTCUSDT"]), T0 + 1) == []
-    assert kinds(r.on_health(health(m.WATCHDOG_COMPONENT, "alarm", "two", symbols=["BTCUSDT", "ETHUSDT"]),
-                             T0 + 2)) == ["naked"]  # one more symbol at risk
+    assert (
+        r.on_health(
+            health(m.WATCHDOG_COMPONENT, "alarm", "BTCUSDT without protection for 7 s", symbols=["BTCUSDT"]), T0 + 1
+        )
+        == []
+    )
+    assert kinds(r.on_health(health(m.WATCHDOG_COMPONENT, "alarm", "two", symbols=["BTCUSDT", "ETHUSDT"]), T0 + 2)) == [
+        "naked"
+    ]  # one more symbol at risk
     [clear] = r.on_health(health(m.WATCHDOG_COMPONENT, "ok"), T0 + 3)
     assert clear.level == "success"
     assert r.on_health(health(m.WATCHDOG_COMPONENT, "ok"), T0 + 4) == []
 
 
 def test_reconciliation_waiting_once_with_the_differences():
-    diff = rc.Difference(id="untracked_position:ETHUSDT", kind="untracked_position", symbol="ETHUSDT",
-                         exchange=rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2500.0))
+    diff = rc.Difference(
+        id="untracked_position:ETHUSDT",
+        kind="untracked_position",
+        symbol="ETHUSDT",
+        exchange=rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2500.0),
+    )
     request = rc.encode_request("round-1", "binanceusdm", [diff])
     r = rules()
     [n] = r.on_health(health("reconcile", "waiting", request), T0)
@@ -133,11 +150,24 @@ def test_daily_summary_on_the_utc_day_roll_with_trades_realised_and_fees():
     r = rules(fills=False)
     r.on_tick(T0 + 3600 * SEC)  # counting starts at 01:00
     r.on_status(fill("e1", side="buy", qty=0.02, price=60_000.0, fee=0.6, ts=T0 + 2 * 3600 * SEC), T0)
-    r.on_status(fill("e1:tp", purpose="take_profit", side="sell", qty=0.02, price=61_000.0, fee=0.61,
-                     ts=T0 + 3 * 3600 * SEC), T0)
+    r.on_status(
+        fill("e1:tp", purpose="take_profit", side="sell", qty=0.02, price=61_000.0, fee=0.61, ts=T0 + 3 * 3600 * SEC),
+        T0,
+    )
     r.on_status(fill("e2", side="sell", qty=1.0, price=2_500.0, fee=1.25, symbol="ETHUSDT", ts=T0 + 4 * 3600 * SEC), T0)
-    r.on_status(fill("e2:sl", purpose="stop_loss", side="buy", qty=1.0, price=2_550.0, fee=1.27, symbol="ETHUSDT",
-                     ts=T0 + 5 * 3600 * SEC), T0)
+    r.on_status(
+        fill(
+            "e2:sl",
+            purpose="stop_loss",
+            side="buy",
+            qty=1.0,
+            price=2_550.0,
+            fee=1.27,
+            symbol="ETHUSDT",
+            ts=T0 + 5 * 3600 * SEC,
+        ),
+        T0,
+    )
     assert kinds(r.on_tick(T0 + DAY - 1)) == []
     [summary] = r.on_tick(T0 + DAY + 5)
     assert summary.kind == "daily_summary" and "2024-08-08" in summary.title
@@ -151,8 +181,14 @@ def test_daily_summary_on_the_utc_day_roll_with_trades_realised_and_fees():
 def test_a_close_of_a_position_opened_before_counting_uses_the_account_entry():
     r = rules(fills=False)
     r.on_tick(T0)
-    acct = m.Account(mode="paper", exchange="paper", balance_total=10_000, balance_free=9_000, ts=T0,
-                     positions=[m.PositionSnapshot(symbol="BTCUSDT", side="buy", quantity=0.01, entry_price=59_000.0)])
+    acct = m.Account(
+        mode="paper",
+        exchange="paper",
+        balance_total=10_000,
+        balance_free=9_000,
+        ts=T0,
+        positions=[m.PositionSnapshot(symbol="BTCUSDT", side="buy", quantity=0.01, entry_price=59_000.0)],
+    )
     r.on_account(acct, T0)
     r.on_status(fill("old:close", purpose="close", side="sell", qty=0.01, price=60_000.0, fee=0.3), T0)
     r.on_status(fill("x:close", purpose="close", side="sell", qty=1, price=2500.0, fee=0.0, symbol="ETHUSDT"), T0)

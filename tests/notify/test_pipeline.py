@@ -49,11 +49,16 @@ async def play(capture, monkeypatch, url: str | None) -> tuple[dict, dict, dict 
         if notifier is not None:
             fills = executor["fills"]
             # The notifier reads behind the pipeline (nothing waits for it): bounded wait until it has seen them.
-            await wait_until(lambda: notifier.counters()["queued"] + notifier.counters()["dropped"] >= fills,
-                             "the notifier to queue every fill")
+            await wait_until(
+                lambda: notifier.counters()["queued"] + notifier.counters()["dropped"] >= fills,
+                "the notifier to queue every fill",
+            )
             # Every notice out (sent or failed) before the webhook goes: no send outlives the test.
-            await wait_until(lambda: notifier.counters()["sent"] + notifier.counters()["failed"]
-                             == notifier.counters()["queued"], "every queued notice sent or failed", timeout=30)
+            await wait_until(
+                lambda: notifier.counters()["sent"] + notifier.counters()["failed"] == notifier.counters()["queued"],
+                "every queued notice sent or failed",
+                timeout=30,
+            )
         return router, executor, notifier.counters() if notifier is not None else None
 
 

@@ -56,10 +56,20 @@ def test_urls_are_not_settings():
 
 def test_scrubber_removes_every_piece_of_a_url_and_labels_name_only_the_scheme():
     scrub = Scrubber([TG, "json://trader:pw0rdXYZ@hooks.example.com:8443/abc/def123"])
-    text = scrub(f"POST {TG} failed; 123456789:AAHsecretBotToken rejected; trader at hooks.example.com:8443 "
-                 "said pw0rdXYZ /abc/def123")
-    for piece in ("AAHsecretBotToken", "123456789", "987654321", "trader", "pw0rdXYZ", "hooks.example.com",
-                  "8443", "def123"):
+    text = scrub(
+        f"POST {TG} failed; 123456789:AAHsecretBotToken rejected; trader at hooks.example.com:8443 "
+        "said pw0rdXYZ /abc/def123"
+    )
+    for piece in (
+        "AAHsecretBotToken",
+        "123456789",
+        "987654321",
+        "trader",
+        "pw0rdXYZ",
+        "hooks.example.com",
+        "8443",
+        "def123",
+    ):
         assert piece not in text
     assert label(1, TG) == "url 2 (tgram)"
 
@@ -70,8 +80,9 @@ def ctx_with(env_urls: str | None, monkeypatch, replay: bool = False, **notify) 
     else:
         monkeypatch.setenv(ENV_URLS, env_urls)
     settings = s.Settings(notify=s.NotifySettings(**notify))
-    return WorkerContext(settings=settings, bus=EmbeddedBus(), clock=FixedClock(0),
-                         replay_files=["x.gz"] if replay else [])
+    return WorkerContext(
+        settings=settings, bus=EmbeddedBus(), clock=FixedClock(0), replay_files=["x.gz"] if replay else []
+    )
 
 
 def names(ctx: WorkerContext, requested=PIPELINE) -> list[str]:

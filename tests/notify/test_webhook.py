@@ -31,8 +31,13 @@ class Notifier:
         self.clock = FixedClock(T0)
         self.health: list[m.Health] = []
         settings = Settings(notify=NotifySettings(**notify))
-        self.ctx = WorkerContext(settings=settings, bus=self.bus, clock=self.clock, on_health=self.health.append,
-                                 shared={"notify_urls": urls})
+        self.ctx = WorkerContext(
+            settings=settings,
+            bus=self.bus,
+            clock=self.clock,
+            on_health=self.health.append,
+            shared={"notify_urls": urls},
+        )
         self.worker = NotifierWorker(self.ctx)
         self.task: asyncio.Task | None = None
 
@@ -71,24 +76,42 @@ def free_port() -> int:
 
 
 async def test_each_event_kind_arrives_at_the_webhook_as_apprise_json(webhook):
-    diff = rc.Difference(id="untracked_position:ETHUSDT", kind="untracked_position", symbol="ETHUSDT",
-                         exchange=rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2500.0))
+    diff = rc.Difference(
+        id="untracked_position:ETHUSDT",
+        kind="untracked_position",
+        symbol="ETHUSDT",
+        exchange=rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2500.0),
+    )
     async with Notifier([webhook.url], feed_down_after_s=30) as n:
         await n.send(m.ORDER_STATUS, fill("e1", stop_loss_price=58_200.0, take_profit_price=63_600.0))
         await n.send(m.ORDER_STATUS, fill("e1:sl", purpose="stop_loss", side="sell", price=58_200.0, ts=T0 + SEC))
         await n.send(m.ORDER_STATUS, fill("e2", ts=T0 + 2 * SEC))
         await n.send(m.ORDER_STATUS, fill("e2:tp", purpose="take_profit", side="sell", price=63_600.0, ts=T0 + 3 * SEC))
         await n.send(m.HEALTH, health("router", "daily_loss_limit", "loss of 5.0% reached", ts=T0 + 4 * SEC))
-        await n.send(m.HEALTH, health("worker:indicator", "failed", "worker indicator crashed 6 times in a row",
-                                      ts=T0 + 5 * SEC))
+        await n.send(
+            m.HEALTH, health("worker:indicator", "failed", "worker indicator crashed 6 times in a row", ts=T0 + 5 * SEC)
+        )
         await n.send(m.HEALTH, health("feed:public-1", "stale", "no message for 10 s: BTCUSDT", ts=T0 + 6 * SEC))
-        await n.send(m.HEALTH, health(m.WATCHDOG_COMPONENT, "alarm", "BTCUSDT without protection for 5.1 s",
-                                      symbols=["BTCUSDT"], ts=T0 + 7 * SEC))
-        await n.send(m.HEALTH, health("reconcile", "waiting", rc.encode_request("r1", "binanceusdm", [diff]),
-                                      ts=T0 + 8 * SEC))
+        await n.send(
+            m.HEALTH,
+            health(
+                m.WATCHDOG_COMPONENT,
+                "alarm",
+                "BTCUSDT without protection for 5.1 s",
+                symbols=["BTCUSDT"],
+                ts=T0 + 7 * SEC,
+            ),
+        )
+        await n.send(
+            m.HEALTH, health("reconcile", "waiting", rc.encode_request("r1", "binanceusdm", [diff]), ts=T0 + 8 * SEC)
+        )
         await n.send(m.CONTROL, kill(ts=T0 + 9 * SEC, arg="f12"))
-        await n.send(m.HEALTH, health("feed:public-2", "down", "cannot resolve fstream.binance.com; reconnecting "
-                                      "in 5.4 s", ts=T0 + 10 * SEC))
+        await n.send(
+            m.HEALTH,
+            health(
+                "feed:public-2", "down", "cannot resolve fstream.binance.com; reconnecting in 5.4 s", ts=T0 + 10 * SEC
+            ),
+        )
         await wait_until(lambda: len(webhook.received) >= 10, "the first ten notices")
         n.clock.set(T0 + 45 * SEC)  # the feed has been down 35 s: the worker's tick sends it
         await wait_until(lambda: len(webhook.received) >= 11, "the feed-down notice (on the tick)")
@@ -97,10 +120,20 @@ async def test_each_event_kind_arrives_at_the_webhook_as_apprise_json(webhook):
         await wait_until(lambda: n.notify_health()[-1].counters["sent"] == 12, "the sent count in Health")
 
     titles = webhook.titles()
-    expected = ["Entry filled: BTCUSDT buy", "Stop-loss hit: BTCUSDT", "Entry filled: BTCUSDT buy",
-                "Take-profit hit: BTCUSDT", "HALT: daily loss limit", "HALT: indicator worker given up",
-                "Feed public-1 stale", "ALARM: BTCUSDT at risk", "Reconciliation waiting for the desk",
-                "KILL switch pulled", "Feed public-2 down", "Daily summary 2024-08-08"]
+    expected = [
+        "Entry filled: BTCUSDT buy",
+        "Stop-loss hit: BTCUSDT",
+        "Entry filled: BTCUSDT buy",
+        "Take-profit hit: BTCUSDT",
+        "HALT: daily loss limit",
+        "HALT: indicator worker given up",
+        "Feed public-1 stale",
+        "ALARM: BTCUSDT at risk",
+        "Reconciliation waiting for the desk",
+        "KILL switch pulled",
+        "Feed public-2 down",
+        "Daily summary 2024-08-08",
+    ]
     assert titles == [f"tui-trader: {t}" for t in expected]
     by_title = {r["title"]: r for r in webhook.received}
     assert {r["type"] for r in webhook.received} >= {"info", "warning", "success", "failure"}
@@ -121,8 +154,10 @@ async def test_a_slow_webhook_never_holds_the_worker_up_and_drops_are_counted():
             # Every record is handled at once: 40 fills seen while the webhook takes 2 s per notice (a worker
             # that waited for the webhook would need 80 s).
             await wait_until(lambda: len(n.worker.rules.seen) == 40, "all fills handled", timeout=10)
-            await wait_until(lambda: n.notify_health() and n.notify_health()[-1].counters.get("dropped", 0) > 0,
-                             "the drop count in the notifier's Health")
+            await wait_until(
+                lambda: n.notify_health() and n.notify_health()[-1].counters.get("dropped", 0) > 0,
+                "the drop count in the notifier's Health",
+            )
             counts, _ = n.worker.sender.snapshot()
             assert counts.queued + counts.dropped == 40
             assert counts.dropped >= 40 - 3 - 1  # queue of 3, one in flight
@@ -138,8 +173,9 @@ async def test_a_dead_webhook_is_reported_once_without_its_secrets_then_recovers
         for i in range(5):
             await n.send(m.ORDER_STATUS, fill(f"o{i}", ts=T0 + i))
         await wait_until(lambda: n.worker.sender.snapshot()[0].failed == 5, "five failed sends")
-        await wait_until(lambda: n.notify_health() and n.notify_health()[-1].state == "failing",
-                         "the failing state in Health")
+        await wait_until(
+            lambda: n.notify_health() and n.notify_health()[-1].state == "failing", "the failing state in Health"
+        )
         failing = n.notify_health()[-1]
         assert failing.counters["failed"] == 5 and failing.counters["failures_started"] == 1
         assert "url 1 (json)" in failing.detail

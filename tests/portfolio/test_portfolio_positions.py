@@ -14,17 +14,39 @@ from tui_trader.portfolio.positions import Portfolio
 T0 = 1_723_161_000_000
 
 
-def status(order_id, side, filled, avg, fee=0.0, *, purpose="entry", status_="filled", symbol="BTCUSDT", sl_id=None, tp_id=None):
+def status(
+    order_id, side, filled, avg, fee=0.0, *, purpose="entry", status_="filled", symbol="BTCUSDT", sl_id=None, tp_id=None
+):
     return m.OrderStatus(
-        order_id=order_id, symbol=symbol, side=side, purpose=purpose, status=status_, filled_qty=filled,
-        avg_price=avg, fee=fee, stop_loss_order_id=sl_id, take_profit_order_id=tp_id, mode="paper", ts=T0,
+        order_id=order_id,
+        symbol=symbol,
+        side=side,
+        purpose=purpose,
+        status=status_,
+        filled_qty=filled,
+        avg_price=avg,
+        fee=fee,
+        stop_loss_order_id=sl_id,
+        take_profit_order_id=tp_id,
+        mode="paper",
+        ts=T0,
     )
 
 
 def command(order_id, side, qty, *, sl=None, tp=None, leverage=10, purpose="entry", reduce_only=False):
     return m.OrderCommand(
-        id=order_id, symbol="BTCUSDT", side=side, quantity=qty, ref_price=60_000.0, stop_loss=sl, take_profit=tp,
-        leverage=leverage, reduce_only=reduce_only, purpose=purpose, mode="paper", ts=T0,
+        id=order_id,
+        symbol="BTCUSDT",
+        side=side,
+        quantity=qty,
+        ref_price=60_000.0,
+        stop_loss=sl,
+        take_profit=tp,
+        leverage=leverage,
+        reduce_only=reduce_only,
+        purpose=purpose,
+        mode="paper",
+        ts=T0,
     )
 
 
@@ -39,7 +61,12 @@ def test_partial_fills_average_the_entry_and_a_repeat_counts_once():
     assert p.apply(status("e1", "buy", 0.004, 60_000.0, 0.12, status_="partially_filled")) == []  # late, older
     pos = p.positions["BTCUSDT"]
     assert (pos.side, pos.quantity, round(pos.entry_price, 6), pos.leverage) == ("long", 0.01, 60_060.0, 10)
-    assert (pos.stop_loss, pos.take_profit, pos.stop_loss_order_id, pos.take_profit_order_id) == (58_200.0, 63_600.0, "sl", "tp")
+    assert (pos.stop_loss, pos.take_profit, pos.stop_loss_order_id, pos.take_profit_order_id) == (
+        58_200.0,
+        63_600.0,
+        "sl",
+        "tp",
+    )
     assert p.fees == pytest.approx(0.30)
 
 
@@ -106,7 +133,9 @@ def test_protection_replaced_after_a_partial_close_shows_its_new_ids():
     p = Portfolio(10_000.0)
     p.apply(status("e1", "buy", 0.02, 60_000.0, sl_id="sl1", tp_id="tp1"))
     for old in ("sl1", "tp1"):
-        p.apply(status(old, "sell", 0.0, 0.0, purpose="stop_loss" if old == "sl1" else "take_profit", status_="canceled"))
+        p.apply(
+            status(old, "sell", 0.0, 0.0, purpose="stop_loss" if old == "sl1" else "take_profit", status_="canceled")
+        )
     p.apply(status("c1", "sell", 0.01, 60_500.0, purpose="close"))
     p.apply(status("sl2", "sell", 0.0, 0.0, purpose="stop_loss", status_="accepted"))
     p.apply(status("tp2", "sell", 0.0, 0.0, purpose="take_profit", status_="accepted"))
@@ -139,8 +168,17 @@ def _order_statuses(oid, side, steps, prices, purpose, fee_rate=0.0005):
         qty += n * 0.001
         notional += n * 0.001 * px
         last = i == len(steps) - 1
-        out.append(status(oid, side, round(qty, 12), notional / qty, notional * fee_rate, purpose=purpose,
-                          status_="filled" if last else "partially_filled"))
+        out.append(
+            status(
+                oid,
+                side,
+                round(qty, 12),
+                notional / qty,
+                notional * fee_rate,
+                purpose=purpose,
+                status_="filled" if last else "partially_filled",
+            )
+        )
     return out, qty, notional
 
 

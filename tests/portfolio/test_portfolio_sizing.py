@@ -16,8 +16,16 @@ ETH = PAPER_RULES["ETHUSDT"]
 
 def sized(**over):
     args = dict(
-        side="buy", entry_price=60_000.0, equity=10_000.0, free_equity=10_000.0, rules=BTC, risk_per_trade=0.02,
-        stop_loss_pct=0.03, take_profit_pct=0.06, max_position_size=1000.0, leverage=10,
+        side="buy",
+        entry_price=60_000.0,
+        equity=10_000.0,
+        free_equity=10_000.0,
+        rules=BTC,
+        risk_per_trade=0.02,
+        stop_loss_pct=0.03,
+        take_profit_pct=0.06,
+        max_position_size=1000.0,
+        leverage=10,
     )
     args.update(over)
     return size_entry(**args)
@@ -77,7 +85,9 @@ def rules_strategy():
     return st.one_of(
         st.sampled_from(list(PAPER_RULES.values())),
         st.builds(
-            lambda tick, step, k, mn: InstrumentRules(symbol="XUSDT", tick=tick, step=step, min_qty=step * k, min_notional=mn),
+            lambda tick, step, k, mn: InstrumentRules(
+                symbol="XUSDT", tick=tick, step=step, min_qty=step * k, min_notional=mn
+            ),
             st.sampled_from([0.0001, 0.001, 0.01, 0.1, 0.5, 1.0]),
             st.sampled_from([0.001, 0.01, 0.1, 1.0]),
             st.integers(1, 10),
@@ -99,14 +109,34 @@ def rules_strategy():
     max_pos=st.floats(10.0, 1e6),
     rules=rules_strategy(),
 )
-@example(side="buy", equity=10_000.0, free_share=1.0, price=60_000.0, risk=0.02, sl=0.03, tp=0.06, leverage=10,
-         max_pos=1000.0, rules=BTC)
-def test_any_order_respects_every_cap_the_step_and_the_minimum(side, equity, free_share, price, risk, sl, tp, leverage, max_pos, rules):
+@example(
+    side="buy",
+    equity=10_000.0,
+    free_share=1.0,
+    price=60_000.0,
+    risk=0.02,
+    sl=0.03,
+    tp=0.06,
+    leverage=10,
+    max_pos=1000.0,
+    rules=BTC,
+)
+def test_any_order_respects_every_cap_the_step_and_the_minimum(
+    side, equity, free_share, price, risk, sl, tp, leverage, max_pos, rules
+):
     assume(rules.tick * 10 <= price)  # real instruments quote many ticks per unit of price
     free = equity * free_share
     plan = size_entry(
-        side=side, entry_price=price, equity=equity, free_equity=free, rules=rules, risk_per_trade=risk,
-        stop_loss_pct=sl, take_profit_pct=tp, max_position_size=max_pos, leverage=leverage,
+        side=side,
+        entry_price=price,
+        equity=equity,
+        free_equity=free,
+        rules=rules,
+        risk_per_trade=risk,
+        stop_loss_pct=sl,
+        take_profit_pct=tp,
+        max_position_size=max_pos,
+        leverage=leverage,
     )
     risk_notional = equity * risk / sl
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from net.mock_binance import MockBinance
 
 

@@ -21,14 +21,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (for net.*)
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/reconcile (for reckit)
 
-from textual.app import App, ComposeResult  # noqa: E402
-from textual.widgets import Footer, Static  # noqa: E402
+from reckit import Desk, first_session, live_settings, outside_changes, set_keys
+from textual.app import App, ComposeResult
+from textual.widgets import Footer, Static
 
-from reckit import Desk, first_session, live_settings, outside_changes, set_keys  # noqa: E402
-from tui_trader import messages as m  # noqa: E402
-from tui_trader import reconcile as rc  # noqa: E402
-from tui_trader import ui  # noqa: E402
-from tui_trader.ui.screens.reconcile import ReconcileScreen  # noqa: E402
+from tui_trader import messages as m
+from tui_trader import reconcile as rc
+from tui_trader import ui
+from tui_trader.ui.screens.reconcile import ReconcileScreen
 
 
 class DemoDesk(App):
@@ -60,7 +60,7 @@ class DemoDesk(App):
         desk = self.desk
         assert desk is not None
         states = [h for h in desk.health if h.component == "reconcile"]
-        for h in states[self.seen:]:
+        for h in states[self.seen :]:
             if h.state != "waiting":
                 self.lines.append(f"reconcile {h.state}: {h.detail}")
                 continue
@@ -68,16 +68,22 @@ class DemoDesk(App):
             if request.round not in self.asked:  # re-announced every few seconds: ask once per round
                 self.asked.add(request.round)
                 self.lines.append(f"reconcile waiting: {len(request.differences)} differences, asking the desk")
-                self.push_screen(ReconcileScreen(request.differences, request.exchange),
-                                 lambda choices, r=request.round: self.run_worker(self.answer(r, choices)))
+                self.push_screen(
+                    ReconcileScreen(request.differences, request.exchange),
+                    lambda choices, r=request.round: self.run_worker(self.answer(r, choices)),
+                )
         self.seen = len(states)
         statuses = [f"  {s.symbol} {s.purpose} {s.status} {s.filled_qty:g}" for s in desk.statuses]
         self.query_one("#log", Static).update("\n".join(self.lines + ["", "order statuses:"] + statuses))
 
     async def answer(self, round_id: str, choices: dict[str, str] | None) -> None:
         assert self.desk is not None
-        c = m.Control(command="reconcile", arg=rc.encode_answer(round_id, choices or {}), origin="desk",
-                      ts=self.desk.ctx.clock.now_ms())
+        c = m.Control(
+            command="reconcile",
+            arg=rc.encode_answer(round_id, choices or {}),
+            origin="desk",
+            ts=self.desk.ctx.clock.now_ms(),
+        )
         await self.desk.bus.publish(m.CONTROL, "desk", m.encode(c))
 
 
@@ -89,9 +95,11 @@ def main() -> None:
     args = parser.parse_args()
     set_keys(os.environ)
     if args.seed:
+
         async def seed() -> None:
             await first_session(args.url, args.journal)
             await outside_changes(args.url)
+
         asyncio.run(seed())
     DemoDesk(args.url, args.journal).run()
 

@@ -56,10 +56,26 @@ async def until(predicate, what: str, timeout: float = WAIT_S) -> None:
         await asyncio.sleep(0.01)
 
 
-def entry(symbol: str = "BTCUSDT", qty: float = 0.01, stop: float | None = BTC_STOP, target: float | None = BTC_TARGET,
-          price: float = 60_000.0) -> m.OrderCommand:
-    return m.OrderCommand(id=m.new_id(), symbol=symbol, side="buy", quantity=qty, ref_price=price, stop_loss=stop,
-                          take_profit=target, leverage=10, purpose="entry", mode="live", ts=Clock().now_ms())
+def entry(
+    symbol: str = "BTCUSDT",
+    qty: float = 0.01,
+    stop: float | None = BTC_STOP,
+    target: float | None = BTC_TARGET,
+    price: float = 60_000.0,
+) -> m.OrderCommand:
+    return m.OrderCommand(
+        id=m.new_id(),
+        symbol=symbol,
+        side="buy",
+        quantity=qty,
+        ref_price=price,
+        stop_loss=stop,
+        take_profit=target,
+        leverage=10,
+        purpose="entry",
+        mode="live",
+        ts=Clock().now_ms(),
+    )
 
 
 class Desk:
@@ -81,10 +97,13 @@ class Desk:
         self.accounts: list[m.Account] = []
         self._tasks: list[asyncio.Task] = []
 
-    async def __aenter__(self) -> "Desk":
+    async def __aenter__(self) -> Desk:
         await self.bus.create_topics(m.TOPICS)
-        for topic, sink, cls in ((m.ORDER_STATUS, self.statuses, m.OrderStatus), (m.HEALTH, self.health, m.Health),
-                                 (m.ACCOUNT, self.accounts, m.Account)):
+        for topic, sink, cls in (
+            (m.ORDER_STATUS, self.statuses, m.OrderStatus),
+            (m.HEALTH, self.health, m.Health),
+            (m.ACCOUNT, self.accounts, m.Account),
+        ):
             sub = await self.bus.subscribe(topic, Start.BEGINNING, tracked=False)
             self._tasks.append(asyncio.create_task(self._tap(sub, sink, cls)))
         if self.router is not None:  # started first, as the runtime does
@@ -129,14 +148,17 @@ class Desk:
     async def send(self, cmd: m.OrderCommand) -> None:
         """The command, after a trade at its reference price (a live entry needs a fresh price in the band)."""
         now = self.ctx.clock.now_ms()
-        trade = m.MarketData(symbol=cmd.symbol, kind="trade", price=cmd.ref_price, volume=0.1, event_time=now,
-                             recv_time=now, ts=now)
+        trade = m.MarketData(
+            symbol=cmd.symbol, kind="trade", price=cmd.ref_price, volume=0.1, event_time=now, recv_time=now, ts=now
+        )
         await self.bus.publish(m.MARKET_DATA, cmd.symbol, m.encode(trade))
         await until(lambda: cmd.symbol in self.worker._last_trade, "the executor to see the price")
         await self.bus.publish(m.ORDERS, cmd.symbol, m.encode(cmd))
 
     async def answer(self, round_id: str, choices: dict[str, str]) -> None:
-        c = m.Control(command="reconcile", arg=rc.encode_answer(round_id, choices), origin="desk", ts=self.ctx.clock.now_ms())
+        c = m.Control(
+            command="reconcile", arg=rc.encode_answer(round_id, choices), origin="desk", ts=self.ctx.clock.now_ms()
+        )
         await self.bus.publish(m.CONTROL, "desk", m.encode(c))
 
     async def control(self, command: str) -> None:
@@ -152,7 +174,10 @@ async def first_session(url: str, journal: Path | str) -> m.OrderCommand:
         await desk.send(cmd)
         await until(lambda: len(desk.of(cmd.id)) == 1 and len(desk.statuses) >= 3, "the entry and its protection")
         assert [(s.purpose, s.status) for s in desk.statuses] == [
-            ("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
+            ("entry", "filled"),
+            ("stop_loss", "accepted"),
+            ("take_profit", "accepted"),
+        ]
         return cmd
 
 
@@ -165,8 +190,14 @@ async def outside_changes(url: str) -> None:
         await ex.load_markets()
         await ex.cancel_all_orders("BTC/USDT:USDT", {"trigger": True})
         await ex.create_order("ETH/USDT:USDT", "market", "buy", 0.5, None, {"clientOrderId": "by-hand-eth"})
-        await ex.create_order("SOL/USDT:USDT", "market", "sell", 2, None,
-                              {"stopLossPrice": 140.0, "reduceOnly": True, "clientOrderId": SOL_STOP_ID})
+        await ex.create_order(
+            "SOL/USDT:USDT",
+            "market",
+            "sell",
+            2,
+            None,
+            {"stopLossPrice": 140.0, "reduceOnly": True, "clientOrderId": SOL_STOP_ID},
+        )
     finally:
         await ex.close()
 

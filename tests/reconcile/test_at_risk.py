@@ -9,13 +9,14 @@ rested at the venue.
 
 from __future__ import annotations
 
-
 from reckit import BTC_STOP, BTC_TARGET, Desk, first_session, live_settings, outside_changes, set_keys, until
 
 
 def rows(account):
-    return {p.symbol: (p.side, p.quantity, p.stop_loss, p.stop_loss_resting, p.take_profit, p.take_profit_resting)
-            for p in account.positions}
+    return {
+        p.symbol: (p.side, p.quantity, p.stop_loss, p.stop_loss_resting, p.take_profit, p.take_profit_resting)
+        for p in account.positions
+    }
 
 
 async def test_positions_and_their_protection_show_before_the_answer_and_after_adopting(mock, tmp_path, monkeypatch):
@@ -32,11 +33,18 @@ async def test_positions_and_their_protection_show_before_the_answer_and_after_a
             "ETHUSDT": ("buy", 0.5, None, False, None, False),
         }
         question = desk.question()
-        await desk.answer(question.round, {d.id: "adopt" if "adopt" in d.actions else "flatten" for d in question.differences})
+        await desk.answer(
+            question.round, {d.id: "adopt" if "adopt" in d.actions else "flatten" for d in question.differences}
+        )
         await until(desk.reconcile_done, "the answer to be carried out")
         # After adopting and re-protecting: every row shows the prices that rest at the venue.
-        await until(lambda: desk.accounts[-1].ts > first.ts and all(
-            p.stop_loss_resting and p.take_profit_resting for p in desk.accounts[-1].positions), "the protected rows")
+        await until(
+            lambda: (
+                desk.accounts[-1].ts > first.ts
+                and all(p.stop_loss_resting and p.take_profit_resting for p in desk.accounts[-1].positions)
+            ),
+            "the protected rows",
+        )
         after = rows(desk.accounts[-1])
         assert after["BTCUSDT"] == ("buy", 0.01, BTC_STOP, True, BTC_TARGET, True)
         assert after["ETHUSDT"] == ("buy", 0.5, 2_425.0, True, 2_650.0, True)

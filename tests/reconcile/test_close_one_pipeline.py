@@ -22,12 +22,18 @@ def rows(desk: Desk, symbol: str, since: int = 0) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("mode", ["paper", "live"])
-async def test_close_one_takes_off_that_position_with_its_protection_and_leaves_the_other(mock, tmp_path, monkeypatch, mode):
+async def test_close_one_takes_off_that_position_with_its_protection_and_leaves_the_other(
+    mock, tmp_path, monkeypatch, mode
+):
     set_keys(monkeypatch)
     settings = live_settings(mock.base_url, tmp_path / "journal.sqlite3", account_poll_s=0.2)
-    settings = msgspec.structs.replace(settings, trading=msgspec.structs.replace(settings.trading, paper_trading=mode == "paper"))
+    settings = msgspec.structs.replace(
+        settings, trading=msgspec.structs.replace(settings.trading, paper_trading=mode == "paper")
+    )
     async with Desk(settings, router=True) as desk:
-        await until(lambda: any(h.component == m.MODE_COMPONENT and h.state == mode for h in desk.health), f"{mode} mode")
+        await until(
+            lambda: any(h.component == m.MODE_COMPONENT and h.state == mode for h in desk.health), f"{mode} mode"
+        )
         core = desk.router.core
         await signal(desk, "BTCUSDT", 60_000.0)
         await until(lambda: "BTCUSDT" in core.portfolio.positions, "the BTC position")
@@ -38,7 +44,11 @@ async def test_close_one_takes_off_that_position_with_its_protection_and_leaves_
         mark = len(desk.statuses)
         await close(desk, "BTCUSDT")
         await until(lambda: ("close", "filled") in rows(desk, "BTCUSDT", mark), "the close's fill")
-        assert sorted(rows(desk, "BTCUSDT", mark)) == [("close", "filled"), ("stop_loss", "canceled"), ("take_profit", "canceled")]
+        assert sorted(rows(desk, "BTCUSDT", mark)) == [
+            ("close", "filled"),
+            ("stop_loss", "canceled"),
+            ("take_profit", "canceled"),
+        ]
         await until(lambda: "BTCUSDT" not in core.portfolio.positions, "the router to book it closed")
         assert "ETHUSDT" in core.portfolio.positions and rows(desk, "ETHUSDT", mark) == []
         if mode == "live":

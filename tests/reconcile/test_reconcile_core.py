@@ -13,17 +13,29 @@ T0 = 1_723_161_600_000
 
 
 def jpos(symbol="BTCUSDT", side="long", qty=0.01, entry=60_000.0, sl="sl-1", tp="tp-1", **kw) -> rc.JournalPosition:
-    return rc.JournalPosition(symbol=symbol, side=side, quantity=qty, entry_price=entry, leverage=10,
-                              stop_loss=kw.get("stop_loss", 58_200.0), take_profit=kw.get("take_profit", 63_600.0),
-                              stop_loss_order_id=sl, take_profit_order_id=tp)
+    return rc.JournalPosition(
+        symbol=symbol,
+        side=side,
+        quantity=qty,
+        entry_price=entry,
+        leverage=10,
+        stop_loss=kw.get("stop_loss", 58_200.0),
+        take_profit=kw.get("take_profit", 63_600.0),
+        stop_loss_order_id=sl,
+        take_profit_order_id=tp,
+    )
 
 
 def xpos(symbol="BTCUSDT", side="long", qty=0.01, entry=60_000.0, mark=60_000.0) -> rc.ExchangePosition:
     return rc.ExchangePosition(symbol=symbol, side=side, quantity=qty, entry_price=entry, mark_price=mark)
 
 
-def order(symbol="BTCUSDT", oid="3001", cid="sl-1", role="stop_loss", side="sell", qty=0.01, trigger=58_200.0) -> rc.ExchangeOrder:
-    return rc.ExchangeOrder(symbol=symbol, order_id=oid, client_id=cid, role=role, side=side, quantity=qty, trigger_price=trigger)
+def order(
+    symbol="BTCUSDT", oid="3001", cid="sl-1", role="stop_loss", side="sell", qty=0.01, trigger=58_200.0
+) -> rc.ExchangeOrder:
+    return rc.ExchangeOrder(
+        symbol=symbol, order_id=oid, client_id=cid, role=role, side=side, quantity=qty, trigger_price=trigger
+    )
 
 
 def kinds(diffs) -> list[tuple[str, str, str]]:
@@ -78,12 +90,31 @@ def test_sizes_within_half_a_step_are_the_same_and_a_flipped_side_is_a_mismatch(
     assert diff.kind == "size_mismatch" and diff.exchange.side == "short"
 
 
-@pytest.mark.parametrize("untracked, tracked, expected", [
-    ("adopt", "protect", {"untracked_position": "adopt", "orphan_order": "flatten", "unprotected": "adopt",
-                          "missing_position": "adopt"}),
-    ("leave", "leave", {"untracked_position": "leave", "orphan_order": "leave", "unprotected": "leave",
-                        "missing_position": "adopt"}),
-])
+@pytest.mark.parametrize(
+    "untracked, tracked, expected",
+    [
+        (
+            "adopt",
+            "protect",
+            {
+                "untracked_position": "adopt",
+                "orphan_order": "flatten",
+                "unprotected": "adopt",
+                "missing_position": "adopt",
+            },
+        ),
+        (
+            "leave",
+            "leave",
+            {
+                "untracked_position": "leave",
+                "orphan_order": "leave",
+                "unprotected": "leave",
+                "missing_position": "adopt",
+            },
+        ),
+    ],
+)
 def test_the_headless_policy_sets_the_defaults(untracked, tracked, expected):
     journal = {"BTCUSDT": jpos(sl=None, tp=None), "ETHUSDT": jpos("ETHUSDT", sl=None, tp=None)}
     positions = [xpos(), xpos("SOLUSDT")]
@@ -101,27 +132,84 @@ def test_where_protection_rides_on_the_entry_adopting_is_not_offered_and_protect
 
 
 def test_the_journal_view_folds_live_commands_and_fills_only():
-    cmd = m.OrderCommand(id="c-1", symbol="BTCUSDT", side="buy", quantity=0.01, ref_price=60_000.0, stop_loss=58_200.0,
-                         take_profit=63_600.0, leverage=10, purpose="entry", mode="live", ts=T0)
-    paper = m.OrderCommand(id="p-1", symbol="ETHUSDT", side="buy", quantity=1.0, ref_price=2_500.0, leverage=10,
-                           purpose="entry", mode="paper", ts=T0)
+    cmd = m.OrderCommand(
+        id="c-1",
+        symbol="BTCUSDT",
+        side="buy",
+        quantity=0.01,
+        ref_price=60_000.0,
+        stop_loss=58_200.0,
+        take_profit=63_600.0,
+        leverage=10,
+        purpose="entry",
+        mode="live",
+        ts=T0,
+    )
+    paper = m.OrderCommand(
+        id="p-1",
+        symbol="ETHUSDT",
+        side="buy",
+        quantity=1.0,
+        ref_price=2_500.0,
+        leverage=10,
+        purpose="entry",
+        mode="paper",
+        ts=T0,
+    )
     statuses = [
-        m.OrderStatus(order_id="c-1", symbol="BTCUSDT", side="buy", purpose="entry", status="filled", filled_qty=0.01,
-                      avg_price=60_010.0, stop_loss_order_id="sl-1", take_profit_order_id="tp-1", mode="live", ts=T0),
-        m.OrderStatus(order_id="tp-1", symbol="BTCUSDT", side="sell", purpose="take_profit", status="canceled", mode="live", ts=T0),
-        m.OrderStatus(order_id="p-1", symbol="ETHUSDT", side="buy", purpose="entry", status="filled", filled_qty=1.0,
-                      avg_price=2_500.0, mode="paper", ts=T0),
+        m.OrderStatus(
+            order_id="c-1",
+            symbol="BTCUSDT",
+            side="buy",
+            purpose="entry",
+            status="filled",
+            filled_qty=0.01,
+            avg_price=60_010.0,
+            stop_loss_order_id="sl-1",
+            take_profit_order_id="tp-1",
+            mode="live",
+            ts=T0,
+        ),
+        m.OrderStatus(
+            order_id="tp-1", symbol="BTCUSDT", side="sell", purpose="take_profit", status="canceled", mode="live", ts=T0
+        ),
+        m.OrderStatus(
+            order_id="p-1",
+            symbol="ETHUSDT",
+            side="buy",
+            purpose="entry",
+            status="filled",
+            filled_qty=1.0,
+            avg_price=2_500.0,
+            mode="paper",
+            ts=T0,
+        ),
     ]
     view = rc.journal_positions([cmd, paper], statuses)
-    assert view == {"BTCUSDT": rc.JournalPosition(symbol="BTCUSDT", side="long", quantity=0.01, entry_price=60_010.0,
-                                                  leverage=10, stop_loss=58_200.0, take_profit=63_600.0,
-                                                  stop_loss_order_id="sl-1", take_profit_order_id=None)}
+    assert view == {
+        "BTCUSDT": rc.JournalPosition(
+            symbol="BTCUSDT",
+            side="long",
+            quantity=0.01,
+            entry_price=60_010.0,
+            leverage=10,
+            stop_loss=58_200.0,
+            take_profit=63_600.0,
+            stop_loss_order_id="sl-1",
+            take_profit_order_id=None,
+        )
+    }
 
 
 def test_protection_keeps_the_journal_prices_while_they_still_protect():
-    assert rc.protection_prices("long", 60_000.0, 0.03, 0.06, keep_stop=58_200.0, keep_target=63_600.0) == (58_200.0, 63_600.0)
+    assert rc.protection_prices("long", 60_000.0, 0.03, 0.06, keep_stop=58_200.0, keep_target=63_600.0) == (
+        58_200.0,
+        63_600.0,
+    )
     # The mark went below the kept stop: a fresh stop at the configured distance below the mark.
-    stop, target = rc.protection_prices("long", 58_000.0, 0.03, 0.06, keep_stop=58_200.0, keep_target=63_600.0, tick=0.1)
+    stop, target = rc.protection_prices(
+        "long", 58_000.0, 0.03, 0.06, keep_stop=58_200.0, keep_target=63_600.0, tick=0.1
+    )
     assert (stop, target) == (56_260.0, 63_600.0)
     assert rc.protection_prices("short", 2_500.0, 0.03, 0.06, tick=0.01) == (2_575.0, 2_350.0)
 
@@ -135,8 +223,14 @@ def test_adopted_and_booked_records_fold_into_the_portfolio_as_the_exchange_has_
     pos = book.positions["SOLUSDT"]
     assert (pos.side, pos.quantity, pos.entry_price, pos.leverage) == ("short", 3.0, 150.0, 10)
     assert (pos.stop_loss, pos.stop_loss_order_id, pos.take_profit_order_id) == (153.47, "a-sl", "a-tp")
-    j = rc.JournalPosition(symbol="SOLUSDT", side="short", quantity=3.0, entry_price=150.0,
-                           stop_loss_order_id="a-sl", take_profit_order_id="a-tp")
+    j = rc.JournalPosition(
+        symbol="SOLUSDT",
+        side="short",
+        quantity=3.0,
+        entry_price=150.0,
+        stop_loss_order_id="a-sl",
+        take_profit_order_id="a-tp",
+    )
     for st in rc.protective_gone(j, T0) + [rc.booked_close("b-1", j, 150.0, "gone", T0)]:
         book.apply(st)
     assert book.positions == {} and book.realized_pnl == 0.0
@@ -144,13 +238,20 @@ def test_adopted_and_booked_records_fold_into_the_portfolio_as_the_exchange_has_
 
 def test_the_desk_answer_is_checked_against_what_each_row_allows():
     diffs = rc.find_differences({"ETHUSDT": jpos("ETHUSDT")}, [xpos("SOLUSDT")], [order("ADAUSDT", "9", None, "other")])
-    choices, problems = rc.choices_from_answer(diffs, {"orphan_order:ADAUSDT:9": "adopt",
-                                                       "untracked_position:SOLUSDT": "adopt"})
-    assert choices == {"orphan_order:ADAUSDT:9": "leave", "missing_position:ETHUSDT": "leave",
-                       "untracked_position:SOLUSDT": "adopt"}
+    choices, problems = rc.choices_from_answer(
+        diffs, {"orphan_order:ADAUSDT:9": "adopt", "untracked_position:SOLUSDT": "adopt"}
+    )
+    assert choices == {
+        "orphan_order:ADAUSDT:9": "leave",
+        "missing_position:ETHUSDT": "leave",
+        "untracked_position:SOLUSDT": "adopt",
+    }
     assert len(problems) == 2 and "not one of flatten, leave" in problems[0]
-    assert rc.kill_choices(diffs) == {"orphan_order:ADAUSDT:9": "flatten", "missing_position:ETHUSDT": "adopt",
-                                      "untracked_position:SOLUSDT": "flatten"}
+    assert rc.kill_choices(diffs) == {
+        "orphan_order:ADAUSDT:9": "flatten",
+        "missing_position:ETHUSDT": "adopt",
+        "untracked_position:SOLUSDT": "flatten",
+    }
 
 
 def test_request_and_answer_round_trip_as_json():

@@ -5,9 +5,19 @@ trades on the exchange before the reconciliation is done."""
 from __future__ import annotations
 
 import pytest
+from reckit import (
+    SECRETS,
+    SOL_STOP_ID,
+    Desk,
+    entry,
+    first_session,
+    journal_book,
+    live_settings,
+    outside_changes,
+    set_keys,
+    until,
+)
 
-from reckit import (SECRETS, SOL_STOP_ID, Desk, entry, first_session, journal_book, live_settings,
-                    outside_changes, set_keys, until)
 from tui_trader.brokers.ccxt_broker import CcxtBroker
 from tui_trader.journal import Journal
 from tui_trader.workers.reconciler import Reconciler
@@ -49,7 +59,12 @@ async def test_the_survey_finds_what_differs(mock, after_a_stop):
     assert btc.journal.stop_loss_order_id is not None and btc.missing == ["stop_loss", "take_profit"]
     assert (btc.exchange.side, btc.exchange.quantity, btc.exchange.entry_price) == ("long", 0.01, 60_000.0)
     assert (eth.exchange.side, eth.exchange.quantity) == ("long", 0.5)
-    assert (sol.order.client_id, sol.order.role, sol.order.side, sol.order.trigger_price) == (SOL_STOP_ID, "stop_loss", "sell", 140.0)
+    assert (sol.order.client_id, sol.order.role, sol.order.side, sol.order.trigger_price) == (
+        SOL_STOP_ID,
+        "stop_loss",
+        "sell",
+        140.0,
+    )
     # Reading both views sent nothing that trades.
     assert {r.method for r in mock.requests} == {"GET"}
 
@@ -67,39 +82,61 @@ async def test_headless_flattens_the_untracked_reprotects_the_tracked_and_trades
 
         # ETHUSDT, unknown to the journal: closed reduce-only for its whole size.
         [eth_close] = [r for r in since(mock, 0, "POST", "/fapi/v1/order") if r.params["symbol"] == "ETHUSDT"]
-        assert (eth_close.params["side"], eth_close.params["type"], eth_close.params["quantity"],
-                eth_close.params["reduceOnly"]) == ("SELL", "MARKET", "0.5", "true")
+        assert (
+            eth_close.params["side"],
+            eth_close.params["type"],
+            eth_close.params["quantity"],
+            eth_close.params["reduceOnly"],
+        ) == ("SELL", "MARKET", "0.5", "true")
         assert "ETHUSDT" not in mock.positions
         # BTCUSDT, journaled but unprotected: two fresh reduce-only algo orders at the journal's prices.
         btc_algos = [r for r in since(mock, 0, "POST", "/fapi/v1/algoOrder") if r.params["symbol"] == "BTCUSDT"]
-        assert [(r.params["type"], r.params["side"], r.params["quantity"], r.params["triggerPrice"], r.params["reduceOnly"])
-                for r in btc_algos] == [("STOP_MARKET", "SELL", "0.01", "58200", "true"),
-                                        ("TAKE_PROFIT_MARKET", "SELL", "0.01", "63600", "true")]
+        assert [
+            (r.params["type"], r.params["side"], r.params["quantity"], r.params["triggerPrice"], r.params["reduceOnly"])
+            for r in btc_algos
+        ] == [("STOP_MARKET", "SELL", "0.01", "58200", "true"), ("TAKE_PROFIT_MARKET", "SELL", "0.01", "63600", "true")]
         assert mock.positions["BTCUSDT"]["amt"] == 0.01
         # SOLUSDT's stop without a position: canceled.
         sol_stop = next(a for a in mock.algos.values() if a["clientAlgoId"] == SOL_STOP_ID)
         assert sol_stop["algoStatus"] == "CANCELED"
 
         # Nothing trades before that is done: the late entry is the last order placed, after every step above.
-        first_sol = min(i for i, r in enumerate(mock.requests) if r.method == "POST" and r.params.get("symbol") == "SOLUSDT")
-        reconciling = [f"{r.method} {r.path} {r.params.get('symbol')}" for r in mock.requests[:first_sol] if r.method != "GET"]
+        first_sol = min(
+            i for i, r in enumerate(mock.requests) if r.method == "POST" and r.params.get("symbol") == "SOLUSDT"
+        )
+        reconciling = [
+            f"{r.method} {r.path} {r.params.get('symbol')}" for r in mock.requests[:first_sol] if r.method != "GET"
+        ]
         assert reconciling == [
-            "DELETE /fapi/v1/algoOpenOrders BTCUSDT", "POST /fapi/v1/algoOrder BTCUSDT", "POST /fapi/v1/algoOrder BTCUSDT",
-            "DELETE /fapi/v1/algoOpenOrders ETHUSDT", "POST /fapi/v1/order ETHUSDT", "DELETE /fapi/v1/algoOrder SOLUSDT"]
+            "DELETE /fapi/v1/algoOpenOrders BTCUSDT",
+            "POST /fapi/v1/algoOrder BTCUSDT",
+            "POST /fapi/v1/algoOrder BTCUSDT",
+            "DELETE /fapi/v1/algoOpenOrders ETHUSDT",
+            "POST /fapi/v1/order ETHUSDT",
+            "DELETE /fapi/v1/algoOrder SOLUSDT",
+        ]
         assert not [r for r in mock.requests[first_sol:] if r.params.get("symbol") != "SOLUSDT" and r.method != "GET"]
         assert desk.of(late.id)[0] == ("entry", "filled")
 
         # What the router sees: the old protective ids canceled, the new ones accepted (journaled first).
         fresh = [(s.purpose, s.status) for s in desk.statuses if s.symbol == "BTCUSDT"]
-        assert fresh == [("stop_loss", "canceled"), ("take_profit", "canceled"),
-                         ("stop_loss", "accepted"), ("take_profit", "accepted")]
+        assert fresh == [
+            ("stop_loss", "canceled"),
+            ("take_profit", "canceled"),
+            ("stop_loss", "accepted"),
+            ("take_profit", "accepted"),
+        ]
         detail = desk.done_detail()
         assert "ETHUSDT untracked position: flatten: closed sell 0.5 @ 2500 reduce-only" in detail
         assert "BTCUSDT unprotected: adopt: stop-loss 58200 and take-profit 63600 placed" in detail
         assert "SOLUSDT orphan order: flatten: order" in detail
 
         # The restarted desk watches the fresh protection: the target fills and is reported.
-        new_tp = [s.order_id for s in desk.statuses if s.symbol == "BTCUSDT" and (s.purpose, s.status) == ("take_profit", "accepted")][0]
+        new_tp = [
+            s.order_id
+            for s in desk.statuses
+            if s.symbol == "BTCUSDT" and (s.purpose, s.status) == ("take_profit", "accepted")
+        ][0]
         mock.set_price("BTCUSDT", 63_700.0)
         await until(lambda: desk.of(new_tp)[-1:] == [("take_profit", "filled")], "the fresh take-profit's fill")
     book = journal_book(journal_path)
@@ -128,30 +165,51 @@ async def test_the_desk_answers_over_the_bus_and_queued_entries_wait_for_it(mock
 
         # BTCUSDT flattened: its (untracked) orders canceled, closed reduce-only, booked closed in the journal.
         [btc_close] = [r for r in since(mock, 0, "POST", "/fapi/v1/order") if r.params["symbol"] == "BTCUSDT"]
-        assert (btc_close.params["side"], btc_close.params["quantity"], btc_close.params["reduceOnly"]) == ("SELL", "0.01", "true")
+        assert (btc_close.params["side"], btc_close.params["quantity"], btc_close.params["reduceOnly"]) == (
+            "SELL",
+            "0.01",
+            "true",
+        )
         assert "BTCUSDT" not in mock.positions
         assert [(s.purpose, s.status) for s in desk.statuses if s.symbol == "BTCUSDT"] == [
-            ("stop_loss", "canceled"), ("take_profit", "canceled"), ("flatten", "filled")]
+            ("stop_loss", "canceled"),
+            ("take_profit", "canceled"),
+            ("flatten", "filled"),
+        ]
         # ETHUSDT adopted: fresh protection at the configured distances from the mark (3 % and 6 % of 2,500).
         eth_algos = [r for r in since(mock, 0, "POST", "/fapi/v1/algoOrder") if r.params["symbol"] == "ETHUSDT"]
-        assert [(r.params["type"], r.params["quantity"], r.params["triggerPrice"], r.params["reduceOnly"]) for r in eth_algos] == [
-            ("STOP_MARKET", "0.5", "2425", "true"), ("TAKE_PROFIT_MARKET", "0.5", "2650", "true")]
+        assert [
+            (r.params["type"], r.params["quantity"], r.params["triggerPrice"], r.params["reduceOnly"])
+            for r in eth_algos
+        ] == [("STOP_MARKET", "0.5", "2425", "true"), ("TAKE_PROFIT_MARKET", "0.5", "2650", "true")]
         eth = [(s.purpose, s.status, s.filled_qty, s.avg_price) for s in desk.statuses if s.symbol == "ETHUSDT"]
-        assert eth == [("entry", "filled", 0.5, 2_500.0), ("stop_loss", "accepted", 0.0, 0.0), ("take_profit", "accepted", 0.0, 0.0)]
+        assert eth == [
+            ("entry", "filled", 0.5, 2_500.0),
+            ("stop_loss", "accepted", 0.0, 0.0),
+            ("take_profit", "accepted", 0.0, 0.0),
+        ]
         # SOLUSDT's orphan stop left alone, as answered.
         assert next(a for a in mock.algos.values() if a["clientAlgoId"] == SOL_STOP_ID)["algoStatus"] == "NEW"
         # The queued entry went out only after the answer was carried out.
         entry_at = next(i for i, r in enumerate(mock.requests) if r.params.get("newClientOrderId") == late.id)
-        last_eth = max(i for i, r in enumerate(mock.requests) if r.params.get("symbol") == "ETHUSDT" and r.method == "POST")
+        last_eth = max(
+            i for i, r in enumerate(mock.requests) if r.params.get("symbol") == "ETHUSDT" and r.method == "POST"
+        )
         assert last_eth < entry_at
 
     book = journal_book(journal_path)
     assert set(book) == {"ETHUSDT", "SOLUSDT"}
     eth_pos = book["ETHUSDT"]
     assert (eth_pos.side, eth_pos.quantity, eth_pos.entry_price, eth_pos.stop_loss, eth_pos.take_profit) == (
-        "long", 0.5, 2_500.0, 2_425.0, 2_650.0)
-    assert {a["clientAlgoId"] for a in mock.algos.values() if a["symbol"] == "ETHUSDT" and a["algoStatus"] == "NEW"} == {
-        eth_pos.stop_loss_order_id, eth_pos.take_profit_order_id}
+        "long",
+        0.5,
+        2_500.0,
+        2_425.0,
+        2_650.0,
+    )
+    assert {
+        a["clientAlgoId"] for a in mock.algos.values() if a["symbol"] == "ETHUSDT" and a["algoStatus"] == "NEW"
+    } == {eth_pos.stop_loss_order_id, eth_pos.take_profit_order_id}
 
 
 async def test_a_kill_while_the_desk_is_asked_flattens_what_differs(mock, after_a_stop):
@@ -180,13 +238,17 @@ async def test_a_position_gone_while_the_desk_was_down_is_booked_from_its_protec
     async with Desk(live_settings(mock.base_url, journal_path)) as desk:
         await until(desk.reconcile_done, "the reconciliation")
         assert [(s.purpose, s.status, s.filled_qty, s.avg_price) for s in desk.statuses] == [
-            ("stop_loss", "filled", 0.01, 58_000.0), ("take_profit", "canceled", 0.0, 0.0)]
+            ("stop_loss", "filled", 0.01, 58_000.0),
+            ("take_profit", "canceled", 0.0, 0.0),
+        ]
         assert "its stop-loss filled 0.01 @ 58000 while the desk was down" in desk.done_detail()
         assert all(a["algoStatus"] != "NEW" for a in mock.algos.values())  # the target canceled on the exchange
     assert journal_book(journal_path) == {}
 
 
-async def test_a_position_closed_by_hand_is_booked_closed_and_a_larger_one_taken_at_the_exchange_size(mock, tmp_path, monkeypatch):
+async def test_a_position_closed_by_hand_is_booked_closed_and_a_larger_one_taken_at_the_exchange_size(
+    mock, tmp_path, monkeypatch
+):
     set_keys(monkeypatch)
     journal_path = tmp_path / "journal.sqlite3"
     await first_session(mock.base_url, journal_path)
@@ -211,9 +273,18 @@ async def test_a_position_closed_by_hand_is_booked_closed_and_a_larger_one_taken
         assert {s: (p.side, p.quantity) for s, p in book.items()} == {"ETHUSDT": ("long", 0.4)}
         assert book["ETHUSDT"].stop_loss_order_id and book["ETHUSDT"].take_profit_order_id
         detail = desk.done_detail()
-        assert "BTCUSDT missing position: adopt: booked closed (long 0.01; exit price unknown, booked at entry 60000)" in detail
-        assert "ETHUSDT size mismatch: adopt: adopted long 0.4 @ 2500; stop-loss 2400 and take-profit 2700 placed" in detail
-        algos = [(r.params["type"], r.params["quantity"], r.params["triggerPrice"]) for r in since(mock, 0, "POST", "/fapi/v1/algoOrder")]
+        assert (
+            "BTCUSDT missing position: adopt: booked closed (long 0.01; exit price unknown, booked at entry 60000)"
+            in detail
+        )
+        assert (
+            "ETHUSDT size mismatch: adopt: adopted long 0.4 @ 2500; stop-loss 2400 and take-profit 2700 placed"
+            in detail
+        )
+        algos = [
+            (r.params["type"], r.params["quantity"], r.params["triggerPrice"])
+            for r in since(mock, 0, "POST", "/fapi/v1/algoOrder")
+        ]
         assert algos == [("STOP_MARKET", "0.4", "2400"), ("TAKE_PROFIT_MARKET", "0.4", "2700")]
         assert since(mock, 0, "POST", "/fapi/v1/order") == []  # bookkeeping only: nothing traded
     book = journal_book(journal_path)
@@ -233,6 +304,10 @@ async def test_a_journal_in_sync_is_watched_and_nothing_is_asked(mock, tmp_path,
         assert {r.method for r in mock.requests} == {"GET"}
         # The restarted broker knows the journaled stop: its fill is reported by the poll.
         mock.set_price("BTCUSDT", 58_100.0)
-        await until(lambda: [(s.purpose, s.status) for s in desk.statuses] == [("stop_loss", "filled"), ("take_profit", "canceled")],
-                    "the journaled stop's fill")
+        await until(
+            lambda: (
+                [(s.purpose, s.status) for s in desk.statuses] == [("stop_loss", "filled"), ("take_profit", "canceled")]
+            ),
+            "the journaled stop's fill",
+        )
     assert journal_book(journal_path) == {}

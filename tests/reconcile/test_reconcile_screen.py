@@ -14,12 +14,31 @@ SIZE = (150, 40)
 
 
 def differences() -> list[rc.Difference]:
-    journal = {"BTCUSDT": rc.JournalPosition(symbol="BTCUSDT", side="long", quantity=0.01, entry_price=60_000.0,
-                                             stop_loss_order_id="sl-1", take_profit_order_id="tp-1")}
-    positions = [rc.ExchangePosition(symbol="BTCUSDT", side="long", quantity=0.01, entry_price=60_000.0, mark_price=60_100.0),
-                 rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2_500.0, mark_price=2_490.0)]
-    orders = [rc.ExchangeOrder(symbol="SOLUSDT", order_id="3003", client_id="by-hand", role="stop_loss", side="sell",
-                               quantity=2.0, trigger_price=140.0)]
+    journal = {
+        "BTCUSDT": rc.JournalPosition(
+            symbol="BTCUSDT",
+            side="long",
+            quantity=0.01,
+            entry_price=60_000.0,
+            stop_loss_order_id="sl-1",
+            take_profit_order_id="tp-1",
+        )
+    }
+    positions = [
+        rc.ExchangePosition(symbol="BTCUSDT", side="long", quantity=0.01, entry_price=60_000.0, mark_price=60_100.0),
+        rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2_500.0, mark_price=2_490.0),
+    ]
+    orders = [
+        rc.ExchangeOrder(
+            symbol="SOLUSDT",
+            order_id="3003",
+            client_id="by-hand",
+            role="stop_loss",
+            side="sell",
+            quantity=2.0,
+            trigger_price=140.0,
+        )
+    ]
     return rc.find_differences(journal, positions, orders)
 
 
@@ -71,8 +90,11 @@ async def test_keys_choose_per_row_and_confirm_returns_the_choices():
         assert "adopt 1, flatten 1, leave 1" in app.screen.title_text
         await pilot.press("y")
         await pilot.pause()
-    assert app.result == {"unprotected:BTCUSDT": "flatten", "untracked_position:ETHUSDT": "adopt",
-                          "orphan_order:SOLUSDT:3003": "leave"}
+    assert app.result == {
+        "unprotected:BTCUSDT": "flatten",
+        "untracked_position:ETHUSDT": "adopt",
+        "orphan_order:SOLUSDT:3003": "leave",
+    }
 
 
 async def test_defaults_key_restores_the_policy_choices():

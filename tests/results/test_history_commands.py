@@ -18,8 +18,18 @@ T = 1_700_000_000_000 - 1_700_000_000_000 % DAY
 
 
 def st(oid, side, purpose, qty, price, fee, ts, mode="paper", symbol="BTCUSDT"):
-    return m.OrderStatus(order_id=oid, symbol=symbol, side=side, purpose=purpose, status="filled", filled_qty=qty,
-                         avg_price=price, fee=fee, mode=mode, ts=ts)
+    return m.OrderStatus(
+        order_id=oid,
+        symbol=symbol,
+        side=side,
+        purpose=purpose,
+        status="filled",
+        filled_qty=qty,
+        avg_price=price,
+        fee=fee,
+        mode=mode,
+        ts=ts,
+    )
 
 
 @pytest.fixture
@@ -95,7 +105,9 @@ def test_journaled_funding_is_its_own_figure_in_trades_and_report(tmp_path, caps
     assert main(["trades", "--config", str(cfg), "--csv"]) == 0
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [(float(r["pnl"]), float(r["fees"]), float(r["funding"])) for r in rows] == [
-        (pytest.approx(10.0), 3.0, 3.0), (0.0, 2.0, -0.2)]
+        (pytest.approx(10.0), 3.0, 3.0),
+        (0.0, 2.0, -0.2),
+    ]
     assert [float(r["net"]) for r in rows] == [pytest.approx(4.0), pytest.approx(-1.8)]
     assert main(["report", "--config", str(cfg), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)

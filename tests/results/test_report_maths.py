@@ -19,9 +19,23 @@ DAY = 86_400_000
 
 
 def trip(net, entry_ts, exit_ts, symbol="BTCUSDT", reason="signal"):
-    return Trip(symbol=symbol, side="long", quantity=1.0, entry_ts=entry_ts, exit_ts=exit_ts, entry_price=1.0,
-                exit_price=1.0, pnl=net + 1.0, fees=1.0, funding=0.0, net=net, reason=reason, mode="paper",
-                entry_order_id="e", exit_order_id="x")
+    return Trip(
+        symbol=symbol,
+        side="long",
+        quantity=1.0,
+        entry_ts=entry_ts,
+        exit_ts=exit_ts,
+        entry_price=1.0,
+        exit_price=1.0,
+        pnl=net + 1.0,
+        fees=1.0,
+        funding=0.0,
+        net=net,
+        reason=reason,
+        mode="paper",
+        entry_order_id="e",
+        exit_order_id="x",
+    )
 
 
 def test_drawdown_amount_pct_and_duration_until_recovered():
@@ -46,8 +60,9 @@ def test_sharpe_and_sortino_from_daily_returns():
 
 def test_totals_profit_factor_exposure_and_breakdowns():
     trips = [trip(10.0, 0, 1000), trip(-5.0, 500, 2000, "ETHUSDT", "stop_loss"), trip(3.0, 5000, 6000)]
-    report = build_report(trips, np.array([0, 10_000]), np.array([1000.0, 1008.0]), starting_equity=1000.0,
-                          start_ts=0, end_ts=10_000)
+    report = build_report(
+        trips, np.array([0, 10_000]), np.array([1000.0, 1008.0]), starting_equity=1000.0, start_ts=0, end_ts=10_000
+    )
     assert (report.trades, report.wins, report.losses) == (3, 2, 1)
     assert report.net_pnl == 8.0 and report.return_pct == pytest.approx(0.8)
     assert report.profit_factor == pytest.approx(13.0 / 5.0)

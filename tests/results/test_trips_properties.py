@@ -12,16 +12,29 @@ from tui_trader.results.trips import round_trips
 
 fills = st.lists(
     st.tuples(st.sampled_from(["buy", "sell"]), st.integers(1, 5), st.integers(90, 110), st.integers(0, 3)),
-    min_size=1, max_size=40,
+    min_size=1,
+    max_size=40,
 )
 
 
 @settings(max_examples=200, deadline=None)
 @given(fills)
 def test_trips_sum_to_the_books_realised_pnl_and_fees(seq):
-    statuses = [m.OrderStatus(order_id=f"o{i}", symbol="BTCUSDT", side=side, purpose="entry", status="filled",  # type: ignore[arg-type]
-                              filled_qty=float(qty), avg_price=float(px), fee=fee / 10, mode="paper", ts=i)
-                for i, (side, qty, px, fee) in enumerate(seq)]
+    statuses = [
+        m.OrderStatus(
+            order_id=f"o{i}",
+            symbol="BTCUSDT",
+            side=side,
+            purpose="entry",
+            status="filled",  # type: ignore[arg-type]
+            filled_qty=float(qty),
+            avg_price=float(px),
+            fee=fee / 10,
+            mode="paper",
+            ts=i,
+        )
+        for i, (side, qty, px, fee) in enumerate(seq)
+    ]
     book = Portfolio(0.0)
     for s in statuses:
         book.apply(s)

@@ -18,7 +18,9 @@ def test_close_takes_off_that_position_only_and_the_others_stay():
     out = core.on_control(control("close", T0 + 1000, arg="ETHUSDT"), T0 + 1000)
     assert closes(out) == [("ETHUSDT", "buy", eth.quantity, True, "close")] and out.denials == []
     settle(core, out, T0 + 1000)
-    assert list(core.portfolio.positions) == ["BTCUSDT"] and core.portfolio.positions["BTCUSDT"].quantity == btc.quantity
+    assert (
+        list(core.portfolio.positions) == ["BTCUSDT"] and core.portfolio.positions["BTCUSDT"].quantity == btc.quantity
+    )
     assert core.state()[0] == "trading"
 
 

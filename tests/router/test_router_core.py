@@ -174,7 +174,9 @@ def test_no_entry_on_a_stale_price():
 
 def test_an_unknown_instrument_and_a_too_small_size_are_refused_with_the_reason():
     s = Settings(trading=TradingSettings(symbols=["BTCUSDT", "SOLUSDT"]))
-    core = RouterCore(msgspec.structs.replace(s, paper=msgspec.structs.replace(s.paper, starting_balance=100.0)), RulesBook())
+    core = RouterCore(
+        msgspec.structs.replace(s, paper=msgspec.structs.replace(s.paper, starting_balance=100.0)), RulesBook()
+    )
     for sym in ("BTCUSDT", "SOLUSDT"):
         core.on_market_data(trade(60_000.0, T0, sym), T0)
     assert rules_of(core.on_signal(signal("Buy", symbol="SOLUSDT"), T0)) == ["unknown_instrument"]
@@ -212,7 +214,9 @@ def test_flatten_closes_every_position_reduce_only_and_keeps_trading():
     eth = settle(core, core.on_signal(signal("Sell", 2_500.0, symbol="ETHUSDT"), T0), T0)[0]
     out = core.on_control(control("flatten"), T0 + 1000)
     assert sorted((c.symbol, c.side, c.quantity, c.reduce_only, c.purpose) for c in out.commands) == [
-        ("BTCUSDT", "sell", btc.quantity, True, "flatten"), ("ETHUSDT", "buy", eth.quantity, True, "flatten")]
+        ("BTCUSDT", "sell", btc.quantity, True, "flatten"),
+        ("ETHUSDT", "buy", eth.quantity, True, "flatten"),
+    ]
     assert out.persist is None and core.state()[0] == "trading"
     settle(core, out, T0 + 1000)
     assert core.portfolio.positions == {}
@@ -224,7 +228,8 @@ def test_kill_pauses_flattens_halts_and_only_rearm_then_resume_lifts_it():
     btc = open_long(core)
     out = core.on_control(control("kill", T0 + 1000), T0 + 1000)
     assert [(c.symbol, c.side, c.quantity, c.reduce_only, c.purpose) for c in out.commands] == [
-        ("BTCUSDT", "sell", btc.quantity, True, "kill")]
+        ("BTCUSDT", "sell", btc.quantity, True, "kill")
+    ]
     assert out.persist == DeskState(halted=True, halted_at=T0 + 1000, halted_by="test")
     settle(core, out, T0 + 1000)
     core.on_control(control("resume"), T0 + 2000)
@@ -243,7 +248,9 @@ def test_an_entry_in_flight_at_a_kill_is_closed_when_it_fills():
     out = core.on_control(control("kill"), T0 + 10)
     assert out.commands == []  # no position yet
     after = core.on_status(filled(sent, ts=T0 + 20), T0 + 20)
-    assert [(c.side, c.quantity, c.purpose, c.reduce_only) for c in after.commands] == [("sell", sent.quantity, "kill", True)]
+    assert [(c.side, c.quantity, c.purpose, c.reduce_only) for c in after.commands] == [
+        ("sell", sent.quantity, "kill", True)
+    ]
 
 
 def test_a_kill_cancels_a_pending_reversal():

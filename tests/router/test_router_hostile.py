@@ -33,8 +33,17 @@ def test_the_strength_filter_refuses_what_is_not_a_strength(strength):
     assert "strength" in out.denials[0].error and core.denials["invalid_signal"] == 1
 
 
-@pytest.mark.parametrize("field, value", [("price", math.nan), ("price", math.inf), ("price", 0.0),
-                                          ("rsi", math.nan), ("bb_lower", math.inf), ("ema_slow", -math.inf)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("price", math.nan),
+        ("price", math.inf),
+        ("price", 0.0),
+        ("rsi", math.nan),
+        ("bb_lower", math.inf),
+        ("ema_slow", -math.inf),
+    ],
+)
 def test_a_signal_with_a_non_finite_price_or_indicator_is_refused(field, value):
     core = make()
     sig = signal("StrongBuy", strength=0.9)
@@ -107,13 +116,31 @@ def test_a_fill_that_is_not_a_number_never_enters_the_book(field):
 def test_a_replay_of_an_eth_capture_with_only_btc_configured_trades_nothing(shared_data, tmp_path):
     """The issue's case end to end: `headless` on the ETH capture, symbols = ["BTCUSDT"], tick bars."""
     config = tmp_path / "btc-only.toml"
-    settings = s.replace_field(s.replace_field(s.Settings(), "indicators", "bar", "tick"), "trading", "symbols",
-                               ["BTCUSDT"])
+    settings = s.replace_field(
+        s.replace_field(s.Settings(), "indicators", "bar", "tick"), "trading", "symbols", ["BTCUSDT"]
+    )
     s.save(settings, config)
     tap = tmp_path / "tap"
-    run = subprocess.run([sys.executable, "-m", "tui_trader", "headless", "--config", str(config), "--replay",
-                          str(shared_data / "binance_usdm_ws" / "ethusdt_20240808.gz"), "--speed", "max",
-                          "--tap", str(tap), "--json"], capture_output=True, text=True, timeout=300)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tui_trader",
+            "headless",
+            "--config",
+            str(config),
+            "--replay",
+            str(shared_data / "binance_usdm_ws" / "ethusdt_20240808.gz"),
+            "--speed",
+            "max",
+            "--tap",
+            str(tap),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert "Traceback" not in run.stderr
     summary = json.loads(run.stdout)
     assert (tap / f"{m.ORDERS}.jsonl").read_text() == ""
@@ -128,9 +155,18 @@ def test_the_book_remembers_a_bounded_number_of_orders():
 
     core = make()
     for k in range(MAX_ORDERS + 500):
-        cmd = m.OrderCommand(id=f"o{k}", symbol="BTCUSDT", side="buy" if k % 2 == 0 else "sell", quantity=0.001,
-                             ref_price=60_000.0, leverage=10, purpose="entry" if k % 2 == 0 else "close",
-                             reduce_only=k % 2 == 1, mode="paper", ts=T0)
+        cmd = m.OrderCommand(
+            id=f"o{k}",
+            symbol="BTCUSDT",
+            side="buy" if k % 2 == 0 else "sell",
+            quantity=0.001,
+            ref_price=60_000.0,
+            leverage=10,
+            purpose="entry" if k % 2 == 0 else "close",
+            reduce_only=k % 2 == 1,
+            mode="paper",
+            ts=T0,
+        )
         core.portfolio.on_command(cmd)
         core.portfolio.apply(filled(cmd))
     assert len(core.portfolio._intents) == MAX_ORDERS and len(core.portfolio._cum) == MAX_ORDERS

@@ -34,8 +34,21 @@ def tick_settings(tmp_path: Path) -> Path:
 
 
 def start(config: Path, capture: Path, speed: str, tap: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "tui_trader", "headless", "--config", str(config), "--replay", str(capture),
-           "--speed", speed, "--tap", str(tap), "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tui_trader",
+        "headless",
+        "--config",
+        str(config),
+        "--replay",
+        str(capture),
+        "--speed",
+        speed,
+        "--tap",
+        str(tap),
+        "--json",
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -75,5 +88,8 @@ def test_replays_publish_the_same_orders_and_fills_at_any_speed(btc_capture, tmp
     assert router["entries"] == len(entries)
     assert router["closes"] == len(base) - len(entries)
     published = sum(n for rule, n in router["denials"].items() if rule not in ("below_min_strength", "same_direction"))
-    assert published == sum(1 for st in statuses["max-1"] if st["status"] == "rejected" and st["purpose"] == "entry"
-                            and st["error"].split(":")[0] in router["denials"])
+    assert published == sum(
+        1
+        for st in statuses["max-1"]
+        if st["status"] == "rejected" and st["purpose"] == "entry" and st["error"].split(":")[0] in router["denials"]
+    )

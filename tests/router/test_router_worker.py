@@ -4,17 +4,16 @@ a restart."""
 from __future__ import annotations
 
 import asyncio
-import json
 
 import msgspec
 import pytest
 from router_helpers import T0, control, filled, signal, trade
 
 from tui_trader import messages as m
-from tui_trader.journal import Journal
 from tui_trader.bus import EmbeddedBus
 from tui_trader.clock import FixedClock
 from tui_trader.instruments import RulesBook
+from tui_trader.journal import Journal
 from tui_trader.settings import Settings
 from tui_trader.workers import WorkerContext
 from tui_trader.workers.router import RouterWorker
@@ -36,13 +35,18 @@ class Desk:
         self.bus = bus
         self.clock = FixedClock(T0)
         self.health: list[m.Health] = []
-        self.ctx = WorkerContext(settings=settings or Settings(), bus=bus, clock=self.clock,
-                                 on_health=self.health.append, shared={"instruments": RulesBook()})
+        self.ctx = WorkerContext(
+            settings=settings or Settings(),
+            bus=bus,
+            clock=self.clock,
+            on_health=self.health.append,
+            shared={"instruments": RulesBook()},
+        )
         self.worker = RouterWorker(self.ctx)
         self.task: asyncio.Task | None = None
         self.decoder = m.Decoder()
 
-    async def start(self) -> "Desk":
+    async def start(self) -> Desk:
         await self.bus.create_topics(m.TOPICS)
         self.task = asyncio.create_task(self.worker.run())
         topic = self.bus.cluster.topic(m.SIGNALS)
@@ -73,8 +77,11 @@ class Desk:
         return self.records(m.ORDERS)
 
     def denials(self) -> list[m.OrderStatus]:
-        return [s for s in self.records(m.ORDER_STATUS) if s.status == "rejected" and s.order_id not in {
-            c.id for c in self.orders()}]
+        return [
+            s
+            for s in self.records(m.ORDER_STATUS)
+            if s.status == "rejected" and s.order_id not in {c.id for c in self.orders()}
+        ]
 
     async def fill_all(self, at: int) -> None:
         """Answer every command not yet answered with a fill, as a broker would."""
@@ -98,7 +105,13 @@ async def test_a_signal_becomes_an_entry_command_and_a_refused_one_a_visible_den
     await desk.send(m.SIGNALS, signal("StrongBuy", ts=T0))
     [cmd] = desk.orders()
     assert (cmd.symbol, cmd.side, cmd.quantity, cmd.stop_loss, cmd.take_profit, cmd.mode) == (
-        "BTCUSDT", "buy", 0.016, 58_200.0, 63_600.0, "paper")
+        "BTCUSDT",
+        "buy",
+        0.016,
+        58_200.0,
+        63_600.0,
+        "paper",
+    )
     [denial] = desk.denials()
     assert denial.error.startswith("stale_price: BTCUSDT: no market price seen yet")
     assert desk.bus.cluster.topic(m.ORDERS).log[0].key == "BTCUSDT"
@@ -110,7 +123,9 @@ async def test_a_signal_becomes_an_entry_command_and_a_refused_one_a_visible_den
 
 async def test_pause_flatten_kill_rearm_publish_exactly_the_expected_commands():
     s = Settings()
-    desk = await Desk(EmbeddedBus(), msgspec.structs.replace(s, risk=msgspec.structs.replace(s.risk, cooldown_s=0.0))).start()
+    desk = await Desk(
+        EmbeddedBus(), msgspec.structs.replace(s, risk=msgspec.structs.replace(s.risk, cooldown_s=0.0))
+    ).start()
     await desk.send(m.MARKET_DATA, trade(60_000.0, T0))
     await desk.send(m.MARKET_DATA, trade(2_500.0, T0, "ETHUSDT"))
     await desk.send(m.SIGNALS, signal("Buy", ts=T0))
@@ -203,8 +218,9 @@ async def test_a_restarted_run_keeps_the_book_and_reads_on_from_where_it_stopped
 
 async def test_live_equity_comes_from_the_exchange_balance(desk):
     await desk.send(m.CONTROL, control("set_mode", arg="live"))
-    await desk.send(m.ACCOUNT, m.Account(mode="live", exchange="binanceusdm", balance_total=2_000.0,
-                                         balance_free=2_000.0, ts=T0))
+    await desk.send(
+        m.ACCOUNT, m.Account(mode="live", exchange="binanceusdm", balance_total=2_000.0, balance_free=2_000.0, ts=T0)
+    )
     await desk.send(m.MARKET_DATA, trade(60_000.0, T0))
     await desk.send(m.SIGNALS, signal("Buy", ts=T0))
     assert desk.denials() == []

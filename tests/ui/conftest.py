@@ -7,15 +7,16 @@ import os
 # Before Textual is imported: no animations, so a test never waits on a transition.
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
-from typing import Callable  # noqa: E402
+from collections.abc import Callable
 
-import pytest  # noqa: E402
+import pytest
 
-from . import canned  # noqa: E402
-from tui_trader.bus import EmbeddedBus, EmbeddedCluster  # noqa: E402
-from tui_trader.clock import FixedClock  # noqa: E402
-from tui_trader.settings import Settings  # noqa: E402
-from tui_trader.ui.app import DeskApp  # noqa: E402
+from tui_trader.bus import EmbeddedBus, EmbeddedCluster
+from tui_trader.clock import FixedClock
+from tui_trader.settings import Settings
+from tui_trader.ui.app import DeskApp
+
+from . import canned
 
 
 @pytest.fixture
@@ -37,5 +38,3 @@ def desk(bus, clock, tmp_path) -> Callable[..., DeskApp]:
         return DeskApp(settings or Settings(), bus=bus, clock=clock, **kw)
 
     return make
-
-

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable
+from collections.abc import Callable
 
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, Start

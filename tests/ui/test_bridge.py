@@ -57,8 +57,16 @@ async def test_market_data_is_decoded_once_per_symbol_per_tick_and_lossless_topi
         sym = "BTCUSDT" if i % 2 else "ETHUSDT"
         await bus.publish(m.MARKET_DATA, sym, md(sym, 1000.0 + i, canned.T0 + i))
     for i in range(600):
-        st = m.OrderStatus(order_id=f"denied-{i}", symbol="BTCUSDT", side="buy", purpose="entry", status="rejected",
-                           error="cooldown: wait", mode="paper", ts=canned.T0 + i)
+        st = m.OrderStatus(
+            order_id=f"denied-{i}",
+            symbol="BTCUSDT",
+            side="buy",
+            purpose="entry",
+            status="rejected",
+            error="cooldown: wait",
+            mode="paper",
+            ts=canned.T0 + i,
+        )
         await bus.publish(m.ORDER_STATUS, "BTCUSDT", m.encode(st))
     await bridge.drain()
     assert sorted(folded) == ["BTCUSDT", "ETHUSDT"], "one decode per symbol, however many records"
@@ -110,7 +118,8 @@ async def test_errors_logged_by_workers_become_notices_and_the_handler_goes_with
     logging.getLogger("tui_trader.worker.executor").error("binance said -2019: margin is insufficient")
     await bridge.drain()
     assert [(n.title, n.message) for n in bridge.state.notices] == [
-        ("Error in executor", "binance said -2019: margin is insufficient")]
+        ("Error in executor", "binance said -2019: margin is insufficient")
+    ]
     await bridge.close()
     logging.getLogger("tui_trader.worker.executor").error("after close")
     await bridge.drain()

@@ -30,27 +30,44 @@ def down_feed(age_ms: int = 0) -> list[tuple[str, str, object]]:
     """The collector's records while offline: one connection down (its retry counted from its time), the
     other live, and bad frames counted."""
     return [
-        (m.HEALTH, "feed:market", m.Health(component="feed:market", state="down",
-                                           detail=f"{DNS}; reconnecting in 5.4 s", symbols=["BTCUSDT"],
-                                           ts=canned.NOW - age_ms)),
-        (m.HEALTH, "feed:public", m.Health(component="feed:public", state="live", symbols=["BTCUSDT"],
-                                           ts=canned.NOW)),
-        (m.HEALTH, "collector", m.Health(component="collector", state="bad_frames", detail="malformed 3",
-                                         counters={"malformed": 3, "ignored": 0, "quarantined": 1},
-                                         ts=canned.NOW)),
+        (
+            m.HEALTH,
+            "feed:market",
+            m.Health(
+                component="feed:market",
+                state="down",
+                detail=f"{DNS}; reconnecting in 5.4 s",
+                symbols=["BTCUSDT"],
+                ts=canned.NOW - age_ms,
+            ),
+        ),
+        (m.HEALTH, "feed:public", m.Health(component="feed:public", state="live", symbols=["BTCUSDT"], ts=canned.NOW)),
+        (
+            m.HEALTH,
+            "collector",
+            m.Health(
+                component="collector",
+                state="bad_frames",
+                detail="malformed 3",
+                counters={"malformed": 3, "ignored": 0, "quarantined": 1},
+                ts=canned.NOW,
+            ),
+        ),
     ]
 
 
 def fixed_tail() -> logs.LogTail:
     tail = logs.LogTail()
     t = canned.NOW / 1000 - 30
-    for i, (level, name, text) in enumerate([
-        (logging.INFO, "tui_trader.workers.collector", "feed market: connecting wss://fstream.binance.com/market"),
-        (logging.WARNING, "tui_trader.feeds.live", f"feed market: {DNS}; reconnecting in 5.4 s"),
-        (logging.DEBUG, "tui_trader.workers.indicator", "BTCUSDT warming up: 12/50 points"),
-        (logging.INFO, "tui_trader.ui.actions", "desk (trader) sent pause"),
-        (logging.ERROR, "tui_trader.runtime", "worker router crashed (restart 1 in 0.5 s)"),
-    ]):
+    for i, (level, name, text) in enumerate(
+        [
+            (logging.INFO, "tui_trader.workers.collector", "feed market: connecting wss://fstream.binance.com/market"),
+            (logging.WARNING, "tui_trader.feeds.live", f"feed market: {DNS}; reconnecting in 5.4 s"),
+            (logging.DEBUG, "tui_trader.workers.indicator", "BTCUSDT warming up: 12/50 points"),
+            (logging.INFO, "tui_trader.ui.actions", "desk (trader) sent pause"),
+            (logging.ERROR, "tui_trader.runtime", "worker router crashed (restart 1 in 0.5 s)"),
+        ]
+    ):
         record = logging.LogRecord(name, level, __file__, 0, text, None, None)
         record.created = t + i
         tail.emit(record)
@@ -141,8 +158,9 @@ async def test_a_settings_save_and_a_mode_switch_are_logged_with_who_and_what(de
         await app.send("set_mode", "paper")
         await pilot.pause()
     lines = [r.getMessage() for r in caplog.records if r.name == "tui_trader.ui.actions"]
-    assert any(line.startswith("desk (") and "saved settings to" in line and "trading.leverage" in line
-               for line in lines), lines
+    assert any(
+        line.startswith("desk (") and "saved settings to" in line and "trading.leverage" in line for line in lines
+    ), lines
     assert any(line.startswith("desk (") and line.endswith("sent set_mode paper") for line in lines), lines
 
 
@@ -198,8 +216,13 @@ async def test_the_indicator_worker_says_how_far_each_symbol_has_warmed_up():
 
 async def test_indicators_pane_says_warming_up_with_the_points_so_far(desk, bus):
     app = desk()
-    h = m.Health(component=f"{m.WARMUP_COMPONENT}BTCUSDT", state="warming", symbols=["BTCUSDT"],
-                 counters={"points": 12, "needed": 50}, ts=canned.NOW)
+    h = m.Health(
+        component=f"{m.WARMUP_COMPONENT}BTCUSDT",
+        state="warming",
+        symbols=["BTCUSDT"],
+        counters={"points": 12, "needed": 50},
+        ts=canned.NOW,
+    )
     async with app.run_test(size=SMALL) as pilot:
         await feed(pilot, bus, [[(m.HEALTH, h.component, h)]])
         await pilot.press("2")

@@ -37,9 +37,13 @@ async def test_toasts_never_cover_a_dialogs_text_or_buttons(desk, bus, size):
         await pilot.pause()
         dialog = app.screen
         assert [t for t in app.main_screen.query(Toast) if t.visible]  # the burst is on screen under it
-        covered = [(str(t.render()), w.id) for t in dialog.query(Toast) if t.visible
-                   for w in (*dialog.query(Button), *dialog.query(".dialog-body"))
-                   if t.region.overlaps(w.region)]
+        covered = [
+            (str(t.render()), w.id)
+            for t in dialog.query(Toast)
+            if t.visible
+            for w in (*dialog.query(Button), *dialog.query(".dialog-body"))
+            if t.region.overlaps(w.region)
+        ]
         assert covered == []
         await pilot.press("n")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
@@ -81,8 +85,11 @@ async def test_help_text_never_wraps_back_under_the_keys(desk, bus):
         column = kill.index("KILL SWITCH")  # where the explanations start
         # A line is a key's own line (its name left of the column) or the rest of an explanation, which
         # starts in the explanation column, never under the keys.
-        stray = [line for line in lines if line.strip() and line[:column].strip()
-                 and not any(name in line[:column] for name in names)]
+        stray = [
+            line
+            for line in lines
+            if line.strip() and line[:column].strip() and not any(name in line[:column] for name in names)
+        ]
         assert stray == []
         assert any(line[:column].strip() == "" and line.strip() for line in lines)  # some did wrap at 80
 
@@ -125,8 +132,16 @@ async def test_fixed_choices_are_selects_and_the_desk_saves_into_the_commented_f
         await pilot.press("s")
         await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen), "the settings screen")
         screen = app.screen
-        for key in ("indicators.bar", "indicators.emit", "risk.on_opposite", "exchange.name", "exchange.margin_mode",
-                    "exchange.reconcile_untracked", "bus.backend", "ui.theme"):
+        for key in (
+            "indicators.bar",
+            "indicators.emit",
+            "risk.on_opposite",
+            "exchange.name",
+            "exchange.margin_mode",
+            "exchange.reconcile_untracked",
+            "bus.backend",
+            "ui.theme",
+        ):
             assert isinstance(await screen.focus_field(key), Select), key
         bar = await screen.focus_field("indicators.bar")
         assert {"tick", "1s", "1m", "5m"} <= {value for _, value in bar._options}

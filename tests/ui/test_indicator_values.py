@@ -9,18 +9,44 @@ from tui_trader.ui.widgets.indicators import IndicatorsPane
 from . import canned
 from .helpers import SMALL, feed
 
-IND = m.Indicators(rsi=63.25, macd=12.5, macd_signal=10.0, macd_hist=2.5, bb_upper=60_400.0, bb_middle=60_000.0,
-                   bb_lower=59_600.0, sma_fast=60_050.0, sma_slow=59_900.0, ema_fast=60_020.0, ema_slow=59_980.0)
+IND = m.Indicators(
+    rsi=63.25,
+    macd=12.5,
+    macd_signal=10.0,
+    macd_hist=2.5,
+    bb_upper=60_400.0,
+    bb_middle=60_000.0,
+    bb_lower=59_600.0,
+    sma_fast=60_050.0,
+    sma_slow=59_900.0,
+    ema_fast=60_020.0,
+    ema_slow=59_980.0,
+)
 
 
-def values(ts: int, rsi: float = 63.25, reasons: tuple[str, ...] = ("rsi>60:+1", "macd>signal:+1")) -> m.IndicatorValues:
-    return m.IndicatorValues(symbol="BTCUSDT", indicators=m.msgspec.structs.replace(IND, rsi=rsi),  # type: ignore[attr-defined]
-                             price=60_100.0, buy_score=1, sell_score=1, reasons=list(reasons), points=57, ts=ts)
+def values(
+    ts: int, rsi: float = 63.25, reasons: tuple[str, ...] = ("rsi>60:+1", "macd>signal:+1")
+) -> m.IndicatorValues:
+    return m.IndicatorValues(
+        symbol="BTCUSDT",
+        indicators=m.msgspec.structs.replace(IND, rsi=rsi),  # type: ignore[attr-defined]
+        price=60_100.0,
+        buy_score=1,
+        sell_score=1,
+        reasons=list(reasons),
+        points=57,
+        ts=ts,
+    )
 
 
 def warming(symbol: str) -> m.Health:
-    return m.Health(component=f"{m.WARMUP_COMPONENT}{symbol}", state="warming", symbols=[symbol],
-                    counters={"points": 12, "needed": 50}, ts=canned.NOW)
+    return m.Health(
+        component=f"{m.WARMUP_COMPONENT}{symbol}",
+        state="warming",
+        symbols=[symbol],
+        counters={"points": 12, "needed": 50},
+        ts=canned.NOW,
+    )
 
 
 async def shown(pilot) -> tuple[str, str, str]:
@@ -53,10 +79,18 @@ async def test_pane_shows_live_values_and_the_rules_that_fire_without_any_signal
 
 
 async def test_the_newer_of_a_signal_and_the_live_values_is_shown(desk, bus):
-    sig = m.TradingSignal(id="s1", symbol="BTCUSDT", signal="Sell", strength=0.75, buy_score=1, sell_score=3,
-                          reasons=["rsi>70:+2", "macd<signal:+1", "macd>signal:+1"],
-                          indicators=m.msgspec.structs.replace(IND, rsi=71.5),  # type: ignore[attr-defined]
-                          price=60_100.0, ts=canned.NOW + 1_000)
+    sig = m.TradingSignal(
+        id="s1",
+        symbol="BTCUSDT",
+        signal="Sell",
+        strength=0.75,
+        buy_score=1,
+        sell_score=3,
+        reasons=["rsi>70:+2", "macd<signal:+1", "macd>signal:+1"],
+        indicators=m.msgspec.structs.replace(IND, rsi=71.5),  # type: ignore[attr-defined]
+        price=60_100.0,
+        ts=canned.NOW + 1_000,
+    )
     app = desk()
     async with app.run_test(size=SMALL) as pilot:
         await feed(pilot, bus, [[(m.INDICATOR_VALUES, "BTCUSDT", values(canned.NOW))]])

@@ -76,8 +76,11 @@ async def test_live_is_refused_with_the_reason_when_keys_are_missing(desk, bus):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("m")
-        await wait_for(pilot, lambda: any("no API keys for binanceusdm" in n and "TUI_TRADER_API_KEY" in n
-                                          for n in notes(app)), "the refusal with its reason")
+        await wait_for(
+            pilot,
+            lambda: any("no API keys for binanceusdm" in n and "TUI_TRADER_API_KEY" in n for n in notes(app)),
+            "the refusal with its reason",
+        )
         assert isinstance(app.screen, MainScreen), "no dialog without keys"
         assert await controls(bus) == []
 
@@ -120,15 +123,17 @@ async def test_live_dialog_names_the_exchange_and_needs_the_word_live(desk, bus,
         await wait_for(pilot, lambda: "switching…" in status(app), "switching… in the status bar")
         assert await controls(bus) == [("set_mode", "live", "desk")]
         # The executor answers: it acts live now (its "mode" Health record).
-        await bus.publish(m.HEALTH, m.MODE_COMPONENT, m.encode(m.Health(
-            component=m.MODE_COMPONENT, state="live", ts=canned.NOW)))
+        await bus.publish(
+            m.HEALTH, m.MODE_COMPONENT, m.encode(m.Health(component=m.MODE_COMPONENT, state="live", ts=canned.NOW))
+        )
         await app.refresh_desk()
         await wait_for(pilot, lambda: "● LIVE" in status(app), "LIVE in the status bar")
         assert app.screen.query_one(StatusBar).has_class("-live")
         await pilot.press("m")  # back to paper: no dialog needed to reduce risk
         await wait_for(pilot, lambda: "LIVE→PAPER switching…" in status(app), "switching back")
-        await bus.publish(m.HEALTH, m.MODE_COMPONENT, m.encode(m.Health(
-            component=m.MODE_COMPONENT, state="paper", ts=canned.NOW)))
+        await bus.publish(
+            m.HEALTH, m.MODE_COMPONENT, m.encode(m.Health(component=m.MODE_COMPONENT, state="paper", ts=canned.NOW))
+        )
         await app.refresh_desk()
         await wait_for(pilot, lambda: " PAPER " in status(app), "PAPER again")
         assert await controls(bus) == [("set_mode", "live", "desk"), ("set_mode", "paper", "desk")]
@@ -274,7 +279,9 @@ async def test_small_terminal_tabs_between_groups_and_a_large_one_stacks(desk, b
         await feed(pilot, bus)
         main = app.screen
         assert main.tabbed and main.narrow
-        shown = lambda: [g.id for g in main.query(".group") if g.display and g.styles.display != "none" and g.has_class("-shown")]  # noqa: E731
+        shown = lambda: [
+            g.id for g in main.query(".group") if g.display and g.styles.display != "none" and g.has_class("-shown")
+        ]
         assert shown() == ["group-market"]
         await pilot.press("4")
         assert shown() == ["group-orders"]
@@ -291,12 +298,25 @@ async def test_a_worker_crash_reaches_the_trader_as_a_notification(desk, bus):
     app = desk()
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
-        await bus.publish(m.HEALTH, "worker:router", m.encode(m.Health(
-            component="worker:router", state="running", ts=canned.NOW)))
-        await bus.publish(m.HEALTH, "worker:router", m.encode(m.Health(
-            component="worker:router", state="restarting", detail="ValueError: boom; restart in 0.5 s",
-            ts=canned.NOW)))
+        await bus.publish(
+            m.HEALTH, "worker:router", m.encode(m.Health(component="worker:router", state="running", ts=canned.NOW))
+        )
+        await bus.publish(
+            m.HEALTH,
+            "worker:router",
+            m.encode(
+                m.Health(
+                    component="worker:router",
+                    state="restarting",
+                    detail="ValueError: boom; restart in 0.5 s",
+                    ts=canned.NOW,
+                )
+            ),
+        )
         await app.refresh_desk()
-        await wait_for(pilot, lambda: any("Worker router restarting" in n and "boom" in n for n in notes(app)),
-                       "a notification of the restart")
+        await wait_for(
+            pilot,
+            lambda: any("Worker router restarting" in n and "boom" in n for n in notes(app)),
+            "a notification of the restart",
+        )
         assert "router restarting" in status(app)

@@ -82,8 +82,18 @@ def test_the_default_keys_pass_their_own_check(desk):
 
 def test_a_remap_onto_an_editing_key_or_a_taken_key_is_refused_naming_the_key(desk):
     app = desk()
-    remaps, problems = app.check_keys({"kill": "ctrl+k", "settings_save": "k", "quit": "p", "rearm": "f5",
-                                       "pause": "f", "flatten": "p", "help": "escape", "theme": "ctlr+t"})
+    remaps, problems = app.check_keys(
+        {
+            "kill": "ctrl+k",
+            "settings_save": "k",
+            "quit": "p",
+            "rearm": "f5",
+            "pause": "f",
+            "flatten": "p",
+            "help": "escape",
+            "theme": "ctlr+t",
+        }
+    )
     assert remaps == {"rearm": "f5", "pause": "f", "flatten": "p"}, "a swap of two keys is allowed"
     by_id = {p.split(" ", 1)[0]: p for p in problems}
     assert set(by_id) == {"keys.kill", "keys.settings_save", "keys.quit", "keys.help", "keys.theme"}
@@ -99,8 +109,9 @@ async def test_a_refused_remap_is_said_at_start_and_the_default_key_still_kills(
     app = desk(with_keys(kill="ctrl+k"))
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
-        await wait_for(pilot, lambda: any('keys.kill = "ctrl+k" refused' in n for n in notes(app)),
-                       "the refusal naming the key")
+        await wait_for(
+            pilot, lambda: any('keys.kill = "ctrl+k" refused' in n for n in notes(app)), "the refusal naming the key"
+        )
         await pilot.press("ctrl+k")
         assert await controls(bus) == []
         await pilot.press("f12")

@@ -11,15 +11,24 @@ from .helpers import LARGE, controls, ready, wait_for
 
 
 def waiting(round_id: str) -> m.Health:
-    journal = {"BTCUSDT": rc.JournalPosition(symbol="BTCUSDT", side="long", quantity=0.01, entry_price=60_000.0,
-                                             stop_loss_order_id="sl-1", take_profit_order_id="tp-1")}
-    positions = [rc.ExchangePosition(symbol="BTCUSDT", side="long", quantity=0.01, entry_price=60_000.0,
-                                     mark_price=60_100.0),
-                 rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2_500.0,
-                                     mark_price=2_490.0)]
+    journal = {
+        "BTCUSDT": rc.JournalPosition(
+            symbol="BTCUSDT",
+            side="long",
+            quantity=0.01,
+            entry_price=60_000.0,
+            stop_loss_order_id="sl-1",
+            take_profit_order_id="tp-1",
+        )
+    }
+    positions = [
+        rc.ExchangePosition(symbol="BTCUSDT", side="long", quantity=0.01, entry_price=60_000.0, mark_price=60_100.0),
+        rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2_500.0, mark_price=2_490.0),
+    ]
     diffs = rc.find_differences(journal, positions, [])
-    return m.Health(component="reconcile", state="waiting", detail=rc.encode_request(round_id, "binanceusdm", diffs),
-                    ts=1)
+    return m.Health(
+        component="reconcile", state="waiting", detail=rc.encode_request(round_id, "binanceusdm", diffs), ts=1
+    )
 
 
 async def test_the_desk_asks_once_per_round_and_sends_the_choices(bus, desk):

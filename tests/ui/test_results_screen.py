@@ -48,8 +48,9 @@ def session() -> list[list[tuple[str, str, object]]]:
     out = []
     for i in range(STEPS):
         t = canned.T0 + i * canned.STEP_MS
-        batch: list[tuple[str, str, object]] = [(m.MARKET_DATA, md.symbol, md) for md in
-                                                _md("BTCUSDT", btc(i), t, 0.1) + _md("ETHUSDT", eth(i), t, 0.01)]
+        batch: list[tuple[str, str, object]] = [
+            (m.MARKET_DATA, md.symbol, md) for md in _md("BTCUSDT", btc(i), t, 0.1) + _md("ETHUSDT", eth(i), t, 0.01)
+        ]
         at = t + 500
         if i == 55:
             _trade(batch, "r1-entry", "BTCUSDT", "buy", "entry", 0.02, btc(i), at, 0.6)
@@ -87,8 +88,11 @@ def desk(desk):
 async def open_results(pilot, bus, tab: str = "tab-trades") -> ResultsScreen:
     await feed(pilot, bus, session())
     await pilot.press("r")
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, ResultsScreen)
-                   and pilot.app.screen.results_view is not None, "the Results screen to draw")
+    await wait_for(
+        pilot,
+        lambda: isinstance(pilot.app.screen, ResultsScreen) and pilot.app.screen.results_view is not None,
+        "the Results screen to draw",
+    )
     screen = pilot.app.screen
     screen.query_one(TabbedContent).active = tab
     if tab == "tab-charts":
@@ -134,8 +138,7 @@ async def test_trades_totals_and_charts_are_the_backtest_maths(desk, bus):
 async def test_results_key_is_in_the_footer_help_and_remappable(desk, bus, tmp_path):
     s = bars_5s()
     s = msgspec.structs.replace(s, keys=msgspec.structs.replace(s.keys, results="f5"))
-    app = DeskApp(s, bus=bus, clock=FixedClock(canned.NOW), settings_path=tmp_path / "s.toml",
-                  adaptive_refresh=False)
+    app = DeskApp(s, bus=bus, clock=FixedClock(canned.NOW), settings_path=tmp_path / "s.toml", adaptive_refresh=False)
     assert app.key_problems == []
     async with app.run_test(size=SMALL) as pilot:
         await feed(pilot, bus, session()[:5])
@@ -167,17 +170,20 @@ async def test_positions_totals_show_net_beside_its_parts(desk, bus):
 def test_session_series_are_bounded_and_bucketed():
     r = SessionResults(bar="1s", max_points=10)
     for i in range(40):
-        md = m.MarketData(symbol="BTCUSDT", kind="trade", price=100.0 + i, event_time=i * 500,
-                          recv_time=i * 500, ts=i * 500)
+        md = m.MarketData(
+            symbol="BTCUSDT", kind="trade", price=100.0 + i, event_time=i * 500, recv_time=i * 500, ts=i * 500
+        )
         r.on_market_data(md, lambda: 1000.0)
     series = r._prices["BTCUSDT"]
     assert len(series) == 10  # newest 10 one-second bars
     assert series[-1] == (19_000, 139.0)  # the bar's close is its last trade
 
 
-@pytest.mark.parametrize("size,tab", [(SMALL, "tab-trades"), (SMALL, "tab-charts"), (LARGE, "tab-totals"),
-                                      (LARGE, "tab-charts")], ids=["small-trades", "small-charts", "large-totals",
-                                                                    "large-charts"])
+@pytest.mark.parametrize(
+    "size,tab",
+    [(SMALL, "tab-trades"), (SMALL, "tab-charts"), (LARGE, "tab-totals"), (LARGE, "tab-charts")],
+    ids=["small-trades", "small-charts", "large-totals", "large-charts"],
+)
 def test_snapshot(snap_compare, desk, bus, size, tab):
     async def run_before(pilot) -> None:
         await open_results(pilot, bus, tab)
@@ -188,11 +194,22 @@ def test_snapshot(snap_compare, desk, bus, size, tab):
 def test_a_close_without_a_signal_is_the_traders_and_one_with_a_signal_is_not():
     r = SessionResults(bar="1s")
     book = [
-        (_cmd("e1", "BTCUSDT", "buy", 0.01, 100.0, "entry", 1000), _st("e1", "BTCUSDT", "buy", "entry", "filled", 1000, 0.01, 100.0)),
-        (msgspec.structs.replace(_cmd("c1", "BTCUSDT", "sell", 0.01, 101.0, "close", 2000), signal_id="sig-9"),
-         _st("c1", "BTCUSDT", "sell", "close", "filled", 2000, 0.01, 101.0)),
-        (_cmd("e2", "BTCUSDT", "buy", 0.01, 100.0, "entry", 3000), _st("e2", "BTCUSDT", "buy", "entry", "filled", 3000, 0.01, 100.0)),
-        (_cmd("c2", "BTCUSDT", "sell", 0.01, 99.0, "close", 4000), _st("c2", "BTCUSDT", "sell", "close", "filled", 4000, 0.01, 99.0)),
+        (
+            _cmd("e1", "BTCUSDT", "buy", 0.01, 100.0, "entry", 1000),
+            _st("e1", "BTCUSDT", "buy", "entry", "filled", 1000, 0.01, 100.0),
+        ),
+        (
+            msgspec.structs.replace(_cmd("c1", "BTCUSDT", "sell", 0.01, 101.0, "close", 2000), signal_id="sig-9"),
+            _st("c1", "BTCUSDT", "sell", "close", "filled", 2000, 0.01, 101.0),
+        ),
+        (
+            _cmd("e2", "BTCUSDT", "buy", 0.01, 100.0, "entry", 3000),
+            _st("e2", "BTCUSDT", "buy", "entry", "filled", 3000, 0.01, 100.0),
+        ),
+        (
+            _cmd("c2", "BTCUSDT", "sell", 0.01, 99.0, "close", 4000),
+            _st("c2", "BTCUSDT", "sell", "close", "filled", 4000, 0.01, 99.0),
+        ),
     ]
     for cmd, st in book:
         r.on_command(cmd)

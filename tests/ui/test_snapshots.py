@@ -85,16 +85,32 @@ def test_large_halted_live(snap_compare, desk, bus, monkeypatch):
         await pilot.press("m", *"LIVE", "enter")
         paper = canned.batches()[20][-1][2]
         btc, eth = paper.positions
-        live = msgspec.structs.replace(paper, mode="live", exchange="binanceusdm", balance_total=4_870.5,
-                                       positions=[btc, msgspec.structs.replace(eth, stop_loss_resting=False)])
-        await canned.publish(bus, [
-            (m.HEALTH, m.MODE_COMPONENT, m.Health(component=m.MODE_COMPONENT, state="live", ts=canned.NOW)),
-            (m.ACCOUNT, "live", live),
-            (m.ACCOUNT, "paper", msgspec.structs.replace(paper, acting=False, positions=[])),
-            (m.HEALTH, m.WATCHDOG_COMPONENT, m.Health(
-                component=m.WATCHDOG_COMPONENT, state="alarm", symbols=["ETHUSDT"], ts=canned.NOW,
-                detail="ETHUSDT short 0.5 without a resting stop-loss for 5.1 s: re-protecting")),
-        ])
+        live = msgspec.structs.replace(
+            paper,
+            mode="live",
+            exchange="binanceusdm",
+            balance_total=4_870.5,
+            positions=[btc, msgspec.structs.replace(eth, stop_loss_resting=False)],
+        )
+        await canned.publish(
+            bus,
+            [
+                (m.HEALTH, m.MODE_COMPONENT, m.Health(component=m.MODE_COMPONENT, state="live", ts=canned.NOW)),
+                (m.ACCOUNT, "live", live),
+                (m.ACCOUNT, "paper", msgspec.structs.replace(paper, acting=False, positions=[])),
+                (
+                    m.HEALTH,
+                    m.WATCHDOG_COMPONENT,
+                    m.Health(
+                        component=m.WATCHDOG_COMPONENT,
+                        state="alarm",
+                        symbols=["ETHUSDT"],
+                        ts=canned.NOW,
+                        detail="ETHUSDT short 0.5 without a resting stop-loss for 5.1 s: re-protecting",
+                    ),
+                ),
+            ],
+        )
         await pilot.app.refresh_desk()
 
     assert snap_compare(desk(), terminal_size=LARGE, run_before=run_before, press=["f12"])

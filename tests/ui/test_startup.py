@@ -33,13 +33,13 @@ async def test_many_starts_show_no_error_notification(desk, clock, tmp_path):
     from tui_trader.ui.app import DeskApp
 
     for n in range(STARTS):
-        app = DeskApp(Settings(), bus=SlowStartBus(EmbeddedCluster()), clock=clock,
-                      settings_path=tmp_path / "settings.toml")
+        app = DeskApp(
+            Settings(), bus=SlowStartBus(EmbeddedCluster()), clock=clock, settings_path=tmp_path / "settings.toml"
+        )
         async with app.run_test(size=SMALL if n % 2 else LARGE) as pilot:
             await ready(pilot)
             main = app.main_screen
             assert isinstance(main, MainScreen)
-            await wait_for(pilot, lambda: "PAPER" in main.query_one(StatusBar).shown,
-                           "the status bar to be drawn")
+            await wait_for(pilot, lambda: "PAPER" in main.query_one(StatusBar).shown, "the status bar to be drawn")
             await app.refresh_desk()
             assert errors(app) == [], f"start {n + 1}: {errors(app)}"

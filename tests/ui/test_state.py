@@ -11,9 +11,15 @@ from . import canned
 
 def folded() -> DeskState:
     st = DeskState(starting_balance=10_000.0)
-    handlers = {m.MARKET_DATA: st.on_market_data, m.SIGNALS: st.on_signal, m.ORDERS: st.on_command,
-                m.ORDER_STATUS: st.on_status, m.CONTROL: st.on_control, m.HEALTH: st.on_health,
-                m.ACCOUNT: st.on_account}
+    handlers = {
+        m.MARKET_DATA: st.on_market_data,
+        m.SIGNALS: st.on_signal,
+        m.ORDERS: st.on_command,
+        m.ORDER_STATUS: st.on_status,
+        m.CONTROL: st.on_control,
+        m.HEALTH: st.on_health,
+        m.ACCOUNT: st.on_account,
+    }
     for batch in canned.batches():
         for topic, _key, msg in batch:
             handlers[topic](msg)
@@ -94,8 +100,18 @@ def test_identical_denials_in_a_row_fold_into_one_row():
     st = DeskState(starting_balance=1.0)
 
     def deny(i: int, symbol: str, error: str) -> None:
-        st.on_status(m.OrderStatus(order_id=f"d{i}", symbol=symbol, side="buy" if i % 2 else "sell", purpose="entry",
-                                   status="rejected", error=error, mode="paper", ts=1000 + i))
+        st.on_status(
+            m.OrderStatus(
+                order_id=f"d{i}",
+                symbol=symbol,
+                side="buy" if i % 2 else "sell",
+                purpose="entry",
+                status="rejected",
+                error=error,
+                mode="paper",
+                ts=1000 + i,
+            )
+        )
 
     for i in range(5):
         deny(i, "BTCUSDT", "halted: trading is halted by the kill switch")
@@ -104,7 +120,10 @@ def test_identical_denials_in_a_row_fold_into_one_row():
     deny(7, "ETHUSDT", "cooldown: 4 s left")
     rows = st.orders_newest_first()
     assert [(r.symbol, r.reason.split(":")[0], r.repeats) for r in rows] == [
-        ("ETHUSDT", "cooldown", 2), ("BTCUSDT", "cooldown", 1), ("BTCUSDT", "halted", 5)]
+        ("ETHUSDT", "cooldown", 2),
+        ("BTCUSDT", "cooldown", 1),
+        ("BTCUSDT", "halted", 5),
+    ]
     assert rows[0].ts == 1007 and rows[0].reason == "cooldown: 4 s left", "the newest denial's time and reason"
 
 

@@ -62,8 +62,11 @@ async def test_ui_theme_picks_the_theme_and_a_broken_file_is_notified(desk, isol
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         assert app.theme == "desk-light"
-        await wait_for(pilot, lambda: any("broken.toml" in n.message for n in app._notifications),
-                       "the broken theme to be reported")
+        await wait_for(
+            pilot,
+            lambda: any("broken.toml" in n.message for n in app._notifications),
+            "the broken theme to be reported",
+        )
 
 
 async def test_an_unknown_ui_theme_falls_back_and_says_so(desk):
@@ -72,8 +75,11 @@ async def test_an_unknown_ui_theme_falls_back_and_says_so(desk):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         assert app.theme == "desk-dark"
-        await wait_for(pilot, lambda: any("no theme named 'no-such-theme'" in n.message for n in app._notifications),
-                       "the fallback to be reported")
+        await wait_for(
+            pilot,
+            lambda: any("no theme named 'no-such-theme'" in n.message for n in app._notifications),
+            "the fallback to be reported",
+        )
 
 
 async def test_switching_theme_recolours_the_panes(desk):
@@ -88,5 +94,8 @@ async def test_switching_theme_recolours_the_panes(desk):
         await app.refresh_desk()
         assert app.colours() != before
         assert app.colours().buy.lower() == "#00ff00"
-        await wait_for(pilot, lambda: app.screen.query_one(StatusBar).styles.background != bar_before,
-                       "the status bar to take the new theme's colours")
+        await wait_for(
+            pilot,
+            lambda: app.screen.query_one(StatusBar).styles.background != bar_before,
+            "the status bar to take the new theme's colours",
+        )

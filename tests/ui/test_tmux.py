@@ -15,8 +15,8 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -84,8 +84,10 @@ def desk_command(tmp_path: Path, capture: Path, speed: int) -> str:
     assignments = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
     # `exec env ...` so the pane holds nothing but the desk; when it exits, the session ends. COLUMNS and
     # LINES go: Textual would take them over the terminal's real size (pytest's environment has 80×24).
-    return (f"exec env -u COLUMNS -u LINES {assignments} {shlex.quote(sys.executable)} -m tui_trader --config {shlex.quote(str(config))} "
-            f"--replay {shlex.quote(str(capture))} --speed {speed}")
+    return (
+        f"exec env -u COLUMNS -u LINES {assignments} {shlex.quote(sys.executable)} -m tui_trader --config {shlex.quote(str(config))} "
+        f"--replay {shlex.quote(str(capture))} --speed {speed}"
+    )
 
 
 @pytest.mark.parametrize("size", [(160, 48), (80, 24)], ids=["160x48", "80x24"])
@@ -98,13 +100,17 @@ def test_kill_switch_in_a_real_terminal(btc_capture, tmp_path, size):
             term.keys("3")  # small terminal: the positions tab
         term.wait(lambda s: "Positions (1 open)" in s, "a position to open", timeout=40)
         term.keys("F12")
-        halted = term.wait(lambda s: "HALTED" in s and "Positions (0 open)" in s, "HALTED and the position closed",
-                           timeout=15)
+        halted = term.wait(
+            lambda s: "HALTED" in s and "Positions (0 open)" in s, "HALTED and the position closed", timeout=15
+        )
         assert "ctrl+r re-arms" in halted
         if width < 120:
             term.keys("4")  # the order log tab
-        log = term.wait(lambda s: any(KILL_ROW.search(line) for line in s.splitlines()),
-                        "the kill's close in the order log", timeout=10)
+        log = term.wait(
+            lambda s: any(KILL_ROW.search(line) for line in s.splitlines()),
+            "the kill's close in the order log",
+            timeout=10,
+        )
         assert "HALTED" in log
         term.keys("q")  # nothing open any more: quits without asking
         term.wait(lambda s: "Quit" not in s, "the desk to quit", timeout=15)

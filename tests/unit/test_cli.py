@@ -23,8 +23,9 @@ CLOSED_VENUE = '[feed]\nws_base_url = "ws://127.0.0.1:9"\n[exchange]\napi_base_u
 
 
 def cli(*args: str, timeout: float = 60, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tui_trader", *args], capture_output=True, text=True,
-                          timeout=timeout, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "tui_trader", *args], capture_output=True, text=True, timeout=timeout, **kw
+    )
 
 
 @pytest.mark.parametrize("command", [[]] + [[c] for c in SUBCOMMANDS])
@@ -45,7 +46,9 @@ def test_doctor_fails_when_live_trading_has_no_keys(tmp_path):
 
 def test_unreachable_fluvio_is_one_clear_line_and_a_failure(tmp_path):
     conf = tmp_path / "s.toml"
-    conf.write_text('[bus]\nbackend = "fluvio"\nfluvio_endpoint = "127.0.0.1:9"\nconnect_timeout_s = 5\n' + CLOSED_VENUE)
+    conf.write_text(
+        '[bus]\nbackend = "fluvio"\nfluvio_endpoint = "127.0.0.1:9"\nconnect_timeout_s = 5\n' + CLOSED_VENUE
+    )
     run = cli("headless", "--config", str(conf), "--duration", "1")
     assert run.returncode == 1
     err = run.stderr.strip()
@@ -56,8 +59,13 @@ def test_unreachable_fluvio_is_one_clear_line_and_a_failure(tmp_path):
 
 
 def test_sigterm_ends_headless_within_two_seconds(tmp_path):
-    proc = subprocess.Popen([sys.executable, "-m", "tui_trader", "headless", "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui_trader", "headless", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+    )
     try:
         # Wait until the pipeline runs: the collector logs its first connection attempt (there is no
         # exchange to reach here, so it keeps retrying until stopped).
@@ -148,14 +156,17 @@ def test_set_before_and_after_the_subcommand_add_up():
     assert (s.trading.leverage, s.indicators.bar) == (3, "tick")
 
 
-@pytest.mark.parametrize("item, says", [
-    ("indicators.bar=tik", "`indicators.bar`"),
-    ("trading.leverage=abc", "`trading.leverage`"),
-    ("risk.price_band_pct=-1", "risk.price_band_pct"),
-    ("trading.levrage=3", "no setting 'levrage' in [trading]"),
-    ("tradng.leverage=3", "no settings section 'tradng'"),
-    ("indicators.bar", "expected section.key=value"),
-])
+@pytest.mark.parametrize(
+    "item, says",
+    [
+        ("indicators.bar=tik", "`indicators.bar`"),
+        ("trading.leverage=abc", "`trading.leverage`"),
+        ("risk.price_band_pct=-1", "risk.price_band_pct"),
+        ("trading.levrage=3", "no setting 'levrage' in [trading]"),
+        ("tradng.leverage=3", "no settings section 'tradng'"),
+        ("indicators.bar", "expected section.key=value"),
+    ],
+)
 def test_a_bad_set_is_one_line_naming_the_key_and_nothing_runs(item, says, tmp_path):
     run = cli("headless", "--set", item, "--replay", "nothing-here.gz", "--speed", "max", cwd=tmp_path)
     assert run.returncode == 1

@@ -87,8 +87,21 @@ class Prices(Worker):
 
 
 def trade(price: float) -> bytes:
-    return m.encode(m.MarketData(symbol="BTCUSDT", kind="trade", price=price, volume=1, bid=price, bid_qty=1,
-                                 ask=price, ask_qty=1, event_time=1, recv_time=1, ts=1))
+    return m.encode(
+        m.MarketData(
+            symbol="BTCUSDT",
+            kind="trade",
+            price=price,
+            volume=1,
+            bid=price,
+            bid_qty=1,
+            ask=price,
+            ask_qty=1,
+            event_time=1,
+            recv_time=1,
+            ts=1,
+        )
+    )
 
 
 async def test_a_cleanly_stopped_worker_commits_what_it_handled_since_the_last_periodic_commit():
@@ -107,8 +120,9 @@ async def test_a_cleanly_stopped_worker_commits_what_it_handled_since_the_last_p
     assert first.seen == [1.0, 2.0, 3.0]
     for p in (5.0, 6.0):
         await bus.publish(m.MARKET_DATA, "BTCUSDT", trade(p))
-    second = Prices(WorkerContext(settings=Settings(), bus=EmbeddedBus(cluster), clock=FixedClock(0), durable=True),
-                    limit=4)
+    second = Prices(
+        WorkerContext(settings=Settings(), bus=EmbeddedBus(cluster), clock=FixedClock(0), durable=True), limit=4
+    )
     await asyncio.wait_for(second.run(), 5)
     # "3.0" was the last one handed out; it was never asked past, so it comes again (at-least-once).
     assert second.seen == [3.0, 4.0, 5.0, 6.0]

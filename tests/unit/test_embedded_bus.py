@@ -15,7 +15,7 @@ async def read_available(sub) -> list:
     while True:
         try:
             out.append(await asyncio.wait_for(sub.__anext__(), 0.05))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return out
 
 

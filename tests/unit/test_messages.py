@@ -12,25 +12,96 @@ from tui_trader import messages as m
 
 
 def sample_messages():
-    ind = m.Indicators(rsi=25.0, macd=1.0, macd_signal=0.5, macd_hist=0.5, bb_upper=110.0, bb_middle=100.0,
-                       bb_lower=90.0, sma_fast=101.0, sma_slow=99.0, ema_fast=100.5, ema_slow=100.1)
+    ind = m.Indicators(
+        rsi=25.0,
+        macd=1.0,
+        macd_signal=0.5,
+        macd_hist=0.5,
+        bb_upper=110.0,
+        bb_middle=100.0,
+        bb_lower=90.0,
+        sma_fast=101.0,
+        sma_slow=99.0,
+        ema_fast=100.5,
+        ema_slow=100.1,
+    )
     return [
-        m.MarketData(symbol="BTCUSDT", kind="trade", price=60000.5, volume=0.01, bid=60000.4, bid_qty=1.0,
-                     ask=60000.6, ask_qty=2.0, event_time=1, recv_time=2, ts=3),
-        m.MarketData(symbol="BTCUSDT", exchange="okx", kind="mark", price=60000.5, mark_price=60001.0,
-                     index_price=60000.0, funding_rate=-0.0001, next_funding_time=1_700_000_000_000, event_time=1,
-                     recv_time=2, ts=3),
-        m.TradingSignal(id="s1", symbol="BTCUSDT", signal="StrongBuy", strength=1.0, buy_score=5, sell_score=0,
-                        reasons=["rsi<30:+2", "macd>signal:+1"], indicators=ind, price=60000.5, ts=4),
-        m.OrderCommand(id=m.new_id(), symbol="BTCUSDT", side="buy", quantity=0.016, ref_price=60000.5,
-                       stop_loss=58200.5, take_profit=63600.5, leverage=10, purpose="entry", mode="paper", ts=5),
-        m.OrderStatus(order_id="o1", symbol="BTCUSDT", side="buy", purpose="entry", status="filled",
-                      filled_qty=0.016, avg_price=60000.6, fee=0.48, mode="paper", ts=6),
+        m.MarketData(
+            symbol="BTCUSDT",
+            kind="trade",
+            price=60000.5,
+            volume=0.01,
+            bid=60000.4,
+            bid_qty=1.0,
+            ask=60000.6,
+            ask_qty=2.0,
+            event_time=1,
+            recv_time=2,
+            ts=3,
+        ),
+        m.MarketData(
+            symbol="BTCUSDT",
+            exchange="okx",
+            kind="mark",
+            price=60000.5,
+            mark_price=60001.0,
+            index_price=60000.0,
+            funding_rate=-0.0001,
+            next_funding_time=1_700_000_000_000,
+            event_time=1,
+            recv_time=2,
+            ts=3,
+        ),
+        m.TradingSignal(
+            id="s1",
+            symbol="BTCUSDT",
+            signal="StrongBuy",
+            strength=1.0,
+            buy_score=5,
+            sell_score=0,
+            reasons=["rsi<30:+2", "macd>signal:+1"],
+            indicators=ind,
+            price=60000.5,
+            ts=4,
+        ),
+        m.OrderCommand(
+            id=m.new_id(),
+            symbol="BTCUSDT",
+            side="buy",
+            quantity=0.016,
+            ref_price=60000.5,
+            stop_loss=58200.5,
+            take_profit=63600.5,
+            leverage=10,
+            purpose="entry",
+            mode="paper",
+            ts=5,
+        ),
+        m.OrderStatus(
+            order_id="o1",
+            symbol="BTCUSDT",
+            side="buy",
+            purpose="entry",
+            status="filled",
+            filled_qty=0.016,
+            avg_price=60000.6,
+            fee=0.48,
+            mode="paper",
+            ts=6,
+        ),
         m.Control(command="kill", origin="desk", ts=7),
         m.Health(component="feed:public-1", state="live", symbols=["BTCUSDT"], ts=8),
         m.Account(mode="paper", exchange="paper", balance_total=1.0, balance_free=1.0, ts=9),
-        m.IndicatorValues(symbol="BTCUSDT", indicators=ind, price=60000.5, buy_score=1, sell_score=2,
-                          reasons=["macd>signal:+1", "rsi>70:+2"], points=57, ts=10),
+        m.IndicatorValues(
+            symbol="BTCUSDT",
+            indicators=ind,
+            price=60000.5,
+            buy_score=1,
+            sell_score=2,
+            reasons=["macd>signal:+1", "rsi>70:+2"],
+            points=57,
+            ts=10,
+        ),
     ]
 
 
@@ -50,19 +121,81 @@ def test_messages_are_frozen():
 
 def test_wire_field_names_match_the_contract():
     fields = {cls.__name__: set(cls.__struct_fields__) - {"v"} for cls in m.TOPIC_TYPES.values()}
-    assert fields["MarketData"] == {"symbol", "exchange", "kind", "price", "volume", "bid", "bid_qty", "ask",
-                                    "ask_qty", "mark_price", "index_price", "funding_rate", "next_funding_time",
-                                    "event_time", "recv_time", "ts"}
-    assert fields["TradingSignal"] == {"id", "symbol", "signal", "strength", "buy_score", "sell_score", "reasons",
-                                       "indicators", "price", "ts"}
-    assert fields["OrderCommand"] == {"id", "symbol", "side", "order_type", "quantity", "ref_price", "stop_loss",
-                                      "take_profit", "leverage", "reduce_only", "purpose", "signal_id", "mode", "ts"}
-    assert fields["OrderStatus"] == {"order_id", "exchange_order_id", "symbol", "side", "purpose", "status",
-                                     "filled_qty", "avg_price", "fee", "stop_loss_order_id", "take_profit_order_id",
-                                     "stop_loss_price", "take_profit_price", "error", "mode", "ts"}
+    assert fields["MarketData"] == {
+        "symbol",
+        "exchange",
+        "kind",
+        "price",
+        "volume",
+        "bid",
+        "bid_qty",
+        "ask",
+        "ask_qty",
+        "mark_price",
+        "index_price",
+        "funding_rate",
+        "next_funding_time",
+        "event_time",
+        "recv_time",
+        "ts",
+    }
+    assert fields["TradingSignal"] == {
+        "id",
+        "symbol",
+        "signal",
+        "strength",
+        "buy_score",
+        "sell_score",
+        "reasons",
+        "indicators",
+        "price",
+        "ts",
+    }
+    assert fields["OrderCommand"] == {
+        "id",
+        "symbol",
+        "side",
+        "order_type",
+        "quantity",
+        "ref_price",
+        "stop_loss",
+        "take_profit",
+        "leverage",
+        "reduce_only",
+        "purpose",
+        "signal_id",
+        "mode",
+        "ts",
+    }
+    assert fields["OrderStatus"] == {
+        "order_id",
+        "exchange_order_id",
+        "symbol",
+        "side",
+        "purpose",
+        "status",
+        "filled_qty",
+        "avg_price",
+        "fee",
+        "stop_loss_order_id",
+        "take_profit_order_id",
+        "stop_loss_price",
+        "take_profit_price",
+        "error",
+        "mode",
+        "ts",
+    }
     assert fields["Control"] == {"command", "arg", "origin", "ts"}
-    assert fields["IndicatorValues"] == {"symbol", "indicators", "price", "buy_score", "sell_score", "reasons",
-                                         "points", "ts"}
+    assert fields["IndicatorValues"] == {
+        "symbol",
+        "indicators",
+        "price",
+        "buy_score",
+        "sell_score",
+        "reasons",
+        "points",
+        "ts",
+    }
     assert m.TOPIC_TYPES[m.INDICATOR_VALUES] is m.IndicatorValues and m.INDICATOR_VALUES in m.TOPICS
     assert m.INDICATOR_VALUES not in m.LOSSLESS_TOPICS  # the desk only needs each symbol's newest
 
@@ -107,7 +240,9 @@ def test_validation_rejects_wrong_types_on_decode():
 
 
 def test_a_market_data_record_written_before_mark_fields_existed_decodes_with_them_unknown():
-    old = b'{"v":1,"symbol":"BTCUSDT","exchange":"binanceusdm","kind":"trade","price":1.5,"volume":1.0,"bid":0.0,' \
-          b'"bid_qty":0.0,"ask":0.0,"ask_qty":0.0,"event_time":1,"recv_time":1,"ts":1}'
+    old = (
+        b'{"v":1,"symbol":"BTCUSDT","exchange":"binanceusdm","kind":"trade","price":1.5,"volume":1.0,"bid":0.0,'
+        b'"bid_qty":0.0,"ask":0.0,"ask_qty":0.0,"event_time":1,"recv_time":1,"ts":1}'
+    )
     md = m.Decoder().decode(m.MARKET_DATA, old)
     assert (md.kind, md.price, md.mark_price, md.funding_rate, md.next_funding_time) == ("trade", 1.5, 0.0, 0.0, 0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import stat
 import subprocess
 import sys
 import tomllib
@@ -39,8 +38,19 @@ def test_trading_keeps_the_seed_names_and_defaults():
 
 
 def test_every_section_of_design_exists_with_the_endpoint_overrides():
-    assert s.SECTIONS == ("trading", "indicators", "risk", "feed", "exchange", "paper", "bus", "ui", "journal",
-                          "keys", "notify")
+    assert s.SECTIONS == (
+        "trading",
+        "indicators",
+        "risk",
+        "feed",
+        "exchange",
+        "paper",
+        "bus",
+        "ui",
+        "journal",
+        "keys",
+        "notify",
+    )
     d = s.Settings()
     assert d.feed.ws_base_url == "" and d.feed.venue == ""  # the venue's own host; the venue of exchange.name
     assert d.exchange.api_base_url == ""

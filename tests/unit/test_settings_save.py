@@ -47,14 +47,21 @@ def test_a_value_the_file_left_to_its_default_is_added_to_its_section_and_a_new_
     path = tmp_path / "settings.toml"
     path.write_text(COMMENTED)
     loaded, _ = s.load(path)
-    new = s.replace_field(s.replace_field(loaded, "trading", "stop_loss_pct", 0.04), "risk", "max_open_positions",
-                          loaded.risk.max_open_positions + 1)
+    new = s.replace_field(
+        s.replace_field(loaded, "trading", "stop_loss_pct", 0.04),
+        "risk",
+        "max_open_positions",
+        loaded.risk.max_open_positions + 1,
+    )
 
     s.save(new, path)
 
     text = path.read_text()
-    assert text.startswith(COMMENTED.split("# Bars")[0].rstrip("\n").replace(
-        "risk_per_trade = 0.01", "risk_per_trade = 0.01\nstop_loss_pct = 0.04"))
+    assert text.startswith(
+        COMMENTED.split("# Bars")[0]
+        .rstrip("\n")
+        .replace("risk_per_trade = 0.01", "risk_per_trade = 0.01\nstop_loss_pct = 0.04")
+    )
     assert "# Bars: 1m is what I watch" in text and "# SSH from the train" in text
     assert text.rstrip().endswith(f"[risk]\nmax_open_positions = {loaded.risk.max_open_positions + 1}")
     assert s.load(path)[0] == new

@@ -51,8 +51,9 @@ class Venue:
             d = _load("okx/ws_bbo_tbt.json")
             inst = symbol[:-4] + "-USDT-SWAP"
             d["arg"]["instId"] = inst
-            d["data"][0].update(asks=[[f"{ask}", f"{qty}", "0", "3"]], bids=[[f"{bid}", f"{qty}", "0", "3"]],
-                                ts=str(t), seqId=ident)
+            d["data"][0].update(
+                asks=[[f"{ask}", f"{qty}", "0", "3"]], bids=[[f"{bid}", f"{qty}", "0", "3"]], ts=str(t), seqId=ident
+            )
             return [_dump(d)]
         d = _load("bybit/ws_orderbook_snapshot.json")
         d["topic"] = f"orderbook.1.{symbol}"
@@ -70,18 +71,32 @@ class Venue:
             inst = symbol[:-4] + "-USDT-SWAP"
             f = _load("okx/ws_funding_rate.json")
             f["arg"]["instId"] = inst
-            f["data"][0].update(instId=inst, fundingRate=f"{rate}", fundingTime=str(next_ms),
-                                nextFundingTime=str(next_ms + 8 * 3_600_000), ts=str(t))
+            f["data"][0].update(
+                instId=inst,
+                fundingRate=f"{rate}",
+                fundingTime=str(next_ms),
+                nextFundingTime=str(next_ms + 8 * 3_600_000),
+                ts=str(t),
+            )
             # OKX's mark-price channel: {"arg":{"channel":"mark-price","instId"},"data":[{instType,instId,markPx,ts}]}
-            mk = {"arg": {"channel": "mark-price", "instId": inst},
-                  "data": [{"instType": "SWAP", "instId": inst, "markPx": f"{mark}", "ts": str(t)}]}
+            mk = {
+                "arg": {"channel": "mark-price", "instId": inst},
+                "data": [{"instType": "SWAP", "instId": inst, "markPx": f"{mark}", "ts": str(t)}],
+            }
             return [_dump(f), _dump(mk)]
         d = _load("bybit/ws_ticker_linear.json")
         d["topic"] = f"tickers.{symbol}"
         d["ts"] = t
-        d["data"].update(symbol=symbol, markPrice=f"{mark}", indexPrice=f"{index}", fundingRate=f"{rate}",
-                         nextFundingTime=str(next_ms), lastPrice=f"{mark}", bid1Price=f"{mark - 0.5}",
-                         ask1Price=f"{mark + 0.5}")
+        d["data"].update(
+            symbol=symbol,
+            markPrice=f"{mark}",
+            indexPrice=f"{index}",
+            fundingRate=f"{rate}",
+            nextFundingTime=str(next_ms),
+            lastPrice=f"{mark}",
+            bid1Price=f"{mark - 0.5}",
+            ask1Price=f"{mark + 0.5}",
+        )
         return [_dump(d)]
 
     def sub_error(self) -> str:

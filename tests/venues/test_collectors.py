@@ -27,8 +27,11 @@ VENUES = ("okx", "bybit")
 
 def settings(venue: str, url: str, symbols=("BTCUSDT", "ETHUSDT"), **feed) -> Settings:
     feed.setdefault("reconnect_max_s", 0.2)
-    return Settings(trading=TradingSettings(symbols=list(symbols)), exchange=ExchangeSettings(name=venue),
-                    feed=FeedSettings(ws_base_url=url, **feed))
+    return Settings(
+        trading=TradingSettings(symbols=list(symbols)),
+        exchange=ExchangeSettings(name=venue),
+        feed=FeedSettings(ws_base_url=url, **feed),
+    )
 
 
 def test_the_venue_follows_the_exchange_and_ws_base_url_keeps_the_venues_path():
@@ -47,8 +50,10 @@ def test_the_venue_follows_the_exchange_and_ws_base_url_keeps_the_venues_path():
 @pytest.mark.parametrize("venue", VENUES)
 async def test_trades_books_and_marks_arrive_in_the_desks_symbols(venue):
     async with VenueWsServer(venue) as server, Harness(settings(venue, server.url)) as h:
-        await wait_until(lambda: {md.kind for md in h.market if md.symbol == "ETHUSDT"} == {"trade", "book", "mark"},
-                         what="trades, books and marks")
+        await wait_until(
+            lambda: {md.kind for md in h.market if md.symbol == "ETHUSDT"} == {"trade", "book", "mark"},
+            what="trades, books and marks",
+        )
         assert {md.symbol for md in h.market} == {"BTCUSDT", "ETHUSDT"}
         assert {md.exchange for md in h.market} == {venue}
         mark = next(md for md in h.market if md.kind == "mark")
@@ -62,8 +67,10 @@ async def test_trades_books_and_marks_arrive_in_the_desks_symbols(venue):
 async def test_the_client_pings_as_the_venue_requires_and_stays_connected(venue, monkeypatch):
     monkeypatch.setattr(okx, "PING_EVERY_S", 0.1)
     monkeypatch.setattr(bybit, "PING_EVERY_S", 0.1)
-    async with VenueWsServer(venue, require_ping_s=0.5, pace_s=0.02) as server, \
-            Harness(settings(venue, server.url)) as h:
+    async with (
+        VenueWsServer(venue, require_ping_s=0.5, pace_s=0.02) as server,
+        Harness(settings(venue, server.url)) as h,
+    ):
         await wait_until(lambda: server.connections and server.connections[0].pings >= 5, what="pings")
         assert len(server.connections) == 1  # never dropped for silence
         assert h.worker.parser.ignored.get("pong", 0) >= 1  # the answers are counted, not malformed
@@ -82,10 +89,16 @@ async def test_a_closed_connection_reconnects_resubscribes_and_goes_on(venue):
 
 @pytest.mark.parametrize("venue", VENUES)
 async def test_a_symbol_the_venue_does_not_list_is_a_counted_subscription_error(venue):
-    async with VenueWsServer(venue, symbols=("BTCUSDT",)) as server, \
-            Harness(settings(venue, server.url, symbols=("BTCUSDT", "NOPEUSDT"))) as h:
+    async with (
+        VenueWsServer(venue, symbols=("BTCUSDT",)) as server,
+        Harness(settings(venue, server.url, symbols=("BTCUSDT", "NOPEUSDT"))) as h,
+    ):
         await wait_until(lambda: any(md.symbol == "BTCUSDT" for md in h.market), what="BTCUSDT data")
-        await wait_until(lambda: any(r.startswith("subscription error") for r in h.worker.parser.malformed),
-                         what="the subscription error counted")
-        await wait_until(lambda: any(x.component == "collector" and x.state == "bad_frames" for x in h.health),
-                         what="the collector's Health to say so")
+        await wait_until(
+            lambda: any(r.startswith("subscription error") for r in h.worker.parser.malformed),
+            what="the subscription error counted",
+        )
+        await wait_until(
+            lambda: any(x.component == "collector" and x.state == "bad_frames" for x in h.health),
+            what="the collector's Health to say so",
+        )

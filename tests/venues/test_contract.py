@@ -37,15 +37,28 @@ def test_real_shaped_frames_of_every_venue_give_the_same_records(venue):
     trade = parse(p, venue.trade(100, 60000.2, 0.5, T0 + 1))
     marks = parse(p, venue.mark(60001.5, 60000.9, -0.00025, NEXT, T0 + 2))
     assert [(md.kind, md.symbol, md.exchange) for md in book + trade + marks] == [
-        ("book", "BTCUSDT", venue.name), ("trade", "BTCUSDT", venue.name), ("mark", "BTCUSDT", venue.name)]
+        ("book", "BTCUSDT", venue.name),
+        ("trade", "BTCUSDT", venue.name),
+        ("mark", "BTCUSDT", venue.name),
+    ]
     assert (book[0].bid, book[0].ask, book[0].bid_qty, book[0].event_time, book[0].recv_time) == (
-        60000.1, 60000.2, 2.0, T0, 5)
+        60000.1,
+        60000.2,
+        2.0,
+        T0,
+        5,
+    )
     t = trade[0]
     assert (t.price, t.volume, t.bid, t.ask, t.event_time) == (60000.2, 0.5, 60000.1, 60000.2, T0 + 1)
     mk = marks[0]
     # The mark record carries the latest trade and book too, so a consumer of one kind sees the whole symbol.
     assert (mk.mark_price, mk.funding_rate, mk.next_funding_time, mk.price, mk.bid) == (
-        60001.5, -0.00025, NEXT, 60000.2, 60000.1)
+        60001.5,
+        -0.00025,
+        NEXT,
+        60000.2,
+        60000.1,
+    )
     if venue.name != "okx":  # OKX's index price is another channel (index-tickers), not subscribed
         assert mk.index_price == 60000.9
     assert balanced(p)
@@ -126,8 +139,13 @@ def test_mangled_frames_of_every_venue_never_raise_and_every_frame_lands_in_one_
     p = FrameParser(symbols=["BTCUSDT"])
     junk = [None, "", "NaN", "-1", "1e400", [], {}, "abc", 2**70, -5, True]
     for i in range(300):
-        frames = rng.choice([venue.trade(i + 1, 60000.0 + i, 0.1, T0 + i), venue.book(i + 1, 59999.0, 60001.0, T0 + i),
-                             venue.mark(60000.0, 60000.0, 0.0001, NEXT, T0 + i)])
+        frames = rng.choice(
+            [
+                venue.trade(i + 1, 60000.0 + i, 0.1, T0 + i),
+                venue.book(i + 1, 59999.0, 60001.0, T0 + i),
+                venue.mark(60000.0, 60000.0, 0.0001, NEXT, T0 + i),
+            ]
+        )
         for f in frames:
             obj = json.loads(f)
             data = obj.get("data")

@@ -20,8 +20,18 @@ FUNDING_AT = 5_000
 
 
 def mark(t: int, price: float) -> m.MarketData:
-    return m.MarketData(symbol="BTCUSDT", kind="mark", price=price, mark_price=price, index_price=price,
-                        funding_rate=RATE, next_funding_time=FUNDING_AT, event_time=t, recv_time=t, ts=t)
+    return m.MarketData(
+        symbol="BTCUSDT",
+        kind="mark",
+        price=price,
+        mark_price=price,
+        index_price=price,
+        funding_rate=RATE,
+        next_funding_time=FUNDING_AT,
+        event_time=t,
+        recv_time=t,
+        ts=t,
+    )
 
 
 @pytest.mark.parametrize("side,received", [("buy", -0.06), ("sell", 0.06)])

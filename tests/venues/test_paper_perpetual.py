@@ -24,22 +24,34 @@ def trade(price: float, t: int) -> m.MarketData:
 
 
 def book(bid: float, ask: float, t: int) -> m.MarketData:
-    return m.MarketData(symbol="BTCUSDT", kind="book", bid=bid, ask=ask, bid_qty=1, ask_qty=1, event_time=t,
-                        recv_time=t, ts=t)
+    return m.MarketData(
+        symbol="BTCUSDT", kind="book", bid=bid, ask=ask, bid_qty=1, ask_qty=1, event_time=t, recv_time=t, ts=t
+    )
 
 
 def mark(price: float, t: int, rate: float = 0.0001, next_ms: int = FUNDING_AT) -> m.MarketData:
     # price (the last trade a mark record carries) 0: these tests move the mark apart from the trades.
-    return m.MarketData(symbol="BTCUSDT", exchange="okx", kind="mark", price=0.0, mark_price=price,
-                        funding_rate=rate, next_funding_time=next_ms, event_time=t, recv_time=t, ts=t)
+    return m.MarketData(
+        symbol="BTCUSDT",
+        exchange="okx",
+        kind="mark",
+        price=0.0,
+        mark_price=price,
+        funding_rate=rate,
+        next_funding_time=next_ms,
+        event_time=t,
+        recv_time=t,
+        ts=t,
+    )
 
 
 def broker(trigger_price: str = "mark") -> PaperBroker:
     return PaperBroker(PaperSettings(taker_fee=0.0), risk=RiskSettings(trigger_price=trigger_price))  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("side, rate, sign", [("buy", 0.0001, -1), ("sell", 0.0001, 1), ("buy", -0.0003, 1),
-                                              ("sell", -0.0003, -1)])
+@pytest.mark.parametrize(
+    "side, rate, sign", [("buy", 0.0001, -1), ("sell", 0.0001, 1), ("buy", -0.0003, 1), ("sell", -0.0003, -1)]
+)
 def test_a_position_held_across_a_funding_time_pays_or_receives_notional_times_rate(side, rate, sign):
     b = broker()
     b.on_market(trade(60_000.0, T0))

@@ -38,14 +38,20 @@ def live_settings(url: str, name: str, trigger: str | None) -> Settings:
 async def entered(mock, name: str, trigger: str | None):
     """Start `mock`, open a protected long through the live broker, stop both; the mock keeps its log."""
     await mock.start()
-    broker = CcxtBroker(live_settings(mock.base_url, name, trigger), SECRETS, sleep=SleepRecorder(), factory=fast_exchange)
+    broker = CcxtBroker(
+        live_settings(mock.base_url, name, trigger), SECRETS, sleep=SleepRecorder(), factory=fast_exchange
+    )
     try:
         await broker.start()
         reports = await broker.execute(command(quantity=0.01, mode="live", **PLAN))
     finally:
         await broker.close()
         await mock.stop()
-    assert [(r.purpose, r.status) for r in reports] == [("entry", "filled"), ("stop_loss", "accepted"), ("take_profit", "accepted")]
+    assert [(r.purpose, r.status) for r in reports] == [
+        ("entry", "filled"),
+        ("stop_loss", "accepted"),
+        ("take_profit", "accepted"),
+    ]
     return mock
 
 

@@ -102,8 +102,14 @@ def _trade(symbol: str, price: float, ts: int) -> m.MarketData:
 
 
 class Backtest:
-    def __init__(self, settings: Settings, data: dict[str, Bars], rules: dict[str, InstrumentRules], bar_ms: int,
-                 options: Options = Options()) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        data: dict[str, Bars],
+        rules: dict[str, InstrumentRules],
+        bar_ms: int,
+        options: Options = Options(),
+    ) -> None:
         if sorted(settings.trading.symbols) != sorted(data):
             # The router trades only `trading.symbols`: a backtest trades the symbols of its data.
             settings = replace_field(settings, "trading", "symbols", sorted(data))
@@ -160,8 +166,9 @@ class Backtest:
 
     # --- one bar ----------------------------------------------------------------------------------------
 
-    def _path(self, symbol: str, o: float, h: float, lo: float, c: float, ts: int, opened: bool,
-              md: m.MarketData) -> None:
+    def _path(
+        self, symbol: str, o: float, h: float, lo: float, c: float, ts: int, opened: bool, md: m.MarketData
+    ) -> None:
         """The bar's trades as the broker sees them while a position is open (see the module doc)."""
         pos = self.broker.positions.get(symbol)
         if pos is None:
@@ -171,8 +178,12 @@ class Backtest:
         sl = pos.stop_loss.price if pos.stop_loss is not None else None
         tp = pos.take_profit.price if pos.take_profit is not None else None
         liq = pos.liquidation_price
-        if not opened and (lo > liq if long else h < liq) and (sl is None or (lo > sl if long else h < sl)) and (
-                tp is None or (h < tp if long else lo > tp)):
+        if (
+            not opened
+            and (lo > liq if long else h < liq)
+            and (sl is None or (lo > sl if long else h < sl))
+            and (tp is None or (h < tp if long else lo > tp))
+        ):
             # Nothing rests inside this bar's range: no trigger can fire, only the last price moves. (Most bars;
             # the full path below gives the same result for them, at four times the cost.)
             last = self.broker.last.get(symbol, c)
@@ -217,11 +228,25 @@ class Backtest:
                 self._market(symbol, a * ratio**i, ts)
         self._market(symbol, b, ts)
 
-    def _drop_pending(self, symbol: str, now: int, why: str = "no bar right after the signal (gap in the data)") -> None:
+    def _drop_pending(
+        self, symbol: str, now: int, why: str = "no bar right after the signal (gap in the data)"
+    ) -> None:
         _, queue = self.pending.pop(symbol)
         self.counts.next_open_missed += len(queue)
-        self._publish([Report(order_id=c.id, symbol=c.symbol, side=c.side, purpose=c.purpose, status="rejected",
-                              error=f"backtest: {why}") for c in queue], now)
+        self._publish(
+            [
+                Report(
+                    order_id=c.id,
+                    symbol=c.symbol,
+                    side=c.side,
+                    purpose=c.purpose,
+                    status="rejected",
+                    error=f"backtest: {why}",
+                )
+                for c in queue
+            ],
+            now,
+        )
 
     def _fill_pending(self, symbol: str, open_ms: int, price: float) -> bool:
         if self.pending[symbol][0] != open_ms:  # the data has a gap after the signal bar: its open never came
@@ -264,9 +289,16 @@ class Backtest:
         self.counts.signals += 1
         ev = emitted.evaluation
         sig = m.TradingSignal(
-            id=f"sig-{self._signal_ids:08d}", symbol=emitted.symbol, signal=ev.kind, strength=ev.strength,
-            buy_score=ev.buy, sell_score=ev.sell, reasons=list(ev.reasons),
-            indicators=m.Indicators(**emitted.values._asdict()), price=emitted.price, ts=ts,
+            id=f"sig-{self._signal_ids:08d}",
+            symbol=emitted.symbol,
+            signal=ev.kind,
+            strength=ev.strength,
+            buy_score=ev.buy,
+            sell_score=ev.sell,
+            reasons=list(ev.reasons),
+            indicators=m.Indicators(**emitted.values._asdict()),
+            price=emitted.price,
+            ts=ts,
         )
         self._route(self.router.on_signal(sig, ts), ts, emitted.symbol)
 
@@ -342,10 +374,19 @@ class Backtest:
             progress(total, total)
         self.counts.denials = dict(router.denials)
         self.counts.unanswered = router.unanswered
-        return Run(settings=self.settings, options=self.options, bar_ms=bar_ms, data=self.data, rules=self.rules,
-                   statuses=self.statuses, trips=self.trips, equity_ts=np.array(eq_ts, dtype=np.int64),
-                   equity=np.array(eq, dtype=np.float64), counts=self.counts,
-                   elapsed_s=time.perf_counter() - started)
+        return Run(
+            settings=self.settings,
+            options=self.options,
+            bar_ms=bar_ms,
+            data=self.data,
+            rules=self.rules,
+            statuses=self.statuses,
+            trips=self.trips,
+            equity_ts=np.array(eq_ts, dtype=np.int64),
+            equity=np.array(eq, dtype=np.float64),
+            counts=self.counts,
+            elapsed_s=time.perf_counter() - started,
+        )
 
     def _finish(self, now: int) -> None:
         """End of data: orders still waiting for an open are dropped, open positions closed at the last close."""

@@ -51,8 +51,16 @@ class Bars(msgspec.Struct, kw_only=True):
     def slice(self, start_ms: int | None, end_ms: int | None) -> Bars:
         lo = 0 if start_ms is None else int(np.searchsorted(self.open_ms, start_ms, "left"))
         hi = len(self) if end_ms is None else int(np.searchsorted(self.open_ms, end_ms, "left"))
-        return Bars(symbol=self.symbol, open_ms=self.open_ms[lo:hi], open=self.open[lo:hi], high=self.high[lo:hi],
-                    low=self.low[lo:hi], close=self.close[lo:hi], volume=self.volume[lo:hi], source=self.source)
+        return Bars(
+            symbol=self.symbol,
+            open_ms=self.open_ms[lo:hi],
+            open=self.open[lo:hi],
+            high=self.high[lo:hi],
+            low=self.low[lo:hi],
+            close=self.close[lo:hi],
+            volume=self.volume[lo:hi],
+            source=self.source,
+        )
 
 
 class Gap(msgspec.Struct, frozen=True, kw_only=True):
@@ -112,8 +120,16 @@ def _bars(symbol: str, rows: np.ndarray, source: str) -> Bars:
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise DataError(f"{source}: bar {first + 1} has a price that is not a positive number")
-    return Bars(symbol=symbol, open_ms=open_ms[keep], open=cols[0], high=cols[1], low=cols[2], close=cols[3],
-                volume=cols[4], source=source)
+    return Bars(
+        symbol=symbol,
+        open_ms=open_ms[keep],
+        open=cols[0],
+        high=cols[1],
+        low=cols[2],
+        close=cols[3],
+        volume=cols[4],
+        source=source,
+    )
 
 
 def load_json(path: Path, symbol: str) -> Bars:
@@ -200,7 +216,7 @@ def _trade_bars(symbol: str, trades: list[tuple[int, float, float]], bar_ms: int
 
 
 def kind_of(path: Path) -> str:
-    """"json", "csv" or "recording", from the content (the first bytes after decompression)."""
+    """ "json", "csv" or "recording", from the content (the first bytes after decompression)."""
     head = _read(path)[:4096].lstrip()
     if head.startswith(b"["):
         return "json"
@@ -234,8 +250,16 @@ def bar_size_ms(bars: Bars) -> int:
 def gaps(bars: Bars, bar_ms: int) -> list[Gap]:
     steps = np.diff(bars.open_ms)
     where = np.flatnonzero(steps != bar_ms)
-    return [Gap(symbol=bars.symbol, after_ms=int(bars.open_ms[i]), next_ms=int(bars.open_ms[i + 1]),
-                missing=int(steps[i] // bar_ms) - 1) for i in where if steps[i] > bar_ms]
+    return [
+        Gap(
+            symbol=bars.symbol,
+            after_ms=int(bars.open_ms[i]),
+            next_ms=int(bars.open_ms[i + 1]),
+            missing=int(steps[i] // bar_ms) - 1,
+        )
+        for i in where
+        if steps[i] > bar_ms
+    ]
 
 
 def bar_text(ms: int) -> str:

@@ -87,7 +87,12 @@ class Report(msgspec.Struct, kw_only=True):
 
 def rejected(cmd: m.OrderCommand, error: str, order_id: str | None = None) -> Report:
     return Report(
-        order_id=order_id or cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="rejected", error=error
+        order_id=order_id or cmd.id,
+        symbol=cmd.symbol,
+        side=cmd.side,
+        purpose=cmd.purpose,
+        status="rejected",
+        error=error,
     )
 
 
@@ -114,6 +119,7 @@ def anchored_protection(cmd: m.OrderCommand, fill_price: float, tick: float) -> 
     The command carries the plan at `ref_price` (the router's stop_loss_pct / take_profit_pct from the
     signal's price); the same relative distances are applied to the fill, so slippage never moves a stop
     closer to (or past) the fill nor a target farther from it. Rounded to the tick toward the fill."""
+
     def anchored(planned: float | None) -> float | None:
         if planned is None or cmd.ref_price <= 0 or fill_price <= 0:
             return planned

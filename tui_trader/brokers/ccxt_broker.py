@@ -25,16 +25,25 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import ccxt.async_support as ccxt
 import msgspec
 
 from tui_trader import logs
 from tui_trader import messages as m
-from tui_trader.brokers.base import (NO_POSITION, AccountView, Broker, Report, anchored_protection, closing_side, derived_id,
-                                     rejected)
+from tui_trader.brokers.base import (
+    NO_POSITION,
+    AccountView,
+    Broker,
+    Report,
+    anchored_protection,
+    closing_side,
+    derived_id,
+    rejected,
+)
 from tui_trader.brokers.requests import RECV_WINDOW_S, NotPlaced, Requests, RetryLater, Sleep, StateUnknown
 from tui_trader.brokers.venues import Venue, rules_from_market, venue_for
 from tui_trader.errors import BrokerError
@@ -98,15 +107,25 @@ class Protection:
 class CcxtBroker(Broker):
     mode: m.Mode = "live"
 
-    def __init__(self, settings: Settings, secrets: Secrets, *, sleep: Sleep = asyncio.sleep,
-                 factory: Callable[..., Any] = create_exchange, sent: set[str] | None = None,
-                 now: Callable[[], float] = time.monotonic, recv_window_s: float = RECV_WINDOW_S) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: Secrets,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        factory: Callable[..., Any] = create_exchange,
+        sent: set[str] | None = None,
+        now: Callable[[], float] = time.monotonic,
+        recv_window_s: float = RECV_WINDOW_S,
+    ) -> None:
         """`sent`: the client ids already sent, shared with a broker this one replaces (never send one twice).
         `sleep` and `now` go together (a test's fake clock); `recv_window_s`: how long a signed request may
         take to reach the venue's engine (Binance recvWindow), after which an order that timed out cannot execute."""
         if not secrets.present:
-            raise BrokerError("live trading needs API keys: set TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET "
-                              "(and TUI_TRADER_API_PASSWORD for OKX) or the secrets file")
+            raise BrokerError(
+                "live trading needs API keys: set TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET "
+                "(and TUI_TRADER_API_PASSWORD for OKX) or the secrets file"
+            )
         self.settings = settings
         self.xs = settings.exchange
         self.exchange = self.xs.name
@@ -247,18 +266,25 @@ class CcxtBroker(Broker):
             if snap is not None:
                 snaps.append(self._with_protection(snap, row, orders))
                 positions.append(self._exchange_position(row))
-        view = AccountView(balance_total=float(usdt.get("total") or 0.0), balance_free=float(usdt.get("free") or 0.0),
-                           positions=snaps)
+        view = AccountView(
+            balance_total=float(usdt.get("total") or 0.0), balance_free=float(usdt.get("free") or 0.0), positions=snaps
+        )
         return VenueState(view=view, positions=[p for p in positions if p is not None], orders=orders)
 
-    def _with_protection(self, snap: m.PositionSnapshot, row: dict[str, Any], orders: list[ExchangeOrder]) -> m.PositionSnapshot:
+    def _with_protection(
+        self, snap: m.PositionSnapshot, row: dict[str, Any], orders: list[ExchangeOrder]
+    ) -> m.PositionSnapshot:
         if not self.venue.lists_protection:
             # Bybit: the SL/TP are the position's own; resting while its row reports them.
             stop = row.get("stopLossPrice")
             target = row.get("takeProfitPrice")
             return msgspec.structs.replace(
-                snap, stop_loss=float(stop) if stop else None, take_profit=float(target) if target else None,
-                stop_loss_resting=bool(stop), take_profit_resting=bool(target))
+                snap,
+                stop_loss=float(stop) if stop else None,
+                take_profit=float(target) if target else None,
+                stop_loss_resting=bool(stop),
+                take_profit_resting=bool(target),
+            )
         closing = "sell" if snap.side == "buy" else "buy"
         tol = self.quantity_tolerance(snap.symbol)
         found: dict[str, tuple[float | None, bool]] = {}
@@ -270,8 +296,9 @@ class CcxtBroker(Broker):
                 found[o.role] = (o.trigger_price, whole)
         stop, stop_ok = found.get("stop_loss", (None, False))
         target, target_ok = found.get("take_profit", (None, False))
-        return msgspec.structs.replace(snap, stop_loss=stop, take_profit=target, stop_loss_resting=stop_ok,
-                                       take_profit_resting=target_ok)
+        return msgspec.structs.replace(
+            snap, stop_loss=stop, take_profit=target, stop_loss_resting=stop_ok, take_profit_resting=target_ok
+        )
 
     # --- entry -------------------------------------------------------------------------------------------
     async def _enter(self, cmd: m.OrderCommand) -> list[Report]:
@@ -280,8 +307,13 @@ class CcxtBroker(Broker):
             return [rejected(cmd, "duplicate: this command id was already sent")]
         if cmd.symbol in self.unknown:
             other = self.unknown[cmd.symbol][0]
-            return [rejected(cmd, f"unknown_outcome: entry {other.id} on {cmd.symbol} has no certain outcome yet; "
-                                  "no new entry there until the venue answers")]
+            return [
+                rejected(
+                    cmd,
+                    f"unknown_outcome: entry {other.id} on {cmd.symbol} has no certain outcome yet; "
+                    "no new entry there until the venue answers",
+                )
+            ]
         usym = unified_symbol(cmd.symbol)
         rules = self._rules.get(cmd.symbol) or self._load_rules(cmd.symbol)
         if rules is None:
@@ -300,9 +332,12 @@ class CcxtBroker(Broker):
         reports: list[Report] = []
         if held is not None:  # adding to a position: its protection is re-placed for the total below
             reports += await self._cancel_protection(cmd.symbol)
-        params = self.venue.entry_params(self.venue.client_id(cmd.id), self.xs.margin_mode,
-                                         cmd.stop_loss if self.venue.attached_protection else None,
-                                         cmd.take_profit if self.venue.attached_protection else None)
+        params = self.venue.entry_params(
+            self.venue.client_id(cmd.id),
+            self.xs.margin_mode,
+            cmd.stop_loss if self.venue.attached_protection else None,
+            cmd.take_profit if self.venue.attached_protection else None,
+        )
         placed = await self._place(cmd, usym, qty, params)
         if isinstance(placed, Report):
             if placed.status == "error":  # unknown: looked up again on every poll until the venue is certain
@@ -310,17 +345,34 @@ class CcxtBroker(Broker):
             return reports + [placed]
         return reports + await self._filled_entry(cmd, usym, rules, side, held, placed)
 
-    async def _filled_entry(self, cmd: m.OrderCommand, usym: str, rules: InstrumentRules, side: PosSide,
-                            held: Protection | None, placed: tuple[dict[str, Any], float]) -> list[Report]:
+    async def _filled_entry(
+        self,
+        cmd: m.OrderCommand,
+        usym: str,
+        rules: InstrumentRules,
+        side: PosSide,
+        held: Protection | None,
+        placed: tuple[dict[str, Any], float],
+    ) -> list[Report]:
         """An entry's fill, then its protection re-anchored on the fill."""
         reports: list[Report] = []
         sl_id, tp_id = derived_id(cmd.id, "sl"), derived_id(cmd.id, "tp")
         order, filled = placed
         if filled <= 0:
-            return reports + [rejected(cmd, f"not_filled: {self.exchange} reports order {order.get('id')} as {order.get('status')}")]
+            return reports + [
+                rejected(cmd, f"not_filled: {self.exchange} reports order {order.get('id')} as {order.get('status')}")
+            ]
         avg = float(order.get("average") or order.get("price") or cmd.ref_price)
-        entry = Report(order_id=cmd.id, exchange_order_id=str(order.get("id")), symbol=cmd.symbol, side=cmd.side,
-                       purpose="entry", status="filled", filled_qty=filled, avg_price=avg)
+        entry = Report(
+            order_id=cmd.id,
+            exchange_order_id=str(order.get("id")),
+            symbol=cmd.symbol,
+            side=cmd.side,
+            purpose="entry",
+            status="filled",
+            filled_qty=filled,
+            avg_price=avg,
+        )
         total = filled + (held.quantity if held else 0.0)
         entry_price = avg if held is None else (held.entry_price * held.quantity + avg * filled) / total
         prot = Protection(cmd.symbol, side, total, entry_price, int(order.get("timestamp") or 0))
@@ -341,9 +393,14 @@ class CcxtBroker(Broker):
         entry.fee = await self._fee(usym, order, filled, avg)
         return reports + [entry] + protect_reports
 
-    async def _move_attached(self, symbol: str, usym: str, planned: tuple[float | None, float | None],
-                             anchored: tuple[float | None, float | None], amount: float | None = None
-                             ) -> tuple[float | None, float | None]:
+    async def _move_attached(
+        self,
+        symbol: str,
+        usym: str,
+        planned: tuple[float | None, float | None],
+        anchored: tuple[float | None, float | None],
+        amount: float | None = None,
+    ) -> tuple[float | None, float | None]:
         """Move the SL/TP attached to an entry to the prices from its fill; the prices that rest after. OKX
         lists the algo order they become only once the fill is complete: looked for a few times, `poll_s` apart."""
         for _ in range(FILL_CHECKS):
@@ -351,8 +408,12 @@ class CcxtBroker(Broker):
                 if await self.req.call(self.venue.amend_protection, self.ex, usym, *anchored, amount):
                     return anchored
             except ccxt.BaseError as err:
-                log.warning("%s %s: attached SL/TP not moved to the fill (%s); the planned ones rest",
-                            self.exchange, symbol, self.req.text(err))
+                log.warning(
+                    "%s %s: attached SL/TP not moved to the fill (%s); the planned ones rest",
+                    self.exchange,
+                    symbol,
+                    self.req.text(err),
+                )
                 return planned
             await self._sleep(self.xs.poll_s)
         log.warning("%s %s: attached SL/TP not listed by the venue yet; the planned ones rest", self.exchange, symbol)
@@ -368,27 +429,44 @@ class CcxtBroker(Broker):
             return []
         del self.unknown[symbol]
         if found is None:
-            return [rejected(cmd, f"not_placed: {self.exchange} confirms it has no order {cid} and its window has passed")]
+            return [
+                rejected(cmd, f"not_placed: {self.exchange} confirms it has no order {cid} and its window has passed")
+            ]
         order = await self._final(usym, found)
         filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
         rules = self._rules.get(symbol) or self._load_rules(symbol)
         assert rules is not None
         side: PosSide = "long" if cmd.side == "buy" else "short"
-        log.warning("%s %s: the entry %s whose outcome was unknown is %s (%g filled)", self.exchange, symbol, cmd.id,
-                    order.get("status"), filled)
+        log.warning(
+            "%s %s: the entry %s whose outcome was unknown is %s (%g filled)",
+            self.exchange,
+            symbol,
+            cmd.id,
+            order.get("status"),
+            filled,
+        )
         return await self._filled_entry(cmd, usym, rules, side, self.protections.get(symbol), (order, filled))
 
     def _unknown(self, cmd: m.OrderCommand, why: str) -> Report:
         """An order whose outcome the desk cannot know: an "error" the user must look at on the exchange."""
-        return Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
-                      error=f"unknown: {why}; check {cmd.symbol} on {self.exchange} before trading it again")
+        return Report(
+            order_id=cmd.id,
+            symbol=cmd.symbol,
+            side=cmd.side,
+            purpose=cmd.purpose,
+            status="error",
+            error=f"unknown: {why}; check {cmd.symbol} on {self.exchange} before trading it again",
+        )
 
-    async def _place(self, cmd: m.OrderCommand, usym: str, qty: float, params: dict[str, Any]
-                     ) -> tuple[dict[str, Any], float] | Report:
+    async def _place(
+        self, cmd: m.OrderCommand, usym: str, qty: float, params: dict[str, Any]
+    ) -> tuple[dict[str, Any], float] | Report:
         """Send one market order (once per client id) and read its fill: (order, filled base quantity), or
         the report that says why not (rejected, or unknown when it may exist)."""
         try:
-            order = await self.req.submit(usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id))
+            order = await self.req.submit(
+                usym, cmd.side, self.venue.amount(self.ex, usym, qty), params, self.venue.client_id(cmd.id)
+            )
         except (NotPlaced, RetryLater) as err:
             return rejected(cmd, str(err))
         except StateUnknown as err:
@@ -398,8 +476,9 @@ class CcxtBroker(Broker):
         try:
             order = await self._final(usym, order)
         except ccxt.BaseError as err:
-            return self._unknown(cmd, f"order {order.get('id')} was placed but its fill could not be read "
-                                      f"({self.req.describe(err)})")
+            return self._unknown(
+                cmd, f"order {order.get('id')} was placed but its fill could not be read ({self.req.describe(err)})"
+            )
         return order, self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
 
     async def _final(self, usym: str, order: dict[str, Any]) -> dict[str, Any]:
@@ -426,14 +505,25 @@ class CcxtBroker(Broker):
             log.info("%s: fee of order %s estimated (%s)", self.exchange, order.get("id"), self.req.text(err))
         return filled * avg * float(self.ex.market(usym).get("taker") or 0.0005)
 
-    async def _protect(self, cmd: m.OrderCommand, usym: str, prot: Protection, entry: Report,
-                       sl_id: str, tp_id: str, prices: tuple[float | None, float | None] | None = None) -> list[Report]:
+    async def _protect(
+        self,
+        cmd: m.OrderCommand,
+        usym: str,
+        prot: Protection,
+        entry: Report,
+        sl_id: str,
+        tp_id: str,
+        prices: tuple[float | None, float | None] | None = None,
+    ) -> list[Report]:
         """Place the stop-loss and take-profit (`prices`, default the command's) for `prot`; if one cannot be
         placed, cancel the other and close the position at once."""
         close = closing_side(prot.side)
         stop, target = prices if prices is not None else (cmd.stop_loss, cmd.take_profit)
-        wanted = [(p, oid, px) for p, oid, px in (("stop_loss", sl_id, stop), ("take_profit", tp_id, target))
-                  if px is not None]
+        wanted = [
+            (p, oid, px)
+            for p, oid, px in (("stop_loss", sl_id, stop), ("take_profit", tp_id, target))
+            if px is not None
+        ]
         if self.venue.attached_protection:
             placed = wanted  # accepted together with the entry order
         else:
@@ -447,8 +537,16 @@ class CcxtBroker(Broker):
                     text = self.req.describe(err) if isinstance(err, ccxt.BaseError) else str(err)
                     if "-2021" in str(err) or "would immediately trigger" in str(err):
                         text += f"; the market is already beyond the {purpose.replace('_', '-')} {price:g} set from the fill"
-                    out = [Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="rejected",  # type: ignore[arg-type]
-                                  error=f"protection_failed: {text}")]
+                    out = [
+                        Report(
+                            order_id=oid,
+                            symbol=cmd.symbol,
+                            side=close,
+                            purpose=purpose,
+                            status="rejected",  # type: ignore[arg-type]
+                            error=f"protection_failed: {text}",
+                        )
+                    ]
                     if placed:
                         out += await self._cancel_protection_ids(cmd.symbol, usym, close, placed)
                     out.append(await self._emergency_close(cmd, usym, prot, f"protection_failed: {text}"))
@@ -463,10 +561,14 @@ class CcxtBroker(Broker):
                 entry.take_profit_order_id, entry.take_profit_price = oid, price
         if placed:
             self.protections[cmd.symbol] = prot
-        return [Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="accepted")  # type: ignore[arg-type]
-                for purpose, oid, _ in placed]
+        return [
+            Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="accepted")  # type: ignore[arg-type]
+            for purpose, oid, _ in placed
+        ]
 
-    async def _place_protective(self, usym: str, side: m.Side, amount: float, purpose: str, oid: str, price: float) -> str:
+    async def _place_protective(
+        self, usym: str, side: m.Side, amount: float, purpose: str, oid: str, price: float
+    ) -> str:
         """Place one protective order; its client id (a fresh one after a placement the venue confirmed it
         never took). A retryable refusal (a rate limit, after its Retry-After; a 5xx whose order never
         arrived) is tried again for up to `risk.naked_grace_s`; past that, or on any other refusal, it raises
@@ -477,8 +579,15 @@ class CcxtBroker(Broker):
         attempt = 0
         while True:
             try:
-                await self.req.submit(usym, side, amount, self.venue.protective_params(purpose, price, oid), oid,
-                                      trigger=True, window_s=grace / 2)
+                await self.req.submit(
+                    usym,
+                    side,
+                    amount,
+                    self.venue.protective_params(purpose, price, oid),
+                    oid,
+                    trigger=True,
+                    window_s=grace / 2,
+                )
                 return oid
             except RetryLater as err:
                 if self.req.now() + err.wait > deadline:
@@ -500,8 +609,14 @@ class CcxtBroker(Broker):
             oid = derived_id(cmd.id, "close" if attempt == 0 else f"close-{attempt + 1}")
             params = self.venue.reduce_params(self.venue.client_id(oid), self.xs.margin_mode)
             try:
-                order = await self.req.submit(usym, close, self.venue.amount(self.ex, usym, prot.quantity), params,
-                                              self.venue.client_id(oid), urgent=True)
+                order = await self.req.submit(
+                    usym,
+                    close,
+                    self.venue.amount(self.ex, usym, prot.quantity),
+                    params,
+                    self.venue.client_id(oid),
+                    urgent=True,
+                )
                 order = await self._final(usym, order)
             except (ccxt.BaseError, NotPlaced, StateUnknown, RetryLater) as err:
                 last = self.req.describe(err) if isinstance(err, ccxt.BaseError) else str(err)
@@ -510,10 +625,26 @@ class CcxtBroker(Broker):
             filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
             avg = float(order.get("average") or 0.0)
             fee = await self._fee(usym, order, filled, avg)
-            return Report(order_id=oid, exchange_order_id=str(order.get("id")), symbol=cmd.symbol, side=close, purpose="close",
-                          status="filled", filled_qty=filled, avg_price=avg, fee=fee, error=f"{why}; position closed at once")
-        return Report(order_id=derived_id(cmd.id, "close"), symbol=cmd.symbol, side=close, purpose="close", status="error",
-                      error=f"{why}; the position is OPEN WITHOUT PROTECTION and could not be closed ({last}): close it on the exchange now")
+            return Report(
+                order_id=oid,
+                exchange_order_id=str(order.get("id")),
+                symbol=cmd.symbol,
+                side=close,
+                purpose="close",
+                status="filled",
+                filled_qty=filled,
+                avg_price=avg,
+                fee=fee,
+                error=f"{why}; position closed at once",
+            )
+        return Report(
+            order_id=derived_id(cmd.id, "close"),
+            symbol=cmd.symbol,
+            side=close,
+            purpose="close",
+            status="error",
+            error=f"{why}; the position is OPEN WITHOUT PROTECTION and could not be closed ({last}): close it on the exchange now",
+        )
 
     # --- close / flatten / kill ------------------------------------------------------------------------
     async def _reduce(self, cmd: m.OrderCommand) -> list[Report]:
@@ -555,15 +686,36 @@ class CcxtBroker(Broker):
         order, filled = placed
         avg = float(order.get("average") or 0.0)
         fee = await self._fee(usym, order, filled, avg)
-        reports.append(Report(order_id=cmd.id, exchange_order_id=str(order.get("id")), symbol=cmd.symbol, side=cmd.side,
-                              purpose=cmd.purpose, status="filled", filled_qty=filled, avg_price=avg, fee=fee))
+        reports.append(
+            Report(
+                order_id=cmd.id,
+                exchange_order_id=str(order.get("id")),
+                symbol=cmd.symbol,
+                side=cmd.side,
+                purpose=cmd.purpose,
+                status="filled",
+                filled_qty=filled,
+                avg_price=avg,
+                fee=fee,
+            )
+        )
         left = round(size - filled, 12)
         if left > 0 and prot is not None and not self.venue.attached_protection:
             # A partial close keeps the rest protected: the same triggers, re-placed for what is left.
             rest = Protection(cmd.symbol, side, left, prot.entry_price, prot.since_ms)
-            fake = m.OrderCommand(id=cmd.id, symbol=cmd.symbol, side="buy" if side == "long" else "sell", quantity=left,
-                                  ref_price=avg, stop_loss=prot.stop_loss_price, take_profit=prot.take_profit_price,
-                                  leverage=1, purpose="entry", mode="live", ts=cmd.ts)
+            fake = m.OrderCommand(
+                id=cmd.id,
+                symbol=cmd.symbol,
+                side="buy" if side == "long" else "sell",
+                quantity=left,
+                ref_price=avg,
+                stop_loss=prot.stop_loss_price,
+                take_profit=prot.take_profit_price,
+                leverage=1,
+                purpose="entry",
+                mode="live",
+                ts=cmd.ts,
+            )
             holder = Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="filled")
             reports += await self._protect(fake, usym, rest, holder, derived_id(cmd.id, "sl"), derived_id(cmd.id, "tp"))
         return reports
@@ -589,16 +741,28 @@ class CcxtBroker(Broker):
                 except ccxt.BaseError as err:
                     log.warning("%s %s: conditional orders not canceled: %s", self.exchange, symbol, self.req.text(err))
             return []
-        return await self._cancel_protection_ids(symbol, usym, closing_side(prot.side),
-                                                 [(p, oid, px) for p, oid, px in prot.orders()])
+        return await self._cancel_protection_ids(
+            symbol, usym, closing_side(prot.side), [(p, oid, px) for p, oid, px in prot.orders()]
+        )
 
-    async def _cancel_protection_ids(self, symbol: str, usym: str, side: m.Side, orders: list[tuple[str, str, float]]) -> list[Report]:
+    async def _cancel_protection_ids(
+        self, symbol: str, usym: str, side: m.Side, orders: list[tuple[str, str, float]]
+    ) -> list[Report]:
         try:
             await self.req.call(self.venue.cancel_protection, self.ex, usym, [oid for _, oid, _ in orders])
         except ccxt.BaseError as err:
             log.error("%s %s: protective orders not canceled: %s", self.exchange, symbol, self.req.text(err))
-            return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="error",  # type: ignore[arg-type]
-                           error=f"cancel_failed: {self.req.describe(err)}") for p, oid, _ in orders]
+            return [
+                Report(
+                    order_id=oid,
+                    symbol=symbol,
+                    side=side,
+                    purpose=p,
+                    status="error",  # type: ignore[arg-type]
+                    error=f"cancel_failed: {self.req.describe(err)}",
+                )
+                for p, oid, _ in orders
+            ]
         self.protections.pop(symbol, None)
         return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled") for p, oid, _ in orders]  # type: ignore[arg-type]
 
@@ -629,8 +793,17 @@ class CcxtBroker(Broker):
                 filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
                 avg = float(order.get("average") or price)
                 fee = await self._fee(usym, order, filled, avg)
-                fired = Report(order_id=oid, exchange_order_id=actual, symbol=symbol, side=side, purpose=purpose,  # type: ignore[arg-type]
-                               status="filled", filled_qty=filled, avg_price=avg, fee=fee)
+                fired = Report(
+                    order_id=oid,
+                    exchange_order_id=actual,
+                    symbol=symbol,
+                    side=side,
+                    purpose=purpose,  # type: ignore[arg-type]
+                    status="filled",
+                    filled_qty=filled,
+                    avg_price=avg,
+                    fee=fee,
+                )
                 siblings = [o for o in prot.orders() if o[1] != oid]
                 return [fired] + await self._cancel_siblings(symbol, usym, side, siblings)
             if algo.get("status") in ("canceled", "expired", "rejected"):
@@ -645,10 +818,21 @@ class CcxtBroker(Broker):
                 prot.take_profit_id = prot.take_profit_price = None
         if not prot.orders():
             self.protections.pop(symbol, None)
-        return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled",  # type: ignore[arg-type]
-                       error=f"canceled on {self.exchange} outside the desk") for p, oid, _ in gone]
+        return [
+            Report(
+                order_id=oid,
+                symbol=symbol,
+                side=side,
+                purpose=p,
+                status="canceled",  # type: ignore[arg-type]
+                error=f"canceled on {self.exchange} outside the desk",
+            )
+            for p, oid, _ in gone
+        ]
 
-    async def _cancel_siblings(self, symbol: str, usym: str, side: m.Side, siblings: list[tuple[str, str, float]]) -> list[Report]:
+    async def _cancel_siblings(
+        self, symbol: str, usym: str, side: m.Side, siblings: list[tuple[str, str, float]]
+    ) -> list[Report]:
         out = []
         for purpose, oid, _ in siblings:
             try:
@@ -657,8 +841,16 @@ class CcxtBroker(Broker):
                 pass  # already gone (the exchange canceled it with the position)
             except ccxt.BaseError as err:
                 log.error("%s %s: sibling %s not canceled: %s", self.exchange, symbol, oid, self.req.text(err))
-                out.append(Report(order_id=oid, symbol=symbol, side=side, purpose=purpose, status="error",  # type: ignore[arg-type]
-                                  error=f"cancel_failed: {self.req.describe(err)}"))
+                out.append(
+                    Report(
+                        order_id=oid,
+                        symbol=symbol,
+                        side=side,
+                        purpose=purpose,
+                        status="error",  # type: ignore[arg-type]
+                        error=f"cancel_failed: {self.req.describe(err)}",
+                    )
+                )
                 continue
             out.append(Report(order_id=oid, symbol=symbol, side=side, purpose=purpose, status="canceled"))  # type: ignore[arg-type]
         self.protections.pop(symbol, None)
@@ -681,10 +873,23 @@ class CcxtBroker(Broker):
         fee = sum(abs(float((t.get("fee") or {}).get("cost") or 0.0)) for t in closing)
         legs = prot.orders()
         fired = min(legs, key=lambda leg: abs(leg[2] - avg))  # the leg whose trigger the fill is nearest
-        out = [Report(order_id=fired[1], symbol=symbol, side=side, purpose=fired[0], status="filled",  # type: ignore[arg-type]
-                      filled_qty=self.venue.base_qty(self.ex, usym, amount), avg_price=avg, fee=fee)]
-        out += [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled")  # type: ignore[arg-type]
-                for p, oid, _ in legs if oid != fired[1]]
+        out = [
+            Report(
+                order_id=fired[1],
+                symbol=symbol,
+                side=side,
+                purpose=fired[0],
+                status="filled",  # type: ignore[arg-type]
+                filled_qty=self.venue.base_qty(self.ex, usym, amount),
+                avg_price=avg,
+                fee=fee,
+            )
+        ]
+        out += [
+            Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled")  # type: ignore[arg-type]
+            for p, oid, _ in legs
+            if oid != fired[1]
+        ]
         self.protections.pop(symbol, None)
         return out
 
@@ -700,9 +905,13 @@ class CcxtBroker(Broker):
         quote = rest.split(":", 1)[0]
         liq = pos.get("liquidationPrice")
         return m.PositionSnapshot(
-            symbol=base + quote, side="buy" if side == "long" else "sell", quantity=qty,
-            entry_price=float(pos.get("entryPrice") or 0.0), mark_price=float(pos.get("markPrice") or 0.0),
-            unrealized_pnl=float(pos.get("unrealizedPnl") or 0.0), leverage=int(float(pos.get("leverage") or 1)),
+            symbol=base + quote,
+            side="buy" if side == "long" else "sell",
+            quantity=qty,
+            entry_price=float(pos.get("entryPrice") or 0.0),
+            mark_price=float(pos.get("markPrice") or 0.0),
+            unrealized_pnl=float(pos.get("unrealizedPnl") or 0.0),
+            leverage=int(float(pos.get("leverage") or 1)),
             liquidation_price=float(liq) if liq else None,
         )
 
@@ -747,8 +956,15 @@ class CcxtBroker(Broker):
         rules = self._rules.get(symbol) or self._load_rules(symbol)
         return rules.tick if rules else None
 
-    def track(self, symbol: str, side: PosSide, quantity: float, entry_price: float,
-              stop_loss: tuple[str, float] | None, take_profit: tuple[str, float] | None) -> None:
+    def track(
+        self,
+        symbol: str,
+        side: PosSide,
+        quantity: float,
+        entry_price: float,
+        stop_loss: tuple[str, float] | None,
+        take_profit: tuple[str, float] | None,
+    ) -> None:
         """Watch a journaled position's protective orders from now on (a restarted desk knows them only
         from its journal): `poll()` then reports their fills."""
         prot = Protection(symbol, side, quantity, entry_price, 0)
@@ -760,8 +976,16 @@ class CcxtBroker(Broker):
             self.protections[symbol] = prot
             self._symbols.add(symbol)
 
-    async def protect_existing(self, base_id: str, symbol: str, side: PosSide, quantity: float, entry_price: float,
-                               stop_loss: float, take_profit: float) -> tuple[Report, list[Report]]:
+    async def protect_existing(
+        self,
+        base_id: str,
+        symbol: str,
+        side: PosSide,
+        quantity: float,
+        entry_price: float,
+        stop_loss: float,
+        take_profit: float,
+    ) -> tuple[Report, list[Report]]:
         """Fresh reduce-only stop-loss and take-profit for a position already open: the symbol's conditional
         orders are canceled first, the new ones get client ids derived from `base_id`. As for an entry, if
         one cannot be placed the position is closed at once (never a naked position).
@@ -774,11 +998,23 @@ class CcxtBroker(Broker):
             await self._cancel_protection(symbol, untracked_too=True)
             self.protections.pop(symbol, None)
             prot = Protection(symbol, side, quantity, entry_price, 0)
-            fake = m.OrderCommand(id=base_id, symbol=symbol, side="buy" if side == "long" else "sell", quantity=quantity,
-                                  ref_price=entry_price, stop_loss=stop_loss, take_profit=take_profit, leverage=1,
-                                  purpose="entry", mode="live", ts=0)
+            fake = m.OrderCommand(
+                id=base_id,
+                symbol=symbol,
+                side="buy" if side == "long" else "sell",
+                quantity=quantity,
+                ref_price=entry_price,
+                stop_loss=stop_loss,
+                take_profit=take_profit,
+                leverage=1,
+                purpose="entry",
+                mode="live",
+                ts=0,
+            )
             holder = Report(order_id=base_id, symbol=symbol, side=fake.side, purpose="entry", status="filled")
-            reports = await self._protect(fake, usym, prot, holder, derived_id(base_id, "sl"), derived_id(base_id, "tp"))
+            reports = await self._protect(
+                fake, usym, prot, holder, derived_id(base_id, "sl"), derived_id(base_id, "tp")
+            )
             return holder, reports
 
     async def cancel_order(self, symbol: str, order_id: str) -> str | None:
@@ -792,8 +1028,15 @@ class CcxtBroker(Broker):
                 return self.req.describe(err)
             return None
 
-    async def protective_outcome(self, symbol: str, side: PosSide, quantity: float, entry_price: float,
-                                 stop_loss: tuple[str, float] | None, take_profit: tuple[str, float] | None) -> list[Report]:
+    async def protective_outcome(
+        self,
+        symbol: str,
+        side: PosSide,
+        quantity: float,
+        entry_price: float,
+        stop_loss: tuple[str, float] | None,
+        take_profit: tuple[str, float] | None,
+    ) -> list[Report]:
         """A journaled position the exchange no longer has: did one of its protective orders close it while
         the desk was down? The fill (and the sibling's cancel) as `poll()` would have reported it; empty
         when neither filled."""
@@ -814,9 +1057,14 @@ class CcxtBroker(Broker):
         if snap is None:
             return None
         lev = pos.get("leverage")
-        return ExchangePosition(symbol=snap.symbol, side="long" if snap.side == "buy" else "short", quantity=snap.quantity,
-                                entry_price=snap.entry_price, mark_price=snap.mark_price,
-                                leverage=int(float(lev)) if lev else None)
+        return ExchangePosition(
+            symbol=snap.symbol,
+            side="long" if snap.side == "buy" else "short",
+            quantity=snap.quantity,
+            entry_price=snap.entry_price,
+            mark_price=snap.mark_price,
+            leverage=int(float(lev)) if lev else None,
+        )
 
     def _exchange_orders(self, usym: str, order: dict[str, Any]) -> list[ExchangeOrder]:
         """A venue's conditional order as the reconciliation sees it: one per leg. OKX's attached SL/TP rest as
@@ -835,12 +1083,23 @@ class CcxtBroker(Broker):
         ours = prot is not None and closing_side(prot.side) == side
         qty = self.venue.base_qty(self.ex, usym, float(order.get("amount") or 0.0))
         out = []
-        for role, price, cid in (("stop_loss", stop, prot.stop_loss_id if ours and prot else None),
-                                 ("take_profit", target, prot.take_profit_id if ours and prot else None)):
+        for role, price, cid in (
+            ("stop_loss", stop, prot.stop_loss_id if ours and prot else None),
+            ("take_profit", target, prot.take_profit_id if ours and prot else None),
+        ):
             if price:
-                out.append(ExchangeOrder(symbol=symbol, order_id=str(order.get("id")), client_id=cid or order.get("clientOrderId"),
-                                         role=role, side=side, quantity=qty, trigger_price=float(price),  # type: ignore[arg-type]
-                                         reduce_only=order.get("reduceOnly") is not False))
+                out.append(
+                    ExchangeOrder(
+                        symbol=symbol,
+                        order_id=str(order.get("id")),
+                        client_id=cid or order.get("clientOrderId"),
+                        role=role,
+                        side=side,
+                        quantity=qty,
+                        trigger_price=float(price),  # type: ignore[arg-type]
+                        reduce_only=order.get("reduceOnly") is not False,
+                    )
+                )
         return out
 
     def _exchange_order(self, usym: str, order: dict[str, Any]) -> ExchangeOrder | None:
@@ -859,7 +1118,12 @@ class CcxtBroker(Broker):
         trigger = order.get("triggerPrice") or order.get("stopPrice")
         base, rest = usym.split("/", 1)
         return ExchangeOrder(
-            symbol=base + rest.split(":", 1)[0], order_id=str(order.get("id")), client_id=order.get("clientOrderId"),
-            role=role, side=side, quantity=self.venue.base_qty(self.ex, usym, float(order.get("amount") or 0.0)),
-            trigger_price=float(trigger) if trigger else None, reduce_only=order.get("reduceOnly") is not False,
+            symbol=base + rest.split(":", 1)[0],
+            order_id=str(order.get("id")),
+            client_id=order.get("clientOrderId"),
+            role=role,
+            side=side,
+            quantity=self.venue.base_qty(self.ex, usym, float(order.get("amount") or 0.0)),
+            trigger_price=float(trigger) if trigger else None,
+            reduce_only=order.get("reduceOnly") is not False,
         )

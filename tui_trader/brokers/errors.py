@@ -13,7 +13,7 @@ rejections by reason and still show what the exchange said.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 import ccxt.async_support as ccxt
 
@@ -69,6 +69,6 @@ def scrub(text: str, secrets: Iterable[str] = ()) -> str:
 
 
 def describe(err: BaseException, secrets: Iterable[str] = ()) -> str:
-    """"<reason>: <exchange message>" for a status's error field."""
+    """ "<reason>: <exchange message>" for a status's error field."""
     message = str(err) or type(err).__name__
     return f"{reason(err)}: {scrub(message, secrets)}"

@@ -103,8 +103,13 @@ class PaperBroker(Broker):
     mode: m.Mode = "paper"
     exchange = "paper"
 
-    def __init__(self, settings: PaperSettings, rules: RulesBook | None = None, risk: RiskSettings | None = None,
-                 trigger_price: Literal["mark", "last"] | None = None) -> None:
+    def __init__(
+        self,
+        settings: PaperSettings,
+        rules: RulesBook | None = None,
+        risk: RiskSettings | None = None,
+        trigger_price: Literal["mark", "last"] | None = None,
+    ) -> None:
         self.settings = settings
         risk = risk if risk is not None else RiskSettings()
         self.trigger_price = trigger_price or risk.trigger_price
@@ -128,8 +133,12 @@ class PaperBroker(Broker):
         self.fills = 0
         self.fees = 0.0
 
-    def restore(self, commands: list[m.OrderCommand], statuses: list[m.OrderStatus],
-                funding: Iterable[tuple[int, str, str, float]] = ()) -> str:
+    def restore(
+        self,
+        commands: list[m.OrderCommand],
+        statuses: list[m.OrderStatus],
+        funding: Iterable[tuple[int, str, str, float]] = (),
+    ) -> str:
         """Rebuild the account from journaled paper commands, fills and funding settlements (ts, mode, symbol,
         received + / paid −) (a restart of a live-clock paper desk): the wallet, open positions and their
         resting triggers. Returns what was restored, for the log."""
@@ -155,8 +164,14 @@ class PaperBroker(Broker):
             sl_price = pos.stop_loss if sl_price is None else sl_price
             tp_price = pos.take_profit if tp_price is None else tp_price
             restored = PaperPosition(
-                pos.symbol, pos.side, pos.quantity, pos.entry_price, pos.leverage, margin,
-                liquidation_price(pos.side, pos.entry_price, pos.quantity, margin, mmr), entry_id=entry_id,
+                pos.symbol,
+                pos.side,
+                pos.quantity,
+                pos.entry_price,
+                pos.leverage,
+                margin,
+                liquidation_price(pos.side, pos.entry_price, pos.quantity, margin, mmr),
+                entry_id=entry_id,
             )
             if sl_price is not None and pos.stop_loss_order_id:
                 restored.stop_loss = Trigger(pos.stop_loss_order_id, "stop_loss", sl_price)
@@ -205,8 +220,9 @@ class PaperBroker(Broker):
         if price is None:
             return []  # an absurd print neither fires a trigger nor moves the reference
         marked = md.symbol in self.marks
-        return self._check_triggers(md.symbol, price, stops=not (marked and self.trigger_price == "mark"),
-                                    liquidation=not marked)
+        return self._check_triggers(
+            md.symbol, price, stops=not (marked and self.trigger_price == "mark"), liquidation=not marked
+        )
 
     def _on_mark(self, md: m.MarketData) -> list[Report]:
         """A mark price (and funding) update: remember it, schedule the next funding, and check liquidation
@@ -267,8 +283,10 @@ class PaperBroker(Broker):
         if dev is None:
             return None
         what = ("ask" if side == "buy" else "bid") if symbol in self.quotes else "price"
-        return (f"price_band: {symbol} {what} {_px(px)} lies {dev:.1%} from the last good trade "
-                f"{_px(self.last[symbol])} (band {self.band.band_pct:.1%})")
+        return (
+            f"price_band: {symbol} {what} {_px(px)} lies {dev:.1%} from the last good trade "
+            f"{_px(self.last[symbol])} (band {self.band.band_pct:.1%})"
+        )
 
     def _close_price(self, symbol: str, side: m.Side) -> tuple[float | None, str | None]:
         """Where a close fills, and a note when the book was out of band: a close is never refused for a bad
@@ -316,7 +334,9 @@ class PaperBroker(Broker):
         notional = price * qty
         if notional < rules.min_notional:
             return [
-                rejected(cmd, f"invalid_order: notional {notional:.2f} USDT is below the minimum {rules.min_notional:g} USDT")
+                rejected(
+                    cmd, f"invalid_order: notional {notional:.2f} USDT is below the minimum {rules.min_notional:g} USDT"
+                )
             ]
         side: PosSide = "long" if cmd.side == "buy" else "short"
         pos = self.positions.get(cmd.symbol)
@@ -364,7 +384,11 @@ class PaperBroker(Broker):
         reports = [fill]
         close_side = closing_side(side)
         for trig in old_triggers:
-            reports.append(Report(order_id=trig.order_id, symbol=cmd.symbol, side=close_side, purpose=trig.purpose, status="canceled"))
+            reports.append(
+                Report(
+                    order_id=trig.order_id, symbol=cmd.symbol, side=close_side, purpose=trig.purpose, status="canceled"
+                )
+            )
         reports += self._protect(cmd, pos, fill, rules.tick)
         return reports
 
@@ -383,10 +407,25 @@ class PaperBroker(Broker):
             problem = _trigger_problem(pos.side, trig, ref)
             if problem is not None:
                 # Binance answers -2021 "Order would immediately trigger." here; the paper broker does the same.
-                out = [Report(order_id=trig.order_id, symbol=cmd.symbol, side=side, purpose=purpose, status="rejected",  # type: ignore[arg-type]
-                              error=f"protection_failed: {problem}")]
-                out += [Report(order_id=t.order_id, symbol=cmd.symbol, side=side, purpose=t.purpose, status="canceled") for t in placed]
-                out.append(self._close_at_once(pos, derived_id(cmd.id, "close"), f"protection_failed: {problem}; position closed at once"))
+                out = [
+                    Report(
+                        order_id=trig.order_id,
+                        symbol=cmd.symbol,
+                        side=side,
+                        purpose=purpose,
+                        status="rejected",  # type: ignore[arg-type]
+                        error=f"protection_failed: {problem}",
+                    )
+                ]
+                out += [
+                    Report(order_id=t.order_id, symbol=cmd.symbol, side=side, purpose=t.purpose, status="canceled")
+                    for t in placed
+                ]
+                out.append(
+                    self._close_at_once(
+                        pos, derived_id(cmd.id, "close"), f"protection_failed: {problem}; position closed at once"
+                    )
+                )
                 return out
             placed.append(trig)
         for trig in placed:
@@ -396,15 +435,24 @@ class PaperBroker(Broker):
             else:
                 pos.take_profit = trig
                 fill.take_profit_order_id, fill.take_profit_price = trig.order_id, trig.price
-        return [Report(order_id=t.order_id, symbol=cmd.symbol, side=side, purpose=t.purpose, status="accepted") for t in placed]
+        return [
+            Report(order_id=t.order_id, symbol=cmd.symbol, side=side, purpose=t.purpose, status="accepted")
+            for t in placed
+        ]
 
     def _close_at_once(self, pos: PaperPosition, order_id: str, error: str) -> Report:
         price, _ = self._close_price(pos.symbol, closing_side(pos.side))
         return self._fill_close(pos, pos.quantity, price or pos.entry_price, order_id, "close", error)
 
     def _fill_close(
-        self, pos: PaperPosition, qty: float, price: float, order_id: str, purpose: m.StatusPurpose,
-        error: str | None = None, fee: float | None = None,
+        self,
+        pos: PaperPosition,
+        qty: float,
+        price: float,
+        order_id: str,
+        purpose: m.StatusPurpose,
+        error: str | None = None,
+        fee: float | None = None,
     ) -> Report:
         """Take `qty` off `pos` at `price`: realise PnL, charge the fee, release margin proportionally."""
         fee = self._fee(price, qty) if fee is None else fee
@@ -417,8 +465,15 @@ class PaperBroker(Broker):
         if pos.quantity <= 1e-12:
             self.positions.pop(pos.symbol, None)
         return Report(
-            order_id=order_id, symbol=pos.symbol, side=closing_side(pos.side), purpose=purpose, status="filled",
-            filled_qty=qty, avg_price=price, fee=fee, error=error,
+            order_id=order_id,
+            symbol=pos.symbol,
+            side=closing_side(pos.side),
+            purpose=purpose,
+            status="filled",
+            filled_qty=qty,
+            avg_price=price,
+            fee=fee,
+            error=error,
         )
 
     def reduce_now(self, cmd: m.OrderCommand) -> list[Report]:
@@ -447,9 +502,13 @@ class PaperBroker(Broker):
             # A partial close keeps the rest protected: the same triggers, re-placed for what is left.
             side = closing_side(pos.side)
             for trig in old:
-                new = Trigger(derived_id(cmd.id, "sl" if trig.purpose == "stop_loss" else "tp"), trig.purpose, trig.price)
+                new = Trigger(
+                    derived_id(cmd.id, "sl" if trig.purpose == "stop_loss" else "tp"), trig.purpose, trig.price
+                )
                 setattr(pos, trig.purpose, new)
-                reports.append(Report(order_id=new.order_id, symbol=cmd.symbol, side=side, purpose=new.purpose, status="accepted"))
+                reports.append(
+                    Report(order_id=new.order_id, symbol=cmd.symbol, side=side, purpose=new.purpose, status="accepted")
+                )
         return reports
 
     def _cancel_triggers(self, symbol: str) -> list[Report]:
@@ -457,7 +516,10 @@ class PaperBroker(Broker):
         if pos is None:
             return []
         side = closing_side(pos.side)
-        out = [Report(order_id=t.order_id, symbol=symbol, side=side, purpose=t.purpose, status="canceled") for t in pos.triggers()]
+        out = [
+            Report(order_id=t.order_id, symbol=symbol, side=side, purpose=t.purpose, status="canceled")
+            for t in pos.triggers()
+        ]
         pos.stop_loss = pos.take_profit = None
         return out
 
@@ -482,7 +544,11 @@ class PaperBroker(Broker):
             gap = self.band.band_pct
             # Triggered by the mark, the stop's market order fills at the market: the last good trade.
             market = self.last.get(symbol, price) if symbol in self.marks and self.trigger_price == "mark" else price
-            fill_px = max(min(sl.price, market), sl.price * (1 - gap)) if long else min(max(sl.price, market), sl.price * (1 + gap))
+            fill_px = (
+                max(min(sl.price, market), sl.price * (1 - gap))
+                if long
+                else min(max(sl.price, market), sl.price * (1 + gap))
+            )
             return self._trigger_fill(pos, sl, pos.take_profit, self._slip(fill_px, side))
         if liq_hit:
             return self._liquidate(pos, liq)
@@ -495,7 +561,9 @@ class PaperBroker(Broker):
         pos.stop_loss = pos.take_profit = None
         out = [self._fill_close(pos, pos.quantity, price, fired.order_id, fired.purpose)]
         if sibling is not None:
-            out.append(Report(order_id=sibling.order_id, symbol=symbol, side=side, purpose=sibling.purpose, status="canceled"))
+            out.append(
+                Report(order_id=sibling.order_id, symbol=symbol, side=side, purpose=sibling.purpose, status="canceled")
+            )
         return out
 
     def _liquidate(self, pos: PaperPosition, price: float) -> list[Report]:
@@ -504,7 +572,11 @@ class PaperBroker(Broker):
         # so a liquidation costs exactly the position's margin.
         remaining = max(0.0, pos.margin + pos.pnl(price))
         error = f"liquidation: {pos.side} {pos.symbol} liquidated at {price:.2f} (isolated margin exhausted)"
-        out.append(self._fill_close(pos, pos.quantity, price, derived_id(pos.entry_id, "liquidation"), "close", error, remaining))
+        out.append(
+            self._fill_close(
+                pos, pos.quantity, price, derived_id(pos.entry_id, "liquidation"), "close", error, remaining
+            )
+        )
         return out
 
     # --- account --------------------------------------------------------------------------------------
@@ -531,12 +603,18 @@ class PaperBroker(Broker):
             # re-places it for what is left).
             snaps.append(
                 m.PositionSnapshot(
-                    symbol=symbol, side="buy" if p.side == "long" else "sell", quantity=p.quantity,
-                    entry_price=p.entry_price, mark_price=mark, unrealized_pnl=p.pnl(mark), leverage=p.leverage,
+                    symbol=symbol,
+                    side="buy" if p.side == "long" else "sell",
+                    quantity=p.quantity,
+                    entry_price=p.entry_price,
+                    mark_price=mark,
+                    unrealized_pnl=p.pnl(mark),
+                    leverage=p.leverage,
                     liquidation_price=p.liquidation_price,
                     stop_loss=p.stop_loss.price if p.stop_loss else None,
                     take_profit=p.take_profit.price if p.take_profit else None,
-                    stop_loss_resting=p.stop_loss is not None, take_profit_resting=p.take_profit is not None,
+                    stop_loss_resting=p.stop_loss is not None,
+                    take_profit_resting=p.take_profit is not None,
                     funding=p.funding,
                 )
             )
@@ -578,6 +656,11 @@ def _placed_protection(statuses: list[m.OrderStatus]) -> dict[str, tuple[str, fl
     replaces them, so the latest entry's prices are the ones resting."""
     out: dict[str, tuple[str, float | None, float | None]] = {}
     for st in statuses:
-        if st.mode == "paper" and st.purpose == "entry" and st.status in ("filled", "partially_filled") and st.filled_qty > 0:
+        if (
+            st.mode == "paper"
+            and st.purpose == "entry"
+            and st.status in ("filled", "partially_filled")
+            and st.filled_qty > 0
+        ):
             out[st.symbol] = (st.order_id, st.stop_loss_price, st.take_profit_price)
     return out

@@ -18,7 +18,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import ccxt.async_support as ccxt
 
@@ -54,8 +55,15 @@ class RetryLater(Exception):
 
 
 class Requests:
-    def __init__(self, exchange: str, venue: Venue, secrets: list[str], sleep: Sleep = asyncio.sleep,
-                 now: Callable[[], float] = time.monotonic, recv_window_s: float = RECV_WINDOW_S) -> None:
+    def __init__(
+        self,
+        exchange: str,
+        venue: Venue,
+        secrets: list[str],
+        sleep: Sleep = asyncio.sleep,
+        now: Callable[[], float] = time.monotonic,
+        recv_window_s: float = RECV_WINDOW_S,
+    ) -> None:
         self.exchange = exchange
         self.now = now  # the clock the lookups' deadline is measured on (a test's fake clock with its fake sleep)
         self.recv_window_s = recv_window_s
@@ -123,8 +131,17 @@ class Requests:
                     backoff *= 2
         raise AssertionError("unreachable")
 
-    async def submit(self, usym: str, side: m.Side, amount: float, params: dict[str, Any], client_id: str,
-                      trigger: bool = False, window_s: float | None = None, urgent: bool = False) -> dict[str, Any]:
+    async def submit(
+        self,
+        usym: str,
+        side: m.Side,
+        amount: float,
+        params: dict[str, Any],
+        client_id: str,
+        trigger: bool = False,
+        window_s: float | None = None,
+        urgent: bool = False,
+    ) -> dict[str, Any]:
         """Place one order, once. An ambiguous failure is resolved by looking the client id up until the
         request can no longer execute (`window_s`: a shorter expiry for this request, sent with it)."""
         if client_id in self.sent:
@@ -143,12 +160,19 @@ class Requests:
                 raise RetryLater(self.describe(err), self.retry_after(err)) from None
             if not is_ambiguous(err):
                 raise
-            log.warning("%s: placing %s is ambiguous (%s); looking it up until its %.0f s window has passed",
-                        self.exchange, client_id, self.text(err), self.recv_window_s)
+            log.warning(
+                "%s: placing %s is ambiguous (%s); looking it up until its %.0f s window has passed",
+                self.exchange,
+                client_id,
+                self.text(err),
+                self.recv_window_s,
+            )
             async with self.outside(usym):
                 return await self._settle(usym, client_id, trigger, sent_at, window, self.describe(err))
 
-    async def _settle(self, usym: str, client_id: str, trigger: bool, sent_at: float, window: float, why: str) -> dict[str, Any]:
+    async def _settle(
+        self, usym: str, client_id: str, trigger: bool, sent_at: float, window: float, why: str
+    ) -> dict[str, Any]:
         deadline = sent_at + window + CLOCK_MARGIN_S
         last_failure = ""
         while True:
@@ -164,8 +188,10 @@ class Requests:
             if past:
                 if last_failure:
                     raise StateUnknown(f"{why}; lookups failed until its window passed ({last_failure})")
-                raise NotPlaced(f"{why}; the exchange has no order {client_id} and it can no longer execute "
-                                f"(its {window:g} s window has passed), not resent")
+                raise NotPlaced(
+                    f"{why}; the exchange has no order {client_id} and it can no longer execute "
+                    f"(its {window:g} s window has passed), not resent"
+                )
             await self._sleep(LOOKUP_EVERY_S)
 
     async def resolve(self, usym: str, client_id: str, trigger: bool, sent_at: float) -> dict[str, Any] | None:

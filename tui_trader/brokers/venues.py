@@ -93,7 +93,9 @@ class Venue:
             noted.append("leverage")
         return noted
 
-    def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
+    def entry_params(
+        self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None
+    ) -> dict[str, Any]:
         return {"clientOrderId": client_id}
 
     def reduce_params(self, client_id: str, margin_mode: str) -> dict[str, Any]:
@@ -130,15 +132,16 @@ class Venue:
         """The symbol's open conditional orders (ccxt order dicts)."""
         return await ex.fetch_open_orders(symbol, None, None, {"trigger": True})
 
-    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None,
-                               amount: float | None = None) -> bool:
+    async def amend_protection(
+        self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None, amount: float | None = None
+    ) -> bool:
         """Move the SL/TP attached to a position to new triggers (after the fill is known) and, where they
         have a size of their own, to `amount` (the whole position, in the venue's unit); False where the
         venue offers no such call here (the entry's planned triggers stay)."""
         return False
 
     async def position_mode(self, ex: Any, symbols: list[str]) -> str:
-        """"hedge" or "one_way". Binance: GET /fapi/v1/positionSide/dual (dualSidePosition), account-wide."""
+        """ "hedge" or "one_way". Binance: GET /fapi/v1/positionSide/dual (dualSidePosition), account-wide."""
         answer = await ex.fetch_position_mode(symbols[0] if symbols else None)
         return "hedge" if answer.get("hedged") else "one_way"
 
@@ -165,12 +168,18 @@ class OkxVenue(Venue):
             return ["leverage"]
         return []
 
-    def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
+    def entry_params(
+        self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"clientOrderId": client_id, "marginMode": margin_mode}
         if stop_loss is not None:
             params["stopLoss"] = {"triggerPrice": stop_loss, "type": "market", "triggerPriceType": self.working_price()}
         if take_profit is not None:
-            params["takeProfit"] = {"triggerPrice": take_profit, "type": "market", "triggerPriceType": self.working_price()}
+            params["takeProfit"] = {
+                "triggerPrice": take_profit,
+                "type": "market",
+                "triggerPriceType": self.working_price(),
+            }
         return params
 
     def reduce_params(self, client_id: str, margin_mode: str) -> dict[str, Any]:
@@ -189,8 +198,9 @@ class OkxVenue(Venue):
         if ids:
             await ex.cancel_orders(ids, symbol, {"trigger": True})
 
-    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None,
-                               amount: float | None = None) -> bool:
+    async def amend_protection(
+        self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None, amount: float | None = None
+    ) -> bool:
         # The entry's attached SL/TP rest as an algo order once it filled, sized as the entry: its triggers
         # move to the prices from the fill, its size to the whole position when the entry added to one
         # (POST /api/v5/trade/amend-algos; "-1" order price = a market stop and target).
@@ -199,11 +209,17 @@ class OkxVenue(Venue):
         if amount is not None:
             request["newSz"] = ex.amount_to_precision(symbol, amount)
         if stop_loss is not None:
-            request.update(newSlTriggerPx=ex.price_to_precision(symbol, stop_loss), newSlOrdPx="-1",
-                           newSlTriggerPxType=self.working_price())
+            request.update(
+                newSlTriggerPx=ex.price_to_precision(symbol, stop_loss),
+                newSlOrdPx="-1",
+                newSlTriggerPxType=self.working_price(),
+            )
         if take_profit is not None:
-            request.update(newTpTriggerPx=ex.price_to_precision(symbol, take_profit), newTpOrdPx="-1",
-                           newTpTriggerPxType=self.working_price())
+            request.update(
+                newTpTriggerPx=ex.price_to_precision(symbol, take_profit),
+                newTpOrdPx="-1",
+                newTpTriggerPxType=self.working_price(),
+            )
         algos = await self.open_protection(ex, symbol)
         for algo in algos:
             await ex.privatePostTradeAmendAlgos({**request, "algoId": algo["id"]})
@@ -220,7 +236,9 @@ class BybitVenue(Venue):
         """Bybit's slTriggerBy / tpTriggerBy: MarkPrice or LastPrice."""
         return "LastPrice" if self.trigger_price == "last" else "MarkPrice"
 
-    def entry_params(self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None) -> dict[str, Any]:
+    def entry_params(
+        self, client_id: str, margin_mode: str, stop_loss: float | None, take_profit: float | None
+    ) -> dict[str, Any]:
         params: dict[str, Any] = {"clientOrderId": client_id}
         if stop_loss is not None:
             params.update(stopLoss={"triggerPrice": stop_loss}, slTriggerBy=self.working_price())
@@ -234,7 +252,9 @@ class BybitVenue(Venue):
 
     async def lookup(self, ex: Any, symbol: str, client_id: str, trigger: bool = False) -> dict[str, Any] | None:
         market = ex.market(symbol)
-        response = await ex.privateGetV5OrderRealtime({"category": "linear", "symbol": market["id"], "orderLinkId": client_id})
+        response = await ex.privateGetV5OrderRealtime(
+            {"category": "linear", "symbol": market["id"], "orderLinkId": client_id}
+        )
         rows = ((response or {}).get("result") or {}).get("list") or []
         return ex.parse_order(rows[0], market) if rows else None
 
@@ -252,8 +272,9 @@ class BybitVenue(Venue):
         hedged = any(str((row.get("info") or {}).get("positionIdx", "0")) in ("1", "2") for row in rows)
         return "hedge" if hedged else "one_way"
 
-    async def amend_protection(self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None,
-                               amount: float | None = None) -> bool:
+    async def amend_protection(
+        self, ex: Any, symbol: str, stop_loss: float | None, take_profit: float | None, amount: float | None = None
+    ) -> bool:
         # The attached SL/TP are the position's own stop and target (tpslMode Full: its whole size): set them
         # to the prices from the fill.
         market = ex.market(symbol)
@@ -269,7 +290,14 @@ class BybitVenue(Venue):
         # Attached SL/TP are the position's own stop and target on Bybit: setting both to 0 removes them.
         market = ex.market(symbol)
         await ex.privatePostV5PositionTradingStop(
-            {"category": "linear", "symbol": market["id"], "takeProfit": "0", "stopLoss": "0", "tpslMode": "Full", "positionIdx": 0}
+            {
+                "category": "linear",
+                "symbol": market["id"],
+                "takeProfit": "0",
+                "stopLoss": "0",
+                "tpslMode": "Full",
+                "positionIdx": 0,
+            }
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
 from tui_trader.bus.embedded import EmbeddedBus, EmbeddedCluster
 
-__all__ = ["Bus", "Gap", "Record", "Start", "Subscription", "EmbeddedBus", "EmbeddedCluster", "open_bus"]
+__all__ = ["Bus", "EmbeddedBus", "EmbeddedCluster", "Gap", "Record", "Start", "Subscription", "open_bus"]
 
 
 async def open_bus(bus_settings, cluster: EmbeddedCluster | None = None) -> Bus:

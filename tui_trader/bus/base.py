@@ -13,8 +13,8 @@ never a silent skip.
 from __future__ import annotations
 
 import abc
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterable, Sequence
 
 import msgspec
 
@@ -47,13 +47,13 @@ class Start:
     fallback: str = "beginning"  # for "committed" with nothing committed yet
 
     @classmethod
-    def at(cls, offset: int) -> "Start":
+    def at(cls, offset: int) -> Start:
         if offset < 0:
             raise ValueError("offset must be >= 0")
         return cls("absolute", offset)
 
     @classmethod
-    def committed(cls, fallback: str = "beginning") -> "Start":
+    def committed(cls, fallback: str = "beginning") -> Start:
         return cls("committed", 0, fallback)
 
 
@@ -132,7 +132,7 @@ class Bus(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None: ...
 
-    async def __aenter__(self) -> "Bus":
+    async def __aenter__(self) -> Bus:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

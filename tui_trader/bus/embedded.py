@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
 from tui_trader.errors import BusError
@@ -29,7 +29,7 @@ CONFLATE_AFTER = 2048
 
 
 class _Topic:
-    __slots__ = ("name", "lossless", "retention", "log", "base", "subs", "parked")
+    __slots__ = ("base", "log", "lossless", "name", "parked", "retention", "subs")
 
     def __init__(self, name: str, lossless: bool, retention: int) -> None:
         self.name = name

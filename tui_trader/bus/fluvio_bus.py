@@ -32,7 +32,9 @@ def _client() -> Any:
     try:
         import fluvio
     except ImportError as err:  # pragma: no cover - fluvio is a declared dependency
-        raise BusError(f"the fluvio client is not installed ({err}); bus.backend = \"embedded\" needs no server") from None
+        raise BusError(
+            f"the fluvio client is not installed ({err}); bus.backend = \"embedded\" needs no server"
+        ) from None
     return fluvio
 
 
@@ -85,8 +87,9 @@ class _OffsetStore:
 class _FluvioSubscription(Subscription):
     """The client's async partition stream. Closing ends a read that is waiting for a record."""
 
-    def __init__(self, topic: str, stream: Any, commit: Callable[[int], None] | None = None,
-                 position: int | None = None) -> None:
+    def __init__(
+        self, topic: str, stream: Any, commit: Callable[[int], None] | None = None, position: int | None = None
+    ) -> None:
         self.topic = topic
         self.position = position
         self._stream = stream
@@ -155,15 +158,21 @@ class FluvioBus(Bus):
         fluvio = _client()
 
         def _connect() -> tuple[Any, Any, Any]:
-            admin = (fluvio.FluvioAdmin.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
-                     if self.endpoint else fluvio.FluvioAdmin.connect())
+            admin = (
+                fluvio.FluvioAdmin.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
+                if self.endpoint
+                else fluvio.FluvioAdmin.connect()
+            )
             return self._new_client(), self._new_client(), admin
 
         try:
             self._fluvio, self._producing, self._admin = await asyncio.wait_for(
-                asyncio.to_thread(_connect), self.connect_timeout_s)
+                asyncio.to_thread(_connect), self.connect_timeout_s
+            )
         except TimeoutError:
-            raise BusError(unreachable_message(self.endpoint, f"no answer within {self.connect_timeout_s:g} s")) from None
+            raise BusError(
+                unreachable_message(self.endpoint, f"no answer within {self.connect_timeout_s:g} s")
+            ) from None
         except fluvio.FluviorError as err:
             raise BusError(unreachable_message(self.endpoint, str(err))) from None
         return self

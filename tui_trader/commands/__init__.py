@@ -32,8 +32,7 @@ def apply_overrides(settings: Settings, items: list[str]) -> Settings:
         except tomllib.TOMLDecodeError:
             value = raw.strip()  # a bare word: `--set indicators.bar=5s`
         if section not in data:
-            raise SettingsError(f"--set {item!r}: no settings section {section!r} "
-                                f"(sections: {', '.join(data)})")
+            raise SettingsError(f"--set {item!r}: no settings section {section!r} (sections: {', '.join(data)})")
         if name not in data[section]:
             raise SettingsError(f"--set {item!r}: no setting {name!r} in [{section}]")
         data[section][name] = value

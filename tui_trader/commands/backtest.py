@@ -23,11 +23,15 @@ from tui_trader.results import export as ex
 from tui_trader.results.render import render_report
 from tui_trader.settings import bar_seconds
 
-
 # `--set` keys of the backtest itself (not in settings.toml): instrument rules and the fill options.
-RUN_KEYS = {"instrument.tick": "tick", "instrument.step": "step", "instrument.min_qty": "min_qty",
-            "instrument.min_notional": "min_notional", "backtest.entry": "entry",
-            "backtest.funding_rate_8h": "funding_rate"}
+RUN_KEYS = {
+    "instrument.tick": "tick",
+    "instrument.step": "step",
+    "instrument.min_qty": "min_qty",
+    "instrument.min_notional": "min_notional",
+    "backtest.entry": "entry",
+    "backtest.funding_rate_8h": "funding_rate",
+}
 
 
 def run_overrides(args) -> list[str]:
@@ -104,8 +108,9 @@ class Progress:
         eta = (total - done) / rate if rate > 0 else 0.0
         width = 30
         filled = int(width * done / max(total, 1))
-        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} bars  "
-                          f"{rate:,.0f} bars/s  ETA {eta:4.1f} s ")
+        self.stream.write(
+            f"\r[{'#' * filled}{'.' * (width - filled)}] {done:,}/{total:,} bars  {rate:,.0f} bars/s  ETA {eta:4.1f} s "
+        )
         if done >= total:
             self.stream.write("\n")
         self.stream.flush()
@@ -123,7 +128,8 @@ def run(args) -> int:
         if found != bar_ms:
             raise DataError(
                 f"{bars.source}: the data's bars are {loaders.bar_text(found)} but indicators.bar is "
-                f"{settings.indicators.bar!r}; give --bar {loaders.bar_text(found)} to backtest on these bars")
+                f"{settings.indicators.bar!r}; give --bar {loaders.bar_text(found)} to backtest on these bars"
+            )
     gaps = [g for b in data.values() for g in loaders.gaps(b, bar_ms)]
     start, end = parse_time(args.start), parse_time(args.end)
     if start is not None or end is not None:
@@ -135,8 +141,10 @@ def run(args) -> int:
     overrides = Overrides(tick=args.tick, step=args.step, min_qty=args.min_qty, min_notional=args.min_notional)
     rules, origin, warnings = resolve(data, settings.exchange.name, overrides, offline=args.offline)
     for g in gaps:
-        warnings.append(f"{g.symbol}: {g.missing} bars missing from {ex.iso(g.after_ms + bar_ms)} until "
-                        f"{ex.iso(g.next_ms)} (not filled: the indicators continue across the gap)")
+        warnings.append(
+            f"{g.symbol}: {g.missing} bars missing from {ex.iso(g.after_ms + bar_ms)} until "
+            f"{ex.iso(g.next_ms)} (not filled: the indicators continue across the gap)"
+        )
     if args.json:  # the table lists them under the report; JSON keeps stdout machine-readable
         for w in warnings:
             print(f"warning: {w}", file=sys.stderr)
@@ -152,4 +160,3 @@ def run(args) -> int:
     else:
         sys.stdout.write(render_report(report))
     return 0
-

@@ -56,7 +56,9 @@ class Tap:
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
-            raise TuiTraderError(f"cannot create tap directory {str(self.dir)!r}: {err.strerror or err}", "Tap") from None
+            raise TuiTraderError(
+                f"cannot create tap directory {str(self.dir)!r}: {err.strerror or err}", "Tap"
+            ) from None
         if not self.dir.is_dir():
             raise TuiTraderError(f"tap directory {str(self.dir)!r} is not a folder", "Tap")
         ctx = self.runtime.ctx
@@ -70,8 +72,9 @@ class Tap:
             except OSError as err:
                 for fh in files.values():
                     fh.close()
-                raise TuiTraderError(f"cannot write tap file {str(self.dir / (topic + '.jsonl'))!r}: "
-                                     f"{err.strerror or err}", "Tap") from None
+                raise TuiTraderError(
+                    f"cannot write tap file {str(self.dir / (topic + '.jsonl'))!r}: {err.strerror or err}", "Tap"
+                ) from None
         for topic, fh in files.items():
             sub = await ctx.bus.subscribe(topic, Start.BEGINNING, tracked=True)  # type: ignore[attr-defined]
             self._subs.append(sub)
@@ -147,8 +150,13 @@ def problems(runtime: Runtime, collector: dict[str, Any]) -> list[dict[str, str]
         out.append(_problem("nothing_processed", f"no market data published ({read} messages read)"))
     for name, st in runtime.states.items():
         if st.gave_up:
-            out.append(_problem("worker_gave_up", f"{name}: crashed {runtime.max_restarts} times in a row, "
-                                                  f"not restarted; trading paused ({st.last_error})"))
+            out.append(
+                _problem(
+                    "worker_gave_up",
+                    f"{name}: crashed {runtime.max_restarts} times in a row, "
+                    f"not restarted; trading paused ({st.last_error})",
+                )
+            )
         elif st.restarts:
             out.append(_problem("worker_crashed", f"{name}: restarted {st.restarts} times ({st.last_error})"))
     return out
@@ -173,8 +181,10 @@ async def _run(args, settings) -> dict:
             tap = Tap(runtime, args.tap) if getattr(args, "tap", None) else None
             if tap is not None:
                 await tap.start()
-            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait()),
-                                                asyncio.create_task(runtime.failed.wait())]
+            waiters: list[asyncio.Task[Any]] = [
+                asyncio.create_task(stop.wait()),
+                asyncio.create_task(runtime.failed.wait()),
+            ]
             if replay:
                 waiters.append(asyncio.create_task(runtime.wait(["collector"])))
             if args.duration:

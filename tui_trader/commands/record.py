@@ -12,7 +12,7 @@ import asyncio
 import signal
 import sys
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from tui_trader import logs
 from tui_trader.clock import Clock
@@ -58,9 +58,14 @@ async def record(
 
         conns = [
             BinanceConnection(
-                spec, base_url=base_url, on_frame=on_frame, on_state=state_changed,
-                now_ms=clock.now_ms, stale_after_s=feed.stale_after_s,
-                reconnect_max_s=feed.reconnect_max_s, rotate_after_s=feed.rotate_after_s,
+                spec,
+                base_url=base_url,
+                on_frame=on_frame,
+                on_state=state_changed,
+                now_ms=clock.now_ms,
+                stale_after_s=feed.stale_after_s,
+                reconnect_max_s=feed.reconnect_max_s,
+                rotate_after_s=feed.rotate_after_s,
             )
             for spec in specs
         ]
@@ -107,8 +112,10 @@ def run(args) -> int:
 
     result = asyncio.run(main())
     pub = result["published"]
-    print(f"recorded {result['frames']} frames ({pub['trade']} trades, {pub['book']} book updates) "
-          f"to {result['file']} in {result['seconds']:g} s")
+    print(
+        f"recorded {result['frames']} frames ({pub['trade']} trades, {pub['book']} book updates) "
+        f"to {result['file']} in {result['seconds']:g} s"
+    )
     if result["frames"] == 0:
         print("nothing was received: check the network and feed.ws_base_url (tui-trader doctor)", file=sys.stderr)
         return 1

@@ -15,8 +15,9 @@ def run(args) -> int:
     settings, _ = load_settings(args)
     statuses, funding = history.read_journal(settings)
     book = history.trips_of(statuses, args.mode, funding)
-    report, _ = history.period_report(book, settings.paper.starting_balance, parse_time(args.start),
-                                          parse_time(args.end), args.mode)
+    report, _ = history.period_report(
+        book, settings.paper.starting_balance, parse_time(args.start), parse_time(args.end), args.mode
+    )
     if args.json:
         sys.stdout.write(report_json(report).decode() + "\n")
     elif report.trades == 0:

@@ -27,8 +27,13 @@ async def _run(name: str, settings) -> bool:
         loop.add_signal_handler(sig, stop.set)
     try:
         # journal_role: a router on its own keeps a journal of its own (two processes never write one file).
-        ctx = WorkerContext(settings=settings, bus=bus, clock=Clock(), durable=True,
-                            shared={"instruments": RulesBook(), "journal_role": name})
+        ctx = WorkerContext(
+            settings=settings,
+            bus=bus,
+            clock=Clock(),
+            durable=True,
+            shared={"instruments": RulesBook(), "journal_role": name},
+        )
         runtime = Runtime(ctx, [name])
         await runtime.start()
         try:

@@ -32,8 +32,13 @@ class _Probe:
         self._started = time.monotonic()
         feed = settings.feed
         self.conn = BinanceConnection(
-            spec, base_url=feed_base_url(settings), on_frame=self._on_frame, on_state=self._on_state,
-            now_ms=clock.now_ms, stale_after_s=feed.stale_after_s, reconnect_max_s=feed.reconnect_max_s,
+            spec,
+            base_url=feed_base_url(settings),
+            on_frame=self._on_frame,
+            on_state=self._on_state,
+            now_ms=clock.now_ms,
+            stale_after_s=feed.stale_after_s,
+            reconnect_max_s=feed.reconnect_max_s,
             rotate_after_s=feed.rotate_after_s,
         )
 
@@ -113,5 +118,8 @@ async def check_feed(settings: Settings, timeout: float) -> Check:
         return Check(name="feed", status="fail", detail=f"{url}: {problems}")
     slowest = max(p.first_frame_s or 0.0 for p in probes)
     names = ", ".join(p.spec.name for p in probes)
-    return Check(name="feed", status="ok",
-                 detail=f"{url}: market frames on all {len(probes)} connections within {slowest:.2f} s ({names})")
+    return Check(
+        name="feed",
+        status="ok",
+        detail=f"{url}: market frames on all {len(probes)} connections within {slowest:.2f} s ({names})",
+    )

@@ -56,8 +56,9 @@ def check_journal(settings: Settings, timeout: float) -> Check:
         return Check(name="journal", status="fail", detail=f"{path}: {err}")
     finally:
         journal.close()
-    return Check(name="journal", status="ok",
-                 detail=f"{path} (schema {version}): opens, writable, no other process holds it")
+    return Check(
+        name="journal", status="ok", detail=f"{path} (schema {version}): opens, writable, no other process holds it"
+    )
 
 
 async def check_bus(settings: Settings, timeout: float) -> Check:
@@ -67,9 +68,12 @@ async def check_bus(settings: Settings, timeout: float) -> Check:
         return Check(name="bus", status="fail", detail=err.message)
     except TimeoutError:
         where = settings.bus.fluvio_endpoint or "the active profile"
-        return Check(name="bus", status="fail", detail=f"no answer from the Fluvio cluster at {where} within {timeout:g} s")
+        return Check(
+            name="bus", status="fail", detail=f"no answer from the Fluvio cluster at {where} within {timeout:g} s"
+        )
     await bus.close()
     if settings.bus.backend == "embedded":
         return Check(name="bus", status="ok", detail="embedded (in-process, no server needed)")
-    return Check(name="bus", status="ok",
-                 detail=f"fluvio at {settings.bus.fluvio_endpoint or 'the active profile'} reachable")
+    return Check(
+        name="bus", status="ok", detail=f"fluvio at {settings.bus.fluvio_endpoint or 'the active profile'} reachable"
+    )

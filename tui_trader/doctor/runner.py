@@ -28,8 +28,13 @@ def settings_check(path: str | None) -> tuple[Settings | None, Check]:
     return settings, Check(name="settings", status="ok", detail=f"valid: {where}")
 
 
-async def run_checks(settings: Settings, *, timeout: float = DEFAULT_TIMEOUT_S, env: dict[str, str] | None = None,
-                     factory: Callable[..., Any] = create_exchange) -> list[Check]:
+async def run_checks(
+    settings: Settings,
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    env: dict[str, str] | None = None,
+    factory: Callable[..., Any] = create_exchange,
+) -> list[Check]:
     """Every check after the settings one. Each network step gives up after `timeout` seconds."""
     try:
         secrets, secrets_problem = settings_mod.load_secrets(settings, env), ""
@@ -37,12 +42,18 @@ async def run_checks(settings: Settings, *, timeout: float = DEFAULT_TIMEOUT_S, 
         secrets, secrets_problem = Secrets(), err.message
     journal = await asyncio.to_thread(check_journal, settings, timeout)
     bus = await check_bus(settings, timeout)
-    feed, exchange = await asyncio.gather(check_feed(settings, timeout),
-                                          check_exchange(settings, secrets, timeout, factory))
+    feed, exchange = await asyncio.gather(
+        check_feed(settings, timeout), check_exchange(settings, secrets, timeout, factory)
+    )
     if secrets_problem:
         exchange = [Check(name=KEYS, status="fail", detail=secrets_problem) if c.name == KEYS else c for c in exchange]
     xs = settings.exchange
     mode = "paper" if settings.trading.paper_trading else f"live on {xs.name} {'demo' if xs.demo else '(REAL MONEY)'}"
-    return [journal, bus, feed, *exchange,
-            Check(name="mode", status="info", detail=f"{mode} at start (trading.paper_trading, exchange.demo)"),
-            Check(name="log file", status="info", detail=str(paths.log_file()))]
+    return [
+        journal,
+        bus,
+        feed,
+        *exchange,
+        Check(name="mode", status="info", detail=f"{mode} at start (trading.paper_trading, exchange.demo)"),
+        Check(name="log file", status="info", detail=str(paths.log_file())),
+    ]

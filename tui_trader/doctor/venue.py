@@ -76,26 +76,35 @@ class _Venue:
         except (ccxt.BaseError, TimeoutError) as err:
             status: Status = "fail" if self.live else "warn"
             extra = "" if self.live else " (paper trading works without it; warm-up and symbol rules need it)"
-            return (Check(name="exchange", status=status, detail=f"{self.label}: {self.why(err)}{extra}"),
-                    Check(name="clock", status="info", detail=NOT_REACHED))
+            return (
+                Check(name="exchange", status=status, detail=f"{self.label}: {self.why(err)}{extra}"),
+                Check(name="clock", status="info", detail=NOT_REACHED),
+            )
         round_trip_ms = (back - sent) / 1e6
         skew_ms = (sent + back) / 2e6 - float(server_ms)
         clock = verdicts.clock(self.xs.name, skew_ms, round_trip_ms)
         symbols = self.settings.trading.symbols
         missing = [s for s in symbols if unified_symbol(s) not in (self.ex.markets or {})]
         if missing:
-            return (Check(name="exchange", status="fail" if self.live else "warn",
-                          detail=f"{self.label} answers, but does not list {', '.join(missing)} (trading.symbols)"),
-                    clock)
-        return (Check(name="exchange", status="ok",
-                      detail=f"{self.label} answers; {', '.join(symbols)} listed"), clock)
+            return (
+                Check(
+                    name="exchange",
+                    status="fail" if self.live else "warn",
+                    detail=f"{self.label} answers, but does not list {', '.join(missing)} (trading.symbols)",
+                ),
+                clock,
+            )
+        return (Check(name="exchange", status="ok", detail=f"{self.label} answers; {', '.join(symbols)} listed"), clock)
 
     async def keys(self) -> Check:
         if not self.secrets.present:
             if self.live:
-                return Check(name=KEYS, status="fail",
-                             detail="not set; live mode needs them (TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET, "
-                                    "TUI_TRADER_API_PASSWORD for OKX, or the secrets file)")
+                return Check(
+                    name=KEYS,
+                    status="fail",
+                    detail="not set; live mode needs them (TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET, "
+                    "TUI_TRADER_API_PASSWORD for OKX, or the secrets file)",
+                )
             return Check(name=KEYS, status="info", detail="not set (paper trading only)")
         try:
             balance = await self.bounded(self.ex.fetch_balance())
@@ -112,19 +121,25 @@ class _Venue:
         # The live broker's own reading (its venue adapter, which CcxtBroker.position_mode wraps: Binance
         # dualSidePosition, OKX posMode, Bybit positionIdx), so the doctor and the broker's refusal of live
         # never disagree; on this client, so no second market load.
-        usyms = [unified_symbol(s) for s in self.settings.trading.symbols if unified_symbol(s) in (self.ex.markets or {})]
+        usyms = [
+            unified_symbol(s) for s in self.settings.trading.symbols if unified_symbol(s) in (self.ex.markets or {})
+        ]
         try:
             mode = await self.bounded(venue_for(self.xs.name).position_mode(self.ex, usyms))
         except (ccxt.BaseError, TimeoutError) as err:
-            return Check(name="position mode", status="fail" if self.live else "warn",
-                         detail=f"cannot read it: {self.why(err)}")
+            return Check(
+                name="position mode", status="fail" if self.live else "warn", detail=f"cannot read it: {self.why(err)}"
+            )
         return verdicts.position_mode(self.xs.name, mode == "hedge", self.live)
 
     async def leverage(self, keys_ok: bool) -> Check:
         # Binance serves its brackets only to a signed request; OKX and Bybit publish theirs.
         if self.xs.name == "binanceusdm" and not keys_ok:
-            return Check(name="leverage", status="info",
-                         detail=f"not checked: {self.xs.name}'s leverage brackets need working API keys")
+            return Check(
+                name="leverage",
+                status="info",
+                detail=f"not checked: {self.xs.name}'s leverage brackets need working API keys",
+            )
         symbols = [s for s in self.settings.trading.symbols if unified_symbol(s) in (self.ex.markets or {})]
         usyms = [unified_symbol(s) for s in symbols]
         try:
@@ -133,18 +148,29 @@ class _Venue:
             else:
                 raw = {u: await self.bounded(self.ex.fetch_market_leverage_tiers(u)) for u in usyms}
         except (ccxt.BaseError, TimeoutError) as err:
-            return Check(name="leverage", status="fail" if self.live else "warn",
-                         detail=f"cannot read the leverage brackets: {self.why(err)}")
+            return Check(
+                name="leverage",
+                status="fail" if self.live else "warn",
+                detail=f"cannot read the leverage brackets: {self.why(err)}",
+            )
         tiers = {}
         for s, u in zip(symbols, usyms):
             try:
                 scale = await self.tier_scale(u)
             except (ccxt.BaseError, TimeoutError) as err:
-                return Check(name="leverage", status="fail" if self.live else "warn",
-                             detail=f"cannot price {s}'s leverage tiers: {self.why(err)}")
-            tiers[s] = [verdicts.Tier(float(t.get("minNotional") or 0.0) * scale,
-                                      float(t.get("maxNotional") or 0.0) * scale,
-                                      float(t.get("maxLeverage") or 0.0)) for t in (raw.get(u) or [])]
+                return Check(
+                    name="leverage",
+                    status="fail" if self.live else "warn",
+                    detail=f"cannot price {s}'s leverage tiers: {self.why(err)}",
+                )
+            tiers[s] = [
+                verdicts.Tier(
+                    float(t.get("minNotional") or 0.0) * scale,
+                    float(t.get("maxNotional") or 0.0) * scale,
+                    float(t.get("maxLeverage") or 0.0),
+                )
+                for t in (raw.get(u) or [])
+            ]
         trading = self.settings.trading
         return verdicts.leverage(tiers, trading.leverage, trading.max_position_size, self.live)
 
@@ -161,19 +187,27 @@ class _Venue:
         await self.ex.close()
 
 
-async def check_exchange(settings: Settings, secrets: Secrets, timeout: float,
-                         factory: Callable[..., Any] = create_exchange) -> list[Check]:
+async def check_exchange(
+    settings: Settings, secrets: Secrets, timeout: float, factory: Callable[..., Any] = create_exchange
+) -> list[Check]:
     """The exchange, clock, API keys, position mode and leverage lines, in that order."""
     venue = _Venue(settings, secrets, timeout, factory)
     try:
         exchange, clock = await venue.reachable()
         if exchange.status != "ok" and clock.status == "info":
             keys = (await venue.keys()) if not secrets.present else Check(name=KEYS, status="info", detail=NOT_REACHED)
-            return [exchange, clock, keys, Check(name="position mode", status="info", detail=NOT_REACHED),
-                    Check(name="leverage", status="info", detail=NOT_REACHED)]
+            return [
+                exchange,
+                clock,
+                keys,
+                Check(name="position mode", status="info", detail=NOT_REACHED),
+                Check(name="leverage", status="info", detail=NOT_REACHED),
+            ]
         keys = await venue.keys()
         keys_ok = keys.status == "ok"
-        mode = (await venue.position_mode()) if keys_ok else Check(name="position mode", status="info", detail=KEYS_NEEDED)
+        mode = (
+            (await venue.position_mode()) if keys_ok else Check(name="position mode", status="info", detail=KEYS_NEEDED)
+        )
         lev = await venue.leverage(keys_ok)
         return [exchange, clock, keys, mode, lev]
     finally:

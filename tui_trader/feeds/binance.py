@@ -11,8 +11,9 @@ the other symbols share connections per path, at most `feed.streams_per_connecti
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Literal, Sequence
+from typing import Literal
 
 from tui_trader.errors import FeedError
 

@@ -36,12 +36,22 @@ def plan(symbols: Sequence[str], base_url: str, per_connection: int = 200) -> li
     topics = [f"{t}.{s}" for s in dict.fromkeys(x.upper() for x in symbols) for t in TOPICS]
     specs = []
     for i, group in enumerate(chunks(topics, per_connection), 1):
-        requests = tuple(json.dumps({"op": "subscribe", "req_id": f"sub-{i}-{j}", "args": part},
-                                    separators=(",", ":")).encode()
-                         for j, part in enumerate(chunks(group, ARGS_PER_REQUEST), 1))
+        requests = tuple(
+            json.dumps({"op": "subscribe", "req_id": f"sub-{i}-{j}", "args": part}, separators=(",", ":")).encode()
+            for j, part in enumerate(chunks(group, ARGS_PER_REQUEST), 1)
+        )
         syms = tuple(dict.fromkeys(t.rsplit(".", 1)[1] for t in group))
-        specs.append(VenueSpec(name=f"bybit-{i}", url=base_url + PATH, subscribe=requests, symbols=syms, ping=PING,
-                               ping_every_s=PING_EVERY_S, topics=tuple(group)))
+        specs.append(
+            VenueSpec(
+                name=f"bybit-{i}",
+                url=base_url + PATH,
+                subscribe=requests,
+                symbols=syms,
+                ping=PING,
+                ping_every_s=PING_EVERY_S,
+                topics=tuple(group),
+            )
+        )
     return specs
 
 
@@ -129,15 +139,31 @@ class BybitFrames:
                 if not (top.bid and top.ask):
                     parser.count_ignored("one-sided book")
                     return
-                md = parser.book(stream, -1, event, top.bid, top.ask, top.bid_qty, top.ask_qty, book.s, raw, recv_ms,
-                                 EXCHANGE)
+                md = parser.book(
+                    stream, -1, event, top.bid, top.ask, top.bid_qty, top.ask_qty, book.s, raw, recv_ms, EXCHANGE
+                )
             else:
                 tk = self._ticker(env.data)
-                if tk.markPrice is None and tk.indexPrice is None and tk.fundingRate is None and tk.nextFundingTime is None:
+                if (
+                    tk.markPrice is None
+                    and tk.indexPrice is None
+                    and tk.fundingRate is None
+                    and tk.nextFundingTime is None
+                ):
                     parser.count_ignored("ticker without mark or funding")
                     return
-                md = parser.mark(stream, event, tk.markPrice or 0.0, tk.indexPrice or 0.0, tk.fundingRate,
-                                 tk.nextFundingTime or 0, tk.symbol, raw, recv_ms, EXCHANGE)
+                md = parser.mark(
+                    stream,
+                    event,
+                    tk.markPrice or 0.0,
+                    tk.indexPrice or 0.0,
+                    tk.fundingRate,
+                    tk.nextFundingTime or 0,
+                    tk.symbol,
+                    raw,
+                    recv_ms,
+                    EXCHANGE,
+                )
         except msgspec.DecodeError as err:
             parser.count_problem(f"bad Bybit {kind} payload", raw, err)
             return

@@ -55,11 +55,22 @@ def plan(symbols: Sequence[str], base_url: str, per_connection: int = 200) -> li
     specs = []
     for i, group in enumerate(chunks([json.dumps(a) for a in args], per_connection), 1):
         parsed = [json.loads(a) for a in group]
-        requests = tuple(json.dumps({"op": "subscribe", "args": part}, separators=(",", ":")).encode()
-                         for part in chunks(parsed, ARGS_PER_REQUEST))  # type: ignore[arg-type]
+        requests = tuple(
+            json.dumps({"op": "subscribe", "args": part}, separators=(",", ":")).encode()
+            for part in chunks(parsed, ARGS_PER_REQUEST)
+        )  # type: ignore[arg-type]
         syms = tuple(dict.fromkeys(desk_symbol(a["instId"]) for a in parsed))
-        specs.append(VenueSpec(name=f"okx-{i}", url=base_url + PATH, subscribe=requests, symbols=syms, ping=PING,
-                               ping_every_s=PING_EVERY_S, topics=tuple(f"{a['channel']}:{a['instId']}" for a in parsed)))
+        specs.append(
+            VenueSpec(
+                name=f"okx-{i}",
+                url=base_url + PATH,
+                subscribe=requests,
+                symbols=syms,
+                ping=PING,
+                ping_every_s=PING_EVERY_S,
+                topics=tuple(f"{a['channel']}:{a['instId']}" for a in parsed),
+            )
+        )
     return specs
 
 
@@ -105,9 +116,16 @@ class _Funding(msgspec.Struct, gc=False):
     instId: str = ""
 
 
-_DECODERS = {name: msgspec.json.Decoder(list[cls], strict=False)  # type: ignore[valid-type]
-             for name, cls in (("trades", _Trade), ("bbo-tbt", _Bbo), ("tickers", _Ticker),
-                               ("mark-price", _MarkPx), ("funding-rate", _Funding))}
+_DECODERS = {
+    name: msgspec.json.Decoder(list[cls], strict=False)  # type: ignore[valid-type]
+    for name, cls in (
+        ("trades", _Trade),
+        ("bbo-tbt", _Bbo),
+        ("tickers", _Ticker),
+        ("mark-price", _MarkPx),
+        ("funding-rate", _Funding),
+    )
+}
 
 
 class OkxFrames:
@@ -155,8 +173,19 @@ class OkxFrames:
             if not e.bids or not e.asks or len(e.bids[0]) < 2 or len(e.asks[0]) < 2:
                 parser.count_ignored("empty bbo-tbt")
                 return None
-            return parser.book(stream, e.seqId, e.ts, e.bids[0][0], e.asks[0][0], e.bids[0][1], e.asks[0][1], "",
-                               raw, recv_ms, EXCHANGE)
+            return parser.book(
+                stream,
+                e.seqId,
+                e.ts,
+                e.bids[0][0],
+                e.asks[0][0],
+                e.bids[0][1],
+                e.asks[0][1],
+                "",
+                raw,
+                recv_ms,
+                EXCHANGE,
+            )
         if channel == "tickers":
             return parser.book(stream, -1, e.ts, e.bidPx, e.askPx, e.bidSz, e.askSz, s, raw, recv_ms, EXCHANGE)
         if channel == "mark-price":

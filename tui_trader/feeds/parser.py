@@ -43,7 +43,8 @@ replay advances the replay clock to the event time first; it is only called for 
 from __future__ import annotations
 
 import math
-from typing import Callable, Collection, NamedTuple
+from collections.abc import Callable, Collection
+from typing import NamedTuple
 
 import msgspec
 
@@ -76,8 +77,12 @@ DEFAULT_LIMITS = Limits()
 
 def limits_from(feed) -> Limits:
     """The limits of a `FeedSettings`."""
-    return Limits(max_id_jump=feed.max_id_jump, max_time_jump_ms=round(feed.max_time_jump_s * 1000),
-                  price_band=feed.price_band_pct, confirm=feed.confirm_frames)
+    return Limits(
+        max_id_jump=feed.max_id_jump,
+        max_time_jump_ms=round(feed.max_time_jump_s * 1000),
+        price_band=feed.price_band_pct,
+        confirm=feed.confirm_frames,
+    )
 
 
 class _Envelope(msgspec.Struct, gc=False):
@@ -151,7 +156,7 @@ class _MarkPrice(msgspec.Struct, gc=False):
 class _Suspect:
     """A jump under watch: the latest value of the excursion and how many frames in a row agreed."""
 
-    __slots__ = ("value", "seen")
+    __slots__ = ("seen", "value")
 
     def __init__(self, value: float) -> None:
         self.value = value
@@ -162,8 +167,20 @@ class _Symbol:
     """What the parser remembers per symbol: the last trade price, the best bid/ask, the last good price
     (trade or book mid) that bands the next frames, and a price jump under watch."""
 
-    __slots__ = ("name", "price", "bid", "bid_qty", "ask", "ask_qty", "ref", "jump", "mark", "index", "funding",
-                 "next_funding")
+    __slots__ = (
+        "ask",
+        "ask_qty",
+        "bid",
+        "bid_qty",
+        "funding",
+        "index",
+        "jump",
+        "mark",
+        "name",
+        "next_funding",
+        "price",
+        "ref",
+    )
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -184,16 +201,33 @@ class _Symbol:
 # Stream roles (shared by every venue: a venue module maps its channels onto them).
 BOOK, TRADE, AGG, IGNORED, MARK = 0, 1, 2, 3, 4
 _BOOK, _TRADE, _AGG, _IGNORED, _MARK = BOOK, TRADE, AGG, IGNORED, MARK
-_PAYLOAD = {_BOOK: "bad bookTicker payload", _TRADE: "bad trade payload", _AGG: "bad aggTrade payload",
-            _MARK: "bad markPrice payload"}
+_PAYLOAD = {
+    _BOOK: "bad bookTicker payload",
+    _TRADE: "bad trade payload",
+    _AGG: "bad aggTrade payload",
+    _MARK: "bad markPrice payload",
+}
 # A funding rate beyond ±100 % per interval, or a funding time past MAX_EVENT_MS, is not market data.
 MAX_FUNDING_RATE = 1.0
-_KNOWN_IGNORED = frozenset({"depth", "kline", "ticker", "miniTicker", "forceOrder", "continuousKline",
-                            "rpiDepth", "indexPrice", "compositeIndex", "assetIndex", "contractInfo"})
+_KNOWN_IGNORED = frozenset(
+    {
+        "depth",
+        "kline",
+        "ticker",
+        "miniTicker",
+        "forceOrder",
+        "continuousKline",
+        "rpiDepth",
+        "indexPrice",
+        "compositeIndex",
+        "assetIndex",
+        "contractInfo",
+    }
+)
 
 
 class _Stream:
-    __slots__ = ("role", "symbol", "last_id", "ignored_as", "jump")
+    __slots__ = ("ignored_as", "jump", "last_id", "role", "symbol")
 
     def __init__(self, role: int, symbol: _Symbol | None, ignored_as: str = "") -> None:
         self.role = role
@@ -354,8 +388,20 @@ class FrameParser:
 
     # --- the checks every venue's frames go through (a venue module decodes, these validate) ---
 
-    def book(self, stream: _Stream, ident: int, event: int, b: float, a: float, bq: float, aq: float, s: str,
-             raw: bytes | str, recv_ms: int, exchange: str) -> MarketData | None:
+    def book(
+        self,
+        stream: _Stream,
+        ident: int,
+        event: int,
+        b: float,
+        a: float,
+        bq: float,
+        aq: float,
+        s: str,
+        raw: bytes | str,
+        recv_ms: int,
+        exchange: str,
+    ) -> MarketData | None:
         """A best bid/ask update of `stream` (update id `ident`, -1 when the venue's ids do not order its
         updates: no dedup then; `s` the symbol the payload names or "")."""
         if not (0.0 < b < _INF and 0.0 < a < _INF):
@@ -374,9 +420,13 @@ class FrameParser:
         last = stream.last_id
         tref = self._time_ref
         band = ref * self._band
-        if (last < 0 or not 0 < ident - last <= self._max_id or tref is None
-                or not -self._max_dt <= event - tref <= self._max_dt
-                or not (-band <= b - ref <= band and -band <= a - ref <= band)):
+        if (
+            last < 0
+            or not 0 < ident - last <= self._max_id
+            or tref is None
+            or not -self._max_dt <= event - tref <= self._max_dt
+            or not (-band <= b - ref <= band and -band <= a - ref <= band)
+        ):
             if not self._screen("book", stream, sym, ident, event, b, a, raw):
                 return None
         else:
@@ -391,13 +441,32 @@ class FrameParser:
         sym.ask_qty = aq
         self.books += 1
         return MarketData(
-            symbol=sym.name, exchange=exchange, kind="book", price=sym.price, volume=0.0,
-            bid=b, bid_qty=bq, ask=a, ask_qty=aq,
-            event_time=event, recv_time=recv_ms, ts=self.stamp(event),
+            symbol=sym.name,
+            exchange=exchange,
+            kind="book",
+            price=sym.price,
+            volume=0.0,
+            bid=b,
+            bid_qty=bq,
+            ask=a,
+            ask_qty=aq,
+            event_time=event,
+            recv_time=recv_ms,
+            ts=self.stamp(event),
         )
 
-    def trade(self, stream: _Stream, trade_id: int, event: int, price: float, qty: float, s: str,
-              raw: bytes | str, recv_ms: int, exchange: str) -> MarketData | None:
+    def trade(
+        self,
+        stream: _Stream,
+        trade_id: int,
+        event: int,
+        price: float,
+        qty: float,
+        s: str,
+        raw: bytes | str,
+        recv_ms: int,
+        exchange: str,
+    ) -> MarketData | None:
         """One trade of `stream` (id `trade_id`, -1 when the venue gives no numeric id: no dedup then)."""
         if not 0.0 < price < _INF:
             self._bad_number("trade price", price, raw)
@@ -414,9 +483,13 @@ class FrameParser:
         ref = sym.ref
         last = stream.last_id
         tref = self._time_ref
-        if (last < 0 or not 0 < trade_id - last <= self._max_id or tref is None
-                or not -self._max_dt <= event - tref <= self._max_dt
-                or not -ref * self._band <= price - ref <= ref * self._band):
+        if (
+            last < 0
+            or not 0 < trade_id - last <= self._max_id
+            or tref is None
+            or not -self._max_dt <= event - tref <= self._max_dt
+            or not -ref * self._band <= price - ref <= ref * self._band
+        ):
             if not self._screen("trade", stream, sym, trade_id, event, price, price, raw):
                 return None
         else:
@@ -428,13 +501,33 @@ class FrameParser:
         sym.price = price
         self.trades += 1
         return MarketData(
-            symbol=sym.name, exchange=exchange, kind="trade", price=price, volume=qty,
-            bid=sym.bid, bid_qty=sym.bid_qty, ask=sym.ask, ask_qty=sym.ask_qty,
-            event_time=event, recv_time=recv_ms, ts=self.stamp(event),
+            symbol=sym.name,
+            exchange=exchange,
+            kind="trade",
+            price=price,
+            volume=qty,
+            bid=sym.bid,
+            bid_qty=sym.bid_qty,
+            ask=sym.ask,
+            ask_qty=sym.ask_qty,
+            event_time=event,
+            recv_time=recv_ms,
+            ts=self.stamp(event),
         )
 
-    def mark(self, stream: _Stream, event: int, mark: float, index: float, rate: float | None, next_funding: int,
-             s: str, raw: bytes | str, recv_ms: int, exchange: str) -> MarketData | None:
+    def mark(
+        self,
+        stream: _Stream,
+        event: int,
+        mark: float,
+        index: float,
+        rate: float | None,
+        next_funding: int,
+        s: str,
+        raw: bytes | str,
+        recv_ms: int,
+        exchange: str,
+    ) -> MarketData | None:
         """The mark price, index price, funding rate and next funding time of a symbol (0 or None: keep the
         last known; venues send them on separate channels or as partial updates): a `kind="mark"` record
         carrying all of them as last known, with the last trade and book."""
@@ -468,8 +561,12 @@ class FrameParser:
         ident = stream.last_id + 1 if stream.last_id >= 0 else 0
         ref = sym.ref
         tref = self._time_ref
-        if (stream.last_id < 0 or tref is None or not -self._max_dt <= event - tref <= self._max_dt
-                or not -ref * self._band <= mark - ref <= ref * self._band):
+        if (
+            stream.last_id < 0
+            or tref is None
+            or not -self._max_dt <= event - tref <= self._max_dt
+            or not -ref * self._band <= mark - ref <= ref * self._band
+        ):
             if not self._screen("mark", stream, sym, ident, event, mark, mark, raw):
                 return None
         else:
@@ -485,10 +582,22 @@ class FrameParser:
             sym.next_funding = next_funding
         self.marks += 1
         return MarketData(
-            symbol=sym.name, exchange=exchange, kind="mark", price=sym.price, volume=0.0,
-            bid=sym.bid, bid_qty=sym.bid_qty, ask=sym.ask, ask_qty=sym.ask_qty,
-            mark_price=mark, index_price=sym.index, funding_rate=rate, next_funding_time=sym.next_funding,
-            event_time=event, recv_time=recv_ms, ts=self.stamp(event),
+            symbol=sym.name,
+            exchange=exchange,
+            kind="mark",
+            price=sym.price,
+            volume=0.0,
+            bid=sym.bid,
+            bid_qty=sym.bid_qty,
+            ask=sym.ask,
+            ask_qty=sym.ask_qty,
+            mark_price=mark,
+            index_price=sym.index,
+            funding_rate=rate,
+            next_funding_time=sym.next_funding,
+            event_time=event,
+            recv_time=recv_ms,
+            ts=self.stamp(event),
         )
 
     def stream_for(self, key: str, role: int, symbol_name: str, ignored_as: str = "") -> _Stream | None:
@@ -499,7 +608,8 @@ class FrameParser:
             return stream
         allowed = self.allowed
         if (allowed is not None and symbol_name not in allowed) or (
-                allowed is None and symbol_name not in self._symbols and len(self._symbols) >= MAX_SYMBOLS):
+            allowed is None and symbol_name not in self._symbols and len(self._symbols) >= MAX_SYMBOLS
+        ):
             _count(self.ignored, "unconfigured symbol")
             return None
         if role == _IGNORED:
@@ -529,8 +639,17 @@ class FrameParser:
 
     # --- the rare paths ---
 
-    def _screen(self, kind: str, stream: _Stream, sym: _Symbol, ident: int, event: int, low: float, high: float,
-                raw: bytes | str) -> bool:
+    def _screen(
+        self,
+        kind: str,
+        stream: _Stream,
+        sym: _Symbol,
+        ident: int,
+        event: int,
+        low: float,
+        high: float,
+        raw: bytes | str,
+    ) -> bool:
         """A frame that is a stream's first, a duplicate, or jumps in id, time or price: True to publish it
         (the caller then moves the baselines), False when it was counted as a duplicate or quarantined."""
         if not 0 <= event < MAX_EVENT_MS:
@@ -580,7 +699,9 @@ class FrameParser:
             return False
         return True
 
-    def _suspect(self, cand: _Suspect | None, value: float, near: Callable[[float, float], bool]) -> tuple[_Suspect | None, bool]:
+    def _suspect(
+        self, cand: _Suspect | None, value: float, near: Callable[[float, float], bool]
+    ) -> tuple[_Suspect | None, bool]:
         """Watch a jump: (the suspect to keep, whether `confirm` frames in a row now agree with it)."""
         if cand is not None and near(value, cand.value):
             cand.seen += 1
@@ -597,7 +718,8 @@ class FrameParser:
         symbol_name = prefix.upper()
         allowed = self.allowed
         if (allowed is not None and symbol_name not in allowed) or (
-                allowed is None and symbol_name not in self._symbols and len(self._symbols) >= MAX_SYMBOLS):
+            allowed is None and symbol_name not in self._symbols and len(self._symbols) >= MAX_SYMBOLS
+        ):
             # Not configured: counted and dropped, nothing remembered (no cache entry, no symbol state).
             _count(self.ignored, "unconfigured symbol")
             return None
@@ -685,10 +807,18 @@ class FrameParser:
 
     def counters(self) -> dict[str, int]:
         """Flat counts for a Health record: `read`, `published:<kind>` and `<bucket>:<reason>`."""
-        out = {"read": self.frames, "published:trade": self.trades, "published:book": self.books,
-               "published:mark": self.marks}
-        for bucket, table in (("malformed", self.malformed), ("quarantined", self.quarantined),
-                              ("ignored", self.ignored), ("duplicates", self.duplicates)):
+        out = {
+            "read": self.frames,
+            "published:trade": self.trades,
+            "published:book": self.books,
+            "published:mark": self.marks,
+        }
+        for bucket, table in (
+            ("malformed", self.malformed),
+            ("quarantined", self.quarantined),
+            ("ignored", self.ignored),
+            ("duplicates", self.duplicates),
+        ):
             for reason, n in table.items():
                 out[f"{bucket}:{reason}"] = n
         return out

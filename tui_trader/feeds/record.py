@@ -56,7 +56,7 @@ class RecordingWriter:
         if self._out is not self._raw:
             self._raw.close()
 
-    def __enter__(self) -> "RecordingWriter":
+    def __enter__(self) -> RecordingWriter:
         return self
 
     def __exit__(self, *exc: object) -> None:

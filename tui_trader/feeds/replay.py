@@ -17,8 +17,9 @@ import heapq
 import logging
 import re
 import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO
 
 from tui_trader.errors import FeedError
 
@@ -86,8 +87,9 @@ def _probe(path: str) -> None:
     if any(_is_frame(line) for line in lines):
         return
     what = "holds no frame" if whole else f"holds no frame in its first {len(data)} bytes"
-    raise FeedError(f"recording {name} {what} (each line should be `<recv_time_ns> <raw exchange JSON>`): "
-                    "not a recording?")
+    raise FeedError(
+        f"recording {name} {what} (each line should be `<recv_time_ns> <raw exchange JSON>`): not a recording?"
+    )
 
 
 def _gunzip_head(head: bytes, name: str) -> tuple[bytes, bool]:
@@ -158,8 +160,7 @@ class RecordingReader:
             if not d.eof:
                 self._cut = True
                 self._skip("truncated")
-                log.warning("recording %s ends mid-stream (cut while being written?); played what it holds",
-                            self.path)
+                log.warning("recording %s ends mid-stream (cut while being written?); played what it holds", self.path)
         except zlib.error as err:
             self._cut = True
             self._skip("corrupt")

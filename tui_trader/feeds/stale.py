@@ -6,7 +6,7 @@ spells at any speed.
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class StaleTracker:

@@ -17,8 +17,12 @@ from tui_trader.errors import FeedError
 
 VenueName = Literal["binanceusdm", "okx", "bybit"]
 # The venue each `exchange.name` trades on (and so reads its market data from).
-VENUE_OF_EXCHANGE: dict[str, VenueName] = {"binanceusdm": "binanceusdm", "binance": "binanceusdm", "okx": "okx",
-                                           "bybit": "bybit"}
+VENUE_OF_EXCHANGE: dict[str, VenueName] = {
+    "binanceusdm": "binanceusdm",
+    "binance": "binanceusdm",
+    "okx": "okx",
+    "bybit": "bybit",
+}
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,9 @@ def plan_venue(settings) -> list[VenueSpec]:
         from tui_trader.feeds import bybit as mod  # type: ignore[no-redef]
     else:
         raise FeedError(f"{venue} names its streams in the URL; use feeds/binance.py")
-    return mod.plan(settings.trading.symbols, base_url(settings, mod.HOST),
-                    per_connection=settings.feed.streams_per_connection)
+    return mod.plan(
+        settings.trading.symbols, base_url(settings, mod.HOST), per_connection=settings.feed.streams_per_connection
+    )
 
 
 def plan_feed(settings) -> list:

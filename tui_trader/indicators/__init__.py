@@ -5,5 +5,15 @@ from tui_trader.indicators.engine import IndicatorSet, Values, batch
 from tui_trader.indicators.scoring import Evaluation, Scorer
 from tui_trader.indicators.signals import Counters, Emitted, SignalEngine
 
-__all__ = ["BarBuilder", "split_klines", "IndicatorSet", "Values", "batch", "Evaluation", "Scorer", "Counters",
-           "Emitted", "SignalEngine"]
+__all__ = [
+    "BarBuilder",
+    "Counters",
+    "Emitted",
+    "Evaluation",
+    "IndicatorSet",
+    "Scorer",
+    "SignalEngine",
+    "Values",
+    "batch",
+    "split_klines",
+]

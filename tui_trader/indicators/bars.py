@@ -8,14 +8,14 @@ Only closes matter here (the indicators use closes), so a bar is two numbers.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 
 class BarBuilder:
     """Closes of one symbol's bars of `interval_ms`. `add` returns (close, count) when bars closed, else None:
     `count` points of value `close` (the bar that ended, then the empty intervals after it)."""
 
-    __slots__ = ("interval_ms", "start", "close", "late")
+    __slots__ = ("close", "interval_ms", "late", "start")
 
     def __init__(self, interval_ms: int) -> None:
         if interval_ms <= 0:
@@ -64,7 +64,9 @@ class BarBuilder:
         self.close = close
 
 
-def split_klines(rows: Sequence[Sequence[float]], interval_ms: int, now_ms: int) -> tuple[list[float], tuple[int, float] | None]:
+def split_klines(
+    rows: Sequence[Sequence[float]], interval_ms: int, now_ms: int
+) -> tuple[list[float], tuple[int, float] | None]:
     """Klines (ccxt OHLCV rows: [open_ms, open, high, low, close, volume]) → the closes of the closed bars in
     time order, and where live bars continue: (open time of the current bar, its close so far) or None.
 

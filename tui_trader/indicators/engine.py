@@ -42,10 +42,16 @@ def _specs(cfg: IndicatorSettings) -> list[tuple[Any, dict[str, Any], int]]:
     """(stream constructor, TA-Lib arguments, points needed before it can open) per indicator, in Values order."""
     return [
         (stream.RSI, {"timeperiod": cfg.rsi_period}, cfg.rsi_period + 1),
-        (stream.MACD, {"fastperiod": cfg.macd_fast, "slowperiod": cfg.macd_slow, "signalperiod": cfg.macd_signal},
-         cfg.macd_slow + cfg.macd_signal - 1),
-        (stream.BBANDS, {"timeperiod": cfg.bb_period, "nbdevup": cfg.bb_stddev, "nbdevdn": cfg.bb_stddev,
-                         "matype": 0}, cfg.bb_period),
+        (
+            stream.MACD,
+            {"fastperiod": cfg.macd_fast, "slowperiod": cfg.macd_slow, "signalperiod": cfg.macd_signal},
+            cfg.macd_slow + cfg.macd_signal - 1,
+        ),
+        (
+            stream.BBANDS,
+            {"timeperiod": cfg.bb_period, "nbdevup": cfg.bb_stddev, "nbdevdn": cfg.bb_stddev, "matype": 0},
+            cfg.bb_period,
+        ),
         (stream.SMA, {"timeperiod": cfg.sma_fast}, cfg.sma_fast),
         (stream.SMA, {"timeperiod": cfg.sma_slow}, cfg.sma_slow),
         (stream.EMA, {"timeperiod": cfg.ema_fast}, cfg.ema_fast),
@@ -56,14 +62,18 @@ def _specs(cfg: IndicatorSettings) -> list[tuple[Any, dict[str, Any], int]]:
 def batch(cfg: IndicatorSettings, closes: np.ndarray) -> dict[str, np.ndarray]:
     """The same indicators with TA-Lib's batch functions over a whole series (the reference for tests)."""
     closes = np.ascontiguousarray(closes, dtype=np.float64)
-    macd, sig, hist = talib.MACD(closes, fastperiod=cfg.macd_fast, slowperiod=cfg.macd_slow,
-                                 signalperiod=cfg.macd_signal)
-    up, mid, lo = talib.BBANDS(closes, timeperiod=cfg.bb_period, nbdevup=cfg.bb_stddev, nbdevdn=cfg.bb_stddev,
-                               matype=0)
+    macd, sig, hist = talib.MACD(
+        closes, fastperiod=cfg.macd_fast, slowperiod=cfg.macd_slow, signalperiod=cfg.macd_signal
+    )
+    up, mid, lo = talib.BBANDS(closes, timeperiod=cfg.bb_period, nbdevup=cfg.bb_stddev, nbdevdn=cfg.bb_stddev, matype=0)
     return {
         "rsi": talib.RSI(closes, timeperiod=cfg.rsi_period),
-        "macd": macd, "macd_signal": sig, "macd_hist": hist,
-        "bb_upper": up, "bb_middle": mid, "bb_lower": lo,
+        "macd": macd,
+        "macd_signal": sig,
+        "macd_hist": hist,
+        "bb_upper": up,
+        "bb_middle": mid,
+        "bb_lower": lo,
         "sma_fast": talib.SMA(closes, timeperiod=cfg.sma_fast),
         "sma_slow": talib.SMA(closes, timeperiod=cfg.sma_slow),
         "ema_fast": talib.EMA(closes, timeperiod=cfg.ema_fast),
@@ -80,8 +90,7 @@ class IndicatorSet:
     would be undefined behaviour in TA-Lib's history and is refused by the handles).
     """
 
-    __slots__ = ("_specs", "_handles", "_history", "points", "_rsi", "_macd", "_bb", "_smaf", "_smas", "_emaf",
-                 "_emas")
+    __slots__ = ("_bb", "_emaf", "_emas", "_handles", "_history", "_macd", "_rsi", "_smaf", "_smas", "_specs", "points")
 
     def __init__(self, cfg: IndicatorSettings) -> None:
         needed = indicator_history_needed(cfg)
@@ -107,9 +116,19 @@ class IndicatorSet:
             # The hot path: seven O(1) handle updates, no allocation but the result tuples.
             macd = self._macd.update(close)
             bb = self._bb.update(close)
-            return (self._rsi.update(close), macd[0], macd[1], macd[2], bb[0], bb[1], bb[2],
-                    self._smaf.update(close), self._smas.update(close), self._emaf.update(close),
-                    self._emas.update(close))
+            return (
+                self._rsi.update(close),
+                macd[0],
+                macd[1],
+                macd[2],
+                bb[0],
+                bb[1],
+                bb[2],
+                self._smaf.update(close),
+                self._smas.update(close),
+                self._emaf.update(close),
+                self._emas.update(close),
+            )
         return self._warming(close)
 
     def _warming(self, close: float) -> tuple[float, ...] | None:

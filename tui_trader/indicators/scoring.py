@@ -31,11 +31,18 @@ class Evaluation(NamedTuple):
 # The rules in a fixed order: bit i of a "fired" mask is RULES[i]. (side, points, label; the SMA and EMA labels
 # get the configured periods.)
 RULES: tuple[tuple[str, int, str], ...] = (
-    ("buy", 2, "rsi<30"), ("buy", 1, "rsi<40"), ("sell", 2, "rsi>70"), ("sell", 1, "rsi>60"),
-    ("buy", 1, "macd>signal"), ("sell", 1, "macd<signal"),
-    ("buy", 1, "near_lower_band"), ("sell", 1, "near_upper_band"),
-    ("buy", 1, "{sma_fast}>{sma_slow}"), ("sell", 1, "{sma_fast}<{sma_slow}"),
-    ("buy", 1, "{ema_fast}>{ema_slow}"), ("sell", 1, "{ema_fast}<{ema_slow}"),
+    ("buy", 2, "rsi<30"),
+    ("buy", 1, "rsi<40"),
+    ("sell", 2, "rsi>70"),
+    ("sell", 1, "rsi>60"),
+    ("buy", 1, "macd>signal"),
+    ("sell", 1, "macd<signal"),
+    ("buy", 1, "near_lower_band"),
+    ("sell", 1, "near_upper_band"),
+    ("buy", 1, "{sma_fast}>{sma_slow}"),
+    ("sell", 1, "{sma_fast}<{sma_slow}"),
+    ("buy", 1, "{ema_fast}>{ema_slow}"),
+    ("sell", 1, "{ema_fast}<{ema_slow}"),
 )
 
 
@@ -44,24 +51,43 @@ class Scorer:
     every mask's scores and kind are worked out once, here, so a point costs one table look-up. The reasons
     (strings) are only built for a point that becomes a signal (`evaluation`)."""
 
-    __slots__ = ("near_band", "upper_band", "min_strength", "_labels", "_points", "kinds")
+    __slots__ = ("_labels", "_points", "kinds", "min_strength", "near_band", "upper_band")
 
     def __init__(self, cfg: IndicatorSettings, min_signal_strength: float) -> None:
         self.near_band = cfg.near_band
         self.upper_band = 1 - cfg.near_band
         self.min_strength = min_signal_strength
-        names = {"sma_fast": f"sma{cfg.sma_fast}", "sma_slow": f"sma{cfg.sma_slow}",
-                 "ema_fast": f"ema{cfg.ema_fast}", "ema_slow": f"ema{cfg.ema_slow}"}
+        names = {
+            "sma_fast": f"sma{cfg.sma_fast}",
+            "sma_slow": f"sma{cfg.sma_slow}",
+            "ema_fast": f"ema{cfg.ema_fast}",
+            "ema_slow": f"ema{cfg.ema_slow}",
+        }
         self._labels = tuple(f"{label.format(**names)}:+{points}" for _, points, label in RULES)
         self._points: list[tuple[int, int]] = []
         for mask in range(1 << len(RULES)):
             fired = [rule for i, rule in enumerate(RULES) if mask >> i & 1]
-            self._points.append((sum(pts for side, pts, _ in fired if side == "buy"),
-                                 sum(pts for side, pts, _ in fired if side == "sell")))
+            self._points.append(
+                (
+                    sum(pts for side, pts, _ in fired if side == "buy"),
+                    sum(pts for side, pts, _ in fired if side == "sell"),
+                )
+            )
         self.kinds: list[str | None] = [self.classify(buy, sell).kind for buy, sell in self._points]
 
-    def fired(self, rsi: float, macd: float, macd_signal: float, bb_upper: float, bb_lower: float,
-              sma_fast: float, sma_slow: float, ema_fast: float, ema_slow: float, price: float) -> int:
+    def fired(
+        self,
+        rsi: float,
+        macd: float,
+        macd_signal: float,
+        bb_upper: float,
+        bb_lower: float,
+        sma_fast: float,
+        sma_slow: float,
+        ema_fast: float,
+        ema_slow: float,
+        price: float,
+    ) -> int:
         """The rules that fire at one point, as a bit mask over RULES."""
         if rsi < 30:
             mask = 1
@@ -100,10 +126,22 @@ class Scorer:
         reasons = tuple(label for i, label in enumerate(self._labels) if mask >> i & 1)
         return self.classify(buy, sell, reasons)
 
-    def evaluate(self, rsi: float, macd: float, macd_signal: float, bb_upper: float, bb_lower: float,
-                 sma_fast: float, sma_slow: float, ema_fast: float, ema_slow: float, price: float) -> Evaluation:
-        return self.evaluation(self.fired(rsi, macd, macd_signal, bb_upper, bb_lower, sma_fast, sma_slow, ema_fast,
-                                          ema_slow, price))
+    def evaluate(
+        self,
+        rsi: float,
+        macd: float,
+        macd_signal: float,
+        bb_upper: float,
+        bb_lower: float,
+        sma_fast: float,
+        sma_slow: float,
+        ema_fast: float,
+        ema_slow: float,
+        price: float,
+    ) -> Evaluation:
+        return self.evaluation(
+            self.fired(rsi, macd, macd_signal, bb_upper, bb_lower, sma_fast, sma_slow, ema_fast, ema_slow, price)
+        )
 
     def classify(self, buy: int, sell: int, reasons: tuple[str, ...] = ()) -> Evaluation:
         if buy > sell:

@@ -20,8 +20,9 @@ Symbols are independent: each has its own bars, indicators and last kind. Nothin
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
-from typing import Collection, Iterable, NamedTuple
+from typing import NamedTuple
 
 from tui_trader.indicators.bars import BarBuilder
 from tui_trader.indicators.engine import IndicatorSet, Values
@@ -62,7 +63,7 @@ class Counters:
 
 
 class _Symbol:
-    __slots__ = ("indicators", "bars", "last_kind", "last_price", "suspect", "seen", "values", "mask", "close")
+    __slots__ = ("bars", "close", "indicators", "last_kind", "last_price", "mask", "seen", "suspect", "values")
 
     def __init__(self, cfg: IndicatorSettings, bar_ms: int) -> None:
         self.indicators = IndicatorSet(cfg)
@@ -80,8 +81,15 @@ class _Symbol:
 
 
 class SignalEngine:
-    def __init__(self, cfg: IndicatorSettings, min_signal_strength: float, *, symbols: Collection[str] | None = None,
-                 band: float | None = None, confirm: int = 3) -> None:
+    def __init__(
+        self,
+        cfg: IndicatorSettings,
+        min_signal_strength: float,
+        *,
+        symbols: Collection[str] | None = None,
+        band: float | None = None,
+        confirm: int = 3,
+    ) -> None:
         self.cfg = cfg
         self.bar_ms = bar_seconds(cfg.bar) * 1000
         self.every = cfg.emit == "every"

@@ -35,8 +35,9 @@ from tui_trader.settings import NotifySettings
 
 # apprise's notify types: the colour or icon a service shows.
 Level = Literal["info", "success", "warning", "failure"]
-Kind = Literal["fill", "stop_loss", "take_profit", "kill", "halt", "feed_down", "feed_back", "naked",
-               "reconcile", "daily_summary"]
+Kind = Literal[
+    "fill", "stop_loss", "take_profit", "kill", "halt", "feed_down", "feed_back", "naked", "reconcile", "daily_summary"
+]
 RATE_LIMITED: frozenset[str] = frozenset({"fill", "stop_loss", "take_profit"})
 MINUTE_MS = 60_000
 SEEN_ORDERS = 10_000  # fill ids remembered for the once rule (oldest forgotten first)
@@ -97,9 +98,16 @@ class NotifyRules:
         out = self.on_tick(now_ms)
         if c.command == "kill" and self.s.kill:
             why = f": {c.arg}" if c.arg else ""
-            out.append(self._notice("kill", "failure", "KILL switch pulled",
-                                    f"by {c.origin}{why}. Entries halted, positions closed at market, "
-                                    "orders canceled; nothing new until re-armed.", c.ts))
+            out.append(
+                self._notice(
+                    "kill",
+                    "failure",
+                    "KILL switch pulled",
+                    f"by {c.origin}{why}. Entries halted, positions closed at market, "
+                    "orders canceled; nothing new until re-armed.",
+                    c.ts,
+                )
+            )
         return out
 
     def on_account(self, a: m.Account, now_ms: int) -> list[Notice]:
@@ -123,8 +131,11 @@ class NotifyRules:
         elif comp == m.WATCHDOG_COMPONENT:
             self._watchdog(out, h, before)
         elif comp == "reconcile" and entered and state == "waiting" and self.s.reconcile_waiting:
-            out.append(self._notice("reconcile", "warning", "Reconciliation waiting for the desk",
-                                    _reconcile_text(h.detail), h.ts))
+            out.append(
+                self._notice(
+                    "reconcile", "warning", "Reconciliation waiting for the desk", _reconcile_text(h.detail), h.ts
+                )
+            )
         return out
 
     def on_tick(self, now_ms: int) -> list[Notice]:
@@ -138,10 +149,16 @@ class NotifyRules:
             for comp, (since, detail) in self.feed_out.items():
                 if comp not in self.feed_told and now_ms - since >= limit:
                     self.feed_told.add(comp)
-                    out.append(self._notice(
-                        "feed_down", "failure", f"Feed {comp[5:]} down",
-                        f"not live for {(now_ms - since) / 1000:.0f} s (since {_utc(since, '%H:%M:%S')} UTC): "
-                        f"{detail or 'no reason given'}", now_ms))
+                    out.append(
+                        self._notice(
+                            "feed_down",
+                            "failure",
+                            f"Feed {comp[5:]} down",
+                            f"not live for {(now_ms - since) / 1000:.0f} s (since {_utc(since, '%H:%M:%S')} UTC): "
+                            f"{detail or 'no reason given'}",
+                            now_ms,
+                        )
+                    )
         return out
 
     # --- kinds --------------------------------------------------------------------------------------------
@@ -156,8 +173,11 @@ class NotifyRules:
             return
         if state == "stale":
             if entered and self.s.halts:
-                out.append(self._notice("halt", "warning", f"Feed {comp[5:]} stale",
-                                        f"{h.detail}. No entries on a stale price.", h.ts))
+                out.append(
+                    self._notice(
+                        "halt", "warning", f"Feed {comp[5:]} stale", f"{h.detail}. No entries on a stale price.", h.ts
+                    )
+                )
             return
         if state in ("down", "connecting") and comp != REPLAY_FEED:
             since = self.feed_out.get(comp, (h.ts, ""))[0]
@@ -169,11 +189,19 @@ class NotifyRules:
             return
         symbols = tuple(sorted(h.symbols))
         if h.state == "alarm" and (before != "alarm" or symbols != self.watch_symbols):
-            out.append(self._notice("naked", "failure",
-                                    f"ALARM: {', '.join(symbols) or 'position'} at risk", h.detail, h.ts))
+            out.append(
+                self._notice("naked", "failure", f"ALARM: {', '.join(symbols) or 'position'} at risk", h.detail, h.ts)
+            )
         elif h.state == "ok" and before == "alarm":
-            out.append(self._notice("naked", "success", "Watchdog: all clear",
-                                    "every position has its stop-loss and take-profit resting again", h.ts))
+            out.append(
+                self._notice(
+                    "naked",
+                    "success",
+                    "Watchdog: all clear",
+                    "every position has its stop-loss and take-profit resting again",
+                    h.ts,
+                )
+            )
         self.watch_symbols = symbols if h.state == "alarm" else ()
 
     def _fill(self, st: m.OrderStatus) -> Notice:
@@ -197,19 +225,23 @@ class NotifyRules:
 
     def _summary(self, d: DayFigures, now_ms: int) -> Notice:
         start = d.day * DAY_MS
-        since = "" if d.since_ms - start < MINUTE_MS else f" (from {_utc(d.since_ms, '%H:%M')} UTC, when counting began)"
+        since = (
+            "" if d.since_ms - start < MINUTE_MS else f" (from {_utc(d.since_ms, '%H:%M')} UTC, when counting began)"
+        )
         lines = [
-            (f"{_utc(start, '%Y-%m-%d')}{since}: {d.fills} fill{'s' * (d.fills != 1)}, "
-             f"{d.closed_trades} closed trade{'s' * (d.closed_trades != 1)}"),
+            (
+                f"{_utc(start, '%Y-%m-%d')}{since}: {d.fills} fill{'s' * (d.fills != 1)}, "
+                f"{d.closed_trades} closed trade{'s' * (d.closed_trades != 1)}"
+            ),
             f"realised {d.realised:+.2f} USDT, fees {d.fees:.2f} USDT, net {d.realised - d.fees:+.2f} USDT",
         ]
         if d.by_symbol:
             lines.append(", ".join(f"{s} {v:+.2f}" for s, v in sorted(d.by_symbol.items())))
         if d.unknown_entries:
-            lines.append(f"{d.unknown_entries} close(s) of positions opened before counting began are not in "
-                         "realised")
-        return self._notice("daily_summary", "info", f"Daily summary {_utc(start, '%Y-%m-%d')}",
-                            "\n".join(lines), now_ms)
+            lines.append(f"{d.unknown_entries} close(s) of positions opened before counting began are not in realised")
+        return self._notice(
+            "daily_summary", "info", f"Daily summary {_utc(start, '%Y-%m-%d')}", "\n".join(lines), now_ms
+        )
 
     # --- helpers ------------------------------------------------------------------------------------------
 
@@ -226,8 +258,11 @@ class NotifyRules:
             return
         window.append(now_ms)
         if self.suppressed:
-            n = msgspec.structs.replace(n, body=f"{n.body}\n(+{self.suppressed} earlier fill notice"
-                                        f"{'s' * (self.suppressed != 1)} left out: notify.max_per_minute)")
+            n = msgspec.structs.replace(
+                n,
+                body=f"{n.body}\n(+{self.suppressed} earlier fill notice"
+                f"{'s' * (self.suppressed != 1)} left out: notify.max_per_minute)",
+            )
             self.suppressed = 0
         out.append(n)
 
@@ -238,7 +273,11 @@ def _reconcile_text(detail: str) -> str:
     except (msgspec.DecodeError, msgspec.ValidationError):
         return "Live trading waits until the desk answers the reconciliation question."
     n = len(req.differences)
-    lines = [(f"Live start on {req.exchange}: {n} difference{'s' * (n != 1)} between the journal and the "
-              "exchange; nothing trades until the desk answers.")]
+    lines = [
+        (
+            f"Live start on {req.exchange}: {n} difference{'s' * (n != 1)} between the journal and the "
+            "exchange; nothing trades until the desk answers."
+        )
+    ]
     lines += [f"{d.symbol}: {d.kind.replace('_', ' ')} ({rc.describe(d)})" for d in req.differences[:10]]
     return "\n".join(lines)

@@ -110,9 +110,14 @@ class Sender:
     apprise and its plugins takes seconds on a busy machine, and never on the event loop. Notices submitted
     meanwhile wait in the queue."""
 
-    def __init__(self, targets: Sequence[tuple[str, Target]], scrub: Scrubber, queue_size: int,
-                 invalid: Sequence[str] = (),
-                 build: Callable[[], tuple[list[tuple[str, Target]], list[str]]] | None = None) -> None:
+    def __init__(
+        self,
+        targets: Sequence[tuple[str, Target]],
+        scrub: Scrubber,
+        queue_size: int,
+        invalid: Sequence[str] = (),
+        build: Callable[[], tuple[list[tuple[str, Target]], list[str]]] | None = None,
+    ) -> None:
         self.targets = list(targets)
         self.scrub = scrub
         self.queue: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
@@ -143,7 +148,9 @@ class Sender:
             targets, invalid = build()
         except Exception as err:  # noqa: BLE001 - apprise missing or broken: said once, nothing sent
             targets, invalid = [], []
-            log.error("notify: cannot load apprise (%s); nothing will be sent", self.scrub(f"{type(err).__name__}: {err}"))
+            log.error(
+                "notify: cannot load apprise (%s); nothing will be sent", self.scrub(f"{type(err).__name__}: {err}")
+            )
         with self._lock:
             self.targets, self.invalid = list(targets), list(invalid)
             self.counts.invalid_urls = len(invalid)

@@ -9,6 +9,16 @@ from tui_trader.portfolio.router_core import Output, RouterCore
 from tui_trader.portfolio.sizing import Denial, EntryPlan, protective_prices, size_entry
 
 __all__ = [
-    "DailyLoss", "Denial", "EntryFacts", "EntryPlan", "Fill", "Output", "Portfolio", "Position", "RiskGate",
-    "RouterCore", "protective_prices", "size_entry",
+    "DailyLoss",
+    "Denial",
+    "EntryFacts",
+    "EntryPlan",
+    "Fill",
+    "Output",
+    "Portfolio",
+    "Position",
+    "RiskGate",
+    "RouterCore",
+    "protective_prices",
+    "size_entry",
 ]

@@ -221,9 +221,17 @@ class Portfolio:
             old_qty = 0.0 if pos is None else pos.quantity
             new_qty = old_qty + qty
             entry = price if pos is None else (pos.entry_price * old_qty + price * qty) / new_qty
-            base = pos if pos is not None else Position(
-                symbol=st.symbol, side="long" if delta > 0 else "short", quantity=0.0, entry_price=price,
-                leverage=intent.leverage if intent else 1, opened_ts=st.ts,
+            base = (
+                pos
+                if pos is not None
+                else Position(
+                    symbol=st.symbol,
+                    side="long" if delta > 0 else "short",
+                    quantity=0.0,
+                    entry_price=price,
+                    leverage=intent.leverage if intent else 1,
+                    opened_ts=st.ts,
+                )
             )
             opened = pos is None
             pos = msgspec.structs.replace(base, quantity=round(new_qty, 12), entry_price=entry, fees=base.fees + fee)
@@ -242,8 +250,13 @@ class Portfolio:
                 # Flipped: what exceeded the old position opens the other side at the fill price.
                 opened = closed = grew = True
                 pos = Position(
-                    symbol=st.symbol, side="long" if delta > 0 else "short", quantity=excess, entry_price=price,
-                    leverage=intent.leverage if intent else 1, fees=fee, opened_ts=st.ts,
+                    symbol=st.symbol,
+                    side="long" if delta > 0 else "short",
+                    quantity=excess,
+                    entry_price=price,
+                    leverage=intent.leverage if intent else 1,
+                    fees=fee,
+                    opened_ts=st.ts,
                 )
             else:
                 closed = True
@@ -260,8 +273,18 @@ class Portfolio:
         self.marks.setdefault(st.symbol, price)
         signed_after = 0.0 if pos is None else pos.quantity * pos.direction
         return Fill(
-            order_id=st.order_id, symbol=st.symbol, side=st.side, purpose=st.purpose, quantity=qty, price=price,
-            fee=fee, realized_pnl=realized, position_qty=signed_after, opened=opened, closed=closed, ts=st.ts,
+            order_id=st.order_id,
+            symbol=st.symbol,
+            side=st.side,
+            purpose=st.purpose,
+            quantity=qty,
+            price=price,
+            fee=fee,
+            realized_pnl=realized,
+            position_qty=signed_after,
+            opened=opened,
+            closed=closed,
+            ts=st.ts,
         )
 
     @staticmethod

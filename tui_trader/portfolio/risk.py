@@ -21,7 +21,7 @@ HALTED_TEXT = "trading is halted by the kill switch; re-arm, then resume, to tra
 
 
 def utc_text(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 class DailyLoss:
@@ -112,8 +112,9 @@ class RiskGate:
         if not f.reversing and f.last_close_ms is not None and f.now_ms - f.last_close_ms < cooldown_ms:
             left = (cooldown_ms - (f.now_ms - f.last_close_ms)) / 1000
             return Denial(
-                "cooldown", f"{f.symbol} closed {(f.now_ms - f.last_close_ms) / 1000:.1f} s ago; "
-                f"cooldown {r.cooldown_s:g} s ({left:.1f} s left)"
+                "cooldown",
+                f"{f.symbol} closed {(f.now_ms - f.last_close_ms) / 1000:.1f} s ago; "
+                f"cooldown {r.cooldown_s:g} s ({left:.1f} s left)",
             )
         stale_ms = round(r.stale_after_s * 1000)
         if f.last_price_ms is None:

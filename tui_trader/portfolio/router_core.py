@@ -35,8 +35,8 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import msgspec
 
@@ -129,17 +129,28 @@ class RouterCore:
         self.signals += 1
         side: m.Side = "buy" if sig.signal in BUY_KINDS else "sell"
         if sig.symbol not in self.traded:
-            self._deny(out, sig, side, Denial(
-                "unconfigured_symbol", f"{sig.symbol} is not in trading.symbols ({', '.join(sorted(self.traded))})"),
-                now_ms)
+            self._deny(
+                out,
+                sig,
+                side,
+                Denial(
+                    "unconfigured_symbol", f"{sig.symbol} is not in trading.symbols ({', '.join(sorted(self.traded))})"
+                ),
+                now_ms,
+            )
             return out
         bad = _not_finite(sig)
         if bad:
             self._deny(out, sig, side, Denial("invalid_signal", f"{sig.symbol}: {bad}"), now_ms)
             return out
         if not sig.strength >= self.trading.min_signal_strength:
-            self._deny(out, sig, side, Denial(
-                "below_min_strength", f"strength {sig.strength:.2f} < {self.trading.min_signal_strength:.2f}"), now_ms)
+            self._deny(
+                out,
+                sig,
+                side,
+                Denial("below_min_strength", f"strength {sig.strength:.2f} < {self.trading.min_signal_strength:.2f}"),
+                now_ms,
+            )
             return out
         if self.halted:
             self._deny(out, sig, side, Denial("halted", HALTED_TEXT), now_ms)
@@ -154,7 +165,9 @@ class RouterCore:
             return out
         if pending:
             what = ", ".join(f"{f.command.purpose} {f.command.side} {f.command.quantity:g}" for f in pending)
-            self._deny(out, sig, side, Denial("pending_order", f"{sig.symbol}: waiting for the outcome of {what}"), now_ms)
+            self._deny(
+                out, sig, side, Denial("pending_order", f"{sig.symbol}: waiting for the outcome of {what}"), now_ms
+            )
             return out
         if pos is not None:
             self._opposite(out, sig, side, pos, now_ms)
@@ -228,7 +241,9 @@ class RouterCore:
         elif cmd == "set_mode":
             # A request to the executor, not a switch: the router follows the mode the executor acknowledges
             # (its acting Account, see on_account), so no command is tagged live before live acts.
-            log.info("set_mode %r requested by %s; mode stays %s until the executor acts on it", c.arg, c.origin, self.mode)
+            log.info(
+                "set_mode %r requested by %s; mode stays %s until the executor acts on it", c.arg, c.origin, self.mode
+            )
         return out
 
     def on_account(self, a: m.Account, now_ms: int) -> Output:
@@ -240,8 +255,12 @@ class RouterCore:
             return out
         if a.mode != self.mode:
             if self.portfolio.positions:
-                log.warning("mode switched to %s with %d open %s position(s): flatten them first",
-                            a.mode, len(self.portfolio.positions), self.mode)
+                log.warning(
+                    "mode switched to %s with %d open %s position(s): flatten them first",
+                    a.mode,
+                    len(self.portfolio.positions),
+                    self.mode,
+                )
             self.mode = a.mode
             if self.mode == "paper" and self.portfolio.balance_from_exchange:
                 self.portfolio.use_starting_balance()
@@ -273,7 +292,8 @@ class RouterCore:
 
     def open_or_opening(self) -> int:
         opening = {
-            f.command.symbol for f in self.in_flight.values()
+            f.command.symbol
+            for f in self.in_flight.values()
             if f.command.purpose == "entry" and f.command.symbol not in self.portfolio.positions
         }
         return len(self.portfolio.positions) + len(opening)
@@ -283,8 +303,13 @@ class RouterCore:
     def _opposite(self, out: Output, sig: m.TradingSignal, side: m.Side, pos: Position, now_ms: int) -> None:
         policy = self.risk.on_opposite
         if policy == "ignore":
-            self._deny(out, sig, side, Denial(
-                "opposite_ignored", f"{sig.symbol} {pos.side} open; risk.on_opposite = \"ignore\""), now_ms)
+            self._deny(
+                out,
+                sig,
+                side,
+                Denial("opposite_ignored", f"{sig.symbol} {pos.side} open; risk.on_opposite = \"ignore\""),
+                now_ms,
+            )
             return
         cmd = self._close(out, pos, "close", now_ms, signal_id=sig.id)
         if policy == "reverse":
@@ -292,10 +317,17 @@ class RouterCore:
 
     def _enter(self, out: Output, sig: m.TradingSignal, side: m.Side, now_ms: int, *, reversing: bool) -> None:
         facts = EntryFacts(
-            symbol=sig.symbol, now_ms=now_ms, halted=self.halted, paused=self.paused,
-            daily_loss_reached=self.daily.reached, daily_loss_text=self.daily.describe() if self.daily.reached else "",
-            open_positions=self.open_or_opening(), last_close_ms=self.last_close_ms.get(sig.symbol),
-            last_price_ms=self.last_price_ms.get(sig.symbol), signal_ms=sig.ts, reversing=reversing,
+            symbol=sig.symbol,
+            now_ms=now_ms,
+            halted=self.halted,
+            paused=self.paused,
+            daily_loss_reached=self.daily.reached,
+            daily_loss_text=self.daily.describe() if self.daily.reached else "",
+            open_positions=self.open_or_opening(),
+            last_close_ms=self.last_close_ms.get(sig.symbol),
+            last_price_ms=self.last_price_ms.get(sig.symbol),
+            signal_ms=sig.ts,
+            reversing=reversing,
         )
         denial = self.gate.check(facts)
         if denial is None and self.mode == "live" and not self.portfolio.balance_from_exchange:
@@ -312,18 +344,34 @@ class RouterCore:
             return
         t = self.trading
         plan = size_entry(
-            side=side, entry_price=sig.price, equity=self.portfolio.equity(),
-            free_equity=self.portfolio.free_equity(), rules=rules, risk_per_trade=t.risk_per_trade,
-            stop_loss_pct=t.stop_loss_pct, take_profit_pct=t.take_profit_pct,
-            max_position_size=t.max_position_size, leverage=t.leverage,
+            side=side,
+            entry_price=sig.price,
+            equity=self.portfolio.equity(),
+            free_equity=self.portfolio.free_equity(),
+            rules=rules,
+            risk_per_trade=t.risk_per_trade,
+            stop_loss_pct=t.stop_loss_pct,
+            take_profit_pct=t.take_profit_pct,
+            max_position_size=t.max_position_size,
+            leverage=t.leverage,
         )
         if isinstance(plan, Denial):
             self._deny(out, sig, side, plan, now_ms)
             return
         cmd = m.OrderCommand(
-            id=self.new_id(), symbol=sig.symbol, side=side, quantity=plan.quantity, ref_price=plan.entry_price,
-            stop_loss=plan.stop_loss, take_profit=plan.take_profit, leverage=t.leverage, reduce_only=False,
-            purpose="entry", signal_id=sig.id, mode=self.mode, ts=now_ms,
+            id=self.new_id(),
+            symbol=sig.symbol,
+            side=side,
+            quantity=plan.quantity,
+            ref_price=plan.entry_price,
+            stop_loss=plan.stop_loss,
+            take_profit=plan.take_profit,
+            leverage=t.leverage,
+            reduce_only=False,
+            purpose="entry",
+            signal_id=sig.id,
+            mode=self.mode,
+            ts=now_ms,
         )
         self._send(out, cmd)
         self.entries += 1
@@ -337,15 +385,28 @@ class RouterCore:
         band = self.risk.price_band_pct
         off = abs(sig.price - last) / last
         if off > band:
-            return Denial("price_band", f"{sig.symbol}: signal price {sig.price:g} is {off:.1%} from the last "
-                                        f"market price {last:g} (band {band:.1%})")
+            return Denial(
+                "price_band",
+                f"{sig.symbol}: signal price {sig.price:g} is {off:.1%} from the last "
+                f"market price {last:g} (band {band:.1%})",
+            )
         return None
 
-    def _close(self, out: Output, pos: Position, purpose: m.Purpose, now_ms: int, signal_id: str | None = None) -> m.OrderCommand:
+    def _close(
+        self, out: Output, pos: Position, purpose: m.Purpose, now_ms: int, signal_id: str | None = None
+    ) -> m.OrderCommand:
         cmd = m.OrderCommand(
-            id=self.new_id(), symbol=pos.symbol, side=pos.closing_side, quantity=pos.quantity,
-            ref_price=pos.mark_price or pos.entry_price, leverage=pos.leverage, reduce_only=True,
-            purpose=purpose, signal_id=signal_id, mode=self.mode, ts=now_ms,
+            id=self.new_id(),
+            symbol=pos.symbol,
+            side=pos.closing_side,
+            quantity=pos.quantity,
+            ref_price=pos.mark_price or pos.entry_price,
+            leverage=pos.leverage,
+            reduce_only=True,
+            purpose=purpose,
+            signal_id=signal_id,
+            mode=self.mode,
+            ts=now_ms,
         )
         self._send(out, cmd)
         self.closes[purpose] += 1
@@ -386,10 +447,18 @@ class RouterCore:
             why = f"no_position: no open {symbol or '(no symbol named)'} position to close ({self.mode})"
         self.denials[why.split(":", 1)[0]] += 1
         log.warning("close %s requested by %s refused: %s", symbol, origin, why)
-        out.denials.append(m.OrderStatus(
-            order_id=self.new_id(), symbol=symbol or "?", side=pos.closing_side if pos else "sell", purpose="close",
-            status="rejected", error=why, mode=self.mode, ts=now_ms,
-        ))
+        out.denials.append(
+            m.OrderStatus(
+                order_id=self.new_id(),
+                symbol=symbol or "?",
+                side=pos.closing_side if pos else "sell",
+                purpose="close",
+                status="rejected",
+                error=why,
+                mode=self.mode,
+                ts=now_ms,
+            )
+        )
 
     def _settled(self, out: Output, flight: _InFlight, st: m.OrderStatus, now_ms: int) -> None:
         """An order of ours reached its final status: follow-ups of flatten/kill and of reversals."""
@@ -404,17 +473,32 @@ class RouterCore:
                 self._enter(out, sig, side, now_ms, reversing=True)
             else:
                 why = f"{st.status}" + (f" ({st.error})" if st.error else "")
-                self._deny(out, sig, side, Denial(
-                    "reverse_aborted", f"{cmd.symbol}: the close before reversing ended {why}; the position stays"), now_ms)
+                self._deny(
+                    out,
+                    sig,
+                    side,
+                    Denial(
+                        "reverse_aborted", f"{cmd.symbol}: the close before reversing ended {why}; the position stays"
+                    ),
+                    now_ms,
+                )
 
     def _deny(self, out: Output, sig: m.TradingSignal, side: m.Side, denial: Denial, now_ms: int) -> None:
         self.denials[denial.rule] += 1
         if denial.rule in QUIET_RULES:
             return
-        out.denials.append(m.OrderStatus(
-            order_id=self.new_id(), symbol=sig.symbol, side=side, purpose="entry", status="rejected",
-            error=denial.text(), mode=self.mode, ts=now_ms,
-        ))
+        out.denials.append(
+            m.OrderStatus(
+                order_id=self.new_id(),
+                symbol=sig.symbol,
+                side=side,
+                purpose="entry",
+                status="rejected",
+                error=denial.text(),
+                mode=self.mode,
+                ts=now_ms,
+            )
+        )
 
     def _observe(self, now_ms: int, out: Output) -> None:
         """Roll the trading day, check the daily loss limit, forget orders that never got an answer."""
@@ -427,8 +511,15 @@ class RouterCore:
                     del self.in_flight[oid]
                     self.unanswered += 1
                     c = flight.command
-                    log.warning("%s %s %s %g (order %s) got no final status in %g s; no longer waiting for it",
-                                c.purpose, c.symbol, c.side, c.quantity, oid, self.risk.order_timeout_s)
+                    log.warning(
+                        "%s %s %s %g (order %s) got no final status in %g s; no longer waiting for it",
+                        c.purpose,
+                        c.symbol,
+                        c.side,
+                        c.quantity,
+                        oid,
+                        self.risk.order_timeout_s,
+                    )
 
 
 _INF = math.inf

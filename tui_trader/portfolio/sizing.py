@@ -65,7 +65,9 @@ def _above(entry: float, raw: float, tick: float) -> float:
     return price
 
 
-def protective_prices(side: m.Side, entry: float, stop_loss_pct: float, take_profit_pct: float, tick: float) -> tuple[float, float]:
+def protective_prices(
+    side: m.Side, entry: float, stop_loss_pct: float, take_profit_pct: float, tick: float
+) -> tuple[float, float]:
     """(stop_loss, take_profit) for an entry on `side` at `entry`."""
     if side == "buy":
         return (
@@ -100,9 +102,7 @@ def size_entry(
     if not entry_price > 0 or not math.isfinite(entry_price):
         return Denial("size_below_minimum", f"{sym}: no usable price to size at ({entry_price})")
     if equity <= 0 or free_equity <= 0:
-        return Denial(
-            "margin", f"{sym}: no free equity (equity {_fmt(equity)}, free {_fmt(free_equity)} USDT)"
-        )
+        return Denial("margin", f"{sym}: no free equity (equity {_fmt(equity)}, free {_fmt(free_equity)} USDT)")
     risk_amount = equity * risk_per_trade
     limits = {
         "risk": risk_amount / stop_loss_pct,  # notional whose stop-loss distance loses the risk amount
@@ -115,7 +115,8 @@ def size_entry(
     qty = round(steps * rules.step, 12)
     # The epsilon above guards against 15.999… steps; never let it push past a hard limit.
     while steps > 0 and (
-        qty * entry_price > max_position_size or qty * entry_price / leverage > free_equity
+        qty * entry_price > max_position_size
+        or qty * entry_price / leverage > free_equity
         or qty * entry_price > limits["risk"] * (1 + 1e-12)
     ):
         steps -= 1
@@ -136,6 +137,13 @@ def size_entry(
         )
     stop_loss, take_profit = protective_prices(side, entry_price, stop_loss_pct, take_profit_pct, rules.tick)
     return EntryPlan(
-        side=side, quantity=qty, entry_price=entry_price, stop_loss=stop_loss, take_profit=take_profit,
-        notional=notional, margin=notional / leverage, risk_amount=risk_amount, capped_by=capped_by,
+        side=side,
+        quantity=qty,
+        entry_price=entry_price,
+        stop_loss=stop_loss,
+        take_profit=take_profit,
+        notional=notional,
+        margin=notional / leverage,
+        risk_amount=risk_amount,
+        capped_by=capped_by,
     )

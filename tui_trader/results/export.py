@@ -20,8 +20,23 @@ from tui_trader.results.report import Report
 from tui_trader.results.trips import Trip
 
 TRADE_COLUMNS = (
-    "symbol", "side", "quantity", "entry_ts", "entry_time", "entry_price", "exit_ts", "exit_time", "exit_price",
-    "pnl", "fees", "funding", "net", "reason", "mode", "entry_order_id", "exit_order_id",
+    "symbol",
+    "side",
+    "quantity",
+    "entry_ts",
+    "entry_time",
+    "entry_price",
+    "exit_ts",
+    "exit_time",
+    "exit_price",
+    "pnl",
+    "fees",
+    "funding",
+    "net",
+    "reason",
+    "mode",
+    "entry_order_id",
+    "exit_order_id",
 )
 EQUITY_COLUMNS = ("ts", "time", "equity")
 
@@ -35,11 +50,27 @@ def trades_csv(trips: Iterable[Trip]) -> str:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(TRADE_COLUMNS)
     for t in trips:
-        w.writerow([
-            t.symbol, t.side, repr(t.quantity), t.entry_ts, iso(t.entry_ts), repr(t.entry_price), t.exit_ts,
-            iso(t.exit_ts), repr(t.exit_price), repr(t.pnl), repr(t.fees), repr(t.funding), repr(t.net), t.reason,
-            t.mode, t.entry_order_id, t.exit_order_id,
-        ])
+        w.writerow(
+            [
+                t.symbol,
+                t.side,
+                repr(t.quantity),
+                t.entry_ts,
+                iso(t.entry_ts),
+                repr(t.entry_price),
+                t.exit_ts,
+                iso(t.exit_ts),
+                repr(t.exit_price),
+                repr(t.pnl),
+                repr(t.fees),
+                repr(t.funding),
+                repr(t.net),
+                t.reason,
+                t.mode,
+                t.entry_order_id,
+                t.exit_order_id,
+            ]
+        )
     return out.getvalue()
 
 
@@ -87,12 +118,17 @@ def read_report_json(raw: bytes) -> Report:
     return msgspec.convert(data, Report)
 
 
-def export(directory: str | Path, report: Report, trips: Sequence[Trip], ts: np.ndarray, equity: np.ndarray) -> list[Path]:
+def export(
+    directory: str | Path, report: Report, trips: Sequence[Trip], ts: np.ndarray, equity: np.ndarray
+) -> list[Path]:
     """Write the three files into `directory` (created if missing); returns their paths."""
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
-    files = [(d / "trades.csv", trades_csv(trips).encode()), (d / "equity.csv", equity_csv(ts, equity).encode()),
-             (d / "report.json", report_json(report) + b"\n")]
+    files = [
+        (d / "trades.csv", trades_csv(trips).encode()),
+        (d / "equity.csv", equity_csv(ts, equity).encode()),
+        (d / "report.json", report_json(report) + b"\n"),
+    ]
     for path, body in files:
         path.write_bytes(body)
     return [p for p, _ in files]

@@ -43,8 +43,9 @@ def read_statuses(settings) -> list[m.OrderStatus]:
     return read_journal(settings)[0]
 
 
-def trips_of(statuses: Iterable[m.OrderStatus], mode: m.Mode | None = None,
-             funding: Iterable[Funding] = ()) -> TripBook:
+def trips_of(
+    statuses: Iterable[m.OrderStatus], mode: m.Mode | None = None, funding: Iterable[Funding] = ()
+) -> TripBook:
     """Round trips of `mode` (None: every mode); each funding settlement is charged to the trip open at its time
     (a settlement comes before a fill of the same time: the broker settles before it fills on that price)."""
     book = TripBook()
@@ -67,8 +68,9 @@ def in_period(trips: Iterable[Trip], since: int | None, until: int | None) -> li
     return [t for t in trips if (since is None or t.exit_ts >= since) and (until is None or t.exit_ts < until)]
 
 
-def period_report(book: TripBook, starting_balance: float, since: int | None, until: int | None,
-                  mode: m.Mode) -> tuple[Report, list[Trip]]:
+def period_report(
+    book: TripBook, starting_balance: float, since: int | None, until: int | None, mode: m.Mode
+) -> tuple[Report, list[Trip]]:
     trips = in_period(book.closed, since, until)
     before = sum(t.net for t in book.closed if since is not None and t.exit_ts < since)
     start_equity = starting_balance + before
@@ -77,11 +79,26 @@ def period_report(book: TripBook, starting_balance: float, since: int | None, un
     ordered = sorted(trips, key=lambda t: t.exit_ts)
     ts = np.array([start] + [t.exit_ts for t in ordered], dtype=np.int64)
     equity = start_equity + np.concatenate(([0.0], np.cumsum([t.net for t in ordered])))
-    extra = {"mode": mode, "equity": "realised: starting equity plus each trip's net at its exit",
-             "open_positions": sorted(sym for (md, sym) in book.open if md == mode)}
+    extra = {
+        "mode": mode,
+        "equity": "realised: starting equity plus each trip's net at its exit",
+        "open_positions": sorted(sym for (md, sym) in book.open if md == mode),
+    }
     if mode == "live":
-        extra["warnings"] = [("live: the starting equity is the paper starting balance (the journal keeps no "
-                              "exchange balance history); the return % is relative to it")]
-    report = build_report(ordered, ts, equity, starting_equity=start_equity, start_ts=start, end_ts=max(end, start),
-                          open_since=[o.entry_ts for (md, _), o in book.open.items() if md == mode], extra=extra)
+        extra["warnings"] = [
+            (
+                "live: the starting equity is the paper starting balance (the journal keeps no "
+                "exchange balance history); the return % is relative to it"
+            )
+        ]
+    report = build_report(
+        ordered,
+        ts,
+        equity,
+        starting_equity=start_equity,
+        start_ts=start,
+        end_ts=max(end, start),
+        open_since=[o.entry_ts for (md, _), o in book.open.items() if md == mode],
+        extra=extra,
+    )
     return report, ordered

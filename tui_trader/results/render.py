@@ -9,8 +9,13 @@ from tui_trader.results.report import Breakdown, Report
 from tui_trader.results.trips import Trip
 
 REASON_NAMES = {
-    "signal": "opposite signal", "stop_loss": "stop-loss", "take_profit": "take-profit", "flatten": "flatten",
-    "kill": "kill", "liquidation": "liquidation", "protection_failed": "protection failed",
+    "signal": "opposite signal",
+    "stop_loss": "stop-loss",
+    "take_profit": "take-profit",
+    "flatten": "flatten",
+    "kill": "kill",
+    "liquidation": "liquidation",
+    "protection_failed": "protection failed",
     "end_of_data": "end of data",
 }
 
@@ -34,13 +39,24 @@ def _num(value: float | None, fmt: str = "{:,.2f}") -> str:
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+    line = lambda r: "  ".join(
+        str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))
+    )
     return [title, line(header), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
 
 
 def _breakdown_rows(items: dict[str, Breakdown], names: dict[str, str] | None = None) -> list[list[str]]:
-    return [[(names or {}).get(k, k), str(b.trades), f"{b.win_rate_pct:.1f}%", f"{b.net_pnl:,.2f}", f"{b.fees:,.2f}",
-             f"{b.avg_trade:,.2f}"] for k, b in items.items()]
+    return [
+        [
+            (names or {}).get(k, k),
+            str(b.trades),
+            f"{b.win_rate_pct:.1f}%",
+            f"{b.net_pnl:,.2f}",
+            f"{b.fees:,.2f}",
+            f"{b.avg_trade:,.2f}",
+        ]
+        for k, b in items.items()
+    ]
 
 
 def funding_text(paid: float) -> str:
@@ -90,13 +106,41 @@ def render_report(r: Report) -> str:
 def render_trades(trips: Sequence[Trip]) -> str:
     # A funding column (paid +, received −) only when some trip paid or received funding.
     funded = any(t.funding for t in trips)
-    rows = [[t.symbol, t.side, f"{t.quantity:g}", iso(t.entry_ts), f"{t.entry_price:,.2f}", iso(t.exit_ts),
-             f"{t.exit_price:,.2f}", f"{t.pnl:,.2f}", f"{t.fees:,.2f}", *([f"{t.funding:,.2f}"] if funded else []),
-             f"{t.net:,.2f}", REASON_NAMES.get(t.reason, t.reason)] for t in trips]
-    header = ("symbol", "side", "qty", "entry", "price", "exit", "price", "pnl", "fees", *(("funding",) if funded else ()),
-              "net", "reason")
+    rows = [
+        [
+            t.symbol,
+            t.side,
+            f"{t.quantity:g}",
+            iso(t.entry_ts),
+            f"{t.entry_price:,.2f}",
+            iso(t.exit_ts),
+            f"{t.exit_price:,.2f}",
+            f"{t.pnl:,.2f}",
+            f"{t.fees:,.2f}",
+            *([f"{t.funding:,.2f}"] if funded else []),
+            f"{t.net:,.2f}",
+            REASON_NAMES.get(t.reason, t.reason),
+        ]
+        for t in trips
+    ]
+    header = (
+        "symbol",
+        "side",
+        "qty",
+        "entry",
+        "price",
+        "exit",
+        "price",
+        "pnl",
+        "fees",
+        *(("funding",) if funded else ()),
+        "net",
+        "reason",
+    )
     lines = _table(f"{len(trips)} trades", header, rows)
     total = sum(t.net for t in trips)
     funding = f", funding {funding_text(sum(t.funding for t in trips))}" if funded else ""
-    lines.append(f"net {total:,.2f} USDT (pnl {sum(t.pnl for t in trips):,.2f}, fees {sum(t.fees for t in trips):,.2f}{funding})")
+    lines.append(
+        f"net {total:,.2f} USDT (pnl {sum(t.pnl for t in trips):,.2f}, fees {sum(t.fees for t in trips):,.2f}{funding})"
+    )
     return "\n".join(lines) + "\n"

@@ -91,8 +91,12 @@ def max_drawdown(ts: np.ndarray, equity: np.ndarray) -> Drawdown:
     recovered = int(ts[trough + after[0]]) if len(after) else None
     end = recovered if recovered is not None else int(ts[-1])
     return Drawdown(
-        amount=amount, pct=amount / peak_value * 100.0 if peak_value > 0 else 0.0, peak_ts=int(ts[peak]),
-        trough_ts=int(ts[trough]), recovered_ts=recovered, duration_ms=end - int(ts[peak]),
+        amount=amount,
+        pct=amount / peak_value * 100.0 if peak_value > 0 else 0.0,
+        peak_ts=int(ts[peak]),
+        trough_ts=int(ts[trough]),
+        recovered_ts=recovered,
+        duration_ms=end - int(ts[peak]),
     )
 
 
@@ -143,8 +147,12 @@ def _breakdown(trips: Sequence[Trip]) -> Breakdown:
     wins = sum(1 for t in trips if t.net > 0)
     net = sum(t.net for t in trips)
     return Breakdown(
-        trades=len(trips), wins=wins, win_rate_pct=wins / len(trips) * 100.0 if trips else 0.0, net_pnl=net,
-        fees=sum(t.fees for t in trips), avg_trade=net / len(trips) if trips else 0.0,
+        trades=len(trips),
+        wins=wins,
+        win_rate_pct=wins / len(trips) * 100.0 if trips else 0.0,
+        net_pnl=net,
+        fees=sum(t.fees for t in trips),
+        avg_trade=net / len(trips) if trips else 0.0,
     )
 
 
@@ -175,18 +183,29 @@ def build_report(
     order = [*REASONS, *sorted({t.reason for t in trips} - set(REASONS))]
     reasons = {r: _breakdown([t for t in trips if t.reason == r]) for r in order}
     return Report(
-        start_ts=start_ts, end_ts=end_ts, bars=bars, starting_equity=starting_equity,
+        start_ts=start_ts,
+        end_ts=end_ts,
+        bars=bars,
+        starting_equity=starting_equity,
         final_equity=float(equity[-1]) if len(equity) else starting_equity + net,
-        trades=len(trips), wins=len(wins), losses=len(losses),
+        trades=len(trips),
+        wins=len(wins),
+        losses=len(losses),
         win_rate_pct=len(wins) / len(trips) * 100.0 if trips else 0.0,
-        net_pnl=net, return_pct=net / starting_equity * 100.0 if starting_equity else 0.0,
-        gross_pnl=sum(t.pnl for t in trips), fees=sum(t.fees for t in trips), funding=sum(t.funding for t in trips),
+        net_pnl=net,
+        return_pct=net / starting_equity * 100.0 if starting_equity else 0.0,
+        gross_pnl=sum(t.pnl for t in trips),
+        fees=sum(t.fees for t in trips),
+        funding=sum(t.funding for t in trips),
         profit_factor=gross_win / gross_loss if gross_loss > 0 else None,
         expectancy=net / len(trips) if trips else 0.0,
-        max_drawdown=max_drawdown(ts, equity), sharpe=sharpe, sortino=sortino,
+        max_drawdown=max_drawdown(ts, equity),
+        sharpe=sharpe,
+        sortino=sortino,
         exposure_pct=exposure_ms(trips, open_since, start_ts, end_ts) / period * 100.0,
         avg_trade=net / len(trips) if trips else 0.0,
-        best_trade=max(nets) if nets else 0.0, worst_trade=min(nets) if nets else 0.0,
+        best_trade=max(nets) if nets else 0.0,
+        worst_trade=min(nets) if nets else 0.0,
         avg_hold_ms=round(sum(t.hold_ms for t in trips) / len(trips)) if trips else 0,
         by_symbol={s: _breakdown([t for t in trips if t.symbol == s]) for s in sorted({t.symbol for t in trips})},
         by_reason={r: b for r, b in reasons.items() if b.trades},

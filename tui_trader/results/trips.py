@@ -27,7 +27,14 @@ from tui_trader.portfolio.positions import QTY_EPSILON, Fill, Portfolio
 
 Reason = str
 REASONS: tuple[str, ...] = (
-    "signal", "stop_loss", "take_profit", "flatten", "kill", "liquidation", "protection_failed", "end_of_data",
+    "signal",
+    "stop_loss",
+    "take_profit",
+    "flatten",
+    "kill",
+    "liquidation",
+    "protection_failed",
+    "end_of_data",
 )
 
 
@@ -122,7 +129,7 @@ class TripBook:
         trip = self.open.get(key)
         after = abs(fill.position_qty)
         done: list[Trip] = []
-        if trip is None or fill.opened and not (fill.closed and trip is not None):
+        if trip is None or (fill.opened and not (fill.closed and trip is not None)):
             # Opening (a trip in progress here would mean the book and this fold disagree: start afresh).
             self.open[key] = self._start(st, fill, fill.quantity, fill.fee)
             return done
@@ -152,17 +159,36 @@ class TripBook:
     def _start(st: m.OrderStatus, fill: Fill, qty: float, fee: float) -> OpenTrip:
         side: Literal["long", "short"] = "long" if fill.position_qty > 0 else "short"
         return OpenTrip(
-            symbol=fill.symbol, side=side, mode=st.mode, entry_ts=fill.ts, entry_order_id=fill.order_id, qty=qty,
-            max_qty=qty, entry_notional=fill.price * qty, entry_qty=qty, fees=fee,
+            symbol=fill.symbol,
+            side=side,
+            mode=st.mode,
+            entry_ts=fill.ts,
+            entry_order_id=fill.order_id,
+            qty=qty,
+            max_qty=qty,
+            entry_notional=fill.price * qty,
+            entry_qty=qty,
+            fees=fee,
         )
 
     def _finish(self, trip: OpenTrip, st: m.OrderStatus, fill: Fill) -> Trip:
         reason = self.reasons.get(fill.order_id) or reason_of(st)
         return Trip(
-            symbol=trip.symbol, side=trip.side, quantity=trip.max_qty, entry_ts=trip.entry_ts, exit_ts=fill.ts,
-            entry_price=trip.entry_price, exit_price=trip.exit_notional / trip.exit_qty if trip.exit_qty else 0.0,
-            pnl=trip.pnl, fees=trip.fees, funding=trip.funding, net=trip.pnl - trip.fees - trip.funding,
-            reason=reason, mode=trip.mode, entry_order_id=trip.entry_order_id, exit_order_id=fill.order_id,
+            symbol=trip.symbol,
+            side=trip.side,
+            quantity=trip.max_qty,
+            entry_ts=trip.entry_ts,
+            exit_ts=fill.ts,
+            entry_price=trip.entry_price,
+            exit_price=trip.exit_notional / trip.exit_qty if trip.exit_qty else 0.0,
+            pnl=trip.pnl,
+            fees=trip.fees,
+            funding=trip.funding,
+            net=trip.pnl - trip.fees - trip.funding,
+            reason=reason,
+            mode=trip.mode,
+            entry_order_id=trip.entry_order_id,
+            exit_order_id=fill.order_id,
         )
 
 

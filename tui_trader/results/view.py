@@ -54,8 +54,14 @@ def _thin(n: int, max_points: int) -> np.ndarray:
     return idx if idx[-1] == n - 1 else np.append(idx, n - 1)
 
 
-def price_series(symbol: str, ts: np.ndarray, close: np.ndarray, trips: Sequence[Trip], cfg: IndicatorSettings,
-                 max_points: int = 2000) -> PriceSeries:
+def price_series(
+    symbol: str,
+    ts: np.ndarray,
+    close: np.ndarray,
+    trips: Sequence[Trip],
+    cfg: IndicatorSettings,
+    max_points: int = 2000,
+) -> PriceSeries:
     lines = batch(cfg, np.asarray(close, dtype=np.float64))
     keep = _thin(len(ts), max_points)
     markers: list[Marker] = []
@@ -65,18 +71,34 @@ def price_series(symbol: str, ts: np.ndarray, close: np.ndarray, trips: Sequence
         markers.append(Marker(ts=t.entry_ts, price=t.entry_price, kind=f"entry_{t.side}"))
         markers.append(Marker(ts=t.exit_ts, price=t.exit_price, kind="exit", reason=t.reason, net=t.net))
     pick = lambda a: np.asarray(a)[keep].tolist()
-    return PriceSeries(symbol=symbol, ts=pick(ts), close=pick(close), bb_upper=pick(lines["bb_upper"]),
-                       bb_middle=pick(lines["bb_middle"]), bb_lower=pick(lines["bb_lower"]),
-                       sma_fast=pick(lines["sma_fast"]), sma_slow=pick(lines["sma_slow"]), markers=markers)
+    return PriceSeries(
+        symbol=symbol,
+        ts=pick(ts),
+        close=pick(close),
+        bb_upper=pick(lines["bb_upper"]),
+        bb_middle=pick(lines["bb_middle"]),
+        bb_lower=pick(lines["bb_lower"]),
+        sma_fast=pick(lines["sma_fast"]),
+        sma_slow=pick(lines["sma_slow"]),
+        markers=markers,
+    )
 
 
-def results_view(report: Report, trips: Sequence[Trip], equity_ts: np.ndarray, equity: np.ndarray,
-                 prices: dict[str, tuple[np.ndarray, np.ndarray]], cfg: IndicatorSettings,
-                 max_points: int = 2000) -> ResultsView:
+def results_view(
+    report: Report,
+    trips: Sequence[Trip],
+    equity_ts: np.ndarray,
+    equity: np.ndarray,
+    prices: dict[str, tuple[np.ndarray, np.ndarray]],
+    cfg: IndicatorSettings,
+    max_points: int = 2000,
+) -> ResultsView:
     """`prices`: symbol → (times, closes) of the points the indicators saw (bar closes, or trades in tick mode)."""
     keep = _thin(len(equity_ts), max_points)
     return ResultsView(
-        trips=list(trips), report=report, equity_ts=np.asarray(equity_ts)[keep].tolist(),
+        trips=list(trips),
+        report=report,
+        equity_ts=np.asarray(equity_ts)[keep].tolist(),
         equity=np.asarray(equity)[keep].tolist(),
         prices={s: price_series(s, ts, close, trips, cfg, max_points) for s, (ts, close) in sorted(prices.items())},
     )

@@ -70,8 +70,12 @@ class DeskActions:
     async def action_kill(self) -> None:
         await self.send("kill")
         await self.refresh_desk()
-        self.notify(f"Kill switch: pause, cancel, flatten, halt. {self.key_label('rearm')} re-arms.", title="KILL",
-                    severity="error", timeout=10)
+        self.notify(
+            f"Kill switch: pause, cancel, flatten, halt. {self.key_label('rearm')} re-arms.",
+            title="KILL",
+            severity="error",
+            timeout=10,
+        )
 
     def action_rearm(self) -> None:
         if not self.state.halted:
@@ -84,23 +88,36 @@ class DeskActions:
                 await self.refresh_desk()
                 self.notify("Re-armed. Still paused: press p to resume trading.", title="Re-arm", severity="warning")
 
-        self.push_screen(ConfirmScreen(
-            "Re-arm the kill switch?",
-            f"Trading was halted by the kill switch. Re-arming clears the halt; the desk stays paused until "
-            f"you resume (p), in {self.state.mode.upper()} mode.",
-            yes="Re-arm", no="Stay halted", danger=True), answer)
+        self.push_screen(
+            ConfirmScreen(
+                "Re-arm the kill switch?",
+                f"Trading was halted by the kill switch. Re-arming clears the halt; the desk stays paused until "
+                f"you resume (p), in {self.state.mode.upper()} mode.",
+                yes="Re-arm",
+                no="Stay halted",
+                danger=True,
+            ),
+            answer,
+        )
 
     async def action_pause(self) -> None:
         if self.state.halted:
-            self.notify(f"Halted by the kill switch: re-arm first ({self.key_label('rearm')}), then resume "
-                        f"({self.key_label('pause')}).", title="Pause",
-                        severity="warning", timeout=5)
+            self.notify(
+                f"Halted by the kill switch: re-arm first ({self.key_label('rearm')}), then resume "
+                f"({self.key_label('pause')}).",
+                title="Pause",
+                severity="warning",
+                timeout=5,
+            )
             return
         command: m.ControlCommand = "resume" if self.state.paused else "pause"
         await self.send(command)
         await self.refresh_desk()
-        self.notify("Paused: no new entries; open positions stay protected." if command == "pause"
-                    else "Resumed.", title=command.capitalize(), timeout=3)
+        self.notify(
+            "Paused: no new entries; open positions stay protected." if command == "pause" else "Resumed.",
+            title=command.capitalize(),
+            timeout=3,
+        )
 
     def action_flatten(self) -> None:
         n = len(self.state.portfolio.positions)
@@ -110,9 +127,15 @@ class DeskActions:
                 await self.send("flatten")
                 self.notify("Flatten sent: every position closes at market.", title="Flatten", severity="warning")
 
-        self.push_screen(ConfirmScreen(
-            "Flatten?", f"Close every open position at market, reduce-only ({n} open now).",
-            yes="Flatten", danger=True), answer)
+        self.push_screen(
+            ConfirmScreen(
+                "Flatten?",
+                f"Close every open position at market, reduce-only ({n} open now).",
+                yes="Flatten",
+                danger=True,
+            ),
+            answer,
+        )
 
     def action_close_position(self) -> None:
         """Close the position selected in Positions: a dialog naming it, then Control("close", symbol); the
@@ -138,12 +161,22 @@ class DeskActions:
             if ok:
                 log.info("close %s asked from the desk", symbol)
                 await self.send("close", symbol)
-                self.notify(f"Close {symbol} sent: a reduce-only market order; its stop-loss and take-profit are "
-                            "canceled.", title="Close", severity="warning")
+                self.notify(
+                    f"Close {symbol} sent: a reduce-only market order; its stop-loss and take-profit are canceled.",
+                    title="Close",
+                    severity="warning",
+                )
 
-        self.push_screen(ConfirmScreen(
-            f"Close {symbol}?", f"Close {what} at market, reduce-only, and cancel its stop-loss and take-profit. "
-            "Other positions stay open.", yes="Close", danger=True), answer)
+        self.push_screen(
+            ConfirmScreen(
+                f"Close {symbol}?",
+                f"Close {what} at market, reduce-only, and cancel its stop-loss and take-profit. "
+                "Other positions stay open.",
+                yes="Close",
+                danger=True,
+            ),
+            answer,
+        )
 
     def action_results(self) -> None:
         from tui_trader.ui.screens.results import ResultsScreen
@@ -157,13 +190,19 @@ class DeskActions:
         # The mode on screen is the one the executor reports acting in; the switch shows as "switching…"
         # until it answers (state.py).
         if self.state.mode_requested:
-            self.notify(f"Switching to {self.state.mode_requested.upper()}: waiting for the executor to answer.",
-                        title="Mode", timeout=4)
+            self.notify(
+                f"Switching to {self.state.mode_requested.upper()}: waiting for the executor to answer.",
+                title="Mode",
+                timeout=4,
+            )
             return
         if self.state.mode == "live":
             self.run_worker(self.send("set_mode", "paper"), group="control")
-            self.notify("Back to PAPER asked: new orders go to the paper broker once the executor switches.",
-                        title="Mode", timeout=4)
+            self.notify(
+                "Back to PAPER asked: new orders go to the paper broker once the executor switches.",
+                title="Mode",
+                timeout=4,
+            )
             return
         refusal = self.live_refusal()
         if refusal:
@@ -177,9 +216,13 @@ class DeskActions:
             if ok:
                 await self.send("set_mode", "live")
                 await self.refresh_desk()
-                self.notify(f"Switching to LIVE on {ex.name}{' (demo)' if ex.demo else ' — REAL MONEY'}: the "
-                            "badge says LIVE once the executor acts live.", title="Mode", severity="warning",
-                            timeout=10)
+                self.notify(
+                    f"Switching to LIVE on {ex.name}{' (demo)' if ex.demo else ' — REAL MONEY'}: the "
+                    "badge says LIVE once the executor acts live.",
+                    title="Mode",
+                    severity="warning",
+                    timeout=10,
+                )
 
         self.push_screen(LiveConfirmScreen(ex.name, ex.demo), answer)
 
@@ -194,8 +237,10 @@ class DeskActions:
         ex = self.settings.exchange.name
         where = self.settings.exchange.secrets_file or str(paths.secrets_file())
         if not secrets.present:
-            return (f"no API keys for {ex}: set TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET, or write api_key "
-                    f"and api_secret to {where} (mode 600)")
+            return (
+                f"no API keys for {ex}: set TUI_TRADER_API_KEY and TUI_TRADER_API_SECRET, or write api_key "
+                f"and api_secret to {where} (mode 600)"
+            )
         if ex == "okx" and not secrets.api_password:
             return f"okx needs its API passphrase too: set TUI_TRADER_API_PASSWORD or api_password in {where}"
         return ""
@@ -269,8 +314,11 @@ class DeskActions:
     def action_help_quit(self) -> None:
         """ctrl+c does not quit (Textual binds it to copy): say which key does, in plain words (Textual's own
         notice is markup, and the desk never parses a notice as markup, so it read "Press [b]ctrl+q[/b]")."""
-        self.notify(f"Press {self.key_label('quit')} to quit the desk (it asks first when positions are open).",
-                    title="Quit?", timeout=5)
+        self.notify(
+            f"Press {self.key_label('quit')} to quit the desk (it asks first when positions are open).",
+            title="Quit?",
+            timeout=5,
+        )
 
     async def action_quit(self) -> None:
         self.action_quit_desk()
@@ -285,11 +333,16 @@ class DeskActions:
             if ok:
                 await self._quit()
 
-        self.push_screen(ConfirmScreen(
-            "Quit the desk?",
-            f"{n} position{'s are' if n > 1 else ' is'} open. They stay open, protected by their stop-loss and "
-            "take-profit orders; the desk picks them up again when it restarts.",
-            yes="Quit", no="Stay"), answer)
+        self.push_screen(
+            ConfirmScreen(
+                "Quit the desk?",
+                f"{n} position{'s are' if n > 1 else ' is'} open. They stay open, protected by their stop-loss and "
+                "take-profit orders; the desk picks them up again when it restarts.",
+                yes="Quit",
+                no="Stay",
+            ),
+            answer,
+        )
 
     async def _quit(self) -> None:
         await self.stop_pipeline()

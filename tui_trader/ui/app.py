@@ -14,16 +14,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerState
 
-from tui_trader import logs
+from tui_trader import logs, paths
 from tui_trader import messages as m
-from tui_trader import paths
 from tui_trader.bus.base import Bus
 from tui_trader.clock import Clock
 from tui_trader.errors import TuiTraderError
@@ -84,8 +83,9 @@ class DeskApp(DeskActions, App[int]):
         self._bus = bus
         self.clock = clock if clock is not None else (runner.clock if runner is not None else Clock())
         self.history = history
-        self.state = DeskState(starting_balance=settings.paper.starting_balance,
-                               mode="paper" if settings.trading.paper_trading else "live")
+        self.state = DeskState(
+            starting_balance=settings.paper.starting_balance, mode="paper" if settings.trading.paper_trading else "live"
+        )
         self.state.results.set_bar(settings.indicators.bar)  # the Results charts show the indicators' points
         self.bridge: DeskBridge | None = None
         self.runtime = None
@@ -104,8 +104,15 @@ class DeskApp(DeskActions, App[int]):
         self.key_problems = self.apply_keys(settings)
         self._initial_halt()
 
-    def notify(self, message: str, *, title: str = "", severity: str = "information",  # type: ignore[override]
-               timeout: float | None = None, markup: bool = False) -> None:
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: str = "information",  # type: ignore[override]
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
         """As App.notify, but text is never parsed as markup: an exchange's error may hold brackets."""
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)  # type: ignore[arg-type]
 
@@ -152,14 +159,23 @@ class DeskApp(DeskActions, App[int]):
         from tui_trader.ui.screens.results import ResultsScreen
         from tui_trader.ui.screens.settings import SettingsScreen
 
-        screens = (("the main screen", MainScreen), ("the settings screen", SettingsScreen),
-                   ("the help screen", HelpScreen), ("the live dialog", LiveConfirmScreen),
-                   ("a yes/no dialog", ConfirmScreen), ("the reconciliation screen", ReconcileScreen),
-                   ("the results screen", ResultsScreen), ("the log screen", LogScreen))
+        screens = (
+            ("the main screen", MainScreen),
+            ("the settings screen", SettingsScreen),
+            ("the help screen", HelpScreen),
+            ("the live dialog", LiveConfirmScreen),
+            ("a yes/no dialog", ConfirmScreen),
+            ("the reconciliation screen", ReconcileScreen),
+            ("the results screen", ResultsScreen),
+            ("the log screen", LogScreen),
+        )
         return [keys.Scope(name, tuple(b for b in cls.BINDINGS if isinstance(b, Binding))) for name, cls in screens]
 
     def all_bindings(self) -> list[Binding]:
-        return [*(b for b in self.BINDINGS if isinstance(b, Binding)), *(b for s in self.key_scopes() for b in s.bindings)]
+        return [
+            *(b for b in self.BINDINGS if isinstance(b, Binding)),
+            *(b for s in self.key_scopes() for b in s.bindings),
+        ]
 
     def check_keys(self, wanted: dict[str, str]) -> tuple[dict[str, str], list[str]]:
         return keys.check(wanted, [b for b in self.BINDINGS if isinstance(b, Binding)], self.key_scopes())
@@ -221,8 +237,9 @@ class DeskApp(DeskActions, App[int]):
         for problem in self.theme_problems:
             self.notify(problem, title="Theme skipped", severity="warning")
         if self.settings.ui.theme != self.theme:
-            self.notify(f"no theme named {self.settings.ui.theme!r}; using {self.theme}", title="Theme",
-                        severity="warning")
+            self.notify(
+                f"no theme named {self.settings.ui.theme!r}; using {self.theme}", title="Theme", severity="warning"
+            )
 
     async def _serve(self) -> None:
         own_bus = self._bus is None
@@ -291,7 +308,10 @@ class DeskApp(DeskActions, App[int]):
         main = self.main_screen
         bridge = self.bridge
         return View(
-            state=self.state, settings=self.settings, now_ms=self.clock.now_ms(), colours=self.colours(),
+            state=self.state,
+            settings=self.settings,
+            now_ms=self.clock.now_ms(),
+            colours=self.colours(),
             lag=bridge.lag() if bridge is not None else {},
             backend=bridge.bus.backend if bridge is not None else "connecting",
             narrow=main.narrow if main is not None else True,
@@ -369,8 +389,11 @@ class DeskApp(DeskActions, App[int]):
         self._reconcile_asked.add(request.round)
 
         def answered(choices: dict[str, str] | None, round_id: str = request.round) -> None:
-            self.run_worker(self.send("reconcile", reconcile.encode_answer(round_id, choices or {})),
-                            group="reconcile", exit_on_error=False)
+            self.run_worker(
+                self.send("reconcile", reconcile.encode_answer(round_id, choices or {})),
+                group="reconcile",
+                exit_on_error=False,
+            )
 
         self.push_screen(ReconcileScreen(request.differences, request.exchange), answered)
 
@@ -382,13 +405,19 @@ class DeskApp(DeskActions, App[int]):
             self.notify(n.message, title=n.title, severity=n.severity, timeout=8 if n.severity == "error" else 5)
             shown += 1
         if notices:
-            self.notify(f"{len(notices)} more; see the log ({paths.log_file()})", title="More notices",
-                        severity="warning")
+            self.notify(
+                f"{len(notices)} more; see the log ({paths.log_file()})", title="More notices", severity="warning"
+            )
             notices.clear()
 
 
-def run_desk(settings: Settings, settings_path: Path | None = None, replay_files: Sequence[str] = (),
-             speed: float | None = 1.0, saved_settings: Settings | None = None) -> int:
+def run_desk(
+    settings: Settings,
+    settings_path: Path | None = None,
+    replay_files: Sequence[str] = (),
+    speed: float | None = 1.0,
+    saved_settings: Settings | None = None,
+) -> int:
     runner = PipelineRunner(settings, replay_files, speed)
     app = DeskApp(settings, settings_path=settings_path, runner=runner, saved_settings=saved_settings)
     app.run()

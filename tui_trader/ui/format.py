@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 GAUGE_FULL = "█"

@@ -24,12 +24,43 @@ from tui_trader import settings as settings_mod
 DEFAULTS: dict[str, str] = msgspec.to_builtins(settings_mod.KeySettings())
 
 # Readline and emacs editing keys not bound by Textual's Input but typed from habit in any text field.
-READLINE = ("ctrl+a", "ctrl+b", "ctrl+d", "ctrl+e", "ctrl+f", "ctrl+h", "ctrl+k", "ctrl+n", "ctrl+p", "ctrl+t",
-            "ctrl+u", "ctrl+w", "ctrl+y", "ctrl+underscore", "alt+b", "alt+d", "alt+f", "alt+backspace")
+READLINE = (
+    "ctrl+a",
+    "ctrl+b",
+    "ctrl+d",
+    "ctrl+e",
+    "ctrl+f",
+    "ctrl+h",
+    "ctrl+k",
+    "ctrl+n",
+    "ctrl+p",
+    "ctrl+t",
+    "ctrl+u",
+    "ctrl+w",
+    "ctrl+y",
+    "ctrl+underscore",
+    "alt+b",
+    "alt+d",
+    "alt+f",
+    "alt+backspace",
+)
 # Keys a terminal, a multiplexer or Textual itself takes: tmux's prefix ctrl+b, screen's ctrl+a, suspend,
 # focus movement, Textual's copy and quit; enter and escape are what ctrl+m / ctrl+[ send.
-TERMINAL = ("ctrl+a", "ctrl+b", "ctrl+z", "ctrl+c", "ctrl+q", "tab", "shift+tab", "ctrl+i", "ctrl+m", "ctrl+j",
-            "enter", "space", "backspace")
+TERMINAL = (
+    "ctrl+a",
+    "ctrl+b",
+    "ctrl+z",
+    "ctrl+c",
+    "ctrl+q",
+    "tab",
+    "shift+tab",
+    "ctrl+i",
+    "ctrl+m",
+    "ctrl+j",
+    "enter",
+    "space",
+    "backspace",
+)
 MODIFIERS = ("ctrl", "shift", "alt", "meta", "super", "hyper")
 _NAMED = {k.value for k in Keys}
 
@@ -43,7 +74,10 @@ def _binding_keys(bindings: Iterable[Binding | tuple]) -> set[str]:
 
 
 EDITING_KEYS: frozenset[str] = frozenset(
-    _binding_keys(Input.BINDINGS) | _binding_keys(TextArea.BINDINGS) | set(READLINE) | set(TERMINAL)
+    _binding_keys(Input.BINDINGS)
+    | _binding_keys(TextArea.BINDINGS)
+    | set(READLINE)
+    | set(TERMINAL)
     | _binding_keys(Screen.BINDINGS)
 )
 
@@ -81,7 +115,9 @@ def key_problem(key: str, priority: bool) -> str | None:
     return None
 
 
-def check(wanted: Mapping[str, str], app: Iterable[Binding], scopes: Iterable[Scope]) -> tuple[dict[str, str], list[str]]:
+def check(
+    wanted: Mapping[str, str], app: Iterable[Binding], scopes: Iterable[Scope]
+) -> tuple[dict[str, str], list[str]]:
     """The remaps of `wanted` ({binding id: keys}) that can be applied, and one line per refused one.
 
     Only ids that differ from their default are remaps. Two remaps may swap keys; a remap that collides
@@ -120,8 +156,9 @@ def check(wanted: Mapping[str, str], app: Iterable[Binding], scopes: Iterable[Sc
     return {bid: ",".join(keys) for bid, keys in remaps.items()}, problems
 
 
-def _first_clash(remaps: dict[str, list[str]], app: tuple[Binding, ...],
-                 scopes: tuple[Scope, ...]) -> tuple[str, str, str, str] | None:
+def _first_clash(
+    remaps: dict[str, list[str]], app: tuple[Binding, ...], scopes: tuple[Scope, ...]
+) -> tuple[str, str, str, str] | None:
     for scope in scopes:
         owner: dict[str, str] = {}
         for b in (*app, *scope.bindings):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from typing import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from tui_trader import messages as m
 from tui_trader.bus import Bus, EmbeddedCluster, open_bus
@@ -21,8 +21,13 @@ from tui_trader.settings import Settings
 
 
 class PipelineRunner:
-    def __init__(self, settings: Settings, replay_files: Sequence[str] = (), speed: float | None = 1.0,
-                 clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        replay_files: Sequence[str] = (),
+        speed: float | None = 1.0,
+        clock: Clock | None = None,
+    ) -> None:
         self.settings = settings
         self.replay_files = list(replay_files)
         self.speed = speed
@@ -49,8 +54,14 @@ class PipelineRunner:
     @contextlib.asynccontextmanager
     async def run(self) -> AsyncIterator[Runtime]:
         self.started = time.perf_counter()
-        async with pipeline(self.settings, replay_files=self.replay_files, speed=self.speed,
-                            cluster=self.cluster, clock=self.clock, interactive=True) as runtime:
+        async with pipeline(
+            self.settings,
+            replay_files=self.replay_files,
+            speed=self.speed,
+            cluster=self.cluster,
+            clock=self.clock,
+            interactive=True,
+        ) as runtime:
             self.runtime = runtime
             try:
                 yield runtime

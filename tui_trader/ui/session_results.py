@@ -97,11 +97,15 @@ class SessionResults:
         start = min(firsts, default=0)
         end = max(lasts, default=start)
         open_since = [t.entry_ts for t in self.trips.open.values()]
-        report = build_report(trips, eq_ts, eq, starting_equity=starting_equity, start_ts=start, end_ts=end,
-                              open_since=open_since)
+        report = build_report(
+            trips, eq_ts, eq, starting_equity=starting_equity, start_ts=start, end_ts=end, open_since=open_since
+        )
         prices = {
-            sym: (np.fromiter((t for t, _ in s), dtype=np.int64, count=len(s)),
-                  np.fromiter((p for _, p in s), dtype=np.float64, count=len(s)))
-            for sym, s in self._prices.items() if s
+            sym: (
+                np.fromiter((t for t, _ in s), dtype=np.int64, count=len(s)),
+                np.fromiter((p for _, p in s), dtype=np.float64, count=len(s)),
+            )
+            for sym, s in self._prices.items()
+            if s
         }
         return results_view(report, trips, eq_ts, eq, prices, cfg, max_points=max_points)

@@ -16,8 +16,9 @@ the new one, and the form says so beside the field.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import msgspec
 

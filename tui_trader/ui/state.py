@@ -101,6 +101,7 @@ class OrderRow:
     denial: bool = False  # a router denial (no command behind it)
     repeats: int = 1  # identical denials in a row, folded into this one
 
+
 @dataclass(frozen=True)
 class Notice:
     severity: Severity
@@ -202,8 +203,17 @@ class DeskState:
         self.results.on_command(cmd)
         if cmd.id in self.orders:
             return
-        self._new_row(order_id=cmd.id, ts=cmd.ts, symbol=cmd.symbol, side=cmd.side, qty=cmd.quantity,
-                      purpose=cmd.purpose, status="sent", price=cmd.ref_price, mode=cmd.mode)
+        self._new_row(
+            order_id=cmd.id,
+            ts=cmd.ts,
+            symbol=cmd.symbol,
+            side=cmd.side,
+            qty=cmd.quantity,
+            purpose=cmd.purpose,
+            status="sent",
+            price=cmd.ref_price,
+            mode=cmd.mode,
+        )
 
     def on_status(self, st: m.OrderStatus) -> None:
         self.versions["orders"] += 1
@@ -218,9 +228,18 @@ class DeskState:
         if row is None and st.status == "rejected" and self._repeat_denial(st):
             return
         if row is None:
-            row = self._new_row(order_id=st.order_id, ts=st.ts, symbol=st.symbol, side=st.side, qty=st.filled_qty,
-                                purpose=st.purpose, status=st.status, price=st.avg_price, mode=st.mode,
-                                denial=st.status == "rejected")
+            row = self._new_row(
+                order_id=st.order_id,
+                ts=st.ts,
+                symbol=st.symbol,
+                side=st.side,
+                qty=st.filled_qty,
+                purpose=st.purpose,
+                status=st.status,
+                price=st.avg_price,
+                mode=st.mode,
+                denial=st.status == "rejected",
+            )
         row.status = st.status
         row.rev += 1
         if st.filled_qty > 0:
@@ -309,8 +328,9 @@ class DeskState:
                 self.halt_detail = h.detail.split(":", 1)[0]
         if before is not None and before.state == h.state:
             return
-        bad = ((h.component.startswith("worker:") and h.state in ("restarting", "failed"))
-               or (h.component.startswith(("feed:", "broker:")) and h.state in ("down", "stale")))
+        bad = (h.component.startswith("worker:") and h.state in ("restarting", "failed")) or (
+            h.component.startswith(("feed:", "broker:")) and h.state in ("down", "stale")
+        )
         if bad:
             # A reconnect loop goes down, connecting, down… every few seconds: say it once a minute.
             last = self._noticed.get((h.component, h.state))
@@ -348,8 +368,11 @@ class DeskState:
         self.versions["mode"] += 1
         if mode == "paper" and self.portfolio.balance_from_exchange:
             self.portfolio.use_starting_balance()
-        self.notice("warning", "Mode", "LIVE: orders go to the exchange" if mode == "live"
-                    else "PAPER: orders go to the paper broker")
+        self.notice(
+            "warning",
+            "Mode",
+            "LIVE: orders go to the exchange" if mode == "live" else "PAPER: orders go to the paper broker",
+        )
 
     def _on_watchdog(self, h: m.Health, before: m.Health | None) -> None:
         if h.state == "alarm":
@@ -367,8 +390,18 @@ class DeskState:
     def _alarm_row(self, h: m.Health, status: str, text: str) -> None:
         """The alarm and its end in the order log, where the trader reads what happened to orders."""
         self.versions["orders"] += 1
-        self._new_row(order_id=f"watchdog-{h.ts}-{status}", ts=h.ts, symbol=",".join(h.symbols) or "-",
-                      side="", qty=0.0, purpose="watchdog", status=status, price=0.0, mode=self.mode, reason=text)
+        self._new_row(
+            order_id=f"watchdog-{h.ts}-{status}",
+            ts=h.ts,
+            symbol=",".join(h.symbols) or "-",
+            side="",
+            qty=0.0,
+            purpose="watchdog",
+            status=status,
+            price=0.0,
+            mode=self.mode,
+            reason=text,
+        )
 
     def on_account(self, a: m.Account) -> None:
         if not a.acting:
@@ -409,8 +442,11 @@ class DeskState:
         """The desk's positions opened with the acting broker (a paper position left in the paper book after a
         switch to live is not at risk: the paper book line shows it)."""
         # A live position is always at risk, whatever the desk has heard about the mode so far.
-        return {s: p for s, p in self.portfolio.positions.items()
-                if not (self.mode == "live" and self.position_mode.get(s) == "paper")}
+        return {
+            s: p
+            for s, p in self.portfolio.positions.items()
+            if not (self.mode == "live" and self.position_mode.get(s) == "paper")
+        }
 
     def account_positions(self) -> dict[str, m.PositionSnapshot]:
         """The broker's own positions (shown for symbols the desk has no fills for, e.g. after a restart)."""

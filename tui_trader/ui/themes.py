@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import logging
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Iterable
+from typing import Annotated
 
 import msgspec
 from textual.color import Color, ColorParseError
@@ -21,8 +22,19 @@ from textual.theme import Theme
 log = logging.getLogger(__name__)
 
 DEFAULT_THEME = "desk-dark"
-_COLOURS = ("primary", "secondary", "warning", "error", "success", "accent", "foreground", "background",
-            "surface", "panel", "boost")
+_COLOURS = (
+    "primary",
+    "secondary",
+    "warning",
+    "error",
+    "success",
+    "accent",
+    "foreground",
+    "background",
+    "surface",
+    "panel",
+    "boost",
+)
 
 
 class ThemeFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -72,8 +84,12 @@ def parse_theme(text: str, source: str) -> Theme:
         if not key.replace("-", "").isalnum():
             raise ValueError(f"variable name {key!r} must be letters, digits and -")
     theme = Theme(
-        name=spec.name, dark=spec.dark, luminosity_spread=spec.luminosity_spread, text_alpha=spec.text_alpha,
-        variables=dict(spec.variables), **{k: getattr(spec, k) for k in _COLOURS},
+        name=spec.name,
+        dark=spec.dark,
+        luminosity_spread=spec.luminosity_spread,
+        text_alpha=spec.text_alpha,
+        variables=dict(spec.variables),
+        **{k: getattr(spec, k) for k in _COLOURS},
     )
     try:
         theme.to_color_system().generate()

@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 BUDGET = 0.10  # share of wall time the desk may draw while the process is CPU-bound
-SATURATED = 0.6  # process CPU / wall time above which the pipeline is taken as CPU-bound (the desk alone stays well under)
+SATURATED = (
+    0.6  # process CPU / wall time above which the pipeline is taken as CPU-bound (the desk alone stays well under)
+)
 SLOWEST_S = 2.0  # the desk never redraws less often than this
 WINDOW_S = 1.0  # decisions are taken over windows of this length
 STEP = 1.5

@@ -27,4 +27,4 @@ def build(name: str, ctx: WorkerContext) -> Worker:
     return worker_class(name)(ctx)
 
 
-__all__ = ["WORKERS", "PIPELINE", "Worker", "WorkerContext", "worker_class", "build"]
+__all__ = ["PIPELINE", "WORKERS", "Worker", "WorkerContext", "build", "worker_class"]

@@ -11,8 +11,9 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any
 
 import msgspec
 
@@ -151,7 +152,9 @@ class Worker(abc.ABC):
                 for item in batch:
                     if type(item) is Gap:
                         self.gaps[base_topic] = self.gaps.get(base_topic, 0) + item.missed
-                        self.log.warning("%s: missed %d records before offset %d", topic, item.missed, item.resume_offset)
+                        self.log.warning(
+                            "%s: missed %d records before offset %d", topic, item.missed, item.resume_offset
+                        )
                         continue
                     msg = decode(topic, item.value, item.offset, base_topic)
                     if msg is not None:

@@ -73,8 +73,9 @@ class CollectorWorker(Worker):
 
         # A recording is never from the future: in a replay the wall clock bounds its event times.
         future = _wall_ms if self.replaying else None
-        self.parser = FrameParser(stamp, symbols=ctx.settings.trading.symbols, limits=limits_from(ctx.settings.feed),
-                                  future_ms=future)
+        self.parser = FrameParser(
+            stamp, symbols=ctx.settings.trading.symbols, limits=limits_from(ctx.settings.feed), future_ms=future
+        )
         self._counts_sent = -1  # bad frames when the collector's Health last went out
         self.connections: dict[str, BinanceConnection] = {}
         # Replay position: the lines of each file already done (the files play merged by event time).
@@ -141,10 +142,14 @@ class CollectorWorker(Worker):
         if bad == self._counts_sent and not force:
             return
         self._counts_sent = bad
-        parts = [f"{bucket} {sum(t.values())} ({', '.join(f'{r} {n}' for r, n in sorted(t.items()))})"
-                 for bucket, t in (("quarantined", p.quarantined), ("malformed", p.malformed)) if t]
-        await self.health(COMPONENT, "bad_frames" if bad else "ok", "; ".join(parts),
-                          symbols=p.symbols_seen(), counters=p.counters())
+        parts = [
+            f"{bucket} {sum(t.values())} ({', '.join(f'{r} {n}' for r, n in sorted(t.items()))})"
+            for bucket, t in (("quarantined", p.quarantined), ("malformed", p.malformed))
+            if t
+        ]
+        await self.health(
+            COMPONENT, "bad_frames" if bad else "ok", "; ".join(parts), symbols=p.symbols_seen(), counters=p.counters()
+        )
 
     # --- live ---
 
@@ -192,7 +197,10 @@ class CollectorWorker(Worker):
     async def _on_state(self, conn: BinanceConnection, state: str, detail: str, symbols: list[str]) -> None:
         self.log.info("feed %s: %s %s", conn.name, state, detail)
         await self.health(
-            f"feed:{conn.name}", state, detail, symbols=list(symbols),
+            f"feed:{conn.name}",
+            state,
+            detail,
+            symbols=list(symbols),
             counters={"frames": conn.frames, "reconnects": conn.reconnects},
         )
 
@@ -267,8 +275,12 @@ class CollectorWorker(Worker):
         if stale is None:
             return
         if stale:
-            await self.health("feed:replay", "stale", f"no message for {self.ctx.settings.feed.stale_after_s:g} s "
-                              f"of event time: {', '.join(stale)}", symbols=stale)
+            await self.health(
+                "feed:replay",
+                "stale",
+                f"no message for {self.ctx.settings.feed.stale_after_s:g} s of event time: {', '.join(stale)}",
+                symbols=stale,
+            )
         else:
             await self.health("feed:replay", "live", self._playing(), symbols=self.parser.symbols_seen())
 

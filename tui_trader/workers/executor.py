@@ -48,8 +48,7 @@ REASK_S = 5.0  # while the desk has not answered, the question is published agai
 # The live queue's bound. When full, new entries are refused with a reason (they would be stale by the time
 # they ran); closes, flattens and kills always queue: they only take risk off.
 MAX_LIVE_QUEUE = 64
-REPLAY_LIVE = ("replay: live trading is refused in a replay (orders would be priced from recorded data); "
-               "paper only")
+REPLAY_LIVE = "replay: live trading is refused in a replay (orders would be priced from recorded data); paper only"
 
 
 class ExecutorWorker(Worker):
@@ -158,8 +157,17 @@ class ExecutorWorker(Worker):
                 continue
             if cmd.mode == "live":
                 if _is_entry(cmd) and len(self._queue) >= MAX_LIVE_QUEUE:
-                    await self._publish([rejected(cmd, f"queue_full: {len(self._queue)} live orders wait already; "
-                                                       "entry refused (closes still queue)")], "live", cmd)
+                    await self._publish(
+                        [
+                            rejected(
+                                cmd,
+                                f"queue_full: {len(self._queue)} live orders wait already; "
+                                "entry refused (closes still queue)",
+                            )
+                        ],
+                        "live",
+                        cmd,
+                    )
                     continue
                 self._queue.append(cmd)
                 self._queued.set()
@@ -195,8 +203,10 @@ class ExecutorWorker(Worker):
         if age_s > risk.stale_after_s:
             return f"stale_price: the last {cmd.symbol} trade is {age_s:.1f} s old (limit {risk.stale_after_s:g} s)"
         if not math.isfinite(cmd.ref_price) or abs(cmd.ref_price - price) > price * risk.price_band_pct:
-            return (f"price_band: reference price {cmd.ref_price:g} is more than {risk.price_band_pct:.2%} away from "
-                    f"the last trade {price:g}")
+            return (
+                f"price_band: reference price {cmd.ref_price:g} is more than {risk.price_band_pct:.2%} away from "
+                f"the last trade {price:g}"
+            )
         return None
 
     async def _consume_control(self, start: Start, ready: asyncio.Event | None = None) -> None:
@@ -232,7 +242,12 @@ class ExecutorWorker(Worker):
         # up, the latest book and trade per symbol are all a fill needs.
         async for rec, md in self.consume(m.MARKET_DATA, start, latest_only=self._nothing_to_watch, ready=ready):
             self._resume[m.MARKET_DATA] = rec.offset + 1
-            if md.kind == "trade" and math.isfinite(md.price) and md.price > 0 and md.symbol in self.settings.trading.symbols:
+            if (
+                md.kind == "trade"
+                and math.isfinite(md.price)
+                and md.price > 0
+                and md.symbol in self.settings.trading.symbols
+            ):
                 self._last_trade[md.symbol] = (md.price, md.event_time)
             reports = self.paper.on_market(md)
             for when, symbol, amount in self.paper.take_settlements():
@@ -250,7 +265,9 @@ class ExecutorWorker(Worker):
         return not self.paper.positions
 
     def _killed(self, cmd: m.OrderCommand) -> bool:
-        return cmd.purpose == "entry" and not cmd.reduce_only and self.killed_at is not None and cmd.ts <= self.killed_at
+        return (
+            cmd.purpose == "entry" and not cmd.reduce_only and self.killed_at is not None and cmd.ts <= self.killed_at
+        )
 
     def _paper_in_use(self) -> bool:
         return self.mode == "paper" or self.fills["paper"] > 0 or bool(self.paper.positions)
@@ -311,8 +328,11 @@ class ExecutorWorker(Worker):
         if _is_entry(cmd):
             async with self._mode_lock:  # a switch under way decides first
                 pass
-            problem = (f"mode: the executor acts {self.mode}; live is not acknowledged" if self.mode != "live"
-                       else self._price_problem(cmd))
+            problem = (
+                f"mode: the executor acts {self.mode}; live is not acknowledged"
+                if self.mode != "live"
+                else self._price_problem(cmd)
+            )
             if problem is not None:
                 await self._publish([rejected(cmd, problem)], "live", cmd)
                 return
@@ -321,8 +341,20 @@ class ExecutorWorker(Worker):
         broker = await self._ensure_live()
         if broker is None:
             reason = self._live_reason
-            await self._publish([Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose,
-                                        status="rejected", error=reason)], "live", cmd)
+            await self._publish(
+                [
+                    Report(
+                        order_id=cmd.id,
+                        symbol=cmd.symbol,
+                        side=cmd.side,
+                        purpose=cmd.purpose,
+                        status="rejected",
+                        error=reason,
+                    )
+                ],
+                "live",
+                cmd,
+            )
             return
         if self._killed(cmd):  # the kill came while the broker started (or the desk was asked)
             await self._publish([_drop(cmd)], "live", cmd)
@@ -376,14 +408,20 @@ class ExecutorWorker(Worker):
         ex = create_exchange(self.settings.exchange)
         try:
             await ex.load_markets()
-            found = {s: rules_from_market(s, ex.market(unified_symbol(s))) for s in missing if unified_symbol(s) in ex.markets}
+            found = {
+                s: rules_from_market(s, ex.market(unified_symbol(s)))
+                for s in missing
+                if unified_symbol(s) in ex.markets
+            }
         except Exception as err:  # no network is normal for a paper desk: say so once, keep trading the rest
             self.log.warning("instrument rules for %s not loaded: %s", ", ".join(missing), type(err).__name__)
             return
         finally:
             await ex.close()
         self.book.update(found)
-        self.log.info("instrument rules loaded from %s for %s", self.settings.exchange.name, ", ".join(sorted(found)) or "none")
+        self.log.info(
+            "instrument rules loaded from %s for %s", self.settings.exchange.name, ", ".join(sorted(found)) or "none"
+        )
 
     async def _ensure_live(self) -> Broker | None:
         async with self._live_lock:
@@ -400,8 +438,10 @@ class ExecutorWorker(Worker):
                 await self.health(f"broker:{name}", "down", self._live_reason)
                 return None
             if not secrets.present:
-                self._live_reason = ("no_keys: live trading needs API keys: set TUI_TRADER_API_KEY and "
-                                     "TUI_TRADER_API_SECRET (and TUI_TRADER_API_PASSWORD for OKX) or the secrets file")
+                self._live_reason = (
+                    "no_keys: live trading needs API keys: set TUI_TRADER_API_KEY and "
+                    "TUI_TRADER_API_SECRET (and TUI_TRADER_API_PASSWORD for OKX) or the secrets file"
+                )
                 await self.health(f"broker:{name}", "down", self._live_reason)
                 return None
             from tui_trader.brokers.ccxt_broker import CcxtBroker  # ccxt loads only when live is used
@@ -418,8 +458,10 @@ class ExecutorWorker(Worker):
                 return None
             if hedge:
                 await broker.close()
-                self._live_reason = (f"hedge_mode: the {name} account is in hedge (dual-side) position mode; the desk's "
-                                     "reduce-only orders need one-way mode: switch it in the exchange's settings")
+                self._live_reason = (
+                    f"hedge_mode: the {name} account is in hedge (dual-side) position mode; the desk's "
+                    "reduce-only orders need one-way mode: switch it in the exchange's settings"
+                )
                 await self.health(f"broker:{name}", "down", self._live_reason)
                 return None
             self.book.update(broker.rules())
@@ -456,13 +498,24 @@ class ExecutorWorker(Worker):
             self.log.warning("positions at start not read: %s", type(err).__name__)
             return
         shown = {p.symbol for p in state.view.positions}
-        extra = [m.PositionSnapshot(symbol=j.symbol, side=rc.opening_side(j.side), quantity=j.quantity,
-                                    entry_price=j.entry_price, leverage=j.leverage, stop_loss=j.stop_loss,
-                                    take_profit=j.take_profit)
-                 for j in rc.journal_positions(self.journal.commands(), self.journal.statuses()).values()
-                 if j.symbol not in shown]
-        view = AccountView(balance_total=state.view.balance_total, balance_free=state.view.balance_free,
-                           positions=state.view.positions + extra)
+        extra = [
+            m.PositionSnapshot(
+                symbol=j.symbol,
+                side=rc.opening_side(j.side),
+                quantity=j.quantity,
+                entry_price=j.entry_price,
+                leverage=j.leverage,
+                stop_loss=j.stop_loss,
+                take_profit=j.take_profit,
+            )
+            for j in rc.journal_positions(self.journal.commands(), self.journal.statuses()).values()
+            if j.symbol not in shown
+        ]
+        view = AccountView(
+            balance_total=state.view.balance_total,
+            balance_free=state.view.balance_free,
+            positions=state.view.positions + extra,
+        )
         self.live_balance = view.balance_total
         await self._publish_account("live", view)
 
@@ -471,8 +524,14 @@ class ExecutorWorker(Worker):
         from tui_trader.workers.reconciler import Reconciler  # ccxt-side code loads only when live is used
 
         name = self.settings.exchange.name
-        rec = Reconciler(self.settings, self.journal, broker, now_ms=self.ctx.clock.now_ms, new_id=self.ids.new,
-                         publish=self._publish_reconciled)
+        rec = Reconciler(
+            self.settings,
+            self.journal,
+            broker,
+            now_ms=self.ctx.clock.now_ms,
+            new_id=self.ids.new,
+            publish=self._publish_reconciled,
+        )
         await self.health("reconcile", "checking", f"journal against {name}")
         survey = await rec.survey()
         rec.watch_in_sync(survey)
@@ -553,10 +612,23 @@ class ExecutorWorker(Worker):
         from tui_trader.workers.reconciler import Reconciler
         from tui_trader.workers.watchdog import Watchdog
 
-        rec = Reconciler(self.settings, self.journal, broker, now_ms=self.ctx.clock.now_ms, new_id=self.ids.new,
-                         publish=self._publish_reconciled)
-        self.watchdog = Watchdog(self.settings, self.journal, broker, rec, now_ms=self.ctx.clock.now_ms,
-                                 publish=self._publish_reconciled, health=self.health)
+        rec = Reconciler(
+            self.settings,
+            self.journal,
+            broker,
+            now_ms=self.ctx.clock.now_ms,
+            new_id=self.ids.new,
+            publish=self._publish_reconciled,
+        )
+        self.watchdog = Watchdog(
+            self.settings,
+            self.journal,
+            broker,
+            rec,
+            now_ms=self.ctx.clock.now_ms,
+            publish=self._publish_reconciled,
+            health=self.health,
+        )
         self.watchdog.left = set(self._left)
         while True:
             self._recheck.clear()
@@ -624,10 +696,16 @@ class ExecutorWorker(Worker):
             # The paper account is rebuilt by running the command again through the simulation (it is
             # deterministic); what goes out is what the journal holds.
             again = [r.to_status("paper", 0) for r in await self.paper.execute(cmd)]
-            if [(s.order_id, s.status, s.filled_qty) for s in again] != [(s.order_id, s.status, s.filled_qty) for _, s in outcome]:
-                self.log.error("replayed command %s gave a different outcome than the journal; the journal's is used", cmd.id)
+            if [(s.order_id, s.status, s.filled_qty) for s in again] != [
+                (s.order_id, s.status, s.filled_qty) for _, s in outcome
+            ]:
+                self.log.error(
+                    "replayed command %s gave a different outcome than the journal; the journal's is used", cmd.id
+                )
         for seq, st in outcome:
-            self._count(st.status, st.error, st.filled_qty > 0 and st.status in ("filled", "partially_filled"), st.fee, mode)
+            self._count(
+                st.status, st.error, st.filled_qty > 0 and st.status in ("filled", "partially_filled"), st.fee, mode
+            )
             await self.publish(m.ORDER_STATUS, st.symbol, st)
             jr.mark_published([seq])
         return True
@@ -668,8 +746,15 @@ class ExecutorWorker(Worker):
         exchange = "paper" if mode == "paper" else self.settings.exchange.name
         now = self.ctx.clock.now_ms()
         self._account_at[mode] = now
-        msg = m.Account(mode=mode, acting=mode == self.mode, exchange=exchange, balance_total=view.balance_total,
-                        balance_free=view.balance_free, positions=view.positions, ts=now)
+        msg = m.Account(
+            mode=mode,
+            acting=mode == self.mode,
+            exchange=exchange,
+            balance_total=view.balance_total,
+            balance_free=view.balance_free,
+            positions=view.positions,
+            ts=now,
+        )
         if mode == "paper" and self.mode == "paper":
             await self._paper_watch(view)
         await self.publish(m.ACCOUNT, mode, msg)
@@ -678,7 +763,11 @@ class ExecutorWorker(Worker):
         """Paper: the watchdog reads what the paper broker reports (its triggers rest with each position);
         a position without both is an alarm, as live."""
         naked = sorted(p.symbol for p in view.positions if not (p.stop_loss_resting and p.take_profit_resting))
-        state = ("alarm", f"paper position without a resting stop-loss and take-profit: {', '.join(naked)}") if naked else ("ok", "")
+        state = (
+            ("alarm", f"paper position without a resting stop-loss and take-profit: {', '.join(naked)}")
+            if naked
+            else ("ok", "")
+        )
         if state == self._paper_alarm or (self._paper_alarm is None and state[0] == "ok"):
             return
         self._paper_alarm = state
@@ -702,8 +791,12 @@ class ExecutorWorker(Worker):
             },
         )
         if self.live is not None or self.fills["live"]:
-            out["live"] = {"exchange": self.settings.exchange.name, "fills": self.fills["live"],
-                           "fees": round(self.fees["live"], 6), "balance": self.live_balance}
+            out["live"] = {
+                "exchange": self.settings.exchange.name,
+                "fills": self.fills["live"],
+                "fees": round(self.fees["live"], 6),
+                "balance": self.live_balance,
+            }
         if self.reconciled:
             out["reconciled"] = list(self.reconciled)
         out["mode"] = self.mode
@@ -720,9 +813,17 @@ def _is_entry(cmd: m.OrderCommand) -> bool:
 
 
 def _failed(cmd: m.OrderCommand, err: BaseException) -> Report:
-    return Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="error",
-                  error=f"error: handling the command failed ({type(err).__name__}); check {cmd.symbol} before trading it again")
+    return Report(
+        order_id=cmd.id,
+        symbol=cmd.symbol,
+        side=cmd.side,
+        purpose=cmd.purpose,
+        status="error",
+        error=f"error: handling the command failed ({type(err).__name__}); check {cmd.symbol} before trading it again",
+    )
 
 
 def _drop(cmd: m.OrderCommand) -> Report:
-    return Report(order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="rejected", error=KILL_DROP)
+    return Report(
+        order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose=cmd.purpose, status="rejected", error=KILL_DROP
+    )

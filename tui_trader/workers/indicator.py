@@ -24,7 +24,8 @@ import importlib
 import sys
 import threading
 from collections import deque
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import msgspec
 from msgspec.structs import replace
@@ -81,8 +82,9 @@ def warmup_exchange_settings(settings: Settings):
     redirects every REST host (a local test server) when the configured exchange is binanceusdm."""
     mainnet_feed = settings.feed.ws_base_url == FeedSettings().ws_base_url
     base = settings.exchange.api_base_url if settings.exchange.name == "binanceusdm" else ""
-    return msgspec.structs.replace(settings.exchange, name="binanceusdm",
-                                   demo=settings.exchange.demo and not mainnet_feed, api_base_url=base)
+    return msgspec.structs.replace(
+        settings.exchange, name="binanceusdm", demo=settings.exchange.demo and not mainnet_feed, api_base_url=base
+    )
 
 
 async def import_ccxt() -> None:
@@ -112,8 +114,9 @@ async def import_ccxt() -> None:
     await done
 
 
-async def fetch_klines(settings: Settings, symbols: Sequence[str], bar: str, limit: int = WARMUP_BARS
-                       ) -> tuple[dict[str, list[list[Any]]], dict[str, str]]:
+async def fetch_klines(
+    settings: Settings, symbols: Sequence[str], bar: str, limit: int = WARMUP_BARS
+) -> tuple[dict[str, list[list[Any]]], dict[str, str]]:
     """The latest klines of each symbol (ccxt OHLCV rows), and an error text per symbol that failed."""
     rows: dict[str, list[list[Any]]] = {}
     errors: dict[str, str] = {}
@@ -150,8 +153,13 @@ class IndicatorWorker(Worker):
         # State only for the configured symbols; trades farther than the feed's band from a symbol's last one
         # wait for confirmation (the collector checks the same; this guards any other producer of the topic).
         feed = ctx.settings.feed
-        self.engine = SignalEngine(cfg, ctx.settings.trading.min_signal_strength, symbols=ctx.settings.trading.symbols,
-                                   band=feed.price_band_pct, confirm=feed.confirm_frames)
+        self.engine = SignalEngine(
+            cfg,
+            ctx.settings.trading.min_signal_strength,
+            symbols=ctx.settings.trading.symbols,
+            band=feed.price_band_pct,
+            confirm=feed.confirm_frames,
+        )
         self._settings = ctx.settings
         self.bar_ms = bar_seconds(cfg.bar) * 1000
         self.published = 0
@@ -191,8 +199,15 @@ class IndicatorWorker(Worker):
         ev, v = e.evaluation, e.values
         indicators = m.Indicators(**v._asdict())  # Values carries the message's field names
         return m.TradingSignal(
-            id=self.ids.new(), symbol=e.symbol, signal=ev.kind, strength=ev.strength, buy_score=ev.buy,  # type: ignore[arg-type]
-            sell_score=ev.sell, reasons=list(ev.reasons), indicators=indicators, price=e.price,
+            id=self.ids.new(),
+            symbol=e.symbol,
+            signal=ev.kind,
+            strength=ev.strength,
+            buy_score=ev.buy,  # type: ignore[arg-type]
+            sell_score=ev.sell,
+            reasons=list(ev.reasons),
+            indicators=indicators,
+            price=e.price,
             ts=self.ctx.clock.now_ms(),
         )
 
@@ -212,9 +227,16 @@ class IndicatorWorker(Worker):
         self._values_sent[symbol] = state.values
         self._values_due[symbol] = now_ms + IND_VALUES_MIN_MS
         ev = self.engine.scorer.evaluation(state.mask)
-        return m.IndicatorValues(symbol=symbol, indicators=m.Indicators(**Values(*state.values)._asdict()),
-                                 price=state.close, buy_score=ev.buy, sell_score=ev.sell, reasons=list(ev.reasons),
-                                 points=state.indicators.points, ts=now_ms)
+        return m.IndicatorValues(
+            symbol=symbol,
+            indicators=m.Indicators(**Values(*state.values)._asdict()),
+            price=state.close,
+            buy_score=ev.buy,
+            sell_score=ev.sell,
+            reasons=list(ev.reasons),
+            points=state.indicators.points,
+            ts=now_ms,
+        )
 
     async def _publish_values(self, symbols: Iterable[str]) -> None:
         now = self.ctx.clock.now_ms()
@@ -282,8 +304,13 @@ class IndicatorWorker(Worker):
         await self._publish_all(emitted)
         await self._publish_values(list(self.engine.symbols))
         bars = self.warmup.get("bars", {})
-        await self.health(f"worker:{self.name}", "running", detail, symbols=list(self.ctx.settings.trading.symbols),
-                          counters={f"warmup_bars:{s}": n for s, n in bars.items()})
+        await self.health(
+            f"worker:{self.name}",
+            "running",
+            detail,
+            symbols=list(self.ctx.settings.trading.symbols),
+            counters={f"warmup_bars:{s}": n for s, n in bars.items()},
+        )
 
     async def _load_history(self) -> str:
         """Fetch and feed the klines; returns what to tell the user."""
@@ -344,16 +371,32 @@ class IndicatorWorker(Worker):
         ready = state.indicators.ready
         if ready:
             self._ready.add(symbol)
-        await self.health(f"{m.WARMUP_COMPONENT}{symbol}", "ready" if ready else "warming", symbols=[symbol],
-                          counters={"points": min(points, needed), "needed": needed})
+        await self.health(
+            f"{m.WARMUP_COMPONENT}{symbol}",
+            "ready" if ready else "warming",
+            symbols=[symbol],
+            counters={"points": min(points, needed), "needed": needed},
+        )
 
     def counters(self) -> dict[str, int]:
         out = super().counters()
         c = self.engine.counters
-        out.update(trades=c.trades, books=self.books, rejected=c.rejected, quarantined=c.quarantined,
-                   unconfigured=c.unconfigured, resets=c.resets, warmup_dropped=self.warmup_dropped, late_trades=c.late,
-                   fills_cut=c.fills_cut, points=c.points, warmup_points=c.warmup_points, evaluations=c.evaluations,
-                   published=self.published, values_published=self.values_published)
+        out.update(
+            trades=c.trades,
+            books=self.books,
+            rejected=c.rejected,
+            quarantined=c.quarantined,
+            unconfigured=c.unconfigured,
+            resets=c.resets,
+            warmup_dropped=self.warmup_dropped,
+            late_trades=c.late,
+            fills_cut=c.fills_cut,
+            points=c.points,
+            warmup_points=c.warmup_points,
+            evaluations=c.evaluations,
+            published=self.published,
+            values_published=self.values_published,
+        )
         out.update({f"signals:{kind}": n for kind, n in c.signals.items()})
         return out
 

@@ -58,11 +58,20 @@ class NotifierWorker(Worker):
     name = "notifier"
     # Taken while running (the desk hands a new Settings object on save); the queue, the timeout, the title
     # and `replays` apply after a restart.
-    live_settings = frozenset({
-        "notify.fills", "notify.stop_loss_take_profit", "notify.kill", "notify.halts", "notify.feed_down",
-        "notify.feed_down_after_s", "notify.naked_position", "notify.reconcile_waiting", "notify.daily_summary",
-        "notify.max_per_minute",
-    })
+    live_settings = frozenset(
+        {
+            "notify.fills",
+            "notify.stop_loss_take_profit",
+            "notify.kill",
+            "notify.halts",
+            "notify.feed_down",
+            "notify.feed_down_after_s",
+            "notify.naked_position",
+            "notify.reconcile_waiting",
+            "notify.daily_summary",
+            "notify.max_per_minute",
+        }
+    )
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
@@ -82,8 +91,9 @@ class NotifierWorker(Worker):
         if self.sender is None:  # kept across a restart of run(): its counts and queue carry on
             urls, timeout_s = self.urls, self.ctx.settings.notify.timeout_s
             # apprise is loaded on the sender's thread (seconds on a busy machine), while this subscribes.
-            self.sender = Sender([], Scrubber(urls), self.ctx.settings.notify.queue_size,
-                                 build=lambda: build_targets(urls, timeout_s))
+            self.sender = Sender(
+                [], Scrubber(urls), self.ctx.settings.notify.queue_size, build=lambda: build_targets(urls, timeout_s)
+            )
         self.sender.start()
         start = Start.BEGINNING if self.ctx.replay_files else Start.END  # type: ignore[attr-defined]
         try:
@@ -99,8 +109,10 @@ class NotifierWorker(Worker):
     async def _pump(self, topic: str, start: Start) -> None:
         rules = self.rules
         handler: Callable[[Any, int], list[Notice]] = {  # type: ignore[assignment]
-            m.ORDER_STATUS: rules.on_status, m.CONTROL: rules.on_control,
-            m.HEALTH: rules.on_health, m.ACCOUNT: rules.on_account,
+            m.ORDER_STATUS: rules.on_status,
+            m.CONTROL: rules.on_control,
+            m.HEALTH: rules.on_health,
+            m.ACCOUNT: rules.on_account,
         }[topic]
         now_ms = self.ctx.clock.now_ms
         async for _record, msg in self.consume(topic, start, tracked=False):
@@ -152,7 +164,13 @@ class NotifierWorker(Worker):
         out = super().counters()
         if self.sender is not None:
             c, _ = self.sender.snapshot()
-            out.update(queued=c.queued, sent=c.sent, failed=c.failed, dropped=c.dropped,
-                       invalid_urls=c.invalid_urls, failures_started=self.sender.failures_started)
+            out.update(
+                queued=c.queued,
+                sent=c.sent,
+                failed=c.failed,
+                dropped=c.dropped,
+                invalid_urls=c.invalid_urls,
+                failures_started=self.sender.failures_started,
+            )
         out["rate_limited"] = self.rules.rate_limited
         return out

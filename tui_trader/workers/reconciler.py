@@ -18,8 +18,8 @@ Flattening an untracked position or canceling an orphan order touches nothing th
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
@@ -41,8 +41,16 @@ class Survey:
 
 
 class Reconciler:
-    def __init__(self, settings: Settings, journal: Journal, broker, *, now_ms: Callable[[], int],
-                 new_id: Callable[[], str], publish: Callable[[m.OrderStatus], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        broker,
+        *,
+        now_ms: Callable[[], int],
+        new_id: Callable[[], str],
+        publish: Callable[[m.OrderStatus], Awaitable[None]],
+    ) -> None:
         self.settings = settings
         self.journal = journal
         self.broker = broker  # a CcxtBroker, started
@@ -60,10 +68,13 @@ class Reconciler:
         try:
             positions, orders = await self.broker.exchange_view(symbols)
         except ccxt.BaseError as err:
-            raise BrokerError(f"cannot read positions and open orders to reconcile: {self.broker.req.describe(err)}") from None
+            raise BrokerError(
+                f"cannot read positions and open orders to reconcile: {self.broker.req.describe(err)}"
+            ) from None
         tolerance = {s: self.broker.quantity_tolerance(s) for s in symbols}
-        diffs = rc.find_differences(held, positions, orders, self.policy, tolerance=tolerance,
-                                    can_protect=self.broker.can_protect_alone)
+        diffs = rc.find_differences(
+            held, positions, orders, self.policy, tolerance=tolerance, can_protect=self.broker.can_protect_alone
+        )
         return Survey(held, positions, orders, diffs, rc.in_sync(held, positions, diffs))
 
     def watch_in_sync(self, survey: Survey) -> None:
@@ -92,7 +103,9 @@ class Reconciler:
             return f"left as it is ({rc.describe(d)})"
         if d.kind == "orphan_order" and d.order is not None:
             why = await self.broker.cancel_order(d.symbol, d.order.order_id)
-            return f"order {d.order.order_id} canceled" if why is None else f"order {d.order.order_id} NOT canceled: {why}"
+            return (
+                f"order {d.order.order_id} canceled" if why is None else f"order {d.order.order_id} NOT canceled: {why}"
+            )
         if d.kind == "untracked_position" and d.exchange is not None:
             if action == "flatten":
                 report = await self._close_on_exchange(d.exchange)
@@ -115,27 +128,56 @@ class Reconciler:
         now = self.now_ms()
         if replacing is not None:
             gone = rc.protective_gone(replacing, now)
-            close = rc.booked_close(self.new_id(), replacing, replacing.entry_price,
-                                    f"journal size {replacing.side} {replacing.quantity:g} replaced by the exchange's", now)
+            close = rc.booked_close(
+                self.new_id(),
+                replacing,
+                replacing.entry_price,
+                f"journal size {replacing.side} {replacing.quantity:g} replaced by the exchange's",
+                now,
+            )
             await self._book(None, gone + [close])
         mark = x.mark_price or x.entry_price
         stop, target = rc.protection_prices(
-            x.side, mark, t.stop_loss_pct, t.take_profit_pct, tick=self.broker.tick(x.symbol),
-            keep_stop=replacing.stop_loss if replacing else None, keep_target=replacing.take_profit if replacing else None)
+            x.side,
+            mark,
+            t.stop_loss_pct,
+            t.take_profit_pct,
+            tick=self.broker.tick(x.symbol),
+            keep_stop=replacing.stop_loss if replacing else None,
+            keep_target=replacing.take_profit if replacing else None,
+        )
         cmd = rc.adopt_command(self.new_id(), x, stop, target, x.leverage or t.leverage, now)
         self.journal.record_command(cmd)  # before anything is placed for it: a crash leaves a trace
-        holder, reports = await self.broker.protect_existing(cmd.id, x.symbol, x.side, x.quantity, x.entry_price, stop, target)
-        fill = rc.adopt_fill(cmd, self.now_ms(), holder.stop_loss_order_id, holder.take_profit_order_id,
-                             f"adopted {x.side} {x.quantity:g} @ {x.entry_price:g} from the exchange")
+        holder, reports = await self.broker.protect_existing(
+            cmd.id, x.symbol, x.side, x.quantity, x.entry_price, stop, target
+        )
+        fill = rc.adopt_fill(
+            cmd,
+            self.now_ms(),
+            holder.stop_loss_order_id,
+            holder.take_profit_order_id,
+            f"adopted {x.side} {x.quantity:g} @ {x.entry_price:g} from the exchange",
+        )
         await self._book(cmd, [fill] + [r.to_status("live", self.now_ms()) for r in reports])
-        return f"adopted {x.side} {x.quantity:g} @ {x.entry_price:g}; " + _protection_words(holder, reports, stop, target)
+        return f"adopted {x.side} {x.quantity:g} @ {x.entry_price:g}; " + _protection_words(
+            holder, reports, stop, target
+        )
 
     async def _reprotect(self, j: rc.JournalPosition, x: rc.ExchangePosition) -> str:
         t = self.settings.trading
-        stop, target = rc.protection_prices(x.side, x.mark_price or x.entry_price, t.stop_loss_pct, t.take_profit_pct,
-                                            keep_stop=j.stop_loss, keep_target=j.take_profit, tick=self.broker.tick(x.symbol))
+        stop, target = rc.protection_prices(
+            x.side,
+            x.mark_price or x.entry_price,
+            t.stop_loss_pct,
+            t.take_profit_pct,
+            keep_stop=j.stop_loss,
+            keep_target=j.take_profit,
+            tick=self.broker.tick(x.symbol),
+        )
         base = self.new_id()
-        holder, reports = await self.broker.protect_existing(base, x.symbol, x.side, x.quantity, x.entry_price, stop, target)
+        holder, reports = await self.broker.protect_existing(
+            base, x.symbol, x.side, x.quantity, x.entry_price, stop, target
+        )
         now = self.now_ms()
         await self._book(None, rc.protective_gone(j, now) + [r.to_status("live", now) for r in reports])
         return _protection_words(holder, reports, stop, target)
@@ -149,10 +191,20 @@ class Reconciler:
         # The real close, booked for what the journal holds, so the journal ends flat whatever it thought.
         same = j.side == x.side and abs(j.quantity - report.filled_qty) < 1e-9
         note = "" if same else f"; the exchange held {x.side} {report.filled_qty:g}"
-        booked = m.OrderStatus(order_id=cmd.id, exchange_order_id=report.exchange_order_id, symbol=j.symbol,
-                               side=rc.closing_side(j.side), purpose="flatten", status="filled", filled_qty=j.quantity,
-                               avg_price=report.avg_price, fee=report.fee,
-                               error=f"reconcile: flattened on the exchange{note}" if note else None, mode="live", ts=now)
+        booked = m.OrderStatus(
+            order_id=cmd.id,
+            exchange_order_id=report.exchange_order_id,
+            symbol=j.symbol,
+            side=rc.closing_side(j.side),
+            purpose="flatten",
+            status="filled",
+            filled_qty=j.quantity,
+            avg_price=report.avg_price,
+            fee=report.fee,
+            error=f"reconcile: flattened on the exchange{note}" if note else None,
+            mode="live",
+            ts=now,
+        )
         await self._book(cmd, rc.protective_gone(j, now) + [booked])
         return _close_words(report)
 
@@ -175,21 +227,34 @@ class Reconciler:
                 log.error("reconcile %s: order %s not canceled: %s", j.symbol, o.order_id, why)
         statuses = [r.to_status("live", now) for r in found]
         statuses += [st for st in rc.protective_gone(j, now) if st.order_id not in canceled]
-        statuses.append(rc.booked_close(self.new_id(), j, j.entry_price,
-                                        "closed outside the desk; exit price unknown, booked at entry", now))
+        statuses.append(
+            rc.booked_close(
+                self.new_id(), j, j.entry_price, "closed outside the desk; exit price unknown, booked at entry", now
+            )
+        )
         await self._book(None, statuses)
         return f"booked closed ({j.side} {j.quantity:g}; exit price unknown, booked at entry {j.entry_price:g})"
 
     # --- helpers -----------------------------------------------------------------------------------------------
     async def _close_on_exchange(self, x: rc.ExchangePosition, with_command: bool = False):
-        cmd = m.OrderCommand(id=self.new_id(), symbol=x.symbol, side=rc.closing_side(x.side), quantity=x.quantity,
-                             ref_price=x.mark_price or x.entry_price, leverage=x.leverage or 1, reduce_only=True,
-                             purpose="flatten", mode="live", ts=self.now_ms())
+        cmd = m.OrderCommand(
+            id=self.new_id(),
+            symbol=x.symbol,
+            side=rc.closing_side(x.side),
+            quantity=x.quantity,
+            ref_price=x.mark_price or x.entry_price,
+            leverage=x.leverage or 1,
+            reduce_only=True,
+            purpose="flatten",
+            mode="live",
+            ts=self.now_ms(),
+        )
         if with_command:
             self.journal.record_command(cmd)
         reports = await self.broker.reduce(cmd)
         close = next((r for r in reports if r.order_id == cmd.id), None) or Report(
-            order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose="flatten", status="error", error="no answer")
+            order_id=cmd.id, symbol=cmd.symbol, side=cmd.side, purpose="flatten", status="error", error="no answer"
+        )
         return (close, cmd) if with_command else close
 
     async def _book(self, cmd: m.OrderCommand | None, statuses: list[m.OrderStatus]) -> None:

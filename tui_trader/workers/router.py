@@ -16,15 +16,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from tui_trader import desk_state
-from tui_trader.brokers.base import derived_id
-from tui_trader.journal import shared_journal
 from tui_trader import messages as m
+from tui_trader.brokers.base import derived_id
 from tui_trader.bus.base import Start
 from tui_trader.errors import BusError
 from tui_trader.instruments import RulesBook
+from tui_trader.journal import shared_journal
 from tui_trader.portfolio.router_core import Output, RouterCore
 from tui_trader.workers.base import Worker, WorkerContext
 
@@ -41,10 +42,16 @@ class RouterWorker(Worker):
     name = "router"
     # Settings the router takes while running (the desk hands it a new Settings object on save); the rest
     # apply after a restart. Leverage and the mode are not here: they must not change under open positions.
-    live_settings = frozenset({
-        "risk.*", "trading.min_signal_strength", "trading.risk_per_trade", "trading.max_position_size",
-        "trading.stop_loss_pct", "trading.take_profit_pct",
-    })
+    live_settings = frozenset(
+        {
+            "risk.*",
+            "trading.min_signal_strength",
+            "trading.risk_per_trade",
+            "trading.max_position_size",
+            "trading.stop_loss_pct",
+            "trading.take_profit_pct",
+        }
+    )
 
     def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
@@ -80,8 +87,10 @@ class RouterWorker(Worker):
         for st in self.journal.statuses():
             p.apply(st)
         if p.positions:
-            self.log.info("positions from the journal: %s", ", ".join(
-                f"{pos.symbol} {pos.side} {pos.quantity:g}" for pos in p.positions.values()))
+            self.log.info(
+                "positions from the journal: %s",
+                ", ".join(f"{pos.symbol} {pos.side} {pos.quantity:g}" for pos in p.positions.values()),
+            )
 
     async def run(self) -> None:
         starts = {topic: await self._start(topic) for topic in TOPICS}
@@ -167,8 +176,12 @@ class RouterWorker(Worker):
                 desk_state.save_to(self.journal, out.persist)
             except (OSError, sqlite3.Error) as err:
                 # The kill still goes out; only its survival across a restart is lost, and said so.
-                self.log.error("cannot write desk state to %s: %s (halted=%s not persisted)",
-                               self.journal.path, err, out.persist.halted)
+                self.log.error(
+                    "cannot write desk state to %s: %s (halted=%s not persisted)",
+                    self.journal.path,
+                    err,
+                    out.persist.halted,
+                )
         for cmd in out.commands:
             if self.ctx.durable:
                 self.journal.record_command(cmd)
@@ -191,9 +204,14 @@ class RouterWorker(Worker):
         c = self.core
         out = super().counters()
         out.update(
-            signals=c.signals, entries=c.entries, closes=sum(c.closes.values()), denied=sum(c.denials.values()),
-            fills=c.fills, open_positions=len(c.portfolio.positions),
-            foreign_market_data=c.foreign_market_data, refused_statuses=c.portfolio.refused_statuses,
+            signals=c.signals,
+            entries=c.entries,
+            closes=sum(c.closes.values()),
+            denied=sum(c.denials.values()),
+            fills=c.fills,
+            open_positions=len(c.portfolio.positions),
+            foreign_market_data=c.foreign_market_data,
+            refused_statuses=c.portfolio.refused_statuses,
         )
         out.update({f"denied:{rule}": n for rule, n in sorted(c.denials.items())})
         return out
@@ -210,8 +228,13 @@ class RouterWorker(Worker):
             "positions_closed_by": dict(sorted(c.exits.items())),
             "unanswered_orders": c.unanswered,
             "positions": {
-                sym: {"side": pos.side, "quantity": pos.quantity, "entry_price": pos.entry_price,
-                      "mark_price": pos.mark_price, "unrealized_pnl": round(pos.unrealized_pnl, 6)}
+                sym: {
+                    "side": pos.side,
+                    "quantity": pos.quantity,
+                    "entry_price": pos.entry_price,
+                    "mark_price": pos.mark_price,
+                    "unrealized_pnl": round(pos.unrealized_pnl, 6),
+                }
                 for sym, pos in sorted(p.positions.items())
             },
             "realized_pnl": round(p.realized_pnl, 6),

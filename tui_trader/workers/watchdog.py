@@ -22,7 +22,7 @@ after the broker returns, so a book read right after the venue read never misses
 from __future__ import annotations
 
 import logging
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
@@ -34,9 +34,17 @@ log = logging.getLogger("tui_trader.worker.executor.watchdog")
 
 
 class Watchdog:
-    def __init__(self, settings: Settings, journal: Journal, broker, reconciler: Reconciler, *,
-                 now_ms: Callable[[], int], publish: Callable[[m.OrderStatus], Awaitable[None]],
-                 health: Callable[..., Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        journal: Journal,
+        broker,
+        reconciler: Reconciler,
+        *,
+        now_ms: Callable[[], int],
+        publish: Callable[[m.OrderStatus], Awaitable[None]],
+        health: Callable[..., Awaitable[None]],
+    ) -> None:
         self.settings = settings
         self.journal = journal
         self.broker = broker  # a CcxtBroker, started
@@ -62,8 +70,14 @@ class Watchdog:
         held = {s: j for s, j in held.items() if s in symbols}  # only what the venue read covered
         tolerance = {s: self.broker.quantity_tolerance(s) for s in symbols | set(held)}
         venue = getattr(self.broker, "venue", None)
-        diffs = rc.find_differences(held, positions, orders, tolerance=tolerance, can_protect=self.broker.can_protect_alone,
-                                    sees_protection=getattr(venue, "lists_protection", None))
+        diffs = rc.find_differences(
+            held,
+            positions,
+            orders,
+            tolerance=tolerance,
+            can_protect=self.broker.can_protect_alone,
+            sees_protection=getattr(venue, "lists_protection", None),
+        )
         now = self.now_ms()
         grace_ms = self.settings.risk.naked_grace_s * 1000
         problems: list[str] = []
@@ -103,10 +117,19 @@ class Watchdog:
             elif d.kind == "orphan_order" and d.order is not None:
                 done = await self._act(d, "flatten")
                 if d.order.role != "other":
-                    await self.publish(m.OrderStatus(
-                        order_id=d.order.client_id or d.order.order_id, exchange_order_id=d.order.order_id,
-                        symbol=d.symbol, side=d.order.side, purpose=d.order.role, status="canceled",
-                        error=f"watchdog: {what}: {done}", mode="live", ts=self.now_ms()))
+                    await self.publish(
+                        m.OrderStatus(
+                            order_id=d.order.client_id or d.order.order_id,
+                            exchange_order_id=d.order.order_id,
+                            symbol=d.symbol,
+                            side=d.order.side,
+                            purpose=d.order.role,
+                            status="canceled",
+                            error=f"watchdog: {what}: {done}",
+                            mode="live",
+                            ts=self.now_ms(),
+                        )
+                    )
                 problems.append(f"{d.symbol} orphan {what}: {done}")
             elif d.kind == "missing_position":
                 # Seen once, it may be a stop or target that just fired: the protective poll books that fill
@@ -121,7 +144,9 @@ class Watchdog:
                 problems.append(f"{d.symbol} {rc.KIND_TEXT[d.kind]} ({what}): the trader decides")
             concerned.add(d.symbol)
         for sym, (cmd, _) in sorted(getattr(self.broker, "unknown", {}).items()):
-            problems.append(f"{sym} entry {cmd.id} has no certain outcome yet: no new entry there until the venue answers")
+            problems.append(
+                f"{sym} entry {cmd.id} has no certain outcome yet: no new entry there until the venue answers"
+            )
             concerned.add(sym)
         self.missing_seen = gone
         for sym in set(self.naked_since) - naked:

@@ -31,7 +31,9 @@ class LiveConfirmScreen(ModalScreen[bool]):
                 f"New signals will open real positions on {self.exchange}"
                 f"{' (demo)' if self.demo else ''}, with stop-loss and take-profit orders on the exchange.\n\n"
                 f"Type {CONFIRM_WORD} and press enter to switch; escape cancels.",
-                classes="dialog-body", markup=False, id="live-body",
+                classes="dialog-body",
+                markup=False,
+                id="live-body",
             )
             yield Input(placeholder=f"type {CONFIRM_WORD}", id="live-word")
             with Horizontal(classes="dialog-buttons"):

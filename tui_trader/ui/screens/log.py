@@ -22,10 +22,21 @@ from tui_trader.ui.widgets.base import TimedScreen, View
 from tui_trader.ui.widgets.status import StatusBar, short_reason
 
 LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
-LEVEL_STYLE = {logging.DEBUG: "dim", logging.INFO: "", logging.WARNING: "bold yellow", logging.ERROR: "bold red",
-               logging.CRITICAL: "bold red"}
-STATE_STYLE = {"down": "bold red", "failed": "bold red", "restarting": "bold red", "stale": "bold yellow",
-               "bad_frames": "yellow", "alarm": "bold red"}
+LEVEL_STYLE = {
+    logging.DEBUG: "dim",
+    logging.INFO: "",
+    logging.WARNING: "bold yellow",
+    logging.ERROR: "bold red",
+    logging.CRITICAL: "bold red",
+}
+STATE_STYLE = {
+    "down": "bold red",
+    "failed": "bold red",
+    "restarting": "bold red",
+    "stale": "bold yellow",
+    "bad_frames": "yellow",
+    "alarm": "bold red",
+}
 SHOWN_LINES = 1000
 COUNTERS_ROOM = 28  # a component's counters can be many (the collector's by reason); the reason matters more
 
@@ -38,9 +49,15 @@ def health_rows(view: View, room: int = 200) -> list[tuple[str, Text, str, str]]
     for h in sorted(view.state.health.values(), key=lambda h: (order.get(h.component.split(":")[0], 2), h.component)):
         counters = " ".join(f"{k} {v}" for k, v in sorted(h.counters.items()) if v) if h.counters else ""
         if len(counters) > COUNTERS_ROOM:
-            counters = counters[:COUNTERS_ROOM - 1] + "…"
-        rows.append((h.component, Text(h.state, style=STATE_STYLE.get(h.state, "")), short_reason(h, view.now_ms, room),
-                     counters))
+            counters = counters[: COUNTERS_ROOM - 1] + "…"
+        rows.append(
+            (
+                h.component,
+                Text(h.state, style=STATE_STYLE.get(h.state, "")),
+                short_reason(h, view.now_ms, room),
+                counters,
+            )
+        )
     return rows
 
 
@@ -99,8 +116,12 @@ class LogScreen(TimedScreen):
         out = self.query_one(RichLog)
         if not lines and not self._wrote:
             if not self._placeholder:
-                out.write(Text(f"nothing logged at {logging.getLevelName(self.level).lower()} or above since the "
-                               "desk started", style="dim"))
+                out.write(
+                    Text(
+                        f"nothing logged at {logging.getLevelName(self.level).lower()} or above since the desk started",
+                        style="dim",
+                    )
+                )
                 self._placeholder = True
             return
         if self._placeholder:
@@ -114,8 +135,11 @@ class LogScreen(TimedScreen):
         self.query_one(StatusBar).show(view, replay)
         table = self.query_one(DataTable)
         rows = health_rows(view)
-        widest = max([0, *(len(r[0]) for r in rows)]) + max([0, *(r[1].cell_len for r in rows)]) \
+        widest = (
+            max([0, *(len(r[0]) for r in rows)])
+            + max([0, *(r[1].cell_len for r in rows)])
             + max([0, *(len(r[3]) for r in rows)])
+        )
         rows = health_rows(view, max(20, self.size.width - widest - 12))
         table.clear()
         for component, state, reason, counters in rows:
@@ -131,4 +155,3 @@ class LogScreen(TimedScreen):
 
     def action_close(self) -> None:
         self.dismiss(None)
-

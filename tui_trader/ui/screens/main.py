@@ -44,8 +44,10 @@ class MainScreen(TimedScreen):
         Binding(keys.default("theme"), "app.next_theme", "Theme", id="theme"),
         Binding(keys.default("log"), "open_log", "Log", id="log"),
         Binding(keys.default("quit"), "app.quit_desk", "Quit", id="quit"),
-        *(Binding(keys.default(f"tab_{key}"), f"show_group('{key}')", label, show=False, id=f"tab_{key}")
-          for key, label in GROUPS),
+        *(
+            Binding(keys.default(f"tab_{key}"), f"show_group('{key}')", label, show=False, id=f"tab_{key}")
+            for key, label in GROUPS
+        ),
     ]
 
     def __init__(self) -> None:

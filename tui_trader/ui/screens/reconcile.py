@@ -9,7 +9,7 @@ exchange until it is answered. Dismisses with {difference id: action}.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -67,7 +67,8 @@ class ReconcileScreen(ModalScreen[dict[str, str]]):
             yield Static(
                 f"The journal and {self.exchange} disagree on {n} thing{'s' * (n != 1)}. Nothing trades on the "
                 f"exchange until you confirm.\n↑/↓ row   {self._keys()}",
-                id="reconcile-help", markup=False,
+                id="reconcile-help",
+                markup=False,
             )
             yield DataTable(id="reconcile-table", cursor_type="row", zebra_stripes=True)
             yield Static("", id="reconcile-explain", markup=False)
@@ -75,8 +76,13 @@ class ReconcileScreen(ModalScreen[dict[str, str]]):
     def _keys(self) -> str:
         """The hint as the trader has the keys bound ([keys] may remap them)."""
         label = getattr(self.app, "key_label", None)
-        words = (("reconcile_adopt", "adopt"), ("reconcile_flatten", "flatten"), ("reconcile_leave", "leave"),
-                 ("reconcile_defaults", "defaults"), ("reconcile_confirm", "confirm"))
+        words = (
+            ("reconcile_adopt", "adopt"),
+            ("reconcile_flatten", "flatten"),
+            ("reconcile_leave", "leave"),
+            ("reconcile_defaults", "defaults"),
+            ("reconcile_confirm", "confirm"),
+        )
         return "   ".join(f"{label(bid) if label else keys.default(bid)} {word}" for bid, word in words)
 
     def on_mount(self) -> None:
@@ -107,8 +113,11 @@ class ReconcileScreen(ModalScreen[dict[str, str]]):
             return
         if action not in d.actions:
             offered = ", ".join(d.actions)
-            self.notify(f"{d.symbol} {KIND_LABEL.get(d.kind, d.kind)}: {action} is not offered here ({offered})",
-                        severity="warning", timeout=3)
+            self.notify(
+                f"{d.symbol} {KIND_LABEL.get(d.kind, d.kind)}: {action} is not offered here ({offered})",
+                severity="warning",
+                timeout=3,
+            )
             return
         self.choices[d.id] = action
         self.query_one(DataTable).update_cell(d.id, "action", self._action_cell(d))
@@ -140,17 +149,27 @@ class ReconcileScreen(ModalScreen[dict[str, str]]):
     def action_confirm(self) -> None:
         counts = Counter(self.choices.values())
         summary = ", ".join(f"{action} {counts[action]}" for action in rc.ACTIONS if counts[action])
-        lines = [f"{d.symbol} {KIND_LABEL.get(d.kind, d.kind)}: {self.choices[d.id]} — "
-                 f"{rc.action_text(d, self.choices[d.id])}" for d in self.differences]
+        lines = [
+            f"{d.symbol} {KIND_LABEL.get(d.kind, d.kind)}: {self.choices[d.id]} — "
+            f"{rc.action_text(d, self.choices[d.id])}"
+            for d in self.differences
+        ]
         danger = any(self.choices[d.id] == "flatten" for d in self.differences)
 
         def answered(yes: bool | None) -> None:
             if yes:
                 self.dismiss(dict(self.choices))
 
-        self.app.push_screen(ConfirmScreen(f"Apply on {self.exchange}: {summary}?", "\n".join(lines),
-                                           yes="Apply", no="Back", danger=danger), answered)
+        self.app.push_screen(
+            ConfirmScreen(
+                f"Apply on {self.exchange}: {summary}?", "\n".join(lines), yes="Apply", no="Back", danger=danger
+            ),
+            answered,
+        )
 
     def action_no_escape(self) -> None:
-        self.notify("Choose what to do with each row and confirm with c: nothing trades until then.",
-                    severity="warning", timeout=3)
+        self.notify(
+            "Choose what to do with each row and confirm with c: nothing trades until then.",
+            severity="warning",
+            timeout=3,
+        )

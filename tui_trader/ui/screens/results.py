@@ -106,8 +106,7 @@ class ResultsScreen(Screen[None]):
         self.query_one("#results-head", Static).update(headline(v, replay))
         self._trades(v)
         self.query_one("#results-totals", Static).update(Text(render_report(v.report)))
-        draw_equity(self.query_one("#results-equity", PlotextPlot), v.equity_ts, v.equity,
-                    v.report.starting_equity)
+        draw_equity(self.query_one("#results-equity", PlotextPlot), v.equity_ts, v.equity, v.report.starting_equity)
         self._charts(v, view)
 
     def _trades(self, v: ResultsView) -> None:
@@ -117,8 +116,21 @@ class ResultsScreen(Screen[None]):
         with_date = span >= 86_400_000
         table.clear(columns=True)
         if wide:
-            table.add_columns("#", "Symbol", "Side", "Qty", "Entry at", "Entry", "Exit at", "Exit", "PnL", "Fees",
-                              "Net", "Held", "Reason")
+            table.add_columns(
+                "#",
+                "Symbol",
+                "Side",
+                "Qty",
+                "Entry at",
+                "Entry",
+                "Exit at",
+                "Exit",
+                "PnL",
+                "Fees",
+                "Net",
+                "Held",
+                "Reason",
+            )
         else:
             table.add_columns("Symbol", "Side", "Exit at", "Net", "Reason")
         # Newest first: the trade that just closed is the one the trader looks for.
@@ -127,9 +139,21 @@ class ResultsScreen(Screen[None]):
             reason = NAMES.get(t.reason, t.reason)
             side = Text(t.side.upper(), style="green" if t.side == "long" else "red")
             if wide:
-                table.add_row(str(i), t.symbol, side, f"{t.quantity:g}", _clock(t.entry_ts, with_date),
-                              f"{t.entry_price:,.2f}", _clock(t.exit_ts, with_date), f"{t.exit_price:,.2f}",
-                              f"{t.pnl:+,.2f}", f"{t.fees:,.2f}", net, duration(t.hold_ms), reason)
+                table.add_row(
+                    str(i),
+                    t.symbol,
+                    side,
+                    f"{t.quantity:g}",
+                    _clock(t.entry_ts, with_date),
+                    f"{t.entry_price:,.2f}",
+                    _clock(t.exit_ts, with_date),
+                    f"{t.exit_price:,.2f}",
+                    f"{t.pnl:+,.2f}",
+                    f"{t.fees:,.2f}",
+                    net,
+                    duration(t.hold_ms),
+                    reason,
+                )
             else:
                 table.add_row(t.symbol, side, _clock(t.exit_ts, with_date), net, reason)
         if not v.trips:

@@ -35,7 +35,6 @@ from tui_trader.ui.settings_form import (
 from tui_trader.ui.widgets.base import LiveText, TimedScreen, View
 from tui_trader.ui.widgets.status import AlarmBanner, HaltBanner, StatusBar
 
-
 KEYS_NOTE = "API keys are never settings: environment or secrets file"
 
 
@@ -60,8 +59,9 @@ class FieldRow(Vertical):
             if spec.kind == "bool":
                 yield Switch(value=bool(self.value), id=wid)
             elif spec.kind == "choice":
-                yield Select(choice_options(spec, self.value), value=str(self.value), allow_blank=False, id=wid,
-                             compact=True)
+                yield Select(
+                    choice_options(spec, self.value), value=str(self.value), allow_blank=False, id=wid, compact=True
+                )
             else:
                 yield Input(value=to_text(self.value, spec), id=wid, classes="field-input", compact=True)
         when = "applies live" if self.live else "applies after restart"
@@ -83,8 +83,9 @@ class SettingsScreen(TimedScreen):
         Binding(keys.default("settings_previous"), "next_section(-1)", "Prev", id="settings_previous", priority=True),
     ]
 
-    def __init__(self, saved: Settings, path: Path, known_themes: list[str],
-                 live_patterns: frozenset[str] = DESK_LIVE) -> None:
+    def __init__(
+        self, saved: Settings, path: Path, known_themes: list[str], live_patterns: frozenset[str] = DESK_LIVE
+    ) -> None:
         super().__init__(id="settings")
         self.path = path
         self.known_themes = known_themes
@@ -131,8 +132,11 @@ class SettingsScreen(TimedScreen):
         switcher = self.query_one(ContentSwitcher)
         pane_id = f"section-{section}"
         if not switcher.query(f"#{pane_id}"):
-            rows = [FieldRow(self._spec(spec), self.draft.values[key], applies_live(key, self.live_patterns))
-                    for key, spec in self.draft.specs.items() if spec.section == section]
+            rows = [
+                FieldRow(self._spec(spec), self.draft.values[key], applies_live(key, self.live_patterns))
+                for key, spec in self.draft.specs.items()
+                if spec.section == section
+            ]
             await switcher.mount(VerticalScroll(*rows, id=pane_id, classes="settings-section"))
             for row in rows:  # errors of this section found before it was shown
                 row.show_error(self.draft.errors.get(row.spec.key))
@@ -182,7 +186,7 @@ class SettingsScreen(TimedScreen):
     def _key_of(widget_id_: str | None) -> str | None:
         if not widget_id_ or not widget_id_.startswith("input-"):
             return None
-        section, _, name = widget_id_[len("input-"):].partition("-")
+        section, _, name = widget_id_[len("input-") :].partition("-")
         return f"{section}.{name}"
 
     def on_input_changed(self, event: Input.Changed) -> None:
@@ -237,8 +241,11 @@ class SettingsScreen(TimedScreen):
         self._show_errors()
         if new is None:
             first = next(iter(self.draft.errors))
-            self.notify(f"Not saved: {len(self.draft.errors)} invalid value(s); first: {first}: "
-                        f"{self.draft.errors[first]}", severity="error", title="Settings")
+            self.notify(
+                f"Not saved: {len(self.draft.errors)} invalid value(s); first: {first}: {self.draft.errors[first]}",
+                severity="error",
+                title="Settings",
+            )
             await self.focus_field(first)
             return
         if not self.draft.changed():
@@ -257,5 +264,9 @@ class SettingsScreen(TimedScreen):
             if discard:
                 self.dismiss()
 
-        self.app.push_screen(ConfirmScreen("Unsaved changes", "Leave the settings without saving your changes?",
-                                           yes="Discard", no="Keep editing"), answer)
+        self.app.push_screen(
+            ConfirmScreen(
+                "Unsaved changes", "Leave the settings without saving your changes?", yes="Discard", no="Keep editing"
+            ),
+            answer,
+        )

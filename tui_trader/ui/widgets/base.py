@@ -8,8 +8,8 @@ comparisons, not repaints.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from rich.cells import cell_len
 from rich.style import Style
@@ -40,7 +40,7 @@ class Colours:
     primary: str
 
     @classmethod
-    def from_variables(cls, v: dict[str, str]) -> "Colours":
+    def from_variables(cls, v: dict[str, str]) -> Colours:
         background = _colour(v.get("background", "#000000"), Color(0, 0, 0))
 
         def pick(*names: str, default: str) -> str:
@@ -317,8 +317,10 @@ class KeyedTable(ScrollView, can_focus=True):
         if y == 0:
             if self._header is None:
                 header_style = style + self.get_component_rich_style("keyed-table--header", partial=True)
-                labels = [Text(label, justify=j) for (_, label), j in
-                          zip(self._columns, self._justify + [None] * len(self._columns))]
+                labels = [
+                    Text(label, justify=j)
+                    for (_, label), j in zip(self._columns, self._justify + [None] * len(self._columns))
+                ]
                 self._header = self._render_text(labels, header_style)
             strip = self._header
         else:

@@ -21,10 +21,21 @@ from tui_trader.ui.widgets.prices import symbols_in_view
 
 def _labels(view: View) -> list[tuple[str, str]]:
     ind = view.settings.indicators
-    return [("rsi", f"RSI{ind.rsi_period}"), ("macd", "MACD"), ("macd_signal", "Signal"), ("macd_hist", "Hist"),
-            ("pct_b", "%B"), ("bb_lower", "BB low"), ("bb_upper", "BB up"), ("sma_fast", f"SMA{ind.sma_fast}"),
-            ("sma_slow", f"SMA{ind.sma_slow}"), ("ema_fast", f"EMA{ind.ema_fast}"), ("ema_slow", f"EMA{ind.ema_slow}"),
-            ("buy", "Buy"), ("sell", "Sell")]
+    return [
+        ("rsi", f"RSI{ind.rsi_period}"),
+        ("macd", "MACD"),
+        ("macd_signal", "Signal"),
+        ("macd_hist", "Hist"),
+        ("pct_b", "%B"),
+        ("bb_lower", "BB low"),
+        ("bb_upper", "BB up"),
+        ("sma_fast", f"SMA{ind.sma_fast}"),
+        ("sma_slow", f"SMA{ind.sma_slow}"),
+        ("ema_fast", f"EMA{ind.ema_fast}"),
+        ("ema_slow", f"EMA{ind.ema_slow}"),
+        ("buy", "Buy"),
+        ("sell", "Sell"),
+    ]
 
 
 Shown = m.TradingSignal | m.IndicatorValues  # both carry indicators, price, scores and reasons
@@ -82,7 +93,7 @@ def _rules(sig: Shown | None, view: View, wrap: bool = False) -> Text:
 
 
 def warming_up(view: View, symbol: str) -> str:
-    """"warming up: 12/50 points" while the indicator worker says the symbol has too few points for every
+    """ "warming up: 12/50 points" while the indicator worker says the symbol has too few points for every
     indicator ("" once it has them, or before the worker said anything)."""
     h = view.state.health.get(f"{m.WARMUP_COMPONENT}{symbol}")
     if h is None:
@@ -114,8 +125,15 @@ class IndicatorsPane(Pane):
         shown = {s: latest(view, s) for s in symbols}
         warming = {s: warming_up(view, s) for s in symbols if shown[s] is None}
         versions = view.state.versions
-        drawn = (versions["signals"], versions["indicator_values"], tuple(symbols), view.narrow, view.colours,
-                 view.settings.indicators, tuple(warming.items()))
+        drawn = (
+            versions["signals"],
+            versions["indicator_values"],
+            tuple(symbols),
+            view.narrow,
+            view.colours,
+            view.settings.indicators,
+            tuple(warming.items()),
+        )
         if drawn == self._drawn:
             return
         self._drawn = drawn
@@ -126,13 +144,18 @@ class IndicatorsPane(Pane):
         if not view.narrow:
             table = self.query_one("#indicators-wide", KeyedTable)
             table.shape([("symbol", "Symbol"), *labels])
-            table.sync([(s, (txt(s, "bold"), *(values[s].get(k, num(fmt.DASH, muted)) for k, _ in labels)))
-                        for s in symbols])
+            table.sync(
+                [(s, (txt(s, "bold"), *(values[s].get(k, num(fmt.DASH, muted)) for k, _ in labels))) for s in symbols]
+            )
         else:
             table = self.query_one("#indicators-narrow", KeyedTable)
             table.shape([("name", ""), *((s, s) for s in symbols)])
-            table.sync([(k, (txt(label, "bold"), *(values[s].get(k, num(fmt.DASH, muted)) for s in symbols)))
-                        for k, label in labels])
+            table.sync(
+                [
+                    (k, (txt(label, "bold"), *(values[s].get(k, num(fmt.DASH, muted)) for s in symbols)))
+                    for k, label in labels
+                ]
+            )
         lines = Text()
         lines.append("Rules fired", style="bold")
         for s in symbols:

@@ -18,13 +18,31 @@ from tui_trader.ui import format as fmt
 from tui_trader.ui.state import OrderRow
 from tui_trader.ui.widgets.base import Cell, KeyedTable, Pane, View, num, txt
 
-WIDE = (("time", "Time"), ("id", "Id"), ("symbol", "Symbol"), ("side", "Side"), ("qty", "Qty"),
-        ("purpose", "Purpose"), ("status", "Status"), ("price", "Price"), ("mode", "Mode"), ("reason", "Reason"))
+WIDE = (
+    ("time", "Time"),
+    ("id", "Id"),
+    ("symbol", "Symbol"),
+    ("side", "Side"),
+    ("qty", "Qty"),
+    ("purpose", "Purpose"),
+    ("status", "Status"),
+    ("price", "Price"),
+    ("mode", "Mode"),
+    ("reason", "Reason"),
+)
 SHORT_PURPOSE = {"stop_loss": "SL", "take_profit": "TP"}
 # The narrow line: (field, width, right-aligned).
-NARROW_LAYOUT = (("time", 8, False), ("symbol", 0, False), ("side", 4, False), ("qty", 7, True),
-                 ("purpose", 7, False), ("status", 8, False), ("price", 9, True), ("mode", 5, False),
-                 ("id", 8, False))
+NARROW_LAYOUT = (
+    ("time", 8, False),
+    ("symbol", 0, False),
+    ("side", 4, False),
+    ("qty", 7, True),
+    ("purpose", 7, False),
+    ("status", 8, False),
+    ("price", 9, True),
+    ("mode", 5, False),
+    ("id", 8, False),
+)
 # Rows drawn at most; the state keeps more, the journal keeps all.
 SHOWN = 200
 
@@ -32,8 +50,15 @@ SHOWN = 200
 def row_cells(r: OrderRow, view: View) -> dict[str, Cell]:
     c = view.colours
     status_style = {
-        "filled": f"bold {c.buy}", "partially_filled": c.buy, "rejected": f"bold {c.sell}", "error": f"bold {c.sell}",
-        "canceled": c.muted, "sent": c.muted, "accepted": "", "alarm": f"bold reverse {c.sell}", "ok": c.buy,
+        "filled": f"bold {c.buy}",
+        "partially_filled": c.buy,
+        "rejected": f"bold {c.sell}",
+        "error": f"bold {c.sell}",
+        "canceled": c.muted,
+        "sent": c.muted,
+        "accepted": "",
+        "alarm": f"bold reverse {c.sell}",
+        "ok": c.buy,
     }.get(r.status, "")
     qty = fmt.qty(r.qty) if r.qty > 0 else fmt.DASH
     if r.status == "partially_filled" and r.qty > 0:
@@ -49,8 +74,10 @@ def row_cells(r: OrderRow, view: View) -> dict[str, Cell]:
         "status": txt("partial" if r.status == "partially_filled" else r.status, status_style),
         "price": num(fmt.price(r.price)),
         "mode": txt(r.mode.upper(), f"bold {c.sell}" if r.mode == "live" else c.muted),
-        "reason": txt(f"×{r.repeats} {r.reason}" if r.repeats > 1 else r.reason,
-                      c.sell if r.status in ("rejected", "error") else ""),
+        "reason": txt(
+            f"×{r.repeats} {r.reason}" if r.repeats > 1 else r.reason,
+            c.sell if r.status in ("rejected", "error") else "",
+        ),
     }
 
 
@@ -76,8 +103,17 @@ def narrow_line(cells: dict[str, Cell], symbol_width: int, row: OrderRow | None 
 
 
 def narrow_header(symbol_width: int) -> str:
-    labels = {"time": "Time", "symbol": "Symbol", "side": "Side", "qty": "Qty", "purpose": "Purpose",
-              "status": "Status", "price": "Price", "mode": "Mode", "id": "Id"}
+    labels = {
+        "time": "Time",
+        "symbol": "Symbol",
+        "side": "Side",
+        "qty": "Qty",
+        "purpose": "Purpose",
+        "status": "Status",
+        "price": "Price",
+        "mode": "Mode",
+        "id": "Id",
+    }
     return narrow_line({k: Text(v) for k, v in labels.items()} | {"reason": Text("")}, symbol_width).plain
 
 

@@ -37,15 +37,26 @@ from tui_trader.ui.widgets.base import (
 
 RESTS, NOT_RESTING, UNCONFIRMED = "✓", "✗", "…"
 
-FIELDS = (("side", "Side"), ("qty", "Qty"), ("entry", "Entry"), ("mark", "Mark"), ("upnl", "uPnL"),
-          ("pnl_pct", "PnL %"), ("sl", "SL"), ("tp", "TP"), ("lev", "Lev"), ("liq", "Liq"))
+FIELDS = (
+    ("side", "Side"),
+    ("qty", "Qty"),
+    ("entry", "Entry"),
+    ("mark", "Mark"),
+    ("upnl", "uPnL"),
+    ("pnl_pct", "PnL %"),
+    ("sl", "SL"),
+    ("tp", "TP"),
+    ("lev", "Lev"),
+    ("liq", "Liq"),
+)
 # With perpetual data (the venue's marks, or funding booked on a position) a Fund column follows PnL %.
 FUNDING_FIELDS = (*FIELDS[:6], ("fund", "Fund"), *FIELDS[6:])
 
 
 def fields_for(view: View) -> tuple[tuple[str, str], ...]:
     perpetual = any(q.mark > 0 for q in view.state.quotes.values()) or any(
-        s.funding for s in view.state.account_positions().values())
+        s.funding for s in view.state.account_positions().values()
+    )
     return FUNDING_FIELDS if perpetual else FIELDS
 
 
@@ -72,12 +83,13 @@ def unprotected(view: View) -> list[str]:
     acting = view.state.acting_positions()
     for sym, p in acting.items():
         snap = snaps.get(sym)
-        if _resting(snap, p.stop_loss_order_id, "stop_loss") is False or \
-                _resting(snap, p.take_profit_order_id, "take_profit") is False:
+        if (
+            _resting(snap, p.stop_loss_order_id, "stop_loss") is False
+            or _resting(snap, p.take_profit_order_id, "take_profit") is False
+        ):
             out.append(sym)
     for sym, snap in snaps.items():
-        if sym not in acting and snap.quantity > 0 and not (
-                snap.stop_loss_resting and snap.take_profit_resting):
+        if sym not in acting and snap.quantity > 0 and not (snap.stop_loss_resting and snap.take_profit_resting):
             out.append(sym)
     return sorted(out)
 
@@ -162,8 +174,13 @@ def paper_book_text(view: View) -> Text | None:
     c = view.colours
     held = [p.symbol for p in book.positions if p.quantity > 0]
     where = f": {', '.join(held)}" if held else ""
-    return Text(f"{book.mode} book (not acting) · balance {book.balance_total:,.2f} · {len(held)} position"
-                f"{'s' if len(held) != 1 else ''}{where}", style=c.muted, no_wrap=True, overflow="ellipsis")
+    return Text(
+        f"{book.mode} book (not acting) · balance {book.balance_total:,.2f} · {len(held)} position"
+        f"{'s' if len(held) != 1 else ''}{where}",
+        style=c.muted,
+        no_wrap=True,
+        overflow="ellipsis",
+    )
 
 
 def net_pnl(view: View) -> tuple[float, float, float, float]:
@@ -198,8 +215,10 @@ class PositionsTable(KeyedTable):
     """The positions table with a selected position (for the close key)."""
 
     BINDINGS = [
-        Binding("up", "move(-1)", "Up", show=False), Binding("down", "move(1)", "Down", show=False),
-        Binding("left", "move(-1)", "Left", show=False), Binding("right", "move(1)", "Right", show=False),
+        Binding("up", "move(-1)", "Up", show=False),
+        Binding("down", "move(1)", "Down", show=False),
+        Binding("left", "move(-1)", "Left", show=False),
+        Binding("right", "move(1)", "Right", show=False),
     ]
 
     def action_move(self, step: int) -> None:
@@ -265,12 +284,17 @@ class PositionsPane(Pane):
         fields = fields_for(view)
         if not view.narrow:
             table.shape([("symbol", "Symbol"), *fields])
-            table.sync([(sym, (txt(sym, "bold reverse" if sym == marked else "bold"), *(row[k] for k, _ in fields)))
-                        for sym, row in cells.items()])
+            table.sync(
+                [
+                    (sym, (txt(sym, "bold reverse" if sym == marked else "bold"), *(row[k] for k, _ in fields)))
+                    for sym, row in cells.items()
+                ]
+            )
         else:
             table.shape([("name", ""), *((s, f"▸{s}" if s == marked else s) for s in cells)])
-            table.sync([(k, (txt(label, "bold"), *(cells[s][k] for s in cells))) for k, label in fields]
-                       if cells else [])
+            table.sync(
+                [(k, (txt(label, "bold"), *(cells[s][k] for s in cells))) for k, label in fields] if cells else []
+            )
         self.query_one("#positions-totals", LiveText).set(totals(view))
         book = self.query_one("#positions-paper-book", LiveText)
         text = paper_book_text(view)

@@ -10,13 +10,39 @@ from tui_trader.ui import format as fmt
 from tui_trader.ui.state import SPARK_BUCKET_MS
 from tui_trader.ui.widgets.base import Cell, KeyedTable, Pane, View, num, txt
 
-BASIC_COLUMNS = (("symbol", "Symbol"), ("last", "Last"), ("bid", "Bid"), ("ask", "Ask"), ("spread", "Spr bps"),
-                 ("change", "Chg %"), ("trend", "Trend"), ("age", "Age"))
-COLUMNS = (("symbol", "Symbol"), ("last", "Last"), ("bid", "Bid"), ("ask", "Ask"), ("spread", "Spr bps"),
-           ("mark", "Mark"), ("funding", "Fund %"), ("next", "Next"), ("change", "Chg %"), ("trend", "Trend"),
-           ("age", "Age"))
-NARROW_COLUMNS = (("symbol", "Symbol"), ("last", "Last"), ("bid", "Bid"), ("ask", "Ask"), ("mark", "Mark"),
-                  ("funding", "Fund %"), ("next", "Next"), ("age", "Age"))
+BASIC_COLUMNS = (
+    ("symbol", "Symbol"),
+    ("last", "Last"),
+    ("bid", "Bid"),
+    ("ask", "Ask"),
+    ("spread", "Spr bps"),
+    ("change", "Chg %"),
+    ("trend", "Trend"),
+    ("age", "Age"),
+)
+COLUMNS = (
+    ("symbol", "Symbol"),
+    ("last", "Last"),
+    ("bid", "Bid"),
+    ("ask", "Ask"),
+    ("spread", "Spr bps"),
+    ("mark", "Mark"),
+    ("funding", "Fund %"),
+    ("next", "Next"),
+    ("change", "Chg %"),
+    ("trend", "Trend"),
+    ("age", "Age"),
+)
+NARROW_COLUMNS = (
+    ("symbol", "Symbol"),
+    ("last", "Last"),
+    ("bid", "Bid"),
+    ("ask", "Ask"),
+    ("mark", "Mark"),
+    ("funding", "Fund %"),
+    ("next", "Next"),
+    ("age", "Age"),
+)
 SPARK_MIN, SPARK_MAX = 6, 60
 
 
@@ -85,8 +111,10 @@ class PricesPane(Pane):
                     "next": num(fmt.age(q.next_funding - view.now_ms) if q.next_funding else fmt.DASH),
                     "change": num(fmt.pct(change), c.signed(change)),
                     "trend": txt(fmt.sparkline(q.spark, width), c.muted if is_stale else c.primary),
-                    "age": num(f"STALE {fmt.age(age_ms)}" if is_stale else fmt.age(age_ms),
-                               f"bold {c.warn}" if is_stale else ""),
+                    "age": num(
+                        f"STALE {fmt.age(age_ms)}" if is_stale else fmt.age(age_ms),
+                        f"bold {c.warn}" if is_stale else "",
+                    ),
                 }
             rows.append((sym, tuple(cells[key] for key, _ in columns)))
         table.sync(rows)

@@ -28,8 +28,18 @@ class SignalsPane(Pane):
         for sym in symbols_in_view(view):
             sig = view.state.signals.get(sym)
             if sig is None:
-                rows.append((sym, (txt(sym, c.muted), txt(fmt.GAUGE_EMPTY * GAUGE_WIDTH + "    –", c.muted),
-                                   txt("none yet", c.muted), num(fmt.DASH), num(fmt.DASH))))
+                rows.append(
+                    (
+                        sym,
+                        (
+                            txt(sym, c.muted),
+                            txt(fmt.GAUGE_EMPTY * GAUGE_WIDTH + "    –", c.muted),
+                            txt("none yet", c.muted),
+                            num(fmt.DASH),
+                            num(fmt.DASH),
+                        ),
+                    )
+                )
                 continue
             colour = c.side("buy" if sig.signal in ("Buy", "StrongBuy") else "sell")
             full, empty = fmt.gauge(sig.strength, GAUGE_WIDTH)
@@ -38,11 +48,16 @@ class SignalsPane(Pane):
             gauge.append(empty, style=c.muted)
             # The strength in bold when it passes the router's threshold: the signal is acted on.
             gauge.append(f" {sig.strength:.2f}", style="bold" if sig.strength >= threshold else c.muted)
-            rows.append((sym, (
-                txt(sym, "bold"),
-                gauge,
-                txt(sig.signal, f"bold {colour}" if sig.signal.startswith("Strong") else colour),
-                num(f"{sig.buy_score}/{sig.sell_score}"),
-                num(fmt.age(view.now_ms - sig.ts)),
-            )))
+            rows.append(
+                (
+                    sym,
+                    (
+                        txt(sym, "bold"),
+                        gauge,
+                        txt(sig.signal, f"bold {colour}" if sig.signal.startswith("Strong") else colour),
+                        num(f"{sig.buy_score}/{sig.sell_score}"),
+                        num(fmt.age(view.now_ms - sig.ts)),
+                    ),
+                )
+            )
         table.sync(rows)

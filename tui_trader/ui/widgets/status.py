@@ -37,7 +37,7 @@ def reason_and_retry(h: m.Health, now_ms: int) -> tuple[str, str]:
     if found is None:
         return h.detail, ""
     left = max(0.0, float(found.group(1)) - max(0, now_ms - h.ts) / 1000)
-    return h.detail[:found.start()], f"retry {'now' if left < 0.05 else f'in {left:.1f} s'}"
+    return h.detail[: found.start()], f"retry {'now' if left < 0.05 else f'in {left:.1f} s'}"
 
 
 def with_retry(h: m.Health, now_ms: int) -> str:
@@ -52,8 +52,8 @@ def short_reason(h: m.Health, now_ms: int, room: int) -> str:
     reason, retry = reason_and_retry(h, now_ms)
     room = max(8, room - len(retry) - 2)
     if len(reason) > room and reason.endswith(")") and " (" in reason:
-        reason = reason[:reason.rindex(" (")]  # the system's wording ("[Errno -3] …") goes first; the log has it
-    reason = reason if len(reason) <= room else reason[:room - 1] + "…"
+        reason = reason[: reason.rindex(" (")]  # the system's wording ("[Errno -3] …") goes first; the log has it
+    reason = reason if len(reason) <= room else reason[: room - 1] + "…"
     return f"{reason}, {retry}" if retry else reason
 
 
@@ -133,7 +133,7 @@ def status_text(view: View, replay: str = "") -> Text:
 
 
 def replay_text(view: View, replay: str = "") -> str:
-    """"replay 20×" while a replay plays, "replay done" after it, "" live. The collector's `feed:replay`
+    """ "replay 20×" while a replay plays, "replay done" after it, "" live. The collector's `feed:replay`
     record says so (state "live" with that detail, then "done"), which an attached desk hears too."""
     st = view.state
     h = st.health.get("feed:replay")
@@ -158,15 +158,25 @@ def halt_text(view: View) -> Text:
     when = f" {fmt.clock(st.halted_at)}" if st.halted_at else ""
     detail = f" · {st.halt_detail}" if st.halt_detail else ""
     middle = " · no new entries, positions flattened" if not view.narrow else ""
-    return Text(f"■ HALTED{when}{detail}{middle} · {view.rearm_key} re-arms ■",
-                style=ALARM, justify="center", no_wrap=True, overflow="ellipsis")
+    return Text(
+        f"■ HALTED{when}{detail}{middle} · {view.rearm_key} re-arms ■",
+        style=ALARM,
+        justify="center",
+        no_wrap=True,
+        overflow="ellipsis",
+    )
 
 
 def alarm_text(view: View) -> Text:
     st = view.state
     symbols = f" {', '.join(st.alarm_symbols)}" if st.alarm_symbols else ""
-    return Text(f"▲ WATCHDOG ALARM {fmt.clock(st.alarm_ts)}{symbols} · {st.alarm} ▲",
-                style=ALARM, justify="center", no_wrap=True, overflow="ellipsis")
+    return Text(
+        f"▲ WATCHDOG ALARM {fmt.clock(st.alarm_ts)}{symbols} · {st.alarm} ▲",
+        style=ALARM,
+        justify="center",
+        no_wrap=True,
+        overflow="ellipsis",
+    )
 
 
 class StatusBar(LiveText):
