@@ -316,6 +316,15 @@ class BusSettings(_Section):
         ),
     ] = 20000
     connect_timeout_s: Annotated[float, _doc("Fluvio connect timeout (seconds).", gt=0, le=120)] = 5.0
+    partitions: Annotated[
+        int,
+        _doc(
+            "Partitions of the per-symbol topics (market data, signals, indicator values); records go to a "
+            "partition by their symbol, so several indicator or router workers can share a topic (1..256).",
+            ge=1,
+            le=256,
+        ),
+    ] = 1
 
 
 class UiSettings(_Section):
