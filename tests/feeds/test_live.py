@@ -8,12 +8,12 @@ import pytest
 from feedkit import Harness, as_dicts, expected_market_data, make_settings, wait_until
 from net.binance_ws_server import BinanceWsServer, as_agg_trade
 
-from tui_trader.feeds import live
+from tui_trader.feeds import connection
 
 
 @pytest.fixture(autouse=True)
 def quick_reconnects(monkeypatch):
-    monkeypatch.setattr(live, "RECONNECT_BASE_S", 0.02)
+    monkeypatch.setattr(connection, "RECONNECT_BASE_S", 0.02)
 
 
 def settings_for(server: BinanceWsServer, symbols=("BTCUSDT",), **feed):

@@ -6,8 +6,8 @@ import pytest
 from feedkit import make_settings
 
 from tui_trader.errors import FeedError
-from tui_trader.feeds.binance import plan_connections, plan_from_settings, route_of
-from tui_trader.feeds.live import backoff_delay
+from tui_trader.feeds.binance_plan import plan_connections, plan_from_settings, route_of
+from tui_trader.feeds.connection import backoff_delay
 
 
 def by_name(specs):

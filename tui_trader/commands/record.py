@@ -17,7 +17,7 @@ from collections.abc import Callable
 from tui_trader import logs
 from tui_trader.clock import Clock
 from tui_trader.commands import load_settings
-from tui_trader.feeds.live import BinanceConnection
+from tui_trader.feeds.connection import FeedConnection
 from tui_trader.feeds.parser import FrameParser
 from tui_trader.feeds.record import RecordingWriter
 from tui_trader.feeds.venue import feed_base_url, plan_feed
@@ -52,12 +52,12 @@ async def record(
             out = parse(raw, recv_ns // 1_000_000)
             return out[-1].symbol if out else None
 
-        async def state_changed(conn: BinanceConnection, state: str, detail: str, symbols: list[str]) -> None:
+        async def state_changed(conn: FeedConnection, state: str, detail: str, symbols: list[str]) -> None:
             if on_state is not None:
                 on_state(conn.name, state, detail)
 
         conns = [
-            BinanceConnection(
+            FeedConnection(
                 spec,
                 base_url=base_url,
                 on_frame=on_frame,

@@ -13,7 +13,7 @@ import time
 from tui_trader.clock import Clock
 from tui_trader.doctor.report import Check
 from tui_trader.errors import FeedError
-from tui_trader.feeds.live import BinanceConnection
+from tui_trader.feeds.connection import FeedConnection
 from tui_trader.feeds.parser import FrameParser
 from tui_trader.feeds.venue import feed_base_url, plan_feed, venue_of
 from tui_trader.settings import Settings
@@ -31,7 +31,7 @@ class _Probe:
         self._done = done
         self._started = time.monotonic()
         feed = settings.feed
-        self.conn = BinanceConnection(
+        self.conn = FeedConnection(
             spec,
             base_url=feed_base_url(settings),
             on_frame=self._on_frame,
@@ -50,7 +50,7 @@ class _Probe:
             self._done.set()
         return md.symbol if md is not None else None
 
-    async def _on_state(self, conn: BinanceConnection, state: str, detail: str, symbols: list[str]) -> None:
+    async def _on_state(self, conn: FeedConnection, state: str, detail: str, symbols: list[str]) -> None:
         if state == "live":
             self.connected = True
         elif state == "down" and not self.failure:

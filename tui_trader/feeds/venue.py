@@ -2,7 +2,7 @@
 connections that carry the configured symbols, the subscription requests sent on connect, and the text of
 its application-level keep-alive.
 
-Binance USD-M names its streams in the URL (feeds/binance.py); OKX and Bybit open one path and subscribe
+Binance USD-M names its streams in the URL (feeds/binance_plan.py); OKX and Bybit open one path and subscribe
 with a request per connection. `feed.ws_base_url` replaces the venue's scheme and host and keeps its path,
 so a testnet or a local server needs no code change; empty means the venue's own host.
 """
@@ -62,14 +62,14 @@ def chunks(items: Sequence[str], size: int) -> list[list[str]]:
 
 
 def plan_venue(settings) -> list[VenueSpec]:
-    """The subscribed connections of OKX or Bybit for `trading.symbols` (Binance: feeds/binance.py)."""
+    """The subscribed connections of OKX or Bybit for `trading.symbols` (Binance: feeds/binance_plan.py)."""
     venue = venue_of(settings)
     if venue == "okx":
         from tui_trader.feeds import okx as mod
     elif venue == "bybit":
         from tui_trader.feeds import bybit as mod  # type: ignore[no-redef]
     else:
-        raise FeedError(f"{venue} names its streams in the URL; use feeds/binance.py")
+        raise FeedError(f"{venue} names its streams in the URL; use feeds/binance_plan.py")
     return mod.plan(
         settings.trading.symbols, base_url(settings, mod.HOST), per_connection=settings.feed.streams_per_connection
     )
@@ -77,9 +77,9 @@ def plan_venue(settings) -> list[VenueSpec]:
 
 def plan_feed(settings) -> list:
     """The connections of the chosen venue: Binance's `ConnectionSpec`s or OKX/Bybit's `VenueSpec`s (both run
-    by feeds/live.py, with `base_url` from `feed_base_url`)."""
+    by feeds/connection.py, with `base_url` from `feed_base_url`)."""
     if venue_of(settings) == "binanceusdm":
-        from tui_trader.feeds.binance import plan_from_settings
+        from tui_trader.feeds.binance_plan import plan_from_settings
 
         return plan_from_settings(settings)
     return plan_venue(settings)
@@ -87,6 +87,6 @@ def plan_feed(settings) -> list:
 
 def feed_base_url(settings) -> str:
     """The base URL Binance's specs are joined to (OKX/Bybit specs carry their whole URL)."""
-    from tui_trader.feeds.binance import base_url as binance_base
+    from tui_trader.feeds.binance_plan import base_url as binance_base
 
     return binance_base(settings)

@@ -1,10 +1,10 @@
 """Collector worker: the venue's public streams (live) or recordings (replay) → MarketData on the bus.
 
-The venue is `feed.venue`, by default the one `exchange.name` trades on: Binance USD-M (feeds/binance.py),
+The venue is `feed.venue`, by default the one `exchange.name` trades on: Binance USD-M (feeds/binance_plan.py),
 OKX (feeds/okx.py) or Bybit v5 linear (feeds/bybit.py). One parser reads every venue's frames (it tells them
 apart by their envelope), so a recording replays whichever venue it came from.
 
-Live: one `BinanceConnection` per planned connection (feeds/binance.py, feeds/venue.py), all feeding one `FrameParser`,
+Live: one `FeedConnection` per planned connection (feeds/binance_plan.py, feeds/venue.py), all feeding one `FrameParser`,
 so the latest bid/ask of a symbol reaches its trades whichever connection carried them, and whatever a
 reconnect resends is dropped once. Each connection's state goes out as a `Health` record
 (`feed:<connection>`) when it changes.
@@ -31,7 +31,7 @@ import time
 from typing import Any
 
 from tui_trader import messages as m
-from tui_trader.feeds.live import BinanceConnection
+from tui_trader.feeds.connection import FeedConnection
 from tui_trader.feeds.parser import FrameParser, limits_from
 from tui_trader.feeds.replay import MergedRecordings, Pacer
 from tui_trader.feeds.stale import StaleTracker
@@ -77,7 +77,7 @@ class CollectorWorker(Worker):
             stamp, symbols=ctx.settings.trading.symbols, limits=limits_from(ctx.settings.feed), future_ms=future
         )
         self._counts_sent = -1  # bad frames when the collector's Health last went out
-        self.connections: dict[str, BinanceConnection] = {}
+        self.connections: dict[str, FeedConnection] = {}
         # Replay position: the lines of each file already done (the files play merged by event time).
         self._file_lines: list[int] = []
         self._replay_done = False
@@ -177,7 +177,7 @@ class CollectorWorker(Worker):
             return symbol
 
         self.connections = {
-            spec.name: BinanceConnection(
+            spec.name: FeedConnection(
                 spec,
                 base_url=base_url,
                 on_frame=on_frame,
@@ -194,7 +194,7 @@ class CollectorWorker(Worker):
             for conn in self.connections.values():
                 tg.create_task(conn.run(), name=f"feed:{conn.name}")
 
-    async def _on_state(self, conn: BinanceConnection, state: str, detail: str, symbols: list[str]) -> None:
+    async def _on_state(self, conn: FeedConnection, state: str, detail: str, symbols: list[str]) -> None:
         self.log.info("feed %s: %s %s", conn.name, state, detail)
         await self.health(
             f"feed:{conn.name}",

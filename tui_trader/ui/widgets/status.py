@@ -27,7 +27,7 @@ ALARM = "bold #ffffff on #c00000"
 LIVE_BADGE = "bold #c00000 on #ffffff"
 HALTED_BADGE = "bold #ffff00 on #c00000"
 # The feed and the supervisor end a down record's detail with the wait before the next try, counted from
-# the record's time: "...; reconnecting in 5.4 s" (feeds/live.py), "...; restart in 2.0 s" (runtime.py).
+# the record's time: "...; reconnecting in 5.4 s" (feeds/connection.py), "...; restart in 2.0 s" (runtime.py).
 _RETRY = re.compile(r"; (?:reconnecting|restart) in (\d+(?:\.\d+)?) s$")
 
 

@@ -1,6 +1,6 @@
 """The live websocket client of every venue: keeps one planned connection alive and reports its state.
 
-One `BinanceConnection` per `ConnectionSpec` (feeds/binance.py: the streams are in the URL) or `VenueSpec`
+One `FeedConnection` per `ConnectionSpec` (feeds/binance_plan.py: the streams are in the URL) or `VenueSpec`
 (feeds/venue.py, OKX and Bybit: once open, the connection sends its subscribe requests, and its venue's
 keep-alive text every `ping_every_s`; a venue that gets no ping closes the connection). It hands every frame, with its local
 receipt time in ns, to `on_frame` (the collector parses and publishes; `record` writes the file) and
@@ -38,7 +38,7 @@ from websockets.proxy import get_proxy
 from websockets.uri import parse_uri
 
 from tui_trader.errors import FeedError
-from tui_trader.feeds.binance import ConnectionSpec
+from tui_trader.feeds.binance_plan import ConnectionSpec
 from tui_trader.feeds.stale import StaleTracker
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ MAX_FRAME_BYTES = 4 * 2**20
 MAX_QUEUE = 1024  # frames buffered by the library before it stops reading the socket
 
 OnFrame = Callable[[bytes, int], Awaitable[str | None]]
-OnState = Callable[["BinanceConnection", str, str, list[str]], Awaitable[None]]
+OnState = Callable[["FeedConnection", str, str, list[str]], Awaitable[None]]
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rand: Callable[[], float] = random.random) -> float:
@@ -111,7 +111,7 @@ async def resolve(host: str, port: int, timeout: float = RESOLVE_TIMEOUT_S) -> l
     return list(dict.fromkeys(info[4][0] for info in infos))
 
 
-class BinanceConnection:
+class FeedConnection:
     def __init__(
         self,
         spec: ConnectionSpec,
