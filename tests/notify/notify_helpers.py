@@ -90,13 +90,3 @@ class Webhook:
 
     def titles(self) -> list[str]:
         return [r["title"] for r in self.received]
-
-
-async def wait_until(condition, what: str, timeout: float = 10.0) -> None:
-    """Bounded wait on a condition (each turn yields to the loop; no fixed sleep stands in for it)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)

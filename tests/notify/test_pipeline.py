@@ -8,7 +8,8 @@ import gzip
 import socket
 
 import pytest
-from notify_helpers import Webhook, wait_until
+from kit import until
+from notify_helpers import Webhook
 
 from tui_trader.notify.urls import ENV_URLS
 from tui_trader.session import pipeline
@@ -49,12 +50,12 @@ async def play(capture, monkeypatch, url: str | None) -> tuple[dict, dict, dict 
         if notifier is not None:
             fills = executor["fills"]
             # The notifier reads behind the pipeline (nothing waits for it): bounded wait until it has seen them.
-            await wait_until(
+            await until(
                 lambda: notifier.counters()["queued"] + notifier.counters()["dropped"] >= fills,
                 "the notifier to queue every fill",
             )
             # Every notice out (sent or failed) before the webhook goes: no send outlives the test.
-            await wait_until(
+            await until(
                 lambda: notifier.counters()["sent"] + notifier.counters()["failed"] == notifier.counters()["queued"],
                 "every queued notice sent or failed",
                 timeout=30,

@@ -10,7 +10,8 @@ import socket
 from typing import Self
 
 import pytest
-from notify_helpers import DAY, T0, Webhook, fill, health, kill, wait_until
+from kit import until
+from notify_helpers import DAY, T0, Webhook, fill, health, kill
 
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
@@ -45,7 +46,7 @@ class Notifier:
         await self.bus.create_topics(m.TOPICS)
         self.task = asyncio.create_task(self.worker.run())
         topics = [self.bus.cluster.topic(t) for t in (m.ORDER_STATUS, m.CONTROL, m.HEALTH, m.ACCOUNT)]
-        await wait_until(lambda: all(t.subs for t in topics), "the notifier's subscriptions")
+        await until(lambda: all(t.subs for t in topics), "the notifier's subscriptions")
         return self
 
     async def __aexit__(self, *exc) -> None:
@@ -112,12 +113,12 @@ async def test_each_event_kind_arrives_at_the_webhook_as_apprise_json(webhook):
                 "feed:public-2", "down", "cannot resolve fstream.binance.com; reconnecting in 5.4 s", ts=T0 + 10 * SEC
             ),
         )
-        await wait_until(lambda: len(webhook.received) >= 10, "the first ten notices")
+        await until(lambda: len(webhook.received) >= 10, "the first ten notices")
         n.clock.set(T0 + 45 * SEC)  # the feed has been down 35 s: the worker's tick sends it
-        await wait_until(lambda: len(webhook.received) >= 11, "the feed-down notice (on the tick)")
+        await until(lambda: len(webhook.received) >= 11, "the feed-down notice (on the tick)")
         n.clock.set(T0 + DAY + SEC)  # the UTC day rolls over
-        await wait_until(lambda: len(webhook.received) >= 12, "the daily summary")
-        await wait_until(lambda: n.notify_health()[-1].counters["sent"] == 12, "the sent count in Health")
+        await until(lambda: len(webhook.received) >= 12, "the daily summary")
+        await until(lambda: n.notify_health()[-1].counters["sent"] == 12, "the sent count in Health")
 
     titles = webhook.titles()
     expected = [
@@ -153,8 +154,8 @@ async def test_a_slow_webhook_never_holds_the_worker_up_and_drops_are_counted():
                 await n.send(m.ORDER_STATUS, fill(f"o{i}", ts=T0 + i))
             # Every record is handled at once: 40 fills seen while the webhook takes 2 s per notice (a worker
             # that waited for the webhook would need 80 s).
-            await wait_until(lambda: len(n.worker.rules.seen) == 40, "all fills handled", timeout=10)
-            await wait_until(
+            await until(lambda: len(n.worker.rules.seen) == 40, "all fills handled", timeout=10)
+            await until(
                 lambda: n.notify_health() and n.notify_health()[-1].counters.get("dropped", 0) > 0,
                 "the drop count in the notifier's Health",
             )
@@ -172,8 +173,8 @@ async def test_a_dead_webhook_is_reported_once_without_its_secrets_then_recovers
     async with Notifier([url], max_per_minute=600) as n:
         for i in range(5):
             await n.send(m.ORDER_STATUS, fill(f"o{i}", ts=T0 + i))
-        await wait_until(lambda: n.worker.sender.snapshot()[0].failed == 5, "five failed sends")
-        await wait_until(
+        await until(lambda: n.worker.sender.snapshot()[0].failed == 5, "five failed sends")
+        await until(
             lambda: n.notify_health() and n.notify_health()[-1].state == "failing", "the failing state in Health"
         )
         failing = n.notify_health()[-1]
@@ -193,8 +194,8 @@ async def test_a_dead_webhook_is_reported_once_without_its_secrets_then_recovers
         await web.TCPSite(hook.runner, "127.0.0.1", port).start()
         try:
             await n.send(m.ORDER_STATUS, fill("o-back", ts=T0 + 10))
-            await wait_until(lambda: len(hook.received) == 1, "the notice after recovery")
-            await wait_until(lambda: n.notify_health()[-1].state == "ok", "Health ok again")
+            await until(lambda: len(hook.received) == 1, "the notice after recovery")
+            await until(lambda: n.notify_health()[-1].state == "ok", "Health ok again")
         finally:
             await hook.stop()
     texts = [r.getMessage() for r in caplog.records] + [h.detail for h in n.health]
@@ -205,7 +206,7 @@ async def test_a_dead_webhook_is_reported_once_without_its_secrets_then_recovers
 
 async def test_unusable_urls_are_named_by_position_and_scheme_only(caplog):
     async with Notifier(["nosuchscheme://abcdefsecret/xyz"]) as n:
-        await wait_until(lambda: n.notify_health() and n.notify_health()[-1].state == "off", "the notifier's Health")
+        await until(lambda: n.notify_health() and n.notify_health()[-1].state == "off", "the notifier's Health")
         h = n.notify_health()[-1]
     assert h.state == "off" and h.counters["invalid_urls"] == 1
     texts = [r.getMessage() for r in caplog.records] + [x.detail for x in n.health]
