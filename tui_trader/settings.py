@@ -234,6 +234,34 @@ class FeedSettings(_Section):
             le=100,
         ),
     ] = 3
+    reconnect_quiet_s: Annotated[
+        float,
+        _doc(
+            "A connection on which no symbol got any message for this long is closed and opened again (seconds, "
+            "up to 3600): a feed that went quiet reconnects instead of staying stale.",
+            gt=0,
+            le=3600,
+        ),
+    ] = 30.0
+    max_waiting_trades: Annotated[
+        int,
+        _doc(
+            "Trades received and not yet published that the collector holds while the bus is slower than the "
+            "market (book and mark records conflate to the latest per symbol). A trade beyond this is dropped, "
+            "counted, and its symbol has a gap: no entries on it until the feed is whole again.",
+            ge=1,
+            le=10_000_000,
+        ),
+    ] = 65536
+    gap_clear_s: Annotated[
+        float,
+        _doc(
+            "A symbol's gap closes once everything waiting at its last lost trade is published and this long has "
+            "passed without another loss (seconds, up to 3600).",
+            gt=0,
+            le=3600,
+        ),
+    ] = 5.0
 
 
 class ExchangeSettings(_Section):
