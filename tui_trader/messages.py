@@ -35,6 +35,9 @@ INDICATOR_VALUES = "trading-indicators"
 TOPICS: tuple[str, ...] = (MARKET_DATA, SIGNALS, ORDERS, ORDER_STATUS, CONTROL, HEALTH, ACCOUNT, INDICATOR_VALUES)
 # Records on these topics are never dropped by the embedded bus; the others may be conflated.
 LOSSLESS_TOPICS: frozenset[str] = frozenset({SIGNALS, ORDERS, ORDER_STATUS, CONTROL, ACCOUNT})
+# Per-symbol topics (keyed by symbol): created with `bus.partitions` partitions, so several workers can share
+# one by each reading a subset of its partitions; every other topic has one partition.
+PARTITIONED_TOPICS: frozenset[str] = frozenset({MARKET_DATA, SIGNALS, INDICATOR_VALUES})
 
 
 def topic_name(topic: str, prefix: str = "") -> str:
