@@ -60,6 +60,20 @@ wait_for() {  # wait_for <what> <command...>: poll until the command succeeds or
   done
 }
 
+set_aside_damaged_metadata() {
+  # An SC stopped in the middle of writing leaves an empty metadata file; the SC then fails its whole
+  # reconciliation loop on it every 10 s and every topic create times out after 60 s. Such a file holds
+  # nothing, so it is moved aside (the SC rebuilds a partition's record from its topic's).
+  local damaged
+  damaged="$(find "$dir/meta" -name '*.yaml' -size 0 2>/dev/null || true)"
+  [ -z "$damaged" ] && return 0
+  mkdir -p "$dir/meta-damaged"
+  while IFS= read -r file; do
+    echo "fluvio-local: empty metadata file $file (an SC stopped mid-write) moved to $dir/meta-damaged" >&2
+    mv "$file" "$dir/meta-damaged/$(basename "$(dirname "$file")")-$(basename "$file")"
+  done <<<"$damaged"
+}
+
 start() {
   fluvio_run="$(find_bin fluvio-run)"
   fluvio="$(find_bin fluvio)"
@@ -71,6 +85,7 @@ start() {
     return 0
   fi
   if ! running "$dir/sc.pid"; then
+    set_aside_damaged_metadata
     nohup "$fluvio_run" sc --local "$dir/meta" --bind-public "127.0.0.1:${sc_port}" \
       --bind-private "127.0.0.1:$((sc_port + 1))" >"$dir/logs/sc.log" 2>&1 &
     echo $! >"$dir/sc.pid"
