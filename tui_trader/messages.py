@@ -86,6 +86,9 @@ class MarketData(_Message, frozen=True, kw_only=True):
     event_time: int  # exchange time (ms)
     recv_time: int  # local receipt time (ms)
     ts: int
+    # True while trades of this symbol were lost on the way in (the collector could not publish them in time)
+    # and the feed is not whole again: the router takes no entries on it until a record says False again.
+    gap: bool = False
 
 
 class Indicators(msgspec.Struct, frozen=True, kw_only=True):
