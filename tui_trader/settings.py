@@ -30,7 +30,6 @@ from tui_trader import paths
 from tui_trader.errors import SecretsError, SettingsError, TuiTraderError
 
 Symbol = Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]+$", min_length=1)]
-Fraction = Annotated[float, msgspec.Meta(gt=0.0, lt=1.0)]
 
 
 def _doc(text: str, **constraints: Any) -> msgspec.Meta:
@@ -41,7 +40,7 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     pass
 
 
-class TradingSettings(_Section):
+class TradingSettings(_Section, frozen=True):
     symbols: Annotated[
         list[Symbol],
         _doc("Perpetual symbols to trade, upper-case (BTCUSDT); 1 to 1000 of them.", min_length=1, max_length=1000),
@@ -60,7 +59,7 @@ class TradingSettings(_Section):
 BAR_PATTERN = r"^(tick|[1-9][0-9]*[smh])$"
 
 
-class IndicatorSettings(_Section):
+class IndicatorSettings(_Section, frozen=True):
     bar: Annotated[
         str,
         _doc(
@@ -101,7 +100,7 @@ def indicator_history_needed(ind: IndicatorSettings) -> int:
     return max(ind.rsi_period + 1, ind.macd_slow + ind.macd_signal - 1, ind.bb_period, ind.sma_slow, ind.ema_slow)
 
 
-class RiskSettings(_Section):
+class RiskSettings(_Section, frozen=True):
     on_opposite: Annotated[
         Literal["close", "reverse", "ignore"],
         _doc('A signal against an open position: "close" it, "reverse" (close then open), or "ignore".'),
@@ -158,7 +157,7 @@ class RiskSettings(_Section):
     ] = "mark"
 
 
-class FeedSettings(_Section):
+class FeedSettings(_Section, frozen=True):
     venue: Annotated[
         Literal["", "binanceusdm", "okx", "bybit"],
         _doc('Market data venue: "binanceusdm", "okx" or "bybit"; empty = the venue of exchange.name.'),
@@ -264,7 +263,7 @@ class FeedSettings(_Section):
     ] = 5.0
 
 
-class ExchangeSettings(_Section):
+class ExchangeSettings(_Section, frozen=True):
     name: Annotated[Literal["binanceusdm", "okx", "bybit"], _doc("Exchange for live trading (ccxt id).")] = (
         "binanceusdm"
     )
@@ -301,7 +300,7 @@ class ExchangeSettings(_Section):
     ] = "protect"
 
 
-class PaperSettings(_Section):
+class PaperSettings(_Section, frozen=True):
     starting_balance: Annotated[
         float, _doc("Paper account balance at start, in USDT, up to 1,000,000,000.", gt=0, le=1_000_000_000)
     ] = 10000.0
@@ -320,7 +319,7 @@ class PaperSettings(_Section):
     ] = 0.004
 
 
-class BusSettings(_Section):
+class BusSettings(_Section, frozen=True):
     backend: Annotated[
         Literal["embedded", "fluvio"], _doc('"embedded" needs no server; "fluvio" spreads workers over machines.')
     ] = "embedded"
@@ -355,7 +354,7 @@ class BusSettings(_Section):
     ] = 1
 
 
-class UiSettings(_Section):
+class UiSettings(_Section, frozen=True):
     theme: Annotated[str, _doc("Theme name (themes/*.toml or a Textual built-in).", min_length=1)] = "desk-dark"
     refresh_hz: Annotated[float, _doc("Pane redraws per second (at most 15).", gt=0, le=15)] = 10.0
 
@@ -363,7 +362,7 @@ class UiSettings(_Section):
 _KEY = "Key(s), comma-separated Textual key names (p, f12, ctrl+backslash, question_mark), for "
 
 
-class KeySettings(_Section):
+class KeySettings(_Section, frozen=True):
     """[keys]: the desk's key bindings by binding id. The desk refuses, at start and in its settings screen, a
     key another binding of the same screen has or a text field uses for editing (ctrl+a/e/k/u/w, arrows,
     home/end, ...), and keeps that binding's default."""
@@ -418,7 +417,7 @@ class KeySettings(_Section):
     ] = "c"
 
 
-class JournalSettings(_Section):
+class JournalSettings(_Section, frozen=True):
     path: Annotated[
         str,
         _doc(
@@ -429,7 +428,7 @@ class JournalSettings(_Section):
     ] = ""
 
 
-class NotifySettings(_Section):
+class NotifySettings(_Section, frozen=True):
     """[notify]: which events are sent off the terminal. The URLs (apprise syntax: tgram://, discord://,
     slack://, ntfy://, mailto://, json://, …) hold tokens, so they are secrets: TUI_TRADER_NOTIFY_URLS or
     `notify_urls` in the 0600 secrets file, never here."""
@@ -512,7 +511,7 @@ class NotifySettings(_Section):
     ] = "tui-trader"
 
 
-class Settings(_Section):
+class Settings(_Section, frozen=True):
     trading: TradingSettings = msgspec.field(default_factory=TradingSettings)
     indicators: IndicatorSettings = msgspec.field(default_factory=IndicatorSettings)
     risk: RiskSettings = msgspec.field(default_factory=RiskSettings)
@@ -722,7 +721,8 @@ def find_settings_file() -> Path | None:
 
 
 def to_dict(settings: Settings) -> dict[str, Any]:
-    return msgspec.to_builtins(settings)
+    data: dict[str, Any] = msgspec.to_builtins(settings)
+    return data
 
 
 def dumps(settings: Settings, base: str | None = None) -> str:
@@ -807,13 +807,20 @@ def replace_field(settings: Settings, section: str, field: str, value: Any) -> S
 def field_docs() -> dict[str, dict[str, str]]:
     """{section: {field: description}} for the settings screen and the README."""
     out: dict[str, dict[str, str]] = {}
-    for sec in msgspec.inspect.type_info(Settings).fields:
+    for sec in _struct_fields(Settings):
+        assert isinstance(sec.type, msgspec.inspect.StructType)  # every section is a Struct
         fields = {}
-        for f in msgspec.inspect.type_info(sec.type.cls).fields:  # type: ignore[attr-defined]
+        for f in _struct_fields(sec.type.cls):
             meta = getattr(f.type, "extra_json_schema", None) or {}
             fields[f.name] = meta.get("description", "")
         out[sec.name] = fields
     return out
+
+
+def _struct_fields(cls: type[msgspec.Struct]) -> tuple[msgspec.inspect.Field, ...]:
+    info = msgspec.inspect.type_info(cls)
+    assert isinstance(info, msgspec.inspect.StructType)
+    return info.fields
 
 
 # --- secrets ---------------------------------------------------------------------------------------
@@ -851,7 +858,9 @@ def load_secrets(settings: Settings, env: dict[str, str] | None = None) -> Secre
     env = dict(os.environ) if env is None else env
     from_env = {name: env.get(var, "") for name, var in ENV_KEYS.items()}
     if from_env["api_key"] or from_env["api_secret"]:
-        return Secrets(**from_env)
+        return Secrets(
+            api_key=from_env["api_key"], api_secret=from_env["api_secret"], api_password=from_env["api_password"]
+        )
     file = Path(settings.exchange.secrets_file) if settings.exchange.secrets_file else paths.secrets_file()
     try:
         st = file.stat()
