@@ -1,9 +1,13 @@
-"""The embedded bus: an in-process log per topic with Fluvio's semantics, no server.
+"""The embedded bus: an in-process log per topic partition with Fluvio's semantics, no server.
 
 `EmbeddedCluster` holds the data (like a Fluvio cluster); `EmbeddedBus` is a client handle on it. Closing a
 handle ends its subscriptions; a new handle on the same cluster sees everything published before.
 
-Retention and drop policy, per topic:
+Records published as typed messages (`publish_msg`) are stored as the message: consumers get the same
+frozen object (`Record.msg`) with nothing encoded or decoded in between; the bytes are made only when
+something asks for `Record.value` (the recording tap, `--json`).
+
+Retention and drop policy, per topic partition:
 - market data and health (lossy): at least `retention` records are kept; a consumer that falls further
   behind receives a `Gap` with the number it missed. A `conflate=True` consumer more than `CONFLATE_AFTER`
   records behind skips to the latest record per key (and is told how many it skipped).
@@ -19,26 +23,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
 
-from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
+import msgspec
+
+from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription, partition_of
 from tui_trader.errors import BusError
 from tui_trader.messages import LOSSLESS_TOPICS
 
 CONFLATE_AFTER = 2048
 
 
-class _Topic:
-    __slots__ = ("base", "log", "lossless", "name", "parked", "retention", "subs")
+class _Partition:
+    __slots__ = ("base", "cursors", "index", "log", "lossless", "parked", "retention")
 
-    def __init__(self, name: str, lossless: bool, retention: int) -> None:
-        self.name = name
+    def __init__(self, index: int, lossless: bool, retention: int) -> None:
+        self.index = index
         self.lossless = lossless
         self.retention = retention
         self.log: list[Record] = []
         self.base = 0  # offset of log[0]
-        self.subs: set[_EmbeddedSubscription] = set()
-        self.parked: list[_EmbeddedSubscription] = []
+        self.cursors: set[_Cursor] = set()  # of the open subscriptions that read this partition
+        self.parked: dict[_EmbeddedSubscription, None] = {}  # waiting for a record here (insertion order)
 
     @property
     def end(self) -> int:
@@ -46,11 +53,49 @@ class _Topic:
 
     def trim(self) -> None:
         drop = len(self.log) - self.retention
-        if self.lossless and self.subs:
-            drop = min(drop, min(s.cursor for s in self.subs) - self.base)
+        if self.lossless and self.cursors:
+            drop = min(drop, min(c.pos for c in self.cursors) - self.base)
         if drop > 0:
             del self.log[:drop]
             self.base += drop
+
+
+class _Topic:
+    __slots__ = ("lossless", "name", "parts", "subs")
+
+    def __init__(self, name: str, lossless: bool, retention: int, partitions: int) -> None:
+        self.name = name
+        self.lossless = lossless
+        self.parts = [_Partition(i, lossless, retention) for i in range(partitions)]
+        self.subs: set[_EmbeddedSubscription] = set()
+
+    # Partition 0 (every record of a one-partition topic): what tests and tools that predate partitions read.
+    @property
+    def log(self) -> list[Record]:
+        return self.parts[0].log
+
+    @property
+    def base(self) -> int:
+        return self.parts[0].base
+
+    @property
+    def end(self) -> int:
+        return self.parts[0].end
+
+    def part(self, index: int) -> _Partition:
+        if not 0 <= index < len(self.parts):
+            raise BusError(f"topic {self.name!r} has no partition {index} (it has {len(self.parts)})")
+        return self.parts[index]
+
+
+class _Cursor:
+    """Where one subscription is in one partition: the offset of the next record it reads."""
+
+    __slots__ = ("part", "pos")
+
+    def __init__(self, part: _Partition, pos: int) -> None:
+        self.part = part
+        self.pos = pos
 
 
 class EmbeddedCluster:
@@ -59,7 +104,7 @@ class EmbeddedCluster:
     def __init__(self, retention: int = 200_000) -> None:
         self.retention = retention
         self.topics: dict[str, _Topic] = {}
-        self.committed: dict[tuple[str, str], int] = {}
+        self.committed: dict[tuple[str, str, int], int] = {}  # (consumer, topic, partition) → offset done
         self._busy = 0  # tracked subscriptions that are not parked at the end of their topic
         self._idle_waiters: list[asyncio.Future[None]] = []
 
@@ -69,19 +114,24 @@ class EmbeddedCluster:
         except KeyError:
             raise BusError(f"topic {name!r} does not exist; create it first") from None
 
-    def create(self, name: str) -> None:
+    def create(self, name: str, partitions: int = 1) -> None:
+        if partitions < 1:
+            raise BusError(f"topic {name!r}: partitions must be at least 1, not {partitions}")
         if name not in self.topics:
             lossless = any(name == t or name.endswith("-" + t) for t in LOSSLESS_TOPICS)
-            self.topics[name] = _Topic(name, lossless, self.retention)
+            self.topics[name] = _Topic(name, lossless, self.retention, partitions)
 
-    def append(self, topic: str, key: str, value: bytes) -> int:
+    def append(self, topic: str, key: str, value: bytes | None, msg: msgspec.Struct | None = None) -> int:
         t = self.topic(topic)
-        offset = t.base + len(t.log)
-        t.log.append(Record(topic, key, value, offset, time.time_ns() // 1_000_000))
-        if len(t.log) >= 2 * t.retention:  # trim in batches: amortised O(1) per record
-            t.trim()
-        if t.parked:
-            parked, t.parked = t.parked, []
+        parts = t.parts
+        p = parts[0] if len(parts) == 1 else parts[partition_of(key, len(parts))]
+        log = p.log
+        offset = p.base + len(log)
+        log.append(Record(topic, key, value, offset, time.time_ns() // 1_000_000, p.index, msg))
+        if len(log) >= 2 * p.retention:  # trim in batches: amortised O(1) per record
+            p.trim()
+        if p.parked:
+            parked, p.parked = p.parked, {}
             for sub in parked:
                 sub.wake()
         return offset
@@ -107,12 +157,22 @@ class EmbeddedCluster:
 
 class _EmbeddedSubscription(Subscription):
     def __init__(
-        self, cluster: EmbeddedCluster, topic: _Topic, cursor: int, consumer: str | None, conflate: bool, tracked: bool
+        self,
+        cluster: EmbeddedCluster,
+        topic: _Topic,
+        cursors: list[_Cursor],
+        consumer: str | None,
+        conflate: bool,
+        tracked: bool,
     ) -> None:
         self.topic = topic.name
+        self.partitions = tuple(c.part.index for c in cursors)
         self._cluster = cluster
         self._t = topic
-        self.cursor = cursor
+        self._cursors = cursors
+        # One partition (the usual case): the hot paths use this cursor and skip the rotation.
+        self._one: _Cursor | None = cursors[0] if len(cursors) == 1 else None
+        self._next = 0  # the partition index (in _cursors) read first next time: no partition starves
         self._consumer = consumer
         self._conflate = conflate
         self._tracked = tracked
@@ -120,6 +180,8 @@ class _EmbeddedSubscription(Subscription):
         self._fut: asyncio.Future[None] | None = None
         self._closed = False
         topic.subs.add(self)
+        for c in cursors:
+            c.part.cursors.add(c)
         if tracked:
             cluster.busy_inc()
 
@@ -127,61 +189,119 @@ class _EmbeddedSubscription(Subscription):
         fut = self._fut
         if fut is not None:
             self._fut = None
+            if self._one is None:  # parked on several partitions: one woke it, leave the others
+                for c in self._cursors:
+                    c.part.parked.pop(self, None)
             if self._tracked:
                 self._cluster.busy_inc()
             if not fut.done():
                 fut.set_result(None)
 
     async def __anext__(self) -> Record | Gap:
-        t = self._t
         while True:
             if self._pending:
                 return self._pending.pop(0)
             if self._closed:
                 raise StopAsyncIteration
-            cursor = self.cursor
-            if cursor < t.base:
-                self.cursor = t.base
-                return Gap(t.name, t.base - cursor, t.base)
-            idx = cursor - t.base
-            n = len(t.log)
-            if idx < n:
-                if self._conflate and n - idx > CONFLATE_AFTER:
-                    return self._conflate_backlog(idx, n)
-                self.cursor = cursor + 1
-                return t.log[idx]
+            one = self._one
+            if one is not None:
+                item = self._read(one)
+                if item is not None:
+                    return item
+            else:
+                cursors = self._cursors
+                n = len(cursors)
+                first = self._next
+                for i in range(n):
+                    item = self._read(cursors[(first + i) % n])
+                    if item is not None:
+                        self._next = (first + i + 1) % n
+                        return item
             await self._park()
 
+    def _read(self, c: _Cursor) -> Record | Gap | None:
+        """The next item of one partition, or None when it has nothing new."""
+        p = c.part
+        pos = c.pos
+        if pos < p.base:
+            c.pos = p.base
+            return Gap(self.topic, p.base - pos, p.base, partition=p.index)
+        idx = pos - p.base
+        n = len(p.log)
+        if idx < n:
+            if self._conflate and n - idx > CONFLATE_AFTER:
+                return self._conflate_backlog(c, idx, n)
+            c.pos = pos + 1
+            return p.log[idx]
+        return None
+
     @property
-    def position(self) -> int:  # type: ignore[override]
-        return self._pending[0].offset if self._pending else self.cursor
+    def position(self) -> int:  # type: ignore[override]  # a read-only view of the first cursor
+        return self._pos(self._cursors[0])
+
+    def _pos(self, c: _Cursor) -> int:
+        pending = self._pending
+        if pending and pending[0].partition == c.part.index:
+            return pending[0].offset
+        return c.pos
+
+    def positions(self) -> dict[int, int | None]:
+        return {c.part.index: self._pos(c) for c in self._cursors}
 
     def take_ready(self, limit: int) -> list[Record]:
-        """Up to `limit` records that are there now, without waiting: a busy consumer's fast path (one
-        list slice instead of one coroutine per record). Empty when it must wait, or when a gap, a
-        conflation or a close is due: `__anext__` handles those."""
-        t = self._t
-        idx = self.cursor - t.base
-        n = len(t.log)
-        if self._pending or self._closed or idx < 0 or idx >= n or (self._conflate and n - idx > CONFLATE_AFTER):
+        """Up to `limit` records that are there now, without waiting: one list slice per partition instead
+        of one coroutine per record. Empty when it must wait, or when a gap, a conflation or a close is due
+        in any partition read: `__anext__` handles those."""
+        if self._pending or self._closed:
             return []
-        end = n if n - idx <= limit else idx + limit
-        self.cursor = t.base + end
-        return t.log[idx:end]
+        one = self._one
+        if one is not None:
+            p = one.part
+            idx = one.pos - p.base
+            n = len(p.log)
+            if idx < 0 or idx >= n or (self._conflate and n - idx > CONFLATE_AFTER):
+                return []
+            end = n if n - idx <= limit else idx + limit
+            one.pos = p.base + end
+            return p.log[idx:end]
+        cursors = self._cursors
+        for c in cursors:
+            p = c.part
+            if c.pos < p.base or (self._conflate and p.end - c.pos > CONFLATE_AFTER):
+                return []
+        out: list[Record] = []
+        k = len(cursors)
+        first = self._next
+        self._next = (first + 1) % k
+        for i in range(k):
+            c = cursors[(first + i) % k]
+            p = c.part
+            idx = c.pos - p.base
+            n = len(p.log)
+            if idx >= n:
+                continue
+            end = min(n, idx + limit - len(out))
+            c.pos = p.base + end
+            out.extend(p.log[idx:end])
+            if len(out) >= limit:
+                break
+        return out
 
-    def _conflate_backlog(self, idx: int, n: int) -> Gap:
+    def _conflate_backlog(self, c: _Cursor, idx: int, n: int) -> Gap:
+        p = c.part
         latest: dict[str, Record] = {}
-        for rec in self._t.log[idx:n]:
+        for rec in p.log[idx:n]:
             latest[rec.key] = rec
         keep = sorted(latest.values(), key=lambda r: r.offset)
         self._pending = keep
-        self.cursor = self._t.base + n
-        return Gap(self._t.name, (n - idx) - len(keep), keep[0].offset, conflated=True)
+        c.pos = p.base + n
+        return Gap(self.topic, (n - idx) - len(keep), keep[0].offset, conflated=True, partition=p.index)
 
     async def _park(self) -> None:
         fut = asyncio.get_running_loop().create_future()
         self._fut = fut
-        self._t.parked.append(self)
+        for c in self._cursors:
+            c.part.parked[self] = None
         if self._tracked:
             self._cluster.busy_dec()
         try:
@@ -189,27 +309,31 @@ class _EmbeddedSubscription(Subscription):
         except asyncio.CancelledError:
             if self._fut is fut:  # not woken: undo the parking so the idle count stays right
                 self._fut = None
-                if self in self._t.parked:
-                    self._t.parked.remove(self)
+                for c in self._cursors:
+                    c.part.parked.pop(self, None)
                 if self._tracked:
                     self._cluster.busy_inc()
             raise
 
-    async def commit(self, offset: int) -> None:
+    async def commit(self, offset: int, partition: int = 0) -> None:
         if self._consumer is None:
             raise BusError("commit needs a named consumer (subscribe(..., consumer=NAME))")
-        self._cluster.committed[(self._consumer, self.topic)] = offset
+        if partition not in self.partitions:
+            raise BusError(f"{self.topic}: this subscription does not read partition {partition}")
+        self._cluster.committed[(self._consumer, self.topic, partition)] = offset
 
     async def close(self) -> None:
         if self._closed:
             return
         self._closed = True
         self._t.subs.discard(self)
+        for c in self._cursors:
+            c.part.cursors.discard(c)
         fut = self._fut
         if fut is not None:  # parked: its busy count was already released
             self._fut = None
-            if self in self._t.parked:
-                self._t.parked.remove(self)
+            for c in self._cursors:
+                c.part.parked.pop(self, None)
             if not fut.done():
                 fut.set_result(None)
         elif self._tracked:
@@ -218,6 +342,8 @@ class _EmbeddedSubscription(Subscription):
 
 class EmbeddedBus(Bus):
     backend = "embedded"
+    nowait: ClassVar[bool] = True
+    tracks_idle: ClassVar[bool] = True
 
     def __init__(self, cluster: EmbeddedCluster | None = None, *, retention: int = 200_000) -> None:
         self.cluster = cluster if cluster is not None else EmbeddedCluster(retention)
@@ -228,53 +354,73 @@ class EmbeddedBus(Bus):
         if self._closed:
             raise BusError("this bus handle is closed")
 
-    async def create_topics(self, topics: Iterable[str]) -> None:
+    async def create_topics(self, topics: Iterable[str], partitions: int = 1) -> None:
         self._check_open()
         for name in topics:
-            self.cluster.create(name)
+            self.cluster.create(name, partitions)
 
     async def publish(self, topic: str, key: str, value: bytes) -> int:
         self._check_open()
         return self.cluster.append(topic, key, value)
 
+    async def publish_msg(self, topic: str, key: str, msg: msgspec.Struct) -> int:
+        self._check_open()
+        return self.cluster.append(topic, key, None, msg)
+
+    async def publish_many(self, topic: str, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        self._check_open()
+        append = self.cluster.append
+        return [append(topic, key, value) for key, value in records]
+
     def publish_nowait(self, topic: str, key: str, value: bytes) -> int:
-        """Publish without a coroutine (hot paths on the embedded bus only)."""
         self._check_open()
         return self.cluster.append(topic, key, value)
+
+    def publish_msg_nowait(self, topic: str, key: str, msg: msgspec.Struct) -> int:
+        self._check_open()
+        return self.cluster.append(topic, key, None, msg)
 
     async def subscribe(
         self,
         topic: str,
-        start: Start = Start.END,  # type: ignore[attr-defined]
+        start: Start = Start.END,
         *,
         consumer: str | None = None,
         conflate: bool = False,
         tracked: bool = True,
+        partitions: Sequence[int] | None = None,
     ) -> Subscription:
         self._check_open()
         t = self.cluster.topic(topic)
-        kind = start.kind
-        if kind == "committed":
-            committed = self.cluster.committed.get((consumer or "", topic)) if consumer else None
-            if committed is not None:
-                cursor = committed + 1
-            else:
-                cursor = t.base if start.fallback == "beginning" else t.end
-                if consumer and start.fallback != "beginning":
-                    # Pin the first start: a restart before any commit resumes here, not at a later end.
-                    self.cluster.committed[(consumer, topic)] = cursor - 1
-        elif kind == "beginning":
-            cursor = t.base
-        elif kind == "end":
-            cursor = t.end
-        else:
-            cursor = start.offset
-        sub = _EmbeddedSubscription(self.cluster, t, cursor, consumer, conflate, tracked)
+        parts = t.parts if partitions is None else [t.part(i) for i in dict.fromkeys(partitions)]
+        if not parts:
+            raise BusError(f"subscribe to {topic!r}: no partition given")
+        cursors = [_Cursor(p, self._start(t, p, start, consumer)) for p in parts]
+        sub = _EmbeddedSubscription(self.cluster, t, cursors, consumer, conflate, tracked)
         self._subs.add(sub)
         return sub
 
-    async def end_offset(self, topic: str) -> int:
-        return self.cluster.topic(topic).end
+    def _start(self, t: _Topic, p: _Partition, start: Start, consumer: str | None) -> int:
+        """The offset a subscription starts at in one partition."""
+        kind = start.kind
+        if kind == "committed":
+            key = (consumer or "", t.name, p.index)
+            committed = self.cluster.committed.get(key) if consumer else None
+            if committed is not None:
+                return committed + 1
+            cursor = p.base if start.fallback == "beginning" else p.end
+            if consumer and start.fallback != "beginning":
+                # Pin the first start: a restart before any commit resumes here, not at a later end.
+                self.cluster.committed[key] = cursor - 1
+            return cursor
+        if kind == "beginning":
+            return p.base
+        if kind == "end":
+            return p.end
+        return start.offset
+
+    async def end_offset(self, topic: str, partition: int = 0) -> int:
+        return self.cluster.topic(topic).part(partition).end
 
     async def wait_idle(self) -> None:
         await self.cluster.wait_idle()
@@ -282,7 +428,7 @@ class EmbeddedBus(Bus):
     def lag(self) -> dict[str, int]:
         out = {}
         for name, t in self.cluster.topics.items():
-            out[name] = max((t.end - s.cursor for s in t.subs), default=0)
+            out[name] = max((sum(c.part.end - c.pos for c in s._cursors) for s in t.subs), default=0)
         return out
 
     async def close(self) -> None:

@@ -120,7 +120,9 @@ class _FluvioSubscription(Subscription):
         self.position = offset + 1
         return Record(self.topic, rec.key_string(), bytes(rec.value()), offset, rec.timestamp())
 
-    async def commit(self, offset: int) -> None:
+    async def commit(self, offset: int, partition: int = 0) -> None:
+        if partition != 0:
+            raise BusError(f"{self.topic}: this subscription reads partition 0 only")
         if self._commit is None:
             raise BusError("commit needs a named consumer (subscribe(..., consumer=NAME))")
         self._commit(offset)
@@ -194,7 +196,9 @@ class FluvioBus(Bus):
             raise BusError("the Fluvio bus is not connected (or was closed)")
         return self._fluvio
 
-    async def create_topics(self, topics: Iterable[str]) -> None:
+    async def create_topics(self, topics: Iterable[str], partitions: int = 1) -> None:
+        if partitions != 1:
+            raise BusError(f"the Fluvio bus makes one-partition topics only, not {partitions}")
         self._require()
         fluvio = _client()
         wanted = list(topics)
@@ -264,7 +268,7 @@ class FluvioBus(Bus):
             raise BusError(f"publish to {topic} failed: {err}") from None
         if meta is None:
             raise BusError(f"publish to {topic}: the cluster returned no offset")
-        return meta.offset()
+        return int(meta.offset())
 
     async def publish_many(self, topic: str, records: Sequence[tuple[str, bytes]]) -> list[int]:
         """One `send_all` request for the whole batch, one flush, then every record's offset: the per-record
@@ -292,12 +296,15 @@ class FluvioBus(Bus):
     async def subscribe(
         self,
         topic: str,
-        start: Start = Start.END,  # type: ignore[attr-defined]
+        start: Start = Start.END,
         *,
         consumer: str | None = None,
         conflate: bool = False,
         tracked: bool = True,
+        partitions: Sequence[int] | None = None,
     ) -> Subscription:
+        if partitions is not None and list(partitions) != [0]:
+            raise BusError(f"{topic}: the Fluvio bus reads partition 0 only, not {list(partitions)}")
         client = self._require()
         fluvio = _client()
         position = await self._position(topic, start)
@@ -337,9 +344,11 @@ class FluvioBus(Bus):
             return None if last is None else last + 1
         return None
 
-    async def end_offset(self, topic: str) -> int:
+    async def end_offset(self, topic: str, partition: int = 0) -> int:
         """The offset the next published record will get: one past the last record. A topic whose last
         record does not come within END_PROBE_S counts as empty (0): said in the log."""
+        if partition != 0:
+            raise BusError(f"{topic}: the Fluvio bus has partition 0 only, not {partition}")
         last = await self._last_offset(topic)
         return 0 if last is None else last + 1
 
@@ -367,7 +376,7 @@ class FluvioBus(Bus):
             return None
         except fluvio.FluviorError as err:
             raise BusError(f"the end of {topic} is not known: {err}") from None
-        return rec.offset()
+        return int(rec.offset())
 
     async def close(self) -> None:
         subs, self._subs = self._subs, set()

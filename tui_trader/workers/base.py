@@ -18,7 +18,7 @@ from typing import Any
 import msgspec
 
 from tui_trader import messages as m
-from tui_trader.bus.base import Bus, Gap, Record, Start
+from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
 from tui_trader.clock import Clock
 from tui_trader.errors import BusError
 from tui_trader.ids import IdSource
@@ -46,6 +46,9 @@ class WorkerContext:
     # Objects shared by the workers of one process, keyed by name. "instruments": the RulesBook the
     # executor fills from the exchange's markets and the router sizes with.
     shared: dict[str, Any] = field(default_factory=dict)
+    # The partitions of the per-symbol topics (`m.PARTITIONED_TOPICS`) this process's workers read (None:
+    # all): several processes share a topic's symbols by each owning a subset. Other topics are read whole.
+    partitions: tuple[int, ...] | None = None
 
     def topic(self, base: str) -> str:
         return m.topic_name(base, self.settings.bus.topic_prefix)
@@ -96,12 +99,13 @@ class Worker(abc.ABC):
         return self.counters()
 
     async def publish(self, base_topic: str, key: str, msg: msgspec.Struct) -> int:
-        return await self.ctx.bus.publish(self.ctx.topic(base_topic), key, m.encode(msg))
+        """Publish a typed message: in process, consumers get this very (frozen) object, nothing encoded."""
+        return await self.ctx.bus.publish_msg(self.ctx.topic(base_topic), key, msg)
 
     async def consume(
         self,
         base_topic: str,
-        start: Start = Start.END,  # type: ignore[attr-defined]
+        start: Start = Start.END,
         *,
         consumer: str | None = None,
         conflate: bool = False,
@@ -111,37 +115,50 @@ class Worker(abc.ABC):
     ) -> AsyncIterator[tuple[Record, Any]]:
         """Typed records of one topic. Malformed records are counted and logged, gaps logged; neither stops it.
 
+        A record that carries its typed message (published in this process) is handed on as it is; one that
+        carries bytes (from outside the process, or published as bytes) is decoded and validated.
+
+        A per-symbol topic (`m.PARTITIONED_TOPICS`) is read in the partitions of `ctx.partitions` (None: all);
+        other topics whole. Records of one partition (so of one symbol) come in order.
+
         With `ctx.durable`, the subscription is the named consumer `<worker>-<topic>` starting where it last
-        committed, and a record's offset is committed when the worker asks for the next one (it has been
-        handled, and journaled where that applies). Market data commits every `COMMIT_EVERY` records: a
-        restart may see a few again, which the consumers tolerate; orders and statuses commit each record.
+        committed, and a record's offset is committed (in its partition) when the worker asks for the next
+        one (it has been handled, and journaled where that applies). Market data commits every
+        `COMMIT_EVERY` records: a restart may see a few again, which the consumers tolerate; orders and
+        statuses commit each record.
 
         `latest_only`: when it returns True for a batch of records that arrived together, only the last record
-        of each key is decoded and handed on (a consumer that only needs the latest price per symbol). In a
-        lockstep replay records arrive one at a time, so nothing is skipped and the result stays exact.
+        of each key is handed on (a consumer that only needs the latest price per symbol). In a lockstep
+        replay records arrive one at a time, so nothing is skipped and the result stays exact.
 
         `ready`: set once the subscription is in place and every record published before it was made has
-        been handed on (a worker handles what happened before it started before it acts, and announces
-        itself only when it listens).
+        been handed on, in every partition read (a worker handles what happened before it started before it
+        acts, and announces itself only when it listens).
         """
         topic = self.ctx.topic(base_topic)
         durable = self.ctx.durable
         if durable:
             consumer = consumer or f"{self.name}-{topic}"
-            start = Start.committed(fallback=start.kind if start.kind in ("beginning", "end") else "end")
+            start = Start.committed(fallback="beginning" if start.kind == "beginning" else "end")
         every = 1 if base_topic in m.LOSSLESS_TOPICS else COMMIT_EVERY
-        sub = await self.ctx.bus.subscribe(topic, start, consumer=consumer, conflate=conflate, tracked=tracked)
-        target = await self._catch_up_target(topic, sub) if ready is not None else None
-        if ready is not None and target is None:
+        partitions = self.ctx.partitions if base_topic in m.PARTITIONED_TOPICS else None
+        sub = await self.ctx.bus.subscribe(
+            topic, start, consumer=consumer, conflate=conflate, tracked=tracked, partitions=partitions
+        )
+        # Per partition: the end offset to reach before `ready` (only those not there yet).
+        targets = await self._catch_up_targets(topic, sub) if ready is not None else None
+        if ready is not None and not targets:
+            targets = None
             ready.set()
-        handled = committed = 0
-        last = -1
+        handled = 0
+        uncommitted: dict[int, int] = {}  # partition → last offset handled and not committed yet
+        expected = m.TOPIC_TYPES.get(base_topic)
         decode = self.decoder.decode_record
         # The embedded bus hands over every record already there in one slice; others one at a time.
-        take_ready = getattr(sub, "take_ready", None)
+        take_ready = sub.take_ready
         try:
             while True:
-                batch = take_ready(BATCH) if take_ready is not None else None
+                batch: Sequence[Record | Gap] = take_ready(BATCH)
                 if not batch:
                     try:
                         batch = (await sub.__anext__(),)
@@ -156,37 +173,49 @@ class Worker(abc.ABC):
                             "%s: missed %d records before offset %d", topic, item.missed, item.resume_offset
                         )
                         continue
-                    msg = decode(topic, item.value, item.offset, base_topic)
+                    rec: Record = item  # type: ignore[assignment]  # not a Gap (checked above)
+                    msg = rec.msg
+                    if msg is None or type(msg) is not expected:  # bytes, or not this topic's type: validate
+                        msg = decode(topic, rec.value, rec.offset, base_topic)
                     if msg is not None:
-                        yield item, msg
-                    if target is not None and item.offset + 1 >= target:
-                        target = None
-                        ready.set()  # type: ignore[union-attr]
+                        yield rec, msg
+                    if targets is not None:
+                        target = targets.get(rec.partition)
+                        if target is not None and rec.offset + 1 >= target:
+                            del targets[rec.partition]
+                            if not targets:
+                                targets = None
+                                ready.set()  # type: ignore[union-attr]
                     if durable:
                         handled += 1
-                        last = item.offset
+                        uncommitted[rec.partition] = rec.offset
                         if handled % every == 0:
-                            await sub.commit(last)
-                            committed = handled
+                            for part, offset in uncommitted.items():
+                                await sub.commit(offset, part)
+                            uncommitted.clear()
         finally:
-            if durable and handled > committed:
-                # A clean stop commits what was handled since the last periodic commit (a kill -9 cannot).
+            # A clean stop commits what was handled since the last periodic commit (a kill -9 cannot).
+            for part, offset in uncommitted.items():
                 try:
-                    await sub.commit(last)
-                except Exception as err:  # stopping: report, don't raise
-                    self.log.warning("%s: cannot commit offset %d on stop: %s", topic, last, err)
+                    await sub.commit(offset, part)
+                except Exception as err:  # noqa: BLE001 - stopping: report whatever it is, don't raise
+                    self.log.warning("%s: cannot commit offset %d on stop: %s", topic, offset, err)
             await sub.close()
 
-    async def _catch_up_target(self, topic: str, sub: Any) -> int | None:
-        """The end offset this subscription must reach to have seen everything published before it was made;
-        None when it is there already (or the bus cannot say, so nothing is waited for)."""
-        try:
-            end = await self.ctx.bus.end_offset(topic)
-        except (BusError, NotImplementedError) as err:
-            self.log.warning("%s: end offset unknown (%s); not waiting to catch up", topic, err)
-            return None
-        position = sub.position if sub.position is not None else 0
-        return None if position >= end else end
+    async def _catch_up_targets(self, topic: str, sub: Subscription) -> dict[int, int]:
+        """Per partition read, the end offset this subscription must reach to have seen everything published
+        before it was made; only partitions not there yet (empty: nothing to wait for, or the bus cannot
+        say, so nothing is waited for)."""
+        targets = {}
+        for part, position in sub.positions().items():
+            try:
+                end = await self.ctx.bus.end_offset(topic, part) if part else await self.ctx.bus.end_offset(topic)
+            except (BusError, NotImplementedError) as err:
+                self.log.warning("%s: end offset unknown (%s); not waiting to catch up", topic, err)
+                return {}
+            if (position or 0) < end:
+                targets[part] = end
+        return targets
 
     async def health(self, component: str, state: str, detail: str = "", **extra: Any) -> None:
         h = m.Health(component=component, state=state, detail=detail, ts=self.ctx.clock.now_ms(), **extra)
