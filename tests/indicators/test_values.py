@@ -21,7 +21,7 @@ async def read(h: Harness, topic: str) -> list:
     out: list = []
     if end == 0:
         return out
-    sub = await h.bus.subscribe(topic, Start.BEGINNING, tracked=False)  # type: ignore[attr-defined]
+    sub = await h.bus.subscribe(topic, Start.BEGINNING, tracked=False)
     dec = m.Decoder()
     async for rec in sub:
         out.append(dec.decode(topic, rec.value))

@@ -74,7 +74,7 @@ class Harness:
         out: list[m.TradingSignal] = []
         if end == 0:
             return out
-        sub = await self.bus.subscribe(m.SIGNALS, Start.BEGINNING, tracked=False)  # type: ignore[attr-defined]
+        sub = await self.bus.subscribe(m.SIGNALS, Start.BEGINNING, tracked=False)
         dec = m.Decoder()
         async for rec in sub:
             out.append(dec.decode(m.SIGNALS, rec.value))

@@ -39,7 +39,7 @@ class Tap(Generic[T]):
         self.subscription: Any = None
 
     async def start(self) -> Tap[T]:
-        sub = await self.bus.subscribe(self.topic, Start.BEGINNING, tracked=False)  # type: ignore[attr-defined]
+        sub = await self.bus.subscribe(self.topic, Start.BEGINNING, tracked=False)
         self.subscription = sub
         self._task = asyncio.create_task(self._read(sub), name=f"tap:{self.topic}")
         return self

@@ -76,7 +76,7 @@ class Tap:
                     f"cannot write tap file {str(self.dir / (topic + '.jsonl'))!r}: {err.strerror or err}", "Tap"
                 ) from None
         for topic, fh in files.items():
-            sub = await ctx.bus.subscribe(topic, Start.BEGINNING, tracked=True)  # type: ignore[attr-defined]
+            sub = await ctx.bus.subscribe(topic, Start.BEGINNING, tracked=True)
             self._subs.append(sub)
             self._tasks.append(asyncio.create_task(self._copy(topic, sub, fh), name=f"tap:{topic}"))
 

@@ -260,7 +260,7 @@ class IndicatorWorker(Worker):
         if self.bar_ms and not replay:
             tasks.append(asyncio.create_task(self._bar_clock(), name="indicator:bar-clock"))
         # A replay reads the topic from its start: the collector may publish before this subscribes.
-        start = Start.BEGINNING if replay else Start.END  # type: ignore[attr-defined]
+        start = Start.BEGINNING if replay else Start.END
         on_trade = self.engine.on_trade
         now_ms = ctx.clock.now_ms
         values_due = self._values_due

@@ -95,7 +95,7 @@ class NotifierWorker(Worker):
                 [], Scrubber(urls), self.ctx.settings.notify.queue_size, build=lambda: build_targets(urls, timeout_s)
             )
         self.sender.start()
-        start = Start.BEGINNING if self.ctx.replay_files else Start.END  # type: ignore[attr-defined]
+        start = Start.BEGINNING if self.ctx.replay_files else Start.END
         try:
             await self._report(force=True)
             async with asyncio.TaskGroup() as tg:
