@@ -4,7 +4,13 @@ Input: a deterministic synthetic Binance stream (trades and book tickers for N s
 recording format, so it goes through the same parser as live data), or any real capture. The replay runs
 free (no lockstep) as fast as it goes, or paced at a fixed rate.
 
-Latency: the bus records when each record was published (`TimingBus`). A signal is tied to the trade that
+The floor: on the same input, in the same run, a typed msgspec decode of every frame plus the seven TA-Lib
+stream updates on each trade (`indicators.engine.IndicatorSet`, one per symbol), nothing else: no bus, no
+checks, no messages. The input is read off the file in chunks outside the timed part (the floor is what
+any pipeline must pay for these frames, not for reading them). `ratio = floor_s / pipeline_s`: 1 is a
+pipeline that costs nothing beyond its floor.
+
+Latency: the bus's store records when each record was published (`TimingCluster`). A signal is tied to the trade that
 made it by the signal's symbol and price (every synthetic trade price is unique), a status to its command
 by `order_id` and the command to its signal by `signal_id`; receipt → signal and receipt → order status are
 the differences of those publish times, per message, not sampled.
@@ -16,6 +22,7 @@ import array
 import asyncio
 import contextlib
 import gzip
+import itertools
 import random
 import resource
 import tempfile
@@ -28,8 +35,10 @@ import msgspec
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster
 from tui_trader.clock import ReplayClock
+from tui_trader.feeds.replay import RecordingReader
+from tui_trader.indicators.engine import IndicatorSet
 from tui_trader.session import pipeline
-from tui_trader.settings import Settings, parse, to_dict
+from tui_trader.settings import IndicatorSettings, Settings, parse, to_dict
 from tui_trader.workers import PIPELINE, worker_class
 
 START_MS = 1_723_161_600_000  # 2024-08-09 00:00:00 UTC; event times advance 1 ms a message
@@ -89,6 +98,99 @@ def write_synthetic(path: Path, messages: int, symbols: list[str], seed: int = 7
     return path
 
 
+# --- the floor -------------------------------------------------------------------------------------------
+# Binance's frames as typed structs with the fields the pipeline uses (prices and quantities are JSON strings
+# on the wire: `strict=False` decodes them to float). Undeclared fields are skipped by msgspec: the pipeline
+# uses only the symbol of a depth update or a kline (to count and drop it), so that is all the floor decodes.
+
+
+class _Trade(msgspec.Struct, tag_field="e", tag="trade"):
+    s: str
+    p: float
+    q: float
+    T: int
+
+
+class _AggTrade(msgspec.Struct, tag_field="e", tag="aggTrade"):
+    s: str
+    p: float
+    q: float
+    T: int
+
+
+class _BookTicker(msgspec.Struct, tag_field="e", tag="bookTicker"):
+    s: str
+    b: float
+    B: float
+    a: float
+    A: float
+
+
+class _Depth(msgspec.Struct, tag_field="e", tag="depthUpdate"):
+    s: str
+
+
+class _MarkPrice(msgspec.Struct, tag_field="e", tag="markPriceUpdate"):
+    s: str
+    p: float
+
+
+class _Kline(msgspec.Struct, tag_field="e", tag="kline"):
+    s: str
+
+
+class _Frame(msgspec.Struct):
+    """A combined-stream frame; a line without `data` (a REST depth snapshot in a capture) decodes to data None."""
+
+    stream: str = ""
+    data: _Trade | _AggTrade | _BookTicker | _Depth | _MarkPrice | _Kline | None = None
+
+
+FLOOR_CHUNK = 4096  # frames read off the file between two timed stretches
+
+
+def floor(recording: Path, cfg: IndicatorSettings) -> dict[str, Any]:
+    """The floor of `recording`: seconds spent decoding every frame (typed) and updating every trade's
+    symbol's indicators, and the counts that show it did (frames, trades, indicator updates, frames that are
+    not Binance frames it knows: counted, not timed as anything else)."""
+    decode = msgspec.json.Decoder(_Frame, strict=False).decode
+    errors = (msgspec.DecodeError, msgspec.ValidationError)
+    trade_types = (_Trade, _AggTrade)
+    indicators: dict[str, IndicatorSet] = {}
+    frames = trades = updates = undecoded = 0
+    spent = 0.0
+    reader = iter(RecordingReader(recording))
+    while True:
+        chunk = [raw for _recv_ns, raw in itertools.islice(reader, FLOOR_CHUNK)]
+        if not chunk:
+            break
+        frames += len(chunk)
+        started = time.perf_counter()
+        for raw in chunk:
+            try:
+                data = decode(raw).data
+            except errors:
+                undecoded += 1
+                continue
+            if type(data) in trade_types:
+                trades += 1
+                price = data.p  # type: ignore[union-attr]
+                if price > 0.0:  # TA-Lib's handles take finite positive closes only
+                    ind = indicators.get(data.s)  # type: ignore[union-attr]
+                    if ind is None:
+                        ind = indicators[data.s] = IndicatorSet(cfg)  # type: ignore[union-attr]
+                    ind.update(price)
+                    updates += 1
+        spent += time.perf_counter() - started
+    return {
+        "floor_s": round(spent, 4),
+        "floor_frames": frames,
+        "floor_trades": trades,
+        "floor_indicator_updates": updates,
+        "floor_undecoded": undecoded,
+    }
+
+
 class _Tagged(msgspec.Struct):
     """The fields the bench needs to tie records together (the rest of each message is skipped)."""
 
@@ -100,52 +202,65 @@ class _Tagged(msgspec.Struct):
     order_id: str = ""
 
 
-class TimingBus(EmbeddedBus):
-    """The embedded bus, noting when the records that latency is measured on were published (perf_counter
+_TIED = frozenset({m.SIGNALS, m.ORDERS, m.ORDER_STATUS})
+
+
+class TimingCluster(EmbeddedCluster):
+    """The embedded store, noting when the records that latency is measured on were published (perf_counter
     ns): every market record by offset (one list append: the hot path stays cheap), signals by id with the
     trade that made them (found by symbol and price among the latest market records), commands' signal ids,
-    and each order's first status. Only those facts are kept, not the records."""
+    and each order's first status. Only those facts are kept, not the records. Every way of publishing on
+    the embedded bus (bytes or typed message, awaited or not) ends in `append`, so none is missed.
+
+    A trade price can repeat in a real capture: the signal is tied to the newest trade of its symbol at its
+    price, which can only make a latency look shorter by the few records between two such trades."""
 
     LOOK_BACK = 5_000  # market records searched for a signal's trade
 
-    def __init__(self, cluster: EmbeddedCluster) -> None:
-        super().__init__(cluster)
+    def __init__(self, retention: int) -> None:
+        super().__init__(retention)
         self._tag = msgspec.json.Decoder(_Tagged).decode
         self.market_ns = array.array("q")  # index = offset on the market-data topic (8 bytes a record)
         self.signals: dict[str, tuple[int, int]] = {}  # id → (ns, ns of the trade it came from)
         self.command_signal: dict[str, str] = {}
         self.first_status: dict[str, int] = {}
 
-    def publish_nowait(self, topic: str, key: str, value: bytes) -> int:
-        offset = self.cluster.append(topic, key, value)
+    def append(self, topic: str, key: str, value: bytes | None, msg: Any = None) -> int:
+        offset = super().append(topic, key, value, msg) if msg is not None else super().append(topic, key, value)
         now = time.perf_counter_ns()
         if topic == m.MARKET_DATA:
             self.market_ns.append(now)
-        elif topic == m.SIGNALS:
-            t = self._tag(value)
+            return offset
+        if topic not in _TIED:
+            return offset
+        t = msg if msg is not None else self._tag(value or b"")
+        if topic == m.SIGNALS:
             trade = self._trade_of(t.symbol, t.price)
             if trade is not None:
                 self.signals[t.id] = (now, trade)
         elif topic == m.ORDERS:
-            t = self._tag(value)
             if t.signal_id:
                 self.command_signal[t.id] = t.signal_id
         elif topic == m.ORDER_STATUS:
-            t = self._tag(value)
             self.first_status.setdefault(t.order_id, now)
         return offset
 
     def _trade_of(self, symbol: str, price: float) -> int | None:
-        log = self.cluster.topic(m.MARKET_DATA).log
-        for rec in reversed(log[-self.LOOK_BACK :]):
-            if rec.key == symbol and b'"kind":"trade"' in rec.value:
-                t = self._tag(rec.value)
-                if t.price == price:
-                    return self.market_ns[rec.offset]
+        log = self.topic(m.MARKET_DATA).log
+        for i in range(len(log) - 1, max(-1, len(log) - 1 - self.LOOK_BACK), -1):
+            rec = log[i]
+            if rec.key != symbol:
+                continue
+            md = getattr(rec, "msg", None)
+            if md is None:
+                if b'"kind":"trade"' not in rec.value:
+                    continue
+                md = self._tag(rec.value)
+            elif md.kind != "trade":
+                continue
+            if md.price == price:
+                return self.market_ns[rec.offset]
         return None
-
-    async def publish(self, topic: str, key: str, value: bytes) -> int:
-        return self.publish_nowait(topic, key, value)
 
 
 def percentiles(values_us: list[float]) -> dict[str, float]:
@@ -159,7 +274,7 @@ def percentiles(values_us: list[float]) -> dict[str, float]:
     return {"count": len(v), "p50_ms": pct(0.50), "p99_ms": pct(0.99), "max_ms": round(v[-1] / 1000.0, 3)}
 
 
-def latencies(bus: TimingBus) -> dict[str, Any]:
+def latencies(bus: TimingCluster) -> dict[str, Any]:
     """Receipt → signal and receipt → first order status, per message, from the publish times noted."""
     to_signal = [(at - got) / 1000.0 for at, got in bus.signals.values()]
     to_status = []
@@ -172,12 +287,10 @@ def latencies(bus: TimingBus) -> dict[str, Any]:
 
 def recording_rate(path: Path) -> float:
     """A recording's average frames per second of receipt time."""
-    from tui_trader.feeds.replay import RecordingReader
-
-    first = last = None
+    first = last = -1
     frames = 0
     for recv_ns, _raw in RecordingReader(path):
-        first = recv_ns if first is None else first
+        first = recv_ns if frames == 0 else first
         last = recv_ns
         frames += 1
     if not frames or first == last:
@@ -200,7 +313,8 @@ def peak_rss_mb() -> float:
 async def run_pipeline(recording: Path, settings: Settings, speed: float | None, ui: bool) -> dict[str, Any]:
     for name in PIPELINE:  # import the workers (numpy, TA-Lib, ccxt parts) before the clock starts
         worker_class(name)
-    bus = TimingBus(EmbeddedCluster(retention=settings.bus.retention))
+    timing = TimingCluster(retention=settings.bus.retention)
+    bus = EmbeddedBus(timing)
     await bus.create_topics(m.topic_name(t, settings.bus.topic_prefix) for t in m.TOPICS)
     clock = ReplayClock()
     desk: Any = contextlib.nullcontext()
@@ -223,7 +337,7 @@ async def run_pipeline(recording: Path, settings: Settings, speed: float | None,
     market = collector.get("published", {})
     messages = sum(market.values())
     return {
-        "elapsed_s": round(elapsed, 3),
+        "pipeline_s": round(elapsed, 4),
         "market_messages": messages,
         "market_messages_per_s": round(messages / elapsed),
         "indicator_points": indicator.get("points", 0),
@@ -231,7 +345,7 @@ async def run_pipeline(recording: Path, settings: Settings, speed: float | None,
         "signals": indicator.get("published", 0),
         "orders": summaries["router"].get("entries", 0) + summaries["router"].get("closes", 0),
         "fills": summaries["executor"].get("fills", 0),
-        **latencies(bus),
+        **latencies(timing),
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -250,5 +364,7 @@ def run(file: str | None, symbols: int, messages: int, rate: float | None, ui: b
         # at its own average rate × speed.
         speed = rate / (recording_rate(recording) if file else 1000.0) if rate else None
         settings = bench_settings(names if not file else Settings().trading.symbols, tmpdir / "journal.sqlite3")
+        base = floor(recording, settings.indicators)
         result = asyncio.run(run_pipeline(recording, settings, speed, ui))
-    return {"input": source, "paced_msgs_per_s": rate, "ui": ui, **result}
+    ratio = base["floor_s"] / result["pipeline_s"] if result["pipeline_s"] > 0 else 0.0
+    return {"input": source, "paced_msgs_per_s": rate, "ui": ui, **base, **result, "ratio": round(ratio, 3)}

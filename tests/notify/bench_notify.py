@@ -126,7 +126,7 @@ def one_run(recording: Path, url: str | None) -> dict[str, Any]:
     keys = ("queued", "sent", "failed", "dropped", "rate_limited", "failures_started")
     return {
         "msgs_per_s": result["market_messages_per_s"],
-        "elapsed_s": result["elapsed_s"],
+        "pipeline_s": result["pipeline_s"],
         "fills": result["fills"],
         "signals": result["signals"],
         "notifier": {k: notifier[k] for k in keys} if notifier else None,
