@@ -135,7 +135,7 @@ async def test_ready_is_set_once_the_backlog_before_the_subscription_is_handled(
     ctx = WorkerContext(settings=Settings(), bus=bus, clock=FixedClock(0), durable=True)
     # A previous run of this worker handled "0" and committed it; "1" and "2" came while it was down.
     await publish_controls(bus, ["0", "1", "2"])
-    cluster.committed[("recorder-" + m.CONTROL, m.CONTROL)] = 0
+    cluster.committed[("recorder-" + m.CONTROL, m.CONTROL, 0)] = 0  # (consumer, topic, partition)
     ready = asyncio.Event()
     seen_when_ready: list[list[str]] = []
     w = Recorder(ctx)
