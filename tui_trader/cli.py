@@ -12,6 +12,7 @@ import importlib
 import math
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from tui_trader import __version__
 from tui_trader.errors import TuiTraderError
@@ -79,7 +80,7 @@ def _count(text: str) -> int:
 class _Parser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line (what is wrong and where the usage is), not the usage block."""
 
-    def error(self, message: str):  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
 
 

@@ -8,6 +8,7 @@ twice). The ids keep the uuid4 form (version and variant bits), so exchanges and
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import uuid
@@ -40,9 +41,7 @@ def replay_seed(files: Iterable[str], settings: msgspec.Struct) -> str:
     h = hashlib.blake2b(digest_size=16)
     for f in files:
         h.update(os.path.abspath(f).encode())
-        try:
+        with contextlib.suppress(OSError):  # a file that cannot be read fails later, where it is opened
             h.update(str(os.path.getsize(f)).encode())
-        except OSError:
-            pass
     h.update(msgspec.json.encode(settings))
     return h.hexdigest()

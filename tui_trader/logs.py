@@ -3,6 +3,7 @@ latest lines also stay in memory (`TAIL`) for the desk's Log pane."""
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
 import os
@@ -49,7 +50,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
     """A rotating log whose files (the current one and each new one after a rotation) are created 0600: logs
     name symbols, sizes, balances and order ids, which are the trader's business only."""
 
-    def _open(self):  # type: ignore[override]
+    def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_CLOEXEC, FILE_MODE)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 

@@ -41,7 +41,7 @@ from tui_trader import messages as m
 from tui_trader.backtest.loaders import Bars
 from tui_trader.brokers.base import Report
 from tui_trader.brokers.paper import PaperBroker
-from tui_trader.indicators.signals import SignalEngine
+from tui_trader.indicators.signals import Emitted, SignalEngine
 from tui_trader.instruments import InstrumentRules, RulesBook
 from tui_trader.portfolio.router_core import Output, RouterCore
 from tui_trader.results.trips import TripBook
@@ -284,7 +284,7 @@ class Backtest:
             value += (last.get(p.symbol, p.entry_price) - p.entry_price) * p.quantity * p.sign
         return value
 
-    def _signal(self, emitted, ts: int) -> None:
+    def _signal(self, emitted: Emitted, ts: int) -> None:
         self._signal_ids += 1
         self.counts.signals += 1
         ev = emitted.evaluation

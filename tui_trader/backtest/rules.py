@@ -73,7 +73,7 @@ def write_cache(exchange: str, rules: dict[str, InstrumentRules]) -> None:
 
 def fetch_markets(exchange: str, symbols: list[str]) -> dict[str, InstrumentRules]:
     """The symbols' rules from the exchange's public markets (ccxt, synchronous, one request)."""
-    import ccxt  # type: ignore[import-untyped]  # only here: importing ccxt costs a second that an offline run should not pay
+    import ccxt  # only here: importing ccxt costs a second that an offline run should not pay
 
     from tui_trader.brokers.venues import rules_from_market
     from tui_trader.exchange import unified_symbol

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
+from pathlib import Path
+
 from tui_trader import settings as settings_mod
 from tui_trader.errors import BusError, SettingsError
 from tui_trader.settings import Settings
 
 
-def load_settings(args) -> tuple[Settings, object]:
+def load_settings(args: argparse.Namespace) -> tuple[Settings, Path | None]:
     """The settings file (`--config`), then every `--set section.key=value` of the command line on top."""
     settings, path = settings_mod.load(getattr(args, "config", None))
     return apply_overrides(settings, getattr(args, "overrides", None) or []), path

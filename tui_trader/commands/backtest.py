@@ -6,10 +6,12 @@ Inputs, fills and the report are described in `tui_trader.backtest` (loaders, en
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import sys
 import time
 from pathlib import Path
+from typing import TextIO
 
 from tui_trader import settings as settings_mod
 from tui_trader.backtest import loaders
@@ -34,7 +36,7 @@ RUN_KEYS = {
 }
 
 
-def run_overrides(args) -> list[str]:
+def run_overrides(args: argparse.Namespace) -> list[str]:
     """Move `--set` items for the backtest's own keys onto the matching options; the others stay in
     `args.overrides` for the settings (`load_settings`, like every command) and are returned."""
     rest = []
@@ -94,7 +96,7 @@ def load_data(specs: list[tuple[str | None, str]], bar_ms: int) -> dict[str, Bar
 class Progress:
     """A one-line progress bar with bars/s and ETA, on stderr when it is a terminal (nothing otherwise)."""
 
-    def __init__(self, stream=sys.stderr) -> None:
+    def __init__(self, stream: TextIO = sys.stderr) -> None:
         self.stream = stream
         self.started = time.perf_counter()
         self.drawn = 0.0
@@ -116,7 +118,7 @@ class Progress:
         self.stream.flush()
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     run_overrides(args)
     settings, _ = load_settings(args)
     if args.bar:

@@ -6,13 +6,15 @@ it offline. A recording that cannot be opened is refused before the screen opens
 
 from __future__ import annotations
 
+import argparse
+
 from tui_trader import logs
 from tui_trader import settings as settings_mod
 from tui_trader.commands import apply_overrides
 from tui_trader.feeds.replay import check_readable
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     saved, path = settings_mod.load(getattr(args, "config", None))
     # `--set` is for this run: the settings screen edits and saves the file's values, not the overrides.
     settings = apply_overrides(saved, getattr(args, "overrides", None) or [])

@@ -6,6 +6,7 @@ the timeout (`--timeout`) and prints.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
 from tui_trader import logs
@@ -15,7 +16,7 @@ from tui_trader.doctor.runner import DEFAULT_TIMEOUT_S, run_checks, settings_che
 from tui_trader.errors import TuiTraderError
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     settings, first = settings_check(getattr(args, "config", None))
     overrides = getattr(args, "overrides", None) or []
     if settings is not None and overrides:

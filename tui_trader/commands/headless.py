@@ -18,22 +18,26 @@ Settings, journal and log errors end the program before the run with one line an
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import contextlib
 import json
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from tui_trader import logs
 from tui_trader import messages as m
-from tui_trader.bus.base import Gap, Start
+from tui_trader.bus.base import Gap, Start, Subscription
 from tui_trader.commands import load_settings
 from tui_trader.errors import FeedError, TuiTraderError
 from tui_trader.feeds.replay import check_readable
 from tui_trader.runtime import Runtime
 from tui_trader.session import pipeline
+from tui_trader.settings import Settings
+from tui_trader.workers.base import Worker
 
 DRAIN_TIMEOUT_S = 30.0
 EXIT_INPUT = 3
@@ -49,7 +53,7 @@ class Tap:
         self.dir = Path(directory)
         self.records: dict[str, int] = {}
         self.gaps: dict[str, int] = {}
-        self._subs: list = []
+        self._subs: list[Subscription] = []
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -62,13 +66,13 @@ class Tap:
         if not self.dir.is_dir():
             raise TuiTraderError(f"tap directory {str(self.dir)!r} is not a folder", "Tap")
         ctx = self.runtime.ctx
-        files = {}
+        files: dict[str, BinaryIO] = {}
         for base in m.TOPICS:
             topic = ctx.topic(base)
             # Opened here, before anything is copied: a file that cannot be written fails the run in one
             # line now, instead of ending its copy task silently later.
             try:
-                files[topic] = open(self.dir / f"{topic}.jsonl", "wb")  # noqa: SIM115 (closed by _copy)
+                files[topic] = open(self.dir / f"{topic}.jsonl", "wb")  # noqa: SIM115, ASYNC230  closed by _copy; a local open at start
             except OSError as err:
                 for fh in files.values():
                     fh.close()
@@ -80,7 +84,7 @@ class Tap:
             self._subs.append(sub)
             self._tasks.append(asyncio.create_task(self._copy(topic, sub, fh), name=f"tap:{topic}"))
 
-    async def _copy(self, topic: str, sub, fh) -> None:
+    async def _copy(self, topic: str, sub: Subscription, fh: BinaryIO) -> None:
         self.records[topic] = 0
         with fh as out:
             async for item in sub:
@@ -103,10 +107,10 @@ class Tap:
         return out
 
 
-def _worker_summary(worker) -> dict[str, Any]:
+def _worker_summary(worker: Worker) -> dict[str, Any]:
     try:
         return worker.summary()
-    except Exception as err:  # a worker's report must not cost the whole summary
+    except Exception as err:  # noqa: BLE001  a worker's report must not cost the whole summary
         return {"error": f"summary failed: {type(err).__name__}: {err}"}
 
 
@@ -169,7 +173,7 @@ def exit_code(found: list[dict[str, str]]) -> int:
     return EXIT_INPUT if codes else 0
 
 
-async def _run(args, settings) -> dict:
+async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     replay = list(args.replay or [])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -189,14 +193,12 @@ async def _run(args, settings) -> dict:
                 waiters.append(asyncio.create_task(runtime.wait(["collector"])))
             if args.duration:
                 waiters.append(asyncio.create_task(asyncio.sleep(args.duration)))
-            done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for t in pending:
                 t.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
-            try:
+            with contextlib.suppress(TimeoutError):  # a worker that cannot drain must not hold back the summary
                 await asyncio.wait_for(runtime.drain(), timeout=DRAIN_TIMEOUT_S)
-            except TimeoutError:
-                pass
             duration = time.perf_counter() - started
             if tap is not None:
                 await tap.stop()
@@ -206,7 +208,7 @@ async def _run(args, settings) -> dict:
             loop.remove_signal_handler(sig)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     settings, _ = load_settings(args)
     logs.setup(to_stderr=False)
     try:

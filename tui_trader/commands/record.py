@@ -8,6 +8,7 @@ to stderr as they change; the last line on stdout says what was recorded.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 import sys
@@ -92,7 +93,7 @@ async def record(
     }
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     settings, _ = load_settings(args)
     logs.setup(to_stderr=False)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 
 from tui_trader.commands import load_settings
@@ -11,7 +12,7 @@ from tui_trader.results.export import report_json
 from tui_trader.results.render import render_report
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     settings, _ = load_settings(args)
     statuses, funding = history.read_journal(settings)
     book = history.trips_of(statuses, args.mode, funding)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+from typing import Any
 
-def add_parsers(sub, common) -> None:
+
+def add_parsers(sub: argparse._SubParsersAction[Any], common: argparse.ArgumentParser) -> None:
     b = sub.add_parser(
         "backtest",
         parents=[common],
@@ -70,6 +73,10 @@ def add_parsers(sub, common) -> None:
     r.add_argument("--mode", choices=["paper", "live"], default="paper", help="which account (default paper)")
 
 
-def _period(p, start=("--since", "--start"), end=("--until", "--end")) -> None:
+def _period(
+    p: argparse.ArgumentParser,
+    start: tuple[str, ...] = ("--since", "--start"),
+    end: tuple[str, ...] = ("--until", "--end"),
+) -> None:
     p.add_argument(*start, dest="start", metavar="DATE", help="from this UTC date or date-time")
     p.add_argument(*end, dest="end", metavar="DATE", help="up to this UTC date or date-time (exclusive)")

@@ -6,17 +6,18 @@ as Control records that the remote router and executor act on, even after this d
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 
-from tui_trader import logs
+from tui_trader import logs, paths
 from tui_trader.bus import open_bus
 from tui_trader.commands import load_settings, require_shared_bus
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     settings, path = load_settings(args)
     require_shared_bus(settings, "attaching the desk", "`tui-trader`")
-    logs.setup(logs.paths.state_dir() / "desk-attached.log")
+    logs.setup(paths.state_dir() / "desk-attached.log")
     bus = asyncio.run(open_bus(settings.bus))  # fails with one line when the cluster cannot be reached
     from tui_trader.ui.app import DeskApp
 

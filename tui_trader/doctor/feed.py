@@ -13,16 +13,17 @@ import time
 from tui_trader.clock import Clock
 from tui_trader.doctor.report import Check
 from tui_trader.errors import FeedError
+from tui_trader.feeds.binance_plan import ConnectionSpec
 from tui_trader.feeds.connection import FeedConnection
 from tui_trader.feeds.parser import FrameParser
-from tui_trader.feeds.venue import feed_base_url, plan_feed, venue_of
+from tui_trader.feeds.venue import VenueSpec, feed_base_url, plan_feed, venue_of
 from tui_trader.settings import Settings
 
 
 class _Probe:
     """One planned connection under test: its first market frame, or why it never came."""
 
-    def __init__(self, spec, settings: Settings, done: asyncio.Event, clock: Clock) -> None:
+    def __init__(self, spec: ConnectionSpec | VenueSpec, settings: Settings, done: asyncio.Event, clock: Clock) -> None:
         self.spec = spec
         self.parser = FrameParser()
         self.first_frame_s: float | None = None
@@ -77,7 +78,7 @@ def _summary(probes: list[_Probe], timeout: float) -> str:
             by_reason.setdefault(why, []).append(p)
     parts = []
     for why, hit in by_reason.items():
-        streams = ", ".join("/".join(getattr(p.spec, "streams", None) or p.spec.topics) for p in hit)
+        streams = ", ".join("/".join(p.spec.streams) for p in hit)
         parts.append(f"{why} ({len(hit)} of {len(probes)} connections: {streams})")
     return "; ".join(parts)
 

@@ -154,7 +154,7 @@ class _Venue:
                 detail=f"cannot read the leverage brackets: {self.why(err)}",
             )
         tiers = {}
-        for s, u in zip(symbols, usyms):
+        for s, u in zip(symbols, usyms, strict=True):
             try:
                 scale = await self.tier_scale(u)
             except (ccxt.BaseError, TimeoutError) as err:

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -79,11 +80,11 @@ def read_trades_csv(text: str) -> list[Trip]:
     floats = ("quantity", "entry_price", "exit_price", "pnl", "fees", "funding", "net")
     trips = []
     for row in rows:
-        fields = {k: row[k] for k in TRADE_COLUMNS if k not in ("entry_time", "exit_time")}
+        fields: dict[str, Any] = {k: row[k] for k in TRADE_COLUMNS if k not in ("entry_time", "exit_time")}
         for k in floats:
-            fields[k] = float(fields[k])  # type: ignore[assignment]
+            fields[k] = float(fields[k])
         for k in ("entry_ts", "exit_ts"):
-            fields[k] = int(fields[k])  # type: ignore[assignment]
+            fields[k] = int(fields[k])
         trips.append(msgspec.convert(fields, Trip))
     return trips
 
@@ -91,7 +92,7 @@ def read_trades_csv(text: str) -> list[Trip]:
 def equity_csv(ts: Sequence[int] | np.ndarray, equity: Sequence[float] | np.ndarray) -> str:
     out = io.StringIO()
     out.write(",".join(EQUITY_COLUMNS) + "\n")
-    for t, e in zip(np.asarray(ts).tolist(), np.asarray(equity).tolist()):
+    for t, e in zip(np.asarray(ts).tolist(), np.asarray(equity).tolist(), strict=True):
         out.write(f"{t},{iso(t)},{e!r}\n")
     return out.getvalue()
 

@@ -12,6 +12,7 @@ know: there it is the paper starting balance too, and the report says so.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,11 +20,14 @@ from tui_trader import messages as m
 from tui_trader.results.report import Report, build_report
 from tui_trader.results.trips import Trip, TripBook
 
+if TYPE_CHECKING:
+    from tui_trader.settings import Settings
+
 # A funding settlement: (funding time ms, mode, symbol, amount received + / paid −).
 Funding = tuple[int, str, str, float]
 
 
-def read_journal(settings) -> tuple[list[m.OrderStatus], list[Funding]]:
+def read_journal(settings: Settings) -> tuple[list[m.OrderStatus], list[Funding]]:
     """The journal's statuses and funding settlements, in the order written."""
     from tui_trader.journal import Journal, journal_path
 
@@ -39,7 +43,7 @@ def read_journal(settings) -> tuple[list[m.OrderStatus], list[Funding]]:
         journal.close()
 
 
-def read_statuses(settings) -> list[m.OrderStatus]:
+def read_statuses(settings: Settings) -> list[m.OrderStatus]:
     return read_journal(settings)[0]
 
 

@@ -39,9 +39,12 @@ def _num(value: float | None, fmt: str = "{:,.2f}") -> str:
 
 def _table(title: str, header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(
-        str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths))
-    )
+
+    def line(r: Sequence[str]) -> str:
+        return "  ".join(
+            str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+
     return [title, line(header), "  ".join("-" * w for w in widths), *[line(r) for r in rows]]
 
 
@@ -95,9 +98,9 @@ def render_report(r: Report) -> str:
     lines = ["Results", *[f"  {k.ljust(width)}  {v}" for k, v in summary], ""]
     header = ("", "trades", "win", "net", "fees", "avg")
     if r.by_symbol:
-        lines += _table("Per symbol", header, _breakdown_rows(r.by_symbol)) + [""]
+        lines += [*_table("Per symbol", header, _breakdown_rows(r.by_symbol)), ""]
     if r.by_reason:
-        lines += _table("Per exit reason", header, _breakdown_rows(r.by_reason, REASON_NAMES)) + [""]
+        lines += [*_table("Per exit reason", header, _breakdown_rows(r.by_reason, REASON_NAMES)), ""]
     for warning in r.extra.get("warnings", []):
         lines.append(f"warning: {warning}")
     return "\n".join(lines).rstrip() + "\n"

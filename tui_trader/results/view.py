@@ -9,6 +9,7 @@ keeping the last) so a month of 1-minute bars stays cheap to draw; markers keep 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 import numpy as np
@@ -70,7 +71,10 @@ def price_series(
             continue
         markers.append(Marker(ts=t.entry_ts, price=t.entry_price, kind=f"entry_{t.side}"))
         markers.append(Marker(ts=t.exit_ts, price=t.exit_price, kind="exit", reason=t.reason, net=t.net))
-    pick = lambda a: np.asarray(a)[keep].tolist()
+
+    def pick(a: np.ndarray) -> Any:  # the kept points as a plain list (ints for times, floats for prices)
+        return np.asarray(a)[keep].tolist()
+
     return PriceSeries(
         symbol=symbol,
         ts=pick(ts),
