@@ -1,9 +1,12 @@
-"""Indicator worker cost on a real capture (not collected by pytest).
+"""Indicator worker cost on a real capture, timing the code the worker runs (not collected by pytest).
 
-Every message of the capture is encoded as the collector publishes it, then handed to the worker's own
-per-record path: decode (book updates skipped before a full decode) → engine → TradingSignal encoded. The
-clock is a replay clock advanced to each message's event time, as in a replay. Timed per record with
-perf_counter_ns; the bus itself is not in the loop (tests/bench_bus.py measures it).
+The capture's trades and book tickers, as the collector makes them (MarketData), are published on an
+embedded bus the way the collector publishes them (typed, in process, the replay clock advanced to each
+message's event time first), a slice of `SLICE` messages at a time; after each slice the real
+`IndicatorWorker.run()` consumes it (its subscription, its per-record path, its signals and values published
+on the bus) until the bus is idle. The worker's time is the wall time of the whole run minus the time spent
+publishing the input. Per-record percentiles are not measured: timing inside the worker's loop would change
+what is timed (tui-trader bench measures receipt → signal latency per message on the whole pipeline).
 
 Run: python tests/bench_indicators.py [--file CAPTURE] [--bar tick|1s|1m…] [--emit change|every] [--json]
 """
@@ -11,6 +14,7 @@ Run: python tests/bench_indicators.py [--file CAPTURE] [--bar tick|1s|1m…] [--
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import json
 import sys
@@ -22,80 +26,77 @@ sys.path.insert(0, str(Path(__file__).parent / "indicators"))
 import indicator_captures
 
 from tui_trader import messages as m
-from tui_trader import paths
 from tui_trader.bus import EmbeddedBus
 from tui_trader.clock import ReplayClock
 from tui_trader.settings import parse
 from tui_trader.workers import WorkerContext
 from tui_trader.workers.indicator import IndicatorWorker
 
+SLICE = 256  # messages published between two turns of the worker (the collector yields this often)
 
-def percentile(sorted_ns: list[int], q: float) -> float:
-    if not sorted_ns:
-        return 0.0
-    return sorted_ns[min(len(sorted_ns) - 1, int(q * len(sorted_ns)))] / 1000.0
+
+async def bench_async(feed: list[m.MarketData], bar: str, emit: str) -> dict:
+    settings = parse({"indicators": {"bar": bar, "emit": emit}})
+    bus = EmbeddedBus()
+    await bus.create_topics(m.TOPICS)
+    clock = ReplayClock()
+    worker = IndicatorWorker(WorkerContext(settings=settings, bus=bus, clock=clock, lockstep=False))
+    topic = m.MARKET_DATA
+    publish, advance, now = bus.publish_msg_nowait, clock.advance_to, time.perf_counter
+    publishing = 0.0
+    # The bench's own heap (the whole capture) is not the worker's: keep the collector from walking it on
+    # every collection, which would be charged to the worker.
+    gc.collect()
+    gc.freeze()
+    started = now()
+    task = asyncio.create_task(worker.run(), name="indicator")
+    # Subscribed (its first step): idle now means caught up. The bus has no event for a new subscriber.
+    while not bus.cluster.topic(topic).subs:  # noqa: ASYNC110
+        await asyncio.sleep(0)
+    for i in range(0, len(feed), SLICE):
+        t0 = now()
+        for md in feed[i : i + SLICE]:
+            advance(md.event_time)
+            publish(topic, md.symbol, md)
+        publishing += now() - t0
+        await bus.wait_idle()
+    total = now() - started
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    await bus.close()
+    return {"worker_s": total - publishing, "worker": worker}
 
 
 def bench(capture: Path, bar: str, emit: str) -> dict:
     feed = indicator_captures.market_data(capture)
-    records = [(md.event_time, md.kind, m.encode(md)) for md in feed]
-    del feed
-    settings = parse({"indicators": {"bar": bar, "emit": emit}})
-    clock = ReplayClock()
-    worker = IndicatorWorker(WorkerContext(settings=settings, bus=EmbeddedBus(), clock=clock))
-    decode, handle, encode, now = worker.decode, worker.handle, m.encode, time.perf_counter_ns
-    trade_ns: list[int] = []
-    signal_ns: list[int] = []  # the trade records among them that published a signal
-    book_ns: list[int] = []
-    published = 0
-    # The bench's own heap (the whole capture, encoded) is not the worker's: keep the collector from
-    # walking it on every collection, which would be charged to the points.
-    gc.collect()
-    gc.freeze()
-    for event_time, kind, value in records:
-        clock.advance_to(event_time)
-        t0 = now()
-        msg = decode(value)
-        signals = handle(msg) if msg is not None else []
-        for s in signals:
-            encode(s)
-        t1 = now()
-        published += len(signals)
-        (trade_ns if kind == "trade" else book_ns).append(t1 - t0)
-        if signals:
-            signal_ns.append(t1 - t0)
+    result = asyncio.run(bench_async(feed, bar, emit))
+    worker: IndicatorWorker = result["worker"]
+    seconds = result["worker_s"]
     c = worker.engine.counters
-    total_s = (sum(trade_ns) + sum(book_ns)) / 1e9
-    # Cost of one point: the trade record that makes it (tick mode), or all trades (time bars: most only move
-    # the forming bar's close; the one that closes a bar carries the point).
-    trade_ns.sort()
-    book_ns.sort()
-    signal_ns.sort()
     return {
         "file": capture.name,
         "bar": bar,
         "emit": emit,
-        "messages": len(records),
-        "trades": len(trade_ns),
-        "books": len(book_ns),
+        "messages": len(feed),
+        "trades": c.trades,
+        "books": worker.books,
         "points": c.points,
         "evaluations": c.evaluations,
         "signals": dict(c.signals),
-        "published": published,
-        "seconds": round(total_s, 4),
-        "messages_per_s": round(len(records) / total_s),
-        "points_per_s": round(c.points / total_s),
-        "trade_record_us": {
-            "p50": percentile(trade_ns, 0.50),
-            "p99": percentile(trade_ns, 0.99),
-            "max": trade_ns[-1] / 1000.0 if trade_ns else 0.0,
-        },
-        "signal_record_us": {"p50": percentile(signal_ns, 0.50), "p99": percentile(signal_ns, 0.99)},
-        "book_record_us": {"p50": percentile(book_ns, 0.50), "p99": percentile(book_ns, 0.99)},
+        "published": worker.published,
+        "values_published": worker.values_published,
+        "seconds": round(seconds, 4),
+        "messages_per_s": round(len(feed) / seconds),
+        "points_per_s": round(c.points / seconds) if c.points else 0,
+        "us_per_message": round(seconds / len(feed) * 1e6, 3),
+        # All of the worker's time over the points: what a point costs including the book updates around it.
+        "us_per_point": round(seconds / c.points * 1e6, 3) if c.points else 0.0,
     }
 
 
 def main() -> None:
+    from tui_trader import paths
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     data = paths.shared_data_dir()
     default = data / "binance_usdm_ws" / "btcusdt_20240808.gz" if data else None

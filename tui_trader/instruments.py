@@ -30,9 +30,6 @@ class InstrumentRules(msgspec.Struct, frozen=True, kw_only=True):
         steps = math.floor(ratio + 1e-9)
         return round(steps * self.step, 12)
 
-    def round_price(self, price: float) -> float:
-        return round(round(price / self.tick) * self.tick, 12)
-
 
 PAPER_RULES: dict[str, InstrumentRules] = {
     "BTCUSDT": InstrumentRules(symbol="BTCUSDT", tick=0.10, step=0.001, min_qty=0.001, min_notional=100.0),

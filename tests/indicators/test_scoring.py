@@ -24,7 +24,7 @@ NEUTRAL = dict(
 
 def evaluate(min_strength: float = 0.65, near_band: float = 0.2, **changes):
     scorer = Scorer(IndicatorSettings(near_band=near_band), min_strength)
-    return scorer.evaluate(**{**NEUTRAL, **changes})
+    return scorer.evaluation(scorer.fired(**{**NEUTRAL, **changes}))
 
 
 # One rule alone: (changes, buy, sell, reasons)
@@ -69,7 +69,7 @@ def test_near_band_setting_moves_the_band_rule():
 
 def test_labels_name_the_configured_periods():
     scorer = Scorer(IndicatorSettings(sma_fast=10, sma_slow=30, ema_fast=5, ema_slow=15), 0.65)
-    ev = scorer.evaluate(**{**NEUTRAL, "sma_fast": 101.0, "ema_fast": 99.0})
+    ev = scorer.evaluation(scorer.fired(**{**NEUTRAL, "sma_fast": 101.0, "ema_fast": 99.0}))
     assert ev.reasons == ("sma10>sma30:+1", "ema5<ema15:+1")
 
 

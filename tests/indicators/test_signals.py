@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -25,18 +26,20 @@ def reference(cfg: IndicatorSettings, min_strength: float, prices: list[float]) 
         row = Values(*(float(ref[k][i]) for k in Values._fields))
         if any(math.isnan(x) for x in row):
             continue
-        kind = scorer.evaluate(
-            row.rsi,
-            row.macd,
-            row.macd_signal,
-            row.bb_upper,
-            row.bb_lower,
-            row.sma_fast,
-            row.sma_slow,
-            row.ema_fast,
-            row.ema_slow,
-            price,
-        ).kind
+        kind = scorer.kinds[
+            scorer.fired(
+                row.rsi,
+                row.macd,
+                row.macd_signal,
+                row.bb_upper,
+                row.bb_lower,
+                row.sma_fast,
+                row.sma_slow,
+                row.ema_fast,
+                row.ema_slow,
+                price,
+            )
+        ]
         if kind is not None and (cfg.emit == "every" or kind != last):
             out.append((i, kind, row))
         last = kind
@@ -44,11 +47,11 @@ def reference(cfg: IndicatorSettings, min_strength: float, prices: list[float]) 
 
 
 def run_ticks(engine: SignalEngine, trades) -> list[tuple[int, str, Values]]:
-    out = []
-    for i, (symbol, price, t) in enumerate(trades):
-        for e in engine.on_trade(symbol, price, t):
-            out.append((i, e.evaluation.kind, e.values))
-    return out
+    return [
+        (i, e.evaluation.kind, e.values)
+        for i, (symbol, price, t) in enumerate(trades)
+        for e in engine.on_trade(symbol, price, t)
+    ]
 
 
 @pytest.mark.parametrize("emit", ["change", "every"])
@@ -58,13 +61,13 @@ def test_tick_mode_emits_exactly_what_batch_values_and_the_rules_give(btc_trades
     got = run_ticks(engine, btc_trades)
     want = reference(cfg, 0.65, [p for _, p, _ in btc_trades])
     assert [(i, k) for i, k, _ in got] == [(i, k) for i, k, _ in want]
-    for (_, _, have), (_, _, expected) in zip(got, want):
+    for (_, _, have), (_, _, expected) in zip(got, want, strict=False):
         np.testing.assert_allclose(have, expected, rtol=1e-9, atol=1e-12)
     c = engine.counters
     assert c.points == c.trades == len(btc_trades) and c.evaluations == len(btc_trades) - 49
     assert sum(c.signals.values()) == len(got) > 0
     if emit == "change":  # consecutive emissions of one symbol always differ in kind
-        assert all(a[1] != b[1] or b[0] - a[0] > 1 for a, b in zip(got, got[1:]))
+        assert all(a[1] != b[1] or b[0] - a[0] > 1 for a, b in itertools.pairwise(got))
 
 
 def test_every_publishes_each_qualifying_point_change_only_a_new_kind():
@@ -85,7 +88,7 @@ def test_change_publishes_again_after_a_point_without_signal():
     got = [(i, e.evaluation.kind) for i, p in enumerate(wave) for e in engine.on_trade("X", p, 0)]
     assert got == [(i, k) for i, k, _ in reference(cfg, 0.65, wave)]
     # Somewhere the same kind is published twice in a row: a point without signal came in between.
-    assert any(a[1] == b[1] for a, b in zip(got, got[1:]))
+    assert any(a[1] == b[1] for a, b in itertools.pairwise(got))
 
 
 def test_nothing_is_emitted_before_every_indicator_has_a_value():
@@ -125,7 +128,7 @@ def test_symbols_are_independent(btc_trades, shared_data):
         alone[name] = [(e.evaluation.kind, e.price, e.values) for t in trades for e in engine.on_trade(*t)]
     mixed = SignalEngine(cfg, 0.65)
     together: dict[str, list] = {"BTCUSDT": [], "ETHUSDT": []}
-    for pair in zip(btc, eth):  # interleaved one by one
+    for pair in zip(btc, eth, strict=False):  # interleaved one by one
         for t in pair:
             for e in mixed.on_trade(*t):
                 together[e.symbol].append((e.evaluation.kind, e.price, e.values))
@@ -142,12 +145,11 @@ def test_time_bars_score_only_closed_bars(btc_trades):
         closed = builder.add(t, price)
         if closed is not None:
             points.extend([closed[0]] * closed[1])
-        for e in engine.on_trade(symbol, price, t):
-            got.append((e.evaluation.kind, e.price, e.values))
+        got.extend((e.evaluation.kind, e.price, e.values) for e in engine.on_trade(symbol, price, t))
     assert engine.counters.points == len(points) > 300  # ~6 minutes of 1 s bars
     want = reference(cfg, 0.65, points)
     assert [(k, points[i]) for i, k, _ in want] == [(k, p) for k, p, _ in got]
-    for (_, _, have), (_, _, expected) in zip(got, want):
+    for (_, _, have), (_, _, expected) in zip(got, want, strict=False):
         np.testing.assert_allclose(have, expected, rtol=1e-9, atol=1e-12)
 
 
@@ -164,5 +166,5 @@ def test_warm_up_history_is_not_scored_and_bars_continue_from_the_seed():
     assert engine.on_trade("BTCUSDT", 75.0, t0 - 1) == ()  # part of the klines already: late
     out = engine.on_trade("BTCUSDT", 68.0, t0 + minute)
     assert engine.counters.evaluations == 1 and engine.counters.late == 1
-    want = reference(cfg, 0.65, history + [69.0])
+    want = reference(cfg, 0.65, [*history, 69.0])
     assert [(e.evaluation.kind, e.price) for e in out] == [(k, 69.0) for i, k, _ in want if i == 60]

@@ -126,23 +126,6 @@ class Scorer:
         reasons = tuple(label for i, label in enumerate(self._labels) if mask >> i & 1)
         return self.classify(buy, sell, reasons)
 
-    def evaluate(
-        self,
-        rsi: float,
-        macd: float,
-        macd_signal: float,
-        bb_upper: float,
-        bb_lower: float,
-        sma_fast: float,
-        sma_slow: float,
-        ema_fast: float,
-        ema_slow: float,
-        price: float,
-    ) -> Evaluation:
-        return self.evaluation(
-            self.fired(rsi, macd, macd_signal, bb_upper, bb_lower, sma_fast, sma_slow, ema_fast, ema_slow, price)
-        )
-
     def classify(self, buy: int, sell: int, reasons: tuple[str, ...] = ()) -> Evaluation:
         if buy > sell:
             strength = buy / (buy + sell)

@@ -20,6 +20,7 @@ A thin shell around `indicators.SignalEngine` (pure). What the shell adds:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import sys
 import threading
@@ -103,12 +104,10 @@ async def import_ccxt() -> None:
         err: BaseException | None = None
         try:
             importlib.import_module("ccxt.async_support")
-        except BaseException as exc:  # reported to the awaiting task
+        except BaseException as exc:  # noqa: BLE001 - whatever it is, it is reported to the awaiting task
             err = exc
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
             loop.call_soon_threadsafe(settle, err)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            pass
 
     threading.Thread(target=work, name="import-ccxt", daemon=True).start()
     await done
@@ -126,7 +125,7 @@ async def fetch_klines(
         for symbol in symbols:
             try:
                 rows[symbol] = await ex.fetch_ohlcv(unified_symbol(symbol), bar, limit=limit)
-            except Exception as err:  # network, exchange or symbol errors: this symbol warms up from the stream
+            except Exception as err:  # noqa: BLE001 - network, exchange or symbol errors: warmed up from the stream
                 errors[symbol] = _one_line(err)
     finally:
         await ex.close()
@@ -174,18 +173,7 @@ class IndicatorWorker(Worker):
         self.values_published = 0
         self.warmup_dropped = 0
 
-    # --- the pure step (also what the benchmark times) ---------------------------------------------
-
-    def decode(self, value: bytes) -> Any:
-        """A market-data record's value → its message (a marker for a skipped book update, None if malformed)."""
-        return self.decoder.decode_record(m.MARKET_DATA, value, -1, m.MARKET_DATA)
-
-    def handle(self, md: Any) -> list[m.TradingSignal]:
-        """One decoded market-data message → the signals to publish (none for a book update)."""
-        if md is _BOOK or md.kind != "trade":
-            self.books += 1
-            return []
-        return [self.to_message(e) for e in self.engine.on_trade(md.symbol, md.price, md.event_time)]
+    # --- messages ----------------------------------------------------------------------------------
 
     def _apply(self, settings) -> None:
         """New thresholds from the desk: rebuild the scorer; the indicator state is kept."""
@@ -201,9 +189,9 @@ class IndicatorWorker(Worker):
         return m.TradingSignal(
             id=self.ids.new(),
             symbol=e.symbol,
-            signal=ev.kind,
+            signal=ev.kind,  # type: ignore[arg-type]  # an emitted evaluation always has a signal kind
             strength=ev.strength,
-            buy_score=ev.buy,  # type: ignore[arg-type]
+            buy_score=ev.buy,
             sell_score=ev.sell,
             reasons=list(ev.reasons),
             indicators=indicators,
@@ -292,7 +280,7 @@ class IndicatorWorker(Worker):
         emitted: list[Emitted] = []
         try:
             detail = await self._load_history()
-        except Exception as err:  # a bug here must not leave the worker holding trades forever
+        except Exception as err:  # noqa: BLE001 - a bug here must not leave the worker holding trades forever
             detail = f"warm-up failed ({_one_line(err)}); warming up from the live stream"
             self.warmup = {"state": "failed", "errors": {"*": _one_line(err)}}
             self.log.warning(detail)
@@ -324,7 +312,7 @@ class IndicatorWorker(Worker):
             return detail
         try:
             rows, errors = await asyncio.wait_for(fetch_klines(settings, symbols, bar), WARMUP_TIMEOUT_S)
-        except Exception as err:  # includes the timeout
+        except Exception as err:  # noqa: BLE001 - any failure (the timeout too): warmed up from the stream
             rows, errors = {}, {s: _one_line(err) for s in symbols}
         now = self.ctx.clock.now_ms()
         bars: dict[str, int] = {}
