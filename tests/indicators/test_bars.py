@@ -65,7 +65,7 @@ def test_real_minute_bars_rebuilt_from_trades_equal_the_klines_with_the_gap_fill
     closes, and the real hole of 2021-04-25 (284 minutes without a kline) is filled with the previous close, as klines are."""
     times, closes = spot_klines
     trades = []
-    for t, c in zip(times, closes):
+    for t, c in zip(times, closes, strict=False):
         trades += [(t, c * 0.999), (t + 15_000, c * 1.002), (t + 40_000, c * 0.998), (t + 59_999, c)]
     trades.append((times[-1] + MIN, closes[-1]))  # closes the last bar
     points = points_from(trades)

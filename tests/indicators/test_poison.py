@@ -18,15 +18,13 @@ TICK = IndicatorSettings(bar="tick", emit="every")
 
 
 def emitted(engine: SignalEngine, trades) -> list[tuple[str, tuple[float, ...]]]:
-    out = []
-    for symbol, price, t in trades:
-        for e in engine.on_trade(symbol, price, t):
-            out.append((e.evaluation.kind, tuple(e.values)))
-    return out
+    return [
+        (e.evaluation.kind, tuple(e.values)) for symbol, price, t in trades for e in engine.on_trade(symbol, price, t)
+    ]
 
 
 def decodes(e_values: tuple[float, ...], price: float) -> bool:
-    ind = m.Indicators(**dict(zip(m.Indicators.__struct_fields__, e_values)))
+    ind = m.Indicators(**dict(zip(m.Indicators.__struct_fields__, e_values, strict=False)))
     sig = m.TradingSignal(
         id="x",
         symbol="BTCUSDT",
@@ -48,7 +46,7 @@ def test_a_bad_price_never_enters_the_indicator_state(btc_trades, bad):
     """A finite 1e300 once made the band's variance overflow: every later signal was undecodable."""
     trades = list(btc_trades[:3000])
     clean = emitted(SignalEngine(TICK, 0.65), trades)
-    poisoned = trades[:1500] + [("BTCUSDT", bad, trades[1500][2])] + trades[1500:]
+    poisoned = [*trades[:1500], ("BTCUSDT", bad, trades[1500][2]), *trades[1500:]]
     engine = SignalEngine(TICK, 0.65)
     got = emitted(engine, poisoned)
     assert got == clean
@@ -60,7 +58,7 @@ def test_a_bad_price_never_enters_the_indicator_state(btc_trades, bad):
 def test_with_a_band_one_absurd_print_is_held_back_and_changes_nothing(btc_trades, print_):
     trades = list(btc_trades[:3000])
     clean = emitted(SignalEngine(TICK, 0.65, band=0.1), trades)
-    poisoned = trades[:1500] + [("BTCUSDT", print_, trades[1500][2])] + trades[1500:]
+    poisoned = [*trades[:1500], ("BTCUSDT", print_, trades[1500][2]), *trades[1500:]]
     engine = SignalEngine(TICK, 0.65, band=0.1)
     assert emitted(engine, poisoned) == clean
     assert engine.counters.quarantined == 1
@@ -90,7 +88,7 @@ def test_only_configured_symbols_keep_state():
 def test_bad_klines_never_enter_the_state_at_warm_up():
     engine = SignalEngine(IndicatorSettings(bar="1m"), 0.65)
     closes = [100.0 + k % 5 for k in range(60)]
-    assert engine.warm("BTCUSDT", closes[:30] + [1e300, float("nan")] + closes[30:]) == 60
+    assert engine.warm("BTCUSDT", [*closes[:30], 1e300, float("nan"), *closes[30:]]) == 60
     e = engine.point("BTCUSDT", 101.0)
     values = engine.symbols["BTCUSDT"].indicators.update(101.5)
     assert values is not None and all(math.isfinite(v) for v in values)

@@ -112,7 +112,7 @@ async def test_replayed_feed_publishes_the_cores_signals_at_event_time(btc_captu
         counters = h.worker.counters()
     assert len(expected) > 20
     assert [(s.signal, s.price, s.ts) for s in got] == [(k, p, t) for k, p, t, _ in expected]
-    for s, (_, _, _, values) in zip(got, expected):
+    for s, (_, _, _, values) in zip(got, expected, strict=False):
         assert s.indicators == m.Indicators(**values._asdict())
         assert s.symbol == "BTCUSDT" and len(s.id) == 36
         # reasons carry the points: they add up to the two scores

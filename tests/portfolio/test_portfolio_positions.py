@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 import pytest
@@ -158,13 +159,13 @@ def test_live_balance_replaces_the_starting_balance_and_fills_move_on_from_it():
 def _split(total_steps: int, parts: int, rnd: random.Random) -> list[int]:
     cuts = sorted(rnd.sample(range(1, total_steps), min(parts - 1, total_steps - 1))) if total_steps > 1 else []
     bounds = [0, *cuts, total_steps]
-    return [b - a for a, b in zip(bounds, bounds[1:])]
+    return [b - a for a, b in itertools.pairwise(bounds)]
 
 
 def _order_statuses(oid, side, steps, prices, purpose, fee_rate=0.0005):
     """Cumulative statuses of one order filled in increments: (qty increments in steps, their prices)."""
     out, qty, notional = [], 0.0, 0.0
-    for i, (n, px) in enumerate(zip(steps, prices)):
+    for i, (n, px) in enumerate(zip(steps, prices, strict=False)):
         qty += n * 0.001
         notional += n * 0.001 * px
         last = i == len(steps) - 1

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 
 from tui_trader import bench, logs
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     logs.setup(logs.paths.state_dir() / "bench.log")
     result = bench.run(args.file, args.symbols, args.messages, args.rate, args.ui)
     result["cpus"] = os.cpu_count()

@@ -65,7 +65,9 @@ def batch(cfg: IndicatorSettings, closes: np.ndarray) -> dict[str, np.ndarray]:
     macd, sig, hist = talib.MACD(
         closes, fastperiod=cfg.macd_fast, slowperiod=cfg.macd_slow, signalperiod=cfg.macd_signal
     )
-    up, mid, lo = talib.BBANDS(closes, timeperiod=cfg.bb_period, nbdevup=cfg.bb_stddev, nbdevdn=cfg.bb_stddev, matype=0)
+    up, mid, lo = talib.BBANDS(
+        closes, timeperiod=cfg.bb_period, nbdevup=cfg.bb_stddev, nbdevdn=cfg.bb_stddev, matype=talib.MA_Type.SMA
+    )
     return {
         "rsi": talib.RSI(closes, timeperiod=cfg.rsi_period),
         "macd": macd,

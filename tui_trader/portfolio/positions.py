@@ -20,7 +20,7 @@ live, the exchange's figure set by `set_balance` (see there).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -333,7 +333,7 @@ def _marked(pos: Position, price: float) -> Position:
     return msgspec.structs.replace(pos, mark_price=price, unrealized_pnl=unrealized, pnl_pct=pct)
 
 
-def _bound(orders: dict) -> None:
+def _bound(orders: dict[Any, Any]) -> None:
     """Forget the oldest order (dicts keep insertion order) once MAX_ORDERS are remembered."""
     if len(orders) > MAX_ORDERS:
         del orders[next(iter(orders))]
