@@ -117,7 +117,7 @@ def test_symbol_from_the_file_name(name, symbol):
 def test_bad_files_are_one_clear_error(tmp_path):
     bad = tmp_path / "BTCUSDT.json"
     bad.write_text('[[1, 2, 3]]')
-    with pytest.raises(DataError, match="6 values|open_ms"):
+    with pytest.raises(DataError, match=r"6 values|open_ms"):
         loaders.load(bad, None, 60_000)
     neg = write_json(tmp_path / "ETHUSDT.json", [[T0, 1, 2, -1, 1, 1], [T0 + MIN, 1, 2, 1, 1, 1]])
     with pytest.raises(DataError, match="bar 1 has a price"):

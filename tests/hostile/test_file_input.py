@@ -81,7 +81,7 @@ def test_headless_on_an_unreadable_recording_exits_3_and_says_why(tmp_path, case
 
 
 def test_a_missing_recording_among_good_ones_is_named(tmp_path, capture_slice):
-    with pytest.raises(FeedError, match="missing.gz"):
+    with pytest.raises(FeedError, match=r"missing\.gz"):
         check_readable([str(capture_slice), str(tmp_path / "missing.gz")])
 
 

@@ -17,7 +17,8 @@ def test_synthetic_recording_is_valid_binance_frames_with_unique_trade_prices(tm
     assert len(mds) == 4000 and parser.malformed == {}
     trades = [(md.symbol, md.price) for md in mds if md.kind == "trade"]
     assert len(trades) == 1000 and len(set(trades)) == len(trades)
-    assert gzip.open(path, "rt").readline().split(" ", 1)[0].isdigit()
+    with gzip.open(path, "rt") as fh:
+        assert fh.readline().split(" ", 1)[0].isdigit()
 
 
 def test_bench_reports_every_message_and_a_latency_per_signal():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -124,7 +125,7 @@ def short_capture(btc_capture, tmp_path):
 
     out = tmp_path / "btc_head.gz"
     with gzip.open(btc_capture, "rb") as src, gzip.open(out, "wb") as dst:
-        for _, line in zip(range(6000), src):
+        for line in itertools.islice(src, 6000):
             dst.write(line)
     return out
 

@@ -51,7 +51,7 @@ async def test_lossless_topic_trims_what_every_consumer_has_read():
     bus = EmbeddedBus(cluster)
     await bus.create_topics([m.ORDERS])
     sub = await bus.subscribe(m.ORDERS, Start.BEGINNING)
-    for i in range(300):
+    for _ in range(300):
         await bus.publish(m.ORDERS, "k", b"x")
         await sub.__anext__()
     assert len(cluster.topics[m.ORDERS].log) < 300
@@ -138,7 +138,7 @@ async def test_take_ready_hands_over_what_is_there_and_leaves_gaps_to_anext():
     assert [r.offset for r in sub.take_ready(3)] == [0, 1, 2]
     assert [r.offset for r in sub.take_ready(10)] == [3, 4]
     assert sub.take_ready(10) == []
-    for i in range(300):
+    for _ in range(300):
         await bus.publish("a", "k", b"x")
     behind = await bus.subscribe("a", Start.at(0))
     assert behind.take_ready(10) == []  # a gap is due: only __anext__ reports it

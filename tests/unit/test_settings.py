@@ -109,13 +109,13 @@ def test_unknown_section_is_refused(tmp_path):
 
 
 def test_related_fields_are_checked(tmp_path):
-    with pytest.raises(SettingsError, match="sma_fast.*must be below.*sma_slow"):
+    with pytest.raises(SettingsError, match=r"sma_fast.*must be below.*sma_slow"):
         s.load(write(tmp_path, "[indicators]\nsma_fast = 60"))
     with pytest.raises(SettingsError, match="lists a symbol twice"):
         s.load(write(tmp_path, '[trading]\nsymbols = ["BTCUSDT", "BTCUSDT"]'))
-    with pytest.raises(SettingsError, match="feed.ws_base_url.*ws:// or wss://"):
+    with pytest.raises(SettingsError, match=r"feed\.ws_base_url.*ws:// or wss://"):
         s.load(write(tmp_path, '[feed]\nws_base_url = "http://x"'))
-    with pytest.raises(SettingsError, match="exchange.api_base_url.*http:// or https://"):
+    with pytest.raises(SettingsError, match=r"exchange\.api_base_url.*http:// or https://"):
         s.load(write(tmp_path, '[exchange]\napi_base_url = "ftp://x"'))
 
 
@@ -183,7 +183,7 @@ def test_saved_file_is_plain_toml_with_every_section(tmp_path):
 
 
 def test_replace_field_validates_like_a_file():
-    with pytest.raises(SettingsError, match="trading.leverage.*<= 125"):
+    with pytest.raises(SettingsError, match=r"trading\.leverage.*<= 125"):
         s.replace_field(s.Settings(), "trading", "leverage", 500)
 
 
