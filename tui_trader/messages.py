@@ -3,6 +3,9 @@
 Field names are the wire contract (README "Architecture"); every value carries `v`, the schema version.
 Times are epoch milliseconds; `ts` is when the message was created (on the desk's clock).
 
+Two side words: an order's side is buy/sell (`Side`), a position's is long/short (`PositionSide`); the
+conversions between them live here and nowhere else. Health components are named by the helpers below.
+
 Decoding validates types and choices. A record that does not decode is never fatal to a consumer:
 `Decoder.decode_record` counts it per topic and logs it with its offset, and returns None.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Literal
+from typing import Literal, TypeVar
 
 import msgspec
 
@@ -59,9 +62,33 @@ Mode = Literal["paper", "live"]
 Purpose = Literal["entry", "close", "flatten", "kill"]
 StatusPurpose = Literal["entry", "close", "flatten", "kill", "stop_loss", "take_profit"]
 StatusKind = Literal["accepted", "filled", "partially_filled", "canceled", "rejected", "error"]
-# "reconcile": the desk's answer to the executor's reconciliation question at a live start (arg: JSON, see reconcile.py).
+PositionSide = Literal["long", "short"]
+# "reconcile": the desk's answer to the executor's reconciliation question at a live start (`Control.answer`).
 # "close": close one position (arg: its symbol) reduce-only, its protective orders canceled, as flatten does for all.
 ControlCommand = Literal["pause", "resume", "flatten", "kill", "rearm", "set_mode", "reconcile", "close"]
+
+
+# --- position sides -----------------------------------------------------------------------------------
+
+
+def position_side(opening: Side) -> PositionSide:
+    """The side of the position an order on `opening` opens: buy → long, sell → short."""
+    return "long" if opening == "buy" else "short"
+
+
+def opening_side(side: PositionSide) -> Side:
+    """The order side that opens (or adds to) a position of `side`."""
+    return "buy" if side == "long" else "sell"
+
+
+def closing_side(side: PositionSide) -> Side:
+    """The order side that reduces or closes a position of `side`."""
+    return "sell" if side == "long" else "buy"
+
+
+def opposite(side: Side) -> Side:
+    """The other order side (the side that takes off what `side` put on)."""
+    return "sell" if side == "buy" else "buy"
 
 
 class MarketData(_Message, frozen=True, kw_only=True):
@@ -173,11 +200,111 @@ class OrderStatus(_Message, frozen=True, kw_only=True):
 class Control(_Message, frozen=True, kw_only=True):
     command: ControlCommand
     arg: str | None = None
+    answer: ReconcileAnswer | None = None  # command "reconcile": the desk's answer to the executor's question
     origin: str = "desk"
     ts: int
 
 
-# Health components with a fixed meaning, published by the executor (the others: "feed:<conn>", "worker:<name>").
+# --- reconciliation at a live start ---------------------------------------------------------------------
+# The executor asks the desk (Health component "reconcile", state "waiting", `Health.question`) and the desk
+# answers (Control command "reconcile", `Control.answer`) naming the question's round, so an answer to an older
+# question is never applied. What the kinds and actions mean: tui_trader/reconcile.py.
+
+ReconcileKind = Literal["untracked_position", "missing_position", "size_mismatch", "unprotected", "orphan_order"]
+ReconcileAction = Literal["adopt", "flatten", "leave"]
+ProtectiveRole = Literal["stop_loss", "take_profit"]
+OrderRole = Literal["stop_loss", "take_profit", "other"]
+
+
+class JournalPosition(msgspec.Struct, frozen=True, kw_only=True):
+    """A live position as the journal knows it."""
+
+    symbol: str
+    side: PositionSide
+    quantity: float
+    entry_price: float
+    leverage: int = 1
+    stop_loss: float | None = None
+    take_profit: float | None = None
+    stop_loss_order_id: str | None = None
+    take_profit_order_id: str | None = None
+
+    def protective_ids(self) -> list[tuple[ProtectiveRole, str]]:
+        """(role, client order id) of the protective orders the journal says are open."""
+        out: list[tuple[ProtectiveRole, str]] = []
+        if self.stop_loss_order_id:
+            out.append(("stop_loss", self.stop_loss_order_id))
+        if self.take_profit_order_id:
+            out.append(("take_profit", self.take_profit_order_id))
+        return out
+
+
+class ExchangePosition(msgspec.Struct, frozen=True, kw_only=True):
+    symbol: str
+    side: PositionSide
+    quantity: float  # base units
+    entry_price: float
+    mark_price: float = 0.0
+    leverage: int | None = None  # None when the exchange's answer does not say
+
+
+class ExchangeOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """An open conditional order on the exchange."""
+
+    symbol: str
+    order_id: str  # the exchange's id
+    client_id: str | None
+    role: OrderRole
+    side: Side
+    quantity: float  # base units (0 = closes the whole position)
+    trigger_price: float | None = None
+    reduce_only: bool = True
+
+
+class ReconcileDifference(msgspec.Struct, frozen=True, kw_only=True):
+    """One way the journal and the exchange differ, with the actions allowed for it and its headless default."""
+
+    id: str  # stable within one reconciliation: "<kind>:<symbol>[:<order id>]"
+    kind: ReconcileKind
+    symbol: str
+    journal: JournalPosition | None = None
+    exchange: ExchangePosition | None = None
+    order: ExchangeOrder | None = None  # orphan_order: the order itself
+    orders: list[ExchangeOrder] = msgspec.field(default_factory=list)  # the symbol's open conditional orders
+    missing: list[str] = msgspec.field(default_factory=list)  # unprotected: "stop_loss" / "take_profit"
+    actions: list[ReconcileAction] = msgspec.field(default_factory=list)
+    default: ReconcileAction = "leave"
+    note: str = ""  # e.g. why adopt is not offered
+
+
+class ReconcileQuestion(msgspec.Struct, frozen=True, kw_only=True):
+    """What the executor asks the desk before live trading starts (`Health.question`)."""
+
+    round: str
+    exchange: str
+    differences: list[ReconcileDifference]
+
+
+class ReconcileAnswer(msgspec.Struct, frozen=True, kw_only=True):
+    """What the desk answers (`Control.answer`): an action per difference id. An id left out, or given an
+    action its difference does not allow, is left alone."""
+
+    round: str
+    choices: dict[str, str]
+
+
+# --- health components ----------------------------------------------------------------------------------
+# A component is "<kind>:<name>" for the many of one kind, or a fixed word. Producers build them with the
+# helpers, readers take them apart with `split_component`.
+FEED = (
+    "feed"  # "feed:<connection>" from the collector: state connecting | live | stale | down (a replay: "feed:replay")
+)
+WORKER = "worker"  # "worker:<name>" from the supervisor: state running | restarting | failed | stopped
+BROKER = "broker"  # "broker:<exchange>" from the executor: state live | down (detail: why)
+REPLAY_FEED = "feed:replay"
+# "reconcile", from the executor at a live start: state checking | waiting (with `question`) | applying | done |
+# failed; detail says what was found or done.
+RECONCILE_COMPONENT = "reconcile"
 # "mode": state = the mode the executor is acting in ("paper" | "live"); detail = why the last requested switch
 # was refused ("" when it was not). Published at start and after every set_mode, so a desk shows the truth.
 MODE_COMPONENT = "mode"
@@ -189,6 +316,28 @@ WATCHDOG_COMPONENT = "watchdog"
 WARMUP_COMPONENT = "indicators:"
 
 
+def feed_component(connection: str) -> str:
+    return f"{FEED}:{connection}"
+
+
+def worker_component(name: str) -> str:
+    return f"{WORKER}:{name}"
+
+
+def broker_component(exchange: str) -> str:
+    return f"{BROKER}:{exchange}"
+
+
+def warmup_component(symbol: str) -> str:
+    return f"{WARMUP_COMPONENT}{symbol}"
+
+
+def split_component(component: str) -> tuple[str, str]:
+    """("feed", "public-1") for "feed:public-1"; a fixed component ("mode", "reconcile") → (component, "")."""
+    kind, _, name = component.partition(":")
+    return kind, name
+
+
 class Health(_Message, frozen=True, kw_only=True):
     """State of one component for the desk: a feed connection, a worker, the bus."""
 
@@ -197,6 +346,7 @@ class Health(_Message, frozen=True, kw_only=True):
     detail: str = ""
     symbols: list[str] = msgspec.field(default_factory=list)
     counters: dict[str, int] = msgspec.field(default_factory=dict)
+    question: ReconcileQuestion | None = None  # component "reconcile", state "waiting": what the desk must answer
     ts: int
 
 
@@ -235,8 +385,6 @@ class Account(_Message, frozen=True, kw_only=True):
     ts: int
 
 
-Message = MarketData | TradingSignal | OrderCommand | OrderStatus | Control | Health | Account | IndicatorValues
-
 TOPIC_TYPES: dict[str, type[msgspec.Struct]] = {
     MARKET_DATA: MarketData,
     SIGNALS: TradingSignal,
@@ -268,7 +416,9 @@ class Decoder:
         """Decode or raise msgspec errors (for callers that handle them themselves)."""
         return self._decoders[base_topic or topic].decode(value)
 
-    def decode_record(self, topic: str, value: bytes, offset: int, base_topic: str | None = None):
+    def decode_record(
+        self, topic: str, value: bytes, offset: int, base_topic: str | None = None
+    ) -> msgspec.Struct | None:
         try:
             return self._decoders[base_topic or topic].decode(value)
         except (msgspec.DecodeError, msgspec.ValidationError, KeyError) as err:
@@ -280,5 +430,8 @@ class Decoder:
             return None
 
 
-def decoder_for(cls: type[msgspec.Struct]) -> msgspec.json.Decoder:
+S = TypeVar("S", bound=msgspec.Struct)
+
+
+def decoder_for(cls: type[S]) -> msgspec.json.Decoder[S]:
     return msgspec.json.Decoder(cls)
