@@ -28,24 +28,32 @@ Fresh protection keeps the journal's stop-loss and take-profit prices while they
 of the mark; otherwise (and for an adopted position, which has none) it is placed at the configured distances
 (`trading.stop_loss_pct`, `trading.take_profit_pct`) from the current mark.
 
-The desk protocol: the executor publishes a `Health` record (component "reconcile", state "waiting", detail =
-`encode_request(...)`); the desk answers with a `Control(command="reconcile", arg=encode_answer(...))` carrying
-the round id it was asked in, so an answer to an older question is never applied.
+The desk protocol: the executor publishes a `Health` record (component "reconcile", state "waiting", the
+`ReconcileQuestion` in `question`); the desk answers with a `Control(command="reconcile")` whose `answer` (a
+`ReconcileAnswer`) carries the round id it was asked in, so an answer to an older question is never applied.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
 from tui_trader import messages as m
 
-Kind = Literal["untracked_position", "missing_position", "size_mismatch", "unprotected", "orphan_order"]
-Action = Literal["adopt", "flatten", "leave"]
-PosSide = Literal["long", "short"]
-OrderRole = Literal["stop_loss", "take_profit", "other"]
+if TYPE_CHECKING:
+    from tui_trader.settings import ExchangeSettings
+
+# The wire types (they cross the bus in the executor's question and the desk's answer) are the messages'.
+Kind = m.ReconcileKind
+Action = m.ReconcileAction
+PosSide = m.PositionSide
+OrderRole = m.OrderRole
+JournalPosition = m.JournalPosition
+ExchangePosition = m.ExchangePosition
+ExchangeOrder = m.ExchangeOrder
+Difference = m.ReconcileDifference
 
 ACTIONS: tuple[Action, ...] = ("adopt", "flatten", "leave")
 KIND_ORDER: tuple[Kind, ...] = (
@@ -92,87 +100,13 @@ KIND_TEXT: dict[Kind, str] = {
 }
 
 
-class JournalPosition(msgspec.Struct, frozen=True, kw_only=True):
-    """A live position as the journal knows it."""
-
-    symbol: str
-    side: PosSide
-    quantity: float
-    entry_price: float
-    leverage: int = 1
-    stop_loss: float | None = None
-    take_profit: float | None = None
-    stop_loss_order_id: str | None = None
-    take_profit_order_id: str | None = None
-
-    def protective_ids(self) -> list[tuple[str, str]]:
-        """(role, client order id) of the protective orders the journal says are open."""
-        out = []
-        if self.stop_loss_order_id:
-            out.append(("stop_loss", self.stop_loss_order_id))
-        if self.take_profit_order_id:
-            out.append(("take_profit", self.take_profit_order_id))
-        return out
-
-
-class ExchangePosition(msgspec.Struct, frozen=True, kw_only=True):
-    symbol: str
-    side: PosSide
-    quantity: float  # base units
-    entry_price: float
-    mark_price: float = 0.0
-    leverage: int | None = None  # None when the exchange's answer does not say
-
-
-class ExchangeOrder(msgspec.Struct, frozen=True, kw_only=True):
-    """An open conditional order on the exchange."""
-
-    symbol: str
-    order_id: str  # the exchange's id
-    client_id: str | None
-    role: OrderRole
-    side: m.Side
-    quantity: float  # base units (0 = closes the whole position)
-    trigger_price: float | None = None
-    reduce_only: bool = True
-
-
 class Policy(msgspec.Struct, frozen=True, kw_only=True):
     untracked: Literal["flatten", "adopt", "leave"] = "flatten"
     tracked: Literal["protect", "leave"] = "protect"
 
     @classmethod
-    def from_settings(cls, exchange_settings) -> Policy:
+    def from_settings(cls, exchange_settings: ExchangeSettings) -> Policy:
         return cls(untracked=exchange_settings.reconcile_untracked, tracked=exchange_settings.reconcile_tracked)
-
-
-class Difference(msgspec.Struct, frozen=True, kw_only=True):
-    id: str  # stable within one reconciliation: "<kind>:<symbol>[:<order id>]"
-    kind: Kind
-    symbol: str
-    journal: JournalPosition | None = None
-    exchange: ExchangePosition | None = None
-    order: ExchangeOrder | None = None  # orphan_order: the order itself
-    orders: list[ExchangeOrder] = msgspec.field(default_factory=list)  # the symbol's open conditional orders
-    missing: list[str] = msgspec.field(default_factory=list)  # unprotected: "stop_loss" / "take_profit"
-    actions: list[Action] = msgspec.field(default_factory=list)
-    default: Action = "leave"
-    note: str = ""  # e.g. why adopt is not offered
-
-
-class Request(msgspec.Struct, frozen=True, kw_only=True):
-    """What the executor asks the desk (Health detail)."""
-
-    round: str
-    exchange: str
-    differences: list[Difference]
-
-
-class Answer(msgspec.Struct, frozen=True, kw_only=True):
-    """What the desk answers (Control arg): an action per difference id."""
-
-    round: str
-    choices: dict[str, str]
 
 
 # --- the journal's view ---------------------------------------------------------------------------------
@@ -214,7 +148,7 @@ def find_differences(
     journal: Mapping[str, JournalPosition],
     positions: Sequence[ExchangePosition],
     orders: Sequence[ExchangeOrder],
-    policy: Policy = Policy(),
+    policy: Policy | None = None,
     *,
     tolerance: Mapping[str, float] | None = None,
     can_protect: bool = True,
@@ -230,6 +164,7 @@ def find_differences(
     (default: can_protect). OKX lists its attached SL/TP as an algo order: an unprotected position there is
     found, with flatten or leave (default leave: the trader decides).
     """
+    policy = policy or Policy()
     tolerance = tolerance or {}
     sees_protection = can_protect if sees_protection is None else sees_protection
     on_exchange = {p.symbol: p for p in positions}
@@ -285,7 +220,7 @@ def in_sync(
 
 def _untracked(x: ExchangePosition, orders: list[ExchangeOrder], policy: Policy, can_protect: bool) -> Difference:
     actions: list[Action] = ["adopt", "flatten", "leave"] if can_protect else ["flatten", "leave"]
-    default: Action = policy.untracked if policy.untracked in actions else "leave"  # type: ignore[assignment]
+    default: Action = policy.untracked if policy.untracked in actions else "leave"
     note = "" if can_protect else "adopting needs protective orders this venue only attaches to an entry"
     return Difference(
         id=f"untracked_position:{x.symbol}",
@@ -404,7 +339,7 @@ def choices_from_answer(
             problems.append(f"{d.id}: {chosen!r} is not one of {', '.join(d.actions)}; left alone")
             choices[d.id] = "leave"
         else:
-            choices[d.id] = chosen  # type: ignore[assignment]
+            choices[d.id] = chosen
     return choices, problems
 
 
@@ -442,14 +377,6 @@ def protection_prices(
     return stop, target
 
 
-def closing_side(side: PosSide) -> m.Side:
-    return "sell" if side == "long" else "buy"
-
-
-def opening_side(side: PosSide) -> m.Side:
-    return "buy" if side == "long" else "sell"
-
-
 # --- synthetic journal records ----------------------------------------------------------------------------------
 
 
@@ -460,7 +387,7 @@ def adopt_command(
     return m.OrderCommand(
         id=cmd_id,
         symbol=x.symbol,
-        side=opening_side(x.side),
+        side=m.opening_side(x.side),
         quantity=x.quantity,
         ref_price=x.entry_price,
         stop_loss=stop_loss,
@@ -498,7 +425,7 @@ def booked_close(order_id: str, j: JournalPosition, price: float, note: str, ts:
     return m.OrderStatus(
         order_id=order_id,
         symbol=j.symbol,
-        side=closing_side(j.side),
+        side=m.closing_side(j.side),
         purpose="close",
         status="filled",
         filled_qty=j.quantity,
@@ -515,9 +442,9 @@ def protective_gone(j: JournalPosition, ts: int) -> list[m.OrderStatus]:
         m.OrderStatus(
             order_id=oid,
             symbol=j.symbol,
-            side=closing_side(j.side),
+            side=m.closing_side(j.side),
             purpose=role,
-            status="canceled",  # type: ignore[arg-type]
+            status="canceled",
             error="reconcile: not open on the exchange",
             mode="live",
             ts=ts,
@@ -555,29 +482,3 @@ def describe(d: Difference) -> str:
 
 def action_text(d: Difference, action: Action) -> str:
     return ACTION_TEXT[d.kind].get(action, "not allowed")
-
-
-# --- protocol ---------------------------------------------------------------------------------------------------
-
-_request_decoder = msgspec.json.Decoder(Request)
-_answer_decoder = msgspec.json.Decoder(Answer)
-
-
-def encode_request(round_id: str, exchange: str, differences: Sequence[Difference]) -> str:
-    return msgspec.json.encode(Request(round=round_id, exchange=exchange, differences=list(differences))).decode()
-
-
-def decode_request(text: str) -> Request:
-    return _request_decoder.decode(text)
-
-
-def encode_answer(round_id: str, choices: Mapping[str, str]) -> str:
-    return msgspec.json.encode(Answer(round=round_id, choices=dict(choices))).decode()
-
-
-def decode_answer(text: str) -> Answer | None:
-    """The desk's answer, or None when the text is not one (logged by the caller)."""
-    try:
-        return _answer_decoder.decode(text)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        return None

@@ -209,31 +209,6 @@ async def test_close_cancels_protection_then_closes_reduce_only_capped_to_the_po
     assert again.status == "rejected" and again.error == NO_POSITION
 
 
-async def test_flatten_all_closes_every_open_position(live, mock_binance):
-    await live.execute(entry())
-    await live.execute(
-        command(
-            symbol="ETHUSDT",
-            side="sell",
-            quantity=0.5,
-            mode="live",
-            ref_price=2500.0,
-            stop_loss=2600.0,
-            take_profit=2300.0,
-        )
-    )
-    out = await live.flatten_all()
-    assert sorted((r.symbol, r.purpose, r.status) for r in out) == [
-        ("BTCUSDT", "flatten", "filled"),
-        ("BTCUSDT", "stop_loss", "canceled"),
-        ("BTCUSDT", "take_profit", "canceled"),
-        ("ETHUSDT", "flatten", "filled"),
-        ("ETHUSDT", "stop_loss", "canceled"),
-        ("ETHUSDT", "take_profit", "canceled"),
-    ]
-    assert mock_binance.positions == {}
-
-
 @pytest.fixture
 def debug_log(tmp_path):
     root = logging.getLogger()

@@ -178,7 +178,7 @@ async def test_kill_drops_queued_live_entries(api_keys, mock_binance):
         await desk.send(first)
         await until(lambda: mock_binance.calls("POST", "/fapi/v1/order"), "the first entry to be sent")
         await desk.send(queued)
-        await until(lambda: len(desk.worker._queue) == 1, "the second entry to queue")
+        await until(lambda: len(desk.worker.queue) == 1, "the second entry to queue")
         await desk.control("kill", 30)
         await until(lambda: any(s.order_id == first.id for s in desk.statuses), "the first entry's outcome")
         dropped = next(s for s in desk.statuses if s.order_id == queued.id)
@@ -304,8 +304,8 @@ async def test_paper_symbols_outside_the_built_in_table_get_their_rules_from_the
         settings, trading=msgspec.structs.replace(settings.trading, symbols=["BTCUSDT", "SOLUSDT"])
     )
     async with Desk(settings) as desk:
-        await until(lambda: "SOLUSDT" in desk.worker.book, "the SOLUSDT rules")
-        assert desk.worker.book.get("SOLUSDT").step == 1.0 and desk.ctx.shared["instruments"] is desk.worker.book
+        await until(lambda: "SOLUSDT" in desk.worker.rules, "the SOLUSDT rules")
+        assert desk.worker.rules.get("SOLUSDT").step == 1.0 and desk.ctx.shared["instruments"] is desk.worker.rules
         assert mock_binance.sequence() == ["GET /fapi/v1/exchangeInfo"]  # public markets only, no keys
         await desk.market("SOLUSDT", 150.0, 2_000)
         await desk.send(command(symbol="SOLUSDT", quantity=2.5, ref_price=150.0))

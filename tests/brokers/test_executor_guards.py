@@ -13,7 +13,7 @@ import msgspec
 from broker_helpers import command, settings_for
 from test_executor import Desk, until
 
-from tui_trader.workers import executor as executor_module
+from tui_trader.workers import executor_queue
 
 
 def only(settings, symbols):
@@ -88,7 +88,7 @@ async def test_a_command_whose_handling_raises_is_answered_with_an_error_and_the
 async def test_the_live_queue_is_bounded_entries_refused_when_full_closes_always_queue(
     api_keys, mock_binance, monkeypatch
 ):
-    monkeypatch.setattr(executor_module, "MAX_LIVE_QUEUE", 2)
+    monkeypatch.setattr(executor_queue, "MAX_LIVE_QUEUE", 2)
     mock_binance.fail("POST", "/fapi/v1/order", "timeout")  # the first entry holds the queue for a while
     async with Desk(settings_for(mock_binance.base_url, paper=False)) as desk:
         await until(lambda: desk.modes() == [("live", "")], "live to start")
@@ -104,4 +104,4 @@ async def test_the_live_queue_is_bounded_entries_refused_when_full_closes_always
         await desk.send(close)
         refused = next(s for s in desk.statuses if s.order_id == queued[2].id)
         assert refused.status == "rejected" and refused.error.startswith("queue_full:")
-        assert [c.id for c in desk.worker._queue] == [queued[0].id, queued[1].id, close.id]
+        assert [c.id for c in desk.worker.queue] == [queued[0].id, queued[1].id, close.id]

@@ -137,7 +137,7 @@ async def test_a_command_delivered_again_is_answered_from_the_journal(tmp_path):
         again = await statuses_on(cluster)
         assert [s.status for s in again] == executed_first * 2  # the same outcome, published again
         assert desk.workers[0].paper.fills == 1  # but executed once
-        assert desk.workers[0].redelivered == 1
+        assert desk.workers[0].outbox.redelivered == 1
     jr = Journal(path)
     assert jr.completions() == {"c-1": 1}
     jr.close()

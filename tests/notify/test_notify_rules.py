@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import msgspec
 from notify_helpers import DAY, T0, fill, health, kill
 
 from tui_trader import messages as m
@@ -129,11 +130,14 @@ def test_reconciliation_waiting_once_with_the_differences():
         symbol="ETHUSDT",
         exchange=rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2500.0),
     )
-    request = rc.encode_request("round-1", "binanceusdm", [diff])
+    asked = msgspec.structs.replace(
+        health("reconcile", "waiting"),
+        question=m.ReconcileQuestion(round="round-1", exchange="binanceusdm", differences=[diff]),
+    )
     r = rules()
-    [n] = r.on_health(health("reconcile", "waiting", request), T0)
+    [n] = r.on_health(asked, T0)
     assert n.kind == "reconcile" and "1 difference" in n.body and "ETHUSDT" in n.body and "binanceusdm" in n.body
-    assert r.on_health(health("reconcile", "waiting", request), T0 + 10 * SEC) == []  # re-announced: not re-sent
+    assert r.on_health(asked, T0 + 10 * SEC) == []  # re-announced: not re-sent
 
 
 def test_fill_notices_over_the_rate_are_dropped_counted_and_mentioned():

@@ -9,6 +9,7 @@ import logging
 import socket
 from typing import Self
 
+import msgspec
 import pytest
 from kit import until
 from notify_helpers import DAY, T0, Webhook, fill, health, kill
@@ -103,8 +104,9 @@ async def test_each_event_kind_arrives_at_the_webhook_as_apprise_json(webhook):
                 ts=T0 + 7 * SEC,
             ),
         )
+        question = m.ReconcileQuestion(round="r1", exchange="binanceusdm", differences=[diff])
         await n.send(
-            m.HEALTH, health("reconcile", "waiting", rc.encode_request("r1", "binanceusdm", [diff]), ts=T0 + 8 * SEC)
+            m.HEALTH, msgspec.structs.replace(health("reconcile", "waiting", ts=T0 + 8 * SEC), question=question)
         )
         await n.send(m.CONTROL, kill(ts=T0 + 9 * SEC, arg="f12"))
         await n.send(

@@ -26,7 +26,6 @@ from textual.app import App, ComposeResult
 from textual.widgets import Footer, Static
 
 from tui_trader import messages as m
-from tui_trader import reconcile as rc
 from tui_trader import ui
 from tui_trader.ui.screens.reconcile import ReconcileScreen
 
@@ -64,7 +63,8 @@ class DemoDesk(App):
             if h.state != "waiting":
                 self.lines.append(f"reconcile {h.state}: {h.detail}")
                 continue
-            request = rc.decode_request(h.detail)
+            request = h.question
+            assert request is not None
             if request.round not in self.asked:  # re-announced every few seconds: ask once per round
                 self.asked.add(request.round)
                 self.lines.append(f"reconcile waiting: {len(request.differences)} differences, asking the desk")
@@ -80,7 +80,7 @@ class DemoDesk(App):
         assert self.desk is not None
         c = m.Control(
             command="reconcile",
-            arg=rc.encode_answer(round_id, choices or {}),
+            answer=m.ReconcileAnswer(round=round_id, choices=choices or {}),
             origin="desk",
             ts=self.desk.ctx.clock.now_ms(),
         )

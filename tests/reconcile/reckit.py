@@ -134,9 +134,9 @@ class Desk:
     def reconcile_done(self) -> bool:
         return "done" in self.reconcile_states()
 
-    def question(self) -> rc.Request | None:
-        asked = [h for h in self.health if h.component == "reconcile" and h.state == "waiting"]
-        return rc.decode_request(asked[-1].detail) if asked else None
+    def question(self) -> m.ReconcileQuestion | None:
+        asked = [h for h in self.health if h.component == m.RECONCILE_COMPONENT and h.state == "waiting"]
+        return asked[-1].question if asked else None
 
     def done_detail(self) -> str:
         return next(h.detail for h in self.health if h.component == "reconcile" and h.state == "done")
@@ -157,7 +157,10 @@ class Desk:
 
     async def answer(self, round_id: str, choices: dict[str, str]) -> None:
         c = m.Control(
-            command="reconcile", arg=rc.encode_answer(round_id, choices), origin="desk", ts=self.ctx.clock.now_ms()
+            command="reconcile",
+            answer=m.ReconcileAnswer(round=round_id, choices=choices),
+            origin="desk",
+            ts=self.ctx.clock.now_ms(),
         )
         await self.bus.publish(m.CONTROL, "desk", m.encode(c))
 

@@ -254,12 +254,21 @@ def test_the_desk_answer_is_checked_against_what_each_row_allows():
     }
 
 
-def test_request_and_answer_round_trip_as_json():
+def test_question_and_answer_cross_the_bus_as_typed_health_and_control():
     diffs = rc.find_differences({"BTCUSDT": jpos(sl=None)}, [xpos(), xpos("SOLUSDT")], [order()])
-    text = rc.encode_request("round-1", "binanceusdm", diffs)
-    req = rc.decode_request(text)
-    assert (req.round, req.exchange, req.differences) == ("round-1", "binanceusdm", diffs)
-    answer = rc.decode_answer(rc.encode_answer("round-1", {d.id: "leave" for d in diffs}))
-    assert answer is not None and answer.round == "round-1" and set(answer.choices) == {d.id for d in diffs}
-    assert rc.decode_answer("not json") is None and rc.decode_answer('{"round": 1}') is None
-    assert rc.describe(req.differences[0]).endswith("no stop-loss or take-profit open")
+    question = m.ReconcileQuestion(round="round-1", exchange="binanceusdm", differences=diffs)
+    asked = m.Health(component=m.RECONCILE_COMPONENT, state="waiting", question=question, ts=1)
+    dec = m.Decoder()
+    got = dec.decode(m.HEALTH, m.encode(asked))
+    assert isinstance(got, m.Health) and got.question == question
+    choices = {d.id: "leave" for d in diffs}
+    said = m.Control(command="reconcile", answer=m.ReconcileAnswer(round="round-1", choices=choices), ts=2)
+    back = dec.decode(m.CONTROL, m.encode(said))
+    assert isinstance(back, m.Control) and back.answer == m.ReconcileAnswer(round="round-1", choices=choices)
+    # A record written before the typed fields existed still decodes (they default to None).
+    old = dec.decode(m.HEALTH, b'{"v":1,"component":"reconcile","state":"done","ts":3}')
+    assert isinstance(old, m.Health) and old.question is None
+    # A malformed answer is refused at decoding, never handed to the executor.
+    bad = b'{"v":1,"command":"reconcile","answer":{"round":1},"ts":4}'
+    assert dec.decode_record(m.CONTROL, bad, 0) is None and dec.malformed == {m.CONTROL: 1}
+    assert rc.describe(got.question.differences[0]).endswith("no stop-loss or take-profit open")

@@ -155,7 +155,7 @@ async def test_the_desk_answers_over_the_bus_and_queued_entries_wait_for_it(mock
         await until(lambda: desk.worker.commands == 1, "the entry to arrive")
         await desk.answer("an-older-round", {d.id: "flatten" for d in question.differences})
         await desk.bus.wait_idle()
-        assert desk.worker._question is not None  # an answer to another round changes nothing
+        assert desk.worker.reconciling.question is not None  # an answer to another round changes nothing
         assert since(mock, 0, "POST", "/fapi/v1/order") == [] and desk.of(late.id) == []  # still queued, not sent
 
         btc, eth, sol = question.differences

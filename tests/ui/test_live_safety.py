@@ -183,9 +183,8 @@ def waiting_for_reconciliation() -> m.Health:
         rc.ExchangePosition(symbol="ETHUSDT", side="short", quantity=0.291, entry_price=2_650.0, mark_price=2_648.0),
     ]
     diffs = rc.find_differences(journal, positions, [])
-    return m.Health(
-        component="reconcile", state="waiting", detail=rc.encode_request("r-1", "binanceusdm", diffs), ts=NOW
-    )
+    question = m.ReconcileQuestion(round="r-1", exchange="binanceusdm", differences=diffs)
+    return m.Health(component=m.RECONCILE_COMPONENT, state="waiting", question=question, ts=NOW)
 
 
 async def test_positions_at_risk_show_before_reconciliation_with_their_protection(desk, bus):

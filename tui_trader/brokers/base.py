@@ -22,7 +22,6 @@ from __future__ import annotations
 import abc
 import math
 import uuid
-from typing import Literal
 
 import msgspec
 
@@ -129,10 +128,6 @@ def anchored_protection(cmd: m.OrderCommand, fill_price: float, tick: float) -> 
     return anchored(cmd.stop_loss), anchored(cmd.take_profit)
 
 
-def closing_side(position_side: Literal["long", "short"]) -> m.Side:
-    return "sell" if position_side == "long" else "buy"
-
-
 class AccountView(msgspec.Struct, kw_only=True):
     """Balance and positions as the broker sees them."""
 
@@ -170,10 +165,6 @@ class Broker(abc.ABC):
         """Close / flatten / kill one symbol: cancel its protective orders, then close reduce-only."""
 
     @abc.abstractmethod
-    async def cancel_protection(self, symbol: str) -> list[Report]:
-        """Cancel the symbol's protective orders ("canceled" for each)."""
-
-    @abc.abstractmethod
     async def account(self) -> AccountView:
         """Balance and open positions."""
 
@@ -189,23 +180,3 @@ class Broker(abc.ABC):
         if cmd.purpose == "entry" and not cmd.reduce_only:
             return await self.enter(cmd)
         return await self.reduce(cmd)
-
-    async def flatten_all(self, purpose: m.Purpose = "flatten", now_ms: int = 0) -> list[Report]:
-        """Close every open position reduce-only (each after canceling its protective orders)."""
-        view = await self.account()
-        reports: list[Report] = []
-        for pos in view.positions:
-            cmd = m.OrderCommand(
-                id=m.new_id(),
-                symbol=pos.symbol,
-                side=closing_side("long" if pos.side == "buy" else "short"),
-                quantity=pos.quantity,
-                ref_price=pos.mark_price,
-                leverage=pos.leverage,
-                reduce_only=True,
-                purpose=purpose,
-                mode=self.mode,
-                ts=now_ms,
-            )
-            reports += await self.reduce(cmd)
-        return reports

@@ -26,38 +26,29 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import ccxt.async_support as ccxt
 import msgspec
 
 from tui_trader import logs
 from tui_trader import messages as m
-from tui_trader.brokers.base import (
-    NO_POSITION,
-    AccountView,
-    Broker,
-    Report,
-    anchored_protection,
-    closing_side,
-    derived_id,
-    rejected,
-)
+from tui_trader.brokers.base import NO_POSITION, AccountView, Broker, Report, anchored_protection, derived_id, rejected
+from tui_trader.brokers.ccxt_reconciling import CcxtReconciling
+from tui_trader.brokers.protection import Protection
+from tui_trader.brokers.reconciling import VenueState
 from tui_trader.brokers.requests import RECV_WINDOW_S, NotPlaced, Requests, RetryLater, Sleep, StateUnknown
 from tui_trader.brokers.venues import Venue, rules_from_market, venue_for
 from tui_trader.errors import BrokerError
 from tui_trader.exchange import create_exchange, unified_symbol
 from tui_trader.instruments import InstrumentRules
-from tui_trader.reconcile import ExchangeOrder, ExchangePosition, OrderRole
+from tui_trader.messages import ExchangeOrder
 from tui_trader.settings import Secrets, Settings
 
 log = logging.getLogger(__name__)
 
 FILL_CHECKS = 5  # looks at a market order that is not final yet, `exchange.poll_s` apart
 CLOSE_ATTEMPTS = 3  # an emergency close is retried with fresh client ids (never the same id twice)
-
-PosSide = Literal["long", "short"]
 
 
 async def _take_back(lock: asyncio.Lock) -> None:
@@ -76,35 +67,7 @@ async def _take_back(lock: asyncio.Lock) -> None:
         raise asyncio.CancelledError
 
 
-@dataclass
-class VenueState:
-    view: AccountView  # balance and position snapshots (with their protection)
-    positions: list[ExchangePosition]
-    orders: list[ExchangeOrder]  # open conditional orders (Binance); empty where SL/TP ride on the position
-
-
-@dataclass
-class Protection:
-    symbol: str
-    side: PosSide
-    quantity: float  # base units
-    entry_price: float
-    since_ms: int  # exchange time of the entry fill
-    stop_loss_id: str | None = None
-    stop_loss_price: float | None = None
-    take_profit_id: str | None = None
-    take_profit_price: float | None = None
-
-    def orders(self) -> list[tuple[str, str, float]]:
-        out = []
-        if self.stop_loss_id and self.stop_loss_price is not None:
-            out.append(("stop_loss", self.stop_loss_id, self.stop_loss_price))
-        if self.take_profit_id and self.take_profit_price is not None:
-            out.append(("take_profit", self.take_profit_id, self.take_profit_price))
-        return out
-
-
-class CcxtBroker(Broker):
+class CcxtBroker(CcxtReconciling, Broker):
     mode: m.Mode = "live"
 
     def __init__(
@@ -224,10 +187,6 @@ class CcxtBroker(Broker):
         async with self._busy:
             return await self._reduce(cmd)
 
-    async def cancel_protection(self, symbol: str) -> list[Report]:
-        async with self._busy:
-            return await self._cancel_protection(symbol)
-
     async def poll(self) -> list[Report]:
         async with self._busy:
             reports: list[Report] = []
@@ -285,7 +244,7 @@ class CcxtBroker(Broker):
                 stop_loss_resting=bool(stop),
                 take_profit_resting=bool(target),
             )
-        closing = "sell" if snap.side == "buy" else "buy"
+        closing = m.opposite(snap.side)
         tol = self.quantity_tolerance(snap.symbol)
         found: dict[str, tuple[float | None, bool]] = {}
         for o in orders:
@@ -321,7 +280,7 @@ class CcxtBroker(Broker):
         qty = rules.round_qty_down(cmd.quantity)
         if qty < rules.min_qty or qty <= 0:
             return [rejected(cmd, f"invalid_order: quantity {cmd.quantity:g} is below the minimum {rules.min_qty:g}")]
-        side: PosSide = "long" if cmd.side == "buy" else "short"
+        side: m.PositionSide = m.position_side(cmd.side)
         held = self.protections.get(cmd.symbol)
         if held is not None and held.side != side:
             return [rejected(cmd, f"opposite_position: a {held.side} {cmd.symbol} position is open; close it first")]
@@ -350,7 +309,7 @@ class CcxtBroker(Broker):
         cmd: m.OrderCommand,
         usym: str,
         rules: InstrumentRules,
-        side: PosSide,
+        side: m.PositionSide,
         held: Protection | None,
         placed: tuple[dict[str, Any], float],
     ) -> list[Report]:
@@ -436,7 +395,7 @@ class CcxtBroker(Broker):
         filled = self.venue.base_qty(self.ex, usym, float(order.get("filled") or 0.0))
         rules = self._rules.get(symbol) or self._load_rules(symbol)
         assert rules is not None
-        side: PosSide = "long" if cmd.side == "buy" else "short"
+        side: m.PositionSide = m.position_side(cmd.side)
         log.warning(
             "%s %s: the entry %s whose outcome was unknown is %s (%g filled)",
             self.exchange,
@@ -517,7 +476,7 @@ class CcxtBroker(Broker):
     ) -> list[Report]:
         """Place the stop-loss and take-profit (`prices`, default the command's) for `prot`; if one cannot be
         placed, cancel the other and close the position at once."""
-        close = closing_side(prot.side)
+        close = m.closing_side(prot.side)
         stop, target = prices if prices is not None else (cmd.stop_loss, cmd.take_profit)
         wanted = [
             (p, oid, px)
@@ -603,7 +562,7 @@ class CcxtBroker(Broker):
 
     async def _emergency_close(self, cmd: m.OrderCommand, usym: str, prot: Protection, why: str) -> Report:
         """Close a position that could not be protected, at once; fresh client ids on each try."""
-        close = closing_side(prot.side)
+        close = m.closing_side(prot.side)
         last = ""
         for attempt in range(CLOSE_ATTEMPTS):
             oid = derived_id(cmd.id, "close" if attempt == 0 else f"close-{attempt + 1}")
@@ -667,7 +626,7 @@ class CcxtBroker(Broker):
                 reports += await self._cancel_protection(cmd.symbol)  # orphans of a position that is gone
             return reports + [rejected(cmd, NO_POSITION)]
         side, size = held
-        if cmd.side != closing_side(side):
+        if cmd.side != m.closing_side(side):
             return reports + [rejected(cmd, NO_POSITION)]  # reduce-only never opens or flips
         rules = self._rules.get(cmd.symbol) or self._load_rules(cmd.symbol)
         qty = min(rules.round_qty_down(cmd.quantity) if rules else cmd.quantity, size)
@@ -706,7 +665,7 @@ class CcxtBroker(Broker):
             fake = m.OrderCommand(
                 id=cmd.id,
                 symbol=cmd.symbol,
-                side="buy" if side == "long" else "sell",
+                side=m.opening_side(side),
                 quantity=left,
                 ref_price=avg,
                 stop_loss=prot.stop_loss_price,
@@ -720,7 +679,7 @@ class CcxtBroker(Broker):
             reports += await self._protect(fake, usym, rest, holder, derived_id(cmd.id, "sl"), derived_id(cmd.id, "tp"))
         return reports
 
-    async def _position(self, usym: str) -> tuple[PosSide, float] | None:
+    async def _position(self, usym: str) -> tuple[m.PositionSide, float] | None:
         positions = await self.req.read(self.venue.positions, self.ex, [usym])
         for pos in positions:
             if pos.get("symbol") != usym:
@@ -737,19 +696,20 @@ class CcxtBroker(Broker):
         if prot is None:
             if untracked_too:
                 try:
-                    await self.req.call(self.venue.cancel_protection, self.ex, usym, [])
+                    await self.req.call(self.venue.cancel_symbol_protection, self.ex, usym)
                 except ccxt.BaseError as err:
                     log.warning("%s %s: conditional orders not canceled: %s", self.exchange, symbol, self.req.text(err))
             return []
         return await self._cancel_protection_ids(
-            symbol, usym, closing_side(prot.side), [(p, oid, px) for p, oid, px in prot.orders()]
+            symbol, usym, m.closing_side(prot.side), [(p, oid, px) for p, oid, px in prot.orders()]
         )
 
     async def _cancel_protection_ids(
         self, symbol: str, usym: str, side: m.Side, orders: list[tuple[str, str, float]]
     ) -> list[Report]:
         try:
-            await self.req.call(self.venue.cancel_protection, self.ex, usym, [oid for _, oid, _ in orders])
+            # The venue cancels every protective order of the symbol; `orders` are the ones the reports name.
+            await self.req.call(self.venue.cancel_symbol_protection, self.ex, usym)
         except ccxt.BaseError as err:
             log.error("%s %s: protective orders not canceled: %s", self.exchange, symbol, self.req.text(err))
             return [
@@ -774,7 +734,7 @@ class CcxtBroker(Broker):
         usym = unified_symbol(symbol)
         pending = await self.req.read(self.ex.fetch_open_orders, usym, None, None, {"trigger": True})
         open_ids = {o.get("clientOrderId") for o in pending}
-        side = closing_side(prot.side)
+        side = m.closing_side(prot.side)
         gone: list[tuple[str, str, float]] = []
         for purpose, oid, price in prot.orders():
             if oid in open_ids:
@@ -864,7 +824,7 @@ class CcxtBroker(Broker):
         if held is not None and held[1] >= prot.quantity - 1e-12:
             return []
         trades = await self.req.read(self.ex.fetch_my_trades, usym, prot.since_ms or None)
-        side = closing_side(prot.side)
+        side = m.closing_side(prot.side)
         closing = [t for t in trades if t.get("side") == side and (t.get("timestamp") or 0) >= prot.since_ms]
         amount = sum(float(t.get("amount") or 0.0) for t in closing)
         if amount <= 0:
@@ -906,224 +866,11 @@ class CcxtBroker(Broker):
         liq = pos.get("liquidationPrice")
         return m.PositionSnapshot(
             symbol=base + quote,
-            side="buy" if side == "long" else "sell",
+            side=m.opening_side(side),  # a snapshot names a position by the side that opened it
             quantity=qty,
             entry_price=float(pos.get("entryPrice") or 0.0),
             mark_price=float(pos.get("markPrice") or 0.0),
             unrealized_pnl=float(pos.get("unrealizedPnl") or 0.0),
             leverage=int(float(pos.get("leverage") or 1)),
             liquidation_price=float(liq) if liq else None,
-        )
-
-    # --- reconciliation at start (see tui_trader/reconcile.py) ------------------------------------------------
-    @property
-    def can_protect_alone(self) -> bool:
-        """Whether protective orders can be placed for a position that already exists (Binance's algo
-        orders); OKX and Bybit attach them to the entry order only."""
-        return not self.venue.attached_protection
-
-    async def exchange_view(self, symbols: set[str]) -> tuple[list[ExchangePosition], list[ExchangeOrder]]:
-        """The exchange's open positions on these symbols and its open conditional orders on them.
-
-        Symbols the exchange lists no market for are skipped (logged). Conditional orders are read where
-        they are orders of their own (Binance); on OKX and Bybit protection rides on the position."""
-        async with self._busy:
-            known = []
-            for symbol in sorted(symbols):
-                usym = unified_symbol(symbol)
-                if usym in (self.ex.markets or {}):
-                    known.append(usym)
-                    self._symbols.add(symbol)
-                else:
-                    log.warning("%s: no market %s; its positions are not reconciled", self.exchange, usym)
-            if not known:
-                return [], []
-            rows = await self.req.read(self.venue.positions, self.ex, known)
-            positions = [p for p in (self._exchange_position(row) for row in rows) if p is not None]
-            orders: list[ExchangeOrder] = []
-            if self.can_protect_alone:
-                for usym in known:
-                    pending = await self.req.read(self.ex.fetch_open_orders, usym, None, None, {"trigger": True})
-                    orders += [o for o in (self._exchange_order(usym, row) for row in pending) if o is not None]
-        return positions, orders
-
-    def quantity_tolerance(self, symbol: str) -> float:
-        """Half the symbol's quantity step: sizes closer than this are the same size."""
-        rules = self._rules.get(symbol) or self._load_rules(symbol)
-        return rules.step / 2 if rules else 1e-9
-
-    def tick(self, symbol: str) -> float | None:
-        rules = self._rules.get(symbol) or self._load_rules(symbol)
-        return rules.tick if rules else None
-
-    def track(
-        self,
-        symbol: str,
-        side: PosSide,
-        quantity: float,
-        entry_price: float,
-        stop_loss: tuple[str, float] | None,
-        take_profit: tuple[str, float] | None,
-    ) -> None:
-        """Watch a journaled position's protective orders from now on (a restarted desk knows them only
-        from its journal): `poll()` then reports their fills."""
-        prot = Protection(symbol, side, quantity, entry_price, 0)
-        if stop_loss is not None:
-            prot.stop_loss_id, prot.stop_loss_price = stop_loss
-        if take_profit is not None:
-            prot.take_profit_id, prot.take_profit_price = take_profit
-        if prot.orders():
-            self.protections[symbol] = prot
-            self._symbols.add(symbol)
-
-    async def protect_existing(
-        self,
-        base_id: str,
-        symbol: str,
-        side: PosSide,
-        quantity: float,
-        entry_price: float,
-        stop_loss: float,
-        take_profit: float,
-    ) -> tuple[Report, list[Report]]:
-        """Fresh reduce-only stop-loss and take-profit for a position already open: the symbol's conditional
-        orders are canceled first, the new ones get client ids derived from `base_id`. As for an entry, if
-        one cannot be placed the position is closed at once (never a naked position).
-
-        Returns a holder Report whose stop_loss_order_id / take_profit_order_id name what was placed, and
-        the protective orders' reports."""
-        async with self._busy:
-            usym = unified_symbol(symbol)
-            self._symbols.add(symbol)
-            await self._cancel_protection(symbol, untracked_too=True)
-            self.protections.pop(symbol, None)
-            prot = Protection(symbol, side, quantity, entry_price, 0)
-            fake = m.OrderCommand(
-                id=base_id,
-                symbol=symbol,
-                side="buy" if side == "long" else "sell",
-                quantity=quantity,
-                ref_price=entry_price,
-                stop_loss=stop_loss,
-                take_profit=take_profit,
-                leverage=1,
-                purpose="entry",
-                mode="live",
-                ts=0,
-            )
-            holder = Report(order_id=base_id, symbol=symbol, side=fake.side, purpose="entry", status="filled")
-            reports = await self._protect(
-                fake, usym, prot, holder, derived_id(base_id, "sl"), derived_id(base_id, "tp")
-            )
-            return holder, reports
-
-    async def cancel_order(self, symbol: str, order_id: str) -> str | None:
-        """Cancel one conditional order by its exchange id. None when it is gone; else the reason it is not."""
-        async with self._busy:
-            try:
-                await self.req.call(self.ex.cancel_order, order_id, unified_symbol(symbol), {"trigger": True})
-            except ccxt.OrderNotFound:
-                return None  # already gone: what was wanted
-            except ccxt.BaseError as err:
-                return self.req.describe(err)
-            return None
-
-    async def protective_outcome(
-        self,
-        symbol: str,
-        side: PosSide,
-        quantity: float,
-        entry_price: float,
-        stop_loss: tuple[str, float] | None,
-        take_profit: tuple[str, float] | None,
-    ) -> list[Report]:
-        """A journaled position the exchange no longer has: did one of its protective orders close it while
-        the desk was down? The fill (and the sibling's cancel) as `poll()` would have reported it; empty
-        when neither filled."""
-        async with self._busy:
-            self.track(symbol, side, quantity, entry_price, stop_loss, take_profit)
-            if symbol not in self.protections:
-                return []
-            try:
-                return await self._check_protection(symbol)
-            except ccxt.BaseError as err:
-                log.warning("%s %s: protective orders not looked up: %s", self.exchange, symbol, self.req.text(err))
-                return []
-            finally:
-                self.protections.pop(symbol, None)
-
-    def _exchange_position(self, pos: dict[str, Any]) -> ExchangePosition | None:
-        snap = self._snapshot(pos)
-        if snap is None:
-            return None
-        lev = pos.get("leverage")
-        return ExchangePosition(
-            symbol=snap.symbol,
-            side="long" if snap.side == "buy" else "short",
-            quantity=snap.quantity,
-            entry_price=snap.entry_price,
-            mark_price=snap.mark_price,
-            leverage=int(float(lev)) if lev else None,
-        )
-
-    def _exchange_orders(self, usym: str, order: dict[str, Any]) -> list[ExchangeOrder]:
-        """A venue's conditional order as the reconciliation sees it: one per leg. OKX's attached SL/TP rest as
-        one "oco" algo order with both triggers and no client id of ours: its legs carry the ids the desk
-        gave the position's stop-loss and take-profit, when it holds protection there on the closing side."""
-        stop, target = order.get("stopLossPrice"), order.get("takeProfitPrice")
-        if not (self.venue.attached_protection and (stop or target)):
-            one = self._exchange_order(usym, order)
-            return [one] if one is not None else []
-        side = order.get("side")
-        if side not in ("buy", "sell"):
-            return []
-        base, rest = usym.split("/", 1)
-        symbol = base + rest.split(":", 1)[0]
-        prot = self.protections.get(symbol)
-        ours = prot is not None and closing_side(prot.side) == side
-        qty = self.venue.base_qty(self.ex, usym, float(order.get("amount") or 0.0))
-        out = []
-        for role, price, cid in (
-            ("stop_loss", stop, prot.stop_loss_id if ours and prot else None),
-            ("take_profit", target, prot.take_profit_id if ours and prot else None),
-        ):
-            if price:
-                out.append(
-                    ExchangeOrder(
-                        symbol=symbol,
-                        order_id=str(order.get("id")),
-                        client_id=cid or order.get("clientOrderId"),
-                        role=role,
-                        side=side,
-                        quantity=qty,
-                        trigger_price=float(price),  # type: ignore[arg-type]
-                        reduce_only=order.get("reduceOnly") is not False,
-                    )
-                )
-        return out
-
-    def _exchange_order(self, usym: str, order: dict[str, Any]) -> ExchangeOrder | None:
-        info = order.get("info") or {}
-        kind = str(info.get("orderType") or info.get("type") or order.get("type") or "").upper()
-        role: OrderRole
-        if "TAKE_PROFIT" in kind or order.get("takeProfitPrice"):
-            role = "take_profit"
-        elif "STOP" in kind or order.get("stopLossPrice"):
-            role = "stop_loss"
-        else:
-            role = "other"
-        side = order.get("side")
-        if side not in ("buy", "sell"):
-            return None
-        trigger = order.get("triggerPrice") or order.get("stopPrice")
-        base, rest = usym.split("/", 1)
-        return ExchangeOrder(
-            symbol=base + rest.split(":", 1)[0],
-            order_id=str(order.get("id")),
-            client_id=order.get("clientOrderId"),
-            role=role,
-            side=side,
-            quantity=self.venue.base_qty(self.ex, usym, float(order.get("amount") or 0.0)),
-            trigger_price=float(trigger) if trigger else None,
-            reduce_only=order.get("reduceOnly") is not False,
         )

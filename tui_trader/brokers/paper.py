@@ -45,15 +45,12 @@ from tui_trader.brokers.base import (
     Broker,
     Report,
     anchored_protection,
-    closing_side,
     derived_id,
     rejected,
 )
 from tui_trader.brokers.price_band import PriceBand, usable
 from tui_trader.instruments import InstrumentRules, RulesBook, UnknownInstrument
 from tui_trader.settings import PaperSettings, RiskSettings
-
-PosSide = Literal["long", "short"]
 
 
 @dataclass
@@ -66,7 +63,7 @@ class Trigger:
 @dataclass
 class PaperPosition:
     symbol: str
-    side: PosSide
+    side: m.PositionSide
     quantity: float
     entry_price: float
     leverage: int
@@ -88,7 +85,7 @@ class PaperPosition:
         return [t for t in (self.stop_loss, self.take_profit) if t is not None]
 
 
-def liquidation_price(side: PosSide, entry: float, quantity: float, margin: float, mmr: float) -> float:
+def liquidation_price(side: m.PositionSide, entry: float, quantity: float, margin: float, mmr: float) -> float:
     """Where margin + unrealised PnL = mmr × notional (isolated margin, one position).
 
     long: margin + (P − E)·q = mmr·P·q  →  P = (E·q − margin) / (q·(1 − mmr))
@@ -197,9 +194,6 @@ class PaperBroker(Broker):
 
     async def reduce(self, cmd: m.OrderCommand) -> list[Report]:
         return self.reduce_now(cmd)
-
-    async def cancel_protection(self, symbol: str) -> list[Report]:
-        return self._cancel_triggers(symbol)
 
     async def account(self) -> AccountView:
         return self.account_now()
@@ -338,7 +332,7 @@ class PaperBroker(Broker):
                     cmd, f"invalid_order: notional {notional:.2f} USDT is below the minimum {rules.min_notional:g} USDT"
                 )
             ]
-        side: PosSide = "long" if cmd.side == "buy" else "short"
+        side: m.PositionSide = m.position_side(cmd.side)
         pos = self.positions.get(cmd.symbol)
         if pos is not None and pos.side != side:
             return [rejected(cmd, f"opposite_position: a {pos.side} {cmd.symbol} position is open; close it first")]
@@ -382,7 +376,7 @@ class PaperBroker(Broker):
             fee=fee,
         )
         reports = [fill]
-        close_side = closing_side(side)
+        close_side = m.closing_side(side)
         for trig in old_triggers:
             reports.append(
                 Report(
@@ -397,7 +391,7 @@ class PaperBroker(Broker):
         the position's average entry (the fill's price for a new position); if one would fire at once (the
         last good trade is already beyond it), close the position at once."""
         ref = self.last.get(cmd.symbol, fill.avg_price)
-        side = closing_side(pos.side)
+        side = m.closing_side(pos.side)
         stop_loss, take_profit = anchored_protection(cmd, pos.entry_price, tick)
         placed: list[Trigger] = []
         for purpose, price, role in (("stop_loss", stop_loss, "sl"), ("take_profit", take_profit, "tp")):
@@ -441,7 +435,7 @@ class PaperBroker(Broker):
         ]
 
     def _close_at_once(self, pos: PaperPosition, order_id: str, error: str) -> Report:
-        price, _ = self._close_price(pos.symbol, closing_side(pos.side))
+        price, _ = self._close_price(pos.symbol, m.closing_side(pos.side))
         return self._fill_close(pos, pos.quantity, price or pos.entry_price, order_id, "close", error)
 
     def _fill_close(
@@ -467,7 +461,7 @@ class PaperBroker(Broker):
         return Report(
             order_id=order_id,
             symbol=pos.symbol,
-            side=closing_side(pos.side),
+            side=m.closing_side(pos.side),
             purpose=purpose,
             status="filled",
             filled_qty=qty,
@@ -481,7 +475,7 @@ class PaperBroker(Broker):
             return [rejected(cmd, "duplicate: this command id was already executed")]
         self.executed.add(cmd.id)
         pos = self.positions.get(cmd.symbol)
-        if pos is None or cmd.side != closing_side(pos.side):
+        if pos is None or cmd.side != m.closing_side(pos.side):
             # Reduce-only never opens or flips a position.
             return [rejected(cmd, NO_POSITION)]
         if not usable(cmd.quantity):
@@ -500,7 +494,7 @@ class PaperBroker(Broker):
         reports.append(self._fill_close(pos, qty, price, cmd.id, cmd.purpose, note))
         if cmd.symbol in self.positions and old:
             # A partial close keeps the rest protected: the same triggers, re-placed for what is left.
-            side = closing_side(pos.side)
+            side = m.closing_side(pos.side)
             for trig in old:
                 new = Trigger(
                     derived_id(cmd.id, "sl" if trig.purpose == "stop_loss" else "tp"), trig.purpose, trig.price
@@ -515,7 +509,7 @@ class PaperBroker(Broker):
         pos = self.positions.get(symbol)
         if pos is None:
             return []
-        side = closing_side(pos.side)
+        side = m.closing_side(pos.side)
         out = [
             Report(order_id=t.order_id, symbol=symbol, side=side, purpose=t.purpose, status="canceled")
             for t in pos.triggers()
@@ -536,7 +530,7 @@ class PaperBroker(Broker):
         sl_hit = sl is not None and (price <= sl.price if long else price >= sl.price)
         tp_hit = tp is not None and (price >= tp.price if long else price <= tp.price)
         liq_hit = liquidation and (price <= liq if long else price >= liq)
-        side = closing_side(pos.side)
+        side = m.closing_side(pos.side)
         if sl is not None and sl_hit and (not liq_hit or (sl.price > liq if long else sl.price < liq)):
             # A gap through the stop fills at the trade beyond it, but never farther than the band: the
             # stop itself is the good reference at this moment (the market was on its safe side), so even a
@@ -557,7 +551,7 @@ class PaperBroker(Broker):
         return []
 
     def _trigger_fill(self, pos: PaperPosition, fired: Trigger, sibling: Trigger | None, price: float) -> list[Report]:
-        symbol, side = pos.symbol, closing_side(pos.side)
+        symbol, side = pos.symbol, m.closing_side(pos.side)
         pos.stop_loss = pos.take_profit = None
         out = [self._fill_close(pos, pos.quantity, price, fired.order_id, fired.purpose)]
         if sibling is not None:
@@ -604,7 +598,7 @@ class PaperBroker(Broker):
             snaps.append(
                 m.PositionSnapshot(
                     symbol=symbol,
-                    side="buy" if p.side == "long" else "sell",
+                    side=m.opening_side(p.side),
                     quantity=p.quantity,
                     entry_price=p.entry_price,
                     mark_price=mark,
@@ -621,7 +615,7 @@ class PaperBroker(Broker):
         return AccountView(balance_total=self.equity(), balance_free=self.free_balance(), positions=snaps)
 
 
-def _trigger_problem(side: PosSide, trig: Trigger, ref: float) -> str | None:
+def _trigger_problem(side: m.PositionSide, trig: Trigger, ref: float) -> str | None:
     """Why a protective trigger cannot rest (it would fire at once), or None."""
     long = side == "long"
     if trig.purpose == "stop_loss":

@@ -121,8 +121,9 @@ class Venue:
         except ccxt.OrderNotFound:
             return None
 
-    async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
-        # One request cancels every conditional order of the symbol (regular orders are untouched).
+    async def cancel_symbol_protection(self, ex: Any, symbol: str) -> None:
+        """Cancel every protective (conditional) order of the symbol, whoever placed it; regular orders stay.
+        Binance: one request cancels the symbol's conditional orders."""
         await ex.cancel_all_orders(symbol, {"trigger": True})
 
     async def positions(self, ex: Any, symbols: list[str]) -> list[dict[str, Any]]:
@@ -193,7 +194,8 @@ class OkxVenue(Venue):
             rows += await ex.fetch_open_orders(symbol, None, None, {"ordType": ord_type})
         return [o for o in rows if o.get("reduceOnly") is not False]
 
-    async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
+    async def cancel_symbol_protection(self, ex: Any, symbol: str) -> None:
+        # Every open algo order of the symbol (the attached SL/TP rest as one).
         ids = [o["id"] for o in await self.open_protection(ex, symbol)]
         if ids:
             await ex.cancel_orders(ids, symbol, {"trigger": True})
@@ -286,7 +288,7 @@ class BybitVenue(Venue):
         await ex.privatePostV5PositionTradingStop(request)
         return True
 
-    async def cancel_protection(self, ex: Any, symbol: str, order_ids: list[str]) -> None:
+    async def cancel_symbol_protection(self, ex: Any, symbol: str) -> None:
         # Attached SL/TP are the position's own stop and target on Bybit: setting both to 0 removes them.
         market = ex.market(symbol)
         await ex.privatePostV5PositionTradingStop(

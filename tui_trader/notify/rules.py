@@ -130,10 +130,10 @@ class NotifyRules:
                 out.append(self._notice("halt", "failure", f"HALT: {comp[7:]} worker given up", h.detail, h.ts))
         elif comp == m.WATCHDOG_COMPONENT:
             self._watchdog(out, h, before)
-        elif comp == "reconcile" and entered and state == "waiting" and self.s.reconcile_waiting:
+        elif comp == m.RECONCILE_COMPONENT and entered and state == "waiting" and self.s.reconcile_waiting:
             out.append(
                 self._notice(
-                    "reconcile", "warning", "Reconciliation waiting for the desk", _reconcile_text(h.detail), h.ts
+                    "reconcile", "warning", "Reconciliation waiting for the desk", _reconcile_text(h.question), h.ts
                 )
             )
         return out
@@ -267,10 +267,8 @@ class NotifyRules:
         out.append(n)
 
 
-def _reconcile_text(detail: str) -> str:
-    try:
-        req = rc.decode_request(detail)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+def _reconcile_text(req: m.ReconcileQuestion | None) -> str:
+    if req is None:
         return "Live trading waits until the desk answers the reconciliation question."
     n = len(req.differences)
     lines = [

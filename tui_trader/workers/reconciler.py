@@ -1,7 +1,7 @@
 """The executor's reconciliation step: read both views, then carry the chosen actions out on the exchange.
 
-The decisions are `tui_trader.reconcile`'s (pure); this shell reads the journal and the exchange (through the
-ccxt broker), and performs each action. Whatever changes the journal's positions is journaled first and then
+The decisions are `tui_trader.reconcile`'s (pure); this shell reads the journal and the exchange (through a
+`ReconcilingBroker`: the ccxt broker), and performs each action. Whatever changes the journal's positions is journaled first and then
 published on `trading-order-status` like any status, so the router's book follows:
 - adopt an untracked position: a synthetic entry command (journaled, never sent) and its fill at the
   exchange's entry price, carrying the ids of the fresh stop-loss and take-profit orders placed for it;
@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
 from tui_trader.brokers.base import Report
-from tui_trader.errors import BrokerError
+from tui_trader.brokers.reconciling import ReconcilingBroker
 from tui_trader.journal import Journal
 from tui_trader.settings import Settings
 
@@ -45,7 +45,7 @@ class Reconciler:
         self,
         settings: Settings,
         journal: Journal,
-        broker,
+        broker: ReconcilingBroker,
         *,
         now_ms: Callable[[], int],
         new_id: Callable[[], str],
@@ -53,7 +53,7 @@ class Reconciler:
     ) -> None:
         self.settings = settings
         self.journal = journal
-        self.broker = broker  # a CcxtBroker, started
+        self.broker = broker  # started
         self.now_ms = now_ms
         self.new_id = new_id
         self.publish = publish
@@ -61,16 +61,9 @@ class Reconciler:
 
     async def survey(self) -> Survey:
         """Both views and what differs; a BrokerError when the exchange cannot be read."""
-        import ccxt.async_support as ccxt
-
         held = rc.journal_positions(self.journal.commands(), self.journal.statuses())
         symbols = set(self.settings.trading.symbols) | set(held)
-        try:
-            positions, orders = await self.broker.exchange_view(symbols)
-        except ccxt.BaseError as err:
-            raise BrokerError(
-                f"cannot read positions and open orders to reconcile: {self.broker.req.describe(err)}"
-            ) from None
+        positions, orders = await self.broker.exchange_view(symbols)
         tolerance = {s: self.broker.quantity_tolerance(s) for s in symbols}
         diffs = rc.find_differences(
             held, positions, orders, self.policy, tolerance=tolerance, can_protect=self.broker.can_protect_alone
@@ -88,7 +81,7 @@ class Reconciler:
         for d in survey.differences:
             action = choices.get(d.id, "leave")
             try:
-                done = await self._apply_one(d, action)
+                done = await self.apply_one(d, action)
             except Exception as err:  # one failed action must not leave the others undone
                 log.exception("reconcile %s (%s) failed", d.id, action)
                 done = f"FAILED ({type(err).__name__}: {err}); check {d.symbol} on the exchange"
@@ -98,7 +91,8 @@ class Reconciler:
         return lines
 
     # --- one difference -----------------------------------------------------------------------------------
-    async def _apply_one(self, d: rc.Difference, action: rc.Action) -> str:
+    async def apply_one(self, d: rc.Difference, action: rc.Action) -> str:
+        """Carry one choice out; what was done, in words."""
         if action == "leave":
             return f"left as it is ({rc.describe(d)})"
         if d.kind == "orphan_order" and d.order is not None:
@@ -135,7 +129,7 @@ class Reconciler:
                 f"journal size {replacing.side} {replacing.quantity:g} replaced by the exchange's",
                 now,
             )
-            await self._book(None, gone + [close])
+            await self._book(None, [*gone, close])
         mark = x.mark_price or x.entry_price
         stop, target = rc.protection_prices(
             x.side,
@@ -195,7 +189,7 @@ class Reconciler:
             order_id=cmd.id,
             exchange_order_id=report.exchange_order_id,
             symbol=j.symbol,
-            side=rc.closing_side(j.side),
+            side=m.closing_side(j.side),
             purpose="flatten",
             status="filled",
             filled_qty=j.quantity,
@@ -205,7 +199,7 @@ class Reconciler:
             mode="live",
             ts=now,
         )
-        await self._book(cmd, rc.protective_gone(j, now) + [booked])
+        await self._book(cmd, [*rc.protective_gone(j, now), booked])
         return _close_words(report)
 
     async def _book_missing(self, d: rc.Difference) -> str:
@@ -240,7 +234,7 @@ class Reconciler:
         cmd = m.OrderCommand(
             id=self.new_id(),
             symbol=x.symbol,
-            side=rc.closing_side(x.side),
+            side=m.closing_side(x.side),
             quantity=x.quantity,
             ref_price=x.mark_price or x.entry_price,
             leverage=x.leverage or 1,

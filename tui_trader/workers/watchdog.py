@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
+from tui_trader.brokers.reconciling import ReconcilingBroker
 from tui_trader.journal import Journal
 from tui_trader.settings import Settings
 from tui_trader.workers.reconciler import Reconciler
@@ -38,7 +39,7 @@ class Watchdog:
         self,
         settings: Settings,
         journal: Journal,
-        broker,
+        broker: ReconcilingBroker,
         reconciler: Reconciler,
         *,
         now_ms: Callable[[], int],
@@ -47,7 +48,7 @@ class Watchdog:
     ) -> None:
         self.settings = settings
         self.journal = journal
-        self.broker = broker  # a CcxtBroker, started
+        self.broker = broker  # started
         self.rec = reconciler
         self.now_ms = now_ms
         self.publish = publish
@@ -66,17 +67,16 @@ class Watchdog:
         caller looks again soon)."""
         self.checks += 1
         held = rc.journal_positions(self.journal.commands(), self.journal.statuses())
-        symbols = set(self.broker._symbols)
+        symbols = self.broker.watched_symbols()
         held = {s: j for s, j in held.items() if s in symbols}  # only what the venue read covered
         tolerance = {s: self.broker.quantity_tolerance(s) for s in symbols | set(held)}
-        venue = getattr(self.broker, "venue", None)
         diffs = rc.find_differences(
             held,
             positions,
             orders,
             tolerance=tolerance,
             can_protect=self.broker.can_protect_alone,
-            sees_protection=getattr(venue, "lists_protection", None),
+            sees_protection=self.broker.sees_protection,
         )
         now = self.now_ms()
         grace_ms = self.settings.risk.naked_grace_s * 1000
@@ -85,7 +85,7 @@ class Watchdog:
         waiting = False
         naked = set()
         gone: set[str] = set()
-        settling = set(getattr(self.broker, "settling", ()))
+        settling = set(self.broker.settling)
         for d in diffs:
             what = rc.describe(d)
             if d.symbol in settling:
@@ -143,7 +143,7 @@ class Watchdog:
             else:
                 problems.append(f"{d.symbol} {rc.KIND_TEXT[d.kind]} ({what}): the trader decides")
             concerned.add(d.symbol)
-        for sym, (cmd, _) in sorted(getattr(self.broker, "unknown", {}).items()):
+        for sym, (cmd, _) in sorted(self.broker.unknown.items()):
             problems.append(
                 f"{sym} entry {cmd.id} has no certain outcome yet: no new entry there until the venue answers"
             )
@@ -156,7 +156,7 @@ class Watchdog:
 
     async def _act(self, d: rc.Difference, action: rc.Action) -> str:
         try:
-            done = await self.rec._apply_one(d, action)
+            done = await self.rec.apply_one(d, action)
         except Exception as err:  # the alarm still goes out, and the next poll tries again
             log.exception("watchdog: %s %s failed", d.kind, d.symbol)
             done = f"FAILED ({type(err).__name__}); check {d.symbol} on the exchange"
