@@ -7,6 +7,8 @@ import gc
 import logging
 import warnings
 
+from kit import until
+
 from tui_trader import messages as m
 from tui_trader import runtime as rt
 from tui_trader.bus import EmbeddedBus, Start
@@ -87,7 +89,7 @@ async def test_stop_cancels_everything_promptly_without_destroyed_tasks():
     ctx = context(bus)
     runtime = rt.Runtime(ctx, workers=[Forever(ctx)])
     await runtime.start()
-    await asyncio.sleep(0)
+    await until(lambda: runtime.states["forever"].state == "running", "the worker running")
     loop = asyncio.get_running_loop()
     before = loop.time()
     with warnings.catch_warnings(record=True) as caught:
