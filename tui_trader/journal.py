@@ -1,9 +1,11 @@
 """The journal: what must survive a crash, in one SQLite file (WAL, synchronous=FULL).
 
 Holds every order command the executor accepted and whether it was executed, every order status (fills
-included) with whether it was published, position and equity snapshots, the desk's state (halted, paused,
-mode) and replay checkpoints. Writes are durable before their effect is published: the executor journals a
-status, then publishes it, then marks it published; after a crash the unpublished ones go out once.
+included) with whether it was published, the paper funding settlements, and a small key/value state (the
+router's halt state). Positions and equity are not stored: they are folded from the commands and statuses
+(the router's book, reconciliation, the results). Writes are durable before their effect is published: the
+executor journals a status, then publishes it, then marks it published; after a crash the unpublished ones go
+out once.
 
 Schema changes go through `MIGRATIONS` (PRAGMA user_version): each entry upgrades one version to the next.
 """
@@ -48,6 +50,8 @@ MIGRATIONS: dict[int, str] = {
     );
     CREATE INDEX statuses_order ON statuses(order_id);
     CREATE INDEX statuses_unpublished ON statuses(published) WHERE published = 0;
+    -- positions and equity: written by no version of the desk (positions are folded from the statuses);
+    -- kept so the schema history stays as journals already on disk have it.
     CREATE TABLE positions (symbol TEXT PRIMARY KEY, body TEXT NOT NULL, ts INTEGER NOT NULL);
     CREATE TABLE equity (ts INTEGER NOT NULL, equity REAL NOT NULL, realized REAL NOT NULL, fees REAL NOT NULL);
     CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -298,11 +302,6 @@ class Journal:
         return bool(row and row[0])
 
     @_reported
-    def executed_ids(self) -> set[str]:
-        with self._lock:
-            return {r[0] for r in self._db.execute("SELECT id FROM commands WHERE executed = 1")}
-
-    @_reported
     def completions(self) -> dict[str, int]:
         """How many times each journaled command was executed (never more than once, by design)."""
         with self._lock:
@@ -393,40 +392,7 @@ class Journal:
         with self._lock:
             return self._db.execute("SELECT ts, mode, symbol, amount FROM funding ORDER BY seq").fetchall()
 
-    # --- snapshots and state ----------------------------------------------------------------------
-
-    @_reported
-    def save_positions(self, positions: dict[str, Any], ts: int) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("DELETE FROM positions")
-                self._db.executemany(
-                    "INSERT INTO positions(symbol, body, ts) VALUES (?, ?, ?)",
-                    [(sym, json.dumps(msgspec.to_builtins(p)), ts) for sym, p in positions.items()],
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-
-    @_reported
-    def positions(self) -> dict[str, dict[str, Any]]:
-        with self._lock:
-            rows = self._db.execute("SELECT symbol, body FROM positions").fetchall()
-        return {sym: json.loads(body) for sym, body in rows}
-
-    @_reported
-    def record_equity(self, ts: int, equity: float, realized: float, fees: float) -> None:
-        with self._lock:
-            self._db.execute("INSERT INTO equity VALUES (?, ?, ?, ?)", (ts, equity, realized, fees))
-
-    @_reported
-    def last_equity(self) -> tuple[int, float, float, float] | None:
-        with self._lock:
-            return self._db.execute(
-                "SELECT ts, equity, realized, fees FROM equity ORDER BY rowid DESC LIMIT 1"
-            ).fetchone()
+    # --- state ----------------------------------------------------------------------
 
     @_reported
     def set_state(self, key: str, value: Any) -> None:
