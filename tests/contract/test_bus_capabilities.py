@@ -5,6 +5,7 @@ message, read back as that message (in process: the same frozen object, encoded 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import msgspec
 import pytest
@@ -155,3 +156,22 @@ def test_every_message_put_on_a_topic_is_frozen():
             sub = field.type
             if isinstance(sub, type) and issubclass(sub, msgspec.Struct):
                 assert sub.__struct_config__.frozen, f"{cls.__name__}.{field.name} ({sub.__name__}) is not frozen"
+
+
+async def test_a_record_is_stamped_with_the_time_it_was_stored(backend):
+    """The store time is read once per turn of the event loop on the embedded bus: records stored after
+    time has passed carry a later time."""
+    bus = await backend.connect()
+    topic = backend.topic("stamp")
+    await bus.create_topics([topic])
+    before = time.time_ns() // 1_000_000
+    await bus.publish(topic, "k", b"a")
+    await asyncio.sleep(0.05)  # the time that passes is what is measured
+    await bus.publish(topic, "k", b"b")
+    after = time.time_ns() // 1_000_000
+    a, b = await take(await bus.subscribe(topic, Start.BEGINNING), 2)
+    if backend.kind == "embedded":
+        assert before <= a.timestamp < b.timestamp <= after
+        assert b.timestamp - a.timestamp >= 50
+    else:  # the cluster's clock: only the order and the distance are comparable
+        assert b.timestamp - a.timestamp >= 40

@@ -36,12 +36,13 @@ CONFLATE_AFTER = 2048
 
 
 class _Partition:
-    __slots__ = ("base", "cursors", "index", "log", "lossless", "parked", "retention")
+    __slots__ = ("base", "cursors", "index", "log", "lossless", "parked", "retention", "trim_at")
 
     def __init__(self, index: int, lossless: bool, retention: int) -> None:
         self.index = index
         self.lossless = lossless
         self.retention = retention
+        self.trim_at = 2 * retention  # trim in batches: amortised O(1) per record
         self.log: list[Record] = []
         self.base = 0  # offset of log[0]
         self.cursors: set[_Cursor] = set()  # of the open subscriptions that read this partition
@@ -107,6 +108,10 @@ class EmbeddedCluster:
         self.committed: dict[tuple[str, str, int], int] = {}  # (consumer, topic, partition) → offset done
         self._busy = 0  # tracked subscriptions that are not parked at the end of their topic
         self._idle_waiters: list[asyncio.Future[None]] = []
+        # The store time of records appended in this turn of the event loop (ms; -1: not read yet this turn).
+        # Reading the clock cost as much as building the record; records stored in one turn, with no await
+        # in between, share one reading.
+        self._stamp = -1
 
     def topic(self, name: str) -> _Topic:
         try:
@@ -127,14 +132,31 @@ class EmbeddedCluster:
         p = parts[0] if len(parts) == 1 else parts[partition_of(key, len(parts))]
         log = p.log
         offset = p.base + len(log)
-        log.append(Record(topic, key, value, offset, time.time_ns() // 1_000_000, p.index, msg))
-        if len(log) >= 2 * p.retention:  # trim in batches: amortised O(1) per record
+        stamp = self._stamp
+        if stamp < 0:
+            stamp = self._read_clock()
+        log.append(Record(topic, key, value, offset, stamp, p.index, msg))
+        if len(log) >= p.trim_at:
             p.trim()
         if p.parked:
             parked, p.parked = p.parked, {}
             for sub in parked:
                 sub.wake()
         return offset
+
+    def _read_clock(self) -> int:
+        """The time now (ms), kept for the rest of this turn of the event loop (outside a loop: not kept)."""
+        now = time.time_ns() // 1_000_000
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return now
+        self._stamp = now
+        loop.call_soon(self._forget_clock)
+        return now
+
+    def _forget_clock(self) -> None:
+        self._stamp = -1
 
     # --- idle tracking ---
     def busy_inc(self) -> None:
