@@ -1,13 +1,14 @@
 """Typed settings: one frozen msgspec Struct per section of settings.toml.
 
 Who reads what: `trading` (router, executor), `indicators` (indicator worker), `risk` (router), `feed`
-(collector), `exchange` (ccxt broker, warm-up), `paper` (paper broker), `bus` (runtime), `ui` (desk),
-`journal` (journal). Every field carries its documentation in `Meta(description=...)`; the settings screen
-and the README table are generated from it, so the reference lives here.
+(collector), `exchange` (ccxt broker, warm-up, doctor), `paper` (paper broker), `bus` (runtime), `ui` and
+`keys` (desk), `journal` (journal), `notify` (notifier). Every field carries its documentation in
+`Meta(description=...)`; the settings screen and the README table are generated from it, so the reference
+lives here.
 
 Loading is strict: unknown keys, wrong types and out-of-range values raise `SettingsError` naming the file,
-the key and what is allowed. Saving is atomic (temp file + rename), keeps the previous file as `.bak`, and edits the file in place
-(tomlkit): the trader's comments, order and layout stay.
+the key and what is allowed. Saving is atomic (temp file + rename), keeps the previous file as `.bak`, and
+edits the file in place (tomlkit): the trader's comments, order and layout stay.
 Secrets never live here: see `load_secrets`.
 """
 
@@ -63,7 +64,7 @@ class IndicatorSettings(_Section, frozen=True):
     bar: Annotated[
         str,
         _doc(
-            'What one indicator point is: "tick" (every trade, as the seed did; RSI over 14 trades is mostly '
+            'What one indicator point is: "tick" (every trade; RSI over 14 trades is mostly '
             'noise) or a time bar built from trades by event time: "1s", "5s", "1m", "5m", "1h".',
             pattern=BAR_PATTERN,
         ),
