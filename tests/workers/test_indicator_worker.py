@@ -7,21 +7,16 @@ import asyncio
 import logging
 import re
 import socket
-import time
-from collections.abc import Callable
-from typing import Any
 
-import indicator_captures
 import pytest
 from aiohttp import web
+from indicators import indicator_captures  # tests/indicators/indicator_captures.py (tests/ is on sys.path)
+from kit import Harness, until
 
 from tui_trader import messages as m
-from tui_trader.bus import EmbeddedBus, Start
-from tui_trader.clock import FixedClock, ReplayClock
+from tui_trader.clock import Clock, FixedClock, ReplayClock
 from tui_trader.indicators.signals import SignalEngine
-from tui_trader.runtime import Runtime
 from tui_trader.settings import IndicatorSettings, Settings, parse
-from tui_trader.workers import WorkerContext
 from tui_trader.workers import indicator as indicator_module
 from tui_trader.workers.indicator import IndicatorWorker
 
@@ -30,58 +25,33 @@ MIN = 60_000
 NOW = 1_723_161_270_000
 
 
-async def until(condition: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
+class IndicatorHarness(Harness):
+    """The kit's harness with one indicator worker under a runtime, fed through the bus the way the collector
+    feeds it; the Health records it reports are in `reported` as they come."""
 
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.reported: list[m.Health] = []
+        super().__init__(settings, [IndicatorWorker], clock=clock, taps=(m.SIGNALS,), on_health=self.reported.append)
+        self.indicator: IndicatorWorker = self.workers[0]  # type: ignore[assignment]
 
-class Harness:
-    """One indicator worker under a runtime, fed through the bus the way the collector feeds it."""
-
-    def __init__(self, settings: Settings, clock) -> None:
-        self.bus = EmbeddedBus()
-        self.clock = clock
-        self.health: list[m.Health] = []
-        self.ctx = WorkerContext(settings=settings, bus=self.bus, clock=clock, on_health=self.health.append)
-        self.worker = IndicatorWorker(self.ctx)
-        self.runtime = Runtime(self.ctx, workers=[self.worker])
-
-    async def __aenter__(self) -> Harness:
-        await self.runtime.start()
-        market = self.bus.cluster.topic(m.MARKET_DATA)  # type: ignore[attr-defined]
-        await until(lambda: market.subs, what="the worker's subscription")
+    async def __aenter__(self) -> IndicatorHarness:
+        await super().__aenter__()
+        await self.listening(m.MARKET_DATA)
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        await self.runtime.stop()
-        await self.bus.close()
-
     async def send(self, md: m.MarketData | bytes, symbol: str = "BTCUSDT") -> None:
+        """One market record (a message, or raw bytes as a foreign producer might write them), handled."""
         if isinstance(md, m.MarketData):
             if isinstance(self.clock, ReplayClock):
                 self.clock.advance_to(md.event_time)
-            value, symbol = m.encode(md), md.symbol
+            await self.bus.publish_msg(self.ctx.topic(m.MARKET_DATA), md.symbol, md)  # typed, as the collector does
         else:
-            value = md
-        await self.bus.publish(m.MARKET_DATA, symbol, value)
+            await self.bus.publish(self.ctx.topic(m.MARKET_DATA), symbol, md)
         await self.bus.wait_idle()
 
     async def signals(self) -> list[m.TradingSignal]:
-        end = await self.bus.end_offset(m.SIGNALS)
-        out: list[m.TradingSignal] = []
-        if end == 0:
-            return out
-        sub = await self.bus.subscribe(m.SIGNALS, Start.BEGINNING, tracked=False)
-        dec = m.Decoder()
-        async for rec in sub:
-            out.append(dec.decode(m.SIGNALS, rec.value))
-            if rec.offset == end - 1:
-                break
-        await sub.close()
-        return out
+        await self.settle()
+        return list(self.seen(m.SIGNALS))
 
 
 def trade(symbol: str, price: float, t: int) -> m.MarketData:
@@ -102,14 +72,14 @@ async def test_replayed_feed_publishes_the_cores_signals_at_event_time(btc_captu
             expected += [
                 (e.evaluation.kind, e.price, clock, e.values) for e in core.on_trade(md.symbol, md.price, md.event_time)
             ]
-    async with Harness(settings, ReplayClock()) as h:
+    async with IndicatorHarness(settings, ReplayClock()) as h:
         for i, md in enumerate(feed):
             await h.send(md)
             if i == 100:
                 await h.send(b'{"v":1,"symbol":"BTCUSDT","kind":"trade","price":"oops"}')  # malformed
                 await h.send(trade("BTCUSDT", 0.0, md.event_time))  # a zero price: refused
         got = await h.signals()
-        counters = h.worker.counters()
+        counters = h.indicator.counters()
     assert len(expected) > 20
     assert [(s.signal, s.price, s.ts) for s in got] == [(k, p, t) for k, p, t, _ in expected]
     for s, (_, _, _, values) in zip(got, expected, strict=False):
@@ -134,12 +104,12 @@ async def test_replay_never_warms_up(kline_server):
     settings = parse(
         {"indicators": {"bar": "1m", "warmup": True}, "exchange": {"api_base_url": server.url, "timeout_ms": 2000}}
     )
-    async with Harness(settings, ReplayClock()) as h:
+    async with IndicatorHarness(settings, ReplayClock()) as h:
         t0 = 1_723_161_240_000
         for k in range(3):
             await h.send(trade("BTCUSDT", 100.0 + k, t0 + k * MIN))
-        assert h.worker.warmup == {"state": "skipped"}
-        assert h.worker.counters()["points"] == 2
+        assert h.indicator.warmup == {"state": "skipped"}
+        assert h.indicator.counters()["points"] == 2
     assert server.calls == []
 
 
@@ -263,18 +233,18 @@ def no_bar_clock(monkeypatch):
 
 async def test_live_warm_up_scores_the_first_live_bar(kline_server):
     server = await kline_server()
-    async with Harness(live_settings(server.url), FixedClock(NOW)) as h:
-        await until(lambda: any("warmed up" in x.detail for x in h.health), what="the warm-up report")
-        assert h.worker.warmup == {"state": "done", "bars": {"BTCUSDT": 498, "ETHUSDT": 498}, "errors": {}}
+    async with IndicatorHarness(live_settings(server.url), FixedClock(NOW)) as h:
+        await until(lambda: any("warmed up" in x.detail for x in h.reported), what="the warm-up report")
+        assert h.indicator.warmup == {"state": "done", "bars": {"BTCUSDT": 498, "ETHUSDT": 498}, "errors": {}}
         klines = [q for path, q in server.calls if path == "/fapi/v1/klines"]
         assert klines == [{"interval": "1m", "limit": "499", "symbol": s} for s in ("BTCUSDT", "ETHUSDT")]
-        report = h.health[-1]
+        report = h.reported[-1]
         assert report.component == "worker:indicator" and report.counters == {
             "warmup_bars:BTCUSDT": 498,
             "warmup_bars:ETHUSDT": 498,
         }
         # The first live bar closes: it is scored at once (no 50-bar wait) and, as the fall goes on, a StrongBuy.
-        start = h.worker.engine.symbols["BTCUSDT"].bars.start
+        start = h.indicator.engine.symbols["BTCUSDT"].bars.start
         await h.send(trade("BTCUSDT", 607.6, start + 1_000))
         assert await h.signals() == []
         await h.send(trade("BTCUSDT", 607.0, start + MIN))
@@ -286,17 +256,17 @@ async def test_live_warm_up_scores_the_first_live_bar(kline_server):
 async def test_trades_during_the_warm_up_follow_the_history(kline_server):
     server = await kline_server()
     server.release.clear()  # the klines request hangs until the test lets it answer
-    async with Harness(live_settings(server.url), FixedClock(NOW)) as h:
+    async with IndicatorHarness(live_settings(server.url), FixedClock(NOW)) as h:
         await until(lambda: any(p == "/fapi/v1/klines" for p, _ in server.calls), what="the klines request")
         forming = NOW // MIN * MIN
         await h.send(trade("BTCUSDT", 620.0, forming - 5_000))  # already in a closed kline: late
         await h.send(trade("BTCUSDT", 607.6, forming + 1_000))
         await h.send(trade("BTCUSDT", 607.0, forming + MIN))  # closes the forming bar at 607.6
-        assert h.worker.counters()["trades"] == 0 and await h.signals() == []  # held meanwhile
+        assert h.indicator.counters()["trades"] == 0 and await h.signals() == []  # held meanwhile
         server.release.set()
-        await until(lambda: h.worker.warmup["state"] == "done", what="the warm-up")
-        await until(lambda: h.worker.counters()["trades"] == 3, what="the held trades")
-        counters = h.worker.counters()
+        await until(lambda: h.indicator.warmup["state"] == "done", what="the warm-up")
+        await until(lambda: h.indicator.counters()["trades"] == 3, what="the held trades")
+        counters = h.indicator.counters()
         got = await h.signals()
     assert counters["late_trades"] == 1 and counters["evaluations"] == 1
     assert [(s.signal, s.price) for s in got] == [("StrongBuy", 607.6)]
@@ -307,15 +277,15 @@ async def test_a_full_warm_up_buffer_drops_the_oldest_trades_and_counts_them(kli
     monkeypatch.setattr(indicator_module, "WARMUP_BUFFER", 2)
     server = await kline_server()
     server.release.clear()
-    async with Harness(live_settings(server.url), FixedClock(NOW)) as h:
+    async with IndicatorHarness(live_settings(server.url), FixedClock(NOW)) as h:
         await until(lambda: any(p == "/fapi/v1/klines" for p, _ in server.calls), what="the klines request")
         forming = NOW // MIN * MIN
         for k in range(5):
             await h.send(trade("BTCUSDT", 607.6, forming + 1_000 + k))
-        assert h.worker.counters()["warmup_dropped"] == 3
+        assert h.indicator.counters()["warmup_dropped"] == 3
         server.release.set()
-        await until(lambda: h.worker.warmup["state"] == "done", what="the warm-up")
-        await until(lambda: h.worker.counters()["trades"] == 2, what="the two newest held trades")
+        await until(lambda: h.indicator.warmup["state"] == "done", what="the warm-up")
+        await until(lambda: h.indicator.counters()["trades"] == 2, what="the two newest held trades")
 
 
 def closed_port() -> int:
@@ -328,10 +298,10 @@ def closed_port() -> int:
 async def test_failed_warm_up_is_reported_and_the_stream_warms_up(kline_server, caplog, where):
     url = (await kline_server(status=500)).url if where == "server error" else f"http://127.0.0.1:{closed_port()}"
     with caplog.at_level(logging.WARNING, logger="tui_trader.worker.indicator"):
-        async with Harness(live_settings(url), FixedClock(NOW)) as h:
-            await until(lambda: h.worker.warmup["state"] == "failed", what="the failed warm-up")
-            await until(lambda: h.health, what="the health report")
-            detail = h.health[-1].detail
+        async with IndicatorHarness(live_settings(url), FixedClock(NOW)) as h:
+            await until(lambda: h.indicator.warmup["state"] == "failed", what="the failed warm-up")
+            await until(lambda: h.reported, what="the health report")
+            detail = h.reported[-1].detail
             assert re.search(r"warm-up from klines failed for BTCUSDT, ETHUSDT \(\w+", detail), detail
             assert detail.endswith("warming up from the live stream")
             assert "warm-up from klines failed" in caplog.text
@@ -339,9 +309,9 @@ async def test_failed_warm_up_is_reported_and_the_stream_warms_up(kline_server, 
             t0 = (NOW // MIN + 1) * MIN
             for k in range(50):
                 await h.send(trade("BTCUSDT", 1000.0 * 0.999**k, t0 + k * MIN + 30_000))
-            assert h.worker.counters()["evaluations"] == 0
+            assert h.indicator.counters()["evaluations"] == 0
             await h.send(trade("BTCUSDT", 940.0, t0 + 50 * MIN + 30_000))  # within the feed's 5 % band
-            counters = h.worker.counters()
+            counters = h.indicator.counters()
             got = await h.signals()
     assert counters["points"] == 50 and counters["evaluations"] == 1 and counters["warmup_points"] == 0
     assert [s.signal for s in got] == ["StrongBuy"]
@@ -349,10 +319,10 @@ async def test_failed_warm_up_is_reported_and_the_stream_warms_up(kline_server, 
 
 async def test_a_bar_without_klines_on_the_exchange_warms_up_from_the_stream(kline_server):
     server = await kline_server()
-    async with Harness(live_settings(server.url, bar="5s"), FixedClock(NOW)) as h:
-        await until(lambda: h.worker.warmup["state"] == "unavailable", what="the warm-up decision")
-        await until(lambda: h.health, what="the health report")
-        assert "no Binance USD-M klines for bar '5s'" in h.health[-1].detail
+    async with IndicatorHarness(live_settings(server.url, bar="5s"), FixedClock(NOW)) as h:
+        await until(lambda: h.indicator.warmup["state"] == "unavailable", what="the warm-up decision")
+        await until(lambda: h.reported, what="the health report")
+        assert "no Binance USD-M klines for bar '5s'" in h.reported[-1].detail
     assert server.calls == []
 
 
@@ -370,26 +340,26 @@ def test_default_settings_warm_up_from_mainnet_klines():
 async def test_live_bars_of_a_quiet_symbol_close_on_the_clock(monkeypatch):
     monkeypatch.setattr(indicator_module, "BAR_GRACE_MS", 0)
     settings = parse({"indicators": {"bar": "1s", "warmup": False}})
-    async with Harness(settings, FixedClock(NOW)) as h:
+    async with IndicatorHarness(settings, FixedClock(NOW)) as h:
         await h.send(trade("BTCUSDT", 100.0, NOW - 3_000))  # one trade, then silence
-        assert h.worker.counters()["points"] == 0
+        assert h.indicator.counters()["points"] == 0
         # By the clock (NOW), the bars of NOW-3 s, NOW-2 s and NOW-1 s have ended: three points of 100.
-        await until(lambda: h.worker.counters()["points"] == 3, timeout=5, what="the clock to close the bars")
-        bars = h.worker.engine.symbols["BTCUSDT"].bars
+        await until(lambda: h.indicator.counters()["points"] == 3, timeout=5, what="the clock to close the bars")
+        bars = h.indicator.engine.symbols["BTCUSDT"].bars
         assert (bars.start, bars.close) == (NOW, 100.0)
 
 
 async def test_a_stricter_threshold_from_the_desk_applies_to_the_next_points(btc_capture):
     feed = [md for md in indicator_captures.market_data(btc_capture)[:12_000] if md.kind == "trade"]
     settings = parse({"indicators": {"bar": "tick"}})
-    async with Harness(settings, ReplayClock()) as h:
+    async with IndicatorHarness(settings, ReplayClock()) as h:
         half = len(feed) // 2
         for md in feed[:half]:
             await h.send(md)
         before = len(await h.signals())
         assert before > 0 and any(s.strength < 0.9 for s in await h.signals())
         # The desk saves a stricter threshold: from now on only signals of strength >= 0.9 go out.
-        h.worker.ctx.settings = parse({"indicators": {"bar": "tick"}, "trading": {"min_signal_strength": 0.9}})
+        h.indicator.ctx.settings = parse({"indicators": {"bar": "tick"}, "trading": {"min_signal_strength": 0.9}})
         for md in feed[half:]:
             await h.send(md)
         after = (await h.signals())[before:]
