@@ -106,17 +106,6 @@ def test_real_month_slice_reconciles(shared_data):
     _reconciles(result, report_of(result, [], {}, []))
 
 
-def test_the_results_view_of_a_run_marks_every_trip(synthetic):
-    from tui_trader.backtest.summary import view_of
-
-    result, report = synthetic
-    view = view_of(result, report)
-    assert set(view.prices) == {"BTCUSDT", "ETHUSDT"}
-    markers = sum(len(p.markers) for p in view.prices.values())
-    assert markers == 2 * report.trades
-    assert view.equity[-1] == result.equity[-1]
-
-
 def test_next_open_orders_of_several_symbols_are_all_answered():
     # Each symbol's order for the next open fills before any bar of that time closes: the router's clock never
     # passes its order timeout while an order waits (it did for the second symbol of a time).

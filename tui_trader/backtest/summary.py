@@ -9,7 +9,6 @@ from tui_trader.backtest.engine import Run
 from tui_trader.backtest.loaders import Gap, bar_text
 from tui_trader.results.export import iso
 from tui_trader.results.report import Report, build_report
-from tui_trader.results.view import ResultsView, results_view
 
 
 def report_of(run: Run, gaps: list[Gap], origin: dict[str, str], warnings: list[str]) -> Report:
@@ -67,13 +66,4 @@ def report_of(run: Run, gaps: list[Gap], origin: dict[str, str], warnings: list[
         bars=c.bars,
         open_since=[o.entry_ts for o in run.trips.open.values()],
         extra=extra,
-    )
-
-
-def view_of(run: Run, report: Report, max_points: int = 2000) -> ResultsView:
-    """What a Results screen draws for a finished backtest (prices: the bar closes the indicators saw, stamped
-    at each bar's close)."""
-    prices = {s: (b.open_ms + run.bar_ms, b.close) for s, b in run.data.items()}
-    return results_view(
-        report, run.trips.closed, run.equity_ts, run.equity, prices, run.settings.indicators, max_points
     )

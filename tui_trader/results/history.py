@@ -43,10 +43,6 @@ def read_journal(settings: Settings) -> tuple[list[m.OrderStatus], list[Funding]
         journal.close()
 
 
-def read_statuses(settings: Settings) -> list[m.OrderStatus]:
-    return read_journal(settings)[0]
-
-
 def trips_of(
     statuses: Iterable[m.OrderStatus], mode: m.Mode | None = None, funding: Iterable[Funding] = ()
 ) -> TripBook:
