@@ -9,6 +9,8 @@ Entry rules (settings `[trading]` and `[risk]`):
 - a signal weaker than `min_signal_strength` is ignored (counted, not published: it is the normal case);
 - an entry is sized only on a price within `risk.price_band_pct` of the symbol's last market price
   (`price_band`), so an absurd print that reached a signal never becomes an order;
+- no entry on a symbol whose latest market data says `gap` (the feed lost trades of it, so its indicators
+  saw a hole) until a record says the feed is whole again (`feed_gap`);
 - no position: open in the signal's direction, if the risk gate and the sizing allow it;
 - a position on the same side: ignored (counted, not published);
 - a position on the other side: `on_opposite = "close"` closes it with a reduce-only market order,
@@ -97,6 +99,7 @@ class RouterCore:
         self.in_flight: dict[str, _InFlight] = {}
         self.last_close_ms: dict[str, int] = {}
         self.last_price_ms: dict[str, int] = {}
+        self.feed_gaps: set[str] = set()  # symbols whose latest market data says the feed lost trades
         self.last_price: dict[str, float] = {}  # the symbol's last good market price (bands the signal's price)
         self.traded = frozenset(settings.trading.symbols)  # only these trade; others are denied and counted
         self.foreign_market_data = 0  # market records of symbols neither traded nor held (no state kept)
@@ -182,6 +185,10 @@ class RouterCore:
             self.foreign_market_data += 1  # nothing to trade or mark: no state kept for it
             self._observe(now_ms, out)
             return out
+        if md.gap:
+            self.feed_gaps.add(symbol)
+        elif self.feed_gaps:
+            self.feed_gaps.discard(symbol)
         price = md.price
         if not 0 < price < _INF and 0 < md.bid < _INF and 0 < md.ask < _INF:
             price = (md.bid + md.ask) / 2
@@ -330,6 +337,10 @@ class RouterCore:
             reversing=reversing,
         )
         denial = self.gate.check(facts)
+        if denial is None and sig.symbol in self.feed_gaps:
+            denial = Denial(
+                "feed_gap", f"{sig.symbol}: the feed lost trades of it; no entry until the feed is whole again"
+            )
         if denial is None and self.mode == "live" and not self.portfolio.balance_from_exchange:
             denial = Denial("margin", "live: the exchange balance is not known yet")
         if denial is None:
