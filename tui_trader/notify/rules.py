@@ -41,7 +41,6 @@ Kind = Literal[
 RATE_LIMITED: frozenset[str] = frozenset({"fill", "stop_loss", "take_profit"})
 MINUTE_MS = 60_000
 SEEN_ORDERS = 10_000  # fill ids remembered for the once rule (oldest forgotten first)
-REPLAY_FEED = "feed:replay"
 
 
 class Notice(msgspec.Struct, frozen=True, kw_only=True):
@@ -120,14 +119,15 @@ class NotifyRules:
         before = self.states.get(comp)
         self.states[comp] = state
         entered = state != before
-        if comp.startswith("feed:"):
+        kind, name = m.split_component(comp)
+        if kind == m.FEED:
             self._feed(out, h, entered, now_ms)
-        elif comp == "router":
+        elif comp == m.ROUTER_COMPONENT:
             if entered and state == "daily_loss_limit" and self.s.halts:
                 out.append(self._notice("halt", "failure", "HALT: daily loss limit", h.detail, h.ts))
-        elif comp.startswith("worker:"):
+        elif kind == m.WORKER:
             if entered and state == "failed" and self.s.halts:
-                out.append(self._notice("halt", "failure", f"HALT: {comp[7:]} worker given up", h.detail, h.ts))
+                out.append(self._notice("halt", "failure", f"HALT: {name} worker given up", h.detail, h.ts))
         elif comp == m.WATCHDOG_COMPONENT:
             self._watchdog(out, h, before)
         elif comp == m.RECONCILE_COMPONENT and entered and state == "waiting" and self.s.reconcile_waiting:
@@ -153,7 +153,7 @@ class NotifyRules:
                         self._notice(
                             "feed_down",
                             "failure",
-                            f"Feed {comp[5:]} down",
+                            f"Feed {m.split_component(comp)[1]} down",
                             f"not live for {(now_ms - since) / 1000:.0f} s (since {_utc(since, '%H:%M:%S')} UTC): "
                             f"{detail or 'no reason given'}",
                             now_ms,
@@ -165,21 +165,22 @@ class NotifyRules:
 
     def _feed(self, out: list[Notice], h: m.Health, entered: bool, now_ms: int) -> None:
         comp, state = h.component, h.state
+        conn = m.split_component(comp)[1]
         if state == "live":
             self.feed_out.pop(comp, None)
             if comp in self.feed_told:
                 self.feed_told.discard(comp)
-                out.append(self._notice("feed_back", "success", f"Feed {comp[5:]} live again", h.detail, h.ts))
+                out.append(self._notice("feed_back", "success", f"Feed {conn} live again", h.detail, h.ts))
             return
         if state == "stale":
             if entered and self.s.halts:
                 out.append(
                     self._notice(
-                        "halt", "warning", f"Feed {comp[5:]} stale", f"{h.detail}. No entries on a stale price.", h.ts
+                        "halt", "warning", f"Feed {conn} stale", f"{h.detail}. No entries on a stale price.", h.ts
                     )
                 )
             return
-        if state in ("down", "connecting") and comp != REPLAY_FEED:
+        if state in ("down", "connecting") and comp != m.REPLAY_FEED:
             since = self.feed_out.get(comp, (h.ts, ""))[0]
             self.feed_out[comp] = (since, h.detail)
             out.extend(self.on_tick(now_ms))
