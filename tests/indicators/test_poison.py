@@ -7,12 +7,10 @@ import math
 
 import msgspec
 import pytest
-from test_worker import Harness
 
 from tui_trader import messages as m
-from tui_trader.clock import ReplayClock
 from tui_trader.indicators.signals import MAX_PRICE, SignalEngine
-from tui_trader.settings import IndicatorSettings, Settings, TradingSettings
+from tui_trader.settings import IndicatorSettings
 
 TICK = IndicatorSettings(bar="tick", emit="every")
 
@@ -93,30 +91,3 @@ def test_bad_klines_never_enter_the_state_at_warm_up():
     values = engine.symbols["BTCUSDT"].indicators.update(101.5)
     assert values is not None and all(math.isfinite(v) for v in values)
     assert e is None or all(math.isfinite(v) for v in e.values)
-
-
-async def test_the_worker_publishes_only_decodable_signals_whatever_the_topic_carries(btc_trades):
-    """Another producer on the market-data topic (a Fluvio cluster, a tool) sends absurd prices: the worker
-    still publishes only signals whose every indicator is finite, and keeps no state for foreign symbols."""
-    settings = Settings(trading=TradingSettings(symbols=["BTCUSDT"]), indicators=TICK)
-    async with Harness(settings, ReplayClock()) as h:
-        for k, (symbol, price, t) in enumerate(btc_trades[:400]):
-            if k in (100, 250):
-                price = 1e300 if k == 100 else 1e9
-            if k == 300:
-                await h.send(
-                    m.MarketData(
-                        symbol="DOGEUSDT", kind="trade", price=0.1, volume=1.0, event_time=t, recv_time=t, ts=t
-                    )
-                )
-            await h.send(
-                m.MarketData(symbol=symbol, kind="trade", price=price, volume=0.01, event_time=t, recv_time=t, ts=t)
-            )
-        signals = await h.signals()
-        counters = h.worker.counters()
-    assert signals, "the slice should signal in tick mode with emit=every"
-    for s in signals:
-        assert all(math.isfinite(getattr(s.indicators, f)) for f in m.Indicators.__struct_fields__)
-        assert 50_000 < s.price < 70_000
-    assert counters["rejected"] == 1 and counters["quarantined"] == 1 and counters["unconfigured"] == 1
-    assert list(h.worker.engine.symbols) == ["BTCUSDT"]

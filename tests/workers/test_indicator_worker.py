@@ -5,57 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import re
 import socket
 
 import pytest
 from aiohttp import web
+from indicator_harness import IndicatorHarness, trade
 from indicators import indicator_captures  # tests/indicators/indicator_captures.py (tests/ is on sys.path)
-from kit import Harness, until
+from kit import until
 
 from tui_trader import messages as m
-from tui_trader.clock import Clock, FixedClock, ReplayClock
+from tui_trader.clock import FixedClock, ReplayClock
 from tui_trader.indicators.signals import SignalEngine
-from tui_trader.settings import IndicatorSettings, Settings, parse
+from tui_trader.settings import IndicatorSettings, Settings, TradingSettings, parse
 from tui_trader.workers import indicator as indicator_module
-from tui_trader.workers.indicator import IndicatorWorker
 
 MIN = 60_000
 # The live tests' wall clock, fixed so a minute boundary cannot fall in the middle of one: 30 s into a minute.
 NOW = 1_723_161_270_000
-
-
-class IndicatorHarness(Harness):
-    """The kit's harness with one indicator worker under a runtime, fed through the bus the way the collector
-    feeds it; the Health records it reports are in `reported` as they come."""
-
-    def __init__(self, settings: Settings, clock: Clock) -> None:
-        self.reported: list[m.Health] = []
-        super().__init__(settings, [IndicatorWorker], clock=clock, taps=(m.SIGNALS,), on_health=self.reported.append)
-        self.indicator: IndicatorWorker = self.workers[0]  # type: ignore[assignment]
-
-    async def __aenter__(self) -> IndicatorHarness:
-        await super().__aenter__()
-        await self.listening(m.MARKET_DATA)
-        return self
-
-    async def send(self, md: m.MarketData | bytes, symbol: str = "BTCUSDT") -> None:
-        """One market record (a message, or raw bytes as a foreign producer might write them), handled."""
-        if isinstance(md, m.MarketData):
-            if isinstance(self.clock, ReplayClock):
-                self.clock.advance_to(md.event_time)
-            await self.bus.publish_msg(self.ctx.topic(m.MARKET_DATA), md.symbol, md)  # typed, as the collector does
-        else:
-            await self.bus.publish(self.ctx.topic(m.MARKET_DATA), symbol, md)
-        await self.bus.wait_idle()
-
-    async def signals(self) -> list[m.TradingSignal]:
-        await self.settle()
-        return list(self.seen(m.SIGNALS))
-
-
-def trade(symbol: str, price: float, t: int) -> m.MarketData:
-    return m.MarketData(symbol=symbol, kind="trade", price=price, volume=0.01, event_time=t, recv_time=t, ts=t)
 
 
 # --- replay: the worker publishes what the core computes ---------------------------------------------
@@ -364,3 +332,32 @@ async def test_a_stricter_threshold_from_the_desk_applies_to_the_next_points(btc
             await h.send(md)
         after = (await h.signals())[before:]
     assert after and all(s.strength >= 0.9 for s in after)
+
+
+async def test_the_worker_publishes_only_decodable_signals_whatever_the_topic_carries(btc_capture):
+    """Another producer on the market-data topic (a Fluvio cluster, a tool) sends absurd prices: the worker
+    still publishes only signals whose every indicator is finite, and keeps no state for foreign symbols."""
+    settings = Settings(
+        trading=TradingSettings(symbols=["BTCUSDT"]), indicators=IndicatorSettings(bar="tick", emit="every")
+    )
+    async with IndicatorHarness(settings, ReplayClock()) as h:
+        for k, (symbol, price, t) in enumerate(indicator_captures.trades(btc_capture)[:400]):
+            if k in (100, 250):
+                price = 1e300 if k == 100 else 1e9
+            if k == 300:
+                await h.send(
+                    m.MarketData(
+                        symbol="DOGEUSDT", kind="trade", price=0.1, volume=1.0, event_time=t, recv_time=t, ts=t
+                    )
+                )
+            await h.send(
+                m.MarketData(symbol=symbol, kind="trade", price=price, volume=0.01, event_time=t, recv_time=t, ts=t)
+            )
+        signals = await h.signals()
+        counters = h.indicator.counters()
+    assert signals, "the slice should signal in tick mode with emit=every"
+    for s in signals:
+        assert all(math.isfinite(getattr(s.indicators, f)) for f in m.Indicators.__struct_fields__)
+        assert 50_000 < s.price < 70_000
+    assert counters["rejected"] == 1 and counters["quarantined"] == 1 and counters["unconfigured"] == 1
+    assert list(h.indicator.engine.symbols) == ["BTCUSDT"]

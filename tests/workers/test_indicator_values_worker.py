@@ -4,7 +4,7 @@ scores between signals, rate-limited on the clock, and nothing before every indi
 from __future__ import annotations
 
 import msgspec
-from test_worker import Harness, trade
+from indicator_harness import IndicatorHarness, trade
 
 from tui_trader import messages as m
 from tui_trader.bus import Start
@@ -16,7 +16,7 @@ from tui_trader.workers.indicator import IND_VALUES_MIN_MS
 T0 = 1_723_161_240_000
 
 
-async def read(h: Harness, topic: str) -> list:
+async def read(h: IndicatorHarness, topic: str) -> list:
     end = await h.bus.end_offset(topic)
     out: list = []
     if end == 0:
@@ -41,7 +41,7 @@ async def test_values_keep_coming_while_no_signal_does():
     feed = steady(400, 100)
     core = SignalEngine(settings.indicators, settings.trading.min_signal_strength)
     at: dict[int, tuple[float, ...] | None] = {}  # the engine's own values after each trade
-    async with Harness(settings, ReplayClock()) as h:
+    async with IndicatorHarness(settings, ReplayClock()) as h:
         for md in feed:
             await h.send(md)
             core.on_trade(md.symbol, md.price, md.event_time)
@@ -58,7 +58,7 @@ async def test_values_keep_coming_while_no_signal_does():
         assert v.symbol == "BTCUSDT" and v.price == by_time[v.ts]  # the point evaluated at that time
         assert sum(int(r.rsplit("+", 1)[1]) for r in v.reasons) == v.buy_score + v.sell_score
         assert msgspec.structs.astuple(v.indicators) == at[v.ts]  # what the indicators are at that point
-    assert h.worker.counters()["values_published"] == len(values)
+    assert h.indicator.counters()["values_published"] == len(values)
 
 
 async def test_values_are_rate_limited_on_the_clock_per_symbol():
@@ -66,7 +66,7 @@ async def test_values_are_rate_limited_on_the_clock_per_symbol():
     btc = steady(50 + 300, 10)  # after warm-up: 3 s of trades 10 ms apart
     eth = [trade("ETHUSDT", 3_000 - 0.1 * i, T0 + 5 + i * 400) for i in range(60)]  # 400 ms apart
     feed = sorted(btc + eth, key=lambda md: md.event_time)
-    async with Harness(settings, ReplayClock()) as h:
+    async with IndicatorHarness(settings, ReplayClock()) as h:
         for md in feed:
             await h.send(md)
         values = await read(h, m.INDICATOR_VALUES)
@@ -82,11 +82,11 @@ async def test_time_bars_send_values_once_per_closed_bar_not_per_trade():
     settings = parse({"indicators": {"bar": "1s"}})
     # 60 one-second bars, 5 trades each: points close when the next bar's first trade arrives
     feed = [trade("BTCUSDT", 60_000 - 2 * b + 0.1 * k, T0 + b * 1000 + k * 150) for b in range(60) for k in range(5)]
-    async with Harness(settings, ReplayClock()) as h:
+    async with IndicatorHarness(settings, ReplayClock()) as h:
         for md in feed:
             await h.send(md)
         values = await read(h, m.INDICATOR_VALUES)
-        evaluations = h.worker.counters()["evaluations"]
+        evaluations = h.indicator.counters()["evaluations"]
     assert len(values) == evaluations == 10  # bars 50..59 closed, each scored once
     assert [v.points for v in values] == list(range(50, 60))
     assert [v.price for v in values] == [60_000 - 2 * b + 0.4 for b in range(49, 59)]  # each bar's last trade
@@ -96,7 +96,7 @@ async def test_replays_publish_the_same_values():
     settings = parse({"indicators": {"bar": "tick"}})
     runs = []
     for _ in range(2):
-        async with Harness(settings, ReplayClock()) as h:
+        async with IndicatorHarness(settings, ReplayClock()) as h:
             for md in steady(200, 37):
                 await h.send(md)
             runs.append(await read(h, m.INDICATOR_VALUES))
