@@ -256,10 +256,17 @@ async def test_a_restarted_merged_replay_continues_where_it_stopped(tmp_path):
             return getattr(self._bus, name)
 
         def publish_nowait(self, topic, key, value):
+            self._hiccup()
+            return self._bus.publish_nowait(topic, key, value)
+
+        def publish_msg_nowait(self, topic, key, msg):
+            self._hiccup()
+            return self._bus.publish_msg_nowait(topic, key, msg)
+
+        def _hiccup(self):
             self.calls += 1
             if self.calls == 151:
                 raise ConnectionError("bus hiccup")
-            return self._bus.publish_nowait(topic, key, value)
 
     async with Harness(settings, replay_files=[btc, eth]) as h:
         h.task.cancel()
@@ -325,10 +332,17 @@ async def test_a_restarted_replay_continues_where_it_stopped(tmp_path):
             return getattr(self._bus, name)
 
         def publish_nowait(self, topic, key, value):
+            self._hiccup()
+            return self._bus.publish_nowait(topic, key, value)
+
+        def publish_msg_nowait(self, topic, key, msg):
+            self._hiccup()
+            return self._bus.publish_msg_nowait(topic, key, msg)
+
+        def _hiccup(self):
             self.calls += 1
             if self.calls == 120:
                 raise ConnectionError("bus hiccup")
-            return self._bus.publish_nowait(topic, key, value)
 
     async with Harness(make_settings(), replay_files=[path]) as h:
         h.task.cancel()
