@@ -13,6 +13,8 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from kit import until
+
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
 from tui_trader.bus import EmbeddedBus
@@ -27,7 +29,6 @@ from tui_trader.workers.router import RouterWorker
 
 SECRETS = Secrets(api_key="TESTKEY-0123456789abcdef", api_secret="TESTSECRET-fedcba9876543210")
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT"]
-WAIT_S = 15.0
 BTC_STOP, BTC_TARGET = 58_200.0, 63_600.0
 SOL_STOP_ID = "by-hand-sol-stop"
 
@@ -45,15 +46,6 @@ def set_keys(env) -> None:
     setter = getattr(env, "setenv", None) or env.__setitem__
     setter("TUI_TRADER_API_KEY", SECRETS.api_key)
     setter("TUI_TRADER_API_SECRET", SECRETS.api_secret)
-
-
-async def until(predicate, what: str, timeout: float = WAIT_S) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 def entry(

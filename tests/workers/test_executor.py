@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from broker_helpers import command, settings_for
+from brokers.broker_helpers import command, settings_for
+from kit import until
 
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus
@@ -15,18 +16,6 @@ from tui_trader.instruments import RulesBook
 from tui_trader.journal import Journal
 from tui_trader.workers.base import WorkerContext
 from tui_trader.workers.executor import KILL_DROP, ExecutorWorker
-
-WAIT_S = 15.0
-
-
-async def until(predicate, what: str, timeout: float = WAIT_S) -> None:
-    """Wait (bounded) until predicate() is true, yielding to the loop between checks."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class Desk:

@@ -9,7 +9,7 @@ refused switch leaves paper with the reason.
 from __future__ import annotations
 
 import pytest
-from broker_helpers import SECRETS, SleepRecorder, command, fast_exchange, settings_for
+from brokers.broker_helpers import SECRETS, SleepRecorder, command, fast_exchange, settings_for
 from net.mock_bybit import MockBybit
 from net.mock_okx import MockOkx
 from test_executor import Desk, until

@@ -6,7 +6,7 @@ protection back within the grace period (or the position closed), and leftovers 
 from __future__ import annotations
 
 import msgspec
-from broker_helpers import command, settings_for
+from brokers.broker_helpers import command, settings_for
 from test_executor import Desk, until
 
 from tui_trader import messages as m
@@ -175,7 +175,7 @@ async def test_okx_protection_is_seen_resting_at_the_fill_and_its_loss_raises_th
     """OKX attaches SL/TP to the entry; once filled they rest as one algo order. The watchdog reads that
     order (trigger, size) from the venue: resting at the fill's distances with the whole size, no alarm;
     dropped at the venue, the alarm past the grace period (the trader decides: OKX attaches to entries only)."""
-    from broker_helpers import SECRETS
+    from brokers.broker_helpers import SECRETS
     from net.mock_okx import MockOkx
 
     monkeypatch.setenv("TUI_TRADER_API_PASSWORD", SECRETS.api_password)
@@ -224,7 +224,7 @@ async def test_okx_protection_is_seen_resting_at_the_fill_and_its_loss_raises_th
 async def test_okx_a_position_the_venue_closes_itself_is_booked_closed_and_its_algo_order_canceled(
     api_keys, monkeypatch
 ):
-    from broker_helpers import SECRETS
+    from brokers.broker_helpers import SECRETS
     from net.mock_okx import MockOkx
 
     monkeypatch.setenv("TUI_TRADER_API_PASSWORD", SECRETS.api_password)

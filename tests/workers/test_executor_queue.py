@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
-from broker_helpers import command, settings_for
+from brokers.broker_helpers import command, settings_for
 from test_executor import Desk, until
 
 from tui_trader import messages as m

@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import msgspec
-from broker_helpers import command, settings_for
+from brokers.broker_helpers import command, settings_for
 from test_executor import Desk, until
 
 from tui_trader.workers import executor_queue
