@@ -10,6 +10,7 @@ import pytest
 from kit import Harness, MockBinance, until
 
 from tui_trader import messages as m
+from tui_trader.settings import BusSettings, Settings
 from tui_trader.workers.base import Worker
 
 
@@ -73,3 +74,17 @@ async def test_the_mock_venues_are_reachable_through_the_kit():
             assert resp.status == 200
             assert "symbols" in await resp.json()
         assert ex.sequence() == ["GET /fapi/v1/exchangeInfo"]
+
+
+async def test_taps_of_a_partitioned_topic_catch_up_on_every_partition():
+    settings = Settings(bus=BusSettings(partitions=4))
+    symbols = [f"S{i}USDT" for i in range(12)]
+    async with Harness(settings) as h:
+        # As the runtime makes them: the per-symbol topics get bus.partitions, the others one.
+        assert len(h.bus.cluster.topic(h.ctx.topic(m.MARKET_DATA)).parts) == 4
+        assert len(h.bus.cluster.topic(h.ctx.topic(m.ORDERS)).parts) == 1
+        for i, symbol in enumerate(symbols):
+            md = m.MarketData(symbol=symbol, kind="trade", price=1.0 + i, event_time=i, recv_time=i, ts=i)
+            await h.publish(m.MARKET_DATA, md)
+        await h.settle()
+        assert sorted(md.symbol for md in h.seen(m.MARKET_DATA)) == sorted(symbols)

@@ -12,6 +12,7 @@ from kit.wait import WAIT_S, until
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster, Start
 from tui_trader.bus.base import Bus, Gap
+from tui_trader.bus.topics import create_pipeline_topics
 from tui_trader.clock import Clock, ReplayClock
 from tui_trader.runtime import Runtime
 from tui_trader.settings import Settings
@@ -27,14 +28,15 @@ class Tap(Generic[T]):
     before asserting on what a tap holds.
     """
 
-    def __init__(self, bus: Bus, topic: str, base_topic: str | None = None) -> None:
+    def __init__(self, bus: Bus, topic: str, base_topic: str | None = None, partitions: int = 1) -> None:
         self.bus = bus
         self.topic = topic
         self.base_topic = base_topic or topic
+        self.partitions = partitions
         self.items: list[T] = []
         self.malformed: list[bytes] = []
         self.gaps = 0
-        self.next_offset = 0
+        self.next_offsets: dict[int, int] = {}  # partition → the offset of the next record the tap expects
         self._task: asyncio.Task[None] | None = None
         self.subscription: Any = None
 
@@ -55,7 +57,7 @@ class Tap(Generic[T]):
                     self.items.append(decoder.decode(self.topic, rec.value, self.base_topic))  # type: ignore[arg-type]
                 except (msgspec.DecodeError, msgspec.ValidationError):
                     self.malformed.append(rec.value)
-                self.next_offset = rec.offset + 1
+                self.next_offsets[rec.partition] = rec.offset + 1
         finally:
             await sub.close()
 
@@ -63,7 +65,10 @@ class Tap(Generic[T]):
         """Wait until the tap holds every record published so far."""
 
         async def done() -> bool:
-            return self.next_offset >= await self.bus.end_offset(self.topic)
+            for p in range(self.partitions):
+                if self.next_offsets.get(p, 0) < await self.bus.end_offset(self.topic, p):
+                    return False
+            return True
 
         await until(done, f"the tap on {self.topic} to catch up", timeout)
 
@@ -108,10 +113,15 @@ class Harness:
         self.supervised = supervised
         self.runtime: Runtime | None = None
         self.tasks: list[asyncio.Task[None]] = []
-        self.taps: dict[str, Tap[Any]] = {base: Tap(self.bus, self.ctx.topic(base), base) for base in taps}
+        self.taps: dict[str, Tap[Any]] = {
+            base: Tap(self.bus, self.ctx.topic(base), base, self._partitions(base)) for base in taps
+        }
+
+    def _partitions(self, base_topic: str) -> int:
+        return self.settings.bus.partitions if base_topic in m.PARTITIONED_TOPICS else 1
 
     async def __aenter__(self) -> Harness:
-        await self.bus.create_topics(self.ctx.topic(t) for t in m.TOPICS)
+        await create_pipeline_topics(self.bus, self.settings.bus)  # as the runtime creates them
         for tap in self.taps.values():
             await tap.start()
         if self.supervised:
@@ -143,9 +153,10 @@ class Harness:
         await until(lambda: len(topic.subs - mine) >= readers, f"{readers} reader(s) of {base_topic}", timeout)
 
     async def publish(self, base_topic: str, msg: msgspec.Struct, key: str | None = None) -> int:
-        """Publish a message the way a worker does (key: the message's symbol, else its topic)."""
+        """Publish a message the way a worker does: typed, in process (key: the message's symbol, else its
+        topic). For bytes as a foreign producer writes them, use `h.bus.publish(h.ctx.topic(...), key, raw)`."""
         key = key if key is not None else str(getattr(msg, "symbol", "") or base_topic)
-        return await self.bus.publish(self.ctx.topic(base_topic), key, m.encode(msg))
+        return await self.bus.publish_msg(self.ctx.topic(base_topic), key, msg)
 
     async def settle(self, timeout: float = WAIT_S) -> None:
         """Wait until every worker has handled everything published and every tap holds it."""
