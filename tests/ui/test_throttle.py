@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from tui_trader.ui.throttle import BUDGET, SLOWEST_S, Throttle
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tui_trader.ui.throttle import BUDGET, SATURATED, SLOWEST_S, Throttle, cpu_demand
 
 
 def run(throttle: Throttle, seconds: int, busy: float, draw_per_frame: float) -> None:
@@ -42,3 +49,28 @@ def test_a_new_base_rate_applies_at_once():
     t = Throttle(0.1)
     t.set_base(0.2)
     assert t.interval_s == 0.2 and not t.throttled
+
+
+def test_a_process_kept_waiting_for_the_cpu_by_other_jobs_counts_as_cpu_bound():
+    """On a shared machine the desk's process may get half a CPU while it wants a whole one: the figure fed
+    to the throttle counts the time spent waiting to run, so drawing is still kept under budget."""
+    if not hasattr(os, "sched_setaffinity") or not os.path.exists("/proc/thread-self/schedstat"):
+        pytest.skip("needs Linux's CPU affinity and schedstat")
+    cpu = min(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0)
+    rival = subprocess.Popen([sys.executable, "-c", f"import os; os.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"])
+    try:
+        os.sched_setaffinity(0, {cpu})  # this thread and the rival share one CPU
+        demand, used, wall = cpu_demand(), time.process_time(), time.monotonic()
+        while time.monotonic() - wall < 1.0:  # busy: wants the CPU the whole second
+            pass
+        demand, used, wall = cpu_demand() - demand, time.process_time() - used, time.monotonic() - wall
+    finally:
+        os.sched_setaffinity(0, before)
+        rival.kill()
+        rival.wait()
+    assert used < 0.8 * wall, "the rival took part of the CPU (else this test shows nothing)"
+    assert demand >= SATURATED * wall
+    t = Throttle(0.1)
+    run(t, 10, busy=demand / wall, draw_per_frame=0.03)
+    assert t.throttled and 0.03 / t.interval_s <= BUDGET

@@ -5,14 +5,19 @@ spare, drawing costs the pipeline nothing and the desk redraws at `ui.refresh_hz
 CPU-bound (a replay at full speed, a burst of market data), every millisecond spent drawing is a
 millisecond the pipeline waits; then the desk keeps its drawing under `BUDGET` of the time by redrawing
 less often, and goes back to full rate as soon as the pipeline no longer needs the room. Reading the bus
-is not counted: it is the same work at any refresh rate. Pure: the app feeds it times.
+is not counted: it is the same work at any refresh rate. `Throttle` is pure: the app feeds it times.
+
+CPU-bound means the process wanted the CPU all the time, not that it got it: on a machine shared with other
+jobs a busy desk may run only half the time and wait, runnable, for the rest. So the CPU figure the app
+feeds is `cpu_demand()`: the process's CPU time plus the time its event loop's thread waited for a CPU.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-BUDGET = 0.10  # share of wall time the desk may draw while the process is CPU-bound
+BUDGET = 0.05  # share of wall time the desk may draw while the process is CPU-bound (the rest of it is the pipeline's)
 SATURATED = (
     0.6  # process CPU / wall time above which the pipeline is taken as CPU-bound (the desk alone stays well under)
 )
@@ -65,3 +70,19 @@ class Throttle:
         elif self.throttled and share < BUDGET / 2:
             self.interval_s = max(self.base_s, self.interval_s / STEP)
         return self.interval_s != before
+
+
+def cpu_demand() -> float:
+    """Seconds of CPU the process wanted so far: its CPU time plus the time the calling thread (the event
+    loop's) spent runnable but waiting for a CPU, from Linux's schedstat (elsewhere: CPU time alone)."""
+    return time.process_time() + _run_queue_wait_s()
+
+
+def _run_queue_wait_s() -> float:
+    for path in ("/proc/thread-self/schedstat", "/proc/self/schedstat"):
+        try:
+            with open(path, "rb") as fh:
+                return int(fh.read().split()[1]) / 1e9
+        except (OSError, IndexError, ValueError):
+            continue
+    return 0.0
