@@ -24,7 +24,7 @@ from tui_trader.notify.sender import Sender, build_targets
 from tui_trader.notify.urls import Scrubber, notify_urls
 from tui_trader.workers.base import Worker, WorkerContext
 
-COMPONENT = "notify"
+COMPONENT = "notify"  # this worker's own Health component: state ok | failing | off
 TICK_S = 1.0
 TOPICS = (m.ORDER_STATUS, m.CONTROL, m.HEALTH, m.ACCOUNT)
 # Notices still queued when the worker stops get this long to go out (a kill at the end of a run).
@@ -56,8 +56,9 @@ def pipeline_names(ctx: WorkerContext, names: Sequence[str]) -> Sequence[str]:
 
 class NotifierWorker(Worker):
     name = "notifier"
-    # Taken while running (the desk hands a new Settings object on save); the queue, the timeout, the title
-    # and `replays` apply after a restart.
+    # Taken while running (the runtime takes them into ctx.settings from the Control a desk sends on save;
+    # the rules follow ctx.settings.notify); the queue, the timeout, the title and `replays` apply after a
+    # restart.
     live_settings = frozenset(
         {
             "notify.fills",
@@ -108,12 +109,13 @@ class NotifierWorker(Worker):
 
     async def _pump(self, topic: str, start: Start) -> None:
         rules = self.rules
-        handler: Callable[[Any, int], list[Notice]] = {  # type: ignore[assignment]
+        handlers: dict[str, Callable[[Any, int], list[Notice]]] = {
             m.ORDER_STATUS: rules.on_status,
             m.CONTROL: rules.on_control,
             m.HEALTH: rules.on_health,
             m.ACCOUNT: rules.on_account,
-        }[topic]
+        }
+        handler = handlers[topic]
         now_ms = self.ctx.clock.now_ms
         async for _record, msg in self.consume(topic, start, tracked=False):
             if topic == m.HEALTH and msg.component == COMPONENT:
