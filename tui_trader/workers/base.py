@@ -63,7 +63,7 @@ def _latest_per_key(batch: Sequence[Record | Gap]) -> list[Record | Gap]:
     latest: dict[str, Record] = {}
     gaps = []
     for item in batch:
-        if type(item) is Gap:
+        if isinstance(item, Gap):
             gaps.append(item)
         else:
             latest[item.key] = item
@@ -167,13 +167,13 @@ class Worker(abc.ABC):
                 if latest_only is not None and len(batch) > 1 and latest_only():
                     batch = _latest_per_key(batch)
                 for item in batch:
-                    if type(item) is Gap:
+                    if isinstance(item, Gap):
                         self.gaps[base_topic] = self.gaps.get(base_topic, 0) + item.missed
                         self.log.warning(
                             "%s: missed %d records before offset %d", topic, item.missed, item.resume_offset
                         )
                         continue
-                    rec: Record = item  # type: ignore[assignment]  # not a Gap (checked above)
+                    rec = item
                     msg = rec.msg
                     if msg is None or type(msg) is not expected:  # bytes, or not this topic's type: validate
                         msg = decode(topic, rec.value, rec.offset, base_topic)
