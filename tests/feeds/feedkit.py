@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -48,18 +49,21 @@ class Harness:
         speed: float | None = None,
         clock=None,
         lockstep: bool = True,
+        wrap_bus: Callable[[EmbeddedBus], Any] | None = None,
     ) -> None:
         self.settings = settings
         self.replay_files = [str(p) for p in replay_files]
         self.speed = speed
         self.clock = clock or (ReplayClock() if replay_files else Clock())
         self.lockstep = lockstep
+        self.wrap_bus = wrap_bus  # e.g. a bus slower than the market, around the embedded one
         self.market: list[m.MarketData] = []
         self.health: list[m.Health] = []
         self._tasks: list[asyncio.Task] = []
 
     async def __aenter__(self) -> Harness:
-        self.bus = EmbeddedBus(EmbeddedCluster(retention=1_000_000))
+        inner = EmbeddedBus(EmbeddedCluster(retention=1_000_000))
+        self.bus = self.wrap_bus(inner) if self.wrap_bus is not None else inner
         await self.bus.create_topics(m.TOPICS)
         self.ctx = WorkerContext(
             settings=self.settings,

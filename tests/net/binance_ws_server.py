@@ -11,7 +11,9 @@ client continues where it left off, optionally after re-sending the last `resend
 may). Behaviour per connection (0-based, in connect order): `close_after={i: n}` closes connection i after
 n frames (`close_mode` "close" sends a close frame, "drop" cuts the TCP link); `silent=True` sends nothing;
 `preamble` frames (garbage, replies) go first on every connection; `start_delay_s` holds the frames back
-after connect; `pace_s` spaces them out (a live-like trickle instead of a burst).
+after connect; `pace_s` spaces them out (a live-like trickle instead of a burst); `hold_at=(n, event)` sends
+nothing from the n-th frame of the capture on until the test sets the event; `quiet_after={i: n}` makes
+connection i send nothing more after n frames while it stays open (a feed that goes quiet).
 """
 
 from __future__ import annotations
@@ -104,6 +106,8 @@ class BinanceWsServer(LoopbackWsServer):
         preamble: Sequence[str | bytes] = (),
         pace_s: float = 0.0,
         start_delay_s: float = 0.0,
+        hold_at: tuple[int, asyncio.Event] | None = None,
+        quiet_after: dict[int, int] | None = None,
     ) -> None:
         self.frames = list(frames)
         self._frame_streams = [stream_of(f) for f in self.frames]
@@ -114,6 +118,8 @@ class BinanceWsServer(LoopbackWsServer):
         self.preamble = list(preamble)
         self.pace_s = pace_s
         self.start_delay_s = start_delay_s
+        self.hold_at = hold_at
+        self.quiet_after = dict(quiet_after or {})
         self.connections: list[Connection] = []
         self.violations: list[str] = []
         self._cursor: dict[tuple[str, ...], int] = {}
@@ -173,10 +179,16 @@ class BinanceWsServer(LoopbackWsServer):
         start = self._cursor.get(key)
         index = 0 if start is None else max(0, start - self._back(start, served))
         limit = self.close_after.get(conn.index)
+        quiet = self.quiet_after.get(conn.index)
         ws = conn.ws
         for i in range(index, len(self.frames)):
             if self._frame_streams[i] not in served:
                 continue
+            if quiet is not None and conn.sent >= quiet:
+                return  # the connection stays open and says nothing more
+            hold = self.hold_at
+            if hold is not None and i >= hold[0] and not hold[1].is_set() and not await self._released(ws, hold[1]):
+                return
             if limit is not None and conn.sent >= limit:
                 if self.close_mode == "drop":
                     await self._drained(ws)  # what was sent reaches the client; then the link dies
@@ -189,6 +201,16 @@ class BinanceWsServer(LoopbackWsServer):
             if self.pace_s:
                 await asyncio.sleep(self.pace_s)
             self._cursor[key] = max(self._cursor.get(key, 0), i + 1)
+
+    @staticmethod
+    async def _released(ws: ServerConnection, event: asyncio.Event) -> bool:
+        """Wait for `event`; False when the connection closed first (a server stopping never hangs here)."""
+        released = asyncio.ensure_future(event.wait())
+        closed = asyncio.ensure_future(ws.wait_closed())
+        await asyncio.wait({released, closed}, return_when=asyncio.FIRST_COMPLETED)
+        released.cancel()
+        closed.cancel()
+        return event.is_set()
 
     @staticmethod
     async def _drained(ws: ServerConnection, timeout: float = 5.0) -> None:

@@ -10,13 +10,17 @@ reports state changes to `on_state`, never one per message:
 
 - live: the socket is open. stale: a symbol of this connection got no message for `stale_after_s` on the
   injected clock (`on_frame` returns the symbol a frame was for). down: the socket closed or failed.
+- A connection on which no symbol got anything for `reconnect_quiet_s` (0: never) is closed and opened
+  again: an open socket that delivers nothing is not left stale for good.
+- `on_frame` must not wait on anything slow (the collector hands records to its publisher and returns): while
+  it runs, this connection's socket is not read.
 - Reconnects back off exponentially from `reconnect_base_s`, doubling up to `reconnect_max_s`, each delay
   jittered to 50–100 % so many clients do not retry in step; a session that delivered frames resets it.
 - Rotation: Binance cuts every connection at 24 h, so after `rotate_after_s` the connection is closed
   cleanly and reopened at once. Whatever the server resends after any reconnect is dropped by the
   parser's per-stream id check, so nothing is published twice.
 - Pings: Binance pings every 3 min and drops a client that does not pong within 10 min. The `websockets`
-  protocol layer answers every ping frame as it reads it, even while this loop is busy publishing (a test
+  protocol layer answers every ping frame as it reads it, even while this loop is busy (a test
   checks it against a local server). Its own keepalive pings (every 20 s) find a dead TCP link sooner.
 """
 
@@ -124,6 +128,7 @@ class FeedConnection:
         reconnect_max_s: float,
         rotate_after_s: float,
         reconnect_base_s: float | None = None,
+        reconnect_quiet_s: float = 0.0,
     ) -> None:
         self.spec = spec
         self.url = spec.url(base_url) if callable(spec.url) else spec.url
@@ -136,6 +141,8 @@ class FeedConnection:
         self.reconnect_max_s = reconnect_max_s
         self.rotate_after_s = rotate_after_s
         self.reconnect_base_s = RECONNECT_BASE_S if reconnect_base_s is None else reconnect_base_s
+        self.quiet_close_ms = int(reconnect_quiet_s * 1000)  # 0: a quiet connection is kept
+        self._quiet = ""  # why the watchdog closed the connection, when it did for silence
         self.state = "down"
         self.detail = ""
         self.frames = 0
@@ -172,6 +179,8 @@ class FeedConnection:
                 detail = f"cannot resolve {parse_uri(self.url).host} ({err.strerror or err})"
             except (OSError, TimeoutError, WebSocketException) as err:
                 detail = describe(err)
+            if self._quiet:
+                detail, self._quiet = self._quiet, ""
             if self._rotating:
                 self._rotating = False
                 self.rotations += 1
@@ -259,7 +268,15 @@ class FeedConnection:
                 self._rotating = True
                 await ws.close(1000, "rotation")
                 return
-            stale = self.quiet.check(self.now_ms())
+            now = self.now_ms()
+            if self.quiet_close_ms and self.quiet.last and now - max(self.quiet.last.values()) >= self.quiet_close_ms:
+                # Nothing at all for this long: the link may look open while nothing comes (a stuck server, a
+                # half-dead route). Stale is not a state to stay in: a fresh connection is the only remedy.
+                self._quiet = f"no message for {self.quiet_close_ms / 1000:g} s"
+                log.warning("feed %s: %s; closing it to reconnect", self.name, self._quiet)
+                await ws.close(1000, "quiet")
+                return
+            stale = self.quiet.check(now)
             if stale:
                 await self._set("stale", f"no message for {self.stale_after_ms / 1000:g} s: {', '.join(stale)}", stale)
             elif stale is not None and self.state == "stale":

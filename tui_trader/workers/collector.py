@@ -4,10 +4,16 @@ The venue is `feed.venue`, by default the one `exchange.name` trades on: Binance
 OKX (feeds/okx.py) or Bybit v5 linear (feeds/bybit.py). One parser reads every venue's frames (it tells them
 apart by their envelope), so a recording replays whichever venue it came from.
 
-Live: one `FeedConnection` per planned connection (feeds/binance_plan.py, feeds/venue.py), all feeding one `FrameParser`,
-so the latest bid/ask of a symbol reaches its trades whichever connection carried them, and whatever a
-reconnect resends is dropped once. Each connection's state goes out as a `Health` record
-(`feed:<connection>`) when it changes.
+Live: one `FeedConnection` per planned connection (feeds/binance_plan.py, feeds/venue.py), all feeding one
+`FrameParser`, so the latest bid/ask of a symbol reaches its trades whichever connection carried them, and
+whatever a reconnect resends is dropped once. The readers never wait on the bus: each parsed record goes into
+a bounded hand-off (feeds/handoff.py: books and marks conflate to the latest per symbol, trades wait up to
+`feed.max_waiting_trades` and beyond that are dropped and counted as a gap) and one publisher task drains it
+in batches. A symbol with a gap has its records published with `gap=True` until the feed is whole again (the
+router takes no entries on it meanwhile) and the `feed:gaps` Health record says which symbols have one (state
+"gap", or "whole" once none has). The receipt → publish lag (p50/p99/max of the latest records) goes out in
+the `collector` Health record's counters and detail. Each connection's state goes out as a `Health` record
+(`feed:<connection>`) when it changes, through the publisher too, so a slow bus never holds a reader.
 
 Replay: for every frame, in event-time order over all the files (merged, feeds/replay.py): parse it
 (which advances the ReplayClock to the frame's event time and stamps `ts` from it), wait for its turn when paced (`--speed X`), publish, then, in lockstep,
@@ -28,10 +34,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any
+
+import msgspec
 
 from tui_trader import messages as m
 from tui_trader.feeds.connection import FeedConnection
+from tui_trader.feeds.handoff import Handoff, LagStats, describe_lag
 from tui_trader.feeds.parser import FrameParser, limits_from
 from tui_trader.feeds.replay import MergedRecordings, Pacer
 from tui_trader.feeds.stale import StaleTracker
@@ -44,6 +54,11 @@ COMPONENT = "collector"
 YIELD_EVERY = 256  # an unpaced replay lets the event loop run (signals, the desk) this often
 STALE_CHECK_MS = 1000  # replay: how often, in event time, quiet symbols are looked for
 REPLAY_DONE = "done"  # the `feed:replay` state once the recordings have all played
+GAPS = "feed:gaps"  # live: which symbols lost trades and are not whole again (state "gap" | "whole")
+PUBLISH_BATCH = 1024  # live: records taken from the hand-off and published at once
+YIELD_WAITING = 64  # live: a reader lets the publisher run once this many records wait
+GAP_CHECK_S = 0.1  # live: how often an idle publisher looks whether a gap has closed
+MAX_WAITING_HEALTH = 1000  # connection state records waiting for the publisher (the oldest go first)
 
 
 def _wall_ms() -> int:
@@ -84,6 +99,16 @@ class CollectorWorker(Worker):
         self.skipped: dict[str, int] = {}
         self._active_s = 0.0  # time spent playing (replay), for the rate
         self._announced = False
+        # Live: the hand-off between the readers and the publisher, kept across a restart of run() so what
+        # was waiting still goes out.
+        feed = ctx.settings.feed
+        self.handoff = Handoff(feed.max_waiting_trades, round(feed.gap_clear_s * 1000))
+        self.lag = LagStats()
+        self._ready = asyncio.Event()  # set when the hand-off or the Health queue has something
+        self._health_out: deque[m.Health] = deque(maxlen=MAX_WAITING_HEALTH)
+        self._gapped: dict[str, int] = {}  # symbols with a gap as last announced → trades lost
+        self._losing: set[str] = set()  # symbols whose current gap has been logged
+        self._sent: dict[str, int] | None = None  # the collector Health counters as last sent (live)
 
     # --- summary ---
 
@@ -100,6 +125,8 @@ class CollectorWorker(Worker):
             out["frames_per_s"] = round(p.frames / self._active_s) if self._active_s > 0 else 0
         if self.connections:
             out["connections"] = {name: c.summary() for name, c in self.connections.items()}
+            out["handoff"] = self.handoff.counters()
+            out["lag"] = self.lag.summary()
         out.update(self.counters())
         return out
 
@@ -136,10 +163,20 @@ class CollectorWorker(Worker):
                 self._log_problems()
 
     async def _report_counts(self, force: bool = False) -> None:
-        """The counts by reason as the `collector` Health record, when the bad frames changed (or `force`)."""
+        """The counts by reason as the `collector` Health record, when the bad frames changed (or `force`);
+        live also when the hand-off's counts or the publish lag changed."""
         p = self.parser
         bad = p.bad_frames()
-        if bad == self._counts_sent and not force:
+        counters = p.counters()
+        lag: dict[str, int] = {}
+        if not self.replaying:
+            lag = self.lag.summary()
+            counters.update(self.handoff.counters())
+            counters.update(lag)
+            if counters == self._sent and not force:
+                return
+            self._sent = counters
+        elif bad == self._counts_sent and not force:
             return
         self._counts_sent = bad
         parts = [
@@ -147,8 +184,10 @@ class CollectorWorker(Worker):
             for bucket, t in (("quarantined", p.quarantined), ("malformed", p.malformed))
             if t
         ]
+        if lag:
+            parts.append(describe_lag(lag))
         await self.health(
-            COMPONENT, "bad_frames" if bad else "ok", "; ".join(parts), symbols=p.symbols_seen(), counters=p.counters()
+            COMPONENT, "bad_frames" if bad else "ok", "; ".join(parts), symbols=p.symbols_seen(), counters=counters
         )
 
     # --- live ---
@@ -159,22 +198,38 @@ class CollectorWorker(Worker):
         venue = venue_of(ctx.settings)
         specs = plan_feed(ctx.settings)
         base_url = feed_base_url(ctx.settings)
-        bus = ctx.bus
-        topic = ctx.topic(m.MARKET_DATA)
-        publish = bus.publish
-        publish_nowait = getattr(bus, "publish_nowait", None)
-        encode = m.encode
         parse = self.parser.parse_all
+        handoff = self.handoff
+        put = handoff.put
+        now_ms = ctx.clock.now_ms
+        ready = self._ready
+        topic = ctx.topic(m.MARKET_DATA)
+        # A bus that takes a record without ever waiting (the in-process one) is published to at once, while
+        # nothing waits in the hand-off: no hop through the publisher task, so no added lag.
+        inline = ctx.bus.publish_msg_nowait if ctx.bus.nowait else None  # in process: the typed record
+        lag_add = self.lag.add
+        now_ns = time.time_ns
 
         async def on_frame(raw: bytes, recv_ns: int) -> str | None:
-            symbol = None
-            for md in parse(raw, recv_ns // 1_000_000):
-                if publish_nowait is not None:
-                    publish_nowait(topic, md.symbol, encode(md))
-                else:
-                    await publish(topic, md.symbol, encode(md))
-                symbol = md.symbol
-            return symbol
+            # Never waits on the bus: the reader goes straight back to its socket, whatever the bus does.
+            out = parse(raw, recv_ns // 1_000_000)
+            if not out:
+                return None
+            if inline is not None and not handoff:
+                for md in out:
+                    inline(topic, md.symbol, md)
+                    lag_add(now_ns() - recv_ns)
+                return out[-1].symbol
+            now = now_ms()
+            for md in out:
+                if not put(md, recv_ns, now):
+                    self._lost(md.symbol)
+            ready.set()
+            if len(handoff) >= YIELD_WAITING:
+                # A burst already read by the library is handed over without a pause otherwise; let the
+                # publisher start on it (a turn of the loop, not a wait on the bus).
+                await asyncio.sleep(0)
+            return out[-1].symbol
 
         self.connections = {
             spec.name: FeedConnection(
@@ -186,23 +241,111 @@ class CollectorWorker(Worker):
                 stale_after_s=feed.stale_after_s,
                 reconnect_max_s=feed.reconnect_max_s,
                 rotate_after_s=feed.rotate_after_s,
+                reconnect_quiet_s=feed.reconnect_quiet_s,
             )
             for spec in specs
         }
         self.log.info("live feed (%s): %s", venue, ", ".join(f"{s.name} ({len(s.streams)} streams)" for s in specs))
         async with asyncio.TaskGroup() as tg:
+            tg.create_task(self._publish_live(topic), name="collector-publish")
             for conn in self.connections.values():
                 tg.create_task(conn.run(), name=f"feed:{conn.name}")
 
-    async def _on_state(self, conn: FeedConnection, state: str, detail: str, symbols: list[str]) -> None:
-        self.log.info("feed %s: %s %s", conn.name, state, detail)
+    def _lost(self, symbol: str) -> None:
+        """A trade of `symbol` was dropped (the hand-off was full): said once per gap, counted always."""
+        if symbol in self._losing:
+            return
+        self._losing.add(symbol)
+        self.log.warning(
+            "feed: %d trades waiting for the bus, the most held: dropping trades of %s (counted; no entries on it "
+            "until the feed is whole again)",
+            self.handoff.waiting_trades,
+            symbol,
+        )
+
+    async def _publish_live(self, topic: str) -> None:
+        """Drain the hand-off onto the bus in batches, oldest first; the only place that waits on the bus."""
+        handoff = self.handoff
+        lag_add = self.lag.add
+        ready = self._ready
+        bus = self.ctx.bus
+        publish_nowait = bus.publish_msg_nowait if bus.nowait else None  # in process: the typed record
+        publish_many = bus.publish_many
+        encode = m.encode
+        replace = msgspec.structs.replace
+        now_ns = time.time_ns
+        loop = asyncio.get_running_loop()
+        while True:
+            while self._health_out:
+                h = self._health_out.popleft()
+                await self.publish(m.HEALTH, h.component, h)
+            if not handoff:
+                ready.clear()
+                # A timer rather than asyncio.wait_for, which on Python 3.11 can swallow a cancel that
+                # arrives as the event is set (the publisher would then never stop).
+                timer = loop.call_later(GAP_CHECK_S, ready.set)
+                try:
+                    await ready.wait()
+                finally:
+                    timer.cancel()
+                await self._check_gaps()
+                continue
+            batch = handoff.take(PUBLISH_BATCH)
+            gaps = await self._check_gaps()
+            if gaps:  # only while a symbol has a gap: the records that say so are copies
+                for entry in batch:
+                    if entry[1].symbol in gaps:
+                        entry[1] = replace(entry[1], gap=True)
+            if publish_nowait is not None:
+                for entry in batch:
+                    md = entry[1]
+                    publish_nowait(topic, md.symbol, md)
+            else:
+                await publish_many(topic, [(entry[1].symbol, encode(entry[1])) for entry in batch])
+            done = now_ns()
+            for entry in batch:
+                lag_add(done - entry[0])
+            if publish_nowait is not None:
+                await asyncio.sleep(0)  # the readers run between batches
+
+    async def _check_gaps(self) -> dict[str, int]:
+        """The symbols with an open gap; tells the desk (`feed:gaps`) and the log when that set changes."""
+        gaps = self.handoff.gaps(self.ctx.clock.now_ms())
+        if gaps.keys() == self._gapped.keys():
+            return gaps
+        for symbol in self._gapped.keys() - gaps.keys():
+            self._losing.discard(symbol)
+            self.log.info("feed: %s whole again (%d trades lost in all)", symbol, self.handoff.lost.get(symbol, 0))
+        self._gapped = dict(gaps)
+        if gaps:
+            lost = ", ".join(f"{s} {n}" for s, n in sorted(gaps.items()))
+            detail = f"trades lost: {lost}; no entries on {'it' if len(gaps) == 1 else 'them'} until whole again"
+        else:
+            detail = "no gap"
         await self.health(
-            f"feed:{conn.name}",
-            state,
+            GAPS,
+            "gap" if gaps else "whole",
             detail,
+            symbols=sorted(gaps),
+            counters={f"lost_trades:{s}": n for s, n in self.handoff.lost.items()},
+        )
+        return gaps
+
+    async def _on_state(self, conn: FeedConnection, state: str, detail: str, symbols: list[str]) -> None:
+        """A connection's state, for the desk: queued for the publisher, so a slow bus never holds a reader."""
+        self.log.info("feed %s: %s %s", conn.name, state, detail)
+        h = m.Health(
+            component=f"feed:{conn.name}",
+            state=state,
+            detail=detail,
             symbols=list(symbols),
             counters={"frames": conn.frames, "reconnects": conn.reconnects},
+            ts=self.ctx.clock.now_ms(),
         )
+        if self.ctx.on_health is not None:
+            self.ctx.on_health(h)
+        self._health_out.append(h)
+        self._ready.set()
 
     # --- replay ---
 
@@ -212,7 +355,7 @@ class CollectorWorker(Worker):
         bus = ctx.bus
         topic = ctx.topic(m.MARKET_DATA)
         publish = bus.publish
-        publish_nowait = getattr(bus, "publish_nowait", None)
+        publish_nowait = bus.publish_msg_nowait if bus.nowait else None  # in process: the typed record
         encode = m.encode
         parse = self.parser.parse_all
         lockstep = ctx.lockstep
@@ -243,7 +386,7 @@ class CollectorWorker(Worker):
                         if wait:
                             await asyncio.sleep(wait)
                     if publish_nowait is not None:
-                        publish_nowait(topic, md.symbol, encode(md))
+                        publish_nowait(topic, md.symbol, md)
                     else:
                         await publish(topic, md.symbol, encode(md))
                     if lockstep:
