@@ -65,7 +65,8 @@ StatusKind = Literal["accepted", "filled", "partially_filled", "canceled", "reje
 PositionSide = Literal["long", "short"]
 # "reconcile": the desk's answer to the executor's reconciliation question at a live start (`Control.answer`).
 # "close": close one position (arg: its symbol) reduce-only, its protective orders canceled, as flatten does for all.
-ControlCommand = Literal["pause", "resume", "flatten", "kill", "rearm", "set_mode", "reconcile", "close"]
+# "settings": new values of settings a worker takes while running (`Control.settings`), from the desk that saved them.
+ControlCommand = Literal["pause", "resume", "flatten", "kill", "rearm", "set_mode", "reconcile", "close", "settings"]
 
 
 # --- position sides -----------------------------------------------------------------------------------
@@ -201,6 +202,7 @@ class Control(_Message, frozen=True, kw_only=True):
     command: ControlCommand
     arg: str | None = None
     answer: ReconcileAnswer | None = None  # command "reconcile": the desk's answer to the executor's question
+    settings: SettingsChange | None = None  # command "settings": the changed values
     origin: str = "desk"
     ts: int
 
@@ -347,6 +349,7 @@ class Health(_Message, frozen=True, kw_only=True):
     symbols: list[str] = msgspec.field(default_factory=list)
     counters: dict[str, int] = msgspec.field(default_factory=dict)
     question: ReconcileQuestion | None = None  # component "reconcile", state "waiting": what the desk must answer
+    halt: HaltState | None = None  # component "router": the kill switch's state (the router owns it)
     ts: int
 
 
@@ -435,3 +438,35 @@ S = TypeVar("S", bound=msgspec.Struct)
 
 def decoder_for(cls: type[S]) -> msgspec.json.Decoder[S]:
     return msgspec.json.Decoder(cls)
+
+
+# --- live settings changes ------------------------------------------------------------------------------
+
+# A setting's value as settings.toml holds it.
+SettingValue = bool | int | float | str | list[str]
+
+
+class SettingsChange(msgspec.Struct, frozen=True, kw_only=True):
+    """Settings the desk saved, by dotted key ("risk.cooldown_s": 30.0), sent as Control command "settings".
+    Every worker takes the keys it reads while running (its `live_settings`); the others apply at its next
+    start, from the file. Values are checked as settings.toml is when applied, so a bad one changes nothing."""
+
+    values: dict[str, SettingValue]
+
+
+# --- the trading state ----------------------------------------------------------------------------------
+# The router owns whether trading is paused or halted: it publishes Health component "router" with state
+# trading | paused | halted | daily_loss_limit | waiting and, in `Health.halt`, the kill switch's state, at start
+# and on every change. The journal keeps the HaltState (a restarted router comes back halted); everyone else
+# shows what the router published.
+ROUTER_COMPONENT = "router"
+TradingStateKind = Literal["trading", "paused", "halted", "daily_loss_limit", "waiting"]
+
+
+class HaltState(msgspec.Struct, frozen=True, kw_only=True):
+    """Whether the kill switch halted trading, when and by whom."""
+
+    halted: bool = False
+    halted_at: int | None = None  # ms on the router's clock when the kill switch was pulled
+    halted_by: str = ""  # origin of the kill (desk, a remote UI, the supervisor)
+    detail: str = ""

@@ -12,6 +12,10 @@ wherever it runs. Pause, not kill: a kill flattens through the router and execut
 workers that failed, while a pause only stops new entries and leaves every open position with the
 stop-loss and take-profit orders resting at the venue (or in the paper broker) untouched. `failed` is set,
 so `headless` ends and exits non-zero; the desk stays up showing the failure.
+
+Settings changed while running: the runtime reads trading-control for Control "settings" (what a desk saved)
+and takes into `ctx.settings` the fields its workers declare in `live_settings`; the workers see the new
+object the next time they decide. This is the one path for a desk in this process and an attached one alike.
 """
 
 from __future__ import annotations
@@ -21,7 +25,11 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from tui_trader import live_settings
 from tui_trader import messages as m
+from tui_trader.bus.base import Gap, Start
+from tui_trader.bus.topics import create_pipeline_topics
+from tui_trader.errors import SettingsError
 from tui_trader.workers import PIPELINE, Worker, WorkerContext, build
 from tui_trader.workers.notifier import pipeline_names
 
@@ -59,11 +67,43 @@ class Runtime:
         self.healthy_run_s = HEALTHY_RUN_S
         # Set when a worker is given up: trading is paused, and a headless run ends on it.
         self.failed = asyncio.Event()
+        self.live_settings = live_settings.patterns_of(self.workers.values())
+        self._settings_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        await self.ctx.bus.create_topics(self.ctx.topic(t) for t in m.TOPICS)
+        await create_pipeline_topics(self.ctx.bus, self.ctx.settings.bus)
+        if self.live_settings:
+            # Subscribed before any worker starts, so a change saved once the pipeline is up is never missed.
+            # Untracked: it never holds a replay's lockstep.
+            sub = await self.ctx.bus.subscribe(self.ctx.topic(m.CONTROL), Start.END, tracked=False)
+            self._settings_task = asyncio.create_task(self._take_settings(sub), name="runtime:settings")
         for name, worker in self.workers.items():
             self._tasks[name] = asyncio.create_task(self._supervise(worker), name=f"worker:{name}")
+
+    async def _take_settings(self, sub) -> None:
+        decoder = m.Decoder()
+        topic = self.ctx.topic(m.CONTROL)
+        try:
+            async for item in sub:
+                if type(item) is Gap:
+                    continue
+                c = decoder.decode_record(topic, item.value, item.offset, m.CONTROL)
+                if isinstance(c, m.Control) and c.command == "settings" and c.settings is not None:
+                    self.apply_settings(c.settings, c.origin)
+        finally:
+            await sub.close()
+
+    def apply_settings(self, change: m.SettingsChange, origin: str = "") -> list[str]:
+        """Take the fields of `change` this runtime's workers read live; returns the keys that changed."""
+        try:
+            new, taken = live_settings.apply(self.ctx.settings, change, self.live_settings)
+        except SettingsError as err:  # a desk of another version, a hand-made record: keep running as is
+            log.error("settings change from %s refused, nothing changed: %s", origin or "?", err.message)
+            return []
+        if taken:
+            self.ctx.settings = new
+            log.info("settings from %s applied: %s", origin or "?", ", ".join(taken))
+        return taken
 
     async def _report(self, name: str, state: str, detail: str = "") -> None:
         st = self.states[name]
@@ -73,7 +113,7 @@ class Runtime:
             self.ctx.on_health(h)
         try:
             await self.ctx.bus.publish(self.ctx.topic(m.HEALTH), h.component, m.encode(h))
-        except Exception as err:  # reporting must never take the supervisor down
+        except Exception as err:  # noqa: BLE001 - reporting must never take the supervisor down
             log.warning("cannot publish health of %s: %s", name, err)
 
     async def _supervise(self, worker: Worker) -> None:
@@ -117,7 +157,7 @@ class Runtime:
         control = m.Control(command="pause", arg=reason, origin=SUPERVISOR, ts=self.ctx.clock.now_ms())
         try:
             await self.ctx.bus.publish(self.ctx.topic(m.CONTROL), SUPERVISOR, m.encode(control))
-        except Exception as err:  # the failure is still reported (Health, log, `failed`, exit code)
+        except Exception as err:  # noqa: BLE001 - the failure is still reported (Health, log, `failed`, exit code)
             log.error("cannot publish the supervisor's pause after %s failed: %s", name, err)
         self.failed.set()
 
@@ -134,17 +174,21 @@ class Runtime:
         await self.ctx.bus.wait_idle()
 
     async def stop(self, timeout: float = 2.0) -> None:
+        if self._settings_task is not None:
+            self._settings_task.cancel()
+            await asyncio.gather(self._settings_task, return_exceptions=True)
+            self._settings_task = None
         tasks = [t for t in self._tasks.values() if not t.done()]
         for t in tasks:
             t.cancel()
         if tasks:
-            done, pending = await asyncio.wait(tasks, timeout=timeout)
+            _, pending = await asyncio.wait(tasks, timeout=timeout)
             for t in pending:
                 log.error("worker task %s did not stop within %.1f s", t.get_name(), timeout)
         for t in self._tasks.values():
             if t.done() and not t.cancelled() and t.exception() is not None:
                 log.error("worker task %s ended with %r", t.get_name(), t.exception())
-        for name, st in self.states.items():
+        for st in self.states.values():
             if st.state not in ("finished", "failed"):
                 st.state = "stopped"
         self._tasks.clear()

@@ -11,21 +11,22 @@ from test_replay import trade, write_recording
 
 from tui_trader import messages as m
 from tui_trader.settings import Settings
-from tui_trader.ui.state import DeskState
-from tui_trader.ui.widgets.base import Colours, View
+from tui_trader.ui.state import DeskModel
+from tui_trader.ui.widgets.colours import Colours
 from tui_trader.ui.widgets.status import status_text
+from tui_trader.ui.widgets.view import View
 
 START_MS = 1_723_161_256_000  # 2024-08-08 23:54:16 UTC, when the real captures begin
 COLOURS = Colours(buy="green", sell="red", warn="yellow", muted="grey50", accent="cyan", primary="blue")
 
 
-def view(state: DeskState, now_ms: int) -> View:
+def view(state: DeskModel, now_ms: int) -> View:
     return View(
         state=state, settings=Settings(), now_ms=now_ms, colours=COLOURS, lag={}, backend="embedded", narrow=True
     )
 
 
-def bar(state: DeskState, now_ms: int) -> str:
+def bar(state: DeskModel, now_ms: int) -> str:
     return status_text(view(state, now_ms)).plain
 
 
@@ -53,7 +54,7 @@ async def replay_health(tmp_path) -> list[m.Health]:
 async def test_status_reads_replay_20x_while_playing_then_replay_done_with_nothing_stale(tmp_path):
     records = await replay_health(tmp_path)
     assert [(x.state, x.detail) for x in records] == [("live", "replay 20×"), ("done", "replay done")]
-    st = DeskState(starting_balance=10_000.0)
+    st = DeskModel(starting_balance=10_000.0)
     st.on_market_data(md("BTCUSDT", START_MS))
     st.on_health(records[0])
     playing = bar(st, START_MS + 1000)
@@ -67,14 +68,14 @@ async def test_status_reads_replay_20x_while_playing_then_replay_done_with_nothi
 
 
 def test_the_clock_waits_for_the_first_frame_of_a_replay():
-    st = DeskState(starting_balance=10_000.0)
+    st = DeskModel(starting_balance=10_000.0)
     st.on_health(m.Health(component="feed:replay", state="live", detail="replay 20×", ts=0))
     text = bar(st, 0)
     assert "00:00:00" not in text and "--:--:--" in text
 
 
 def test_a_quiet_symbol_in_a_replay_still_reads_stale():
-    st = DeskState(starting_balance=10_000.0)
+    st = DeskModel(starting_balance=10_000.0)
     st.on_health(
         m.Health(
             component="feed:replay",
@@ -89,7 +90,7 @@ def test_a_quiet_symbol_in_a_replay_still_reads_stale():
 
 
 def test_a_live_desk_keeps_its_time_of_day_clock():
-    st = DeskState(starting_balance=10_000.0)
+    st = DeskModel(starting_balance=10_000.0)
     st.on_health(m.Health(component="feed:public-1", state="live", ts=START_MS))
     text = bar(st, START_MS)
     assert "feed live" in text and text.rstrip().endswith("23:54:16") and "2024" not in text

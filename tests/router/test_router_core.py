@@ -7,7 +7,6 @@ import pytest
 from router_helpers import T0, control, filled, protective_fill, rejected, rules_of, settle, signal, trade
 
 from tui_trader import messages as m
-from tui_trader.desk_state import DeskState
 from tui_trader.instruments import RulesBook
 from tui_trader.portfolio.router_core import RouterCore
 from tui_trader.settings import Settings, TradingSettings
@@ -230,13 +229,13 @@ def test_kill_pauses_flattens_halts_and_only_rearm_then_resume_lifts_it():
     assert [(c.symbol, c.side, c.quantity, c.reduce_only, c.purpose) for c in out.commands] == [
         ("BTCUSDT", "sell", btc.quantity, True, "kill")
     ]
-    assert out.persist == DeskState(halted=True, halted_at=T0 + 1000, halted_by="test")
+    assert out.persist == m.HaltState(halted=True, halted_at=T0 + 1000, halted_by="test")
     settle(core, out, T0 + 1000)
     core.on_control(control("resume"), T0 + 2000)
     assert core.state()[0] == "halted"
     assert rules_of(core.on_signal(signal("Buy", 2_500.0, symbol="ETHUSDT"), T0 + 2000)) == ["halted"]
     out = core.on_control(control("rearm"), T0 + 3000)
-    assert out.persist == DeskState() and out.commands == [] and core.state()[0] == "paused"
+    assert out.persist == m.HaltState() and out.commands == [] and core.state()[0] == "paused"
     assert rules_of(core.on_signal(signal("Buy", 2_500.0, T0 + 3000, symbol="ETHUSDT"), T0 + 3000)) == ["paused"]
     core.on_control(control("resume"), T0 + 4000)
     assert len(core.on_signal(signal("Buy", 2_500.0, T0 + 4000, symbol="ETHUSDT"), T0 + 4000).commands) == 1
@@ -281,7 +280,7 @@ def test_the_mode_commands_carry_is_the_executors_acknowledged_one_not_the_desks
 
 
 def test_a_desk_that_starts_halted_denies_everything():
-    core = RouterCore(Settings(), state=DeskState(halted=True, halted_at=T0, halted_by="desk"))
+    core = RouterCore(Settings(), state=m.HaltState(halted=True, halted_at=T0, halted_by="desk"))
     core.on_market_data(trade(), T0)
     assert core.state()[0] == "halted" and "by desk" in core.state()[1]
     assert rules_of(core.on_signal(signal("Buy"), T0)) == ["halted"]

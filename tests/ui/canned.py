@@ -444,9 +444,9 @@ def batches() -> list[list[tuple[str, str, object]]]:
     out = []
     for i in range(STEPS):
         t = T0 + i * STEP_MS
-        batch: list[tuple[str, str, object]] = []
-        for md in _md("BTCUSDT", btc(i), t, 0.1) + _md("ETHUSDT", eth(i), t, 0.01):
-            batch.append((m.MARKET_DATA, md.symbol, md))
+        batch: list[tuple[str, str, object]] = [
+            (m.MARKET_DATA, md.symbol, md) for md in _md("BTCUSDT", btc(i), t, 0.1) + _md("ETHUSDT", eth(i), t, 0.01)
+        ]
         batch.extend(_events(i, t + 500))
         out.append(batch)
     return out

@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, Start
+from tui_trader.portfolio.router_core import RouterCore
+from tui_trader.settings import Settings
 
 from . import canned
 
@@ -24,9 +26,33 @@ async def wait_for(pilot, condition: Callable[[], bool], what: str, timeout: flo
         await pilot.pause(0.02)
 
 
-async def ready(pilot) -> None:
-    """Wait until the desk's bridge has subscribed (before that, nothing is read)."""
-    await wait_for(pilot, lambda: pilot.app.bridge is not None, "the desk's bridge to open")
+async def answer_controls(bus, clock) -> None:
+    """The router's part in a desk test with no pipeline: the real RouterCore takes every Control and its
+    Health record is published as the router worker publishes it, so the desk shows paused and halted the
+    way it does live (from the router, never by itself). Its orders are not published: the canned session
+    stays as recorded."""
+    core = RouterCore(Settings())
+    sub = await bus.subscribe(m.CONTROL, Start.BEGINNING, tracked=False)
+    decoder = m.Decoder()
+    try:
+        async for rec in sub:
+            c = decoder.decode(m.CONTROL, rec.value)
+            now = clock.now_ms()
+            if core.on_control(c, now).state_changed:
+                state, detail = core.state()
+                h = m.Health(component=m.ROUTER_COMPONENT, state=state, detail=detail, halt=core.halt_state, ts=now)
+                await bus.publish(m.HEALTH, m.ROUTER_COMPONENT, m.encode(h))
+    finally:
+        await sub.close()
+
+
+async def ready(pilot, router: bool = True) -> None:
+    """Wait until the desk's bridge has subscribed (before that, nothing is read); with `router`, a stand-in
+    answers the desk's controls (answer_controls) for as long as the app runs."""
+    app = pilot.app
+    if router and app.runner is None and not any(w.group == "test-router" for w in app.workers):
+        app.run_worker(answer_controls(app._bus, app.clock), group="test-router", exit_on_error=False)
+    await wait_for(pilot, lambda: app.bridge is not None, "the desk's bridge to open")
 
 
 async def feed(pilot, bus, batches=None) -> None:
@@ -41,7 +67,7 @@ async def feed(pilot, bus, batches=None) -> None:
 async def records(bus: EmbeddedBus, topic: str) -> list:
     """Every message published on a topic so far."""
     end = await bus.end_offset(topic)
-    sub = await bus.subscribe(topic, Start.BEGINNING, tracked=False)  # type: ignore[attr-defined]
+    sub = await bus.subscribe(topic, Start.BEGINNING, tracked=False)
     decoder = m.Decoder()
     out = []
     try:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from kit import until
+
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster, Start
 from tui_trader.clock import FixedClock
 from tui_trader.settings import Settings
 from tui_trader.ui.bridge import DeskBridge
-from tui_trader.ui.state import DeskState
+from tui_trader.ui.state import DeskModel
 
 from . import canned
 
@@ -20,7 +22,7 @@ def md(symbol: str, price: float, t: int) -> bytes:
 
 
 async def open_bridge(bus) -> DeskBridge:
-    bridge = DeskBridge(bus, Settings(), FixedClock(canned.NOW), DeskState(starting_balance=10_000.0))
+    bridge = DeskBridge(bus, Settings(), FixedClock(canned.NOW), DeskModel(starting_balance=10_000.0))
     await bridge.open()
     return bridge
 
@@ -32,8 +34,7 @@ async def test_the_desk_never_holds_a_lockstep_replay():
     seen = []
 
     async def worker() -> None:
-        async for rec in worker_sub:
-            seen.append(rec.offset)
+        seen.extend([rec.offset async for rec in worker_sub])
 
     task = asyncio.create_task(worker())
     try:
@@ -86,13 +87,10 @@ async def test_a_bus_without_end_offsets_is_streamed():
     runner = asyncio.create_task(bridge.run())
     try:
         assert not bridge.polled
-        await bus.publish(m.CONTROL, "x", m.encode(m.Control(command="pause", origin="desk-2", ts=1)))
+        paused = m.Health(component=m.ROUTER_COMPONENT, state="paused", ts=1)
+        await bus.publish(m.HEALTH, m.ROUTER_COMPONENT, m.encode(paused))
         await bus.publish(m.MARKET_DATA, "BTCUSDT", md("BTCUSDT", 123.0, canned.T0))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 2
-        while not (bridge.state.paused and bridge._latest_md):
-            assert loop.time() < deadline, "the streams did not deliver"
-            await asyncio.sleep(0.01)
+        await until(lambda: bridge.state.paused and bridge._latest_md, "the streams to deliver")
         await bridge.drain()
         assert bridge.state.quotes["BTCUSDT"].last == 123.0
     finally:

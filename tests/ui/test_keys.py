@@ -279,9 +279,12 @@ async def test_small_terminal_tabs_between_groups_and_a_large_one_stacks(desk, b
         await feed(pilot, bus)
         main = app.screen
         assert main.tabbed and main.narrow
-        shown = lambda: [
-            g.id for g in main.query(".group") if g.display and g.styles.display != "none" and g.has_class("-shown")
-        ]
+
+        def shown() -> list[str | None]:
+            return [
+                g.id for g in main.query(".group") if g.display and g.styles.display != "none" and g.has_class("-shown")
+            ]
+
         assert shown() == ["group-market"]
         await pilot.press("4")
         assert shown() == ["group-orders"]

@@ -3,11 +3,13 @@ the desk shows the screen once per round and sends the trader's choices as a Con
 
 from __future__ import annotations
 
+from kit import until
+
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
 from tui_trader.ui.screens.reconcile import ReconcileScreen
 
-from .helpers import LARGE, controls, ready, wait_for
+from .helpers import LARGE, ready, records, wait_for
 
 
 def waiting(round_id: str) -> m.Health:
@@ -26,9 +28,8 @@ def waiting(round_id: str) -> m.Health:
         rc.ExchangePosition(symbol="ETHUSDT", side="long", quantity=0.5, entry_price=2_500.0, mark_price=2_490.0),
     ]
     diffs = rc.find_differences(journal, positions, [])
-    return m.Health(
-        component="reconcile", state="waiting", detail=rc.encode_request(round_id, "binanceusdm", diffs), ts=1
-    )
+    question = m.ReconcileQuestion(round=round_id, exchange="binanceusdm", differences=diffs)
+    return m.Health(component=m.RECONCILE_COMPONENT, state="waiting", question=question, ts=1)
 
 
 async def test_the_desk_asks_once_per_round_and_sends_the_choices(bus, desk):
@@ -43,17 +44,14 @@ async def test_the_desk_asks_once_per_round_and_sends_the_choices(bus, desk):
         await pilot.press("c")  # confirm the defaults
         await pilot.press("y")
         await wait_for(pilot, lambda: not isinstance(app.screen, ReconcileScreen), "the screen to close")
-        sent = []
+        sent: list[m.Control] = []
 
         async def answered() -> bool:
-            sent[:] = [c for c in await controls(bus) if c[0] == "reconcile"]
+            sent[:] = [c for c in await records(bus, m.CONTROL) if c.command == "reconcile"]
             return bool(sent)
 
-        for _ in range(100):
-            if await answered():
-                break
-            await pilot.pause(0.02)
-        [(command, arg, origin)] = sent
-        answer = rc.decode_answer(arg)
-        assert answer.round == "r-1" and origin == "desk"
+        await until(answered, "the answer on trading-control")
+        [control] = sent
+        answer = control.answer
+        assert answer is not None and answer.round == "r-1" and control.origin == "desk"
         assert set(answer.choices.values()) <= {"adopt", "flatten", "leave"} and len(answer.choices) == 2

@@ -3,16 +3,16 @@ round-trip through the settings module, live fields applied at once, secrets nev
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
+from kit import until
 from textual.widgets import Input, Select, Switch
 
+from tui_trader import messages as m
 from tui_trader import settings as settings_mod
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.screens.settings import FieldRow, SettingsScreen
 
-from .helpers import SMALL, ready, wait_for
+from .helpers import SMALL, ready, records, wait_for
 
 
 async def open_settings(pilot) -> SettingsScreen:
@@ -117,13 +117,11 @@ async def test_a_pair_checked_together_can_be_changed_in_either_order(desk):
         assert error_of(screen, "indicators.sma_fast") == "" and error_of(screen, "indicators.sma_slow") == ""
 
 
-async def test_save_round_trip_applies_live_fields_and_defers_the_rest(desk, tmp_path):
+async def test_save_round_trip_applies_live_fields_and_defers_the_rest(desk, bus, tmp_path):
     path = tmp_path / "settings.toml"
     settings_mod.save(settings_mod.Settings(), path)
     before = path.read_text()
     app = desk(settings_path=path)
-    worker = SimpleNamespace(live_settings=frozenset({"risk.*"}))
-    app.runtime = SimpleNamespace(ctx=SimpleNamespace(settings=settings_mod.Settings()), workers={"router": worker})
     async with app.run_test(size=SMALL) as pilot:
         screen = await open_settings(pilot)
         await screen.show_section("risk")
@@ -150,9 +148,17 @@ async def test_save_round_trip_applies_live_fields_and_defers_the_rest(desk, tmp
         assert app.settings.ui.refresh_hz == 5.0 and app.settings.risk.cooldown_s == 30.0
         assert app.theme == "desk-contrast" and loaded.ui.theme == "desk-contrast"
         assert app.settings.feed.stale_after_s == 10.0
-        ctx = app.runtime.ctx.settings
-        assert (ctx.risk.cooldown_s, ctx.risk.on_opposite, ctx.feed.stale_after_s) == (30.0, "reverse", 10.0)
-        assert ctx.indicators.warmup is True
+        # The workers' live fields go out as one Control for them to take; the desk's own and the restart-only
+        # ones do not.
+        sent: list[m.Control] = []
+
+        async def published() -> bool:
+            sent[:] = [c for c in await records(bus, m.CONTROL) if c.command == "settings"]
+            return bool(sent)
+
+        await until(published, "the settings Control on trading-control")
+        [control] = sent
+        assert control.settings == m.SettingsChange(values={"risk.on_opposite": "reverse", "risk.cooldown_s": 30.0})
         note = " ".join(n.message for n in app._notifications)
         assert "Applies after restart: indicators.warmup, feed.stale_after_s" in note
         assert "Applied now: risk.on_opposite, risk.cooldown_s, ui.theme, ui.refresh_hz" in note

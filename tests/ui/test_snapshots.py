@@ -15,7 +15,7 @@ from tui_trader import messages as m
 from tui_trader import settings as settings_mod
 
 from . import canned
-from .helpers import LARGE, SMALL, feed
+from .helpers import LARGE, SMALL, feed, wait_for
 
 
 @pytest.fixture
@@ -46,8 +46,20 @@ def test_small_orders(snap_compare, desk, bus):
     assert snap_compare(desk(), terminal_size=SMALL, run_before=fed(bus), press=["4"])
 
 
+async def kill(pilot) -> None:
+    """The kill key, then the router's answer drawn (the desk shows HALTED from the router's record)."""
+    await pilot.press("f12")
+    await wait_for(pilot, lambda: pilot.app.state.halted, "the router's halted record")
+    await pilot.app.refresh_desk()
+
+
 def test_small_halted(snap_compare, desk, bus):
-    assert snap_compare(desk(), terminal_size=SMALL, run_before=fed(bus), press=["4", "f12"])
+    async def run_before(pilot) -> None:
+        await feed(pilot, bus)
+        await pilot.press("4")
+        await kill(pilot)
+
+    assert snap_compare(desk(), terminal_size=SMALL, run_before=run_before)
 
 
 def test_small_settings(snap_compare, desk, bus):
@@ -112,8 +124,9 @@ def test_large_halted_live(snap_compare, desk, bus, monkeypatch):
             ],
         )
         await pilot.app.refresh_desk()
+        await kill(pilot)
 
-    assert snap_compare(desk(), terminal_size=LARGE, run_before=run_before, press=["f12"])
+    assert snap_compare(desk(), terminal_size=LARGE, run_before=run_before)
 
 
 def test_large_light_theme(snap_compare, desk, bus):

@@ -40,6 +40,7 @@ async def test_many_starts_show_no_error_notification(desk, clock, tmp_path):
             await ready(pilot)
             main = app.main_screen
             assert isinstance(main, MainScreen)
-            await wait_for(pilot, lambda: "PAPER" in main.query_one(StatusBar).shown, "the status bar to be drawn")
+            bar = main.query_one(StatusBar)
+            await wait_for(pilot, lambda: "PAPER" in bar.shown, "the status bar to be drawn")  # noqa: B023 - awaited here
             await app.refresh_desk()
             assert errors(app) == [], f"start {n + 1}: {errors(app)}"

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from tui_trader import messages as m
+from tui_trader.portfolio.router_core import RouterCore
+from tui_trader.settings import Settings
 from tui_trader.ui.format import age, percent_b, price, qty, sparkline
-from tui_trader.ui.state import DAY_MS, DeskState
+from tui_trader.ui.state import DAY_MS, DeskModel
 
 from . import canned
 
 
-def folded() -> DeskState:
-    st = DeskState(starting_balance=10_000.0)
+def folded() -> DeskModel:
+    st = DeskModel(starting_balance=10_000.0)
     handlers = {
         m.MARKET_DATA: st.on_market_data,
         m.SIGNALS: st.on_signal,
@@ -54,23 +56,45 @@ def test_positions_and_pnl_come_from_the_same_portfolio_the_router_folds():
     assert st.realized_today(canned.NOW + DAY_MS) == 0.0, "a new UTC day starts at zero"
 
 
-def test_controls_mirror_the_router_at_once_and_its_health_has_the_last_word():
-    st = DeskState(starting_balance=1.0)
-    st.on_control(m.Control(command="kill", ts=100))
-    assert st.halted and st.paused and st.halted_at == 100
-    st.on_control(m.Control(command="resume", ts=101))
-    assert st.paused, "a resume while halted does nothing (the router ignores it)"
-    # A health record older than the key press does not undo it.
-    st.on_health(m.Health(component="router", state="trading", ts=99))
-    assert st.halted
-    st.on_control(m.Control(command="rearm", ts=102))
-    assert not st.halted and st.paused
-    st.on_health(m.Health(component="router", state="trading", ts=103))
-    assert not st.paused
-    # A kill from another desk: the router says halted; the desk shows it and says who.
-    st.on_control(m.Control(command="kill", origin="desk-2", ts=104))
-    st.on_health(m.Health(component="router", state="halted", detail="kill switch pulled by desk-2: ...", ts=104))
-    assert st.halted and any("from desk-2" in n.message for n in st.notices)
+def router_health(core: RouterCore, ts: int) -> m.Health:
+    """The router's record as the router worker publishes it."""
+    state, detail = core.state()
+    return m.Health(component=m.ROUTER_COMPONENT, state=state, detail=detail, halt=core.halt_state, ts=ts)
+
+
+def test_the_halt_and_pause_badges_never_disagree_with_the_router():
+    core = RouterCore(Settings())
+    st = DeskModel(starting_balance=1.0)
+    st.on_health(router_health(core, 1))
+    steps = [
+        ("kill", "desk"),
+        ("resume", "desk"),  # ignored by the router while halted
+        ("pause", "desk"),
+        ("rearm", "desk"),  # halt cleared, still paused
+        ("resume", "desk"),
+        ("kill", "desk-2"),  # another desk pulls it
+        ("rearm", "supervisor"),
+        ("pause", "supervisor"),
+        ("resume", "desk"),
+    ]
+    for ts, (command, origin) in enumerate(steps, start=2):
+        before = (st.halted, st.paused)
+        c = m.Control(command=command, origin=origin, ts=ts)
+        st.on_control(c)
+        assert (st.halted, st.paused) == before, f"{command}: the desk changed the state by itself"
+        core.on_control(c, ts)
+        st.on_health(router_health(core, ts))
+        assert (st.halted, st.paused) == (core.halted, core.paused), f"after {command} from {origin}"
+        if core.halted:
+            assert st.halted_at == core.halt_state.halted_at and origin in st.halt_detail
+    assert any("kill from desk-2" in n.message for n in st.notices)
+
+
+def test_a_desk_that_starts_after_a_kill_shows_it_from_the_routers_record():
+    core = RouterCore(Settings(), state=m.HaltState(halted=True, halted_at=1_000, halted_by="desk-2"))
+    st = DeskModel(starting_balance=1.0)  # never saw the kill itself
+    st.on_health(router_health(core, 5_000))
+    assert st.halted and st.paused and st.halted_at == 1_000 and st.halt_detail == "kill switch (desk-2)"
 
 
 def test_stale_symbols_by_age_and_by_feed_health():
@@ -97,7 +121,7 @@ def test_formats():
 
 
 def test_identical_denials_in_a_row_fold_into_one_row():
-    st = DeskState(starting_balance=1.0)
+    st = DeskModel(starting_balance=1.0)
 
     def deny(i: int, symbol: str, error: str) -> None:
         st.on_status(
@@ -128,7 +152,7 @@ def test_identical_denials_in_a_row_fold_into_one_row():
 
 
 def test_a_reconnect_loop_is_notified_once_a_minute():
-    st = DeskState(starting_balance=1.0)
+    st = DeskModel(starting_balance=1.0)
     for i in range(10):  # down, connecting, down… every 3 s
         st.on_health(m.Health(component="feed:public-1", state="down", detail="cannot resolve", ts=i * 6_000))
         st.on_health(m.Health(component="feed:public-1", state="connecting", ts=i * 6_000 + 3_000))
@@ -137,7 +161,7 @@ def test_a_reconnect_loop_is_notified_once_a_minute():
 
 
 def test_the_executors_answer_ends_a_switch_even_when_its_clock_runs_behind_the_desks():
-    st = DeskState(starting_balance=1.0)
+    st = DeskModel(starting_balance=1.0)
     st.on_health(m.Health(component=m.MODE_COMPONENT, state="paper", ts=1_000))
     st.on_control(m.Control(command="set_mode", arg="live", origin="desk", ts=5_000))
     assert st.mode == "paper" and st.mode_requested == "live"

@@ -1,5 +1,5 @@
 """The router's decisions: signals, marks, order statuses and desk controls in; order commands and denials
-out. Pure: no bus, no clock (every call is given `now_ms`), no files (the shell persists `DeskState`).
+out. Pure: no bus, no clock (every call is given `now_ms`), no files (the shell persists the `HaltState`).
 
 Entry rules (settings `[trading]` and `[risk]`):
 - only `trading.symbols` trade: a signal for any other symbol is denied (`unconfigured_symbol`), and market
@@ -43,7 +43,6 @@ from dataclasses import dataclass, field
 import msgspec
 
 from tui_trader import messages as m
-from tui_trader.desk_state import DeskState
 from tui_trader.instruments import RulesBook, UnknownInstrument
 from tui_trader.portfolio.positions import Portfolio, Position
 from tui_trader.portfolio.risk import HALTED_TEXT, DailyLoss, EntryFacts, RiskGate
@@ -65,7 +64,7 @@ class Output:
     commands: list[m.OrderCommand] = field(default_factory=list)
     denials: list[m.OrderStatus] = field(default_factory=list)
     state_changed: bool = False  # paused / halted / daily limit / mode changed: tell the desk
-    persist: DeskState | None = None  # the halted flag changed: write the state file
+    persist: m.HaltState | None = None  # the halted flag changed: write the state file
 
 
 class _InFlight(msgspec.Struct, kw_only=True):
@@ -81,7 +80,7 @@ class RouterCore:
         self,
         settings: Settings,
         rules: RulesBook | None = None,
-        state: DeskState | None = None,
+        state: m.HaltState | None = None,
         new_id: Callable[[], str] = m.new_id,
     ) -> None:
         self.settings = settings
@@ -93,9 +92,9 @@ class RouterCore:
         self.gate = RiskGate(settings.risk)
         self.daily = DailyLoss(settings.risk.daily_loss_limit_pct)
         self.mode: m.Mode = "paper" if settings.trading.paper_trading else "live"
-        self.desk_state = state or DeskState()
-        self.halted = self.desk_state.halted
-        self.paused = self.desk_state.halted  # a halted desk is also paused: nothing new until rearm
+        self.halt_state = state or m.HaltState()
+        self.halted = self.halt_state.halted
+        self.paused = self.halt_state.halted  # a halted desk is also paused: nothing new until rearm
         self.in_flight: dict[str, _InFlight] = {}
         self.last_close_ms: dict[str, int] = {}
         self.last_price_ms: dict[str, int] = {}
@@ -235,15 +234,15 @@ class RouterCore:
             self._close_one(out, (c.arg or "").strip().upper(), c.origin, now_ms)
         elif cmd == "kill":
             self.halted = self.paused = True
-            self.desk_state = DeskState(halted=True, halted_at=now_ms, halted_by=c.origin, detail=c.arg or "")
-            out.persist = self.desk_state
+            self.halt_state = m.HaltState(halted=True, halted_at=now_ms, halted_by=c.origin, detail=c.arg or "")
+            out.persist = self.halt_state
             out.state_changed = True
             self._flatten(out, "kill", now_ms)
         elif cmd == "rearm":
             if self.halted:
                 self.halted = False  # still paused: resume to trade
-                self.desk_state = DeskState()
-                out.persist = self.desk_state
+                self.halt_state = m.HaltState()
+                out.persist = self.halt_state
                 out.state_changed = True
         elif cmd == "set_mode":
             # A request to the executor, not a switch: the router follows the mode the executor acknowledges
@@ -289,7 +288,7 @@ class RouterCore:
         """(state, detail): halted > paused > daily_loss_limit > trading."""
         mode = f"mode {self.mode}"
         if self.halted:
-            by = f" by {self.desk_state.halted_by}" if self.desk_state.halted_by else ""
+            by = f" by {self.halt_state.halted_by}" if self.halt_state.halted_by else ""
             return "halted", f"kill switch pulled{by}: nothing new until re-armed; {mode}"
         if self.paused:
             return "paused", f"new entries paused (resume to trade); {mode}"

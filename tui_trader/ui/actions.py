@@ -1,8 +1,9 @@
 """What the trader's keys do: every action goes out as a Control record on trading-control (origin "desk");
-the desk never calls a worker. Also the settings screen's save, and quitting.
+the desk never calls a worker. Also the settings screen's save (the file, then the changed live values as one
+Control "settings" that the workers take wherever they run), and quitting.
 
-A mixin of DeskApp (app.py keeps starting, stopping and drawing); it uses the app's state, bridge, clock,
-settings and runtime.
+A mixin of DeskApp (app.py keeps starting, stopping and drawing); it uses the app's state, bridge, clock and
+settings, declared below so a type checker holds it to them.
 """
 
 from __future__ import annotations
@@ -10,13 +11,15 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+from collections import deque
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from textual.app import App
 from textual.binding import Binding
 
+from tui_trader import live_settings, paths
 from tui_trader import messages as m
-from tui_trader import paths
 from tui_trader import settings as settings_mod
 from tui_trader.errors import SecretsError, TuiTraderError
 from tui_trader.settings import Settings
@@ -24,7 +27,20 @@ from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.screens.help import HelpScreen
 from tui_trader.ui.screens.live_confirm import LiveConfirmScreen
 from tui_trader.ui.screens.settings import SettingsScreen
-from tui_trader.ui.settings_form import applies_live, changed_keys, merge_live, worker_live_patterns
+from tui_trader.ui.settings_form import DESK_LIVE, applies_live, live_patterns
+
+if TYPE_CHECKING:
+    from tui_trader.clock import Clock
+    from tui_trader.ui.bridge import DeskBridge
+    from tui_trader.ui.runner import PipelineRunner
+    from tui_trader.ui.screens.main import MainScreen
+    from tui_trader.ui.state import DeskModel
+    from tui_trader.ui.throttle import Throttle
+
+    # The mixin is only ever part of DeskApp: to the type checker it is an App, with DeskApp's own members below.
+    _AppBase = App[int]
+else:
+    _AppBase = object
 
 log = logging.getLogger(__name__)
 
@@ -42,19 +58,45 @@ WHO = f"desk ({_user()})"
 REPLAY_PAPER_ONLY = "a replay is paper only: live would send real orders priced from old data"
 
 
-class DeskActions:
+class DeskActions(_AppBase):
     """Key actions of the desk (mixed into DeskApp)."""
+
+    # DeskApp's members the actions use (set in DeskApp.__init__ or defined there).
+    settings: Settings
+    saved_settings: Settings
+    settings_path: Path | None
+    runner: PipelineRunner | None
+    clock: Clock
+    state: DeskModel
+    bridge: DeskBridge | None
+    throttle: Throttle
+    key_problems: list[str]
+    desk_themes: list[str]
+    _pending: deque[tuple[m.ControlCommand, str | None, dict[str, Any]]]
+
+    if TYPE_CHECKING:
+
+        @property
+        def main_screen(self) -> MainScreen | None: ...
+        def key_label(self, binding_id: str) -> str: ...
+        def keys_of(self, binding_id: str) -> list[str]: ...
+        def apply_keys(self, settings: Settings) -> list[str]: ...
+        def is_replay(self) -> bool: ...
+        async def refresh_desk(self) -> None: ...
+        async def stop_pipeline(self) -> None: ...
+        def _arm_clock(self) -> None: ...
 
     # --- controls -------------------------------------------------------------------------------------
 
-    async def send(self, command: m.ControlCommand, arg: str | None = None) -> None:
-        """Publish a Control record; before the bus is open, queue it (a kill at start-up still goes out)."""
+    async def send(self, command: m.ControlCommand, arg: str | None = None, **fields: Any) -> None:
+        """Publish a Control record (`fields`: its typed payload); before the bus is open, queue it (a kill at
+        start-up still goes out). What it changes shows once the worker that owns it publishes so."""
         if self.bridge is None:
-            self._pending.append((command, arg))
-            self.state.on_control(m.Control(command=command, arg=arg, ts=self.clock.now_ms()))
+            self._pending.append((command, arg, fields))
+            self.state.on_control(m.Control(command=command, arg=arg, ts=self.clock.now_ms(), **fields))
             return
         try:
-            c = await self.bridge.send(command, arg)
+            c = await self.bridge.send(command, arg, **fields)
         except Exception as err:
             log.exception("cannot publish control %s", command)
             self.notify(f"{command} not sent: {err}", title="Bus", severity="error", timeout=30)
@@ -63,9 +105,9 @@ class DeskActions:
         log.info("%s sent %s%s", WHO, command, f" {arg}" if arg else "")
 
     async def _send_pending(self) -> None:
-        pending, self._pending = self._pending, []
-        for command, arg in pending:
-            await self.send(command, arg)
+        while self._pending:
+            command, arg, fields = self._pending.popleft()
+            await self.send(command, arg, **fields)
 
     async def action_kill(self) -> None:
         await self.send("kill")
@@ -256,17 +298,13 @@ class DeskActions:
         for b in [*(main.BINDINGS if main else []), *self.BINDINGS]:
             if isinstance(b, Binding) and (b.show or b.id == "close_position"):  # close: help only (main.py)
                 # As the footer writes them (^r, ^\\), so the key column stays narrow on 80 columns.
-                shown = [App.get_key_display(self, b.with_key(k)) for k in self.keys_of(b.id or "")]  # type: ignore[arg-type]
+                shown = [App.get_key_display(self, b.with_key(k)) for k in self.keys_of(b.id or "")]
                 bindings.append((" ".join(shown), b))
         self.push_screen(HelpScreen(bindings))
 
     def action_open_settings(self) -> None:
         path = self.settings_path or paths.user_settings_file()
-        self.push_screen(SettingsScreen(self.saved_settings, path, list(self.available_themes), self.live_patterns()))
-
-    def live_patterns(self) -> frozenset[str]:
-        """Fields a save applies at once: the desk's own, and those the running workers read live."""
-        return worker_live_patterns(self.runtime.workers.values() if self.runtime is not None else ())
+        self.push_screen(SettingsScreen(self.saved_settings, path, list(self.available_themes), live_patterns()))
 
     def save_settings(self, new: Settings, path: Path) -> None:
         try:
@@ -277,9 +315,9 @@ class DeskActions:
         except TuiTraderError as err:  # the file on disk was changed into one the strict loader refuses
             self.notify(f"Not saved: {err.message}", title="Settings", severity="error", timeout=15)
             return
-        changed = changed_keys(self.saved_settings, new)
+        changed = live_settings.changed_keys(self.saved_settings, new)
         log.info("%s saved settings to %s: %s", WHO, path, ", ".join(changed) or "nothing changed")
-        patterns = self.live_patterns()
+        patterns = live_patterns()
         self.apply_settings(new)
         self.settings_path = path
         live = [k for k in changed if applies_live(k, patterns)]
@@ -292,13 +330,15 @@ class DeskActions:
         self.notify(" ".join(parts), title="Settings", timeout=10)
 
     def apply_settings(self, new: Settings) -> None:
-        """Take the live fields of `new` into the desk and the running workers (they read ctx.settings)."""
+        """Take the live fields of `new`: the desk's own here, the workers' as one Control "settings" on the bus
+        (the same path whether they run in this process or elsewhere; each takes the fields it reads live)."""
         before = self.settings
-        patterns = self.live_patterns()
+        patterns = live_patterns()
         self.saved_settings = new
-        self.settings = merge_live(self.settings, new, patterns)
-        if self.runtime is not None:
-            self.runtime.ctx.settings = merge_live(self.runtime.ctx.settings, new, patterns)
+        self.settings = live_settings.merge(self.settings, new, patterns)
+        change = live_settings.change_between(before, self.settings, patterns - DESK_LIVE)
+        if change.values:
+            self.run_worker(self.send("settings", settings=change), group="control", exit_on_error=False)
         if self.settings.ui.theme != before.ui.theme and self.settings.ui.theme in self.available_themes:
             self.theme = self.settings.ui.theme
         if self.settings.keys != before.keys:

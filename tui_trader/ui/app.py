@@ -1,6 +1,6 @@
 """The desk: a Textual app that shows the pipeline live and sends the trader's keys as Control records.
 
-Data flow: the bus → `DeskBridge` (the only way data enters) → `DeskState` (plain dicts) → panes, drawn on
+Data flow: the bus → `DeskBridge` (the only way data enters) → `DeskModel` (plain dicts) → panes, drawn on
 a clock of `ui.refresh_hz` (never per message). Keys → `Control` records on trading-control (origin
 "desk", actions.py); the desk never calls a worker. So the same app can show a pipeline running in this process
 (`PipelineRunner`) or a bus where the workers run elsewhere (pass `bus=`).
@@ -12,13 +12,15 @@ drawing is logged with its traceback and shown as one line. The trader never see
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, ClassVar
 
 from textual.app import App
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.worker import Worker, WorkerState
 
 from tui_trader import logs, paths
@@ -32,10 +34,11 @@ from tui_trader.ui.actions import DeskActions
 from tui_trader.ui.bridge import SHOWN_BY_DESK, DeskBridge
 from tui_trader.ui.runner import PipelineRunner
 from tui_trader.ui.screens.main import MainScreen
-from tui_trader.ui.state import DeskState
+from tui_trader.ui.state import DeskModel
 from tui_trader.ui.themes import DEFAULT_THEME, load_themes
-from tui_trader.ui.throttle import Throttle
-from tui_trader.ui.widgets.base import Colours, View
+from tui_trader.ui.throttle import Throttle, cpu_demand
+from tui_trader.ui.widgets.colours import Colours
+from tui_trader.ui.widgets.view import View
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class DeskApp(DeskActions, App[int]):
     CSS_PATH = "desk.tcss"
     TITLE = "tui-trader"
     ENABLE_COMMAND_PALETTE = False
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         # The kill switch: priority, so it fires from any screen and over any focused widget; no dialog. Its
         # keys are ones no text field edits with (keys.py), so typing never pulls it.
         Binding(keys.default("kill"), "kill", "KILL", priority=True, id="kill"),
@@ -83,13 +86,12 @@ class DeskApp(DeskActions, App[int]):
         self._bus = bus
         self.clock = clock if clock is not None else (runner.clock if runner is not None else Clock())
         self.history = history
-        self.state = DeskState(
+        self.state = DeskModel(
             starting_balance=settings.paper.starting_balance, mode="paper" if settings.trading.paper_trading else "live"
         )
         self.state.results.set_bar(settings.indicators.bar)  # the Results charts show the indicators' points
         self.bridge: DeskBridge | None = None
-        self.runtime = None
-        self._pending: list[tuple[m.ControlCommand, str | None]] = []
+        self._pending: collections.deque[tuple[m.ControlCommand, str | None, dict[str, Any]]] = collections.deque()
         self._reconcile_asked: set[str] = set()
         self._refresh_lock = asyncio.Lock()
         self.draw_time = 0.0  # seconds spent drawing (our panes, Textual's layout and compositing)
@@ -102,14 +104,17 @@ class DeskApp(DeskActions, App[int]):
         self._load_themes(theme_dirs if theme_dirs is not None else paths.theme_dirs())
         self.key_remaps: dict[str, str] = {}
         self.key_problems = self.apply_keys(settings)
-        self._initial_halt()
+
+    def add_draw_time(self, seconds: float) -> None:
+        """Time Textual spent laying out and compositing a screen (screens/timed.py), for the throttle."""
+        self.draw_time += seconds
 
     def notify(
         self,
         message: str,
         *,
         title: str = "",
-        severity: str = "information",  # type: ignore[override]
+        severity: str = "information",
         timeout: float | None = None,
         markup: bool = False,
     ) -> None:
@@ -210,24 +215,6 @@ class DeskApp(DeskActions, App[int]):
 
     # --- start and stop -------------------------------------------------------------------------------
 
-    def _initial_halt(self) -> None:
-        """Show HALTED from the first frame when the journal says the kill switch is pulled (a desk running
-        its own live pipeline; a replay has a journal of its own, and an attached desk hears the router)."""
-        if self.runner is None or self.runner.replay:
-            return
-        from tui_trader import desk_state
-        from tui_trader.journal import Journal
-
-        journal = Journal.from_settings(self.settings)
-        try:
-            state = desk_state.load_from(journal)
-        finally:
-            journal.close()
-        if state.halted:
-            self.state.halted = True
-            self.state.halted_at = state.halted_at or 0
-            self.state.halt_detail = state.detail or (f"kill switch ({state.halted_by})" if state.halted_by else "")
-
     def on_mount(self) -> None:
         self.push_screen(MainScreen())
         self._timer = self.set_interval(1 / self.settings.ui.refresh_hz, self._tick)
@@ -253,13 +240,11 @@ class DeskApp(DeskActions, App[int]):
                 await bridge.run()
                 return
             async with self.runner.run() as runtime:
-                self.runtime = runtime
                 tasks = [bridge.run()]
                 if self.runner.replay:
                     tasks.append(self._watch_replay(runtime, bus))
                 await asyncio.gather(*tasks)
         finally:
-            self.runtime = None
             self.bridge = None
             await bridge.close()
             if own_bus:
@@ -279,7 +264,7 @@ class DeskApp(DeskActions, App[int]):
         worker.cancel()
         try:
             await asyncio.wait_for(worker.wait(), STOP_TIMEOUT_S)
-        except Exception:  # cancelled (expected), failed (already reported) or too slow (logged)
+        except Exception:  # noqa: BLE001 - cancelled (expected), failed (already reported) or too slow (logged)
             if not worker.is_finished:
                 log.error("the pipeline did not stop within %.0f s", STOP_TIMEOUT_S)
 
@@ -323,7 +308,7 @@ class DeskApp(DeskActions, App[int]):
         """The UI clock: a tick that finds the previous one still drawing is skipped, never queued."""
         if not self._refresh_lock.locked():
             await self.refresh_desk()
-        if self.adaptive_refresh and self.throttle.sample(time.monotonic(), time.process_time(), self.draw_time):
+        if self.adaptive_refresh and self.throttle.sample(time.monotonic(), cpu_demand(), self.draw_time):
             self._arm_clock()
 
     def _arm_clock(self) -> None:
@@ -377,25 +362,21 @@ class DeskApp(DeskActions, App[int]):
     def _answer_reconciliation(self) -> None:
         """The executor asks before it trades live: differences between the journal and the exchange.
         Ask the trader once per round (the question is repeated until answered)."""
-        h = self.state.health.get("reconcile")
-        if h is None or h.state != "waiting":
+        h = self.state.health.get(m.RECONCILE_COMPONENT)
+        if h is None or h.state != "waiting" or h.question is None:
             return
-        from tui_trader import reconcile
         from tui_trader.ui.screens.reconcile import ReconcileScreen
 
-        request = reconcile.decode_request(h.detail)
-        if request.round in self._reconcile_asked:
+        question = h.question
+        if question.round in self._reconcile_asked:
             return
-        self._reconcile_asked.add(request.round)
+        self._reconcile_asked.add(question.round)
 
-        def answered(choices: dict[str, str] | None, round_id: str = request.round) -> None:
-            self.run_worker(
-                self.send("reconcile", reconcile.encode_answer(round_id, choices or {})),
-                group="reconcile",
-                exit_on_error=False,
-            )
+        def answered(choices: dict[str, str] | None, round_id: str = question.round) -> None:
+            answer = m.ReconcileAnswer(round=round_id, choices=choices or {})
+            self.run_worker(self.send("reconcile", answer=answer), group="reconcile", exit_on_error=False)
 
-        self.push_screen(ReconcileScreen(request.differences, request.exchange), answered)
+        self.push_screen(ReconcileScreen(question.differences, question.exchange), answered)
 
     def _show_notices(self) -> None:
         notices = self.state.notices

@@ -1,4 +1,4 @@
-"""The only way data enters the desk: subscriptions to every topic, folded into a `DeskState`.
+"""The only way data enters the desk: subscriptions to every topic, folded into a `DeskModel`.
 
 The desk is a consumer like any other, with two promises to the pipeline:
 - it never takes part in the replay's lockstep (`tracked=False`), so a slow screen cannot hold a replay;
@@ -28,7 +28,7 @@ from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
 from tui_trader.clock import Clock
 from tui_trader.errors import TuiTraderError
 from tui_trader.settings import Settings
-from tui_trader.ui.state import DeskState
+from tui_trader.ui.state import DeskModel
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class ErrorLogHandler(logging.Handler):
 
 
 class DeskBridge:
-    def __init__(self, bus: Bus, settings: Settings, clock: Clock, state: DeskState, *, history: bool = True) -> None:
+    def __init__(self, bus: Bus, settings: Settings, clock: Clock, state: DeskModel, *, history: bool = True) -> None:
         """history: read every topic from its beginning (a fresh in-process bus, or an attached desk that
         wants the order log so far). Market data always starts at the end when attaching to a long-lived
         cluster (history=False), since only the newest price per symbol matters."""
@@ -193,19 +193,19 @@ class DeskBridge:
 
     # --- writing --------------------------------------------------------------------------------------
 
-    async def send(self, command: m.ControlCommand, arg: str | None = None) -> m.Control:
-        """Publish a Control record from the desk; the router and executor act on it."""
-        c = m.Control(command=command, arg=arg, origin="desk", ts=self.clock.now_ms())
+    async def send(self, command: m.ControlCommand, arg: str | None = None, **fields: Any) -> m.Control:
+        """Publish a Control record from the desk (`fields`: its typed payload); the workers act on it."""
+        c = m.Control(command=command, arg=arg, origin="desk", ts=self.clock.now_ms(), **fields)
         await asyncio.wait_for(self.bus.publish(self.topic(m.CONTROL), "desk", m.encode(c)), SEND_TIMEOUT_S)
         return c
 
 
 _HANDLERS: dict[str, Any] = {
-    m.SIGNALS: DeskState.on_signal,
-    m.ORDERS: DeskState.on_command,
-    m.ORDER_STATUS: DeskState.on_status,
-    m.CONTROL: DeskState.on_control,
-    m.HEALTH: DeskState.on_health,
-    m.ACCOUNT: DeskState.on_account,
-    m.INDICATOR_VALUES: DeskState.on_indicator_values,
+    m.SIGNALS: DeskModel.on_signal,
+    m.ORDERS: DeskModel.on_command,
+    m.ORDER_STATUS: DeskModel.on_status,
+    m.CONTROL: DeskModel.on_control,
+    m.HEALTH: DeskModel.on_health,
+    m.ACCOUNT: DeskModel.on_account,
+    m.INDICATOR_VALUES: DeskModel.on_indicator_values,
 }

@@ -75,7 +75,7 @@ class PipelineRunner:
         elapsed = time.perf_counter() - self.started
         try:
             records = await bus.end_offset(runtime.ctx.topic(m.MARKET_DATA))
-        except Exception:  # not every backend knows its end offsets
+        except Exception:  # noqa: BLE001 - not every backend knows its end offsets
             return f"replay done in {elapsed:.1f} s"
         rate = records / elapsed if elapsed > 0 else 0.0
         return f"replay done: {records} market-data records in {elapsed:.1f} s ({rate:,.0f}/s)"

@@ -6,11 +6,10 @@ Every field comes from the settings Structs (msgspec.inspect) with its documenta
 through `settings.replace_field`, the same code that checks settings.toml when it loads, so the form can
 never save a file the desk would refuse to start with.
 
-Applies live: the desk applies `ui.*` itself. A worker that reads `ctx.settings` each time it decides
-says which fields it takes live in a class attribute `live_settings` (patterns like "risk.*" or
-"trading.min_signal_strength"); the desk hands the running workers a new Settings object holding only those
-fields changed. Every other field keeps its running value until a restart, although the file already has
-the new one, and the form says so beside the field.
+Applies live: the desk applies `ui.*` and `keys.*` itself; the workers take the fields they declare in
+`live_settings` from the Control the desk publishes on save (tui_trader/live_settings.py). Every other field
+keeps its running value until a restart, although the file already has the new one, and the form says so
+beside the field.
 """
 
 from __future__ import annotations
@@ -22,9 +21,11 @@ from typing import Any, Literal
 
 import msgspec
 
+from tui_trader import live_settings
 from tui_trader import settings as settings_mod
 from tui_trader.errors import SettingsError
 from tui_trader.settings import Settings
+from tui_trader.workers import WORKERS, worker_class
 
 Kind = Literal["bool", "choice", "int", "float", "str", "list"]
 
@@ -33,16 +34,13 @@ DESK_LIVE = frozenset({"ui.*", "keys.*"})
 
 
 def applies_live(key: str, patterns: frozenset[str] = DESK_LIVE) -> bool:
-    section = key.split(".", 1)[0]
-    return key in patterns or f"{section}.*" in patterns
+    return live_settings.applies_live(key, patterns)
 
 
-def worker_live_patterns(workers) -> frozenset[str]:
-    """The fields the given workers declare they read live (`live_settings`), plus the desk's own."""
-    out = set(DESK_LIVE)
-    for w in workers:
-        out.update(getattr(w, "live_settings", ()))
-    return frozenset(out)
+def live_patterns() -> frozenset[str]:
+    """Fields a save applies at once: the desk's own, and those any pipeline worker declares it reads live
+    (wherever the workers run, the desk cannot know which of them run: it names what they can take)."""
+    return DESK_LIVE | live_settings.patterns_of(worker_class(name) for name in WORKERS)
 
 
 @dataclass(frozen=True)
@@ -69,8 +67,13 @@ def field_specs() -> list[FieldSpec]:
     """Every field of every section, in settings.toml's order."""
     docs = settings_mod.field_docs()
     out = []
-    for sec in msgspec.inspect.type_info(Settings).fields:
-        for f in msgspec.inspect.type_info(sec.type.cls).fields:  # type: ignore[attr-defined]
+    settings_info = msgspec.inspect.type_info(Settings)
+    assert isinstance(settings_info, msgspec.inspect.StructType)
+    for sec in settings_info.fields:
+        assert isinstance(sec.type, msgspec.inspect.StructType)  # every field of Settings is a section Struct
+        section_info = msgspec.inspect.type_info(sec.type.cls)
+        assert isinstance(section_info, msgspec.inspect.StructType)
+        for f in section_info.fields:
             kind, choices = _kind(f.type)
             if f"{sec.name}.{f.name}" in SUGGESTED:
                 kind, choices = "choice", SUGGESTED[f"{sec.name}.{f.name}"]
@@ -211,19 +214,3 @@ class Draft:
         self.errors = errors
         self.result = None if errors else base
         return self.result
-
-
-def changed_keys(old: Settings, new: Settings) -> list[str]:
-    a, b = settings_mod.to_dict(old), settings_mod.to_dict(new)
-    return [f"{sec}.{name}" for sec in b for name in b[sec] if a[sec][name] != b[sec][name]]
-
-
-def merge_live(running: Settings, new: Settings, patterns: frozenset[str] = DESK_LIVE) -> Settings:
-    """`running` with the live fields taken from `new` (restart-only fields keep their running values)."""
-    data = settings_mod.to_dict(running)
-    fresh = settings_mod.to_dict(new)
-    for key in changed_keys(running, new):
-        if applies_live(key, patterns):
-            sec, name = key.split(".", 1)
-            data[sec][name] = fresh[sec][name]
-    return settings_mod.parse(data, "settings")

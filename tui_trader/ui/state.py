@@ -1,6 +1,6 @@
 """What the desk knows, folded from bus messages into plain dicts and deques. Pure: no Textual, no bus, no clock.
 
-The bridge feeds every decoded message to `DeskState.on_<kind>`; the panes read the state on the UI clock.
+The bridge feeds every decoded message to `DeskModel.on_<kind>`; the panes read the state on the UI clock.
 Positions come from the same `Portfolio` class the router uses, folded from the same commands and statuses,
 so the desk and the router show the same numbers.
 """
@@ -110,13 +110,12 @@ class Notice:
 
 
 @dataclass
-class DeskState:
+class DeskModel:
+    """Everything the desk shows, as folded from the topics. Facts other workers own are kept as their last
+    record and read through properties (paused and halted: the router's; the mode: the executor's)."""
+
     starting_balance: float
     mode: str = "paper"
-    paused: bool = False
-    halted: bool = False
-    halt_detail: str = ""
-    halted_at: int = 0
     quotes: dict[str, Quote] = field(default_factory=dict)
     signals: dict[str, m.TradingSignal] = field(default_factory=dict)
     indicator_values: dict[str, m.IndicatorValues] = field(default_factory=dict)  # the newest per symbol
@@ -129,8 +128,8 @@ class DeskState:
     gaps: collections.Counter = field(default_factory=collections.Counter)
     notices: collections.deque = field(default_factory=lambda: collections.deque(maxlen=MAX_NOTICES))
     replay_done: str = ""
-    router_state: str = ""
-    control_ts: int = 0
+    # The router's last Health record: the one owner of paused, halted and the daily loss limit.
+    router: m.Health | None = None
     # The mode is what the executor reports it acts in (its "mode" Health record, an acting Account), never
     # what was asked for: a requested switch shows as switching until the executor answers.
     mode_ts: int = 0  # time of the record the mode was last taken from
@@ -155,6 +154,42 @@ class DeskState:
     def __post_init__(self) -> None:
         self.portfolio = Portfolio(self.starting_balance)
 
+    # --- the trading state, as the router published it -------------------------------------------------
+
+    @property
+    def router_state(self) -> str:
+        """trading | paused | halted | daily_loss_limit | waiting ("" before the router's first record)."""
+        return self.router.state if self.router is not None else ""
+
+    @property
+    def halt(self) -> m.HaltState:
+        r = self.router
+        if r is None:
+            return m.HaltState()
+        if r.halt is None:  # a router of an older version: its state word is all there is
+            return m.HaltState(halted=r.state == "halted")
+        return r.halt
+
+    @property
+    def halted(self) -> bool:
+        return self.halt.halted
+
+    @property
+    def paused(self) -> bool:
+        """No new entries: paused, or halted (a halted router is also paused until re-armed and resumed)."""
+        return self.halted or self.router_state == "paused"
+
+    @property
+    def halted_at(self) -> int:
+        return self.halt.halted_at or 0
+
+    @property
+    def halt_detail(self) -> str:
+        h = self.halt
+        if not h.halted:
+            return ""
+        return h.detail or (f"kill switch ({h.halted_by})" if h.halted_by else "kill switch")
+
     def notice(self, severity: Severity, title: str, message: str) -> None:
         self.notices.append(Notice(severity, title, message))
 
@@ -173,7 +208,7 @@ class DeskState:
         """Symbols whose newest message is older than the feed's staleness limit, or that a feed says are stale."""
         out = {s for s, q in self.quotes.items() if now_ms - q.event_time > stale_after_s * 1000}
         for h in self.health.values():
-            if h.component.startswith("feed:") and h.state in ("stale", "down"):
+            if m.split_component(h.component)[0] == m.FEED and h.state in ("stale", "down"):
                 out.update(h.symbols)
         return out
 
@@ -280,23 +315,9 @@ class DeskState:
     # --- control, health, account ---------------------------------------------------------------------
 
     def on_control(self, c: m.Control) -> None:
-        """Mirror the router's rules at once (it confirms through its health record): a kill also pauses,
-        a re-arm leaves the desk paused, a resume while halted does nothing."""
-        if c.origin == "desk":
-            self.control_ts = max(self.control_ts, c.ts)
-        if c.command == "pause":
-            self.paused = True
-        elif c.command == "resume":
-            if not self.halted:
-                self.paused = False
-        elif c.command == "kill":
-            self.halted = self.paused = True
-            self.halted_at = c.ts
-            self.halt_detail = f"kill switch ({c.origin})"
-        elif c.command == "rearm":
-            self.halted = False
-            self.halt_detail = ""
-        elif c.command == "set_mode" and c.arg in ("paper", "live"):
+        """A control changes nothing here by itself: the worker that acts on it publishes what changed (the
+        router its state, the executor its mode). Only a mode switch asked for shows as pending until then."""
+        if c.command == "set_mode" and c.arg in ("paper", "live"):
             # Asked, not done: the executor says when it acts in the new mode, or why it refused. The desk
             # applies its own request when sending it; the same record read back from the bus is not new.
             seen = (c.origin, c.ts, c.arg)
@@ -306,7 +327,8 @@ class DeskState:
                 self.mode_requested_ts = c.ts
                 self.mode_refusal = ""
         if c.origin != "desk":
-            self.notice("warning", "Control", f"{c.command}{' ' + c.arg if c.arg else ''} from {c.origin}")
+            what = f" {', '.join(c.settings.values)}" if c.settings is not None else f" {c.arg}" if c.arg else ""
+            self.notice("warning", "Control", f"{c.command}{what} from {c.origin}")
 
     def on_health(self, h: m.Health) -> None:
         before = self.health.get(h.component)
@@ -317,19 +339,14 @@ class DeskState:
         if h.component == m.WATCHDOG_COMPONENT:
             self._on_watchdog(h, before)
             return
-        if h.component == "router" and h.ts >= self.control_ts:
-            # The router's own state is the truth about paused and halted (a kill from another desk, a
-            # halted flag restored from its state file, a resume it ignored); a record older than the
-            # desk's last key press is not (the router has not seen the key yet).
-            self.router_state = h.state
-            self.halted = h.state == "halted"
-            self.paused = h.state in ("paused", "halted")
-            if self.halted and not self.halt_detail:
-                self.halt_detail = h.detail.split(":", 1)[0]
+        if h.component == m.ROUTER_COMPONENT:
+            self.router = h  # the newest on the topic is the router's state now, whatever its clock says
+            self.versions["router"] += 1
         if before is not None and before.state == h.state:
             return
-        bad = (h.component.startswith("worker:") and h.state in ("restarting", "failed")) or (
-            h.component.startswith(("feed:", "broker:")) and h.state in ("down", "stale")
+        kind, name = m.split_component(h.component)
+        bad = (kind == m.WORKER and h.state in ("restarting", "failed")) or (
+            kind in (m.FEED, m.BROKER) and h.state in ("down", "stale")
         )
         if bad:
             # A reconnect loop goes down, connecting, down… every few seconds: say it once a minute.
@@ -337,11 +354,11 @@ class DeskState:
             if last is not None and 0 <= h.ts - last < NOTICE_REPEAT_MS:
                 return
             self._noticed[(h.component, h.state)] = h.ts
-        if h.component.startswith("worker:") and h.state in ("restarting", "failed"):
-            self.notice("error", f"Worker {h.component[7:]} {h.state}", h.detail or h.state)
-        elif h.component.startswith(("feed:", "broker:")) and h.state in ("down", "stale"):
-            self.notice("warning", f"{h.component.split(':')[0].capitalize()} {h.state}", h.detail or h.component)
-        elif h.component == "router" and h.state == "daily_loss_limit":
+        if kind == m.WORKER and h.state in ("restarting", "failed"):
+            self.notice("error", f"Worker {name} {h.state}", h.detail or h.state)
+        elif kind in (m.FEED, m.BROKER) and h.state in ("down", "stale"):
+            self.notice("warning", f"{kind.capitalize()} {h.state}", h.detail or h.component)
+        elif h.component == m.ROUTER_COMPONENT and h.state == "daily_loss_limit":
             self.notice("warning", "Daily loss limit", h.detail)
 
     def _on_mode(self, h: m.Health) -> None:
@@ -429,14 +446,15 @@ class DeskState:
         """One word for the status bar: the worst state of any feed connection."""
         if self.replay_done:
             return "replay done"
-        states = [h.state for h in self.health.values() if h.component.startswith("feed:")]
+        states = [h.state for h in self.health.values() if m.split_component(h.component)[0] == m.FEED]
         for worst in ("down", "stale", "connecting"):
             if worst in states:
                 return worst
         return "live" if states else "waiting"
 
     def worker_states(self) -> dict[str, str]:
-        return {h.component[7:]: h.state for h in self.health.values() if h.component.startswith("worker:")}
+        parts = ((m.split_component(h.component), h.state) for h in self.health.values())
+        return {name: state for (kind, name), state in parts if kind == m.WORKER}
 
     def acting_positions(self) -> dict:
         """The desk's positions opened with the acting broker (a paper position left in the paper book after a

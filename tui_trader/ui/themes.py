@@ -80,7 +80,7 @@ def parse_theme(text: str, source: str) -> Theme:
         value = getattr(spec, key)
         if value is not None:
             _check_colour(key, value)
-    for key, value in spec.variables.items():
+    for key in spec.variables:
         if not key.replace("-", "").isalnum():
             raise ValueError(f"variable name {key!r} must be letters, digits and -")
     theme = Theme(
@@ -93,7 +93,7 @@ def parse_theme(text: str, source: str) -> Theme:
     )
     try:
         theme.to_color_system().generate()
-    except Exception as err:  # Textual's own check of the whole palette
+    except Exception as err:  # noqa: BLE001 - Textual's own check of the whole palette
         raise ValueError(f"Textual rejects it: {err}") from None
     return theme
 

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable
 from typing import Any
 
-from tui_trader import desk_state
+from tui_trader import halt
 from tui_trader import messages as m
 from tui_trader.brokers.base import derived_id
 from tui_trader.bus.base import Start
@@ -57,7 +57,7 @@ class RouterWorker(Worker):
         super().__init__(ctx)
         rules = ctx.shared.setdefault("instruments", RulesBook())
         self.journal = shared_journal(ctx)
-        state = desk_state.load_from(self.journal)
+        state = halt.load_from(self.journal)
         self.core = RouterCore(ctx.settings, rules, state, new_id=self.ids.new)
         if state.halted:
             self.log.warning("starting HALTED (kill switch %s): nothing new until re-armed", state.detail or "pulled")
@@ -125,7 +125,9 @@ class RouterWorker(Worker):
         except (BusError, NotImplementedError):
             return
         self.log.warning("%s", WAITING_FOR_EXECUTOR)
-        await self.health("router", "waiting", WAITING_FOR_EXECUTOR, counters=self.counters())
+        await self.health(
+            m.ROUTER_COMPONENT, "waiting", WAITING_FOR_EXECUTOR, counters=self.counters(), halt=self.core.halt_state
+        )
         await self._executor_seen.wait()
 
     async def _start(self, topic: str) -> Start:
@@ -173,11 +175,11 @@ class RouterWorker(Worker):
     async def _emit(self, out: Output) -> None:
         if out.persist is not None:
             try:
-                desk_state.save_to(self.journal, out.persist)
+                halt.save_to(self.journal, out.persist)
             except (OSError, sqlite3.Error) as err:
                 # The kill still goes out; only its survival across a restart is lost, and said so.
                 self.log.error(
-                    "cannot write desk state to %s: %s (halted=%s not persisted)",
+                    "cannot write the halt state to %s: %s (halted=%s not persisted)",
                     self.journal.path,
                     err,
                     out.persist.halted,
@@ -195,8 +197,9 @@ class RouterWorker(Worker):
             await self._announce()
 
     async def _announce(self) -> None:
+        # The one published truth about paused and halted: the desk and the notifier show this record.
         state, detail = self.core.state()
-        await self.health("router", state, detail, counters=self.counters())
+        await self.health(m.ROUTER_COMPONENT, state, detail, counters=self.counters(), halt=self.core.halt_state)
 
     # --- figures ------------------------------------------------------------------------------------------
 

@@ -3,8 +3,10 @@ so a stray enter never confirms something that trades."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
@@ -13,7 +15,7 @@ from tui_trader.ui import keys
 
 
 class ConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(keys.default("confirm_yes"), "answer(True)", "Yes", id="confirm_yes"),
         Binding(keys.default("confirm_no"), "answer(False)", "No", id="confirm_no"),
     ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.table import Table
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
@@ -28,7 +30,7 @@ EXPLAIN = {
 
 
 class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding(keys.default("help_close"), "close", "Close", id="help_close")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding(keys.default("help_close"), "close", "Close", id="help_close")]
 
     def __init__(self, bindings: list[tuple[str, Binding]]) -> None:
         super().__init__(classes="dialog-screen")

@@ -3,8 +3,10 @@ money, and goes ahead only when the trader types LIVE."""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
@@ -15,7 +17,7 @@ CONFIRM_WORD = "LIVE"
 
 
 class LiveConfirmScreen(ModalScreen[bool]):
-    BINDINGS = [Binding(keys.default("live_cancel"), "cancel", "Cancel", id="live_cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding(keys.default("live_cancel"), "cancel", "Cancel", id="live_cancel")]
 
     def __init__(self, exchange: str, demo: bool) -> None:
         super().__init__(classes="dialog-screen")

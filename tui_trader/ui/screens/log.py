@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, RichLog
 
 from tui_trader import logs
 from tui_trader.ui import keys
-from tui_trader.ui.widgets.base import TimedScreen, View
+from tui_trader.ui.screens.timed import TimedScreen
 from tui_trader.ui.widgets.status import StatusBar, short_reason
+from tui_trader.ui.widgets.view import View
 
 LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR)
 LEVEL_STYLE = {
@@ -71,7 +73,7 @@ def log_line(line: logs.Line) -> Text:
 
 
 class LogScreen(TimedScreen):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(keys.default("log_level"), "next_level", "Level", id="log_level"),
         Binding(keys.default("log_close"), "close", "Close", id="log_close"),
     ]

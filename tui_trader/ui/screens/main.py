@@ -7,20 +7,27 @@ Narrow terminals also switch the wide tables to their transposed form (`View.nar
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, ClassVar, cast
+
 from textual import events
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Container
 from textual.widgets import Footer, Tab, Tabs
 
 from tui_trader.ui import keys
-from tui_trader.ui.widgets.base import Pane, TimedScreen, View
+from tui_trader.ui.screens.timed import TimedScreen
 from tui_trader.ui.widgets.indicators import IndicatorsPane
 from tui_trader.ui.widgets.orders import OrdersPane
+from tui_trader.ui.widgets.pane import Pane
 from tui_trader.ui.widgets.positions import PositionsPane
 from tui_trader.ui.widgets.prices import PricesPane
 from tui_trader.ui.widgets.signals import SignalsPane
 from tui_trader.ui.widgets.status import AlarmBanner, HaltBanner, StatusBar
+from tui_trader.ui.widgets.view import View
+
+if TYPE_CHECKING:
+    from tui_trader.ui.app import DeskApp
 
 GROUPS = (("market", "1 Market"), ("indicators", "2 Indicators"), ("positions", "3 Positions"), ("orders", "4 Orders"))
 STACK_MIN_W, STACK_MIN_H = 120, 40
@@ -32,7 +39,7 @@ class MainScreen(TimedScreen):
     # Nothing focused at start: a highlighted table row would look like a selection on a dashboard. In
     # the tabbed layout the tabs take focus (left/right switch them); tab moves into the tables.
     AUTO_FOCUS = None
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(keys.default("pause"), "app.pause", "Pause", id="pause"),
         Binding(keys.default("flatten"), "app.flatten", "Flatten", id="flatten"),
         # Not in the footer: at 80 columns it would push the kill key off it. The help lists it, and the
@@ -80,6 +87,11 @@ class MainScreen(TimedScreen):
     def on_resize(self, event: events.Resize) -> None:
         self._apply_layout(event.size.width, event.size.height)
 
+    @property
+    def desk(self) -> DeskApp:
+        """The app, as the desk it always is (app.py imports this module, so the type is named lazily)."""
+        return cast("DeskApp", self.app)
+
     def _apply_layout(self, width: int, height: int) -> None:
         self.tabbed = width < STACK_MIN_W or height < STACK_MIN_H
         self.narrow = width < NARROW_BELOW_W
@@ -87,7 +99,7 @@ class MainScreen(TimedScreen):
         self.set_class(not self.tabbed, "-stacked")
         self.set_class(width >= SIDE_BY_SIDE_MIN_W, "-side-by-side")
         self.set_class(self.narrow, "-narrow")
-        self.app.call_later(self.app.refresh_desk)
+        self.app.call_later(self.desk.refresh_desk)
 
     def action_open_log(self) -> None:
         from tui_trader.ui.screens.log import LogScreen
@@ -106,10 +118,10 @@ class MainScreen(TimedScreen):
         for group in self.query(".group"):
             group.set_class(group.id == f"group-{key}", "-shown")
         focused = self.focused
-        if self.tabbed and focused is not None and not isinstance(focused, Tabs):
-            if not any(a.id == f"group-{key}" for a in focused.ancestors):
-                self.query_one(Tabs).focus()  # the focused table went out of view with its group
-        self.app.call_later(self.app.refresh_desk)
+        shown = focused is None or isinstance(focused, Tabs) or any(a.id == f"group-{key}" for a in focused.ancestors)
+        if self.tabbed and not shown:
+            self.query_one(Tabs).focus()  # the focused table went out of view with its group
+        self.app.call_later(self.desk.refresh_desk)
 
     @property
     def active_group(self) -> str:

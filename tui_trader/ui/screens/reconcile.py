@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
@@ -33,7 +34,7 @@ ACTION_STYLE = {"adopt": "bold green", "flatten": "bold red", "leave": "yellow"}
 
 
 class ReconcileScreen(ModalScreen[dict[str, str]]):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(keys.default("reconcile_adopt"), "choose('adopt')", "Adopt", id="reconcile_adopt"),
         Binding(keys.default("reconcile_flatten"), "choose('flatten')", "Flatten", id="reconcile_flatten"),
         Binding(keys.default("reconcile_leave"), "choose('leave')", "Leave", id="reconcile_leave"),

@@ -2,7 +2,7 @@
 totals as `tui-trader backtest` prints them, the equity curve, and per symbol the price with Bollinger bands,
 SMA fast/slow and the entry/exit markers.
 
-Everything comes from what the desk folded from the bus (`DeskState.results`: fills into round trips, trade
+Everything comes from what the desk folded from the bus (`DeskModel.results`: fills into round trips, trade
 prices into indicator points, the equity the positions pane shows) through the same results maths as the
 backtest. One tab at a time; the charts take the whole screen, so a larger terminal gets larger charts and the
 trade list more columns. Rebuilt on the desk's clock while open, at most once a second and only when a trip
@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import ClassVar
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
@@ -26,8 +27,8 @@ from tui_trader.results.render import REASON_NAMES, duration, render_report
 from tui_trader.results.view import ResultsView
 from tui_trader.ui import keys
 from tui_trader.ui.session_results import MANUAL
-from tui_trader.ui.widgets.base import View
 from tui_trader.ui.widgets.charts import draw_equity, draw_prices
+from tui_trader.ui.widgets.view import View
 
 WIDE_FROM = 120
 NAMES = {**REASON_NAMES, MANUAL: "closed by you"}
@@ -54,7 +55,9 @@ def headline(v: ResultsView, replay: str) -> Text:
 
 
 class ResultsScreen(Screen[None]):
-    BINDINGS = [Binding(keys.default("results_close"), "close", "Close", id="results_close")]
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(keys.default("results_close"), "close", "Close", id="results_close")
+    ]
     DEFAULT_CSS = """
     ResultsScreen #results-head { height: 1; padding: 0 1; }
     ResultsScreen TabbedContent { height: 1fr; }

@@ -12,10 +12,10 @@ not settings and never appear here.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Select, Static, Switch, Tab, Tabs
@@ -23,6 +23,7 @@ from textual.widgets import Button, ContentSwitcher, Footer, Input, Label, Selec
 from tui_trader.settings import Settings
 from tui_trader.ui import keys
 from tui_trader.ui.screens.confirm import ConfirmScreen
+from tui_trader.ui.screens.timed import TimedScreen
 from tui_trader.ui.settings_form import (
     DESK_LIVE,
     Draft,
@@ -32,8 +33,9 @@ from tui_trader.ui.settings_form import (
     to_text,
     with_choices,
 )
-from tui_trader.ui.widgets.base import LiveText, TimedScreen, View
+from tui_trader.ui.widgets.live_text import LiveText
 from tui_trader.ui.widgets.status import AlarmBanner, HaltBanner, StatusBar
+from tui_trader.ui.widgets.view import View
 
 KEYS_NOTE = "API keys are never settings: environment or secrets file"
 
@@ -76,7 +78,7 @@ class FieldRow(Vertical):
 
 
 class SettingsScreen(TimedScreen):
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding(keys.default("settings_save"), "save", "Save", id="settings_save", priority=True),
         Binding(keys.default("settings_close"), "close", "Back", id="settings_close"),
         Binding(keys.default("settings_next"), "next_section(1)", "Next", id="settings_next", priority=True),

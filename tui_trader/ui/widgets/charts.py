@@ -39,7 +39,7 @@ def _time_axis(plot: PlotextPlot, t0: int, t1: int) -> None:
 
 
 def _line(plot: PlotextPlot, x: Sequence[float], y: Sequence[float], label: str, color: str) -> None:
-    pts = [(a, b) for a, b in zip(x, y) if math.isfinite(b)]
+    pts = [(a, b) for a, b in zip(x, y, strict=False) if math.isfinite(b)]
     if pts:
         plot.plt.plot([a for a, _ in pts], [b for _, b in pts], label=label, color=color, marker="braille")
 

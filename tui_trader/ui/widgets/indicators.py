@@ -15,8 +15,11 @@ from textual.app import ComposeResult
 
 from tui_trader import messages as m
 from tui_trader.ui import format as fmt
-from tui_trader.ui.widgets.base import Cell, KeyedTable, LiveText, Pane, View, num, txt
+from tui_trader.ui.widgets.keyed_table import Cell, KeyedTable, num, txt
+from tui_trader.ui.widgets.live_text import LiveText
+from tui_trader.ui.widgets.pane import Pane
 from tui_trader.ui.widgets.prices import symbols_in_view
+from tui_trader.ui.widgets.view import View
 
 
 def _labels(view: View) -> list[tuple[str, str]]:

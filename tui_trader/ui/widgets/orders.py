@@ -9,14 +9,16 @@ under it when there is one.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from rich.text import Text
 from textual.app import ComposeResult
 
 from tui_trader.ui import format as fmt
 from tui_trader.ui.state import OrderRow
-from tui_trader.ui.widgets.base import Cell, KeyedTable, Pane, View, num, txt
+from tui_trader.ui.widgets.keyed_table import Cell, KeyedTable, num, txt
+from tui_trader.ui.widgets.pane import Pane
+from tui_trader.ui.widgets.view import View
 
 WIDE = (
     ("time", "Time"),
@@ -81,7 +83,7 @@ def row_cells(r: OrderRow, view: View) -> dict[str, Cell]:
     }
 
 
-def narrow_line(cells: dict[str, Cell], symbol_width: int, row: OrderRow | None = None) -> Text:
+def narrow_line(cells: Mapping[str, Cell], symbol_width: int, row: OrderRow | None = None) -> Text:
     """One order as aligned text (and its reason on a second line): the log's narrow form."""
     out = Text(no_wrap=True, overflow="ellipsis")
     for n, (key, width, right) in enumerate(NARROW_LAYOUT):

@@ -17,23 +17,20 @@ names the symbol, so a close never goes to a position the trader did not see.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 
 from tui_trader import messages as m
 from tui_trader.portfolio.positions import Position
 from tui_trader.ui import format as fmt
-from tui_trader.ui.widgets.base import (
-    Cell,
-    Colours,
-    KeyedTable,
-    LiveText,
-    Pane,
-    View,
-    num,
-    txt,
-)
+from tui_trader.ui.widgets.colours import Colours
+from tui_trader.ui.widgets.keyed_table import Cell, KeyedTable, num, txt
+from tui_trader.ui.widgets.live_text import LiveText
+from tui_trader.ui.widgets.pane import Pane
+from tui_trader.ui.widgets.view import View
 
 RESTS, NOT_RESTING, UNCONFIRMED = "✓", "✗", "…"
 
@@ -214,7 +211,7 @@ def totals(view: View) -> Text:
 class PositionsTable(KeyedTable):
     """The positions table with a selected position (for the close key)."""
 
-    BINDINGS = [
+    BINDINGS: ClassVar[list[BindingType]] = [
         Binding("up", "move(-1)", "Up", show=False),
         Binding("down", "move(1)", "Down", show=False),
         Binding("left", "move(-1)", "Left", show=False),

@@ -8,9 +8,11 @@ from textual.app import ComposeResult
 
 from tui_trader.ui import format as fmt
 from tui_trader.ui.state import SPARK_BUCKET_MS
-from tui_trader.ui.widgets.base import Cell, KeyedTable, Pane, View, num, txt
+from tui_trader.ui.widgets.keyed_table import Cell, KeyedTable, num, txt
+from tui_trader.ui.widgets.pane import Pane
+from tui_trader.ui.widgets.view import View
 
-BASIC_COLUMNS = (
+BASIC_COLUMNS: tuple[tuple[str, str], ...] = (
     ("symbol", "Symbol"),
     ("last", "Last"),
     ("bid", "Bid"),

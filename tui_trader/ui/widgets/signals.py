@@ -6,8 +6,10 @@ from rich.text import Text
 from textual.app import ComposeResult
 
 from tui_trader.ui import format as fmt
-from tui_trader.ui.widgets.base import KeyedTable, Pane, View, num, txt
+from tui_trader.ui.widgets.keyed_table import KeyedTable, num, txt
+from tui_trader.ui.widgets.pane import Pane
 from tui_trader.ui.widgets.prices import symbols_in_view
+from tui_trader.ui.widgets.view import View
 
 COLUMNS = (("symbol", "Symbol"), ("gauge", "Strength"), ("kind", "Signal"), ("score", "Buy/Sell"), ("age", "Age"))
 GAUGE_WIDTH = 10

@@ -18,7 +18,8 @@ from rich.text import Text
 
 from tui_trader import messages as m
 from tui_trader.ui import format as fmt
-from tui_trader.ui.widgets.base import LiveText, View
+from tui_trader.ui.widgets.live_text import LiveText
+from tui_trader.ui.widgets.view import View
 
 LAG_LABELS = ((m.MARKET_DATA, "md"), (m.SIGNALS, "sig"), (m.ORDERS, "ord"), (m.ORDER_STATUS, "st"))
 # Theme-independent on purpose: LIVE and HALTED look the same in every theme. In live mode the whole bar

@@ -1,86 +1,22 @@
-"""What every pane shares: the `View` it renders, theme colours for cells, and a table updated by row key.
+"""A read-only table updated by row key, and the cell helpers the panes fill it with.
 
-Panes never read the bus or the clock: the app builds one `View` per UI tick and hands it down
-(attributes down). A pane rewrites only the cells whose text changed, so a tick with nothing new costs
-comparisons, not repaints.
+A pane rewrites only the cells whose text changed, so a tick with nothing new costs comparisons, not repaints.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.cells import cell_len
+from rich.console import JustifyMethod
 from rich.style import Style
 from rich.text import Text
-from textual.color import Color, ColorParseError
-from textual.containers import Vertical
 from textual.geometry import Region, Size
-from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Static
-
-from tui_trader.settings import Settings
-from tui_trader.ui.state import DeskState
 
 Cell = str | Text
-
-
-@dataclass(frozen=True)
-class Colours:
-    """Rich styles from the current theme, for cell text (CSS cannot style single DataTable cells)."""
-
-    buy: str
-    sell: str
-    warn: str
-    muted: str
-    accent: str
-    primary: str
-
-    @classmethod
-    def from_variables(cls, v: dict[str, str]) -> Colours:
-        background = _colour(v.get("background", "#000000"), Color(0, 0, 0))
-
-        def pick(*names: str, default: str) -> str:
-            for name in names:
-                if name in v:
-                    # Rich cannot draw alpha: composite a translucent theme colour over the background.
-                    return (background + _colour(v[name], background)).hex6
-            return default
-
-        return cls(
-            buy=pick("success", default="green"),
-            sell=pick("error", default="red"),
-            warn=pick("warning", default="yellow"),
-            muted=pick("foreground-muted", "secondary", default="grey50"),
-            accent=pick("accent", default="magenta"),
-            primary=pick("primary", default="blue"),
-        )
-
-    def side(self, side: str) -> str:
-        return self.buy if side in ("buy", "long") else self.sell
-
-    def signed(self, value: float | None) -> str:
-        if value is None or value == 0:
-            return ""
-        return self.buy if value > 0 else self.sell
-
-
-@dataclass(frozen=True)
-class View:
-    """Everything a pane may show, as of one UI tick."""
-
-    state: DeskState
-    settings: Settings
-    now_ms: int
-    colours: Colours
-    lag: dict[str, int]
-    backend: str
-    narrow: bool
-    throttled_hz: float | None = None  # the desk redraws less often to leave the CPU to the pipeline
-    rearm_key: str = "ctrl+r"  # as the trader has it bound (the HALTED banner names it)
 
 
 def num(text: str, style: str = "") -> Text:
@@ -93,47 +29,8 @@ def txt(text: str, style: str = "") -> Text:
     return Text(text, style=style, no_wrap=True)
 
 
-class TimedScreen(Screen):
-    """A screen that adds the time Textual spends composing and laying it out to `app.draw_time`, so the
-    desk knows what drawing costs the pipeline (see throttle.py)."""
-
-    def _compositor_refresh(self) -> None:
-        started = time.perf_counter()
-        try:
-            super()._compositor_refresh()
-        finally:
-            _add_draw_time(self.app, time.perf_counter() - started)
-
-    def _refresh_layout(self, size=None, scroll: bool = False) -> None:  # type: ignore[no-untyped-def]
-        started = time.perf_counter()
-        try:
-            super()._refresh_layout(size, scroll)
-        finally:
-            _add_draw_time(self.app, time.perf_counter() - started)
-
-
-def _add_draw_time(app, seconds: float) -> None:  # type: ignore[no-untyped-def]
-    app.draw_time = getattr(app, "draw_time", 0.0) + seconds
-
-
-class Pane(Vertical):
-    """A bordered pane with a title; subclasses implement `show(view)`."""
-
-    TITLE = ""
-
-    def __init__(self, *, id: str | None = None, classes: str = "") -> None:
-        super().__init__(id=id, classes=f"pane {classes}".strip())
-        self._title = self.TITLE
-        self.border_title = self.TITLE
-
-    def set_title(self, text: str) -> None:
-        # Assigning border_title repaints the whole pane even when it is the same text.
-        if text != self._title:
-            self._title = text
-            self.border_title = text
-
-    def show(self, view: View) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+def _cell(value: Cell) -> Text:
+    return value if isinstance(value, Text) else Text(str(value), no_wrap=True)
 
 
 class KeyedTable(ScrollView, can_focus=True):
@@ -146,7 +43,7 @@ class KeyedTable(ScrollView, can_focus=True):
     scroll (arrow keys, page up/down when the table has focus). A row may span several lines.
     """
 
-    COMPONENT_CLASSES = {"keyed-table--header"}
+    COMPONENT_CLASSES: ClassVar[set[str]] = {"keyed-table--header"}
     DEFAULT_CSS = """
     KeyedTable {
         width: 100%;
@@ -170,7 +67,7 @@ class KeyedTable(ScrollView, can_focus=True):
         self._strips: dict[str, list[Strip]] = {}  # rendered lines per row, full width (uncropped)
         self._lines: list[tuple[str, int]] = []  # (row key, line within the row) for every line
         self._header: Strip | None = None
-        self._justify: list[str | None] = []
+        self._justify: list[JustifyMethod | None] = []
         self._style_key: object = None
 
     # --- data -----------------------------------------------------------------------------------------
@@ -281,7 +178,7 @@ class KeyedTable(ScrollView, can_focus=True):
 
     def _render_text(self, texts: Sequence[Text], style: Style) -> Strip:
         line = Text(no_wrap=True, end="")
-        for text, width in zip(texts, self._widths):
+        for text, width in zip(texts, self._widths, strict=False):
             pad = width - text.cell_len
             line.append(" ")
             if text.justify == "right":
@@ -319,7 +216,7 @@ class KeyedTable(ScrollView, can_focus=True):
                 header_style = style + self.get_component_rich_style("keyed-table--header", partial=True)
                 labels = [
                     Text(label, justify=j)
-                    for (_, label), j in zip(self._columns, self._justify + [None] * len(self._columns))
+                    for (_, label), j in zip(self._columns, self._justify + [None] * len(self._columns), strict=False)
                 ]
                 self._header = self._render_text(labels, header_style)
             strip = self._header
@@ -330,44 +227,3 @@ class KeyedTable(ScrollView, can_focus=True):
             key, sub = self._lines[index]
             strip = self._row_strips(key, style)[sub]
         return strip.crop_extend(scroll_x, scroll_x + width, style)
-
-
-def _colour(text: str, fallback: Color) -> Color:
-    try:
-        return Color.parse(text)
-    except ColorParseError:
-        return fallback
-
-
-def _cell(value: Cell) -> Text:
-    return value if isinstance(value, Text) else Text(str(value), no_wrap=True)
-
-
-class LiveText(Static):
-    """Text redrawn only when it changes. `fixed=True` (one line of fixed height, like the status bar)
-    repaints without a layout pass: a layout pass redraws the whole screen, ten times a second."""
-
-    def __init__(self, text: str = "", *, id: str | None = None, classes: str = "", fixed: bool = False) -> None:
-        super().__init__(text, id=id, classes=classes, markup=False)
-        self._shown: Text | str | None = text or None
-        self.fixed = fixed
-
-    def set(self, text: Text | str) -> None:
-        if text != self._shown:
-            before = self._lines(self._shown)
-            self._shown = text
-            self.update(text, layout=not self.fixed and self._lines(text) != before)
-
-    def _lines(self, text: Text | str | None) -> int:
-        """Lines the text takes at the current width (wrapping), to tell whether the height changes."""
-        if text is None:
-            return 0
-        plain = text.plain if isinstance(text, Text) else text
-        width = max(1, self.size.width or 80)
-        return sum(max(1, -(-cell_len(line) // width)) for line in plain.split("\n"))
-
-    @property
-    def shown(self) -> str:
-        """The plain text on screen (for tests)."""
-        s = self._shown
-        return "" if s is None else s.plain if isinstance(s, Text) else s
