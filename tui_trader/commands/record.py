@@ -75,8 +75,9 @@ async def record(
         try:
             done, _ = await asyncio.wait([*tasks, waiter], timeout=duration, return_when=asyncio.FIRST_COMPLETED)
             for t in done:  # a connection task only ends by raising (a bad URL): report it
-                if t is not waiter and t.exception() is not None:
-                    raise t.exception()  # type: ignore[misc]
+                err = t.exception() if t is not waiter else None
+                if err is not None:
+                    raise err
         finally:
             for t in [*tasks, waiter]:
                 t.cancel()

@@ -221,7 +221,7 @@ class NotifyRules:
         name = "Stop-loss" if st.purpose == "stop_loss" else "Take-profit"
         level: Level = "warning" if st.purpose == "stop_loss" else "success"
         body = f"{st.side} {st.filled_qty:g} {st.symbol} @ {_num(st.avg_price)}, fee {st.fee:.4g} ({st.mode})"
-        kind: Kind = st.purpose  # type: ignore[assignment]
+        kind: Kind = "stop_loss" if st.purpose == "stop_loss" else "take_profit"
         return self._notice(kind, level, f"{name} hit: {st.symbol}", body, st.ts)
 
     def _summary(self, d: DayFigures, now_ms: int) -> Notice:

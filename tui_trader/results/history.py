@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from tui_trader.settings import Settings
 
 # A funding settlement: (funding time ms, mode, symbol, amount received + / paid −).
-Funding = tuple[int, str, str, float]
+Funding = tuple[int, m.Mode, str, float]
+_MODES: dict[str, m.Mode] = {"paper": "paper", "live": "live"}
 
 
 def read_journal(settings: Settings) -> tuple[list[m.OrderStatus], list[Funding]]:
@@ -38,7 +39,9 @@ def read_journal(settings: Settings) -> tuple[list[m.OrderStatus], list[Funding]
         raise TuiTraderError(f"no journal at {path}: nothing has traded yet (or set journal.path)", "Trades")
     journal = Journal(path, read_only=True)
     try:
-        return journal.statuses(), journal.funding()
+        # The journal stores the mode as text: typed here, where it is read (it only ever writes these two).
+        funding = [(ts, _MODES[md], sym, amount) for ts, md, sym, amount in journal.funding() if md in _MODES]
+        return journal.statuses(), funding
     finally:
         journal.close()
 
@@ -56,11 +59,11 @@ def trips_of(
             continue
         while i < len(due) and due[i][0] <= st.ts:
             _, md, symbol, amount = due[i]
-            book.add_funding(md, symbol, -amount)  # type: ignore[arg-type]  # the trip counts what it paid
+            book.add_funding(md, symbol, -amount)  # the trip counts what it paid
             i += 1
         book.apply(st)
     for _, md, symbol, amount in due[i:]:
-        book.add_funding(md, symbol, -amount)  # type: ignore[arg-type]
+        book.add_funding(md, symbol, -amount)
     return book
 
 

@@ -127,19 +127,19 @@ def exposure_ms(trips: Sequence[Trip], open_since: Sequence[int], start_ts: int,
     """Time with at least one position open: the union of the trips' intervals (and of positions still open)."""
     spans = sorted([(t.entry_ts, t.exit_ts) for t in trips] + [(s, end_ts) for s in open_since])
     total = 0
-    cur_start = cur_end = None
+    cur: tuple[int, int] | None = None  # the union's interval being extended
     for a, b in spans:
         a, b = max(a, start_ts), min(b, end_ts)
         if b <= a:
             continue
-        if cur_end is None or a > cur_end:
-            if cur_end is not None:
-                total += cur_end - cur_start  # type: ignore[operator]
-            cur_start, cur_end = a, b
+        if cur is None or a > cur[1]:
+            if cur is not None:
+                total += cur[1] - cur[0]
+            cur = (a, b)
         else:
-            cur_end = max(cur_end, b)
-    if cur_end is not None:
-        total += cur_end - cur_start  # type: ignore[operator]
+            cur = (cur[0], max(cur[1], b))
+    if cur is not None:
+        total += cur[1] - cur[0]
     return total
 
 
