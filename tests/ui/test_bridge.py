@@ -34,7 +34,8 @@ async def test_the_desk_never_holds_a_lockstep_replay():
     seen = []
 
     async def worker() -> None:
-        seen.extend([rec.offset async for rec in worker_sub])
+        async for rec in worker_sub:  # noqa: PERF401 - the subscription never ends: collect as records come
+            seen.append(rec.offset)
 
     task = asyncio.create_task(worker())
     try:
