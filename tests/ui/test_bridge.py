@@ -34,8 +34,9 @@ async def test_the_desk_never_holds_a_lockstep_replay():
     seen = []
 
     async def worker() -> None:
-        async for rec in worker_sub:  # noqa: PERF401 - the subscription never ends: collect as records come
-            seen.append(rec.offset)
+        # The subscription never ends: offsets are collected as records come, not in one list at the end.
+        async for rec in worker_sub:
+            seen.append(rec.offset)  # noqa: PERF401
 
     task = asyncio.create_task(worker())
     try:
