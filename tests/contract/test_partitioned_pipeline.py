@@ -57,7 +57,7 @@ def replay(tmp_path: Path, capture: Path, partitions: int) -> dict[str, list[dic
 
 
 def test_a_replay_on_two_partitions_trades_exactly_as_on_one(tmp_path):
-    capture = write_synthetic(tmp_path / "synthetic.gz", 12_000, SYMBOLS)
+    capture = write_synthetic(tmp_path / "synthetic.gz", 5_000, SYMBOLS)
     one, two = replay(tmp_path, capture, 1), replay(tmp_path, capture, 2)
     assert len(one[m.SIGNALS]) > 50 and one[m.ORDERS], "the capture should make signals and orders"
     assert two == one
