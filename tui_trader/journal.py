@@ -332,6 +332,7 @@ class Journal:
                         "INSERT INTO statuses(order_id, status, body, ts, command_id) VALUES (?, ?, ?, ?, ?)",
                         (st.order_id, st.status, m.encode(st), st.ts, command_id),
                     )
+                    assert cur.lastrowid is not None  # an INSERT into a rowid table always sets it
                     seqs.append(cur.lastrowid)
                 self._db.execute("COMMIT")
             except BaseException:

@@ -478,15 +478,15 @@ class CcxtBroker(CcxtReconciling, Broker):
         placed, cancel the other and close the position at once."""
         close = m.closing_side(prot.side)
         stop, target = prices if prices is not None else (cmd.stop_loss, cmd.take_profit)
-        wanted = [
-            (p, oid, px)
-            for p, oid, px in (("stop_loss", sl_id, stop), ("take_profit", tp_id, target))
-            if px is not None
-        ]
+        legs: tuple[tuple[m.ProtectiveRole, str, float | None], ...] = (
+            ("stop_loss", sl_id, stop),
+            ("take_profit", tp_id, target),
+        )
+        wanted = [(p, oid, px) for p, oid, px in legs if px is not None]
+        placed: list[tuple[m.ProtectiveRole, str, float]] = []
         if self.venue.attached_protection:
             placed = wanted  # accepted together with the entry order
         else:
-            placed = []
             amount = self.venue.amount(self.ex, usym, prot.quantity)
             for purpose, planned_id, price in wanted:
                 try:
@@ -502,7 +502,7 @@ class CcxtBroker(CcxtReconciling, Broker):
                             symbol=cmd.symbol,
                             side=close,
                             purpose=purpose,
-                            status="rejected",  # type: ignore[arg-type]
+                            status="rejected",
                             error=f"protection_failed: {text}",
                         )
                     ]
@@ -521,7 +521,7 @@ class CcxtBroker(CcxtReconciling, Broker):
         if placed:
             self.protections[cmd.symbol] = prot
         return [
-            Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="accepted")  # type: ignore[arg-type]
+            Report(order_id=oid, symbol=cmd.symbol, side=close, purpose=purpose, status="accepted")
             for purpose, oid, _ in placed
         ]
 
@@ -705,7 +705,7 @@ class CcxtBroker(CcxtReconciling, Broker):
         )
 
     async def _cancel_protection_ids(
-        self, symbol: str, usym: str, side: m.Side, orders: list[tuple[str, str, float]]
+        self, symbol: str, usym: str, side: m.Side, orders: list[tuple[m.ProtectiveRole, str, float]]
     ) -> list[Report]:
         try:
             # The venue cancels every protective order of the symbol; `orders` are the ones the reports name.
@@ -718,13 +718,13 @@ class CcxtBroker(CcxtReconciling, Broker):
                     symbol=symbol,
                     side=side,
                     purpose=p,
-                    status="error",  # type: ignore[arg-type]
+                    status="error",
                     error=f"cancel_failed: {self.req.describe(err)}",
                 )
                 for p, oid, _ in orders
             ]
         self.protections.pop(symbol, None)
-        return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled") for p, oid, _ in orders]  # type: ignore[arg-type]
+        return [Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled") for p, oid, _ in orders]
 
     # --- protective fills ----------------------------------------------------------------------------------
     async def _check_protection(self, symbol: str) -> list[Report]:
@@ -735,7 +735,7 @@ class CcxtBroker(CcxtReconciling, Broker):
         pending = await self.req.read(self.ex.fetch_open_orders, usym, None, None, {"trigger": True})
         open_ids = {o.get("clientOrderId") for o in pending}
         side = m.closing_side(prot.side)
-        gone: list[tuple[str, str, float]] = []
+        gone: list[tuple[m.ProtectiveRole, str, float]] = []
         for purpose, oid, price in prot.orders():
             if oid in open_ids:
                 continue
@@ -758,7 +758,7 @@ class CcxtBroker(CcxtReconciling, Broker):
                     exchange_order_id=actual,
                     symbol=symbol,
                     side=side,
-                    purpose=purpose,  # type: ignore[arg-type]
+                    purpose=purpose,
                     status="filled",
                     filled_qty=filled,
                     avg_price=avg,
@@ -784,14 +784,14 @@ class CcxtBroker(CcxtReconciling, Broker):
                 symbol=symbol,
                 side=side,
                 purpose=p,
-                status="canceled",  # type: ignore[arg-type]
+                status="canceled",
                 error=f"canceled on {self.exchange} outside the desk",
             )
             for p, oid, _ in gone
         ]
 
     async def _cancel_siblings(
-        self, symbol: str, usym: str, side: m.Side, siblings: list[tuple[str, str, float]]
+        self, symbol: str, usym: str, side: m.Side, siblings: list[tuple[m.ProtectiveRole, str, float]]
     ) -> list[Report]:
         out = []
         for purpose, oid, _ in siblings:
@@ -807,12 +807,12 @@ class CcxtBroker(CcxtReconciling, Broker):
                         symbol=symbol,
                         side=side,
                         purpose=purpose,
-                        status="error",  # type: ignore[arg-type]
+                        status="error",
                         error=f"cancel_failed: {self.req.describe(err)}",
                     )
                 )
                 continue
-            out.append(Report(order_id=oid, symbol=symbol, side=side, purpose=purpose, status="canceled"))  # type: ignore[arg-type]
+            out.append(Report(order_id=oid, symbol=symbol, side=side, purpose=purpose, status="canceled"))
         self.protections.pop(symbol, None)
         return out
 
@@ -839,14 +839,14 @@ class CcxtBroker(CcxtReconciling, Broker):
                 symbol=symbol,
                 side=side,
                 purpose=fired[0],
-                status="filled",  # type: ignore[arg-type]
+                status="filled",
                 filled_qty=self.venue.base_qty(self.ex, usym, amount),
                 avg_price=avg,
                 fee=fee,
             )
         ]
         out += [
-            Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled")  # type: ignore[arg-type]
+            Report(order_id=oid, symbol=symbol, side=side, purpose=p, status="canceled")
             for p, oid, _ in legs
             if oid != fired[1]
         ]

@@ -239,10 +239,11 @@ class CcxtReconciling:
         ours = prot is not None and m.closing_side(prot.side) == side
         qty = self.venue.base_qty(self.ex, usym, float(order.get("amount") or 0.0))
         out = []
-        for role, price, cid in (
+        legs: tuple[tuple[m.ProtectiveRole, Any, str | None], ...] = (
             ("stop_loss", stop, prot.stop_loss_id if ours and prot else None),
             ("take_profit", target, prot.take_profit_id if ours and prot else None),
-        ):
+        )
+        for role, price, cid in legs:
             if price:
                 out.append(
                     ExchangeOrder(
@@ -252,7 +253,7 @@ class CcxtReconciling:
                         role=role,
                         side=side,
                         quantity=qty,
-                        trigger_price=float(price),  # type: ignore[arg-type]
+                        trigger_price=float(price),
                         reduce_only=order.get("reduceOnly") is not False,
                     )
                 )

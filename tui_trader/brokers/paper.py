@@ -394,10 +394,14 @@ class PaperBroker(Broker):
         side = m.closing_side(pos.side)
         stop_loss, take_profit = anchored_protection(cmd, pos.entry_price, tick)
         placed: list[Trigger] = []
-        for purpose, price, role in (("stop_loss", stop_loss, "sl"), ("take_profit", take_profit, "tp")):
+        legs: tuple[tuple[m.ProtectiveRole, float | None, str], ...] = (
+            ("stop_loss", stop_loss, "sl"),
+            ("take_profit", take_profit, "tp"),
+        )
+        for purpose, price, role in legs:
             if price is None:
                 continue
-            trig = Trigger(derived_id(cmd.id, role), purpose, price)  # type: ignore[arg-type]
+            trig = Trigger(derived_id(cmd.id, role), purpose, price)
             problem = _trigger_problem(pos.side, trig, ref)
             if problem is not None:
                 # Binance answers -2021 "Order would immediately trigger." here; the paper broker does the same.
@@ -407,7 +411,7 @@ class PaperBroker(Broker):
                         symbol=cmd.symbol,
                         side=side,
                         purpose=purpose,
-                        status="rejected",  # type: ignore[arg-type]
+                        status="rejected",
                         error=f"protection_failed: {problem}",
                     )
                 ]

@@ -113,9 +113,11 @@ class LiveLifecycle:
             raise
         return broker
 
-    async def _down(self, reason: str) -> None:
+    async def _down(self, reason: str) -> CcxtBroker | None:
+        """No broker, and why (kept for the commands it refuses, and published as the broker's Health)."""
         self.reason = reason
         await self._health("down", reason)
+        return None
 
     async def _health(self, state: str, detail: str) -> None:
         await self.health(m.broker_component(self.settings.exchange.name), state, detail)

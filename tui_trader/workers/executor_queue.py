@@ -12,7 +12,8 @@ import asyncio
 import collections
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any
 
 from tui_trader import messages as m
 
@@ -54,7 +55,7 @@ class LiveQueue:
         self._queue = kept
         return gone
 
-    async def run(self, handle: Callable[[m.OrderCommand], Awaitable[None]]) -> None:
+    async def run(self, handle: Callable[[m.OrderCommand], Coroutine[Any, Any, None]]) -> None:
         """Hand each queued command to `handle`, one at a time (see the module's docstring); a failure of
         `handle` ends the queue with it."""
         while True:
@@ -63,7 +64,7 @@ class LiveQueue:
                 self._queued.clear()
                 await self._queued.wait()
                 continue
-            task = asyncio.create_task(handle(cmd))  # type: ignore[arg-type]
+            task = asyncio.create_task(handle(cmd))
             self._running[cmd.symbol] = task
             self.tasks.add(task)
             task.add_done_callback(functools.partial(self._done, cmd.symbol))
