@@ -17,6 +17,11 @@ from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus
 from tui_trader.feeds import connection
 from tui_trader.portfolio.router_core import RouterCore
+from tui_trader.settings import Settings
+from tui_trader.ui.state import DeskModel
+from tui_trader.ui.widgets.colours import Colours
+from tui_trader.ui.widgets.status import status_text
+from tui_trader.ui.widgets.view import View
 
 CONN = "public-btcusdt"
 
@@ -75,6 +80,18 @@ def slow_harness(settings) -> tuple[Harness, list[SlowBus]]:
     return Harness(settings, wrap_bus=wrap), made
 
 
+def feed_line(health: Sequence[m.Health], now_ms: int) -> str:
+    """The desk's status bar (120 columns) after these Health records, as a desk on the bus would show it."""
+    desk = DeskModel(starting_balance=10_000.0)
+    for x in health:
+        desk.on_health(x)
+    colours = Colours(buy="green", sell="red", warn="yellow", muted="grey50", accent="cyan", primary="blue")
+    view = View(
+        state=desk, settings=Settings(), now_ms=now_ms, colours=colours, lag={}, backend="embedded", narrow=False
+    )
+    return status_text(view).plain
+
+
 async def drained(h: Harness) -> None:
     await until(lambda: not h.worker.handoff, "the hand-off to drain")
     await h.caught_up()
@@ -110,6 +127,7 @@ async def test_a_stuck_bus_never_holds_the_reader_books_conflate_and_every_trade
     lag = health.counters
     assert 0 < lag["lag_p50_us"] <= lag["lag_p99_us"] <= lag["lag_max_us"]
     assert "publish lag p50" in health.detail
+    assert f"feed live lag p99 {lag['lag_p99_us'] / 1000:.1f} ms" in feed_line(h.health, health.ts)
 
 
 async def test_trades_lost_to_a_full_hand_off_are_a_gap_shown_and_waited_out_by_the_router(btc_frames):
@@ -134,6 +152,7 @@ async def test_trades_lost_to_a_full_hand_off_are_a_gap_shown_and_waited_out_by_
             )
             gap = next(x for x in h.health if x.component == "feed:gaps" and x.state == "gap")
             assert gap.symbols == ["BTCUSDT"] and f"BTCUSDT {lost}" in gap.detail
+            assert f"feed gap: trades lost: BTCUSDT {lost}; no entries on it" in feed_line(h.health, gap.ts)
             # The router, fed what the collector published, takes no entry on the gapped symbol.
             router = RouterCore(make_settings(["BTCUSDT"]))
             before = list(h.market)
@@ -147,6 +166,7 @@ async def test_trades_lost_to_a_full_hand_off_are_a_gap_shown_and_waited_out_by_
             await until(
                 lambda: any(x.component == "feed:gaps" and x.state == "whole" for x in h.health), "the feed whole"
             )
+            assert "feed live" in feed_line(h.health, h.health[-1].ts)
             release.set()
             await until(lambda: h.worker.connections[CONN].frames == len(btc_frames), "the rest of the frames")
             await drained(h)

@@ -447,7 +447,8 @@ class DeskModel:
         if self.replay_done:
             return "replay done"
         states = [h.state for h in self.health.values() if m.split_component(h.component)[0] == m.FEED]
-        for worst in ("down", "stale", "connecting"):
+        # "gap": the collector lost trades of a symbol (its `feed:gaps` record) and the feed is not whole yet.
+        for worst in ("down", "stale", "gap", "connecting"):
             if worst in states:
                 return worst
         return "live" if states else "waiting"

@@ -59,10 +59,11 @@ def short_reason(h: m.Health, now_ms: int, room: int) -> str:
 
 
 def feed_problem(view: View) -> m.Health | None:
-    """The Health record of the worst feed connection when it is down or stale (None when all are live)."""
+    """The Health record of the worst feed connection when it is down or stale, or of the feed's gaps when
+    trades were lost (None when all are live)."""
     worst = view.state.feed_state()
     for h in view.state.health.values():
-        if h.component.startswith("feed:") and h.state == worst and worst in ("down", "stale") and h.detail:
+        if h.component.startswith("feed:") and h.state == worst and worst in ("down", "stale", "gap") and h.detail:
             return h
     return None
 
@@ -102,7 +103,15 @@ def status_text(view: View, replay: str = "") -> Text:
         out.append(playing, style=c.buy if playing != "replay done" else c.muted)
     else:
         out.append("feed ", style=c.muted)
-        out.append(feed, style={"live": c.buy, "down": f"bold {c.sell}", "stale": f"bold {c.warn}"}.get(feed, c.warn))
+        out.append(
+            feed,
+            style={"live": c.buy, "down": f"bold {c.sell}", "stale": f"bold {c.warn}", "gap": f"bold {c.warn}"}.get(
+                feed, c.warn
+            ),
+        )
+        lag = publish_lag(view)
+        if lag and not reason:
+            out.append(f" lag p99 {lag}", style=c.muted)
         if reason:
             out.append(": " + reason, style=c.warn)
         if playing:
@@ -131,6 +140,13 @@ def status_text(view: View, replay: str = "") -> Text:
     out.append(*sep)
     out.append(clock_text(view.now_ms, bool(playing)), style="bold")
     return out
+
+
+def publish_lag(view: View) -> str:
+    """The live collector's receipt → publish lag (p99 of its latest records), "0.4 ms"; "" when not known."""
+    h = view.state.health.get("collector")
+    p99 = h.counters.get("lag_p99_us") if h is not None else None
+    return "" if p99 is None else f"{p99 / 1000:.1f} ms"
 
 
 def replay_text(view: View, replay: str = "") -> str:
