@@ -37,7 +37,7 @@ from tui_trader.bus import EmbeddedBus, EmbeddedCluster
 from tui_trader.clock import ReplayClock
 from tui_trader.feeds.replay import RecordingReader
 from tui_trader.indicators.engine import IndicatorSet
-from tui_trader.session import pipeline
+from tui_trader.session import open_pipeline
 from tui_trader.settings import IndicatorSettings, Settings, parse, to_dict
 from tui_trader.workers import PIPELINE, worker_class
 
@@ -324,7 +324,9 @@ async def run_pipeline(recording: Path, settings: Settings, speed: float | None,
         desk = run_desk_headless(settings, bus, clock)  # up before the pipeline starts: not measured
     async with (
         desk as app,
-        pipeline(settings, replay_files=[str(recording)], speed=speed, lockstep=False, bus=bus, clock=clock) as runtime,
+        open_pipeline(
+            settings, replay_files=[str(recording)], speed=speed, lockstep=False, bus=bus, clock=clock
+        ) as runtime,
     ):
         started = time.perf_counter()  # the workers are built; they start running at the next await
         if app is not None:

@@ -1,4 +1,7 @@
-"""Builds the workers named in settings on the chosen bus, supervises them, and stops them cleanly.
+"""The pipeline: the workers named in settings, built on the chosen bus, supervised, and stopped cleanly.
+
+One name for one idea: a `Pipeline` is the running workers; `session.open_pipeline` opens one with its bus,
+clock and journal; the desk's `ui.runner.LocalPipeline` is one run inside the desk's own process.
 
 A worker whose `run()` raises is restarted with exponential backoff (0.5 s doubling to 30 s) and the
 restart is reported (log + Health record). A worker whose `run()` returns has finished (a replay ended).
@@ -51,7 +54,9 @@ class WorkerState:
     gave_up: bool = False  # crashed MAX_RESTARTS times in a row and was not restarted
 
 
-class Runtime:
+class Pipeline:
+    """The running workers of one process, supervised (restarts, giving up, live settings changes)."""
+
     def __init__(
         self, ctx: WorkerContext, names: Sequence[str] = PIPELINE, workers: Iterable[Worker] | None = None
     ) -> None:

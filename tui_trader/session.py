@@ -1,4 +1,4 @@
-"""One running pipeline: bus + clock + workers, opened and closed as a unit (desk, headless, bench)."""
+"""Opening a pipeline: bus + clock + journal + workers, opened and closed as a unit (desk, headless, bench)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tui_trader.clock import Clock, ReplayClock
 from tui_trader.ids import IdSource, replay_seed
 from tui_trader.instruments import RulesBook
 from tui_trader.journal import Journal
-from tui_trader.runtime import Runtime
+from tui_trader.runtime import Pipeline
 from tui_trader.settings import Settings
 from tui_trader.workers import PIPELINE, WorkerContext
 
@@ -25,7 +25,7 @@ def open_journal(settings: Settings, replaying: bool) -> Journal:
 
 
 @contextlib.asynccontextmanager
-async def pipeline(
+async def open_pipeline(
     settings: Settings,
     *,
     replay_files: Sequence[str] = (),
@@ -37,7 +37,7 @@ async def pipeline(
     on_health: Callable[[m.Health], None] | None = None,
     bus: Bus | None = None,
     interactive: bool = False,
-) -> AsyncIterator[Runtime]:
+) -> AsyncIterator[Pipeline]:
     """Open the bus (or use `bus`, which is then closed here too), start the workers, stop them on exit."""
     if bus is None:
         bus = await open_bus(settings.bus, cluster)
@@ -59,7 +59,7 @@ async def pipeline(
             shared={"instruments": RulesBook(), "journal": journal, "interactive": interactive},
         )
         try:
-            runtime = Runtime(ctx, names)
+            runtime = Pipeline(ctx, names)
             await runtime.start()
             try:
                 yield runtime

@@ -46,7 +46,7 @@ async def test_a_worker_that_keeps_crashing_is_given_up_and_trading_paused(monke
     health: list[m.Health] = []
     ctx.on_health = health.append
     worker = Broken(ctx)
-    runtime = rt.Runtime(ctx, workers=[worker])
+    runtime = rt.Pipeline(ctx, workers=[worker])
     await runtime.start()
     await asyncio.wait_for(runtime.failed.wait(), 10)
     assert worker.runs == rt.MAX_RESTARTS
@@ -70,7 +70,7 @@ async def test_a_worker_that_runs_well_between_crashes_is_not_given_up(monkeypat
     bus = EmbeddedBus()
     ctx = WorkerContext(settings=Settings(), bus=bus, clock=FixedClock(1000))
     worker = Broken(ctx, pattern=[0, 0, 0.2, 0, 0, 0.2, 0, 0])
-    runtime = rt.Runtime(ctx, workers=[worker])
+    runtime = rt.Pipeline(ctx, workers=[worker])
     runtime.max_restarts, runtime.healthy_run_s = 3, 0.1
     await runtime.start()
     await asyncio.wait_for(runtime.wait(["broken"]), 10)

@@ -14,7 +14,7 @@ from tui_trader.bus import EmbeddedBus, EmbeddedCluster, Start
 from tui_trader.bus.base import Bus, Gap
 from tui_trader.bus.topics import create_pipeline_topics
 from tui_trader.clock import Clock, ReplayClock
-from tui_trader.runtime import Runtime
+from tui_trader.runtime import Pipeline
 from tui_trader.settings import Settings
 from tui_trader.workers.base import Worker, WorkerContext
 
@@ -89,7 +89,7 @@ class Harness:
     """Workers on their own embedded bus, each topic tapped; `async with Harness(...) as h:`.
 
     `workers`: factories taking the context (`ExecutorWorker`, `lambda ctx: RouterWorker(ctx)`…). They run
-    under a `Runtime` (restarts and Health as in production) unless `supervised=False`, where each worker's
+    under a `Pipeline` (restarts and Health as in production) unless `supervised=False`, where each worker's
     `run()` is a bare task and its exception reaches `h.tasks`. Extra keyword arguments go to WorkerContext
     (`replay_files`, `lockstep`, `shared`, `on_health`…). `taps`: base topics to record (default: all).
     """
@@ -111,7 +111,7 @@ class Harness:
         self.ctx = WorkerContext(settings=self.settings, bus=self.bus, clock=self.clock, **context)
         self.workers = [make(self.ctx) for make in workers]
         self.supervised = supervised
-        self.runtime: Runtime | None = None
+        self.runtime: Pipeline | None = None
         self.tasks: list[asyncio.Task[None]] = []
         self.taps: dict[str, Tap[Any]] = {
             base: Tap(self.bus, self.ctx.topic(base), base, self._partitions(base)) for base in taps
@@ -125,7 +125,7 @@ class Harness:
         for tap in self.taps.values():
             await tap.start()
         if self.supervised:
-            self.runtime = Runtime(self.ctx, workers=self.workers)
+            self.runtime = Pipeline(self.ctx, workers=self.workers)
             await self.runtime.start()
         else:
             self.tasks = [asyncio.create_task(w.run(), name=f"worker:{w.name}") for w in self.workers]

@@ -106,7 +106,7 @@ def one_run(recording: Path, url: str | None) -> dict[str, Any]:
     async def go() -> dict[str, Any]:
         from tui_trader import session
 
-        real = session.Runtime
+        real = session.Pipeline
 
         class Spy(real):  # keep the notifier's counts once the run ends
             async def stop(self, timeout: float = 2.0) -> None:
@@ -115,12 +115,12 @@ def one_run(recording: Path, url: str | None) -> dict[str, Any]:
                 if w is not None:
                     notifier.update(w.counters())
 
-        session.Runtime = Spy  # type: ignore[misc]
+        session.Pipeline = Spy  # type: ignore[misc]
         try:
             with tempfile.TemporaryDirectory(prefix="bench-notify-") as tmp:
                 return await bench.run_pipeline(recording, settings_for(Path(tmp) / "j.sqlite3"), None, False)
         finally:
-            session.Runtime = real  # type: ignore[misc]
+            session.Pipeline = real  # type: ignore[misc]
 
     result = asyncio.run(go())
     keys = ("queued", "sent", "failed", "dropped", "rate_limited", "failures_started")

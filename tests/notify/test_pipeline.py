@@ -12,7 +12,7 @@ from kit import until
 from notify_helpers import Webhook
 
 from tui_trader.notify.urls import ENV_URLS
-from tui_trader.session import pipeline
+from tui_trader.session import open_pipeline
 from tui_trader.settings import Settings, parse, to_dict
 
 LINES = 20_000  # the capture's first lines: a few entries and closes with tick bars
@@ -41,7 +41,7 @@ async def play(capture, monkeypatch, url: str | None) -> tuple[dict, dict, dict 
         monkeypatch.delenv(ENV_URLS, raising=False)
     else:
         monkeypatch.setenv(ENV_URLS, url)
-    async with pipeline(settings(), replay_files=[str(capture)], speed=None) as runtime:
+    async with open_pipeline(settings(), replay_files=[str(capture)], speed=None) as runtime:
         await runtime.wait(["collector"])
         await runtime.drain()
         router = runtime.workers["router"].summary()

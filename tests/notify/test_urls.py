@@ -11,7 +11,7 @@ from tui_trader.cli import build_parser
 from tui_trader.clock import FixedClock
 from tui_trader.errors import SecretsError
 from tui_trader.notify.urls import ENV_URLS, Scrubber, label, notify_urls, split_urls
-from tui_trader.runtime import Runtime
+from tui_trader.runtime import Pipeline
 from tui_trader.workers import PIPELINE, WorkerContext
 
 TG = "tgram://123456789:AAHsecretBotToken/987654321"
@@ -105,7 +105,7 @@ def test_runtime_builds_the_notifier(monkeypatch):
     ctx = ctx_with("json://127.0.0.1:9/hook", monkeypatch)
     ctx.shared["instruments"] = None
     monkeypatch.setattr("tui_trader.runtime.build", lambda name, c: type("W", (), {"name": name})())
-    assert list(Runtime(ctx).workers) == [*PIPELINE, "notifier"]
+    assert list(Pipeline(ctx).workers) == [*PIPELINE, "notifier"]
 
 
 def test_worker_notifier_is_a_command():

@@ -182,7 +182,7 @@ async def test_the_indicator_worker_says_how_far_each_symbol_has_warmed_up():
 
     from tui_trader.bus import EmbeddedBus
     from tui_trader.clock import ReplayClock
-    from tui_trader.runtime import Runtime
+    from tui_trader.runtime import Pipeline
     from tui_trader.settings import parse
     from tui_trader.workers import WorkerContext
     from tui_trader.workers.indicator import IndicatorWorker
@@ -190,7 +190,7 @@ async def test_the_indicator_worker_says_how_far_each_symbol_has_warmed_up():
     settings = parse({"indicators": {"bar": "tick"}})
     bus, clock, health = EmbeddedBus(), ReplayClock(canned.NOW), []
     ctx = WorkerContext(settings=settings, bus=bus, clock=clock, on_health=health.append)
-    runtime = Runtime(ctx, workers=[IndicatorWorker(ctx)])
+    runtime = Pipeline(ctx, workers=[IndicatorWorker(ctx)])
     await runtime.start()
     try:
         market = bus.cluster.topic(m.MARKET_DATA)  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from tui_trader.bus import EmbeddedBus, EmbeddedCluster
 from tui_trader.clock import FixedClock
 from tui_trader.instruments import RulesBook
 from tui_trader.journal import Journal
-from tui_trader.runtime import Runtime
+from tui_trader.runtime import Pipeline
 from tui_trader.settings import Settings
 from tui_trader.ui.app import DeskApp
 from tui_trader.ui.widgets.status import HaltBanner, StatusBar
@@ -35,7 +35,7 @@ class Router:
             clock=FixedClock(clock_ms),
             shared={"instruments": RulesBook(), "journal": self.journal},
         )
-        self.runtime = Runtime(self.ctx, workers=[RouterWorker(self.ctx)])
+        self.runtime = Pipeline(self.ctx, workers=[RouterWorker(self.ctx)])
         self.health: Tap[m.Health] | None = None
 
     async def __aenter__(self) -> Router:

@@ -12,10 +12,10 @@ from tui_trader.bus import EmbeddedBus, EmbeddedCluster
 from tui_trader.clock import FixedClock
 from tui_trader.instruments import RulesBook
 from tui_trader.journal import Journal
-from tui_trader.runtime import Runtime
+from tui_trader.runtime import Pipeline
 from tui_trader.settings import Settings, replace_field
 from tui_trader.ui.app import DeskApp
-from tui_trader.ui.runner import PipelineRunner
+from tui_trader.ui.runner import LocalPipeline
 from tui_trader.workers import WorkerContext
 from tui_trader.workers.router import RouterWorker
 
@@ -54,7 +54,7 @@ async def test_an_attached_desk_changes_a_remote_routers_threshold_and_the_route
         clock=FixedClock(T0),
         shared={"instruments": RulesBook(), "journal": Journal(":memory:")},
     )
-    runtime = Runtime(ctx, workers=[RouterWorker(ctx)])
+    runtime = Pipeline(ctx, workers=[RouterWorker(ctx)])
     await runtime.start()
     orders = await Tap[m.OrderCommand](workers_bus, m.ORDERS).start()
     desk_bus = EmbeddedBus(cluster)  # the desk's own handle, as `ui --attach` has
@@ -88,7 +88,7 @@ async def test_the_in_process_desk_changes_its_workers_through_the_same_control(
     with gzip.open(btc_capture, "rt") as src, gzip.open(replay, "wt") as out:
         for _, line in zip(range(300), src, strict=False):
             out.write(line)
-    runner = PipelineRunner(Settings(), [str(replay)], speed=1.0)
+    runner = LocalPipeline(Settings(), [str(replay)], speed=1.0)
     app = DeskApp(Settings(), runner=runner, settings_path=tmp_path / "settings.toml")
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
@@ -111,7 +111,7 @@ def test_a_change_a_worker_does_not_read_live_leaves_it_as_it_runs():
         clock=FixedClock(T0),
         shared={"journal": Journal(":memory:")},
     )
-    runtime = Runtime(ctx, workers=[RouterWorker(ctx)])
+    runtime = Pipeline(ctx, workers=[RouterWorker(ctx)])
     before = ctx.settings
     change = m.SettingsChange(values={"trading.leverage": 20, "indicators.near_band": 0.3, "risk.cooldown_s": 5.0})
     assert runtime.apply_settings(change, "desk-2") == ["risk.cooldown_s"]

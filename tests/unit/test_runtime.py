@@ -1,4 +1,4 @@
-"""Runtime: supervised workers restart with backoff and report it; stop is prompt and leaves nothing pending."""
+"""Pipeline: supervised workers restart with backoff and report it; stop is prompt and leaves nothing pending."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ async def test_a_crashed_worker_is_restarted_with_backoff_and_reported(monkeypat
     health = []
     ctx.on_health = health.append
     worker = Flaky(ctx, failures=3)
-    runtime = rt.Runtime(ctx, workers=[worker])
+    runtime = rt.Pipeline(ctx, workers=[worker])
     with caplog.at_level(logging.ERROR):
         await runtime.start()
         await asyncio.wait_for(runtime.wait(["flaky"]), 5)
@@ -75,7 +75,7 @@ async def test_backoff_doubles_up_to_the_cap(monkeypatch):
 
     monkeypatch.setattr(rt.asyncio, "sleep", fake_sleep)
     bus = EmbeddedBus()
-    runtime = rt.Runtime(context(bus), workers=[Flaky(context(bus), failures=9)])
+    runtime = rt.Pipeline(context(bus), workers=[Flaky(context(bus), failures=9)])
     runtime.max_restarts = 20
     await runtime.start()
     await asyncio.wait_for(runtime.wait(["flaky"]), 5)
@@ -87,7 +87,7 @@ async def test_backoff_doubles_up_to_the_cap(monkeypatch):
 async def test_stop_cancels_everything_promptly_without_destroyed_tasks():
     bus = EmbeddedBus()
     ctx = context(bus)
-    runtime = rt.Runtime(ctx, workers=[Forever(ctx)])
+    runtime = rt.Pipeline(ctx, workers=[Forever(ctx)])
     await runtime.start()
     await until(lambda: runtime.states["forever"].state == "running", "the worker running")
     loop = asyncio.get_running_loop()

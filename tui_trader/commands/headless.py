@@ -34,8 +34,8 @@ from tui_trader.bus.base import Gap, Start, Subscription
 from tui_trader.commands import load_settings
 from tui_trader.errors import FeedError, TuiTraderError
 from tui_trader.feeds.replay import check_readable
-from tui_trader.runtime import Runtime
-from tui_trader.session import pipeline
+from tui_trader.runtime import Pipeline
+from tui_trader.session import open_pipeline
 from tui_trader.settings import Settings
 from tui_trader.workers.base import Worker
 
@@ -48,7 +48,7 @@ WORKER_PROBLEMS = ("worker_crashed", "worker_gave_up")
 class Tap:
     """Copies every record of every topic to `DIR/<topic>.jsonl`."""
 
-    def __init__(self, runtime: Runtime, directory: str) -> None:
+    def __init__(self, runtime: Pipeline, directory: str) -> None:
         self.runtime = runtime
         self.dir = Path(directory)
         self.records: dict[str, int] = {}
@@ -114,7 +114,7 @@ def _worker_summary(worker: Worker) -> dict[str, Any]:
         return {"error": f"summary failed: {type(err).__name__}: {err}"}
 
 
-def summarize(runtime: Runtime, duration_s: float, tap: Tap | None) -> dict[str, Any]:
+def summarize(runtime: Pipeline, duration_s: float, tap: Tap | None) -> dict[str, Any]:
     workers = {name: _worker_summary(w) for name, w in runtime.workers.items()}
     collector = workers.get("collector", {})
     read = collector.get("read", 0)
@@ -142,7 +142,7 @@ def _problem(code: str, detail: str) -> dict[str, str]:
     return {"code": code, "detail": detail}
 
 
-def problems(runtime: Runtime, collector: dict[str, Any]) -> list[dict[str, str]]:
+def problems(runtime: Pipeline, collector: dict[str, Any]) -> list[dict[str, str]]:
     """What went wrong in a finished run, for the summary and the exit code."""
     out = []
     corrupt = collector.get("skipped", {}).get("corrupt", 0)
@@ -181,7 +181,7 @@ async def _run(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
         loop.add_signal_handler(sig, stop.set)
     try:
         started = time.perf_counter()
-        async with pipeline(settings, replay_files=replay, speed=args.speed) as runtime:
+        async with open_pipeline(settings, replay_files=replay, speed=args.speed) as runtime:
             tap = Tap(runtime, args.tap) if getattr(args, "tap", None) else None
             if tap is not None:
                 await tap.start()

@@ -15,7 +15,7 @@ from tui_trader.bus import open_bus
 from tui_trader.clock import Clock
 from tui_trader.commands import load_settings, require_shared_bus
 from tui_trader.instruments import RulesBook
-from tui_trader.runtime import Runtime
+from tui_trader.runtime import Pipeline
 from tui_trader.workers import WorkerContext
 
 
@@ -34,7 +34,7 @@ async def _run(name: str, settings) -> bool:
             durable=True,
             shared={"instruments": RulesBook(), "journal_role": name},
         )
-        runtime = Runtime(ctx, [name])
+        runtime = Pipeline(ctx, [name])
         await runtime.start()
         try:
             # Given up (crash loop): trading is paused; the process ends non-zero so its service manager sees it.

@@ -32,7 +32,7 @@ from tui_trader.ui.settings_form import DESK_LIVE, applies_live, live_patterns
 if TYPE_CHECKING:
     from tui_trader.clock import Clock
     from tui_trader.ui.bridge import DeskBridge
-    from tui_trader.ui.runner import PipelineRunner
+    from tui_trader.ui.runner import LocalPipeline
     from tui_trader.ui.screens.main import MainScreen
     from tui_trader.ui.state import DeskModel
     from tui_trader.ui.throttle import Throttle
@@ -65,7 +65,7 @@ class DeskActions(_AppBase):
     settings: Settings
     saved_settings: Settings
     settings_path: Path | None
-    runner: PipelineRunner | None
+    runner: LocalPipeline | None
     clock: Clock
     state: DeskModel
     bridge: DeskBridge | None

@@ -3,7 +3,7 @@
 Data flow: the bus → `DeskBridge` (the only way data enters) → `DeskModel` (plain dicts) → panes, drawn on
 a clock of `ui.refresh_hz` (never per message). Keys → `Control` records on trading-control (origin
 "desk", actions.py); the desk never calls a worker. So the same app can show a pipeline running in this process
-(`PipelineRunner`) or a bus where the workers run elsewhere (pass `bus=`).
+(`LocalPipeline`) or a bus where the workers run elsewhere (pass `bus=`).
 
 Errors: a worker's crash or an ERROR it logs arrives as a notification; an error in the desk's own
 drawing is logged with its traceback and shown as one line. The trader never sees a traceback.
@@ -32,7 +32,7 @@ from tui_trader.settings import Settings
 from tui_trader.ui import keys
 from tui_trader.ui.actions import DeskActions
 from tui_trader.ui.bridge import SHOWN_BY_DESK, DeskBridge
-from tui_trader.ui.runner import PipelineRunner
+from tui_trader.ui.runner import LocalPipeline
 from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.state import DeskModel
 from tui_trader.ui.themes import DEFAULT_THEME, load_themes
@@ -64,7 +64,7 @@ class DeskApp(DeskActions, App[int]):
         settings: Settings,
         *,
         settings_path: Path | None = None,
-        runner: PipelineRunner | None = None,
+        runner: LocalPipeline | None = None,
         bus: Bus | None = None,
         clock: Clock | None = None,
         history: bool = True,
@@ -399,7 +399,7 @@ def run_desk(
     speed: float | None = 1.0,
     saved_settings: Settings | None = None,
 ) -> int:
-    runner = PipelineRunner(settings, replay_files, speed)
+    runner = LocalPipeline(settings, replay_files, speed)
     app = DeskApp(settings, settings_path=settings_path, runner=runner, saved_settings=saved_settings)
     app.run()
     return app.return_code or 0

@@ -1,7 +1,7 @@
-"""Running the pipeline inside the desk's process, kept apart from showing the bus.
+"""The pipeline run inside the desk's own process (`LocalPipeline`), kept apart from showing the bus.
 
-The desk shows a bus; whether the workers run in this process (`PipelineRunner`) or elsewhere (an attached
-desk, a test publishing canned records) is not the panes' business. The runner owns the in-process cluster
+The desk shows a bus; whether the workers run in this process (`LocalPipeline`) or elsewhere (an attached
+desk, a test publishing canned records) is not the panes' business. It owns the in-process cluster
 and the clock, so the desk's bridge reads the very bus and time the workers use.
 """
 
@@ -15,12 +15,12 @@ from collections.abc import AsyncIterator, Sequence
 from tui_trader import messages as m
 from tui_trader.bus import Bus, EmbeddedCluster, open_bus
 from tui_trader.clock import Clock, ReplayClock
-from tui_trader.runtime import Runtime
-from tui_trader.session import pipeline
+from tui_trader.runtime import Pipeline
+from tui_trader.session import open_pipeline
 from tui_trader.settings import Settings
 
 
-class PipelineRunner:
+class LocalPipeline:
     def __init__(
         self,
         settings: Settings,
@@ -33,7 +33,7 @@ class PipelineRunner:
         self.speed = speed
         self.clock = clock if clock is not None else (ReplayClock() if replay_files else Clock())
         self.cluster = EmbeddedCluster(settings.bus.retention) if settings.bus.backend == "embedded" else None
-        self.runtime: Runtime | None = None
+        self.runtime: Pipeline | None = None
         self.started = 0.0
 
     @property
@@ -52,9 +52,9 @@ class PipelineRunner:
         return await open_bus(self.settings.bus, self.cluster)
 
     @contextlib.asynccontextmanager
-    async def run(self) -> AsyncIterator[Runtime]:
+    async def run(self) -> AsyncIterator[Pipeline]:
         self.started = time.perf_counter()
-        async with pipeline(
+        async with open_pipeline(
             self.settings,
             replay_files=self.replay_files,
             speed=self.speed,
@@ -68,7 +68,7 @@ class PipelineRunner:
             finally:
                 self.runtime = None
 
-    async def replay_finished(self, runtime: Runtime, bus: Bus) -> str:
+    async def replay_finished(self, runtime: Pipeline, bus: Bus) -> str:
         """Wait for the end of a replay and the pipeline to drain; returns a one-line account of it."""
         await runtime.wait(["collector"])
         await asyncio.wait_for(runtime.drain(), timeout=60)
