@@ -22,7 +22,7 @@ LINES = 32_000  # the capture's first lines: its first three entries and closes 
 
 def head(capture: Path, out: Path) -> Path:
     with gzip.open(capture, "rb") as src, gzip.open(out, "wb", compresslevel=1) as dst:
-        for _, line in zip(range(LINES), src):
+        for _, line in zip(range(LINES), src, strict=False):
             dst.write(line)
     return out
 

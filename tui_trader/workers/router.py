@@ -65,7 +65,6 @@ class RouterWorker(Worker):
         self._ours: set[str] = set()
         if not ctx.replay_files:
             self._rebuild()
-        self._resume: dict[str, int] = {}  # next offset per lossless topic, for a restarted run()
         self._handlers: dict[str, Callable[[Any, int], Output]] = {
             m.SIGNALS: self.core.on_signal,
             m.MARKET_DATA: self.core.on_market_data,
@@ -93,7 +92,9 @@ class RouterWorker(Worker):
             )
 
     async def run(self) -> None:
-        starts = {topic: await self._start(topic) for topic in TOPICS}
+        # Live, the lossless topics are pinned to their end offset, so a restarted run() reads on after the last
+        # record handled; market data and health read from the end as it is then.
+        starts = {topic: await self.start_of(topic, pinned=topic in m.LOSSLESS_TOPICS) for topic in TOPICS}
         if not self.ctx.durable:  # in one process the pipeline starts together (and a replay in lockstep)
             await self._announce()
             async with asyncio.TaskGroup() as tg:
@@ -130,22 +131,6 @@ class RouterWorker(Worker):
         )
         await self._executor_seen.wait()
 
-    async def _start(self, topic: str) -> Start:
-        """Where a subscription begins. A replay reads its fresh bus from the beginning (nothing published
-        before the router subscribed is missed). Live, from the end, pinned to an offset on the lossless
-        topics so a restarted run() reads on after the last record handled. (With `ctx.durable` the named
-        consumer's committed offset wins; see Worker.consume.)"""
-        if self.ctx.replay_files:
-            return Start.BEGINNING if topic not in self._resume else Start.at(self._resume[topic])  # type: ignore[attr-defined]
-        if topic not in m.LOSSLESS_TOPICS:
-            return Start.END  # type: ignore[attr-defined]
-        if topic not in self._resume:
-            try:
-                self._resume[topic] = await self.ctx.bus.end_offset(self.ctx.topic(topic))
-            except (BusError, NotImplementedError):
-                return Start.END  # type: ignore[attr-defined]
-        return Start.at(self._resume[topic])
-
     async def _pump(self, topic: str, start: Start, ready: asyncio.Event | None = None) -> None:
         handler = self._handlers[topic]
         lossless = topic in m.LOSSLESS_TOPICS
@@ -160,12 +145,16 @@ class RouterWorker(Worker):
             if lossless:
                 # Past this record even if handling it fails: a record that crashes the router must not
                 # crash it again after the restart.
-                self._resume[topic] = record.offset + 1
-            if self.ctx.durable and topic == m.ORDER_STATUS and msg.order_id in self._ours:
-                # One worker per process: no executor shares this journal, so the router journals the
-                # fills of its orders itself, to rebuild its book after a restart.
-                if not self.journal.has_status(msg):
-                    self.journal.complete(None, [msg])
+                self.handled(topic, record)
+            # One worker per process: no executor shares this journal, so the router journals the fills of its
+            # orders itself, to rebuild its book after a restart.
+            if (
+                self.ctx.durable
+                and topic == m.ORDER_STATUS
+                and msg.order_id in self._ours
+                and not self.journal.has_status(msg)
+            ):
+                self.journal.complete(None, [msg])
             if self.ctx.settings is not self.core.settings:
                 self.core.apply_settings(self.ctx.settings)
             out = handler(msg, now_ms())
