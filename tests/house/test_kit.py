@@ -25,6 +25,16 @@ class Echo(Worker):
                 await self.publish(m.HEALTH, "echo", m.Health(component="echo", state=msg.command, ts=msg.ts))
 
 
+class Countdown(Worker):
+    """Publishes three Health records and returns: a worker whose input ends, as a replay's does."""
+
+    name = "countdown"
+
+    async def run(self) -> None:
+        for n in (3, 2, 1):
+            await self.publish(m.HEALTH, "countdown", m.Health(component="countdown", state=str(n), ts=n))
+
+
 async def test_until_returns_once_the_condition_holds():
     flag = asyncio.Event()
     asyncio.get_running_loop().call_later(0.05, flag.set)
@@ -88,3 +98,10 @@ async def test_taps_of_a_partitioned_topic_catch_up_on_every_partition():
             await h.publish(m.MARKET_DATA, md)
         await h.settle()
         assert sorted(md.symbol for md in h.seen(m.MARKET_DATA)) == sorted(symbols)
+
+
+@pytest.mark.parametrize("supervised", [True, False])
+async def test_finished_waits_for_a_worker_whose_input_ended(supervised):
+    async with Harness(workers=[Countdown], supervised=supervised) as h:
+        await h.finished(timeout=10)
+        assert h.states("countdown") == ["3", "2", "1"]

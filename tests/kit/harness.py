@@ -164,6 +164,15 @@ class Harness:
         for tap in self.taps.values():
             await tap.caught_up(timeout)
 
+    async def finished(self, timeout: float = 60.0) -> None:
+        """Wait until every worker's `run()` has returned (its input ended: a replay played out), then until
+        everything they published is handled and tapped. A worker that raised re-raises here (unsupervised)."""
+        if self.runtime is not None:
+            await asyncio.wait_for(self.runtime.wait([w.name for w in self.workers]), timeout)
+        else:
+            await asyncio.wait_for(asyncio.gather(*(asyncio.shield(t) for t in self.tasks)), timeout)
+        await self.settle()
+
     def seen(self, base_topic: str) -> list[Any]:
         """What the tap on `base_topic` holds so far (typed messages, in offset order)."""
         return self.taps[base_topic].items
@@ -171,3 +180,7 @@ class Harness:
     def health(self, component: str | None = None) -> list[m.Health]:
         records: list[m.Health] = self.seen(m.HEALTH)
         return [h for h in records if component is None or h.component == component]
+
+    def states(self, component: str) -> list[str]:
+        """The states `component` reported, in order ("connecting", "live", …)."""
+        return [h.state for h in self.health(component)]
