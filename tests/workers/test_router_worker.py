@@ -7,7 +7,7 @@ import asyncio
 
 import msgspec
 import pytest
-from router_helpers import T0, control, filled, signal, trade
+from portfolio.router_helpers import T0, control, filled, signal, trade
 
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus
