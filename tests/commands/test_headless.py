@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import json
 import subprocess
 import sys
 
 import msgspec
-from net.binance_ws_server import BinanceWsServer
+import pytest
+from net.binance_ws_server import BinanceWsServer, capture_frames
 
 from tui_trader import messages as m
+
+
+@pytest.fixture
+def btc_frames(btc_capture) -> list[str]:
+    """The first 3000 trade and bookTicker frames of the real BTC capture."""
+    return capture_frames(btc_capture, limit=3000)
 
 
 def cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -52,7 +60,7 @@ def test_headless_replay_with_tap_writes_every_record_and_a_json_summary(btc_cap
     assert len(market) == kinds["trade"] + kinds["book"] == summary["tap"]["records"][m.MARKET_DATA]
     decoded = [msgspec.json.decode(line, type=m.MarketData) for line in market]
     assert sum(md.kind == "trade" for md in decoded) == kinds["trade"]
-    assert all(a.ts <= b.ts for a, b in zip(decoded, decoded[1:]))  # the replay clock never goes back
+    assert all(a.ts <= b.ts for a, b in itertools.pairwise(decoded))  # the replay clock never goes back
     health = [
         msgspec.json.decode(line, type=m.Health) for line in (tap / f"{m.HEALTH}.jsonl").read_bytes().splitlines()
     ]
