@@ -83,6 +83,9 @@ class Worker(abc.ABC):
         self.decoder = m.Decoder()
         self.gaps: dict[str, int] = {}
         self.ids = ctx.ids.child(self.name)
+        # Topic → the offset after the last record handled, so a restarted run() reads on from there
+        # (`start_of`, `handled`).
+        self.resume: dict[str, int] = {}
 
     @abc.abstractmethod
     async def run(self) -> None:
@@ -101,6 +104,34 @@ class Worker(abc.ABC):
     async def publish(self, base_topic: str, key: str, msg: msgspec.Struct) -> int:
         """Publish a typed message: in process, consumers get this very (frozen) object, nothing encoded."""
         return await self.ctx.bus.publish_msg(self.ctx.topic(base_topic), key, msg)
+
+    async def start_of(self, topic: str, *, pinned: bool = True) -> Start:
+        """Where a subscription to `topic` begins, so that a restarted run() neither repeats nor misses records.
+
+        After a restart of run(): on after the last record handled (`handled`). A replay reads its fresh bus
+        from the beginning (what was published before the worker subscribed is not missed). Live: from the
+        end, `pinned` to its offset so that a restart reads on from there; unpinned (or a topic of several
+        partitions, which one offset cannot pin) from the end as it is then. With `ctx.durable` the named
+        consumer's committed offset wins (see `consume`)."""
+        if topic in self.resume:
+            return Start.at(self.resume[topic])
+        if self.ctx.replay_files:
+            return Start.BEGINNING
+        if not pinned or self._several_partitions(topic):
+            return Start.END
+        try:
+            self.resume[topic] = await self.ctx.bus.end_offset(self.ctx.topic(topic))
+        except (BusError, NotImplementedError):
+            return Start.END
+        return Start.at(self.resume[topic])
+
+    def handled(self, topic: str, record: Record) -> None:
+        """`record` of `topic` is handled: a restarted run() starts after it (see `start_of`)."""
+        if not self._several_partitions(topic):
+            self.resume[topic] = record.offset + 1
+
+    def _several_partitions(self, topic: str) -> bool:
+        return topic in m.PARTITIONED_TOPICS and self.ctx.settings.bus.partitions > 1
 
     async def consume(
         self,

@@ -36,7 +36,6 @@ from tui_trader import messages as m
 from tui_trader.brokers.base import Report, rejected
 from tui_trader.brokers.paper import PaperBroker
 from tui_trader.bus.base import Start
-from tui_trader.errors import BusError
 from tui_trader.instruments import RulesBook
 from tui_trader.journal import shared_journal
 from tui_trader.workers.base import Worker
@@ -69,7 +68,6 @@ class ExecutorWorker(Worker):
         self._tasks: set[asyncio.Task[None]] = set()
         self.killed_at: int | None = None
         self.commands = 0
-        self._resume: dict[str, int] = {}  # topic → offset to read on from after a restart of run()
         self.journal = shared_journal(ctx)
         self._recovered = False
         now_ms = ctx.clock.now_ms
@@ -121,7 +119,9 @@ class ExecutorWorker(Worker):
         if not self._recovered:
             await self.outbox.recover(self.paper, self.lifecycle.sent)
             self._recovered = True
-        starts = {topic: await self._start(topic) for topic in (m.ORDERS, m.CONTROL, m.MARKET_DATA)}
+        # Every topic pinned: after a restart of run() no command runs twice and no old price reaches the paper
+        # broker again.
+        starts = {topic: await self.start_of(topic) for topic in (m.ORDERS, m.CONTROL, m.MARKET_DATA)}
         # One worker per process: commands, controls and prices are listened to before the executor announces
         # its mode, so no command sent on that word is lost.
         durable = self.ctx.durable
@@ -152,23 +152,9 @@ class ExecutorWorker(Worker):
             await self.queue.cancel()
             await self.lifecycle.close()
 
-    async def _start(self, topic: str) -> Start:
-        """A replay reads its fresh bus from the beginning (the collector may publish before this subscribes);
-        live reads from the end. After a restart of run(), every topic reads on after the last record handled,
-        so no command runs twice and no old price reaches the paper broker again."""
-        if topic in self._resume:
-            return Start.at(self._resume[topic])
-        if self.ctx.replay_files:
-            return Start.BEGINNING
-        try:
-            self._resume[topic] = await self.ctx.bus.end_offset(self.ctx.topic(topic))
-        except (BusError, NotImplementedError):
-            return Start.END
-        return Start.at(self._resume[topic])
-
     async def _consume_orders(self, start: Start, ready: asyncio.Event | None = None) -> None:
         async for rec, cmd in self.consume(m.ORDERS, start, ready=ready):
-            self._resume[m.ORDERS] = rec.offset + 1
+            self.handled(m.ORDERS, rec)
             self.commands += 1
             refusal = self._refusal(cmd)
             if refusal is not None:
@@ -222,7 +208,7 @@ class ExecutorWorker(Worker):
 
     async def _consume_control(self, start: Start, ready: asyncio.Event | None = None) -> None:
         async for rec, ctl in self.consume(m.CONTROL, start, ready=ready):
-            self._resume[m.CONTROL] = rec.offset + 1
+            self.handled(m.CONTROL, rec)
             if ctl.command == "reconcile":
                 self.reconciling.answered(ctl)
                 continue
@@ -245,7 +231,7 @@ class ExecutorWorker(Worker):
         # With no paper position open there is no trigger to check against every trade: when records pile
         # up, the latest book and trade per symbol are all a fill needs.
         async for rec, md in self.consume(m.MARKET_DATA, start, latest_only=self._nothing_to_watch, ready=ready):
-            self._resume[m.MARKET_DATA] = rec.offset + 1
+            self.handled(m.MARKET_DATA, rec)
             if (
                 md.kind == "trade"
                 and math.isfinite(md.price)
