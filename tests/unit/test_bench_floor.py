@@ -57,3 +57,12 @@ def test_a_slower_pipeline_shows_a_lower_ratio(monkeypatch):
     assert slow["floor_indicator_updates"] == fast["floor_indicator_updates"]  # the same floor work
     assert slow["pipeline_s"] > fast["pipeline_s"] + 0.3
     assert slow["ratio"] < fast["ratio"]
+
+
+def test_the_desk_attached_sees_the_same_run_and_reports_it():
+    result = bench.run(None, 2, 4000, None, True)
+    assert result["ui"] is True
+    assert result["market_messages"] == result["floor_frames"] == 4000
+    assert result["indicator_points"] == result["floor_indicator_updates"] == 1000
+    assert result["receipt_to_signal"]["count"] == result["signals"] > 0
+    assert result["peak_rss_mb"] > 0 and result["ratio"] > 0
