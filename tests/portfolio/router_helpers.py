@@ -95,7 +95,7 @@ def protective_fill(cmd: m.OrderCommand, which: str, price: float, ts: int) -> m
     return m.OrderStatus(
         order_id=f"{cmd.id}-{'sl' if which == 'stop_loss' else 'tp'}",
         symbol=cmd.symbol,
-        side="sell" if cmd.side == "buy" else "buy",
+        side=m.opposite(cmd.side),
         purpose=which,
         status="filled",
         filled_qty=cmd.quantity,

@@ -42,7 +42,7 @@ async def test_paper_funding_is_journaled_and_charged_to_the_trip(side, received
         await desk.bus.publish(m.MARKET_DATA, "BTCUSDT", m.encode(mark(2_000, 60_000.0)))
         await desk.bus.wait_idle()
         await desk.market("BTCUSDT", 60_000.0, 6_000)  # past the funding time: settled at the mark
-        await desk.send(command(side="sell" if side == "buy" else "buy", quantity=0.01, purpose="close", ts=7_000))
+        await desk.send(command(side=m.opposite(side), quantity=0.01, purpose="close", ts=7_000))
         journal = desk.ctx.shared["journal"]
         # A long pays a positive rate, a short receives it: quantity × mark × rate = 0.01 × 60 000 × 0.0001.
         [(ts, mode, symbol, amount)] = journal.funding()

@@ -20,13 +20,11 @@ live, the exchange's figure set by `set_balance` (see there).
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
 from tui_trader import messages as m
-
-PositionSide = Literal["long", "short"]
 
 # Quantities below this are float dust left by adding and subtracting steps: the position is flat.
 QTY_EPSILON = 1e-9
@@ -41,7 +39,7 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
     a snapshot without copying)."""
 
     symbol: str
-    side: PositionSide
+    side: m.PositionSide
     quantity: float  # > 0, in base units
     entry_price: float  # average entry of the open quantity
     leverage: int = 1
@@ -74,7 +72,7 @@ class Position(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def closing_side(self) -> m.Side:
-        return "sell" if self.side == "long" else "buy"
+        return m.closing_side(self.side)
 
 
 class Fill(msgspec.Struct, frozen=True, kw_only=True):

@@ -18,7 +18,6 @@ reason the caller gives per order id (the backtest's "end_of_data").
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Literal
 
 import msgspec
 
@@ -42,7 +41,7 @@ class Trip(msgspec.Struct, frozen=True, kw_only=True):
     """One closed round trip."""
 
     symbol: str
-    side: Literal["long", "short"]
+    side: m.PositionSide
     quantity: float  # the largest size the position reached
     entry_ts: int
     exit_ts: int
@@ -66,7 +65,7 @@ class OpenTrip(msgspec.Struct, kw_only=True):
     """A position still open (or being built); becomes a Trip when it closes."""
 
     symbol: str
-    side: Literal["long", "short"]
+    side: m.PositionSide
     mode: m.Mode
     entry_ts: int
     entry_order_id: str
@@ -157,7 +156,7 @@ class TripBook:
 
     @staticmethod
     def _start(st: m.OrderStatus, fill: Fill, qty: float, fee: float) -> OpenTrip:
-        side: Literal["long", "short"] = "long" if fill.position_qty > 0 else "short"
+        side: m.PositionSide = "long" if fill.position_qty > 0 else "short"
         return OpenTrip(
             symbol=fill.symbol,
             side=side,

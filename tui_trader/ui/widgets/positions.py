@@ -114,7 +114,7 @@ def position_cells(view: View) -> dict[str, dict[str, Cell]]:
     for sym, snap in sorted(snaps.items()):
         if sym in out or snap.quantity <= 0:
             continue
-        side = "long" if snap.side == "buy" else "short"
+        side = m.position_side(snap.side)
         mark, upnl, pct = _marked_snapshot(snap, view)
         out[sym] = {
             "side": txt(side.upper(), f"bold {c.side(side)}"),
