@@ -18,6 +18,7 @@ class Backend:
         self.cluster = EmbeddedCluster(retention=1000) if kind == "embedded" else None
         self.handles = []
         self.topics: list[str] = []
+        self.offsets_topic: str | None = None
 
     async def connect(self):
         if self.kind == "embedded":
@@ -25,7 +26,10 @@ class Backend:
         else:
             from tui_trader.bus.fluvio_bus import FluvioBus
 
-            bus = await FluvioBus(FLUVIO, connect_timeout_s=10).connect()
+            # Committed offsets go to a topic of this test's own (deleted with its other topics).
+            if self.offsets_topic is None:
+                self.offsets_topic = self.topic("offsets")
+            bus = await FluvioBus(FLUVIO, connect_timeout_s=10, offsets_topic=self.offsets_topic).connect()
         self.handles.append(bus)
         return bus
 

@@ -19,7 +19,7 @@ import pytest
 from fluvio_kit import CREATED, FLUVIO, FLUVIO_SKIP
 
 from tui_trader import messages as m
-from tui_trader.bus import Start
+from tui_trader.bus import Start, fluvio_offsets
 from tui_trader.bus.fluvio_bus import FluvioBus
 from tui_trader.workers.router import WAITING_FOR_EXECUTOR
 
@@ -138,8 +138,11 @@ def signal(kind: str, ts: int) -> m.TradingSignal:
 @pytest.mark.parametrize("router_first", [True, False], ids=["router-first", "executor-first"])
 async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_a_restart(tmp_path, router_first):
     prefix = "t" + uuid.uuid4().hex[:8]
-    topic = lambda base: m.topic_name(base, prefix)
-    bus = await FluvioBus(FLUVIO, connect_timeout_s=10).connect()
+
+    def topic(base):
+        return m.topic_name(base, prefix)
+
+    bus = await FluvioBus(FLUVIO, connect_timeout_s=10, offsets_topic=topic(fluvio_offsets.BASE_TOPIC)).connect()
     router = executor = None
     try:
         await bus.create_topics(topic(t) for t in m.TOPICS)
@@ -161,7 +164,7 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
         # The executor prices paper orders from the market data it has read (orders and prices come on
         # separate streams): publish a price until its paper account answers, which it does on market data.
         accounts = await bus.subscribe(topic(m.ACCOUNT), Start.BEGINNING)
-        for attempt in range(60):
+        for _attempt in range(60):
             now = time.time_ns() // 1_000_000
             await bus.publish(topic(m.MARKET_DATA), "BTCUSDT", m.encode(market(60_000.0, now)))
             try:
@@ -174,7 +177,7 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
         # The router listens to signals and prices on separate streams, so the first buy may come before the
         # first price (denied): repeat the pair until an order comes (a repeat after the entry is "same
         # direction").
-        for attempt in range(30):
+        for _attempt in range(30):
             now = time.time_ns() // 1_000_000
             await bus.publish(topic(m.MARKET_DATA), "BTCUSDT", m.encode(market(60_000.0, now)))
             await bus.publish(topic(m.SIGNALS), "BTCUSDT", m.encode(signal("StrongBuy", now)))
@@ -205,5 +208,5 @@ async def test_router_and_executor_processes_trade_over_fluvio_and_resume_after_
     finally:
         errors = [stop_worker(p) for p in (router, executor) if p is not None]
         await bus.close()
-        CREATED.extend(topic(t) for t in m.TOPICS)
+        CREATED.extend(topic(t) for t in (*m.TOPICS, fluvio_offsets.BASE_TOPIC))
     assert not any("Traceback" in e for e in errors), errors

@@ -26,7 +26,13 @@ __all__ = [
 async def open_bus(bus_settings: BusSettings, cluster: EmbeddedCluster | None = None) -> Bus:
     """Connect the backend chosen in settings. Raises BusError with a one-line reason when unreachable."""
     if bus_settings.backend == "fluvio":
+        from tui_trader.bus import fluvio_offsets
         from tui_trader.bus.fluvio_bus import FluvioBus
+        from tui_trader.messages import topic_name
 
-        return await FluvioBus(bus_settings.fluvio_endpoint, bus_settings.connect_timeout_s).connect()
+        # Named consumers' offsets live on the cluster, beside the desk's topics (same prefix).
+        offsets_topic = topic_name(fluvio_offsets.BASE_TOPIC, bus_settings.topic_prefix)
+        return await FluvioBus(
+            bus_settings.fluvio_endpoint, bus_settings.connect_timeout_s, offsets_topic=offsets_topic
+        ).connect()
     return EmbeddedBus(cluster, retention=bus_settings.retention)

@@ -174,6 +174,13 @@ class Bus(abc.ABC):
         request: the way to publish a burst, where one `publish` per record pays a round-trip each."""
         return [await self.publish(topic, key, value) for key, value in records]
 
+    async def publish_bundled(self, topic: str, records: Sequence[tuple[str, bytes]]) -> list[int]:
+        """Append a burst of (key, value) messages where several of one key may share one record (a bundle):
+        order is kept per key, not across keys; returns each message's record offset (the messages of one
+        bundle share it). Consumers still get one message at a time. For market data on Fluvio, where a
+        reader's cost is per record; default: `publish_many` (one record each)."""
+        return await self.publish_many(topic, records)
+
     def publish_nowait(self, topic: str, key: str, value: bytes) -> int:
         """Publish without a coroutine (hot paths; only where `nowait` is True)."""
         raise NotImplementedError(f"the {self.backend} bus cannot publish without waiting")
