@@ -113,7 +113,7 @@ class Pipeline:
     async def _report(self, name: str, state: str, detail: str = "") -> None:
         st = self.states[name]
         st.state = state
-        h = m.Health(component=f"worker:{name}", state=state, detail=detail, ts=self.ctx.clock.now_ms())
+        h = m.Health(component=m.worker_component(name), state=state, detail=detail, ts=self.ctx.clock.now_ms())
         if self.ctx.on_health is not None:
             self.ctx.on_health(h)
         try:

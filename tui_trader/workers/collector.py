@@ -249,7 +249,7 @@ class CollectorWorker(Worker):
         async with asyncio.TaskGroup() as tg:
             tg.create_task(self._publish_live(topic), name="collector-publish")
             for conn in self.connections.values():
-                tg.create_task(conn.run(), name=f"feed:{conn.name}")
+                tg.create_task(conn.run(), name=m.feed_component(conn.name))
 
     def _lost(self, symbol: str) -> None:
         """A trade of `symbol` was dropped (the hand-off was full): said once per gap, counted always."""
@@ -335,7 +335,7 @@ class CollectorWorker(Worker):
         """A connection's state, for the desk: queued for the publisher, so a slow bus never holds a reader."""
         self.log.info("feed %s: %s %s", conn.name, state, detail)
         h = m.Health(
-            component=f"feed:{conn.name}",
+            component=m.feed_component(conn.name),
             state=state,
             detail=detail,
             symbols=list(symbols),
@@ -368,7 +368,7 @@ class CollectorWorker(Worker):
         countdown = YIELD_EVERY
 
         if self._replay_done:
-            await self.health("feed:replay", REPLAY_DONE, "replay done", symbols=self.parser.symbols_seen())
+            await self.health(m.REPLAY_FEED, REPLAY_DONE, "replay done", symbols=self.parser.symbols_seen())
             return
         # One stream over every file, merged by event time: files of the same day interleave, so no symbol
         # waits (and goes stale) while another file plays, and the event time never jumps back at a seam.
@@ -409,23 +409,23 @@ class CollectorWorker(Worker):
         await self._report_counts(force=True)
         # "done", not "down": the end of a recording is no outage, so the desk shows "replay done" and no
         # symbol as stale, and nobody is told a feed went down.
-        await self.health("feed:replay", REPLAY_DONE, "replay done", symbols=self.parser.symbols_seen())
+        await self.health(m.REPLAY_FEED, REPLAY_DONE, "replay done", symbols=self.parser.symbols_seen())
 
     async def _replay_staleness(self, stale: list[str] | None) -> None:
         if not self._announced:  # once the clock holds the first event time, not epoch 0
             self._announced = True
-            await self.health("feed:replay", "live", self._playing(), symbols=self.parser.symbols_seen())
+            await self.health(m.REPLAY_FEED, "live", self._playing(), symbols=self.parser.symbols_seen())
         if stale is None:
             return
         if stale:
             await self.health(
-                "feed:replay",
+                m.REPLAY_FEED,
                 "stale",
                 f"no message for {self.ctx.settings.feed.stale_after_s:g} s of event time: {', '.join(stale)}",
                 symbols=stale,
             )
         else:
-            await self.health("feed:replay", "live", self._playing(), symbols=self.parser.symbols_seen())
+            await self.health(m.REPLAY_FEED, "live", self._playing(), symbols=self.parser.symbols_seen())
 
     def _playing(self) -> str:
         """The live replay's detail, as the desk's status bar shows it: "replay 20×" (or "replay max")."""

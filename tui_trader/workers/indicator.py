@@ -293,7 +293,7 @@ class IndicatorWorker(Worker):
         await self._publish_values(list(self.engine.symbols))
         bars = self.warmup.get("bars", {})
         await self.health(
-            f"worker:{self.name}",
+            m.worker_component(self.name),
             "running",
             detail,
             symbols=list(self.ctx.settings.trading.symbols),
@@ -360,7 +360,7 @@ class IndicatorWorker(Worker):
         if ready:
             self._ready.add(symbol)
         await self.health(
-            f"{m.WARMUP_COMPONENT}{symbol}",
+            m.warmup_component(symbol),
             "ready" if ready else "warming",
             symbols=[symbol],
             counters={"points": min(points, needed), "needed": needed},
