@@ -4,11 +4,13 @@ The desk is a consumer like any other, with two promises to the pipeline:
 - it never takes part in the replay's lockstep (`tracked=False`), so a slow screen cannot hold a replay;
 - it never does work per market-data record that it does not need: market data, health and indicator values
   are conflated subscriptions, and market data is not even decoded per record. Only the newest record of each
-  symbol is kept (as bytes) and decoded once per UI tick.
+  symbol is kept and folded once per UI tick. A record that carries its typed message (published in this
+  process) is taken as it is; only bytes are decoded.
 
 Two ways to read, chosen by what the bus can do:
 - polled (the embedded bus, which knows its end offsets): nothing runs between UI ticks; `drain()`, called
-  on the UI clock, reads what arrived since the last tick. The pipeline pays nothing per record for the desk.
+  on the UI clock, takes what arrived since the last tick in slices (`take_ready`), not one coroutine per
+  record. The pipeline pays nothing per record for the desk.
 - streamed (Fluvio, where the desk usually runs away from the workers): one task per topic stores records
   as they come; `drain()` folds the newest market data.
 
@@ -25,6 +27,7 @@ from typing import Any
 
 from tui_trader import messages as m
 from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription
+from tui_trader.bus.topics import create_pipeline_topics
 from tui_trader.clock import Clock
 from tui_trader.errors import TuiTraderError
 from tui_trader.settings import Settings
@@ -36,6 +39,8 @@ log = logging.getLogger(__name__)
 CONFLATED = (m.MARKET_DATA, m.HEALTH, m.INDICATOR_VALUES)
 # Records read in one go before yielding to the event loop, so a large backlog cannot freeze the screen.
 YIELD_EVERY = 500
+# Market-data records taken at once: only the newest per symbol is kept, so a slice costs one store a record.
+MARKET_SLICE = 4096
 SEND_TIMEOUT_S = 5.0
 # A log record carrying this attribute was already shown by the desk itself: not queued as a notice.
 SHOWN_BY_DESK = "shown_by_desk"
@@ -53,7 +58,7 @@ class ErrorLogHandler(logging.Handler):
             return
         try:
             text = record.getMessage().splitlines()[0]
-        except Exception:  # a broken log call must not break the desk
+        except Exception:  # noqa: BLE001 - a broken log call must not break the desk
             text = str(record.msg)
         self.records.append((record.name.rsplit(".", 1)[-1], text[:300]))
 
@@ -71,7 +76,6 @@ class DeskBridge:
         self.decoder = m.Decoder()
         self.polled = False
         self._subs: dict[str, Subscription] = {}
-        self._next: dict[str, int] = {}  # polled: the offset of the next record to read, per base topic
         self._latest_md: dict[str, Record] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self.errors = ErrorLogHandler()
@@ -84,12 +88,10 @@ class DeskBridge:
 
     async def open(self) -> None:
         """Create the topics if needed and subscribe to all of them (not tracked by lockstep)."""
-        await self.bus.create_topics(self.topic(t) for t in m.TOPICS)
+        await create_pipeline_topics(self.bus, self.settings.bus)
         self.polled = await self._can_poll()
         for base in m.TOPICS:
-            start = Start.BEGINNING if (self.history or base not in CONFLATED) else Start.END  # type: ignore[attr-defined]
-            if self.polled:
-                self._next[base] = 0 if start is Start.BEGINNING else await self.bus.end_offset(self.topic(base))  # type: ignore[attr-defined]
+            start = Start.BEGINNING if (self.history or base not in CONFLATED) else Start.END
             self._subs[base] = await self.bus.subscribe(
                 self.topic(base), start, conflate=base in CONFLATED, tracked=False
             )
@@ -130,23 +132,48 @@ class DeskBridge:
         """Bring the state up to date (called on the UI clock)."""
         if self.polled:
             for base, sub in self._subs.items():
-                end = await self.bus.end_offset(self.topic(base))
-                read = 0
-                while self._next[base] < end:
-                    item = await sub.__anext__()
-                    if isinstance(item, Gap):
-                        self.state.gaps[base] += item.missed
-                        self._next[base] = item.resume_offset
-                        continue
-                    self._next[base] = item.offset + 1
-                    self._take(base, item)
-                    read += 1
-                    if read % YIELD_EVERY == 0:
-                        await asyncio.sleep(0)
+                await self._read_polled(base, sub)
         self._fold_market_data()
         while self.errors.records:
             source, text = self.errors.records.popleft()
             self.state.notice("error", f"Error in {source}", text)
+
+    async def _read_polled(self, base: str, sub: Subscription) -> None:
+        """Everything that arrived on one topic since the last tick: slices while the bus has them ready;
+        a gap or a conflated backlog (which the bus hands over one item at a time) only while this
+        subscription is behind the topic's end, so a drain never waits for a record."""
+        take, latest = sub.take_ready, self._latest_md
+        market = base == m.MARKET_DATA
+        while True:
+            if market:
+                # Only the newest record per symbol is kept: a whole backlog costs one store per record, in
+                # one go (yielding to the pipeline here would only give it time to publish more to chase).
+                batch = take(MARKET_SLICE)
+                for rec in batch:
+                    latest[rec.key] = rec  # folded once per tick, not per record
+            else:
+                batch = take(YIELD_EVERY)
+                for rec in batch:
+                    self._fold(base, rec)
+            if batch:
+                self.state.records[base] += len(batch)
+                if not market:  # each record folded: a long backlog lets the pipeline run between slices
+                    await asyncio.sleep(0)
+                continue
+            if not await self._behind(base, sub):
+                return
+            item = await sub.__anext__()
+            if type(item) is Gap:
+                self.state.gaps[base] += item.missed
+            else:
+                self._take(base, item)  # type: ignore[arg-type]
+
+    async def _behind(self, base: str, sub: Subscription) -> bool:
+        topic = self.topic(base)
+        for part, position in sub.positions().items():
+            if (position or 0) < await self.bus.end_offset(topic, part):
+                return True
+        return False
 
     async def _stream(self, base: str) -> None:
         sub = self._subs[base]
@@ -165,9 +192,19 @@ class DeskBridge:
     def _take(self, base: str, rec: Record) -> None:
         self.state.records[base] += 1
         if base == m.MARKET_DATA:
-            self._latest_md[rec.key] = rec  # decoded once per tick, not per record
+            self._latest_md[rec.key] = rec  # folded once per tick, not per record
             return
-        msg = self.decoder.decode_record(rec.topic, rec.value, rec.offset, base)
+        self._fold(base, rec)
+
+    def _message(self, base: str, rec: Record) -> Any:
+        """The record's message: the typed one it carries, else its bytes decoded (None if malformed)."""
+        msg = rec.msg
+        if msg is not None and type(msg) is m.TOPIC_TYPES[base]:
+            return msg
+        return self.decoder.decode_record(rec.topic, rec.value, rec.offset, base)
+
+    def _fold(self, base: str, rec: Record) -> None:
+        msg = self._message(base, rec)
         if msg is None:
             return
         handler = _HANDLERS[base]
@@ -180,9 +217,8 @@ class DeskBridge:
         if not self._latest_md:
             return
         latest, self._latest_md = self._latest_md, {}
-        topic = self.topic(m.MARKET_DATA)
         for rec in latest.values():
-            md = self.decoder.decode_record(topic, rec.value, rec.offset, m.MARKET_DATA)
+            md = self._message(m.MARKET_DATA, rec)
             if md is not None:
                 self.state.on_market_data(md)
 
