@@ -22,7 +22,7 @@ SATURATED = (
     0.6  # process CPU / wall time above which the pipeline is taken as CPU-bound (the desk alone stays well under)
 )
 SLOWEST_S = 2.0  # the desk never redraws less often than this
-WINDOW_S = 1.0  # decisions are taken over windows of this length
+WINDOW_S = 0.25  # decisions are taken over windows of this length: a burst is throttled within a few frames
 STEP = 1.5
 
 
