@@ -153,6 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Run one worker of the pipeline on the Fluvio bus; run the others elsewhere.",
     )
     w.add_argument("name", choices=["collector", "indicator", "router", "executor", "notifier"])
+    w.add_argument("--member", metavar="I/N", help="indicator: read the partitions p with p %% N == I (0/2, 1/2)")
+    w.add_argument("--partitions", metavar="P,P", help="indicator: read these partitions of the per-symbol topics")
 
     u = sub.add_parser(
         "ui",
