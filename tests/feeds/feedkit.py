@@ -1,4 +1,5 @@
-"""Helpers for the feed tests: a collector on an embedded bus, watched from the outside.
+"""Helpers for the feed tests: a collector on an embedded bus, watched from the outside (the shared kit's
+harness and taps, tests/kit), and what it must publish for given frames, worked out independently.
 
 (Not in conftest.py: test modules import these by name, and every test folder has its own conftest.)
 """
@@ -11,16 +12,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import msgspec
+from kit import Harness as WorkerHarness
 
 from tui_trader import messages as m
-from tui_trader.bus import EmbeddedBus, EmbeddedCluster, Start
-from tui_trader.clock import Clock, ReplayClock
+from tui_trader.bus import EmbeddedBus
 from tui_trader.settings import FeedSettings, Settings, TradingSettings
-from tui_trader.workers.base import WorkerContext
 from tui_trader.workers.collector import CollectorWorker
-
-WAIT_S = 15.0
 
 
 def make_settings(symbols: Sequence[str] = ("BTCUSDT",), **feed) -> Settings:
@@ -29,17 +26,10 @@ def make_settings(symbols: Sequence[str] = ("BTCUSDT",), **feed) -> Settings:
     return Settings(trading=TradingSettings(symbols=list(symbols)), feed=FeedSettings(**feed))
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float = WAIT_S, what: str = "condition") -> None:
-    """Poll a condition (the thing under test runs on the same loop) with a bounded timeout."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 class Harness:
-    """Runs one CollectorWorker and keeps every MarketData and Health record it publishes."""
+    """One CollectorWorker run bare (its exception reaches the test) on the kit's harness; `market` and
+    `health` are what it published, as typed messages, in order. `wrap_bus` puts a bus of the test's own
+    (a slow one) between the collector and the embedded bus the taps read."""
 
     def __init__(
         self,
@@ -47,61 +37,48 @@ class Harness:
         *,
         replay_files: Sequence[str | Path] = (),
         speed: float | None = None,
-        clock=None,
+        clock: Any = None,
         lockstep: bool = True,
         wrap_bus: Callable[[EmbeddedBus], Any] | None = None,
     ) -> None:
-        self.settings = settings
-        self.replay_files = [str(p) for p in replay_files]
-        self.speed = speed
-        self.clock = clock or (ReplayClock() if replay_files else Clock())
-        self.lockstep = lockstep
-        self.wrap_bus = wrap_bus  # e.g. a bus slower than the market, around the embedded one
-        self.market: list[m.MarketData] = []
-        self.health: list[m.Health] = []
-        self._tasks: list[asyncio.Task] = []
+        self.kit = WorkerHarness(
+            settings,
+            [CollectorWorker],
+            clock=clock,
+            taps=(m.MARKET_DATA, m.HEALTH),
+            supervised=False,
+            replay_files=[str(p) for p in replay_files],
+            replay_speed=speed,
+            lockstep=lockstep,
+        )
+        if wrap_bus is not None:
+            self.kit.ctx.bus = wrap_bus(self.kit.bus)  # the collector publishes through it; the taps read behind
+        self.bus = self.kit.bus
+        self.clock = self.kit.clock
+        self.ctx = self.kit.ctx
+        self.worker: CollectorWorker = self.kit.workers[0]  # type: ignore[assignment]
+        self.market: list[m.MarketData] = self.kit.seen(m.MARKET_DATA)
+        self.health: list[m.Health] = self.kit.seen(m.HEALTH)
 
     async def __aenter__(self) -> Harness:
-        inner = EmbeddedBus(EmbeddedCluster(retention=1_000_000))
-        self.bus = self.wrap_bus(inner) if self.wrap_bus is not None else inner
-        await self.bus.create_topics(m.TOPICS)
-        self.ctx = WorkerContext(
-            settings=self.settings,
-            bus=self.bus,
-            clock=self.clock,
-            replay_files=self.replay_files,
-            replay_speed=self.speed,
-            lockstep=self.lockstep,
-        )
-        self.worker = CollectorWorker(self.ctx)
-        for topic, sink, cls in ((m.MARKET_DATA, self.market, m.MarketData), (m.HEALTH, self.health, m.Health)):
-            sub = await self.bus.subscribe(topic, Start.BEGINNING, tracked=False)
-            self._tasks.append(asyncio.create_task(self._collect(sub, sink, msgspec.json.Decoder(cls))))
-        self.task = asyncio.create_task(self.worker.run())
+        await self.kit.__aenter__()
+        self.task = self.kit.tasks[0]
         return self
 
-    @staticmethod
-    async def _collect(sub, sink: list, decoder) -> None:
-        async for rec in sub:
-            sink.append(decoder.decode(rec.value))
+    async def __aexit__(self, *exc: object) -> None:
+        await self.kit.__aexit__(*exc)
 
     async def finished(self, timeout: float = 60.0) -> None:
-        """Wait for a replay to end and the watchers to hold everything it published."""
+        """Wait for a replay to end and the taps to hold everything it published."""
         await asyncio.wait_for(asyncio.shield(self.task), timeout)
         await self.caught_up()
 
     async def caught_up(self) -> None:
-        await wait_until(lambda: all(lag == 0 for lag in self.bus.lag().values()), 5, "the watchers to catch up")
+        for tap in self.kit.taps.values():
+            await tap.caught_up()
 
     def states(self, component: str) -> list[str]:
         return [h.state for h in self.health if h.component == component]
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.task.cancel()
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(self.task, *self._tasks, return_exceptions=True)
-        await self.bus.close()
 
 
 def expected_market_data(frames: Sequence[str]) -> list[dict]:

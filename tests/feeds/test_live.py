@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from feedkit import Harness, as_dicts, expected_market_data, make_settings, wait_until
+from feedkit import Harness, as_dicts, expected_market_data, make_settings
+from kit import until
 from net.binance_ws_server import BinanceWsServer, as_agg_trade
 
 from tui_trader.feeds import connection
@@ -40,7 +41,7 @@ async def test_paths_and_streams_opened_for_a_symbol_set():
 
 async def test_every_trade_and_book_frame_becomes_exactly_one_market_data(btc_frames):
     async with BinanceWsServer(btc_frames) as server, Harness(settings_for(server)) as h:
-        await wait_until(lambda: len(h.market) >= len(btc_frames), what="every frame published")
+        await until(lambda: len(h.market) >= len(btc_frames), what="every frame published")
         await h.caught_up()
         assert as_dicts(h.market) == expected_market_data(btc_frames)
         assert h.worker.summary()["malformed"] == {}
@@ -52,7 +53,7 @@ async def test_every_trade_and_book_frame_becomes_exactly_one_market_data(btc_fr
 async def test_aggtrade_on_market_and_bookticker_on_public_both_arrive(btc_frames):
     frames = [as_agg_trade(f) if "@trade" in f else f for f in btc_frames]
     async with BinanceWsServer(frames) as server, Harness(settings_for(server, trade_stream="aggTrade")) as h:
-        await wait_until(lambda: len(h.market) >= len(frames), what="every frame published")
+        await until(lambda: len(h.market) >= len(frames), what="every frame published")
         await h.caught_up()
     assert server.violations == []
     assert {c.route for c in server.connections} == {"public", "market"}
@@ -71,7 +72,7 @@ async def test_server_closing_mid_stream_reconnects_without_duplicates_or_gaps(b
     # Two cuts; each reconnect gets the last 100 frames again, as an exchange may resend.
     async with BinanceWsServer(btc_frames, close_after={0: 800, 1: 900}, close_mode=close_mode, resend=100) as server:
         async with Harness(settings_for(server)) as h:
-            await wait_until(lambda: len(h.market) >= len(btc_frames), what="every frame published")
+            await until(lambda: len(h.market) >= len(btc_frames), what="every frame published")
             await h.caught_up()
             assert as_dicts(h.market) == expected_market_data(btc_frames)
             summary = h.worker.summary()
@@ -85,7 +86,7 @@ async def test_server_closing_mid_stream_reconnects_without_duplicates_or_gaps(b
 async def test_a_silent_server_marks_the_feed_stale():
     async with BinanceWsServer(silent=True) as server:
         async with Harness(settings_for(server, ["BTCUSDT", "ETHUSDT"], stale_after_s=0.3)) as h:
-            await wait_until(lambda: "stale" in h.states("feed:public-btcusdt"), what="the stale state")
+            await until(lambda: "stale" in h.states("feed:public-btcusdt"), what="the stale state")
     stale = next(x for x in h.health if x.component == "feed:public-btcusdt" and x.state == "stale")
     assert stale.symbols == ["BTCUSDT"] and "no message for 0.3 s" in stale.detail
     assert "stale" in h.states("feed:public-ethusdt")
@@ -97,7 +98,7 @@ async def test_only_the_quiet_symbol_is_stale_and_the_feed_recovers(btc_frames):
         settings = settings_for(server, ["BTCUSDT", "ETHUSDT"], dedicated_symbols=[], stale_after_s=0.3)
         async with Harness(settings) as h:
             comp = "feed:public-shared-1"
-            await wait_until(
+            await until(
                 lambda: any(x.component == comp and x.state == "stale" and x.symbols == ["ETHUSDT"] for x in h.health),
                 what="ETH alone stale",
             )
@@ -110,9 +111,7 @@ async def test_only_the_quiet_symbol_is_stale_and_the_feed_recovers(btc_frames):
 async def test_stale_feed_goes_live_again_when_messages_flow(btc_frames):
     async with BinanceWsServer(btc_frames[:200], pace_s=0.01, start_delay_s=0.6) as server:
         async with Harness(settings_for(server, stale_after_s=0.3)) as h:
-            await wait_until(
-                lambda: h.states("feed:public-btcusdt")[-2:] == ["stale", "live"], what="stale then live again"
-            )
+            await until(lambda: h.states("feed:public-btcusdt")[-2:] == ["stale", "live"], what="stale then live again")
 
 
 async def test_garbage_frames_are_counted_not_fatal(btc_frames):
@@ -127,7 +126,7 @@ async def test_garbage_frames_are_counted_not_fatal(btc_frames):
     ]
     frames = btc_frames[:500]
     async with BinanceWsServer(frames, preamble=garbage) as server, Harness(settings_for(server)) as h:
-        await wait_until(lambda: len(h.market) >= len(frames), what="the real frames after the garbage")
+        await until(lambda: len(h.market) >= len(frames), what="the real frames after the garbage")
         await h.caught_up()
         summary = h.worker.summary()
     assert as_dicts(h.market) == expected_market_data(frames)
@@ -154,13 +153,13 @@ async def test_live_bad_frames_reach_the_desk_as_collector_health_counters(btc_f
         env["data"].update(change)
         frames[i] = json.dumps(env)
     async with BinanceWsServer(frames) as server, Harness(settings_for(server)) as h:
-        await wait_until(lambda: len(h.market) >= len(frames) - 3, what="the good frames")
+        await until(lambda: len(h.market) >= len(frames) - 3, what="the good frames")
 
         def reported():
             last = [x for x in h.health if x.component == "collector"]
             return last and last[-1].counters.get("read") == len(frames) and last[-1]
 
-        await wait_until(reported, timeout=5, what="the collector's Health with every frame counted")
+        await until(reported, timeout=5, what="the collector's Health with every frame counted")
         health = reported()
         summary = h.worker.summary()
     assert health.state == "bad_frames"
@@ -173,7 +172,7 @@ async def test_live_bad_frames_reach_the_desk_as_collector_health_counters(btc_f
 
 async def test_server_pings_are_answered(btc_frames):
     async with BinanceWsServer(btc_frames[:50]) as server, Harness(settings_for(server)) as h:
-        await wait_until(lambda: len(h.market) >= 50, what="frames")
+        await until(lambda: len(h.market) >= 50, what="frames")
         latency = await server.ping(0)
     assert latency >= 0.0
 
@@ -182,7 +181,7 @@ async def test_connections_rotate_before_the_cut_without_duplicates(btc_frames):
     frames = btc_frames[:300]
     async with BinanceWsServer(frames, pace_s=0.004, resend=20) as server:
         async with Harness(settings_for(server, rotate_after_s=0.4)) as h:
-            await wait_until(lambda: len(h.market) >= len(frames), what="every frame published")
+            await until(lambda: len(h.market) >= len(frames), what="every frame published")
             await h.caught_up()
             summary = h.worker.summary()["connections"]["public-btcusdt"]
     assert summary["rotations"] >= 1 and len(server.connections) >= 2
@@ -194,7 +193,7 @@ async def test_refused_connections_are_retried_with_backoff_and_reported_down():
         url = server.url
     # The server is gone: its port now refuses connections.
     async with Harness(make_settings(ws_base_url=url, trade_stream="trade")) as h:
-        await wait_until(
+        await until(
             lambda: h.worker.summary().get("connections", {}).get("public-btcusdt", {}).get("reconnects", 0) >= 3,
             what="three retries",
         )

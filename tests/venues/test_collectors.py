@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "feeds"))
-from feedkit import Harness, wait_until
+from feedkit import Harness
+from kit import until
 from net.venue_ws_server import VenueWsServer
 
 from tui_trader.feeds import bybit, okx
@@ -50,7 +51,7 @@ def test_the_venue_follows_the_exchange_and_ws_base_url_keeps_the_venues_path():
 @pytest.mark.parametrize("venue", VENUES)
 async def test_trades_books_and_marks_arrive_in_the_desks_symbols(venue):
     async with VenueWsServer(venue) as server, Harness(settings(venue, server.url)) as h:
-        await wait_until(
+        await until(
             lambda: {md.kind for md in h.market if md.symbol == "ETHUSDT"} == {"trade", "book", "mark"},
             what="trades, books and marks",
         )
@@ -71,7 +72,7 @@ async def test_the_client_pings_as_the_venue_requires_and_stays_connected(venue,
         VenueWsServer(venue, require_ping_s=0.5, pace_s=0.02) as server,
         Harness(settings(venue, server.url)) as h,
     ):
-        await wait_until(lambda: server.connections and server.connections[0].pings >= 5, what="pings")
+        await until(lambda: server.connections and server.connections[0].pings >= 5, what="pings")
         assert len(server.connections) == 1  # never dropped for silence
         assert h.worker.parser.ignored.get("pong", 0) >= 1  # the answers are counted, not malformed
         assert h.worker.parser.summary()["malformed"] == {}
@@ -82,7 +83,7 @@ async def test_a_closed_connection_reconnects_resubscribes_and_goes_on(venue):
     async with VenueWsServer(venue, close_after={0: 30}) as server, Harness(settings(venue, server.url)) as h:
         await server.wait_connections(2)
         before = len(h.market)
-        await wait_until(lambda: len(h.market) > before + 20, what="frames after the reconnect")
+        await until(lambda: len(h.market) > before + 20, what="frames after the reconnect")
         assert server.connections[1].subscribed == server.connections[0].subscribed
         assert "down" in h.states(f"feed:{venue}-1")
 
@@ -93,12 +94,12 @@ async def test_a_symbol_the_venue_does_not_list_is_a_counted_subscription_error(
         VenueWsServer(venue, symbols=("BTCUSDT",)) as server,
         Harness(settings(venue, server.url, symbols=("BTCUSDT", "NOPEUSDT"))) as h,
     ):
-        await wait_until(lambda: any(md.symbol == "BTCUSDT" for md in h.market), what="BTCUSDT data")
-        await wait_until(
+        await until(lambda: any(md.symbol == "BTCUSDT" for md in h.market), what="BTCUSDT data")
+        await until(
             lambda: any(r.startswith("subscription error") for r in h.worker.parser.malformed),
             what="the subscription error counted",
         )
-        await wait_until(
+        await until(
             lambda: any(x.component == "collector" and x.state == "bad_frames" for x in h.health),
             what="the collector's Health to say so",
         )
