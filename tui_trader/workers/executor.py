@@ -66,7 +66,9 @@ class ExecutorWorker(Worker):
         self._last_trade: dict[str, tuple[float, int]] = {}
         self.watchdog: Any = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.killed_at: int | None = None
+        # Not the halted state (the router owns it, publishes it and the journal keeps it): the time of the last
+        # kill Control, so that entries created before it that are still on their way are dropped, not sent.
+        self._kill_cutoff: int | None = None
         self.commands = 0
         self.journal = shared_journal(ctx)
         self._recovered = False
@@ -220,7 +222,7 @@ class ExecutorWorker(Worker):
             if ctl.command != "kill":
                 continue
             self.reconciling.killed()
-            self.killed_at = ctl.ts if self.killed_at is None else max(self.killed_at, ctl.ts)
+            self._kill_cutoff = ctl.ts if self._kill_cutoff is None else max(self._kill_cutoff, ctl.ts)
             dropped = self.queue.drop(self._killed)
             if dropped:
                 self.log.warning("kill switch: %d queued live entries dropped", len(dropped))
@@ -252,7 +254,8 @@ class ExecutorWorker(Worker):
         return not self.paper.positions
 
     def _killed(self, cmd: m.OrderCommand) -> bool:
-        return _is_entry(cmd) and self.killed_at is not None and cmd.ts <= self.killed_at
+        """An entry created at or before the last kill (the kill switch acts on what was already sent too)."""
+        return _is_entry(cmd) and self._kill_cutoff is not None and cmd.ts <= self._kill_cutoff
 
     def _paper_in_use(self) -> bool:
         return self.mode == "paper" or self.outbox.fills["paper"] > 0 or bool(self.paper.positions)
