@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
@@ -24,6 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from doctor_kit import KEYS_ENV, Venue
+from kit import closed_port
 from net.binance_ws_server import (
     BinanceWsServer,
     as_agg_trade,
@@ -34,13 +34,6 @@ from net.mock_binance import MockBinance
 
 from tui_trader import paths
 from tui_trader.settings import dumps
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 Setup = Callable[["Run"], Awaitable[dict[str, Any]]]
 

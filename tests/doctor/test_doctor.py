@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 from doctor_kit import KEY, KEYS_ENV, SECRET
+from kit import closed_port
 from net.binance_ws_server import BinanceWsServer
 
 from tui_trader.doctor.report import Check, exit_code, render
@@ -28,12 +28,6 @@ TIMEOUT = 2.0
 
 def by_name(checks: list[Check]) -> dict[str, Check]:
     return {c.name: c for c in checks}
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def doctor(settings, env=KEYS_ENV, timeout: float = TIMEOUT) -> dict[str, Check]:

@@ -6,11 +6,13 @@ there), so `kit` and the loopback servers' package `net` import by name everywhe
 - `until(condition, what, timeout)`: a bounded wait on a condition (kit/wait.py).
 - `Harness`, `Tap`: workers on their own embedded bus with every topic tapped (kit/harness.py).
 - the mock venues: REST and websocket servers on 127.0.0.1 (kit/venues.py, from tests/net/).
+- `closed_port()`: a local port where nothing listens, to point a client at instead of the internet.
 """
 
 from __future__ import annotations
 
 from kit.harness import Harness, Tap
+from kit.ports import closed_port
 from kit.venues import (
     BinanceWsServer,
     Call,
@@ -38,5 +40,6 @@ __all__ = [
     "MockOkx",
     "Tap",
     "VenueWsServer",
+    "closed_port",
     "until",
 ]

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 from typing import Self
 
 import msgspec
 import pytest
-from kit import until
+from kit import closed_port, until
 from notify_helpers import DAY, T0, Webhook, fill, health, kill
 
 from tui_trader import messages as m
@@ -69,12 +68,6 @@ async def webhook():
     hook = await Webhook().start()
     yield hook
     await hook.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_each_event_kind_arrives_at_the_webhook_as_apprise_json(webhook):
@@ -169,7 +162,7 @@ async def test_a_slow_webhook_never_holds_the_worker_up_and_drops_are_counted():
 
 
 async def test_a_dead_webhook_is_reported_once_without_its_secrets_then_recovers(caplog):
-    port = free_port()  # nothing listens here
+    port = closed_port()
     url = f"json://trader:s3cretPassw0rd@127.0.0.1:{port}/hook"
     caplog.set_level(logging.DEBUG)  # every line any logger writes, apprise's debug lines included
     async with Notifier([url], max_per_minute=600) as n:

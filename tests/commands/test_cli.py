@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from kit import closed_port
 
 from tui_trader import logs
 from tui_trader.cli import main
@@ -60,16 +61,17 @@ def test_unreachable_fluvio_is_one_clear_line_and_a_failure(tmp_path):
 
 
 def test_sigterm_ends_headless_within_two_seconds(tmp_path):
+    # The feed points at a local port where nothing listens: the collector keeps retrying, never off-box.
+    feed = f"feed.ws_base_url=ws://127.0.0.1:{closed_port()}"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tui_trader", "headless", "--json"],
+        [sys.executable, "-m", "tui_trader", "headless", "--json", "--set", feed],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
     )
     try:
-        # Wait until the pipeline runs: the collector logs its first connection attempt (there is no
-        # exchange to reach here, so it keeps retrying until stopped).
+        # Wait until the pipeline runs: the collector logs its first connection attempt.
         log_file = logs.paths.log_file()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not (log_file.exists() and "connecting" in log_file.read_text()):
