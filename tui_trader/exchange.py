@@ -61,13 +61,16 @@ def _keep_binance_error_tables(ex: Any, base: str) -> None:
     root = base.rstrip("/")
     by_host = ex.get_exceptions_by_url
 
-    def by_url(url: str | None, exact_or_broad: str) -> dict:
+    def by_url(url: str | None, exact_or_broad: str) -> dict[str, Any]:
+        table: dict[str, Any]  # ccxt's error table: message or code → exception class
         if url and url.startswith(root + "/"):
             path = url[len(root) :]
             for prefix, market_type in _BINANCE_PATH_TYPES:
                 if path.startswith(prefix):
-                    return ex.safe_dict(ex.safe_dict(ex.exceptions, market_type, {}), exact_or_broad, {})
-        return by_host(url, exact_or_broad)
+                    table = ex.safe_dict(ex.safe_dict(ex.exceptions, market_type, {}), exact_or_broad, {})
+                    return table
+        table = by_host(url, exact_or_broad)
+        return table
 
     ex.get_exceptions_by_url = by_url
 

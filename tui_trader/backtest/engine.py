@@ -33,7 +33,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -311,8 +311,9 @@ class Backtest:
         # the loop below runs once per bar and indexing lists of floats is its cheapest form.
         order = np.argsort(np.concatenate([self.data[s].open_ms for s in symbols]), kind="stable")
 
-        def column(name: str) -> list:
-            return np.concatenate([getattr(self.data[s], name) for s in symbols])[order].tolist()
+        def column(name: str) -> list[Any]:  # ints for the open times, floats for the prices
+            values: list[Any] = np.concatenate([getattr(self.data[s], name) for s in symbols])[order].tolist()
+            return values
 
         seq_ts, seq_o, seq_h, seq_l, seq_c = (column(c) for c in ("open_ms", "open", "high", "low", "close"))
         names = np.array(symbols, dtype=object)

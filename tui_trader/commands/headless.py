@@ -229,4 +229,4 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.flush()
     for p in summary["problems"]:
         print(f"headless: {p['code']}: {p['detail']}", file=sys.stderr)
-    return summary["exit_code"]
+    return int(summary["exit_code"])

@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 from tui_trader import logs
 from tui_trader.clock import Clock
@@ -33,7 +34,7 @@ async def record(
     stop: asyncio.Event | None = None,
     on_state: Callable[[str, str, str], None] | None = None,
     max_frames: int | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """Record until `duration` seconds pass, `stop` is set or `max_frames` are written; returns what was written."""
     feed = settings.feed
     specs = plan_feed(settings)
@@ -101,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     def show(name: str, state: str, detail: str) -> None:
         print(f"feed {name}: {state}" + (f" ({detail})" if detail else ""), file=sys.stderr)
 
-    async def main() -> dict:
+    async def main() -> dict[str, Any]:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
