@@ -146,11 +146,15 @@ class RouterWorker(Worker):
                 # Past this record even if handling it fails: a record that crashes the router must not
                 # crash it again after the restart.
                 self.handled(topic, record)
-            if self.ctx.durable and topic == m.ORDER_STATUS and msg.order_id in self._ours:
-                # One worker per process: no executor shares this journal, so the router journals the
-                # fills of its orders itself, to rebuild its book after a restart.
-                if not self.journal.has_status(msg):
-                    self.journal.complete(None, [msg])
+            # One worker per process: no executor shares this journal, so the router journals the fills of its
+            # orders itself, to rebuild its book after a restart.
+            if (
+                self.ctx.durable
+                and topic == m.ORDER_STATUS
+                and msg.order_id in self._ours
+                and not self.journal.has_status(msg)
+            ):
+                self.journal.complete(None, [msg])
             if self.ctx.settings is not self.core.settings:
                 self.core.apply_settings(self.ctx.settings)
             out = handler(msg, now_ms())
