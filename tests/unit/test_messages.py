@@ -138,6 +138,7 @@ def test_wire_field_names_match_the_contract():
         "event_time",
         "recv_time",
         "ts",
+        "gap",  # the symbol's feed lost trades and is not whole again (no entries on it)
     }
     assert fields["TradingSignal"] == {
         "id",
