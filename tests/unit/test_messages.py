@@ -186,7 +186,8 @@ def test_wire_field_names_match_the_contract():
         "mode",
         "ts",
     }
-    assert fields["Control"] == {"command", "arg", "origin", "ts"}
+    # answer: the desk's typed reconciliation answer; settings: the values a desk saved, taken live by workers.
+    assert fields["Control"] == {"command", "arg", "answer", "settings", "origin", "ts"}
     assert fields["IndicatorValues"] == {
         "symbol",
         "indicators",
