@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tui_trader import messages as m
 from tui_trader.brokers.base import Report, rejected
@@ -38,12 +38,16 @@ from tui_trader.brokers.paper import PaperBroker
 from tui_trader.bus.base import Start
 from tui_trader.instruments import RulesBook
 from tui_trader.journal import shared_journal
-from tui_trader.workers.base import Worker
+from tui_trader.workers.base import Worker, WorkerContext
 from tui_trader.workers.executor_account import Accounts
 from tui_trader.workers.executor_live import LiveLifecycle, poll_protection
 from tui_trader.workers.executor_outbox import Outbox
 from tui_trader.workers.executor_queue import LiveQueue
 from tui_trader.workers.executor_reconcile import ReconcileExchange
+
+if TYPE_CHECKING:
+    from tui_trader.brokers.ccxt_broker import CcxtBroker
+    from tui_trader.workers.watchdog import Watchdog
 
 KILL_DROP = "kill: dropped after kill switch"
 
@@ -51,7 +55,7 @@ KILL_DROP = "kill: dropped after kill switch"
 class ExecutorWorker(Worker):
     name = "executor"
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: WorkerContext) -> None:
         super().__init__(ctx)
         self.settings = ctx.settings
         # The instrument rules (tick, step, minimums) every order is sized and rounded by, shared with the router.
@@ -64,7 +68,7 @@ class ExecutorWorker(Worker):
         self._mode_refusal = ""
         # Last good trade per symbol (price, event time): live entries need a fresh price inside the band.
         self._last_trade: dict[str, tuple[float, int]] = {}
-        self.watchdog: Any = None
+        self.watchdog: Watchdog | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         # Not the halted state (the router owns it, publishes it and the journal keeps it): the time of the last
         # kill Control, so that entries created before it that are still on their way are dropped, not sent.
@@ -108,7 +112,7 @@ class ExecutorWorker(Worker):
         return bool(self.ctx.replay_files)
 
     @property
-    def live(self) -> Any:
+    def live(self) -> CcxtBroker | None:
         """The live broker once started (None before, or when it cannot be)."""
         return self.lifecycle.broker
 
@@ -293,7 +297,7 @@ class ExecutorWorker(Worker):
             reports = [_failed(cmd, err)]
         await self._publish(reports, "live", cmd)
 
-    def _live_started(self, broker: Any) -> None:
+    def _live_started(self, broker: CcxtBroker) -> None:
         """The live broker is up: its protective orders are polled, the venue watched."""
         from tui_trader.workers.watchdog import Watchdog
 

@@ -13,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING
 
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
 from tui_trader.brokers.reconciling import ReconcilingBroker
 from tui_trader.journal import Journal
 from tui_trader.settings import Settings
+
+if TYPE_CHECKING:
+    from tui_trader.workers.reconciler import Reconciler
 
 REASK_S = 5.0  # while the desk has not answered, the question is published again this often
 
@@ -50,8 +53,8 @@ class ReconcileExchange:
         # The question the desk has not answered yet: (the question, the answer to come).
         self.question: tuple[m.ReconcileQuestion, asyncio.Future[dict[str, rc.Action]]] | None = None
 
-    def reconciler(self, broker: ReconcilingBroker) -> Any:
-        from tui_trader.workers.reconciler import Reconciler
+    def reconciler(self, broker: ReconcilingBroker) -> Reconciler:
+        from tui_trader.workers.reconciler import Reconciler  # the ccxt side loads only when live is used
 
         return Reconciler(
             self.settings, self.journal, broker, now_ms=self.now_ms, new_id=self.new_id, publish=self.publish
