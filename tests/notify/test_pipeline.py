@@ -72,7 +72,7 @@ async def test_a_slow_or_dead_webhook_changes_nothing_in_the_trading(capture, mo
     off_router, off_exec, none = await play(capture, monkeypatch, None)
     assert none is None and off_exec["fills"] > 0
 
-    slow = await Webhook(delay_s=0.5).start()
+    slow = await Webhook(delay_s=0.2).start()
     try:
         r, e, counts = await play(capture, monkeypatch, slow.url)
     finally:
