@@ -38,7 +38,7 @@ import tomlkit
 
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster, Start
-from tui_trader.bus.fluvio_offsets import BASE_TOPIC, OffsetBook
+from tui_trader.bus.fluvio_offsets import BASE_TOPIC
 from tui_trader.clock import Clock
 from tui_trader.settings import Settings
 from tui_trader.workers import WorkerContext
@@ -163,11 +163,10 @@ class Cluster:
 
     async def done_offsets(self) -> dict[int, int]:
         """Per partition, the last market-data offset the indicator workers committed (-1: none)."""
-        book = OffsetBook(self.bus._read_offsets, self.bus._offsets_end)
         topic = self.topic(m.MARKET_DATA)
         out = {}
         for part in range(self.partitions):
-            got = await book.get(f"indicator-{topic}", topic, part)
+            got = await self.bus.read_committed(f"indicator-{topic}", topic, part)
             out[part] = -1 if got is None else got
         return out
 

@@ -132,3 +132,18 @@ async def test_committed_offsets_are_read_back_by_a_handle_on_another_machine(ba
     resumed = await other.subscribe(topic, Start.committed(fallback="beginning"), consumer="indicator")
     assert [number(r) for r in await read(resumed, 2)] == [3, 4]
     await resumed.close()
+
+
+async def test_a_consumer_that_started_on_an_empty_topic_and_stopped_before_committing_misses_nothing(backend):
+    """A worker started before anything was published and killed before its first commit reads, once started
+    again, what was published in between (its start was pinned, even on an empty topic)."""
+    bus = await backend.connect()
+    topic = backend.topic("empty")
+    await bus.create_topics([topic])
+    first = await bus.subscribe(topic, Start.committed(fallback="end"), consumer="indicator")
+    await first.close()  # nothing read, nothing committed (as a kill -9)
+    for i in range(3):
+        await bus.publish(topic, "BTCUSDT", b'{"i":%d}' % i)
+    again = await bus.subscribe(topic, Start.committed(fallback="end"), consumer="indicator")
+    assert [number(r) for r in await read(again, 3, timeout=10)] == [0, 1, 2]
+    await again.close()

@@ -588,13 +588,16 @@ class FluvioBus(Bus):
 
     async def _position(self, topic: str, partition: int, start: Start) -> int | None:
         """The absolute offset a subscription starts at, or None when the stream starts at the partition's
-        first retained record ("beginning") or at an end the cluster did not say (see `_last_offset`)."""
+        first retained record ("beginning"). An end the cluster did not say within END_PROBE_S is taken as
+        an empty partition's (see `_last_offset`)."""
         kind = start.kind if start.kind != "committed" else start.fallback
         if kind == "absolute":
             return start.offset
         if kind == "end":
+            # An empty partition's end is offset 0: a named consumer pins that (nothing done yet), so if it
+            # restarts before its first commit it still reads what was published meanwhile.
             last = await self._last_offset(topic, partition)
-            return None if last is None else last + 1
+            return 0 if last is None else last + 1
         return None
 
     async def end_offset(self, topic: str, partition: int = 0) -> int:
@@ -654,6 +657,11 @@ class FluvioBus(Bus):
         finally:
             await self._drop(sub)
         return out
+
+    async def read_committed(self, consumer: str, topic: str, partition: int = 0) -> int | None:
+        """The offset a named consumer (of any process or machine) last committed, read from the cluster now
+        (None: nothing committed). For tools and tests that watch a worker's progress."""
+        return await fluvio_offsets.OffsetBook(self._read_offsets, self._offsets_end).get(consumer, topic, partition)
 
     async def _committed(self, consumer: str, topic: str, partition: int) -> int | None:
         return await (await self._offset_book()).get(consumer, topic, partition)
