@@ -20,7 +20,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -29,6 +28,10 @@ from pathlib import Path
 from typing import Any, Self
 
 from aiohttp import web
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: the test kit is in tests/
+
+from kit import closed_port
 
 from tui_trader import bench
 from tui_trader.settings import Settings, parse, to_dict
@@ -82,12 +85,6 @@ class ThreadedWebhook:
         assert self._loop is not None
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
-
-
-def closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def settings_for(journal: Path) -> Settings:
