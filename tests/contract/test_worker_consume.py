@@ -38,6 +38,7 @@ class Reader(Worker):
                 out.append(msg)
                 if len(out) == n:
                     return
+                await asyncio.sleep(0)  # a handler that awaits (they publish): others run in between
 
         await asyncio.wait_for(_read(), TIMEOUT)
         return out
