@@ -206,6 +206,9 @@ class _Tagged(msgspec.Struct):
 
 
 _TIED = frozenset({m.SIGNALS, m.ORDERS, m.ORDER_STATUS})
+_MARKET_DATA = m.MARKET_DATA
+_store_append = EmbeddedCluster.append
+_clock_ns = time.perf_counter_ns
 
 
 class TimingCluster(EmbeddedCluster):
@@ -224,15 +227,18 @@ class TimingCluster(EmbeddedCluster):
         super().__init__(retention)
         self._tag = msgspec.json.Decoder(_Tagged).decode
         self.market_ns = array.array("q")  # index = offset on the market-data topic (8 bytes a record)
+        self._note_market = self.market_ns.append
         self.signals: dict[str, tuple[int, int]] = {}  # id → (ns, ns of the trade it came from)
         self.command_signal: dict[str, str] = {}
         self.first_status: dict[str, int] = {}
 
     def append(self, topic: str, key: str, value: bytes | None, msg: Any = None) -> int:
-        offset = super().append(topic, key, value, msg) if msg is not None else super().append(topic, key, value)
-        now = time.perf_counter_ns()
-        if topic == m.MARKET_DATA:
-            self.market_ns.append(now)
+        # Every market record passes here: the base method and the clock are bound once (no super() or
+        # global look-ups), so the noting costs the pipeline as little as it can.
+        offset = _store_append(self, topic, key, value, msg)
+        now = _clock_ns()
+        if topic == _MARKET_DATA:
+            self._note_market(now)
             return offset
         if topic not in _TIED:
             return offset
