@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 # The wire types (they cross the bus in the executor's question and the desk's answer) are the messages'.
 Kind = m.ReconcileKind
 Action = m.ReconcileAction
-PosSide = m.PositionSide
 OrderRole = m.OrderRole
 JournalPosition = m.JournalPosition
 ExchangePosition = m.ExchangePosition
@@ -353,7 +352,7 @@ def kill_choices(differences: Sequence[Difference]) -> dict[str, Action]:
 
 
 def protection_prices(
-    side: PosSide,
+    side: m.PositionSide,
     mark: float,
     stop_loss_pct: float,
     take_profit_pct: float,
