@@ -33,6 +33,10 @@ from tui_trader.errors import BusError
 from tui_trader.messages import LOSSLESS_TOPICS
 
 CONFLATE_AFTER = 2048
+# A clock reading shared by fewer records than this in its turn was not worth sharing: read the clock for each
+# of the next DIRECT_READINGS records instead.
+SHARED_READING_MIN = 4
+DIRECT_READINGS = 64
 
 
 class _Partition:
@@ -110,8 +114,12 @@ class EmbeddedCluster:
         self._idle_waiters: list[asyncio.Future[None]] = []
         # The store time of records appended in this turn of the event loop (ms; -1: not read yet this turn).
         # Reading the clock cost as much as building the record; records stored in one turn, with no await
-        # in between, share one reading.
+        # in between, share one reading. Where turns store one record each (a lockstep or paced replay) the
+        # callback that ends a reading would cost more than it saves: then the clock is read for each record
+        # for a while (`_direct` more readings) before sharing is tried again.
         self._stamp = -1
+        self._reused = 0  # records that took the current reading without reading the clock
+        self._direct = 0
 
     def topic(self, name: str) -> _Topic:
         try:
@@ -135,6 +143,8 @@ class EmbeddedCluster:
         stamp = self._stamp
         if stamp < 0:
             stamp = self._read_clock()
+        else:
+            self._reused += 1
         log.append(Record(topic, key, value, offset, stamp, p.index, msg))
         if len(log) >= p.trim_at:
             p.trim()
@@ -147,16 +157,22 @@ class EmbeddedCluster:
     def _read_clock(self) -> int:
         """The time now (ms), kept for the rest of this turn of the event loop (outside a loop: not kept)."""
         now = time.time_ns() // 1_000_000
+        if self._direct > 0:
+            self._direct -= 1
+            return now
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return now
         self._stamp = now
+        self._reused = 0
         loop.call_soon(self._forget_clock)
         return now
 
     def _forget_clock(self) -> None:
         self._stamp = -1
+        if self._reused < SHARED_READING_MIN:
+            self._direct = DIRECT_READINGS
 
     # --- idle tracking ---
     def busy_inc(self) -> None:
