@@ -47,7 +47,7 @@ def test_a_slower_pipeline_shows_a_lower_ratio(monkeypatch):
     on_trade = SignalEngine.on_trade
 
     def slow_on_trade(self, *args, **kwargs):
-        end = time.perf_counter_ns() + 400_000  # 0.4 ms of work per trade: the pipeline, not the floor
+        end = time.perf_counter_ns() + 2_000_000  # 2 ms of work per trade (2 s in all): the pipeline's, not the floor's
         while time.perf_counter_ns() < end:
             pass
         return on_trade(self, *args, **kwargs)
@@ -55,7 +55,7 @@ def test_a_slower_pipeline_shows_a_lower_ratio(monkeypatch):
     monkeypatch.setattr(SignalEngine, "on_trade", slow_on_trade)
     slow = bench.run(None, 2, 4000, None, False)
     assert slow["floor_indicator_updates"] == fast["floor_indicator_updates"]  # the same floor work
-    assert slow["pipeline_s"] > fast["pipeline_s"] + 0.3
+    assert slow["pipeline_s"] > 2.0
     assert slow["ratio"] < fast["ratio"]
 
 
