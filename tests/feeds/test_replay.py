@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import itertools
 import json
 import time
 from pathlib import Path
@@ -57,8 +58,9 @@ CAPTURE_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SUSHIUSDT", "CTKUSDT", "AKROUSDT", "KE
 
 
 def captures(shared_data: Path) -> list[Path]:
-    return sorted((shared_data / "binance_usdm_ws").glob("*.gz")) + [
-        shared_data / "binance_usdm_ws_alts" / "BINANCE_FUTURES.ws.1.0"
+    return [
+        *sorted((shared_data / "binance_usdm_ws").glob("*.gz")),
+        shared_data / "binance_usdm_ws_alts" / "BINANCE_FUTURES.ws.1.0",
     ]
 
 
@@ -100,7 +102,7 @@ def test_a_recording_cut_mid_write_plays_up_to_the_cut(tmp_path):
 
 
 def test_unreadable_recording_is_one_clear_error(tmp_path):
-    with pytest.raises(FeedError, match="cannot read recording .*nope.gz"):
+    with pytest.raises(FeedError, match=r"cannot read recording .*nope\.gz"):
         check_readable([str(tmp_path / "nope.gz")])
 
 
@@ -288,7 +290,7 @@ async def test_the_real_btc_and_eth_captures_play_together(btc_capture, tmp_path
     for src in (btc_capture, eth_capture):
         out = tmp_path / src.name
         with gzip.open(src, "rb") as fh, gzip.open(out, "wb") as dst:
-            for _, line in zip(range(8000), fh):
+            for _, line in zip(range(8000), fh, strict=False):
                 dst.write(line)
         heads.append(out)
     async with Harness(make_settings(("BTCUSDT", "ETHUSDT")), replay_files=heads, speed=None) as h:
@@ -297,10 +299,10 @@ async def test_the_real_btc_and_eth_captures_play_together(btc_capture, tmp_path
     assert summary["quarantined"] == {} and summary["malformed"] == {}
     assert "stale" not in h.states("feed:replay")
     symbols = [md.symbol for md in h.market]
-    switches = sum(1 for x, y in zip(symbols, symbols[1:]) if x != y)
+    switches = sum(1 for x, y in itertools.pairwise(symbols) if x != y)
     assert switches > 100  # interleaved, not one file then the other
     trades = [md.event_time for md in h.market if md.kind == "trade"]
-    assert max(a - b for a, b in zip(trades, trades[1:])) < 5000  # never back in time by seconds
+    assert max(a - b for a, b in itertools.pairwise(trades)) < 5000  # never back in time by seconds
 
 
 async def test_quiet_symbols_in_a_replay_are_flagged_on_event_time(tmp_path):
@@ -405,3 +407,17 @@ def test_a_gzip_bomb_streams_through_in_bounded_memory(tmp_path):
         tracemalloc.stop()
     assert got == frames and reader.skipped == {"unreadable line": 64 * 1024}
     assert peak < 32 << 20
+
+
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+def test_crlf_line_ends_are_dropped_wherever_a_read_splits_them(tmp_path, monkeypatch, chunk):
+    """A recording written with CRLF line ends plays the same frames, also when a read of the file ends
+    between the CR and the LF (the CR then arrives with one read, the LF with the next)."""
+    from tui_trader.feeds import replay
+
+    monkeypatch.setattr(replay, "CHUNK_BYTES", chunk)
+    frames = [trade("BTCUSDT", i, "100", 1_000 + i) for i in range(1, 40)]
+    path = tmp_path / "crlf.txt"
+    path.write_bytes(b"".join(b"%d %s\r\n" % (1_000_000 + i, f.encode()) for i, f in enumerate(frames)))
+    got = [frame for _, frame in RecordingReader(path)]
+    assert got == [f.encode() for f in frames]

@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import heapq
 import logging
+import queue
 import re
+import threading
 import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -31,6 +33,7 @@ CHUNK_BYTES = 1 << 20
 # ("line too long") without ever being held whole: a file of one endless line costs no memory.
 MAX_LINE_BYTES = 8 << 20
 GZIP_WBITS = 16 + zlib.MAX_WBITS
+GUNZIP_AHEAD = 4  # decompressed chunks inflated ahead of the reader (at most this many MiB held)
 
 
 def open_recording(path: str | Path) -> tuple[BinaryIO, bool]:
@@ -48,7 +51,7 @@ def open_recording(path: str | Path) -> tuple[BinaryIO, bool]:
     except OSError as err:
         fh.close()
         raise FeedError(f"cannot read recording {str(p)!r}: {err.strerror or err}") from None
-    return fh, magic == GZIP_MAGIC  # type: ignore[return-value]
+    return fh, magic == GZIP_MAGIC
 
 
 # How much of a recording the check before a replay reads: enough for a header line and many frames, little
@@ -123,23 +126,80 @@ def _is_frame(line: bytes) -> bool:
 
 
 class RecordingReader:
-    """Iterates `(recv_time_ns, raw_frame)` over one recording; `skip` lines already played are passed over."""
+    """Iterates `(recv_time_ns, raw_frame)` over one recording; `skip` lines already played are passed over.
 
-    def __init__(self, path: str | Path, skip: int = 0) -> None:
+    `lines` is how many lines have been consumed, skipped ones included (the resume position); it is kept in
+    `progress[slot]`, a list the caller may hand in so that it holds the position without a look per frame."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        skip: int = 0,
+        progress: list[int] | None = None,
+        slot: int = 0,
+        ahead: int = GUNZIP_AHEAD,
+    ) -> None:
         self.path = str(path)
         self.skip = skip
-        self.lines = 0  # lines consumed, including skipped ones (the resume position)
+        self.ahead = ahead  # gzip: chunks inflated ahead on a thread (0: inflated as they are read, no thread)
+        self.progress = progress if progress is not None else [0]
+        self.slot = slot
+        self.progress[slot] = 0
         self.skipped: dict[str, int] = {}
         self._cut = False  # the file ends mid-line: its last partial line is not a frame
+
+    @property
+    def lines(self) -> int:
+        return self.progress[self.slot]
 
     def _skip(self, reason: str) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
         fh, gz = open_recording(self.path)
-        return self._frames(fh, self._gunzip(fh) if gz else iter(lambda: fh.read(CHUNK_BYTES), b""))
+        if not gz:
+            return self._frames(fh, iter(lambda: fh.read(CHUNK_BYTES), b""))
+        return self._frames(fh, self._gunzip(fh) if self.ahead > 0 else self._inflate(fh))
 
     def _gunzip(self, fh: BinaryIO) -> Iterator[bytes]:
+        """Decompressed chunks, inflated on a thread of their own a few chunks ahead: zlib lets go of the GIL
+        while it inflates, so on a second core the decompression (about half of reading a capture) costs the
+        replay no time. The chunks and their order are the same as inflated here; an error reading the file
+        is raised here, where the reader asked for the chunk."""
+        ahead: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=self.ahead)
+        stop = threading.Event()
+
+        def hand(item: bytes | BaseException | None) -> bool:
+            while not stop.is_set():
+                try:
+                    ahead.put(item, timeout=0.1)
+                    return True
+                except queue.Full:
+                    continue
+            return False
+
+        def inflate() -> None:
+            try:
+                for out in self._inflate(fh):
+                    if not hand(out):
+                        return
+            except Exception as err:  # noqa: BLE001 - handed to the reader, which raises it
+                hand(err)
+                return
+            hand(None)
+
+        worker = threading.Thread(target=inflate, name=f"gunzip:{Path(self.path).name}", daemon=True)
+        worker.start()
+        try:
+            while (item := ahead.get()) is not None:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            worker.join()
+
+    def _inflate(self, fh: BinaryIO) -> Iterator[bytes]:
         """Decompressed chunks. zlib directly rather than GzipFile: a file cut mid-write gives up everything
         before the cut instead of an exception, concatenated gzip members play in turn, and it is faster."""
         d = zlib.decompressobj(GZIP_WBITS)
@@ -167,18 +227,23 @@ class RecordingReader:
             log.warning("recording %s is corrupt after line %d: %s", self.path, self.lines, err)
 
     def _frames(self, fh: BinaryIO, chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+        progress, slot = self.progress, self.slot
         try:
             skip = self.skip
             lineno = 0
             rest = b""
             discarding = False  # inside a line over MAX_LINE_BYTES: drop up to its newline
-            # Big reads split into lines: several times fewer Python-level calls than readline per line.
+            # Big reads split into lines: several times fewer Python-level calls than readline per line. The
+            # loop below is the replay's hottest: one partition and one int() per line, nothing else unless
+            # the line is odd (a header, a cryptofeed time, a CR before the newline).
             while True:
                 chunk = next(chunks, b"")
                 if not chunk:
+                    data = rest
                     lines = [rest] if rest and not self._cut and not discarding else []
                 else:
-                    lines = (rest + chunk).split(b"\n")
+                    data = rest + chunk
+                    lines = data.split(b"\n")
                     rest = lines.pop()
                     if discarding:
                         if lines:
@@ -186,23 +251,24 @@ class RecordingReader:
                             discarding = False
                         else:
                             rest = b""
+                if lineno < skip:  # lines played before a restart
+                    passed = min(len(lines), skip - lineno)
+                    lineno += passed
+                    progress[slot] = lineno
+                    del lines[:passed]
+                crlf = b"\r" in data  # a CR before the newline: looked for per line only where there is one
                 for line in lines:
                     lineno += 1
-                    if lineno <= skip:
-                        continue
-                    self.lines = lineno
+                    progress[slot] = lineno
                     head, _, frame = line.partition(b" ")
                     try:
-                        if head[-1:] == b":":  # cryptofeed: "<seconds.fraction>: <json>"
-                            recv_ns = _seconds_to_ns(head[:-1])
-                        else:
-                            recv_ns = int(head)
+                        recv_ns = int(head)
                     except ValueError:
-                        if line.strip():
-                            reason = "header" if head.startswith((b"ws://", b"wss://", b"http")) else "unreadable line"
-                            self._skip(reason)
-                        continue
-                    if frame[-1:] == b"\r":
+                        odd = self._odd_head(head, line)
+                        if odd is None:
+                            continue
+                        recv_ns = odd
+                    if crlf and frame[-1:] == b"\r":
                         frame = frame[:-1]
                     if not frame:
                         self._skip("unreadable line")
@@ -213,13 +279,28 @@ class RecordingReader:
                     discarding = True
                     lineno += 1
                     if lineno > skip:
-                        self.lines = lineno
+                        progress[slot] = lineno
                         self._skip("line too long")
                 if not chunk:
                     break
-            self.lines = lineno
+            progress[slot] = lineno
         finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()  # a gunzip thread stops before its file is closed
             fh.close()
+
+    def _odd_head(self, head: bytes, line: bytes) -> int | None:
+        """A line whose head is not an integer: cryptofeed's "<seconds.fraction>:" time, or no frame at all
+        (counted; None)."""
+        if head[-1:] == b":":
+            try:
+                return _seconds_to_ns(head[:-1])
+            except ValueError:
+                pass
+        if line.strip():
+            self._skip("header" if head.startswith((b"ws://", b"wss://", b"http")) else "unreadable line")
+        return None
 
 
 # A frame's event time without decoding it (the parser decodes it once, later): Binance's `"E":<ms>`, OKX's
@@ -246,7 +327,15 @@ class MergedRecordings:
     def __init__(self, paths: Sequence[str | Path], skip: Sequence[int] = ()) -> None:
         self.paths = [str(p) for p in paths]
         self.lines = [skip[i] if i < len(skip) else 0 for i in range(len(self.paths))]
-        self.readers = [RecordingReader(p, skip=n) for p, n in zip(self.paths, self.lines)]
+        if len(self.paths) == 1:  # nothing to merge: the reader keeps `lines` current itself
+            self.readers = [RecordingReader(self.paths[0], skip=self.lines[0], progress=self.lines)]
+        else:
+            # A gunzip thread per file for a few files (a day's symbols); many files (days merged) inflate as
+            # they are read, so the chunks held ahead stay a few MiB in all.
+            ahead = GUNZIP_AHEAD // len(self.paths)
+            self.readers = [
+                RecordingReader(p, skip=n, ahead=ahead) for p, n in zip(self.paths, self.lines, strict=True)
+            ]
 
     @property
     def skipped(self) -> dict[str, int]:
@@ -257,13 +346,11 @@ class MergedRecordings:
         return out
 
     def __iter__(self) -> Iterator[tuple[int, bytes]]:
-        if len(self.readers) == 1:  # nothing to merge: no per-line look at the event time
-            reader = self.readers[0]
-            for item in reader:
-                self.lines[0] = reader.lines
-                yield item
-            self.lines[0] = reader.lines
-            return
+        if len(self.readers) == 1:  # nothing to merge: the reader's own frames, no look at the event time
+            return iter(self.readers[0])
+        return self._merged()
+
+    def _merged(self) -> Iterator[tuple[int, bytes]]:
         streams = [iter(r) for r in self.readers]
         latest = [0] * len(streams)
         heap: list[tuple[int, int, int, int, bytes]] = []
