@@ -1,6 +1,7 @@
 """Collector throughput on a real capture (not collected by pytest).
 
-Three figures, each the best of --repeat runs:
+Four figures, each the best of --repeat runs, in wall and CPU seconds (on a shared machine, compare CPU):
+- read: the recording read alone (gunzip, lines, receive times);
 - parse: FrameParser alone over frames already in memory;
 - read+parse: the recording read (gunzip, lines) and parsed;
 - collector: the CollectorWorker replaying the file at --speed max onto an embedded bus, in lockstep,
@@ -27,27 +28,53 @@ from tui_trader.workers.base import WorkerContext
 from tui_trader.workers.collector import CollectorWorker
 
 
+def timed(run) -> dict:
+    start, cpu = time.perf_counter(), time.process_time()
+    out = run()
+    elapsed = time.perf_counter() - start
+    return {
+        **out,
+        "seconds": elapsed,
+        "cpu_seconds": time.process_time() - cpu,
+        "frames_per_s": out["frames"] / elapsed,
+    }
+
+
+def bench_read(path: str) -> dict:
+    def run() -> dict:
+        n = 0
+        for _ in RecordingReader(path):
+            n += 1
+        return {"frames": n}
+
+    return timed(run)
+
+
 def bench_parse(path: str) -> dict:
     frames = [(ns // 1_000_000, f) for ns, f in RecordingReader(path)]
     parser = FrameParser()
-    parse = parser.parse
-    start = time.perf_counter()
-    for recv_ms, frame in frames:
-        parse(frame, recv_ms)
-    elapsed = time.perf_counter() - start
-    return {"frames": len(frames), "seconds": elapsed, "frames_per_s": len(frames) / elapsed}
+    parse = parser.parse_all
+
+    def run() -> dict:
+        for recv_ms, frame in frames:
+            parse(frame, recv_ms)
+        return {"frames": len(frames)}
+
+    return timed(run)
 
 
 def bench_read_parse(path: str) -> dict:
     parser = FrameParser()
-    parse = parser.parse
-    start = time.perf_counter()
-    n = 0
-    for recv_ns, frame in RecordingReader(path):
-        parse(frame, recv_ns // 1_000_000)
-        n += 1
-    elapsed = time.perf_counter() - start
-    return {"frames": n, "seconds": elapsed, "frames_per_s": n / elapsed}
+    parse = parser.parse_all
+
+    def run() -> dict:
+        n = 0
+        for recv_ns, frame in RecordingReader(path):
+            parse(frame, recv_ns // 1_000_000)
+            n += 1
+        return {"frames": n}
+
+    return timed(run)
 
 
 async def bench_collector(path: str) -> dict:
@@ -55,9 +82,10 @@ async def bench_collector(path: str) -> dict:
     await bus.create_topics(m.TOPICS)
     ctx = WorkerContext(settings=Settings(), bus=bus, clock=ReplayClock(), replay_files=[path], replay_speed=None)
     worker = CollectorWorker(ctx)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await worker.run()
     elapsed = time.perf_counter() - start
+    cpu = time.process_time() - cpu
     s = worker.summary()
     published = s["published"]["trade"] + s["published"]["book"]
     await bus.close()
@@ -65,14 +93,17 @@ async def bench_collector(path: str) -> dict:
         "frames": s["frames"],
         "published": published,
         "seconds": elapsed,
+        "cpu_seconds": cpu,
         "frames_per_s": s["frames"] / elapsed,
         "published_per_s": published / elapsed,
     }
 
 
 def best(runs: list[dict]) -> dict:
-    top = min(runs, key=lambda r: r["seconds"])
-    return {k: (round(v, 3) if k == "seconds" else round(v)) if isinstance(v, float) else v for k, v in top.items()}
+    top = min(runs, key=lambda r: r["cpu_seconds"])
+    return {
+        k: (round(v, 3) if k.endswith("seconds") else round(v)) if isinstance(v, float) else v for k, v in top.items()
+    }
 
 
 def main() -> None:
@@ -87,6 +118,7 @@ def main() -> None:
         raise SystemExit("no capture given and ../shared/data not found")
     out = {
         "capture": args.capture,
+        "read": best([bench_read(args.capture) for _ in range(args.repeat)]),
         "parse": best([bench_parse(args.capture) for _ in range(args.repeat)]),
         "read_parse": best([bench_read_parse(args.capture) for _ in range(args.repeat)]),
         "collector": best([asyncio.run(bench_collector(args.capture)) for _ in range(args.repeat)]),

@@ -105,7 +105,7 @@ def test_bad_quantities_and_books_are_counted_by_reason(frame, reason):
 def test_a_nan_trade_does_not_spoil_the_symbols_later_book_records(btc_frames):
     """One run lost 20,996 book records: the NaN became the symbol's last price, every book after it carried
     it, and JSON has no NaN (msgspec writes null), so no consumer could decode them."""
-    [(i, data)] = market_trades(btc_frames)[10:11]
+    [(i, _data)] = market_trades(btc_frames)[10:11]
     frames = list(btc_frames)
     frames[i] = mutate(frames[i], p="NaN")
     p = FrameParser()

@@ -148,7 +148,7 @@ async def test_live_bad_frames_reach_the_desk_as_collector_health_counters(btc_f
 
     frames = list(btc_frames[:300])
     trades = [i for i, f in enumerate(frames) if f.startswith('{"stream":"btcusdt@trade"')]
-    for i, change in zip(trades[5:8], ({"p": "NaN"}, {"t": 2**70}, {"p": "1e300"})):
+    for i, change in zip(trades[5:8], ({"p": "NaN"}, {"t": 2**70}, {"p": "1e300"}), strict=False):
         env = json.loads(frames[i])
         env["data"].update(change)
         frames[i] = json.dumps(env)
@@ -167,7 +167,7 @@ async def test_live_bad_frames_reach_the_desk_as_collector_health_counters(btc_f
     assert health.counters["quarantined:trade id jump"] == 1
     assert health.counters["quarantined:trade price outside band"] == 1
     assert summary["bad_frames"] == 3 and len(h.market) == len(frames) - 3
-    assert [x.state for x in h.health if x.component == "collector"][0] == "ok"  # announced at start
+    assert next(x.state for x in h.health if x.component == "collector") == "ok"  # announced at start
 
 
 async def test_server_pings_are_answered(btc_frames):

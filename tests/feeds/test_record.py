@@ -26,7 +26,8 @@ async def test_a_recorded_session_replays_as_it_was(btc_frames, tmp_path):
         "mark": 0,
     }
 
-    lines = gzip.open(out, "rt").read().splitlines()
+    with gzip.open(out, "rt") as fh:
+        lines = fh.read().splitlines()
     recorded = [line.partition(" ")[2] for line in lines]
     recv_ns = [int(line.partition(" ")[0]) for line in lines]
     # Byte for byte what the server sent; each stream in its own order (two connections interleave).
