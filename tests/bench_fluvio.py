@@ -160,6 +160,16 @@ class Cluster:
             if h["component"] == "worker:indicator" and h["state"] == "running":
                 running += 1
         await health.close()
+        # ... and listening: each partition's market-data consumer has pinned its start on the cluster (a
+        # worker says it runs before its subscriptions are in place; what comes before is read late).
+        topic = self.topic(m.MARKET_DATA)
+        while True:
+            pins = [await self.bus.read_committed(f"indicator-{topic}", topic, p) for p in range(self.partitions)]
+            if all(pin is not None for pin in pins):
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError("the indicator workers did not subscribe within 60 s")
+            await asyncio.sleep(0.1)
 
     async def done_offsets(self) -> dict[int, int]:
         """Per partition, the last market-data offset the indicator workers committed (-1: none)."""
@@ -226,14 +236,17 @@ async def fluvio_throughput(endpoint: str, messages: int, partitions: int, membe
     }
 
 
+TICK_S = 0.002  # paced runs publish a batch this often (what a collector's hand-off holds at that rate)
+
+
 async def paced(bus, topic: str, rate: int, seconds: float, publish, sent: dict) -> None:
-    """Publish `rate` messages/s for `seconds`, a batch every 2 ms, stamped with their receipt time."""
-    per_tick = max(1, rate // 500)
+    """Publish `rate` messages/s for `seconds`, a batch every TICK_S, stamped with their receipt time."""
+    per_tick = max(1, round(rate * TICK_S))
     i = 0
     start = time.perf_counter()
-    ticks = int(seconds * 500)
+    ticks = int(seconds / TICK_S)
     for tick in range(ticks):
-        target = start + tick * 0.002
+        target = start + tick * TICK_S
         delay = target - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
@@ -343,8 +356,11 @@ async def main() -> None:
     p.add_argument("--rate", type=int, default=5_000)
     p.add_argument("--seconds", type=float, default=20.0)
     p.add_argument("--only", choices=["throughput", "latency"], help="run one half")
+    p.add_argument("--tick-ms", type=float, default=2.0, help="paced runs: a batch every this many ms")
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
+    global TICK_S
+    TICK_S = args.tick_ms / 1000
     rows = []
     if args.only != "latency":
         rows.append(await embedded_throughput(args.messages))
