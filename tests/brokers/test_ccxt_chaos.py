@@ -100,7 +100,7 @@ CASES = [
 async def test_no_order_twice_the_book_equals_the_venue_and_no_position_naked_past_the_grace(live, mock_binance):
     reports = []
     outcomes = []
-    for i, (name, (method, path, kind, opts), entry_end, protection_end) in enumerate(CASES):
+    for i, (name, (method, path, kind, opts), _entry_end, _protection_end) in enumerate(CASES):
         mock_binance.fail(method, path, kind, **opts)
         cmd = command(mode="live", quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0)
         out = await live.execute(cmd)

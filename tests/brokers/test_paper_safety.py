@@ -308,7 +308,7 @@ def test_after_a_restart_an_absurd_first_print_does_not_fire_the_restored_stop(t
         b.on_market(trade(60_000.0))
         execute(planned("sell", 60_000.0, 0.01, 0.02, quantity=0.1))
 
-    before, jr = _journaled(tmp_path, run)
+    _before, jr = _journaled(tmp_path, run)
     try:
         after = broker()
         after.restore(jr.commands(), jr.statuses())

@@ -100,7 +100,7 @@ def uninterrupted(tmp_path_factory, shared_data_module):
         gzip.open(shared_data_module / "binance_usdm_ws" / "btcusdt_20240808.gz", "rb") as src,
         gzip.open(capture, "wb", compresslevel=1) as dst,
     ):
-        for _, line in zip(range(LINES), src):
+        for _, line in zip(range(LINES), src, strict=False):
             dst.write(line)
     summary = run_to_end(settings_file(tmp, None), capture)
     assert summary["workers"]["executor"]["commands"] >= 6, "the capture must trade for this test to mean anything"

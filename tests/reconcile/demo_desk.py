@@ -17,6 +17,7 @@ import asyncio
 import os
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/ (for net.*)
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/reconcile (for reckit)
@@ -32,7 +33,7 @@ from tui_trader.ui.screens.reconcile import ReconcileScreen
 
 class DemoDesk(App):
     CSS_PATH = str(Path(ui.__file__).parent / "desk.tcss")  # the desk's dialogs look as they will in the desk
-    BINDINGS = [("q", "quit", "Quit")]
+    BINDINGS: ClassVar = [("q", "quit", "Quit")]
 
     def __init__(self, url: str, journal: str) -> None:
         super().__init__()
@@ -74,7 +75,7 @@ class DemoDesk(App):
                 )
         self.seen = len(states)
         statuses = [f"  {s.symbol} {s.purpose} {s.status} {s.filled_qty:g}" for s in desk.statuses]
-        self.query_one("#log", Static).update("\n".join(self.lines + ["", "order statuses:"] + statuses))
+        self.query_one("#log", Static).update("\n".join([*self.lines, "", "order statuses:", *statuses]))
 
     async def answer(self, round_id: str, choices: dict[str, str] | None) -> None:
         assert self.desk is not None

@@ -231,7 +231,7 @@ def test_adopted_and_booked_records_fold_into_the_portfolio_as_the_exchange_has_
         stop_loss_order_id="a-sl",
         take_profit_order_id="a-tp",
     )
-    for st in rc.protective_gone(j, T0) + [rc.booked_close("b-1", j, 150.0, "gone", T0)]:
+    for st in [*rc.protective_gone(j, T0), rc.booked_close("b-1", j, 150.0, "gone", T0)]:
         book.apply(st)
     assert book.positions == {} and book.realized_pnl == 0.0
 

@@ -39,7 +39,7 @@ def since(mock, start: int, method: str, path: str):
 
 
 async def test_the_survey_finds_what_differs(mock, after_a_stop):
-    journal_path, first = after_a_stop
+    journal_path, _first = after_a_stop
     settings = live_settings(mock.base_url, journal_path)
     broker = CcxtBroker(settings, SECRETS)
     journal = Journal(journal_path)
@@ -70,7 +70,7 @@ async def test_the_survey_finds_what_differs(mock, after_a_stop):
 
 
 async def test_headless_flattens_the_untracked_reprotects_the_tracked_and_trades_only_afterwards(mock, after_a_stop):
-    journal_path, first = after_a_stop
+    journal_path, _first = after_a_stop
     mock.fail_server_error("GET", "/fapi/v1/openAlgoOrders", times=2)  # the survey retries: a window to send in
     late = entry("SOLUSDT", qty=1.0, stop=140.0, target=160.0, price=150.0)
     async with Desk(live_settings(mock.base_url, journal_path)) as desk:
@@ -132,11 +132,11 @@ async def test_headless_flattens_the_untracked_reprotects_the_tracked_and_trades
         assert "SOLUSDT orphan order: flatten: order" in detail
 
         # The restarted desk watches the fresh protection: the target fills and is reported.
-        new_tp = [
+        new_tp = next(
             s.order_id
             for s in desk.statuses
             if s.symbol == "BTCUSDT" and (s.purpose, s.status) == ("take_profit", "accepted")
-        ][0]
+        )
         mock.set_price("BTCUSDT", 63_700.0)
         await until(lambda: desk.of(new_tp)[-1:] == [("take_profit", "filled")], "the fresh take-profit's fill")
     book = journal_book(journal_path)
@@ -144,7 +144,7 @@ async def test_headless_flattens_the_untracked_reprotects_the_tracked_and_trades
 
 
 async def test_the_desk_answers_over_the_bus_and_queued_entries_wait_for_it(mock, after_a_stop):
-    journal_path, first = after_a_stop
+    journal_path, _first = after_a_stop
     late = entry("SOLUSDT", qty=1.0, stop=140.0, target=160.0, price=150.0)
     async with Desk(live_settings(mock.base_url, journal_path), interactive=True) as desk:
         await until(desk.question, "the question to the desk")

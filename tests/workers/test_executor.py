@@ -227,14 +227,14 @@ async def test_paper_and_live_give_the_same_sequence_of_statuses(api_keys, mock_
 
     async with Desk(settings_for(mock_binance.base_url, paper=False)) as live:
         t = 1_000
-        for (kind, arg), mark in zip(steps, marks):
+        for (kind, arg), mark in zip(steps, marks, strict=False):
             t += 1_000
             if kind == "price":
                 mock_binance.set_price("BTCUSDT", arg)
                 await live.market("BTCUSDT", arg, t)  # the executor's own view of the price (freshness, band)
             else:
                 await live.send(arg)
-            await until(lambda: len(live.statuses) >= mark, f"the statuses after step {kind} {arg!s:.60}")
+            await until(lambda: len(live.statuses) >= mark, f"the statuses after step {kind} {arg!s:.60}")  # noqa: B023 - awaited here
         live_kinds = [(s.purpose, s.status) for s in live.statuses]
 
     assert live_kinds == paper_kinds

@@ -144,9 +144,11 @@ class Broker(abc.ABC):
 
     async def start(self) -> None:
         """Connect and load instrument rules (live); nothing to do on paper."""
+        return None
 
     async def close(self) -> None:
         """Release connections."""
+        return None
 
     @abc.abstractmethod
     def rules(self) -> dict[str, InstrumentRules]:

@@ -301,7 +301,7 @@ class CcxtBroker(CcxtReconciling, Broker):
         if isinstance(placed, Report):
             if placed.status == "error":  # unknown: looked up again on every poll until the venue is certain
                 self.unknown[cmd.symbol] = (cmd, self.venue.client_id(cmd.id))
-            return reports + [placed]
+            return [*reports, placed]
         return reports + await self._filled_entry(cmd, usym, rules, side, held, placed)
 
     async def _filled_entry(
@@ -318,8 +318,9 @@ class CcxtBroker(CcxtReconciling, Broker):
         sl_id, tp_id = derived_id(cmd.id, "sl"), derived_id(cmd.id, "tp")
         order, filled = placed
         if filled <= 0:
-            return reports + [
-                rejected(cmd, f"not_filled: {self.exchange} reports order {order.get('id')} as {order.get('status')}")
+            return [
+                *reports,
+                rejected(cmd, f"not_filled: {self.exchange} reports order {order.get('id')} as {order.get('status')}"),
             ]
         avg = float(order.get("average") or order.get("price") or cmd.ref_price)
         entry = Report(
@@ -350,7 +351,7 @@ class CcxtBroker(CcxtReconciling, Broker):
             prices = anchored_protection(cmd, entry_price, rules.tick)
         protect_reports = await self._protect(cmd, usym, prot, entry, sl_id, tp_id, prices)
         entry.fee = await self._fee(usym, order, filled, avg)
-        return reports + [entry] + protect_reports
+        return [*reports, entry, *protect_reports]
 
     async def _move_attached(
         self,
@@ -620,18 +621,18 @@ class CcxtBroker(CcxtReconciling, Broker):
         try:
             held = await self._position(usym)
         except ccxt.BaseError as err:
-            return reports + [rejected(cmd, self.req.describe(err))]
+            return [*reports, rejected(cmd, self.req.describe(err))]
         if held is None:
             if cmd.symbol in self.protections:
                 reports += await self._cancel_protection(cmd.symbol)  # orphans of a position that is gone
-            return reports + [rejected(cmd, NO_POSITION)]
+            return [*reports, rejected(cmd, NO_POSITION)]
         side, size = held
         if cmd.side != m.closing_side(side):
-            return reports + [rejected(cmd, NO_POSITION)]  # reduce-only never opens or flips
+            return [*reports, rejected(cmd, NO_POSITION)]  # reduce-only never opens or flips
         rules = self._rules.get(cmd.symbol) or self._load_rules(cmd.symbol)
         qty = min(rules.round_qty_down(cmd.quantity) if rules else cmd.quantity, size)
         if qty <= 0:
-            return reports + [rejected(cmd, f"invalid_order: quantity {cmd.quantity:g} is below the step")]
+            return [*reports, rejected(cmd, f"invalid_order: quantity {cmd.quantity:g} is below the step")]
         full = qty >= size - 1e-12
         prot = self.protections.get(cmd.symbol)
         if full or not self.venue.attached_protection:
@@ -641,7 +642,7 @@ class CcxtBroker(CcxtReconciling, Broker):
         params = self.venue.reduce_params(self.venue.client_id(cmd.id), self.xs.margin_mode)
         placed = await self._place(cmd, usym, qty, params)
         if isinstance(placed, Report):
-            return reports + [placed]
+            return [*reports, placed]
         order, filled = placed
         avg = float(order.get("average") or 0.0)
         fee = await self._fee(usym, order, filled, avg)
@@ -771,7 +772,7 @@ class CcxtBroker(CcxtReconciling, Broker):
         if not gone:
             return []
         # Canceled or expired outside the desk: say so; what is left keeps protecting.
-        for purpose, oid, _ in gone:
+        for purpose, _oid, _ in gone:
             if purpose == "stop_loss":
                 prot.stop_loss_id = prot.stop_loss_price = None
             else:

@@ -377,12 +377,10 @@ class PaperBroker(Broker):
         )
         reports = [fill]
         close_side = m.closing_side(side)
-        for trig in old_triggers:
-            reports.append(
-                Report(
-                    order_id=trig.order_id, symbol=cmd.symbol, side=close_side, purpose=trig.purpose, status="canceled"
-                )
-            )
+        reports.extend(
+            Report(order_id=trig.order_id, symbol=cmd.symbol, side=close_side, purpose=trig.purpose, status="canceled")
+            for trig in old_triggers
+        )
         reports += self._protect(cmd, pos, fill, rules.tick)
         return reports
 
