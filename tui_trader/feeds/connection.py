@@ -27,6 +27,7 @@ reports state changes to `on_state`, never one per message:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import random
@@ -105,10 +106,8 @@ async def resolve(host: str, port: int, timeout: float = RESOLVE_TIMEOUT_S) -> l
             result: Any = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as err:
             result = err
-        try:
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody is waiting any more
             loop.call_soon_threadsafe(settle, result)
-        except RuntimeError:  # the loop is gone: nobody is waiting any more
-            pass
 
     threading.Thread(target=lookup, name=f"resolve:{host}", daemon=True).start()
     infos = await asyncio.wait_for(fut, timeout)

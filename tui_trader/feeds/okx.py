@@ -58,7 +58,7 @@ def plan(symbols: Sequence[str], base_url: str, per_connection: int = 200) -> li
         requests = tuple(
             json.dumps({"op": "subscribe", "args": part}, separators=(",", ":")).encode()
             for part in chunks(parsed, ARGS_PER_REQUEST)
-        )  # type: ignore[arg-type]
+        )
         syms = tuple(dict.fromkeys(desk_symbol(a["instId"]) for a in parsed))
         specs.append(
             VenueSpec(

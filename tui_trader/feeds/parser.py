@@ -346,7 +346,7 @@ class FrameParser:
         out: list[MarketData] = []
         try:
             self._parse(raw, recv_ms, out)
-        except Exception as err:  # a case the checks below missed is still one bad frame, never a crash loop
+        except Exception as err:  # noqa: BLE001 - a case the checks missed is one bad frame, never a crash loop
             self._problem("unreadable frame", raw, err)
         return out
 

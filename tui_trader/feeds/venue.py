@@ -47,7 +47,7 @@ class VenueSpec:
 def venue_of(settings) -> VenueName:
     """`feed.venue`, or the venue `exchange.name` trades on."""
     chosen = settings.feed.venue or VENUE_OF_EXCHANGE.get(settings.exchange.name, "binanceusdm")
-    return VENUE_OF_EXCHANGE.get(chosen, chosen)  # type: ignore[return-value]
+    return VENUE_OF_EXCHANGE.get(chosen, chosen)
 
 
 def base_url(settings, default_host: str) -> str:
