@@ -1,9 +1,9 @@
-"""Bounded waits and bus readers for the desk tests."""
+"""Readers of the bus, a stand-in for the router's answers, and start-up waits for the desk tests (bounded
+waits: kit.until)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
+from kit import until
 
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, Start
@@ -14,16 +14,6 @@ from . import canned
 
 SMALL = (80, 24)
 LARGE = (160, 48)
-
-
-async def wait_for(pilot, condition: Callable[[], bool], what: str, timeout: float = 5.0) -> None:
-    """Let the app run until `condition()` holds; fail naming `what` after `timeout` seconds."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await pilot.pause(0.02)
 
 
 async def answer_controls(bus, clock) -> None:
@@ -50,9 +40,10 @@ async def ready(pilot, router: bool = True) -> None:
     """Wait until the desk's bridge has subscribed (before that, nothing is read); with `router`, a stand-in
     answers the desk's controls (answer_controls) for as long as the app runs."""
     app = pilot.app
+    await until(lambda: app.bridge is not None, "the desk's bridge to open")
+    # Once the bridge has made the topics; it reads the controls from the beginning, so none is missed.
     if router and app.runner is None and not any(w.group == "test-router" for w in app.workers):
         app.run_worker(answer_controls(app._bus, app.clock), group="test-router", exit_on_error=False)
-    await wait_for(pilot, lambda: app.bridge is not None, "the desk's bridge to open")
 
 
 async def feed(pilot, bus, batches=None) -> None:

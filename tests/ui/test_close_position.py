@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from kit import until
 
 from tui_trader.settings import Settings
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.widgets.positions import PositionsPane, PositionsTable
 
-from .helpers import LARGE, SMALL, controls, feed, ready, wait_for
+from .helpers import LARGE, SMALL, controls, feed, ready
 
 
 @pytest.fixture
@@ -51,10 +52,10 @@ async def test_selected_position_is_closed_after_yes(desk, bus, size):
             assert "reverse" in str(table._cells["ETHUSDT"][0].style)  # the row's symbol is highlighted
             assert "reverse" not in str(table._cells["BTCUSDT"][0].style)
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the close dialog")
+        await until(lambda: isinstance(app.screen, ConfirmScreen), "the close dialog")
         assert "Close ETHUSDT?" in dialog_text(app) and "SHORT 0.5 ETHUSDT" in dialog_text(app)
         await pilot.press("y")
-        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
+        await until(lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
         sent: list = []
 
         async def read() -> None:
@@ -74,10 +75,10 @@ async def test_no_sends_nothing(desk, bus):
         await feed(pilot, bus)
         await select(pilot, 0)
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the close dialog")
+        await until(lambda: isinstance(app.screen, ConfirmScreen), "the close dialog")
         assert "Close BTCUSDT?" in dialog_text(app) and "LONG 0.016 BTCUSDT" in dialog_text(app)
         await pilot.press("n")
-        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
+        await until(lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
         await app.refresh_desk()
         assert await controls(bus) == []
 
@@ -92,7 +93,7 @@ async def test_selection_defaults_to_the_first_and_is_shown_only_with_focus(desk
         # Nothing focused: a dashboard shows no highlighted row (the dialog names the position anyway).
         assert not any("reverse" in str(cells[0].style) for cells in table._cells.values())
         await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the close dialog")
+        await until(lambda: isinstance(app.screen, ConfirmScreen), "the close dialog")
         assert "Close BTCUSDT?" in dialog_text(app)
 
 
@@ -114,7 +115,7 @@ async def test_close_key_is_remappable(desk, bus):
     async with app.run_test(size=LARGE) as pilot:
         await feed(pilot, bus)
         await pilot.press("x")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the close dialog on x")
+        await until(lambda: isinstance(app.screen, ConfirmScreen), "the close dialog on x")
 
 
 async def test_close_key_is_in_help_and_leaves_the_kill_key_on_the_80_column_footer(desk, bus):
@@ -125,7 +126,7 @@ async def test_close_key_is_in_help_and_leaves_the_kill_key_on_the_80_column_foo
         kill = [k for k in app.screen.query("FooterKey") if k.description == "KILL"]
         assert kill and kill[0].region.right <= SMALL[0], "the kill key is cut off the footer"
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen", "the help screen")
+        await until(lambda: type(app.screen).__name__ == "HelpScreen", "the help screen")
         assert "close_position" in [b.id for _, b in app.screen.key_bindings]
 
 

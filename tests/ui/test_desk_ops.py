@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 
 import pytest
+from kit import until
 
 from tui_trader import logs
 from tui_trader import messages as m
 from tui_trader.ui.screens.log import LogScreen
 
 from . import canned
-from .helpers import SMALL, feed, ready, wait_for
+from .helpers import SMALL, feed, ready
 
 MEDIUM = (100, 30)
 DNS = "cannot resolve fstream.binance.com ([Errno -3] Temporary failure in name resolution)"
@@ -110,7 +111,7 @@ def test_log_screen(snap_compare, desk, bus):
     async def run_before(pilot) -> None:
         await feed(pilot, bus, [*canned.batches(), down_feed(age_ms=1_000)])
         pilot.app.push_screen(LogScreen(fixed_tail()))
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, LogScreen), "the log screen")
+        await until(lambda: isinstance(pilot.app.screen, LogScreen), "the log screen")
         await pilot.app.refresh_desk()
         await pilot.pause()
 
@@ -124,7 +125,7 @@ async def test_log_key_opens_health_and_log_and_the_level_filter_hides_lower_lin
         await feed(pilot, bus, [down_feed()])
         await pilot.press("p")  # a key action: logged with who pressed it
         await pilot.press("l")
-        await wait_for(pilot, lambda: isinstance(app.screen, LogScreen), "the log screen")
+        await until(lambda: isinstance(app.screen, LogScreen), "the log screen")
         screen = app.screen
         await app.refresh_desk()
         await pilot.pause()
@@ -138,12 +139,12 @@ async def test_log_key_opens_health_and_log_and_the_level_filter_hides_lower_lin
         def shown() -> str:
             return "\n".join(line.text for line in screen.query_one("#log-lines").lines)
 
-        await wait_for(pilot, lambda: "sent pause" in shown(), "the pause in the log pane")
+        await until(lambda: "sent pause" in shown(), "the pause in the log pane")
         await pilot.press("v")  # info → warning and above
-        await wait_for(pilot, lambda: "sent pause" not in shown(), "info lines to go")
+        await until(lambda: "sent pause" not in shown(), "info lines to go")
         assert "warning and above" in str(screen.query_one("#log-pane").border_title)
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not isinstance(app.screen, LogScreen), "the log screen to close")
+        await until(lambda: not isinstance(app.screen, LogScreen), "the log screen to close")
 
 
 async def test_a_settings_save_and_a_mode_switch_are_logged_with_who_and_what(desk, bus, caplog):

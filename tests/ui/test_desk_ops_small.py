@@ -6,6 +6,7 @@ Update snapshots after looking at the report: pytest tests/ui/test_desk_ops_smal
 from __future__ import annotations
 
 import pytest
+from kit import until
 from textual.widgets import Button
 from textual.widgets._toast import Toast
 
@@ -14,7 +15,7 @@ from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.screens.help import HelpScreen
 
 from . import canned
-from .helpers import SMALL, feed, ready, wait_for
+from .helpers import SMALL, feed, ready
 
 MEDIUM = (100, 30)
 
@@ -33,7 +34,7 @@ async def test_toasts_never_cover_a_dialogs_text_or_buttons(desk, bus, size):
         for i in range(6):
             app.notify(f"notice {i}: a long line of text that takes room on a small terminal", timeout=60)
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the re-arm dialog")
+        await until(lambda: isinstance(app.screen, ConfirmScreen), "the re-arm dialog")
         await pilot.pause()
         dialog = app.screen
         assert [t for t in app.main_screen.query(Toast) if t.visible]  # the burst is on screen under it
@@ -46,9 +47,9 @@ async def test_toasts_never_cover_a_dialogs_text_or_buttons(desk, bus, size):
         ]
         assert covered == []
         await pilot.press("n")
-        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
+        await until(lambda: not isinstance(app.screen, ConfirmScreen), "the dialog to close")
         await pilot.pause()
-        await wait_for(pilot, lambda: any(t.visible for t in app.screen.query(Toast)), "the notices after it")
+        await until(lambda: any(t.visible for t in app.screen.query(Toast)), "the notices after it")
 
 
 async def test_ctrl_c_says_how_to_quit_in_plain_words(desk, bus):
@@ -56,7 +57,7 @@ async def test_ctrl_c_says_how_to_quit_in_plain_words(desk, bus):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("ctrl+c")
-        await wait_for(pilot, lambda: bool(app._notifications), "a notice")
+        await until(lambda: bool(app._notifications), "a notice")
         notice = list(app._notifications)[-1]
         assert "[b]" not in notice.message
         assert notice.message.startswith("Press q to quit the desk")
@@ -66,7 +67,7 @@ def test_help_wraps_each_explanation_in_its_own_column(snap_compare, desk, bus):
     async def run_before(pilot) -> None:
         await ready(pilot)
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
+        await until(lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
 
     assert snap_compare(desk(), terminal_size=SMALL, run_before=run_before)
 
@@ -76,7 +77,7 @@ async def test_help_text_never_wraps_back_under_the_keys(desk, bus):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), "the help screen")
+        await until(lambda: isinstance(app.screen, HelpScreen), "the help screen")
         await pilot.pause()
         help_keys = app.screen.query_one("#help-keys")
         lines = [strip.text.rstrip() for strip in help_keys.render_lines(help_keys.region.reset_offset)]
@@ -130,7 +131,7 @@ async def test_fixed_choices_are_selects_and_the_desk_saves_into_the_commented_f
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, SettingsScreen), "the settings screen")
+        await until(lambda: isinstance(app.screen, SettingsScreen), "the settings screen")
         screen = app.screen
         for key in (
             "indicators.bar",
@@ -148,5 +149,5 @@ async def test_fixed_choices_are_selects_and_the_desk_saves_into_the_commented_f
         bar.value = "tick"
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: "tick" in path.read_text(), "the save")
+        await until(lambda: "tick" in path.read_text(), "the save")
     assert path.read_text() == COMMENTED.replace('bar = "1m"', 'bar = "tick"')

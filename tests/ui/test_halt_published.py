@@ -18,7 +18,7 @@ from tui_trader.workers import WorkerContext
 from tui_trader.workers.router import RouterWorker
 
 from . import canned
-from .helpers import SMALL, ready, wait_for
+from .helpers import SMALL, ready
 
 T0 = canned.NOW
 
@@ -77,10 +77,10 @@ async def test_a_desk_attached_after_a_kill_shows_halted_from_the_routers_record
         app = DeskApp(Settings(), bus=EmbeddedBus(cluster), clock=FixedClock(T0), settings_path=tmp_path / "s.toml")
         async with app.run_test(size=SMALL) as pilot:
             await ready(pilot, router=False)
-            await wait_for(pilot, lambda: banner(app).display, "the HALTED banner")
+            await until(lambda: banner(app).display, "the HALTED banner")
             assert "kill switch (desk-2)" in banner(app).shown and "HALTED" in status(app)
             await pilot.press("ctrl+r", "y")  # re-armed by the router: still paused until resumed
-            await wait_for(pilot, lambda: not banner(app).display, "the banner to go once the router re-arms")
+            await until(lambda: not banner(app).display, "the banner to go once the router re-arms")
             assert router.state() == "paused" and "PAUSED" in status(app)
 
 
@@ -93,11 +93,11 @@ async def test_the_badge_follows_a_restarted_router_even_when_the_desks_clock_ru
             await ready(pilot, router=False)
             await pilot.press("p")
             await until(lambda: router.state() == "paused", "the router to pause")
-            await wait_for(pilot, lambda: "PAUSED" in status(app), "PAUSED on the desk")
+            await until(lambda: "PAUSED" in status(app), "PAUSED on the desk")
         # A pause is not kept across a restart (only the kill's halt is): the new router trades.
         async with Router(cluster, T0 + 1_000) as restarted:
             assert restarted.state() == "trading"
-            await wait_for(pilot, lambda: "PAUSED" not in status(app), "the desk to show the restarted router trading")
+            await until(lambda: "PAUSED" not in status(app), "the desk to show the restarted router trading")
             assert not app.state.paused and not app.state.halted
 
 

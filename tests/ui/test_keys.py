@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+from kit import until
 from textual.widgets import Input
 
 from tui_trader import messages as m
@@ -16,7 +17,7 @@ from tui_trader.ui.screens.settings import SettingsScreen
 from tui_trader.ui.widgets.status import HaltBanner, StatusBar
 
 from . import canned
-from .helpers import LARGE, SMALL, controls, feed, ready, wait_for
+from .helpers import LARGE, SMALL, controls, feed, ready
 
 
 def status(app) -> str:
@@ -50,9 +51,9 @@ async def test_pause_and_resume_go_out_as_controls(desk, bus):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("p")
-        await wait_for(pilot, lambda: "PAUSED" in status(app), "PAUSED in the status bar")
+        await until(lambda: "PAUSED" in status(app), "PAUSED in the status bar")
         await pilot.press("p")
-        await wait_for(pilot, lambda: "PAUSED" not in status(app), "PAUSED to clear")
+        await until(lambda: "PAUSED" not in status(app), "PAUSED to clear")
         assert await controls(bus) == [("pause", None, "desk"), ("resume", None, "desk")]
 
 
@@ -67,7 +68,7 @@ async def test_flatten_asks_first_and_no_means_nothing_sent(desk, bus):
         await pilot.press("f", "n")
         assert await controls(bus) == []
         await pilot.press("f", "y")
-        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), "the dialog to close")
+        await until(lambda: isinstance(app.screen, MainScreen), "the dialog to close")
         assert await controls(bus) == [("flatten", None, "desk")]
 
 
@@ -76,8 +77,7 @@ async def test_live_is_refused_with_the_reason_when_keys_are_missing(desk, bus):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("m")
-        await wait_for(
-            pilot,
+        await until(
             lambda: any("no API keys for binanceusdm" in n and "TUI_TRADER_API_KEY" in n for n in notes(app)),
             "the refusal with its reason",
         )
@@ -94,7 +94,7 @@ async def test_live_is_refused_when_the_secrets_file_is_readable_by_others(desk,
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("m")
-        await wait_for(pilot, lambda: any("chmod 600" in n for n in notes(app)), "the refusal naming chmod 600")
+        await until(lambda: any("chmod 600" in n for n in notes(app)), "the refusal naming chmod 600")
         assert isinstance(app.screen, MainScreen)
         assert not any("s-abcdef" in n or "k-123456" in n for n in notes(app)), "a secret reached the screen"
         assert await controls(bus) == []
@@ -120,22 +120,22 @@ async def test_live_dialog_names_the_exchange_and_needs_the_word_live(desk, bus,
         assert isinstance(app.screen, MainScreen)
         assert await controls(bus) == []
         await pilot.press("m", *"LIVE", "enter")
-        await wait_for(pilot, lambda: "switching…" in status(app), "switching… in the status bar")
+        await until(lambda: "switching…" in status(app), "switching… in the status bar")
         assert await controls(bus) == [("set_mode", "live", "desk")]
         # The executor answers: it acts live now (its "mode" Health record).
         await bus.publish(
             m.HEALTH, m.MODE_COMPONENT, m.encode(m.Health(component=m.MODE_COMPONENT, state="live", ts=canned.NOW))
         )
         await app.refresh_desk()
-        await wait_for(pilot, lambda: "● LIVE" in status(app), "LIVE in the status bar")
+        await until(lambda: "● LIVE" in status(app), "LIVE in the status bar")
         assert app.screen.query_one(StatusBar).has_class("-live")
         await pilot.press("m")  # back to paper: no dialog needed to reduce risk
-        await wait_for(pilot, lambda: "LIVE→PAPER switching…" in status(app), "switching back")
+        await until(lambda: "LIVE→PAPER switching…" in status(app), "switching back")
         await bus.publish(
             m.HEALTH, m.MODE_COMPONENT, m.encode(m.Health(component=m.MODE_COMPONENT, state="paper", ts=canned.NOW))
         )
         await app.refresh_desk()
-        await wait_for(pilot, lambda: " PAPER " in status(app), "PAPER again")
+        await until(lambda: " PAPER " in status(app), "PAPER again")
         assert await controls(bus) == [("set_mode", "live", "desk"), ("set_mode", "paper", "desk")]
 
 
@@ -176,7 +176,7 @@ async def test_kill_from_the_settings_screen_with_an_input_focused(desk, bus):
         assert await controls(bus) == [("kill", None, "desk")]
         assert field.value == "60.0", "the key went to the input instead of the kill switch"
         assert isinstance(app.screen, SettingsScreen)
-        await wait_for(pilot, lambda: banner(app).display, "the HALTED banner on the settings screen")
+        await until(lambda: banner(app).display, "the HALTED banner on the settings screen")
         assert "HALTED" in banner(app).shown
 
 
@@ -198,7 +198,7 @@ async def test_rearm_asks_first_and_only_when_halted(desk, bus):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: any("Not halted" in n for n in notes(app)), "'Not halted'")
+        await until(lambda: any("Not halted" in n for n in notes(app)), "'Not halted'")
         assert isinstance(app.screen, MainScreen)
         await pilot.press("f12")
         await pilot.press("ctrl+r")
@@ -206,7 +206,7 @@ async def test_rearm_asks_first_and_only_when_halted(desk, bus):
         await pilot.press("n")
         assert banner(app).display, "no means still halted"
         await pilot.press("ctrl+r", "y")
-        await wait_for(pilot, lambda: not banner(app).display, "the HALTED banner to go")
+        await until(lambda: not banner(app).display, "the HALTED banner to go")
         assert await controls(bus) == [("kill", None, "desk"), ("rearm", None, "desk")]
         assert "PAUSED" in status(app), "a re-armed desk stays paused until resumed"
 
@@ -216,7 +216,7 @@ async def test_pause_while_halted_says_to_rearm_first(desk, bus):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("f12", "p")
-        await wait_for(pilot, lambda: any("re-arm first" in n for n in notes(app)), "'re-arm first'")
+        await until(lambda: any("re-arm first" in n for n in notes(app)), "'re-arm first'")
         assert await controls(bus) == [("kill", None, "desk")]
 
 
@@ -241,7 +241,7 @@ async def test_quit_without_positions_leaves_at_once(desk):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         await pilot.press("q")
-        await wait_for(pilot, lambda: not app.is_running, "the desk to quit")
+        await until(lambda: not app.is_running, "the desk to quit")
     assert app.return_code == 0
 
 
@@ -256,7 +256,7 @@ async def test_quit_with_open_positions_asks_and_says_they_stay_protected(desk, 
         await pilot.press("n")
         assert app.is_running and isinstance(app.screen, MainScreen)
         await pilot.press("q", "y")
-        await wait_for(pilot, lambda: not app.is_running, "the desk to quit")
+        await until(lambda: not app.is_running, "the desk to quit")
     assert await controls(bus) == [], "quitting sends nothing: positions stay open"
 
 
@@ -292,7 +292,7 @@ async def test_small_terminal_tabs_between_groups_and_a_large_one_stacks(desk, b
         await pilot.press("3")
         assert shown() == ["group-positions"]
         await pilot.resize_terminal(*LARGE)
-        await wait_for(pilot, lambda: not main.tabbed, "the stacked layout")
+        await until(lambda: not main.tabbed, "the stacked layout")
         for pane in ("#prices", "#signals", "#indicators", "#positions", "#orders"):
             assert main.query_one(pane).region.height > 2, pane
 
@@ -317,8 +317,7 @@ async def test_a_worker_crash_reaches_the_trader_as_a_notification(desk, bus):
             ),
         )
         await app.refresh_desk()
-        await wait_for(
-            pilot,
+        await until(
             lambda: any("Worker router restarting" in n and "boom" in n for n in notes(app)),
             "a notification of the restart",
         )

@@ -4,6 +4,7 @@ remappable from [keys], except onto an editing key or a key another binding of t
 
 from __future__ import annotations
 
+from kit import until
 from textual.widgets import Input
 
 from tui_trader import settings as settings_mod
@@ -12,7 +13,7 @@ from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.screens.settings import SettingsScreen
 from tui_trader.ui.widgets.status import HaltBanner, StatusBar
 
-from .helpers import SMALL, controls, ready, type_keys, wait_for
+from .helpers import SMALL, controls, ready, type_keys
 
 READLINE = ("ctrl+a", "ctrl+e", "ctrl+k", "ctrl+u", "ctrl+w")
 
@@ -53,7 +54,7 @@ async def test_editing_keys_in_every_settings_field_never_kill_and_the_kill_key_
         assert isinstance(field, Input) and app.screen.focused is field
         await pilot.press("f12")  # from that same field
         assert await controls(bus) == [("kill", None, "desk")]
-        await wait_for(pilot, lambda: screen.query_one(HaltBanner).display, "HALTED on the settings screen")
+        await until(lambda: screen.query_one(HaltBanner).display, "HALTED on the settings screen")
         await pilot.press("ctrl+backslash")  # the second kill key works there too
         assert [c[0] for c in await controls(bus)] == ["kill", "kill"]
 
@@ -109,9 +110,7 @@ async def test_a_refused_remap_is_said_at_start_and_the_default_key_still_kills(
     app = desk(with_keys(kill="ctrl+k"))
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
-        await wait_for(
-            pilot, lambda: any('keys.kill = "ctrl+k" refused' in n for n in notes(app)), "the refusal naming the key"
-        )
+        await until(lambda: any('keys.kill = "ctrl+k" refused' in n for n in notes(app)), "the refusal naming the key")
         await pilot.press("ctrl+k")
         assert await controls(bus) == []
         await pilot.press("f12")
@@ -122,14 +121,14 @@ async def test_an_accepted_remap_moves_the_binding(desk, bus):
     app = desk(with_keys(kill="f9", pause="space_is_not_a_key", rearm="f5"))
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
-        await wait_for(pilot, lambda: any("keys.pause" in n for n in notes(app)), "the bad pause key refused")
+        await until(lambda: any("keys.pause" in n for n in notes(app)), "the bad pause key refused")
         await pilot.press("f12")
         assert await controls(bus) == [], "f12 is no longer the kill key"
         await pilot.press("f9")
         assert await controls(bus) == [("kill", None, "desk")]
         assert "f5 re-arms" in app.screen.query_one(HaltBanner).shown
         await pilot.press("p")  # the refused remap left pause on p
-        await wait_for(pilot, lambda: any("re-arm first (f5)" in n for n in notes(app)), "pause naming f5")
+        await until(lambda: any("re-arm first (f5)" in n for n in notes(app)), "pause naming f5")
 
 
 async def test_the_settings_screen_refuses_an_editing_key_where_it_is_typed_and_applies_a_good_one(desk, bus):
@@ -147,7 +146,7 @@ async def test_the_settings_screen_refuses_an_editing_key_where_it_is_typed_and_
         await pilot.pause()
         assert "keys.kill" not in screen.draft.errors
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: app.keys_of("kill") == ["f8"], "the new kill key applied")
+        await until(lambda: app.keys_of("kill") == ["f8"], "the new kill key applied")
         await pilot.press("escape")
         assert isinstance(app.screen, MainScreen)
         await pilot.press("f8")

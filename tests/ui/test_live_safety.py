@@ -5,6 +5,8 @@ miss."""
 
 from __future__ import annotations
 
+from kit import until
+
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
 from tui_trader.ui.screens.live_confirm import LiveConfirmScreen
@@ -14,7 +16,7 @@ from tui_trader.ui.widgets.positions import PositionsPane
 from tui_trader.ui.widgets.status import AlarmBanner, StatusBar
 
 from . import canned
-from .helpers import LARGE, SMALL, controls, ready, wait_for
+from .helpers import LARGE, SMALL, controls, ready
 
 NOW = canned.NOW
 
@@ -83,7 +85,7 @@ async def test_the_badge_says_switching_until_the_executor_acts_live_and_paper_p
         )
         assert " PAPER " in status(app)
         await pilot.press("m", *"LIVE", "enter")
-        await wait_for(pilot, lambda: "switching…" in status(app), "switching… on the badge")
+        await until(lambda: "switching…" in status(app), "switching… on the badge")
         assert "LIVE " not in status(app).split("switching")[0].split("→")[0], "LIVE before the executor said so"
         assert await controls(bus) == [("set_mode", "live", "desk")]
         # The executor keeps polling its paper book until it has switched: the badge neither flips to PAPER
@@ -97,7 +99,7 @@ async def test_the_badge_says_switching_until_the_executor_acts_live_and_paper_p
             (m.HEALTH, m.MODE_COMPONENT, mode_health("live")),
             (m.ACCOUNT, "live", account("live", True, balance=2_500.0)),
         )
-        await wait_for(pilot, lambda: "● LIVE" in status(app), "LIVE once the executor acts live")
+        await until(lambda: "● LIVE" in status(app), "LIVE once the executor acts live")
         assert app.screen.query_one(StatusBar).has_class("-live")
         # After the switch: the earlier paper book still polls (not acting), and the router's commands say
         # paper: neither sets the mode.
@@ -138,13 +140,13 @@ async def test_a_refused_switch_shows_the_executors_reason_and_stays_paper(desk,
         await ready(pilot)
         await publish(app, bus, (m.HEALTH, m.MODE_COMPONENT, mode_health("paper")))
         await pilot.press("m", *"LIVE", "enter")
-        await wait_for(pilot, lambda: "switching…" in status(app), "switching…")
+        await until(lambda: "switching…" in status(app), "switching…")
         reason = "hedge mode (dualSidePosition) is on at binanceusdm: one-way mode is needed"
         await publish(app, bus, (m.HEALTH, m.MODE_COMPONENT, mode_health("paper", reason)))
-        await wait_for(pilot, lambda: "live refused: hedge mode" in status(app), "the refusal on the status bar")
+        await until(lambda: "live refused: hedge mode" in status(app), "the refusal on the status bar")
         assert " PAPER " in status(app) and "switching" not in status(app)
-        await wait_for(
-            pilot, lambda: any("LIVE refused" in n and reason in n for n in notes(app)), "the refusal as a notification"
+        await until(
+            lambda: any("LIVE refused" in n and reason in n for n in notes(app)), "the refusal as a notification"
         )
 
 
@@ -162,7 +164,7 @@ async def test_live_is_refused_at_once_in_a_replay_without_a_dialog(desk, bus, m
         assert isinstance(app.screen, MainScreen), "no confirmation dialog in a replay"
         assert not any(isinstance(s, LiveConfirmScreen) for s in app.screen_stack)
         reason = "a replay is paper only: live would send real orders priced from old data"
-        await wait_for(pilot, lambda: any(reason in n for n in notes(app)), "the reason on screen")
+        await until(lambda: any(reason in n for n in notes(app)), "the reason on screen")
         assert await controls(bus) == []
         assert " PAPER " in status(app)
 
@@ -207,15 +209,13 @@ async def test_positions_at_risk_show_before_reconciliation_with_their_protectio
             (m.ACCOUNT, "live", live),
             (m.HEALTH, "reconcile", waiting_for_reconciliation()),
         )
-        await wait_for(
-            pilot,
+        await until(
             lambda: isinstance(app.screen, ReconcileScreen) and app.screen.is_mounted,
             "the reconciliation screen",
         )
         main = app.main_screen
         pane = main.query_one(PositionsPane)
-        await wait_for(
-            pilot,
+        await until(
             lambda: str(pane.border_title).startswith("Positions (2 open"),
             "both positions shown under the open question",
         )
@@ -261,7 +261,7 @@ async def test_after_a_fill_the_row_shows_the_prices_placed_from_the_fill_and_wh
         )
         await publish(app, bus, (m.ORDERS, "BTCUSDT", cmd), (m.ORDER_STATUS, "BTCUSDT", fill))
         table = app.screen.query_one("#positions-table")
-        await wait_for(pilot, lambda: "BTCUSDT" in table.row_keys, "the position")
+        await until(lambda: "BTCUSDT" in table.row_keys, "the position")
         assert table.cell_text("BTCUSDT", "sl") == "63950.1 …", "placed from the fill, not yet confirmed"
         await publish(
             app,
@@ -272,7 +272,7 @@ async def test_after_a_fill_the_row_shows_the_prices_placed_from_the_fill_and_wh
                 account("live", True, [snap("BTCUSDT", "sell", 0.01, 63_924.5, 63_950.1, 63_873.3, True, False)]),
             ),
         )
-        await wait_for(pilot, lambda: table.cell_text("BTCUSDT", "sl") == "63950.1 ✓", "the stop confirmed")
+        await until(lambda: table.cell_text("BTCUSDT", "sl") == "63950.1 ✓", "the stop confirmed")
         assert table.cell_text("BTCUSDT", "tp") == "63873.3 ✗"
         # The venue's stop is canceled: its own status clears it even before the next account poll.
         gone = m.OrderStatus(
@@ -288,7 +288,7 @@ async def test_after_a_fill_the_row_shows_the_prices_placed_from_the_fill_and_wh
                 account("live", True, [snap("BTCUSDT", "sell", 0.01, 63_924.5, None, 63_873.3, False, True)]),
             ),
         )
-        await wait_for(pilot, lambda: table.cell_text("BTCUSDT", "sl") == "63950.1 ✗", "the stop marked gone")
+        await until(lambda: table.cell_text("BTCUSDT", "sl") == "63950.1 ✗", "the stop marked gone")
 
 
 async def test_a_watchdog_alarm_rings_shows_a_red_banner_and_an_order_log_row_until_it_clears(desk, bus):
@@ -312,7 +312,7 @@ async def test_a_watchdog_alarm_rings_shows_a_red_banner_and_an_order_log_row_un
                 m.Health(component=m.WATCHDOG_COMPONENT, state="alarm", detail=what, symbols=["BTCUSDT"], ts=NOW + 1),
             ),
         )
-        await wait_for(pilot, lambda: banner.display, "the red alarm banner")
+        await until(lambda: banner.display, "the red alarm banner")
         assert "WATCHDOG ALARM" in banner.shown and "BTCUSDT" in banner.shown and "re-protecting" in banner.shown
         assert bells == [1], "the terminal bell rings once"
         rows = app.state.orders_newest_first()
@@ -328,12 +328,12 @@ async def test_a_watchdog_alarm_rings_shows_a_red_banner_and_an_order_log_row_un
         )
         assert bells == [1], "the same alarm repeated rings no more"
         await pilot.press("s")  # the banner is on the settings screen too
-        await wait_for(pilot, lambda: app.screen.query_one(AlarmBanner).display, "the banner on settings")
+        await until(lambda: app.screen.query_one(AlarmBanner).display, "the banner on settings")
         await pilot.press("escape")
         await publish(
             app, bus, (m.HEALTH, m.WATCHDOG_COMPONENT, m.Health(component=m.WATCHDOG_COMPONENT, state="ok", ts=NOW + 3))
         )
-        await wait_for(pilot, lambda: not app.screen.query_one(AlarmBanner).display, "the banner to clear")
+        await until(lambda: not app.screen.query_one(AlarmBanner).display, "the banner to clear")
         rows = app.state.orders_newest_first()
         assert rows[0].purpose == "watchdog" and rows[0].status == "ok" and "cleared" in rows[0].reason
 
@@ -377,7 +377,7 @@ async def test_a_paper_position_left_behind_by_a_switch_to_live_is_in_the_paper_
             (m.ORDER_STATUS, "ETHUSDT", fill),
         )
         pane = app.screen.query_one(PositionsPane)
-        await wait_for(pilot, lambda: str(pane.border_title) == "Positions (1 open)", "the paper position")
+        await until(lambda: str(pane.border_title) == "Positions (1 open)", "the paper position")
         paper_pos = snap("ETHUSDT", "sell", 0.5, 2_650.0, 2_729.5, 2_491.0, True, True)
         await publish(
             app,
@@ -386,5 +386,5 @@ async def test_a_paper_position_left_behind_by_a_switch_to_live_is_in_the_paper_
             (m.ACCOUNT, "live", account("live", True, balance=2_500.0, ts=NOW + 1)),
             (m.ACCOUNT, "paper", account("paper", False, [paper_pos], 10_001.0, ts=NOW + 1)),
         )
-        await wait_for(pilot, lambda: str(pane.border_title) == "Positions (0 open)", "no live position at risk")
+        await until(lambda: str(pane.border_title) == "Positions (0 open)", "no live position at risk")
         assert "ETHUSDT" in app.screen.query_one("#positions-paper-book").shown

@@ -9,7 +9,7 @@ from tui_trader import messages as m
 from tui_trader import reconcile as rc
 from tui_trader.ui.screens.reconcile import ReconcileScreen
 
-from .helpers import LARGE, ready, records, wait_for
+from .helpers import LARGE, ready, records
 
 
 def waiting(round_id: str) -> m.Health:
@@ -39,11 +39,11 @@ async def test_the_desk_asks_once_per_round_and_sends_the_choices(bus, desk):
         for _ in range(2):  # the executor repeats its question until answered: asked once
             await bus.publish(m.HEALTH, "reconcile", m.encode(waiting("r-1")))
             await app.refresh_desk()
-        await wait_for(pilot, lambda: isinstance(app.screen, ReconcileScreen), "the reconciliation screen")
+        await until(lambda: isinstance(app.screen, ReconcileScreen), "the reconciliation screen")
         assert sum(isinstance(s, ReconcileScreen) for s in app.screen_stack) == 1
         await pilot.press("c")  # confirm the defaults
         await pilot.press("y")
-        await wait_for(pilot, lambda: not isinstance(app.screen, ReconcileScreen), "the screen to close")
+        await until(lambda: not isinstance(app.screen, ReconcileScreen), "the screen to close")
         sent: list[m.Control] = []
 
         async def answered() -> bool:

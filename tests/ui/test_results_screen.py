@@ -12,6 +12,7 @@ import math
 
 import msgspec
 import pytest
+from kit import until
 from textual.widgets import DataTable, TabbedContent
 
 from tui_trader import messages as m
@@ -25,7 +26,7 @@ from tui_trader.ui.widgets.positions import totals
 
 from . import canned
 from .canned import _cmd, _md, _st
-from .helpers import LARGE, SMALL, feed, wait_for
+from .helpers import LARGE, SMALL, feed
 
 STEPS = 90
 
@@ -88,15 +89,14 @@ def desk(desk):
 async def open_results(pilot, bus, tab: str = "tab-trades") -> ResultsScreen:
     await feed(pilot, bus, session())
     await pilot.press("r")
-    await wait_for(
-        pilot,
+    await until(
         lambda: isinstance(pilot.app.screen, ResultsScreen) and pilot.app.screen.results_view is not None,
         "the Results screen to draw",
     )
     screen = pilot.app.screen
     screen.query_one(TabbedContent).active = tab
     if tab == "tab-charts":
-        await wait_for(pilot, lambda: len(screen.query(".price-chart")) == 2, "a chart per symbol")
+        await until(lambda: len(screen.query(".price-chart")) == 2, "a chart per symbol")
     await pilot.pause()
     return screen
 
@@ -132,7 +132,7 @@ async def test_trades_totals_and_charts_are_the_backtest_maths(desk, bus):
         # The equity curve ends where the positions pane's equity is.
         assert v.equity[-1] == pytest.approx(app.state.portfolio.equity())
         await pilot.press("escape")
-        await wait_for(pilot, lambda: not isinstance(app.screen, ResultsScreen), "the Results screen to close")
+        await until(lambda: not isinstance(app.screen, ResultsScreen), "the Results screen to close")
 
 
 async def test_results_key_is_in_the_footer_help_and_remappable(desk, bus, tmp_path):
@@ -147,7 +147,7 @@ async def test_results_key_is_in_the_footer_help_and_remappable(desk, bus, tmp_p
         await pilot.pause()
         assert not isinstance(app.screen, ResultsScreen)
         await pilot.press("f5")
-        await wait_for(pilot, lambda: isinstance(app.screen, ResultsScreen), "f5 to open Results")
+        await until(lambda: isinstance(app.screen, ResultsScreen), "f5 to open Results")
 
 
 async def test_positions_totals_show_net_beside_its_parts(desk, bus):

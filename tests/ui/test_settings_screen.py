@@ -12,7 +12,7 @@ from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.screens.settings import FieldRow, SettingsScreen
 
-from .helpers import SMALL, ready, records, wait_for
+from .helpers import SMALL, ready, records
 
 
 async def open_settings(pilot) -> SettingsScreen:
@@ -134,7 +134,7 @@ async def test_save_round_trip_applies_live_fields_and_defers_the_rest(desk, bus
         (await screen.focus_field("indicators.warmup")).value = False
         await pilot.pause()
         await pilot.press("ctrl+s")
-        await wait_for(pilot, lambda: app.saved_settings != settings_mod.Settings(), "the save")
+        await until(lambda: app.saved_settings != settings_mod.Settings(), "the save")
 
         loaded, source = settings_mod.load(path)
         assert source == path
@@ -175,7 +175,7 @@ async def test_secrets_are_never_shown_or_written(desk, tmp_path, monkeypatch):
         assert not any("visible-" in t for t in texts)
         await put(pilot, screen, "risk.cooldown_s", "45")
         await pilot.press("ctrl+s")
-        await wait_for(pilot, path.exists, "the save")
+        await until(path.exists, "the save")
     text = path.read_text()
     assert "visible-" not in text and "api_key" not in text and "api_secret" not in text
 

@@ -10,12 +10,15 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from kit import until
+from textual.widgets import Input
 
 from tui_trader import messages as m
 from tui_trader import settings as settings_mod
+from tui_trader.ui.screens.settings import SettingsScreen
 
 from . import canned
-from .helpers import LARGE, SMALL, feed, wait_for
+from .helpers import LARGE, SMALL, feed
 
 
 @pytest.fixture
@@ -49,7 +52,7 @@ def test_small_orders(snap_compare, desk, bus):
 async def kill(pilot) -> None:
     """The kill key, then the router's answer drawn (the desk shows HALTED from the router's record)."""
     await pilot.press("f12")
-    await wait_for(pilot, lambda: pilot.app.state.halted, "the router's halted record")
+    await until(lambda: pilot.app.state.halted, "the router's halted record")
     await pilot.app.refresh_desk()
 
 
@@ -65,7 +68,17 @@ def test_small_halted(snap_compare, desk, bus):
 def test_small_settings(snap_compare, desk, bus):
     # A fixed path: the screen shows it (nothing is saved here).
     app = desk(settings_path=Path("settings.toml"))
-    assert snap_compare(app, terminal_size=SMALL, run_before=fed(bus), press=["s"])
+
+    async def run_before(pilot) -> None:
+        await feed(pilot, bus)
+        await pilot.press("s")
+        await until(lambda: isinstance(pilot.app.screen, SettingsScreen), "the settings screen")
+        # The focused field's cursor blinks on a timer: held on, so a slow machine cannot catch it off.
+        for field in pilot.app.screen.query(Input):
+            field.cursor_blink = False
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SMALL, run_before=run_before)
 
 
 def test_small_live_dialog(snap_compare, desk, bus, monkeypatch):

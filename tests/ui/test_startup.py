@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
+from kit import until
+
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster
 from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.widgets.status import StatusBar
 
-from .helpers import LARGE, SMALL, ready, wait_for
+from .helpers import LARGE, SMALL, ready
 
 STARTS = 20
 # What a desk running its own pipeline goes through at launch: the first imports of the pipeline (TA-Lib,
@@ -17,11 +19,11 @@ BLOCK_S = 0.15
 
 
 class SlowStartBus(EmbeddedBus):
-    async def create_topics(self, names) -> None:  # type: ignore[no-untyped-def]
+    async def create_topics(self, names, partitions: int = 1) -> None:  # type: ignore[no-untyped-def]
         deadline = time.perf_counter() + BLOCK_S
         while time.perf_counter() < deadline:  # busy, like an import: the loop cannot run meanwhile
             pass
-        await super().create_topics(names)
+        await super().create_topics(names, partitions=partitions)
 
 
 def errors(app) -> list[str]:
@@ -41,6 +43,6 @@ async def test_many_starts_show_no_error_notification(desk, clock, tmp_path):
             main = app.main_screen
             assert isinstance(main, MainScreen)
             bar = main.query_one(StatusBar)
-            await wait_for(pilot, lambda: "PAPER" in bar.shown, "the status bar to be drawn")  # noqa: B023 - awaited here
+            await until(lambda: "PAPER" in bar.shown, "the status bar to be drawn")  # noqa: B023 - awaited here
             await app.refresh_desk()
             assert errors(app) == [], f"start {n + 1}: {errors(app)}"

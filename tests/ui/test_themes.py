@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 
+from kit import until
+
 from tui_trader import paths
 from tui_trader import settings as settings_mod
 from tui_trader.ui.themes import load_themes, parse_theme
 from tui_trader.ui.widgets.status import StatusBar
 
-from .helpers import SMALL, ready, wait_for
+from .helpers import SMALL, ready
 
 SHIPPED = paths.project_root() / "themes"
 
@@ -62,8 +64,7 @@ async def test_ui_theme_picks_the_theme_and_a_broken_file_is_notified(desk, isol
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         assert app.theme == "desk-light"
-        await wait_for(
-            pilot,
+        await until(
             lambda: any("broken.toml" in n.message for n in app._notifications),
             "the broken theme to be reported",
         )
@@ -75,8 +76,7 @@ async def test_an_unknown_ui_theme_falls_back_and_says_so(desk):
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
         assert app.theme == "desk-dark"
-        await wait_for(
-            pilot,
+        await until(
             lambda: any("no theme named 'no-such-theme'" in n.message for n in app._notifications),
             "the fallback to be reported",
         )
@@ -90,12 +90,11 @@ async def test_switching_theme_recolours_the_panes(desk):
         before = app.colours()
         bar_before = app.screen.query_one(StatusBar).styles.background
         await pilot.press("t")
-        await wait_for(pilot, lambda: app.theme == "desk-contrast", "the next theme")
+        await until(lambda: app.theme == "desk-contrast", "the next theme")
         await app.refresh_desk()
         assert app.colours() != before
         assert app.colours().buy.lower() == "#00ff00"
-        await wait_for(
-            pilot,
+        await until(
             lambda: app.screen.query_one(StatusBar).styles.background != bar_before,
             "the status bar to take the new theme's colours",
         )
