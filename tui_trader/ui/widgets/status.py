@@ -63,7 +63,8 @@ def feed_problem(view: View) -> m.Health | None:
     trades were lost (None when all are live)."""
     worst = view.state.feed_state()
     for h in view.state.health.values():
-        if h.component.startswith("feed:") and h.state == worst and worst in ("down", "stale", "gap") and h.detail:
+        feed = m.split_component(h.component)[0] == m.FEED
+        if feed and h.state == worst and worst in ("down", "stale", "gap") and h.detail:
             return h
     return None
 
