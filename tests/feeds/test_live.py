@@ -70,12 +70,14 @@ async def test_aggtrade_on_market_and_bookticker_on_public_both_arrive(btc_frame
 @pytest.mark.parametrize("close_mode", ["close", "drop"])
 async def test_server_closing_mid_stream_reconnects_without_duplicates_or_gaps(btc_frames, close_mode):
     # Two cuts; each reconnect gets the last 100 frames again, as an exchange may resend.
-    async with BinanceWsServer(btc_frames, close_after={0: 800, 1: 900}, close_mode=close_mode, resend=100) as server:
-        async with Harness(settings_for(server)) as h:
-            await until(lambda: len(h.market) >= len(btc_frames), what="every frame published")
-            await h.caught_up()
-            assert as_dicts(h.market) == expected_market_data(btc_frames)
-            summary = h.worker.summary()
+    async with (
+        BinanceWsServer(btc_frames, close_after={0: 800, 1: 900}, close_mode=close_mode, resend=100) as server,
+        Harness(settings_for(server)) as h,
+    ):
+        await until(lambda: len(h.market) >= len(btc_frames), what="every frame published")
+        await h.caught_up()
+        assert as_dicts(h.market) == expected_market_data(btc_frames)
+        summary = h.worker.summary()
     assert len(server.connections) == 3
     assert sum(summary["duplicates"].values()) == 200  # resent frames dropped, not published
     states = h.states("feed:public-btcusdt")
@@ -84,9 +86,11 @@ async def test_server_closing_mid_stream_reconnects_without_duplicates_or_gaps(b
 
 
 async def test_a_silent_server_marks_the_feed_stale():
-    async with BinanceWsServer(silent=True) as server:
-        async with Harness(settings_for(server, ["BTCUSDT", "ETHUSDT"], stale_after_s=0.3)) as h:
-            await until(lambda: "stale" in h.states("feed:public-btcusdt"), what="the stale state")
+    async with (
+        BinanceWsServer(silent=True) as server,
+        Harness(settings_for(server, ["BTCUSDT", "ETHUSDT"], stale_after_s=0.3)) as h,
+    ):
+        await until(lambda: "stale" in h.states("feed:public-btcusdt"), what="the stale state")
     stale = next(x for x in h.health if x.component == "feed:public-btcusdt" and x.state == "stale")
     assert stale.symbols == ["BTCUSDT"] and "no message for 0.3 s" in stale.detail
     assert "stale" in h.states("feed:public-ethusdt")
@@ -109,9 +113,11 @@ async def test_only_the_quiet_symbol_is_stale_and_the_feed_recovers(btc_frames):
 
 
 async def test_stale_feed_goes_live_again_when_messages_flow(btc_frames):
-    async with BinanceWsServer(btc_frames[:200], pace_s=0.01, start_delay_s=0.6) as server:
-        async with Harness(settings_for(server, stale_after_s=0.3)) as h:
-            await until(lambda: h.states("feed:public-btcusdt")[-2:] == ["stale", "live"], what="stale then live again")
+    async with (
+        BinanceWsServer(btc_frames[:200], pace_s=0.01, start_delay_s=0.6) as server,
+        Harness(settings_for(server, stale_after_s=0.3)) as h,
+    ):
+        await until(lambda: h.states("feed:public-btcusdt")[-2:] == ["stale", "live"], what="stale then live again")
 
 
 async def test_garbage_frames_are_counted_not_fatal(btc_frames):
@@ -179,11 +185,13 @@ async def test_server_pings_are_answered(btc_frames):
 
 async def test_connections_rotate_before_the_cut_without_duplicates(btc_frames):
     frames = btc_frames[:300]
-    async with BinanceWsServer(frames, pace_s=0.004, resend=20) as server:
-        async with Harness(settings_for(server, rotate_after_s=0.4)) as h:
-            await until(lambda: len(h.market) >= len(frames), what="every frame published")
-            await h.caught_up()
-            summary = h.worker.summary()["connections"]["public-btcusdt"]
+    async with (
+        BinanceWsServer(frames, pace_s=0.004, resend=20) as server,
+        Harness(settings_for(server, rotate_after_s=0.4)) as h,
+    ):
+        await until(lambda: len(h.market) >= len(frames), what="every frame published")
+        await h.caught_up()
+        summary = h.worker.summary()["connections"]["public-btcusdt"]
     assert summary["rotations"] >= 1 and len(server.connections) >= 2
     assert as_dicts(h.market) == expected_market_data(frames)
 
