@@ -151,7 +151,7 @@ class DeskApp(DeskActions, App[int]):
         """The pipeline is fed a recording: run here with --replay, or (an attached desk) its feed says so."""
         if self.runner is not None:
             return self.runner.replay
-        return any(c.startswith("feed:replay") for c in self.state.health)
+        return m.REPLAY_FEED in self.state.health
 
     # --- keys ---------------------------------------------------------------------------------------
 

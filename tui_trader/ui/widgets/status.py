@@ -110,9 +110,9 @@ def status_text(view: View, replay: str = "") -> Text:
                 feed, c.warn
             ),
         )
-        lag = publish_lag(view)
-        if lag and not reason:
-            out.append(f" lag p99 {lag}", style=c.muted)
+        publish = publish_lag(view)
+        if publish and not reason:
+            out.append(f" lag p99 {publish}", style=c.muted)
         if reason:
             out.append(": " + reason, style=c.warn)
         if playing:
@@ -122,7 +122,7 @@ def status_text(view: View, replay: str = "") -> Text:
         out.append(*sep)
         parts = []
         for name, state in troubled.items():
-            h = st.health.get(f"worker:{name}")
+            h = st.health.get(m.worker_component(name))
             detail = short_reason(h, view.now_ms, 60) if h is not None and state == "restarting" else ""
             parts.append(f"{name} {state}" + (f": {detail}" if detail and len(troubled) == 1 else ""))
         out.append(", ".join(parts), style=f"bold {c.sell}")
@@ -154,7 +154,7 @@ def replay_text(view: View, replay: str = "") -> str:
     """ "replay 20×" while a replay plays, "replay done" after it, "" live. The collector's `feed:replay`
     record says so (state "live" with that detail, then "done"), which an attached desk hears too."""
     st = view.state
-    h = st.health.get("feed:replay")
+    h = st.health.get(m.REPLAY_FEED)
     if st.replay_done or (h is not None and h.state == "done"):
         return "replay done"
     if h is not None and h.detail.startswith("replay "):
