@@ -56,7 +56,7 @@ STALE_CHECK_MS = 1000  # replay: how often, in event time, quiet symbols are loo
 REPLAY_DONE = "done"  # the `feed:replay` state once the recordings have all played
 GAPS = "feed:gaps"  # live: which symbols lost trades and are not whole again (state "gap" | "whole")
 PUBLISH_BATCH = 1024  # live: records taken from the hand-off and published at once
-YIELD_WAITING = 64  # live: a reader lets the publisher run once this many records wait
+YIELD_WAITING = 64  # live: a reader lets the publisher run after handing over this many records
 GAP_CHECK_S = 0.1  # live: how often an idle publisher looks whether a gap has closed
 MAX_WAITING_HEALTH = 1000  # connection state records waiting for the publisher (the oldest go first)
 
@@ -209,6 +209,7 @@ class CollectorWorker(Worker):
         inline = ctx.bus.publish_msg_nowait if ctx.bus.nowait else None  # in process: the typed record
         lag_add = self.lag.add
         now_ns = time.time_ns
+        handed = [0]  # records handed over since the reader last let the loop run
 
         async def on_frame(raw: bytes, recv_ns: int) -> str | None:
             # Never waits on the bus: the reader goes straight back to its socket, whatever the bus does.
@@ -225,9 +226,12 @@ class CollectorWorker(Worker):
                 if not put(md, recv_ns, now):
                     self._lost(md.symbol)
             ready.set()
-            if len(handoff) >= YIELD_WAITING:
+            handed[0] += len(out)
+            if handed[0] >= YIELD_WAITING:
                 # A burst already read by the library is handed over without a pause otherwise; let the
-                # publisher start on it (a turn of the loop, not a wait on the bus).
+                # publisher start on it (a turn of the loop, not a wait on the bus). Once per so many records,
+                # not per frame: a publisher stuck on the bus gains nothing from more turns.
+                handed[0] = 0
                 await asyncio.sleep(0)
             return out[-1].symbol
 
