@@ -110,7 +110,7 @@ def status_text(view: View, replay: str = "") -> Text:
                 feed, c.warn
             ),
         )
-        publish = publish_lag(view)
+        publish = publish_lag(view) if not view.narrow else ""  # on 80 columns the clock must stay on the bar
         if publish and not reason:
             out.append(f" lag p99 {publish}", style=c.muted)
         if reason:
