@@ -45,6 +45,7 @@ from websockets.uri import parse_uri
 from tui_trader.errors import FeedError
 from tui_trader.feeds.binance_plan import ConnectionSpec
 from tui_trader.feeds.stale import StaleTracker
+from tui_trader.feeds.venue import VenueSpec
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ async def resolve(host: str, port: int, timeout: float = RESOLVE_TIMEOUT_S) -> l
 class FeedConnection:
     def __init__(
         self,
-        spec: ConnectionSpec,
+        spec: ConnectionSpec | VenueSpec,
         *,
         base_url: str,
         on_frame: OnFrame,
