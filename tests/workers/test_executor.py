@@ -6,61 +6,42 @@ import asyncio
 
 import pytest
 from brokers.broker_helpers import command, settings_for
-from kit import until
+from kit import Harness, until
 
 from tui_trader import messages as m
-from tui_trader.bus import EmbeddedBus
-from tui_trader.bus.base import Start
 from tui_trader.clock import ReplayClock
 from tui_trader.instruments import RulesBook
 from tui_trader.journal import Journal
-from tui_trader.workers.base import WorkerContext
 from tui_trader.workers.executor import KILL_DROP, ExecutorWorker
 
 
-class Desk:
-    """An executor worker on its own embedded bus, with a tap on its output topics."""
+class Desk(Harness):
+    """An executor worker on its own embedded bus (the kit's harness, unsupervised: a crash reaches the test),
+    every topic tapped; `statuses`, `accounts` and `healths` are what it published so far."""
 
     def __init__(self, settings) -> None:
-        self.bus = EmbeddedBus()
-        self.clock = ReplayClock(1_000)
         # Each desk its own journal: the paper and the live desk of a parity test are two desks.
-        self.ctx = WorkerContext(
-            settings=settings,
-            bus=self.bus,
-            clock=self.clock,
-            shared={"instruments": RulesBook(), "journal": Journal(":memory:")},
-        )
-        self.worker = ExecutorWorker(self.ctx)
-        self.statuses: list[m.OrderStatus] = []
-        self.accounts: list[m.Account] = []
-        self.healths: list[m.Health] = []
-        self._tasks: list[asyncio.Task] = []
+        shared = {"instruments": RulesBook(), "journal": Journal(":memory:")}
+        super().__init__(settings, [ExecutorWorker], clock=ReplayClock(1_000), supervised=False, shared=shared)
+        self.executor: ExecutorWorker = self.workers[0]  # type: ignore[assignment]
 
     async def __aenter__(self) -> Desk:
-        await self.bus.create_topics(m.TOPICS)
-        for topic, sink, cls in (
-            (m.ORDER_STATUS, self.statuses, m.OrderStatus),
-            (m.ACCOUNT, self.accounts, m.Account),
-            (m.HEALTH, self.healths, m.Health),
-        ):
-            sub = await self.bus.subscribe(topic, Start.BEGINNING, tracked=False)
-            self._tasks.append(asyncio.create_task(self._tap(sub, sink, cls)))
-        self._tasks.append(asyncio.create_task(self.worker.run()))
-        topics = [self.bus.cluster.topic(t) for t in (m.ORDERS, m.CONTROL, m.MARKET_DATA)]
-        await until(lambda: all(t.subs for t in topics), "the executor to subscribe")
+        await super().__aenter__()
+        for topic in (m.ORDERS, m.CONTROL, m.MARKET_DATA):
+            await self.listening(topic)
         return self
 
-    async def __aexit__(self, *exc) -> None:
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.bus.close()
+    @property
+    def statuses(self) -> list[m.OrderStatus]:
+        return self.seen(m.ORDER_STATUS)
 
-    async def _tap(self, sub, sink, cls) -> None:
-        decoder = m.decoder_for(cls)
-        async for rec in sub:
-            sink.append(decoder.decode(rec.value))
+    @property
+    def accounts(self) -> list[m.Account]:
+        return self.seen(m.ACCOUNT)
+
+    @property
+    def healths(self) -> list[m.Health]:
+        return self.seen(m.HEALTH)
 
     async def market(self, symbol: str, price: float, t: int) -> None:
         """A book top and a trade at `price`, at event time t (ms), stepped like the replay does."""
@@ -71,16 +52,16 @@ class Desk:
             ),
             m.MarketData(symbol=symbol, kind="trade", price=price, volume=0.1, event_time=t, recv_time=t, ts=t),
         ):
-            await self.bus.publish(m.MARKET_DATA, symbol, m.encode(md))
-            await self.bus.wait_idle()
+            await self.publish(m.MARKET_DATA, md)
+            await self.settle()
 
     async def send(self, cmd: m.OrderCommand) -> None:
-        await self.bus.publish(m.ORDERS, cmd.symbol, m.encode(cmd))
-        await self.bus.wait_idle()
+        await self.publish(m.ORDERS, cmd)
+        await self.settle()
 
     async def control(self, command: str, ts: int, arg: str | None = None) -> None:
-        await self.bus.publish(m.CONTROL, "desk", m.encode(m.Control(command=command, arg=arg, ts=ts)))
-        await self.bus.wait_idle()
+        await self.publish(m.CONTROL, m.Control(command=command, arg=arg, ts=ts), key="desk")
+        await self.settle()
 
     def modes(self) -> list[tuple[str, str]]:
         """(acting mode, refusal) of every mode Health so far."""
@@ -109,7 +90,7 @@ async def test_paper_entry_protection_and_target_with_account_records():
         assert kinds(desk.statuses[3:]) == [("BTCUSDT", "take_profit", "filled"), ("BTCUSDT", "stop_loss", "canceled")]
         assert desk.statuses[3].avg_price == 63_600.0 and desk.statuses[3].ts == 2_000
         assert desk.accounts[-1].positions == []
-        summary = desk.worker.summary()
+        summary = desk.executor.summary()
         assert summary["fills"] == 2 and summary["fees"] == pytest.approx(0.3 + 0.318)
         assert summary["final_balance"] == pytest.approx(10_000 + 36.0 - 0.3 - 0.318)
 
@@ -135,7 +116,7 @@ async def test_kill_drops_entries_created_before_it_and_keeps_executing_closes()
         by_id = {s.order_id: s for s in desk.statuses}
         assert by_id[late.id].status == "rejected" and by_id[late.id].error == KILL_DROP
         assert by_id[close.id].status == "filled" and by_id[after.id].status == "filled"
-        assert desk.worker.summary()["rejects"] == {"kill": 1}
+        assert desk.executor.summary()["rejects"] == {"kill": 1}
 
 
 async def test_live_without_api_keys_is_refused_with_the_reason_and_paper_keeps_acting():
@@ -167,7 +148,7 @@ async def test_kill_drops_queued_live_entries(api_keys, mock_binance):
         await desk.send(first)
         await until(lambda: mock_binance.calls("POST", "/fapi/v1/order"), "the first entry to be sent")
         await desk.send(queued)
-        await until(lambda: len(desk.worker.queue) == 1, "the second entry to queue")
+        await until(lambda: len(desk.executor.queue) == 1, "the second entry to queue")
         await desk.control("kill", 30)
         await until(lambda: any(s.order_id == first.id for s in desk.statuses), "the first entry's outcome")
         dropped = next(s for s in desk.statuses if s.order_id == queued.id)
@@ -275,11 +256,11 @@ async def test_a_restarted_executor_reads_on_after_the_last_record_it_handled():
         await desk.market("BTCUSDT", 60_000.0, 1_000)
         first = command(quantity=0.01)
         await desk.send(first)
-        run = desk._tasks[-1]
+        run = desk.tasks[-1]
         run.cancel()  # what the runtime sees as a crash: it calls run() again on the same worker
         await asyncio.gather(run, return_exceptions=True)
-        desk._tasks[-1] = asyncio.create_task(desk.worker.run())
-        await until(lambda: desk.bus.cluster.topic(m.ORDERS).subs, "the executor to subscribe again")
+        desk.tasks[-1] = asyncio.create_task(desk.executor.run())
+        await desk.listening(m.ORDERS)
         second = command(side="sell", quantity=0.01, purpose="close")
         await desk.send(second)
         assert [(s.order_id, s.status) for s in desk.statuses] == [(first.id, "filled"), (second.id, "filled")]
@@ -293,8 +274,8 @@ async def test_paper_symbols_outside_the_built_in_table_get_their_rules_from_the
         settings, trading=msgspec.structs.replace(settings.trading, symbols=["BTCUSDT", "SOLUSDT"])
     )
     async with Desk(settings) as desk:
-        await until(lambda: "SOLUSDT" in desk.worker.rules, "the SOLUSDT rules")
-        assert desk.worker.rules.get("SOLUSDT").step == 1.0 and desk.ctx.shared["instruments"] is desk.worker.rules
+        await until(lambda: "SOLUSDT" in desk.executor.rules, "the SOLUSDT rules")
+        assert desk.executor.rules.get("SOLUSDT").step == 1.0 and desk.ctx.shared["instruments"] is desk.executor.rules
         assert mock_binance.sequence() == ["GET /fapi/v1/exchangeInfo"]  # public markets only, no keys
         await desk.market("SOLUSDT", 150.0, 2_000)
         await desk.send(command(symbol="SOLUSDT", quantity=2.5, ref_price=150.0))

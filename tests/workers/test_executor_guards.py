@@ -31,8 +31,8 @@ async def test_entries_for_symbols_outside_trading_symbols_are_refused_and_count
         assert refused.order_id == eth.id and refused.status == "rejected"
         assert refused.error.startswith("symbol_not_traded: ETHUSDT is not in trading.symbols")
         assert closed.order_id == close.id and closed.error == "no position to reduce"  # reached the broker
-        assert desk.worker.paper.positions == {}
-        assert desk.worker.summary()["rejects"]["symbol_not_traded"] == 1
+        assert desk.executor.paper.positions == {}
+        assert desk.executor.summary()["rejects"]["symbol_not_traded"] == 1
 
 
 async def test_a_live_entry_on_a_stale_or_out_of_band_price_never_reaches_the_exchange(api_keys, mock_binance):
@@ -67,7 +67,7 @@ async def test_a_live_entry_on_a_stale_or_out_of_band_price_never_reaches_the_ex
 async def test_a_command_whose_handling_raises_is_answered_with_an_error_and_the_next_one_runs(monkeypatch):
     async with Desk(settings_for()) as desk:
         await desk.market("BTCUSDT", 60_000.0, 1_000)
-        real = desk.worker.paper.execute
+        real = desk.executor.paper.execute
         calls = []
 
         async def breaks_once(cmd):
@@ -76,7 +76,7 @@ async def test_a_command_whose_handling_raises_is_answered_with_an_error_and_the
                 raise ZeroDivisionError("float division by zero")
             return await real(cmd)
 
-        monkeypatch.setattr(desk.worker.paper, "execute", breaks_once)
+        monkeypatch.setattr(desk.executor.paper, "execute", breaks_once)
         first, second = command(quantity=0.01), command(quantity=0.01)
         await desk.send(first)
         await desk.send(second)
@@ -104,4 +104,4 @@ async def test_the_live_queue_is_bounded_entries_refused_when_full_closes_always
         await desk.send(close)
         refused = next(s for s in desk.statuses if s.order_id == queued[2].id)
         assert refused.status == "rejected" and refused.error.startswith("queue_full:")
-        assert [c.id for c in desk.worker.queue] == [queued[0].id, queued[1].id, close.id]
+        assert [c.id for c in desk.executor.queue] == [queued[0].id, queued[1].id, close.id]

@@ -40,7 +40,7 @@ async def test_a_close_of_another_symbol_does_not_wait_behind_an_entry_whose_out
         btc = command(mode="live", quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0, ts=1_000)
         btc_next = command(mode="live", quantity=0.01, stop_loss=58_200.0, take_profit=63_600.0, ts=1_001)
         await desk.send(btc)
-        await until(lambda: "BTCUSDT" in desk.worker.live.settling, "the BTC entry's lookups")
+        await until(lambda: "BTCUSDT" in desk.executor.live.settling, "the BTC entry's lookups")
         await desk.send(btc_next)  # same symbol: waits for the first one's outcome
         close = command(
             symbol="ETHUSDT", side="sell", quantity=0.5, purpose="close", mode="live", ref_price=2_500.0, ts=1_002
@@ -50,7 +50,7 @@ async def test_a_close_of_another_symbol_does_not_wait_behind_an_entry_whose_out
         await desk.send(close)
         await until(lambda: "filled" in of(desk, close), "the ETH close", timeout=5.0)
         took = loop.time() - started
-        assert of(desk, btc) == [] and "BTCUSDT" in desk.worker.live.settling, "the BTC entry is still looked up"
+        assert of(desk, btc) == [] and "BTCUSDT" in desk.executor.live.settling, "the BTC entry is still looked up"
         assert took < 5.0 and of(desk, btc_next) == []  # the symbol in doubt stays blocked
         assert "ETHUSDT" not in mock_binance.positions or mock_binance.positions["ETHUSDT"]["amt"] == 0
         # Once its window has passed, the venue's answer is booked and the next BTC command runs.

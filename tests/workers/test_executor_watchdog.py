@@ -44,7 +44,7 @@ async def test_a_protective_order_the_venue_drops_is_replaced_after_the_grace_pe
         await opened(desk, mock_binance)
         stop = resting(mock_binance, "BTCUSDT")["STOP_MARKET"]
         stop["algoStatus"] = "CANCELED"  # gone at the venue (expired, canceled in its UI, …)
-        dog = desk.worker.watchdog
+        dog = desk.executor.watchdog
         await until(lambda: "BTCUSDT" in dog.naked_since, "the watchdog to see the naked position")
         # Within the grace period (on the executor's clock) it may be on its way: the watchdog looks, waits.
         desk.clock.advance_to(1_000 + int(GRACE_S * 1000) - 100)
@@ -70,7 +70,7 @@ async def test_a_protective_order_the_venue_drops_is_replaced_after_the_grace_pe
             lambda: any(h.component == m.WATCHDOG_COMPONENT and h.state == "ok" for h in desk.healths[after:]),
             "the all-clear",
         )
-        book = rc.journal_positions(desk.worker.journal.commands(), desk.worker.journal.statuses())
+        book = rc.journal_positions(desk.executor.journal.commands(), desk.executor.journal.statuses())
         assert {book["BTCUSDT"].stop_loss_order_id, book["BTCUSDT"].take_profit_order_id} == {
             a["clientAlgoId"] for a in resting(mock_binance, "BTCUSDT").values()
         }
@@ -83,7 +83,7 @@ async def test_a_position_the_venue_closes_itself_is_booked_closed_and_its_lefto
         await until(lambda: not resting(mock_binance, "BTCUSDT"), "the leftover stop and target to be canceled")
         await until(lambda: alarms(desk), "the alarm")
         assert "closed on the venue" in alarms(desk)[-1].detail and alarms(desk)[-1].symbols == ["BTCUSDT"]
-        book = rc.journal_positions(desk.worker.journal.commands(), desk.worker.journal.statuses())
+        book = rc.journal_positions(desk.executor.journal.commands(), desk.executor.journal.statuses())
         assert book == {}  # the desk no longer trades against a position that is gone
         closes = [s for s in desk.statuses if s.purpose == "close" and s.status == "filled"]
         assert len(closes) == 1 and "closed outside the desk" in closes[0].error
@@ -161,14 +161,14 @@ async def test_a_stop_that_fires_at_the_venue_is_booked_at_its_price_not_as_clos
             lambda: any(s.purpose == "stop_loss" and s.status == "filled" for s in desk.statuses), "the stop's fill"
         )
         await until(lambda: not resting(mock_binance, "BTCUSDT"), "the take-profit to be canceled")
-        dog = desk.worker.watchdog
+        dog = desk.executor.watchdog
         seen = dog.checks
         await desk.control("resume", 5)
         await until(lambda: dog.checks >= seen + 2, "two more looks")
         fill = next(s for s in desk.statuses if s.purpose == "stop_loss" and s.status == "filled")
         assert fill.avg_price == 58_100.0
         assert not [s for s in desk.statuses if s.purpose == "close"]  # no synthetic close booked at entry
-        assert rc.journal_positions(desk.worker.journal.commands(), desk.worker.journal.statuses()) == {}
+        assert rc.journal_positions(desk.executor.journal.commands(), desk.executor.journal.statuses()) == {}
 
 
 async def test_okx_protection_is_seen_resting_at_the_fill_and_its_loss_raises_the_alarm(api_keys, monkeypatch):
@@ -206,7 +206,7 @@ async def test_okx_protection_is_seen_resting_at_the_fill_and_its_loss_raises_th
                 True,
                 True,
             )
-            dog = desk.worker.watchdog
+            dog = desk.executor.watchdog
             seen = dog.checks
             await until(lambda: dog.checks >= seen + 2, "two more looks")
             assert not alarms(desk) and dog.naked_since == {}
@@ -241,7 +241,7 @@ async def test_okx_a_position_the_venue_closes_itself_is_booked_closed_and_its_a
             await until(lambda: not live_algos(), "the leftover algo order to be canceled")
             await until(lambda: alarms(desk), "the alarm")
             assert "closed on the venue" in alarms(desk)[-1].detail
-            assert rc.journal_positions(desk.worker.journal.commands(), desk.worker.journal.statuses()) == {}
+            assert rc.journal_positions(desk.executor.journal.commands(), desk.executor.journal.statuses()) == {}
     finally:
         await mock.stop()
 
