@@ -274,7 +274,7 @@ class CollectorWorker(Worker):
         ready = self._ready
         bus = self.ctx.bus
         publish_nowait = bus.publish_msg_nowait if bus.nowait else None  # in process: the typed record
-        publish_many = bus.publish_many
+        publish_many = bus.publish_bundled  # a symbol's records of one batch may share a bus record
         encode = m.encode
         replace = msgspec.structs.replace
         now_ns = time.time_ns
