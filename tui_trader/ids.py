@@ -11,10 +11,33 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import uuid
+import weakref
 from collections.abc import Iterable
 
 import msgspec
+
+# uuid.UUID(bytes=..., version=4): the version nibble set to 4, the variant's two top bits to 10.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
+_POOL = 16 * 256  # random bytes drawn from the OS at once: one system call per 256 live ids
+_blake2b = hashlib.blake2b
+_LIVE: weakref.WeakSet[IdSource] = weakref.WeakSet()
+
+
+def _forget_pools() -> None:
+    # A forked child must not hand out the random bytes its parent drew (the same ids twice).
+    for source in _LIVE:
+        source._pool, source._at = b"", 0
+
+
+os.register_at_fork(after_in_child=_forget_pools)
+
+
+def uuid4_text(raw: bytes) -> str:
+    """`str(uuid.UUID(bytes=raw, version=4))` for 16 bytes, without building the UUID object (the router
+    takes an id for every denial: the object cost more than the hash)."""
+    x = "%032x" % (int.from_bytes(raw, "big") & _UUID4_CLEAR | _UUID4_SET)
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 class IdSource:
@@ -23,13 +46,20 @@ class IdSource:
     def __init__(self, seed: str | None = None) -> None:
         self._seed = seed.encode() if seed is not None else None
         self._n = 0
+        self._pool = b""
+        self._at = 0
+        if seed is None:
+            _LIVE.add(self)
 
     def new(self) -> str:
         if self._seed is None:
-            return str(uuid.UUID(bytes=os.urandom(16), version=4))
+            at = self._at
+            if at >= len(self._pool):
+                self._pool, at = os.urandom(_POOL), 0
+            self._at = at + 16
+            return uuid4_text(self._pool[at : at + 16])
         self._n += 1
-        digest = hashlib.blake2b(self._seed + self._n.to_bytes(8, "big"), digest_size=16).digest()
-        return str(uuid.UUID(bytes=digest, version=4))
+        return uuid4_text(_blake2b(self._seed + self._n.to_bytes(8, "big"), digest_size=16).digest())
 
     def child(self, name: str) -> IdSource:
         """An independent sequence for one worker (its ids do not depend on other workers' timing)."""
