@@ -80,11 +80,16 @@ def slow_harness(settings) -> tuple[Harness, list[SlowBus]]:
     return Harness(settings, wrap_bus=wrap), made
 
 
-def feed_line(health: Sequence[m.Health], now_ms: int) -> str:
-    """The desk's status bar (120 columns) after these Health records, as a desk on the bus would show it."""
+def desk_after(health: Sequence[m.Health]) -> DeskModel:
     desk = DeskModel(starting_balance=10_000.0)
     for x in health:
         desk.on_health(x)
+    return desk
+
+
+def feed_line(health: Sequence[m.Health], now_ms: int) -> str:
+    """The desk's status bar (120 columns) after these Health records, as a desk on the bus would show it."""
+    desk = desk_after(health)
     colours = Colours(buy="green", sell="red", warn="yellow", muted="grey50", accent="cyan", primary="blue")
     view = View(
         state=desk, settings=Settings(), now_ms=now_ms, colours=colours, lag={}, backend="embedded", narrow=False
@@ -153,6 +158,9 @@ async def test_trades_lost_to_a_full_hand_off_are_a_gap_shown_and_waited_out_by_
             gap = next(x for x in h.health if x.component == "feed:gaps" and x.state == "gap")
             assert gap.symbols == ["BTCUSDT"] and f"BTCUSDT {lost}" in gap.detail
             assert f"feed gap: trades lost: BTCUSDT {lost}; no entries on it" in feed_line(h.health, gap.ts)
+            assert [(n.title, n.message) for n in desk_after(h.health).notices if n.title == "Feed gap"] == [
+                ("Feed gap", gap.detail)
+            ]
             # The router, fed what the collector published, takes no entry on the gapped symbol.
             router = RouterCore(make_settings(["BTCUSDT"]))
             before = list(h.market)

@@ -346,7 +346,7 @@ class DeskModel:
             return
         kind, name = m.split_component(h.component)
         bad = (kind == m.WORKER and h.state in ("restarting", "failed")) or (
-            kind in (m.FEED, m.BROKER) and h.state in ("down", "stale")
+            kind in (m.FEED, m.BROKER) and h.state in ("down", "stale", "gap")
         )
         if bad:
             # A reconnect loop goes down, connecting, down… every few seconds: say it once a minute.
@@ -356,7 +356,7 @@ class DeskModel:
             self._noticed[(h.component, h.state)] = h.ts
         if kind == m.WORKER and h.state in ("restarting", "failed"):
             self.notice("error", f"Worker {name} {h.state}", h.detail or h.state)
-        elif kind in (m.FEED, m.BROKER) and h.state in ("down", "stale"):
+        elif kind in (m.FEED, m.BROKER) and h.state in ("down", "stale", "gap"):  # gap: trades lost (feed:gaps)
             self.notice("warning", f"{kind.capitalize()} {h.state}", h.detail or h.component)
         elif h.component == m.ROUTER_COMPONENT and h.state == "daily_loss_limit":
             self.notice("warning", "Daily loss limit", h.detail)
