@@ -1,4 +1,5 @@
-"""Desk test fixtures: a bus with no workers, a fixed clock, and a desk factory (helpers.py has the waits)."""
+"""Desk test fixtures: a bus with no workers, a fixed clock, and a desk factory (desk_helpers.py has the bus
+readers and start-up waits, desk_canned.py the canned session)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
 from collections.abc import Callable
 
+import desk_canned as canned
 import pytest
 
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster
 from tui_trader.clock import FixedClock
 from tui_trader.settings import Settings
 from tui_trader.ui.app import DeskApp
-
-from . import canned
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import desk_canned as canned
 from kit import until
 
 from tui_trader import messages as m
@@ -13,8 +14,6 @@ from tui_trader.clock import FixedClock
 from tui_trader.settings import Settings
 from tui_trader.ui.bridge import DeskBridge
 from tui_trader.ui.state import DeskModel
-
-from . import canned
 
 
 def md(symbol: str, price: float, t: int) -> bytes:

@@ -3,6 +3,8 @@ very messages the workers published (nothing encoded or decoded), and a tick tak
 
 from __future__ import annotations
 
+import desk_canned as canned
+
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster
 from tui_trader.bus.embedded import CONFLATE_AFTER
@@ -11,8 +13,6 @@ from tui_trader.settings import Settings
 from tui_trader.ui import bridge as bridge_module
 from tui_trader.ui.bridge import DeskBridge
 from tui_trader.ui.state import DeskModel
-
-from . import canned
 
 
 def trade(symbol: str, price: float, t: int) -> m.MarketData:

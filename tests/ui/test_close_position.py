@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import msgspec
 import pytest
+from desk_helpers import LARGE, SMALL, controls, feed, ready
 from kit import until
 
 from tui_trader.settings import Settings
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.widgets.positions import PositionsPane, PositionsTable
-
-from .helpers import LARGE, SMALL, controls, feed, ready
 
 
 @pytest.fixture

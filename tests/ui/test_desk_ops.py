@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import logging
 
+import desk_canned as canned
 import pytest
+from desk_helpers import SMALL, feed, ready
 from kit import until
 
 from tui_trader import logs
 from tui_trader import messages as m
 from tui_trader.ui.screens.log import LogScreen
-
-from . import canned
-from .helpers import SMALL, feed, ready
 
 MEDIUM = (100, 30)
 DNS = "cannot resolve fstream.binance.com ([Errno -3] Temporary failure in name resolution)"

@@ -5,7 +5,9 @@ Update snapshots after looking at the report: pytest tests/ui/test_desk_ops_smal
 
 from __future__ import annotations
 
+import desk_canned as canned
 import pytest
+from desk_helpers import SMALL, feed, ready
 from kit import until
 from textual.widgets import Button
 from textual.widgets._toast import Toast
@@ -13,9 +15,6 @@ from textual.widgets._toast import Toast
 from tui_trader import messages as m
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.screens.help import HelpScreen
-
-from . import canned
-from .helpers import SMALL, feed, ready
 
 MEDIUM = (100, 30)
 

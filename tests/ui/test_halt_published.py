@@ -3,6 +3,8 @@ attached and whatever its own clock says, and never decides them from the keys i
 
 from __future__ import annotations
 
+import desk_canned as canned
+from desk_helpers import SMALL, ready
 from kit import Tap, until
 
 from tui_trader import messages as m
@@ -16,9 +18,6 @@ from tui_trader.ui.app import DeskApp
 from tui_trader.ui.widgets.status import HaltBanner, StatusBar
 from tui_trader.workers import WorkerContext
 from tui_trader.workers.router import RouterWorker
-
-from . import canned
-from .helpers import SMALL, ready
 
 T0 = canned.NOW
 

@@ -3,11 +3,11 @@ warm-up text stays for a symbol until its values come, and a newer signal shows 
 
 from __future__ import annotations
 
+import desk_canned as canned
+from desk_helpers import SMALL, feed
+
 from tui_trader import messages as m
 from tui_trader.ui.widgets.indicators import IndicatorsPane
-
-from . import canned
-from .helpers import SMALL, feed
 
 IND = m.Indicators(
     rsi=63.25,

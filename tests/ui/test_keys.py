@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+import desk_canned as canned
+from desk_helpers import LARGE, SMALL, controls, feed, ready
 from kit import until
 from textual.widgets import Input
 
@@ -15,9 +17,6 @@ from tui_trader.ui.screens.live_confirm import LiveConfirmScreen
 from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.screens.settings import SettingsScreen
 from tui_trader.ui.widgets.status import HaltBanner, StatusBar
-
-from . import canned
-from .helpers import LARGE, SMALL, controls, feed, ready
 
 
 def status(app) -> str:

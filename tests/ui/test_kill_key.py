@@ -4,6 +4,7 @@ remappable from [keys], except onto an editing key or a key another binding of t
 
 from __future__ import annotations
 
+from desk_helpers import SMALL, controls, ready, type_keys
 from kit import until
 from textual.widgets import Input
 
@@ -12,8 +13,6 @@ from tui_trader.ui import keys
 from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.screens.settings import SettingsScreen
 from tui_trader.ui.widgets.status import HaltBanner, StatusBar
-
-from .helpers import SMALL, controls, ready, type_keys
 
 READLINE = ("ctrl+a", "ctrl+e", "ctrl+k", "ctrl+u", "ctrl+w")
 

@@ -5,6 +5,8 @@ miss."""
 
 from __future__ import annotations
 
+import desk_canned as canned
+from desk_helpers import LARGE, SMALL, controls, ready
 from kit import until
 
 from tui_trader import messages as m
@@ -14,9 +16,6 @@ from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.screens.reconcile import ReconcileScreen
 from tui_trader.ui.widgets.positions import PositionsPane
 from tui_trader.ui.widgets.status import AlarmBanner, StatusBar
-
-from . import canned
-from .helpers import LARGE, SMALL, controls, ready
 
 NOW = canned.NOW
 

@@ -3,13 +3,12 @@ the desk shows the screen once per round and sends the trader's choices as a Con
 
 from __future__ import annotations
 
+from desk_helpers import LARGE, ready, records
 from kit import until
 
 from tui_trader import messages as m
 from tui_trader import reconcile as rc
 from tui_trader.ui.screens.reconcile import ReconcileScreen
-
-from .helpers import LARGE, ready, records
 
 
 def waiting(round_id: str) -> m.Health:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import math
 
+import desk_canned as canned
 import msgspec
 import pytest
+from desk_canned import _cmd, _md, _st
+from desk_helpers import LARGE, SMALL, feed
 from kit import until
 from textual.widgets import DataTable, TabbedContent
 
@@ -23,10 +26,6 @@ from tui_trader.ui.app import DeskApp
 from tui_trader.ui.screens.results import ResultsScreen
 from tui_trader.ui.session_results import SessionResults
 from tui_trader.ui.widgets.positions import totals
-
-from . import canned
-from .canned import _cmd, _md, _st
-from .helpers import LARGE, SMALL, feed
 
 STEPS = 90
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 
+import desk_canned as canned
+from desk_helpers import SMALL, ready
 from kit import Tap, until
 
 from tui_trader import messages as m
@@ -18,9 +20,6 @@ from tui_trader.ui.app import DeskApp
 from tui_trader.ui.runner import LocalPipeline
 from tui_trader.workers import WorkerContext
 from tui_trader.workers.router import RouterWorker
-
-from . import canned
-from .helpers import SMALL, ready
 
 T0 = canned.NOW
 

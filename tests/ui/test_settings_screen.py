@@ -3,6 +3,7 @@ round-trip through the settings module, live fields applied at once, secrets nev
 
 from __future__ import annotations
 
+from desk_helpers import SMALL, ready, records
 from kit import until
 from textual.widgets import Input, Select, Switch
 
@@ -11,8 +12,6 @@ from tui_trader import settings as settings_mod
 from tui_trader.ui.screens.confirm import ConfirmScreen
 from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.screens.settings import FieldRow, SettingsScreen
-
-from .helpers import SMALL, ready, records
 
 
 async def open_settings(pilot) -> SettingsScreen:

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import desk_canned as canned
 import msgspec
 import pytest
+from desk_helpers import LARGE, SMALL, feed
 from kit import until
 from textual.widgets import Input
 
 from tui_trader import messages as m
 from tui_trader import settings as settings_mod
 from tui_trader.ui.screens.settings import SettingsScreen
-
-from . import canned
-from .helpers import LARGE, SMALL, feed
 
 
 @pytest.fixture

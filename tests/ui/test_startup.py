@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import time
 
+from desk_helpers import LARGE, SMALL, ready
 from kit import until
 
 from tui_trader.bus import EmbeddedBus, EmbeddedCluster
 from tui_trader.ui.screens.main import MainScreen
 from tui_trader.ui.widgets.status import StatusBar
-
-from .helpers import LARGE, SMALL, ready
 
 STARTS = 20
 # What a desk running its own pipeline goes through at launch: the first imports of the pipeline (TA-Lib,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import desk_canned as canned
+
 from tui_trader import messages as m
 from tui_trader.portfolio.router_core import RouterCore
 from tui_trader.settings import Settings
 from tui_trader.ui.format import age, percent_b, price, qty, sparkline
 from tui_trader.ui.state import DAY_MS, DeskModel
-
-from . import canned
 
 
 def folded() -> DeskModel:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from desk_helpers import SMALL, ready
 from kit import until
 
 from tui_trader import paths
 from tui_trader import settings as settings_mod
 from tui_trader.ui.themes import load_themes, parse_theme
 from tui_trader.ui.widgets.status import StatusBar
-
-from .helpers import SMALL, ready
 
 SHIPPED = paths.project_root() / "themes"
 

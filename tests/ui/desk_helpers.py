@@ -3,14 +3,13 @@ waits: kit.until)."""
 
 from __future__ import annotations
 
+import desk_canned as canned
 from kit import until
 
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, Start
 from tui_trader.portfolio.router_core import RouterCore
 from tui_trader.settings import Settings
-
-from . import canned
 
 SMALL = (80, 24)
 LARGE = (160, 48)
