@@ -252,9 +252,10 @@ class _FluvioSubscription(Subscription):
             self._written_at[part] = time.monotonic()
             try:
                 await self._commit(part, offset)  # type: ignore[misc]  # only set up for named consumers
-            except BusError as err:  # a later commit writes it again
+            except BusError as err:  # tried again after BUNDLE_COMMIT_EVERY_S (or by a later commit)
                 log.warning("%s[%d]: commit of %d failed: %s", self.topic, part, offset, err)
-                self._pending.setdefault(part, offset)
+                if not self._closed:
+                    self._throttled(part, self._pending.get(part, offset))
 
     async def close(self) -> None:
         if self._closed:
@@ -299,6 +300,7 @@ class FluvioBus(Bus):
         self._admin: Any = None
         self._producers: dict[tuple[str, int], Any] = {}
         self._partition_counts: dict[str, int] = {}
+        self._part_consumers: dict[tuple[str, int], Any] = {}
         self._subs: set[_FluvioSubscription] = set()
         self._offsets: fluvio_offsets.OffsetBook | None = None
         # One admin call at a time: the admin connection is shared by every task of the process.
@@ -546,21 +548,19 @@ class FluvioBus(Bus):
         tracked: bool = True,
         partitions: Sequence[int] | None = None,
     ) -> Subscription:
-        client = self._require()
+        self._require()
         fluvio = _client()
         count = await self._partition_count(topic)
         parts = list(range(count)) if partitions is None else sorted(set(partitions))
         if not parts or any(p < 0 or p >= count for p in parts):
             raise BusError(f"{topic} has partitions 0..{count - 1}, not {list(partitions or [])}")
-        consumers: dict[int, Any] = {}
 
         async def open_stream(part: int, offset: int | None) -> Any:
-            if part not in consumers:
-                consumers[part] = await asyncio.to_thread(client.partition_consumer, topic, part)
             at = fluvio.Offset.beginning() if offset is None else fluvio.Offset.absolute(offset)
+            consumer = await self._partition_consumer(topic, part)
             # The client's own stream, not its Python wrapper: the wrapper's async generator and record object
             # cost ~20 % of a busy reader's time; the inner record has the same methods.
-            return await consumers[part]._inner.async_stream_with_config(at, self._consumer_config()._inner)
+            return await consumer._inner.async_stream_with_config(at, self._consumer_config()._inner)
 
         commit: Commit | None = None
         readers = []
@@ -587,6 +587,16 @@ class FluvioBus(Bus):
         sub = _FluvioSubscription(topic, readers, open_stream, commit)
         self._subs.add(sub)
         return sub
+
+    async def _partition_consumer(self, topic: str, partition: int) -> Any:
+        """The client's consumer of one partition, made once per handle: making one is a blocking call, and
+        a blocking call made while a stream of this process receives can wait 60 s (see connect)."""
+        consumer = self._part_consumers.get((topic, partition))
+        if consumer is None:
+            client = self._require()
+            consumer = await asyncio.to_thread(client.partition_consumer, topic, partition)
+            self._part_consumers[(topic, partition)] = consumer
+        return consumer
 
     async def _position(self, topic: str, partition: int, start: Start) -> int | None:
         """The absolute offset a subscription starts at, or None when the stream starts at the partition's
@@ -616,10 +626,10 @@ class FluvioBus(Bus):
         async stream will do: the blocking stream holds the GIL while it waits, and when an async stream of
         the same process receives a record meanwhile the two deadlock and the process freezes; the async
         stream with continuous mode off panics at the end (client 0.21), printing a Rust panic."""
-        client = self._require()
+        self._require()
         fluvio = _client()
         try:
-            part = await asyncio.to_thread(client.partition_consumer, topic, partition)
+            part = await self._partition_consumer(topic, partition)
             stream = await part.async_stream(fluvio.Offset.from_end(1))
         except fluvio.FluviorError as err:
             raise BusError(f"the end of {topic} is not known: {err}") from None
