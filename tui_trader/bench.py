@@ -209,6 +209,7 @@ _TIED = frozenset({m.SIGNALS, m.ORDERS, m.ORDER_STATUS})
 _MARKET_DATA = m.MARKET_DATA
 _store_append = EmbeddedCluster.append
 _clock_ns = time.perf_counter_ns
+_cpu_ns = time.thread_time_ns
 
 
 class TimingCluster(EmbeddedCluster):
@@ -219,19 +220,27 @@ class TimingCluster(EmbeddedCluster):
     the embedded bus (bytes or typed message, awaited or not) ends in `append`, so none is missed.
 
     A trade price can repeat in a real capture: the signal is tied to the newest trade of its symbol at its
-    price, which can only make a latency look shorter by the few records between two such trades."""
+    price, which can only make a latency look shorter by the few records between two such trades.
+
+    With `cpu`, each market record also notes the event loop thread's CPU time, and each signal the CPU the
+    loop spent since its trade: the wall latency less the time the machine ran other processes (on a shared
+    machine that is most of a slow signal's wait), what a quiet machine would show. A system call a record,
+    so only paced runs (the latency mode) take it; free runs measure throughput."""
 
     LOOK_BACK = 5_000  # trades kept per generation of the (symbol, price) → time map
 
-    def __init__(self, retention: int) -> None:
+    def __init__(self, retention: int, cpu: bool = False) -> None:
         super().__init__(retention)
         self._tag = msgspec.json.Decoder(_Tagged).decode
         self.market_ns = array.array("q")  # index = offset on the market-data topic (8 bytes a record)
         self._note_market = self.market_ns.append
+        self.market_cpu_ns = array.array("q")  # the same records' loop thread CPU ns, with `cpu`
+        self._note_cpu = self.market_cpu_ns.append if cpu else None
         self._scanned = 0  # market offsets below this are read into the trades maps
-        self._trades: dict[tuple[str, float], int] = {}  # (symbol, price) → publish ns of its newest trade
+        self._trades: dict[tuple[str, float], int] = {}  # (symbol, price) → market offset of its newest trade
         self._older: dict[tuple[str, float], int] = {}  # the previous generation of that map
         self.signals: dict[str, tuple[int, int]] = {}  # id → (ns, ns of the trade it came from)
+        self.signals_cpu: list[int] = []  # per signal, with `cpu`: loop CPU ns since its trade
         self.command_signal: dict[str, str] = {}
         self.first_status: dict[str, int] = {}
 
@@ -242,6 +251,8 @@ class TimingCluster(EmbeddedCluster):
         now = _clock_ns()
         if topic == _MARKET_DATA:
             self._note_market(now)
+            if self._note_cpu is not None:
+                self._note_cpu(_cpu_ns())
             return offset
         if topic not in _TIED:
             return offset
@@ -249,7 +260,9 @@ class TimingCluster(EmbeddedCluster):
         if topic == m.SIGNALS:
             trade = self._trade_of(t.symbol, t.price)
             if trade is not None:
-                self.signals[t.id] = (now, trade)
+                self.signals[t.id] = (now, self.market_ns[trade])
+                if self._note_cpu is not None:
+                    self.signals_cpu.append(_cpu_ns() - self.market_cpu_ns[trade])
         elif topic == m.ORDERS:
             if t.signal_id:
                 self.command_signal[t.id] = t.signal_id
@@ -258,13 +271,12 @@ class TimingCluster(EmbeddedCluster):
         return offset
 
     def _trade_of(self, symbol: str, price: float) -> int | None:
-        """The publish time of the newest trade of `symbol` at `price`. The market records published since
+        """The market offset of the newest trade of `symbol` at `price`. The market records published since
         the last look are read once, in order, into (symbol, price) → time; the previous generation is kept
         beside the current one, so a signal's trade (always among the latest records) is found, in O(1) a
         signal and one pass over the topic in all."""
         t = self.topic(m.MARKET_DATA)
         log = t.log
-        ns = self.market_ns
         trades = self._trades
         for i in range(max(self._scanned - t.base, 0), len(log)):
             rec = log[i]
@@ -275,7 +287,7 @@ class TimingCluster(EmbeddedCluster):
                 md = self._tag(rec.value)
             elif md.kind != "trade":
                 continue
-            trades[(rec.key, md.price)] = ns[rec.offset]
+            trades[(rec.key, md.price)] = rec.offset
         self._scanned = t.base + len(log)
         if len(trades) > self.LOOK_BACK:
             self._older, self._trades = trades, {}
@@ -302,7 +314,10 @@ def latencies(bus: TimingCluster) -> dict[str, Any]:
         signal = bus.signals.get(bus.command_signal.get(order_id, ""))
         if signal is not None:
             to_status.append((at - signal[1]) / 1000.0)
-    return {"receipt_to_signal": percentiles(to_signal), "receipt_to_order_status": percentiles(to_status)}
+    out = {"receipt_to_signal": percentiles(to_signal), "receipt_to_order_status": percentiles(to_status)}
+    if bus.signals_cpu:
+        out["receipt_to_signal_cpu"] = percentiles([ns / 1000.0 for ns in bus.signals_cpu])
+    return out
 
 
 def recording_rate(path: Path) -> float:
@@ -333,7 +348,7 @@ def peak_rss_mb() -> float:
 async def run_pipeline(recording: Path, settings: Settings, speed: float | None, ui: bool) -> dict[str, Any]:
     for name in PIPELINE:  # import the workers (numpy, TA-Lib, ccxt parts) before the clock starts
         worker_class(name)
-    timing = TimingCluster(retention=settings.bus.retention)
+    timing = TimingCluster(retention=settings.bus.retention, cpu=speed is not None)
     bus = EmbeddedBus(timing)
     await bus.create_topics(m.topic_name(t, settings.bus.topic_prefix) for t in m.TOPICS)
     clock = ReplayClock()
