@@ -184,3 +184,14 @@ def test_problem_report_gives_new_counts_once_with_a_sample():
     assert p.problem_report() is None
     p.parse("more", 0)
     assert p.problem_report() == "malformed frames: not JSON: 1 (total 3)"
+
+
+def test_depth_frames_of_a_known_stream_are_ignored_and_broken_ones_still_malformed():
+    """Frames of a stream already seen take the one-pass way; what they count as must not change."""
+    p = FrameParser(symbols=["BTCUSDT"])
+    good = '{"stream":"btcusdt@depth@0ms","data":{"e":"depthUpdate","E":1,"b":[["1","2"]],"a":[]}}'
+    for _ in range(3):  # the first opens the stream (the general way), the others go the one-pass way
+        assert p.parse(good, 0) is None
+    assert p.parse(good[:-5], 0) is None  # cut short: not JSON, as before
+    assert p.parse('{"stream":"btcusdt@depth@0ms","data":{"e":"trade","t":1,"p":"1","q":"1","E":1}}', 0) is None
+    assert p.ignored == {"depth": 4} and p.malformed == {"not JSON": 1} and p.trades == 0

@@ -175,11 +175,16 @@ class _MarkPriceE(_MarkPrice, tag_field="e", tag="markPriceUpdate", gc=False):
     pass
 
 
+class _DepthE(msgspec.Struct, tag_field="e", tag="depthUpdate", gc=False):
+    """A depth update: nothing of it is used (counted as ignored); its JSON is still checked while skipped."""
+
+
 class _BinanceFrame(msgspec.Struct, gc=False):
-    """A Binance combined-stream frame of the kinds that become market data, decoded in one pass."""
+    """A Binance combined-stream frame of the kinds that become market data (or of depth, the bulk of what
+    is ignored), decoded in one pass."""
 
     stream: str
-    data: _BookTickerE | _TradeE | _AggTradeE | _MarkPriceE
+    data: _BookTickerE | _TradeE | _AggTradeE | _MarkPriceE | _DepthE
 
 
 class _Suspect:
@@ -367,6 +372,8 @@ class FrameParser:
                     got = self.trade(stream, d.t, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
                 elif role == _AGG and isinstance(d, _AggTradeE):
                     got = self.trade(stream, d.a, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
+                elif role == _IGNORED and isinstance(d, _DepthE):
+                    _count(self.ignored, stream.ignored_as)
                 else:
                     role = -1  # marks, and a type the stream name disagrees with: the general way
                 if role >= 0:
