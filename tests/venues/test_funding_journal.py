@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "brokers"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workers"))
 from broker_helpers import command, settings_for
 from test_executor import Desk
 
@@ -51,9 +52,9 @@ async def test_paper_funding_is_journaled_and_charged_to_the_trip(side, received
         [trip] = history.trips_of(journal.statuses(), "paper", journal.funding()).closed
         assert trip.funding == pytest.approx(-received)
         assert trip.net == pytest.approx(trip.pnl - trip.fees - trip.funding)
-        final = desk.worker.summary()["final_balance"]
+        final = desk.executor.summary()["final_balance"]
         assert round(trip.pnl - trip.fees - trip.funding, 2) == round(final - 10_000.0, 2)
-        assert trip.fees == pytest.approx(desk.worker.summary()["fees"])  # funding is not folded into fees
+        assert trip.fees == pytest.approx(desk.executor.summary()["fees"])  # funding is not folded into fees
 
 
 async def test_a_restarted_paper_account_keeps_the_funding_it_paid():
@@ -65,7 +66,7 @@ async def test_a_restarted_paper_account_keeps_the_funding_it_paid():
         await desk.bus.publish(m.MARKET_DATA, "BTCUSDT", m.encode(mark(2_000, 60_000.0)))
         await desk.bus.wait_idle()
         await desk.market("BTCUSDT", 60_000.0, 6_000)
-        before = desk.worker.paper.wallet
+        before = desk.executor.paper.wallet
         journal = desk.ctx.shared["journal"]
         again = PaperBroker(desk.ctx.settings.paper)
         again.restore(journal.commands(), journal.statuses(), journal.funding())
