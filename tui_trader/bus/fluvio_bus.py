@@ -9,12 +9,7 @@ on connect; producing and consuming use the client's async variants. Errors from
 - A burst (`publish_many`) goes out as one request per partition, its messages bundled per key (see
   fluvio_bundle); a subscription unpacks bundles, so a consumer still gets one message per `__anext__`.
 - Named consumers keep their committed offsets on the cluster (see fluvio_offsets).
-- The reader repairs a fault of the client (0.21): when a fetch answer ends inside a batch of records, the
-  client's stream skips the rest of that batch (seen as ~1 % of records missing under `send_all` bursts, a
-  fault fixed upstream in Fluvio's "do not assume all batches in stream fetch response are complete"). Offsets
-  of a partition have no holes, so the subscription notices the jump, opens the stream again at the first
-  missing offset, and reads on; a jump that is still there after that is records the cluster no longer has
-  (retention), reported as a `Gap`.
+- Reading (and the repair of records the client skips): see fluvio_subscription.
 
 The `fluvio` package is imported lazily: the embedded bus never needs it.
 """
@@ -22,15 +17,13 @@ The `fluvio` package is imported lazily: the embedded bus never needs it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from tui_trader.bus import fluvio_bundle, fluvio_offsets
-from tui_trader.bus.base import Bus, Gap, Record, Start, Subscription, partition_of
+from tui_trader.bus.base import Bus, Record, Start, Subscription, partition_of
+from tui_trader.bus.fluvio_subscription import Commit, FluvioSubscription, PartitionReader, fluvio_client
 from tui_trader.errors import BusError
 
 log = logging.getLogger(__name__)
@@ -39,23 +32,6 @@ MAX_REQUEST_BYTES = 8 * 1024 * 1024
 MAX_FETCH_BYTES = 32 * 1024 * 1024
 CLOSE_TIMEOUT_S = 1.0
 END_PROBE_S = 1.0
-# A commit of a bundled record (market data) is written at most this often per partition, the newest one
-# winning; a kill -9 so re-reads at most this much market data. A commit of a single record (an order, a
-# status) is written at once.
-BUNDLE_COMMIT_EVERY_S = 0.25
-
-Commit = Callable[[int, int], Awaitable[None]]  # (partition, offset)
-OpenStream = Callable[[int, int | None], Awaitable[Any]]  # (partition, offset or None = beginning)
-
-
-def _client() -> Any:
-    try:
-        import fluvio
-    except ImportError as err:  # pragma: no cover - fluvio is a declared dependency
-        raise BusError(
-            f"the fluvio client is not installed ({err}); bus.backend = \"embedded\" needs no server"
-        ) from None
-    return fluvio
 
 
 def _already_exists(err: Exception) -> bool:
@@ -71,215 +47,6 @@ def unreachable_message(endpoint: str, reason: str) -> str:
     )
 
 
-class _PartitionReader:
-    """One partition's stream and where it stands."""
-
-    __slots__ = ("expected", "partition", "reading", "reopened_at", "stream")
-
-    def __init__(self, partition: int, stream: Any, expected: int | None) -> None:
-        self.partition = partition
-        self.stream = stream
-        self.expected = expected  # offset of the next record due (None: the first one retained)
-        self.reading: asyncio.Future[Any] | None = None
-        self.reopened_at: int | None = None  # the offset the stream was last opened again at (a repair)
-
-
-class _FluvioSubscription(Subscription):
-    """The client's async partition streams, one per partition read, merged; bundles handed out one message
-    at a time. Closing ends a read that is waiting for a record."""
-
-    def __init__(
-        self,
-        topic: str,
-        readers: list[_PartitionReader],
-        open_stream: OpenStream,
-        commit: Commit | None = None,
-    ) -> None:
-        self.topic = topic
-        self.partitions = tuple(r.partition for r in readers)
-        self._readers = readers
-        self._open_stream = open_stream
-        self._commit = commit
-        self._positions: dict[int, int | None] = {r.partition: r.expected for r in readers}
-        self.position = readers[0].expected
-        # Messages read and not handed out yet: (item, whether it is the last of its record).
-        self._ready: deque[tuple[Record | Gap, bool]] = deque()
-        # Per partition, the offsets of bundles read and not yet passed by a commit. A consumer commits the
-        # offset of the last message it handled; for a bundle that does not say the bundle's other messages
-        # were handled, so such a commit covers only the records before it.
-        self._bundles: dict[int, set[int]] = {}
-        self._closed = False
-        self._closing: asyncio.Future[None] | None = None
-        self.repairs = 0  # times the stream was opened again over records the client skipped
-        # Throttled commits of bundled records: partition -> offset waiting, and when each was last written.
-        self._pending: dict[int, int] = {}
-        self._written_at: dict[int, float] = {}
-        self._flusher: asyncio.TimerHandle | None = None
-        self._flushing: set[asyncio.Task[None]] = set()
-
-    def positions(self) -> dict[int, int | None]:
-        return dict(self._positions)
-
-    def _hand(self, item: Record | Gap, last: bool) -> None:
-        """Note that `item` is handed out: the partition's position moves past it (past its record when it
-        is the record's last message)."""
-        part = item.partition
-        pos = item.resume_offset if isinstance(item, Gap) else item.offset + 1 if last else item.offset
-        self._positions[part] = pos
-        if part == self.partitions[0]:
-            self.position = pos
-
-    async def __anext__(self) -> Record | Gap:
-        while True:
-            if self._ready:
-                item, last = self._ready.popleft()
-                self._hand(item, last)
-                return item
-            if self._closed:
-                raise StopAsyncIteration
-            await self._read_some()
-
-    def take_ready(self, limit: int) -> Sequence[Record]:
-        """The messages already read (a bundle's rest, records that came together), up to `limit`; a gap
-        waits for `__anext__`."""
-        ready = self._ready
-        out: list[Record] = []
-        while ready and len(out) < limit:
-            item, last = ready[0]
-            if isinstance(item, Gap):
-                break
-            ready.popleft()
-            self._hand(item, last)
-            out.append(item)
-        return out
-
-    async def _read_some(self) -> None:
-        """Wait for the next record of any partition and queue its messages."""
-        fluvio = _client()
-        loop = asyncio.get_running_loop()
-        if self._closing is None:
-            self._closing = loop.create_future()
-        waiting: list[asyncio.Future[Any]] = [self._closing]
-        for r in self._readers:
-            if r.reading is None:
-                r.reading = asyncio.ensure_future(r.stream.async_next())
-            waiting.append(r.reading)
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
-        if self._closed:
-            return
-        for r in self._readers:
-            reading = r.reading
-            if reading is None or not reading.done():
-                continue
-            r.reading = None
-            try:
-                rec = reading.result()
-            except fluvio.FluviorError as err:
-                raise BusError(f"fluvio stream on {self.topic} failed: {err}") from None
-            if rec is None:
-                raise BusError(f"fluvio stream on {self.topic} partition {r.partition} ended")
-            await self._take(r, rec)
-
-    async def _take(self, r: _PartitionReader, rec: Any) -> None:
-        offset = rec.offset()
-        part = r.partition
-        expected = r.expected
-        if expected is not None and offset != expected:
-            if offset < expected:  # already handed out (a stream opened again can start a batch early)
-                return
-            if r.reopened_at != expected:
-                # Records skipped by the client (see the module's docstring): read again from the first one.
-                log.info(
-                    "%s[%d]: the client skipped offsets %d..%d; reading again from %d",
-                    self.topic,
-                    part,
-                    expected,
-                    offset - 1,
-                    expected,
-                )
-                self.repairs += 1
-                r.reopened_at = expected
-                r.stream = await self._open_stream(part, expected)
-                return
-            self._ready.append((Gap(self.topic, offset - expected, offset, partition=part), True))
-        r.reopened_at = None
-        r.expected = offset + 1
-        key = rec.key_string()
-        ts = rec.timestamp()
-        values = fluvio_bundle.unpack(bytes(rec.value()))
-        n = len(values)
-        if n > 1:
-            self._bundles.setdefault(part, set()).add(offset)
-        for i, value in enumerate(values):
-            self._ready.append((Record(self.topic, key, value, offset, ts, part), i == n - 1))
-
-    async def commit(self, offset: int, partition: int = 0) -> None:
-        if self._commit is None:
-            raise BusError("commit needs a named consumer (subscribe(..., consumer=NAME))")
-        if partition not in self._positions:
-            raise BusError(f"{self.topic}: this subscription does not read partition {partition}")
-        bundles = self._bundles.get(partition)
-        if bundles is not None:
-            inside = offset in bundles
-            bundles.difference_update([b for b in bundles if b < offset])
-            if inside:  # see `_bundles`: a restart reads this bundle again (market data tolerates that)
-                offset -= 1
-        if offset < 0:
-            return
-        if bundles is not None and not self._closed:
-            self._throttled(partition, offset)
-            return
-        self._pending.pop(partition, None)
-        self._written_at[partition] = time.monotonic()
-        await self._commit(partition, offset)
-
-    def _throttled(self, partition: int, offset: int) -> None:
-        self._pending[partition] = offset
-        due = self._written_at.get(partition, 0.0) + BUNDLE_COMMIT_EVERY_S - time.monotonic()
-        if self._flusher is None:
-            loop = asyncio.get_running_loop()
-            self._flusher = loop.call_later(max(0.0, due), self._flush_soon)
-
-    def _flush_soon(self) -> None:
-        self._flusher = None
-        task = asyncio.ensure_future(self._flush_pending())
-        self._flushing.add(task)
-        task.add_done_callback(self._flushing.discard)
-
-    async def _flush_pending(self) -> None:
-        pending, self._pending = self._pending, {}
-        for part, offset in pending.items():
-            self._written_at[part] = time.monotonic()
-            try:
-                await self._commit(part, offset)  # type: ignore[misc]  # only set up for named consumers
-            except BusError as err:  # tried again after BUNDLE_COMMIT_EVERY_S (or by a later commit)
-                log.warning("%s[%d]: commit of %d failed: %s", self.topic, part, offset, err)
-                if not self._closed:
-                    self._throttled(part, self._pending.get(part, offset))
-
-    async def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        if self._closing is not None and not self._closing.done():
-            self._closing.set_result(None)
-        for r in self._readers:
-            if r.reading is not None:
-                r.reading.cancel()
-                # Abandoned with the stream: whatever it ends with (cancelled, a client error) is of no use.
-                with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration, Exception):
-                    await r.reading
-                r.reading = None
-            r.stream = None
-        if self._flusher is not None:
-            self._flusher.cancel()
-            self._flusher = None
-        for task in list(self._flushing):
-            await task
-        if self._pending and self._commit is not None:
-            await self._flush_pending()
-
-
 class FluvioBus(Bus):
     backend = "fluvio"
 
@@ -288,7 +55,7 @@ class FluvioBus(Bus):
         endpoint: str = "",
         connect_timeout_s: float = 5.0,
         *,
-        offsets_topic: str = fluvio_offsets.BASE_TOPIC,
+        offsets_topic: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.offsets_topic = offsets_topic
@@ -301,14 +68,14 @@ class FluvioBus(Bus):
         self._producers: dict[tuple[str, int], Any] = {}
         self._partition_counts: dict[str, int] = {}
         self._part_consumers: dict[tuple[str, int], Any] = {}
-        self._subs: set[_FluvioSubscription] = set()
+        self._subs: set[FluvioSubscription] = set()
         self._offsets: fluvio_offsets.OffsetBook | None = None
         # One admin call at a time: the admin connection is shared by every task of the process.
         self._admin_lock = asyncio.Lock()
         self.repairs = 0  # streams opened again over records the client skipped, by closed subscriptions
 
     async def connect(self) -> FluvioBus:
-        fluvio = _client()
+        fluvio = fluvio_client()
 
         def _connect() -> tuple[Any, Any, Any]:
             admin = (
@@ -333,12 +100,13 @@ class FluvioBus(Bus):
         # So the admin work is done now, before any stream: every topic's partition count, and the offsets
         # topic (created if missing).
         await self._refresh_partition_counts()
-        await self._create([self.offsets_topic], 1, retention=fluvio_offsets.RETENTION_S)
+        if self.offsets_topic is not None:
+            await self._create([self.offsets_topic], 1, retention=fluvio_offsets.RETENTION_S)
         return self
 
     def _new_client(self) -> Any:
         """A connection to the cluster (blocking: call it in a thread)."""
-        fluvio = _client()
+        fluvio = fluvio_client()
         if self.endpoint:
             return fluvio.Fluvio.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
         return fluvio.Fluvio.connect()
@@ -355,7 +123,7 @@ class FluvioBus(Bus):
 
     async def _create(self, wanted: list[str], partitions: int, retention: int | None = None) -> None:
         self._require()
-        fluvio = _client()
+        fluvio = fluvio_client()
         admin = self._admin
 
         def _create() -> None:
@@ -395,7 +163,7 @@ class FluvioBus(Bus):
 
     async def _refresh_partition_counts(self) -> None:
         """Every topic's partition count, from one admin call (partitions are named `<topic>-<index>`)."""
-        fluvio = _client()
+        fluvio = fluvio_client()
         admin = self._admin
 
         def _counts() -> dict[str, int]:
@@ -430,7 +198,7 @@ class FluvioBus(Bus):
         if prod is None:
             self._require()
             client = self._producing
-            fluvio = _client()
+            fluvio = fluvio_client()
             last: Exception | None = None
             config = self._producer_config(partition)
             for attempt in range(50):
@@ -450,7 +218,7 @@ class FluvioBus(Bus):
         """Pinned to one partition (we choose it: `partition_of`); every send is flushed at once (orders
         must not wait for a batch to fill; a burst is one `send_all`), and a request may be larger than the
         client's 1 MiB default."""
-        fluvio = _client()
+        fluvio = fluvio_client()
         return (
             fluvio.TopicProducerConfigBuilder()
             .linger(0)
@@ -465,7 +233,7 @@ class FluvioBus(Bus):
         """A fetch of up to MAX_FETCH_BYTES: a reader that is behind gets more per round-trip, and a fetch
         answer ends inside a batch (which the client mishandles, see the module's docstring) less often. The
         Python wrapper does not expose the setting; its inner config does."""
-        fluvio = _client()
+        fluvio = fluvio_client()
         config = fluvio.ConsumerConfig()
         config._inner.max_bytes(MAX_FETCH_BYTES)
         return config
@@ -473,7 +241,7 @@ class FluvioBus(Bus):
     async def publish(self, topic: str, key: str, value: bytes) -> int:
         part = partition_of(key, await self._partition_count(topic))
         prod = await self._producer(topic, part)
-        fluvio = _client()
+        fluvio = fluvio_client()
         try:
             out = await prod.async_send(key.encode("utf-8"), value)
             await prod.async_flush()
@@ -503,7 +271,7 @@ class FluvioBus(Bus):
         for key, indexes in groups:
             by_part.setdefault(partition_of(key, count), []).append((key, indexes))
         offsets = [0] * len(records)
-        fluvio = _client()
+        fluvio = fluvio_client()
         for part, part_groups in by_part.items():
             prod = await self._producer(topic, part)
             batch = [
@@ -549,7 +317,7 @@ class FluvioBus(Bus):
         partitions: Sequence[int] | None = None,
     ) -> Subscription:
         self._require()
-        fluvio = _client()
+        fluvio = fluvio_client()
         count = await self._partition_count(topic)
         parts = list(range(count)) if partitions is None else sorted(set(partitions))
         if not parts or any(p < 0 or p >= count for p in parts):
@@ -562,6 +330,8 @@ class FluvioBus(Bus):
             # cost ~20 % of a busy reader's time; the inner record has the same methods.
             return await consumer._inner.async_stream_with_config(at, self._consumer_config()._inner)
 
+        if consumer is not None:
+            self._offsets_topic()  # a named consumer needs one: say so now, not at its first commit
         commit: Commit | None = None
         readers = []
         try:
@@ -575,7 +345,7 @@ class FluvioBus(Bus):
                         # Pin where this subscription starts: a worker restarted before it commits anything
                         # resumes here, not at a later end (and the key is fresh at the offsets topic's end).
                         await self._commit(consumer, topic, part, position - 1)
-                readers.append(_PartitionReader(part, await open_stream(part, position), position))
+                readers.append(PartitionReader(part, await open_stream(part, position), position))
         except fluvio.FluviorError as err:
             raise BusError(f"cannot subscribe to {topic}: {err}") from None
         if consumer is not None:
@@ -584,7 +354,7 @@ class FluvioBus(Bus):
             async def commit(part: int, offset: int) -> None:
                 await self._commit(name, topic, part, offset)
 
-        sub = _FluvioSubscription(topic, readers, open_stream, commit)
+        sub = FluvioSubscription(topic, readers, open_stream, commit)
         self._subs.add(sub)
         return sub
 
@@ -627,7 +397,7 @@ class FluvioBus(Bus):
         the same process receives a record meanwhile the two deadlock and the process freezes; the async
         stream with continuous mode off panics at the end (client 0.21), printing a Rust panic."""
         self._require()
-        fluvio = _client()
+        fluvio = fluvio_client()
         try:
             part = await self._partition_consumer(topic, partition)
             stream = await part.async_stream(fluvio.Offset.from_end(1))
@@ -646,20 +416,27 @@ class FluvioBus(Bus):
 
     # --- committed offsets (on the cluster) ---
 
+    def _offsets_topic(self) -> str:
+        if self.offsets_topic is None:
+            raise BusError(
+                "named consumers need the bus's offsets topic (FluvioBus(offsets_topic=...); open_bus sets it)"
+            )
+        return self.offsets_topic
+
     async def _offset_book(self) -> fluvio_offsets.OffsetBook:
-        # (The offsets topic was made on connect.)
+        # (The offsets topic was made on connect: an admin call after streams start can stall.)
         if self._offsets is None:
             self._offsets = fluvio_offsets.OffsetBook(self._read_offsets, self._offsets_end)
         return self._offsets
 
     async def _offsets_end(self) -> int:
-        return await self.end_offset(self.offsets_topic)
+        return await self.end_offset(self._offsets_topic())
 
     async def _read_offsets(self, start: int, end: int) -> list[bytes]:
         """The values of the offsets topic's records start..end-1 (bundles cannot occur: one per commit)."""
         if end <= start:
             return []
-        sub = await self.subscribe(self.offsets_topic, Start.at(start))
+        sub = await self.subscribe(self._offsets_topic(), Start.at(start))
         out: list[bytes] = []
         try:
             while (sub.position or 0) < end:
@@ -681,14 +458,14 @@ class FluvioBus(Bus):
     async def _commit(self, consumer: str, topic: str, partition: int, offset: int) -> None:
         book = await self._offset_book()
         await self.publish(
-            self.offsets_topic,
+            self._offsets_topic(),
             fluvio_offsets.key_of(consumer, topic, partition),
             fluvio_offsets.encode(consumer, topic, partition, offset),
         )
         book.put(consumer, topic, partition, offset)
 
     async def _drop(self, sub: Subscription) -> None:
-        assert isinstance(sub, _FluvioSubscription)
+        assert isinstance(sub, FluvioSubscription)
         await sub.close()
         self.repairs += sub.repairs
         self._subs.discard(sub)
