@@ -10,17 +10,20 @@ import argparse
 import asyncio
 
 from tui_trader import logs, paths
+from tui_trader import settings as settings_mod
 from tui_trader.bus import open_bus
-from tui_trader.commands import load_settings, require_shared_bus
+from tui_trader.commands import apply_overrides, require_shared_bus
 
 
 def run(args: argparse.Namespace) -> int:
-    settings, path = load_settings(args)
+    saved, path = settings_mod.load(getattr(args, "config", None))
+    # `--set` is for this run: the settings screen edits and saves the file's values, not the overrides.
+    settings = apply_overrides(saved, getattr(args, "overrides", None) or [])
     require_shared_bus(settings, "attaching the desk", "`tui-trader`")
     logs.setup(paths.state_dir() / "desk-attached.log")
     bus = asyncio.run(open_bus(settings.bus))  # fails with one line when the cluster cannot be reached
     from tui_trader.ui.app import DeskApp
 
-    app = DeskApp(settings, settings_path=path, bus=bus)
+    app = DeskApp(settings, settings_path=path, bus=bus, saved_settings=saved)
     app.run()
     return app.return_code or 0
