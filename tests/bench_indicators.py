@@ -79,7 +79,7 @@ def bench(capture: Path, bar: str, emit: str) -> dict:
         "emit": emit,
         "messages": len(feed),
         "trades": c.trades,
-        "books": worker.books,
+        "books": worker.counters()["books"],
         "points": c.points,
         "evaluations": c.evaluations,
         "signals": dict(c.signals),

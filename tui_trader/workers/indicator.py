@@ -61,7 +61,16 @@ BAR_GRACE_MS = 5_000
 IND_VALUES_MIN_MS = 250
 
 _BOOK_MARK = b'"kind":"book"'
-_BOOK = object()  # what the decoder returns for a book update it did not decode
+_TRADES = frozenset({"trade"})
+
+
+class _Book:
+    """What the decoder returns for a book update it did not decode (a kind, so `consume(kinds=...)` drops it)."""
+
+    kind = "book"
+
+
+_BOOK = _Book()
 
 
 class _MarketDataDecoder(m.Decoder):
@@ -162,7 +171,6 @@ class IndicatorWorker(Worker):
         self._settings = ctx.settings
         self.bar_ms = bar_seconds(cfg.bar) * 1000
         self.published = 0
-        self.books = 0
         self.warmup: dict[str, Any] = {"state": "skipped"}
         self._warmed = False
         self._ready: set[str] = set()  # symbols whose indicators all have values (warm-up reported done)
@@ -253,10 +261,9 @@ class IndicatorWorker(Worker):
         now_ms = ctx.clock.now_ms
         values_due = self._values_due
         try:
-            async for _record, md in self.consume(m.MARKET_DATA, start):
-                if md is _BOOK or md.kind != "trade":
-                    self.books += 1
-                    continue
+            # Only trades make points: every other record (book tickers, marks: most of the topic) is counted
+            # by consume and never handed over.
+            async for _record, md in self.consume(m.MARKET_DATA, start, kinds=_TRADES):
                 if self._held is not None:  # warming up: these follow the history
                     if len(self._held) == self._held.maxlen:
                         self.warmup_dropped += 1
@@ -371,7 +378,7 @@ class IndicatorWorker(Worker):
         c = self.engine.counters
         out.update(
             trades=c.trades,
-            books=self.books,
+            books=self.passed_over.get(m.MARKET_DATA, 0),
             rejected=c.rejected,
             quarantined=c.quarantined,
             unconfigured=c.unconfigured,
