@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
+import operator
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +61,14 @@ BATCH = 256  # records taken from the embedded bus at once when they are already
 
 def _latest_per_key(batch: Sequence[Record | Gap]) -> list[Record | Gap]:
     """The last record of each key in a batch, in offset order (gaps kept, so they are still reported)."""
+    try:
+        # The batches of several records are slices of the log, gapless: one comprehension keeps each key's
+        # last record (a sixth of the loop below, which the router and the executor ran on every pile-up).
+        newest: dict[str, Record | Gap] = {rec.key: rec for rec in batch}  # type: ignore[union-attr]
+    except AttributeError:  # a Gap among them (it has no key)
+        pass
+    else:
+        return list(newest.values()) if len(newest) == 1 else sorted(newest.values(), key=_offset)
     latest: dict[str, Record] = {}
     gaps = []
     for item in batch:
@@ -70,8 +79,7 @@ def _latest_per_key(batch: Sequence[Record | Gap]) -> list[Record | Gap]:
     return gaps + sorted(latest.values(), key=_offset)
 
 
-def _offset(rec: Record) -> int:
-    return rec.offset
+_offset = operator.attrgetter("offset")
 
 
 class Worker(abc.ABC):
