@@ -346,7 +346,18 @@ class Journal:
         if not seqs:
             return
         with self._lock:
-            self._db.executemany("UPDATE statuses SET published = 1 WHERE seq = ?", [(s,) for s in seqs])
+            if len(seqs) == 1:
+                self._db.execute("UPDATE statuses SET published = 1 WHERE seq = ?", (seqs[0],))
+                return
+            # One transaction, so one sync of the log, for a command's statuses (an accept and its fill):
+            # without it every UPDATE commits, and syncs, on its own.
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("UPDATE statuses SET published = 1 WHERE seq = ?", [(s,) for s in seqs])
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     @_reported
     def unpublished(self) -> list[tuple[int, m.OrderStatus]]:
