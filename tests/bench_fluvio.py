@@ -4,8 +4,8 @@ Run: python tests/bench_fluvio.py --endpoint 127.0.0.1:9003 [--messages 300000] 
 
 What it measures, each on fresh topics (a unique prefix, deleted at the end):
 - throughput: market messages/s from the first publish until the indicator has handled the last one. This
-  process publishes as the collector does (`publish_bundled`, batches of up to 512 messages: what a busy
-  hand-off drains at once); the indicator runs as `tui-trader worker indicator` processes. Done is when the
+  process publishes as the collector does (`publish_bundled`, batches of the collector's PUBLISH_BATCH
+  messages: what a busy hand-off drains at once); the indicator runs as `tui-trader worker indicator` processes. Done is when the
   indicator's committed market-data offsets (on the cluster) reach each partition's end. Runs: 1 partition
   and 1 worker; 2 partitions read by 1 worker; 2 partitions shared by 2 workers (`--member 0/2`, `1/2`).
   Embedded: the same messages through the indicator worker in this process (`publish_msg_nowait`).
@@ -42,12 +42,13 @@ from tui_trader.bus.fluvio_offsets import BASE_TOPIC
 from tui_trader.clock import Clock
 from tui_trader.settings import Settings
 from tui_trader.workers import WorkerContext
+from tui_trader.workers.collector import PUBLISH_BATCH
 from tui_trader.workers.indicator import IndicatorWorker
 
 ROOT = Path(__file__).resolve().parents[1]
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"]  # BTCUSDT in partition 1 of 2, the others in 0
 BASE = {"BTCUSDT": 60_000.0, "ETHUSDT": 2_500.0, "SOLUSDT": 150.0, "XRPUSDT": 0.5}
-BATCH = 512
+BATCH = PUBLISH_BATCH  # what the live collector takes from its hand-off and publishes at once
 
 
 def market(i: int, now_ms: int) -> m.MarketData:
