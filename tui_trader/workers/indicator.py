@@ -35,7 +35,6 @@ from tui_trader import messages as m
 from tui_trader.bus.base import Start
 from tui_trader.exchange import create_exchange, unified_symbol
 from tui_trader.indicators.bars import split_klines
-from tui_trader.indicators.engine import Values
 from tui_trader.indicators.scoring import Scorer
 from tui_trader.indicators.signals import Emitted, SignalEngine
 from tui_trader.settings import (
@@ -146,6 +145,24 @@ def _one_line(err: BaseException) -> str:
     return f"{type(err).__name__}: {text[:200]}"
 
 
+def _indicators(v: Sequence[float]) -> m.Indicators:
+    """The message's indicators from values in `Values` order (by name: a named tuple's _asdict() and ** cost
+    more than the signal's other fields)."""
+    return m.Indicators(
+        rsi=v[0],
+        macd=v[1],
+        macd_signal=v[2],
+        macd_hist=v[3],
+        bb_upper=v[4],
+        bb_middle=v[5],
+        bb_lower=v[6],
+        sma_fast=v[7],
+        sma_slow=v[8],
+        ema_fast=v[9],
+        ema_slow=v[10],
+    )
+
+
 class IndicatorWorker(Worker):
     name = "indicator"
     # Taken while running (the desk hands over a new Settings object on save): the scoring thresholds. The
@@ -192,8 +209,7 @@ class IndicatorWorker(Worker):
         self.engine.scorer = Scorer(cfg, settings.trading.min_signal_strength)
 
     def to_message(self, e: Emitted) -> m.TradingSignal:
-        ev, v = e.evaluation, e.values
-        indicators = m.Indicators(**v._asdict())  # Values carries the message's field names
+        ev = e.evaluation
         return m.TradingSignal(
             id=self.ids.new(),
             symbol=e.symbol,
@@ -202,7 +218,7 @@ class IndicatorWorker(Worker):
             buy_score=ev.buy,
             sell_score=ev.sell,
             reasons=list(ev.reasons),
-            indicators=indicators,
+            indicators=_indicators(e.values),
             price=e.price,
             ts=self.ctx.clock.now_ms(),
         )
@@ -225,7 +241,7 @@ class IndicatorWorker(Worker):
         ev = self.engine.scorer.evaluation(state.mask)
         return m.IndicatorValues(
             symbol=symbol,
-            indicators=m.Indicators(**Values(*state.values)._asdict()),
+            indicators=_indicators(state.values),
             price=state.close,
             buy_score=ev.buy,
             sell_score=ev.sell,
