@@ -158,7 +158,8 @@ async def test_four_worker_processes_in_random_order_lose_and_double_nothing_thr
     workers = None
     topics: list[Topic] = []
     try:
-        async with BinanceWsServer(frames, hold_at=(0, go)) as server:
+        # Paced (~8 s for the slice) so the kill lands while trades still come.
+        async with BinanceWsServer(frames, hold_at=(0, go), pace_s=0.001) as server:
             workers = Workers(tmp_path, prefix, server.url)
             conf = settings_file(tmp_path, prefix, server.url, "expected")
             from tui_trader.settings import load
@@ -181,6 +182,15 @@ async def test_four_worker_processes_in_random_order_lose_and_double_nothing_thr
             await until(lambda: pinned(bus, prefix), "the indicator's market-data consumer in place", 60)
             go.set()  # the exchange starts sending once everyone listens
 
+            # Kill the indicator and the router mid-run (-9: nothing committed on the way out) while the feed
+            # still plays (paced), and start them again.
+            await until(lambda: len(signals.items) >= 10, "the first signals", 60)
+            on_market = sum(1 for md in market.items if md.kind == "trade")
+            assert on_market < len(trade_frames), "the feed ended before the kill: pace it slower"
+            for name in ("indicator", "router"):
+                workers.kill(name)
+                workers.start(name)
+
             # Every trade frame reaches market-data, in order; every book frame is published or conflated.
             await until(
                 lambda: sum(1 for md in market.items if md.kind == "trade") >= len(trade_frames),
@@ -202,13 +212,8 @@ async def test_four_worker_processes_in_random_order_lose_and_double_nothing_thr
                 30,
             )
 
-            # Kill the indicator and the router mid-run (-9: nothing committed on the way out) and restart them.
             want = expected_signals(trades, conf)
             assert want, "the slice gives no signal: pick another"
-            await until(lambda: len(signals.items) >= len(want) // 2, "half the signals", 60)
-            for name in ("indicator", "router"):
-                workers.kill(name)
-                workers.start(name)
             await until(lambda: len(signals.items) >= len(want), "every signal", 90)
             await asyncio.sleep(0)
 
