@@ -314,8 +314,12 @@ class Journal:
         return [_command_decoder.decode(r[0]) for r in rows]
 
     @_reported
-    def complete(self, command_id: str | None, statuses: Iterable[m.OrderStatus]) -> list[int]:
+    def complete(
+        self, command_id: str | None, statuses: Iterable[m.OrderStatus], command: m.OrderCommand | None = None
+    ) -> list[int]:
         """In one transaction: mark the command executed (if any) and journal its statuses as unpublished.
+        With `command`, it is journaled in the same transaction if it is not yet (a paper command: nothing
+        outside the process depends on it before its outcome, so one sync of the log serves both).
 
         Returns the statuses' sequence numbers, to mark them published once they are on the bus.
         """
@@ -323,6 +327,11 @@ class Journal:
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
+                if command is not None:
+                    self._db.execute(
+                        "INSERT OR IGNORE INTO commands(id, symbol, purpose, body, ts) VALUES (?, ?, ?, ?, ?)",
+                        (command.id, command.symbol, command.purpose, m.encode(command), command.ts),
+                    )
                 if command_id is not None:
                     self._db.execute(
                         "UPDATE commands SET executed = 1, completions = completions + 1 WHERE id = ?", (command_id,)

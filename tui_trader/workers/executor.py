@@ -185,7 +185,7 @@ class ExecutorWorker(Worker):
             except Exception as err:  # one bad command must not be skipped silently nor stop the ones after it
                 self.log.exception("paper command %s failed", cmd.id)
                 reports = [_failed(cmd, err)]
-            await self._publish(reports, "paper", cmd)
+            await self._publish(reports, "paper", cmd, executed=True)
 
     def _refusal(self, cmd: m.OrderCommand) -> str | None:
         """Why a command is not executed at all, or None. Only `trading.symbols` trade; reduce-only orders on
@@ -378,8 +378,10 @@ class ExecutorWorker(Worker):
         task.add_done_callback(self._tasks.discard)
 
     # --- publishing -------------------------------------------------------------------------------------
-    async def _publish(self, reports: list[Report], mode: m.Mode, cmd: m.OrderCommand | None = None) -> None:
-        await self.outbox.publish(reports, mode, cmd)
+    async def _publish(
+        self, reports: list[Report], mode: m.Mode, cmd: m.OrderCommand | None = None, *, executed: bool = False
+    ) -> None:
+        await self.outbox.publish(reports, mode, cmd, executed=executed)
         if mode == "live" and any(r.is_fill or r.status == "canceled" for r in reports):
             self.accounts.recheck.set()  # the watchdog and the Account look at the venue again now
         if mode == "paper" and any(r.is_fill for r in reports):

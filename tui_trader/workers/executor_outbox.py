@@ -60,14 +60,18 @@ class Outbox:
             self.log.warning("published %d statuses journaled before a stop but not sent then", len(pending))
 
     async def already_executed(self, cmd: m.OrderCommand, mode: m.Mode, paper: PaperBroker) -> bool:
-        """Journal the command before executing it; if the journal says it was executed already, publish its
-        journaled outcome instead.
+        """Journal a live command before executing it (a paper one is journaled with its outcome); if the
+        journal says it was executed already, publish its journaled outcome instead.
 
         A command journaled but never completed (the process died while executing it) is not repeated live:
         its id counts as sent, so the broker refuses to place it again; reconciliation at start finds any
         position it may have opened."""
         jr = self.journal
-        if jr.record_command(cmd) or not jr.was_executed(cmd.id):
+        # A paper command is journaled with its outcome (`publish`), in one transaction: executing it twice
+        # after a crash in between costs nothing outside this process (its account is rebuilt from the
+        # journal), and each command then costs one sync of the journal's log less. A live one first.
+        new = jr.record_command(cmd) if mode == "live" else False
+        if new or not jr.was_executed(cmd.id):
             return False
         self.redelivered += 1
         outcome = jr.outcome(cmd.id)
@@ -88,9 +92,12 @@ class Outbox:
             jr.mark_published([seq])
         return True
 
-    async def publish(self, reports: list[Report], mode: m.Mode, cmd: m.OrderCommand | None = None) -> None:
+    async def publish(
+        self, reports: list[Report], mode: m.Mode, cmd: m.OrderCommand | None = None, *, executed: bool = False
+    ) -> None:
         """Journal the outcome (durably, with the command marked executed), then publish it, then mark it
-        published."""
+        published. `executed`: `cmd` is a paper command just executed, journaled here with its outcome (see
+        `already_executed`)."""
         now = self._now_ms()
         statuses = [report.to_status(mode, now) for report in reports]
         if cmd is None:
@@ -99,7 +106,7 @@ class Outbox:
             fresh = [st for st in statuses if not self.journal.has_status(st)]
             seqs = self.journal.complete(None, fresh) if fresh else []
         else:
-            seqs = self.journal.complete(cmd.id, statuses)
+            seqs = self.journal.complete(cmd.id, statuses, cmd if executed else None)
         for report, status in zip(reports, statuses, strict=True):
             self._count(report.status, report.error, report.is_fill, report.fee, mode)
             await self._publish(status)
