@@ -71,6 +71,8 @@ class FluvioSubscription(Subscription):
         commit: Commit | None = None,
     ) -> None:
         self.topic = topic
+        # Bundles of a topic of known type are decoded whole: their records carry the typed message.
+        self._typed = fluvio_bundle.typed_decoder(topic)
         self.partitions = tuple(r.partition for r in readers)
         self._readers = readers
         self._open_stream = open_stream
@@ -181,12 +183,25 @@ class FluvioSubscription(Subscription):
         r.expected = offset + 1
         key = rec.key_string()
         ts = rec.timestamp()
-        values = fluvio_bundle.unpack(bytes(rec.value()))
-        n = len(values)
+        value = bytes(rec.value())
+        topic = self.topic
+        ready = self._ready
+        msgs = fluvio_bundle.unpack_typed(value, self._typed) if self._typed is not None else None
+        if msgs is not None:
+            values: list[bytes] | None = None
+            n = len(msgs)
+        else:
+            values = fluvio_bundle.unpack(value)
+            n = len(values)
         if n > 1:
             self._bundles.setdefault(part, set()).add(offset)
-        for i, value in enumerate(values):
-            self._ready.append((Record(self.topic, key, value, offset, ts, part), i == n - 1))
+        last = n - 1
+        if msgs is not None:
+            for i, msg in enumerate(msgs):
+                ready.append((Record(topic, key, None, offset, ts, part, msg), i == last))
+        else:
+            for i, raw in enumerate(values):  # type: ignore[arg-type]
+                ready.append((Record(topic, key, raw, offset, ts, part), i == last))
 
     async def commit(self, offset: int, partition: int = 0) -> None:
         if self._commit is None:
