@@ -214,11 +214,10 @@ class BinanceWsServer(LoopbackWsServer):
 
     @staticmethod
     async def _drained(ws: ServerConnection, timeout: float = 5.0) -> None:
-        async def until() -> None:
-            while ws.transport.get_write_buffer_size():
-                await asyncio.sleep(0.005)
+        from kit.wait import until  # here, not at the top: the kit imports these servers
 
-        await asyncio.wait_for(until(), timeout)
+        # The transport has no event for an empty write buffer: a bounded poll.
+        await until(lambda: not ws.transport.get_write_buffer_size(), "the client to take what was sent", timeout)
 
     def _back(self, start: int, served: set[str]) -> int:
         """How many frame positions to step back so that `resend` served frames are sent again."""

@@ -20,6 +20,7 @@ Failure injection (`fail`): the next N requests matching a method and path
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -176,10 +177,8 @@ class MockExchange:
         return None
 
     async def _hold(self) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):  # held for _hold_s, or until the mock is released
             await asyncio.wait_for(self._release.wait(), self._hold_s)
-        except TimeoutError:
-            pass
 
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
         params = await self._parse(request)
@@ -261,7 +260,5 @@ def run_forever(mock: MockExchange, port: int) -> None:
         finally:
             await mock.stop()
 
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how a demo server is stopped
         asyncio.run(main())
-    except KeyboardInterrupt:
-        pass

@@ -45,6 +45,7 @@ class Conn:
     pings: int = 0
     ws: ServerConnection | None = field(default=None, repr=False)
     closed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
+    has_subscriptions: asyncio.Event = field(default_factory=asyncio.Event, repr=False)  # set with the first
 
 
 class VenueWsServer(LoopbackWsServer):
@@ -148,6 +149,7 @@ class VenueWsServer(LoopbackWsServer):
                 ch, inst = arg.get("channel"), arg.get("instId", "")
                 if ch in OKX_CHANNELS and self._known(inst):
                     conn.subscribed.append(f"{ch}:{inst}")
+                    conn.has_subscriptions.set()
                     await ws.send(json.dumps({"event": "subscribe", "arg": arg, "connId": "c1"}))
                 else:
                     await ws.send(
@@ -169,6 +171,8 @@ class VenueWsServer(LoopbackWsServer):
                 if t.rpartition(".")[0] not in BYBIT_TOPICS or not self._known(t.rpartition(".")[2])
             ]
             conn.subscribed += [t for t in req["args"] if t not in bad]
+            if conn.subscribed:
+                conn.has_subscriptions.set()
             await ws.send(
                 json.dumps(
                     {
@@ -218,8 +222,7 @@ class VenueWsServer(LoopbackWsServer):
     async def _play(self, conn: Conn) -> None:
         ws = conn.ws
         limit = self.close_after.get(conn.index)
-        while not conn.subscribed:
-            await asyncio.sleep(0.005)
+        await conn.has_subscriptions.wait()
         while self.max_frames is None or self.data_sent < self.max_frames:
             for frame in self._next_frames(conn):
                 if limit is not None and conn.sent >= limit:

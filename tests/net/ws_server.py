@@ -30,8 +30,6 @@ class LoopbackWsServer:
         await asyncio.wait_for(self._server.wait_closed(), 5)
 
     async def wait_connections(self, n: int, timeout: float = 10.0) -> None:
-        async def until() -> None:
-            while len(self.connections) < n:
-                await asyncio.sleep(0.01)
+        from kit.wait import until  # here, not at the top: the kit imports these servers
 
-        await asyncio.wait_for(until(), timeout)
+        await until(lambda: len(self.connections) >= n, f"{n} client connection(s)", timeout)

@@ -145,4 +145,4 @@ def test_the_stop_loss_triggers_on_the_chosen_working_price(working):
     else:
         assert fired == [] and "BTCUSDT" in b.positions
         fired = b.on_market(trade(58_150.0, T0 + 3))
-        assert [(r.purpose, r.status) for r in fired][0] == ("stop_loss", "filled")
+        assert (fired[0].purpose, fired[0].status) == ("stop_loss", "filled")

@@ -27,7 +27,8 @@ async def test_a_recording_of_a_venue_replays_to_trades_books_and_marks(venue, t
         conf = settings(venue, server.url)
         result = await asyncio.wait_for(record(conf, str(out), max_frames=400), 30)
     assert result["frames"] >= 400
-    lines = gzip.open(out, "rt").read().splitlines()
+    with gzip.open(out, "rt") as fh:
+        lines = fh.read().splitlines()
     assert all(line.partition(" ")[0].isdigit() for line in lines)
     async with Harness(conf, replay_files=[out]) as h:
         await h.finished()
