@@ -285,9 +285,11 @@ class Backtest:
         return value
 
     def _signal(self, emitted: Emitted, ts: int) -> None:
+        ev = emitted.evaluation
+        if ev.kind is None:  # never: the engine emits only evaluations with a signal kind
+            return
         self._signal_ids += 1
         self.counts.signals += 1
-        ev = emitted.evaluation
         sig = m.TradingSignal(
             id=f"sig-{self._signal_ids:08d}",
             symbol=emitted.symbol,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from tui_trader import messages as m
 from tui_trader.settings import IndicatorSettings
 
 STRONG_POINTS = 4
 
 
 class Evaluation(NamedTuple):
-    kind: str | None  # "StrongBuy" | "Buy" | "Sell" | "StrongSell" | None (no signal)
+    kind: m.SignalKind | None  # None: no signal
     strength: float  # the candidate side's share of the points (0 when both scores are equal)
     buy: int
     sell: int
