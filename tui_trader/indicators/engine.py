@@ -19,8 +19,6 @@ import numpy as np
 import talib
 from talib import stream
 
-import asyncio
-
 from tui_trader.settings import MAX_INDICATOR_POINTS, IndicatorSettings, indicator_history_needed
 
 
