@@ -38,3 +38,25 @@ def shared_data() -> Path:
 @pytest.fixture
 def btc_capture(shared_data) -> Path:
     return shared_data / "binance_usdm_ws" / "btcusdt_20240808.gz"
+
+
+@pytest.fixture
+async def mock_binance():
+    """A mock Binance USD-M REST venue on 127.0.0.1 (tests/net/), stopped at the end of the test."""
+    from kit import MockBinance
+
+    mock = MockBinance()
+    await mock.start()
+    try:
+        yield mock
+    finally:
+        await mock.stop()
+
+
+@pytest.fixture
+def api_keys(monkeypatch):
+    """API keys in the environment, where the executor reads them (the values of brokers/broker_helpers.SECRETS)."""
+    from brokers.broker_helpers import SECRETS
+
+    monkeypatch.setenv("TUI_TRADER_API_KEY", SECRETS.api_key)
+    monkeypatch.setenv("TUI_TRADER_API_SECRET", SECRETS.api_secret)
