@@ -8,8 +8,8 @@ Two whole processes, each timed from outside (start-up, imports and file reading
   this strategy has to pay at least. `python tests/bench_backtest.py --floor` runs only that.
 
 Each is run `--runs` times (after one warm-up); the median wall time and the peak RSS are reported with the
-ratio command/floor and the targets (≤ 3.3 s, ≤ 150 MB). On a shared machine, `farm-bench` gives paired
-figures: farm-bench -- tui-trader backtest --offline --data A,B --vs 'python tests/bench_backtest.py --floor'
+ratio command/floor and the targets (≤ 3.3 s, ≤ 150 MB). On a shared machine, time the two commands in turn
+(`tui-trader backtest --offline --data A,B` and `python tests/bench_backtest.py --floor`) so both see the same load.
 
 Run: python tests/bench_backtest.py [--runs N] [--json]
 """
@@ -92,7 +92,7 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--floor", action="store_true", help="run only the floor computation (for farm-bench --vs)")
+    p.add_argument("--floor", action="store_true", help="run only the floor computation (to time it as a whole process)")
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
