@@ -92,7 +92,9 @@ def timed(cmd: list[str]) -> tuple[float, float]:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--floor", action="store_true", help="run only the floor computation (to time it as a whole process)")
+    p.add_argument(
+        "--floor", action="store_true", help="run only the floor computation (to time it as a whole process)"
+    )
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--json", action="store_true")
     args = p.parse_args()
