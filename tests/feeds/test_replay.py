@@ -39,6 +39,29 @@ def trade(symbol: str, ident: int, price: str, event_ms: int) -> str:
     )
 
 
+class FlakyBus:
+    """Fails the `fail_at`-th market-data publish, as a bus hiccup would; the runtime then runs the worker again."""
+
+    def __init__(self, bus, fail_at: int) -> None:
+        self._bus, self.calls, self.fail_at = bus, 0, fail_at
+
+    def __getattr__(self, name):
+        return getattr(self._bus, name)
+
+    def publish_nowait(self, topic, key, value):
+        self._hiccup()
+        return self._bus.publish_nowait(topic, key, value)
+
+    def publish_msg_nowait(self, topic, key, msg):
+        self._hiccup()
+        return self._bus.publish_msg_nowait(topic, key, msg)
+
+    def _hiccup(self):
+        self.calls += 1
+        if self.calls == self.fail_at:
+            raise ConnectionError("bus hiccup")
+
+
 def count_market_lines(path: Path) -> int:
     """Trade and bookTicker lines of a capture, counted with plain json (independent of the reader)."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -250,30 +273,10 @@ async def test_a_restarted_merged_replay_continues_where_it_stopped(tmp_path):
         await h.finished()
         reference = [(md.symbol, md.event_time) for md in h.market]
 
-    class FlakyBus:
-        def __init__(self, bus):
-            self._bus, self.calls = bus, 0
-
-        def __getattr__(self, name):
-            return getattr(self._bus, name)
-
-        def publish_nowait(self, topic, key, value):
-            self._hiccup()
-            return self._bus.publish_nowait(topic, key, value)
-
-        def publish_msg_nowait(self, topic, key, msg):
-            self._hiccup()
-            return self._bus.publish_msg_nowait(topic, key, msg)
-
-        def _hiccup(self):
-            self.calls += 1
-            if self.calls == 151:
-                raise ConnectionError("bus hiccup")
-
     async with Harness(settings, replay_files=[btc, eth]) as h:
         h.task.cancel()
         await asyncio.gather(h.task, return_exceptions=True)
-        h.ctx.bus = FlakyBus(h.bus)
+        h.ctx.bus = FlakyBus(h.bus, fail_at=151)
         with pytest.raises(ConnectionError):
             await h.worker.run()
         await h.worker.run()
@@ -324,32 +327,10 @@ async def test_a_restarted_replay_continues_where_it_stopped(tmp_path):
         await h.finished()
         reference = [md.event_time for md in h.market]
 
-    class FlakyBus:
-        """Fails one publish, as a bus hiccup would; the runtime then runs the worker again."""
-
-        def __init__(self, bus):
-            self._bus, self.calls = bus, 0
-
-        def __getattr__(self, name):
-            return getattr(self._bus, name)
-
-        def publish_nowait(self, topic, key, value):
-            self._hiccup()
-            return self._bus.publish_nowait(topic, key, value)
-
-        def publish_msg_nowait(self, topic, key, msg):
-            self._hiccup()
-            return self._bus.publish_msg_nowait(topic, key, msg)
-
-        def _hiccup(self):
-            self.calls += 1
-            if self.calls == 120:
-                raise ConnectionError("bus hiccup")
-
     async with Harness(make_settings(), replay_files=[path]) as h:
         h.task.cancel()
         await asyncio.gather(h.task, return_exceptions=True)
-        h.ctx.bus = FlakyBus(h.bus)
+        h.ctx.bus = FlakyBus(h.bus, fail_at=120)
         with pytest.raises(ConnectionError):
             await h.worker.run()
         await h.worker.run()
