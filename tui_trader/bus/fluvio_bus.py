@@ -21,7 +21,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from tui_trader.bus import fluvio_bundle, fluvio_offsets
+from tui_trader.bus import fluvio_bundle, fluvio_offsets, route_acks
 from tui_trader.bus.base import Bus, Record, Start, Subscription, partition_of
 from tui_trader.bus.fluvio_subscription import Commit, FluvioSubscription, PartitionReader, fluvio_client
 from tui_trader.errors import BusError
@@ -32,6 +32,7 @@ MAX_REQUEST_BYTES = 8 * 1024 * 1024
 MAX_FETCH_BYTES = 32 * 1024 * 1024
 CLOSE_TIMEOUT_S = 1.0
 END_PROBE_S = 1.0
+_acks_checked: set[str] = set()  # endpoints whose route was looked at in this process
 
 
 def _already_exists(err: Exception) -> bool:
@@ -102,7 +103,18 @@ class FluvioBus(Bus):
         await self._refresh_partition_counts()
         if self.offsets_topic is not None:
             await self._create([self.offsets_topic], 1, retention=fluvio_offsets.RETENTION_S)
+        await self._check_acks()
         return self
+
+    async def _check_acks(self) -> None:
+        """Say once per process and endpoint when the route to the cluster delays ACKs (route_acks): the
+        pipeline works, but every hop can cost ~40 ms more, which the trader should know and can fix."""
+        if self.endpoint in _acks_checked:
+            return
+        _acks_checked.add(self.endpoint)
+        on, address = await asyncio.to_thread(route_acks.route_quickack, self.endpoint)
+        if on is False:
+            log.warning("Fluvio at %s: %s", self.endpoint, route_acks.advice(address))
 
     def _new_client(self) -> Any:
         """A connection to the cluster (blocking: call it in a thread)."""

@@ -7,7 +7,7 @@ import sqlite3
 from pathlib import Path
 
 from tui_trader import paths
-from tui_trader.bus import open_bus
+from tui_trader.bus import open_bus, route_acks
 from tui_trader.doctor.report import Check
 from tui_trader.errors import TuiTraderError
 from tui_trader.journal import Journal
@@ -77,3 +77,16 @@ async def check_bus(settings: Settings, timeout: float) -> Check:
     return Check(
         name="bus", status="ok", detail=f"fluvio at {settings.bus.fluvio_endpoint or 'the active profile'} reachable"
     )
+
+
+def check_bus_acks(settings: Settings) -> Check | None:
+    """On Fluvio: whether the route to the cluster sends ACKs at once (see bus/route_acks); None on the
+    embedded bus, which has no network."""
+    if settings.bus.backend != "fluvio":
+        return None
+    on, address = route_acks.route_quickack(settings.bus.fluvio_endpoint)
+    if on is None:
+        return Check(name="bus acks", status="info", detail=f"not checked: the route to {address} is not known here")
+    if on:
+        return Check(name="bus acks", status="ok", detail=f"the route to {address} sends ACKs at once (quickack 1)")
+    return Check(name="bus acks", status="warn", detail=route_acks.advice(address))

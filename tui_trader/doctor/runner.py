@@ -9,7 +9,7 @@ from typing import Any
 from tui_trader import paths
 from tui_trader import settings as settings_mod
 from tui_trader.doctor.feed import check_feed
-from tui_trader.doctor.local import check_bus, check_journal
+from tui_trader.doctor.local import check_bus, check_bus_acks, check_journal
 from tui_trader.doctor.report import Check
 from tui_trader.doctor.venue import KEYS, check_exchange
 from tui_trader.errors import TuiTraderError
@@ -42,6 +42,7 @@ async def run_checks(
         secrets, secrets_problem = Secrets(), err.message
     journal = await asyncio.to_thread(check_journal, settings, timeout)
     bus = await check_bus(settings, timeout)
+    acks = await asyncio.to_thread(check_bus_acks, settings) if bus.status == "ok" else None
     feed, exchange = await asyncio.gather(
         check_feed(settings, timeout), check_exchange(settings, secrets, timeout, factory)
     )
@@ -52,6 +53,7 @@ async def run_checks(
     return [
         journal,
         bus,
+        *([acks] if acks is not None else []),
         feed,
         *exchange,
         Check(name="mode", status="info", detail=f"{mode} at start (trading.paper_trading, exchange.demo)"),
