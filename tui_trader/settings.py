@@ -446,7 +446,7 @@ class NotifySettings(_Section, frozen=True):
         bool,
         _doc(
             "Send a halt: the daily loss limit reached, a worker given up after crashing "
-            "repeatedly (trading paused), a stale feed."
+            "repeatedly (trading paused), a stale feed, a feed gap (trades lost)."
         ),
     ] = True
     feed_down: Annotated[

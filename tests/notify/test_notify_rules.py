@@ -94,6 +94,24 @@ def test_feed_down_only_after_the_configured_time_with_its_reason_then_back():
     assert back.kind == "feed_back" and back.level == "success"
 
 
+def test_a_feed_gap_is_sent_with_its_symbols_again_when_more_lose_trades_then_whole():
+    r = rules()
+    gap = "trades lost: BTCUSDT 12; no entries on it until whole again"
+    [n] = r.on_health(health("feed:gaps", "gap", gap, symbols=["BTCUSDT"]), T0)
+    assert n.kind == "feed_gap" and n.level == "warning"
+    assert "Feed gap: BTCUSDT" in n.title and "BTCUSDT 12" in n.body and "no entries" in n.body
+    assert r.on_health(health("feed:gaps", "gap", gap, symbols=["BTCUSDT"]), T0 + 1) == []  # still the same gap
+    both = "trades lost: BTCUSDT 12, ETHUSDT 3; no entries on them until whole again"
+    [more] = r.on_health(health("feed:gaps", "gap", both, symbols=["BTCUSDT", "ETHUSDT"]), T0 + 2)
+    assert "BTCUSDT, ETHUSDT" in more.title
+    [whole] = r.on_health(health("feed:gaps", "whole", "no gap"), T0 + 3)
+    assert whole.kind == "feed_gap" and whole.level == "success" and "whole again" in whole.title
+    assert r.on_health(health("feed:gaps", "whole", "no gap"), T0 + 4) == []
+    # A collector starting whole says nothing; a trader who turned halts off is not told either.
+    assert rules().on_health(health("feed:gaps", "whole", "no gap"), T0) == []
+    assert rules(halts=False).on_health(health("feed:gaps", "gap", gap, symbols=["BTCUSDT"]), T0) == []
+
+
 def test_a_short_outage_and_the_end_of_a_replay_are_not_sent():
     r = rules(feed_down_after_s=30)
     r.on_health(health("feed:public-1", "down", "closed; reconnecting in 1.0 s"), T0)

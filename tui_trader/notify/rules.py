@@ -6,6 +6,8 @@ Pure: messages and the clock's time in, `Notice`s out. The mapping (who publishe
 - kill: Control "kill" (desk key, or any origin). A halt: Health "router" entering "daily_loss_limit";
   Health "worker:<name>" entering "failed" (the supervisor gave up after a crash loop and paused trading);
   Health "feed:<conn>" entering "stale".
+- feed gap: Health "feed:gaps" (the collector) entering "gap" — trades were lost, the router takes no entries
+  on those symbols — and again when more symbols join it; "whole" after a gap is sent as the all-clear.
 - feed down: Health "feed:<conn>" not live ("connecting" / "down", the detail says why and when it retries)
   for `feed_down_after_s` on the clock, checked on every record and on the worker's tick; "back" when it is
   live again. The replay feed's "down" is the end of the file, not an outage.
@@ -36,11 +38,22 @@ from tui_trader.settings import NotifySettings
 # apprise's notify types: the colour or icon a service shows.
 Level = Literal["info", "success", "warning", "failure"]
 Kind = Literal[
-    "fill", "stop_loss", "take_profit", "kill", "halt", "feed_down", "feed_back", "naked", "reconcile", "daily_summary"
+    "fill",
+    "stop_loss",
+    "take_profit",
+    "kill",
+    "halt",
+    "feed_down",
+    "feed_back",
+    "feed_gap",
+    "naked",
+    "reconcile",
+    "daily_summary",
 ]
 RATE_LIMITED: frozenset[str] = frozenset({"fill", "stop_loss", "take_profit"})
 MINUTE_MS = 60_000
 SEEN_ORDERS = 10_000  # fill ids remembered for the once rule (oldest forgotten first)
+FEED_GAPS = m.feed_component("gaps")  # the collector's Health on lost trades (state "gap" | "whole")
 
 
 class Notice(msgspec.Struct, frozen=True, kw_only=True):
@@ -65,6 +78,7 @@ class NotifyRules:
         self.prefix = f"{settings.title} {'replay' if replay else ''}".rstrip()
         self.states: dict[str, str] = {}  # component → last state seen
         self.watch_symbols: tuple[str, ...] = ()
+        self.gap_symbols: tuple[str, ...] = ()  # the symbols of the feed gap last sent
         self.feed_out: dict[str, tuple[int, str]] = {}  # feed component → (not live since, last detail)
         self.feed_told: set[str] = set()  # feeds whose outage was sent (a "back" follows)
         self.seen: OrderedDict[str, None] = OrderedDict()
@@ -120,7 +134,9 @@ class NotifyRules:
         self.states[comp] = state
         entered = state != before
         kind, name = m.split_component(comp)
-        if kind == m.FEED:
+        if comp == FEED_GAPS:
+            self._gap(out, h, before)
+        elif kind == m.FEED:
             self._feed(out, h, entered, now_ms)
         elif comp == m.ROUTER_COMPONENT:
             if entered and state == "daily_loss_limit" and self.s.halts:
@@ -184,6 +200,17 @@ class NotifyRules:
             since = self.feed_out.get(comp, (h.ts, ""))[0]
             self.feed_out[comp] = (since, h.detail)
             out.extend(self.on_tick(now_ms))
+
+    def _gap(self, out: list[Notice], h: m.Health, before: str | None) -> None:
+        symbols = tuple(sorted(h.symbols))
+        if self.s.halts:
+            if h.state == "gap" and (before != "gap" or symbols != self.gap_symbols):
+                title = f"Feed gap: {', '.join(symbols) or 'trades lost'}"
+                out.append(self._notice("feed_gap", "warning", title, h.detail, h.ts))
+            elif h.state == "whole" and before == "gap":
+                body = "no trade missing any more; entries allowed again"
+                out.append(self._notice("feed_gap", "success", "Feed whole again", body, h.ts))
+        self.gap_symbols = symbols if h.state == "gap" else ()
 
     def _watchdog(self, out: list[Notice], h: m.Health, before: str | None) -> None:
         if not self.s.naked_position:
