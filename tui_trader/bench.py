@@ -19,7 +19,6 @@ the differences of those publish times, per message, not sampled.
 
 from __future__ import annotations
 
-import array
 import asyncio
 import contextlib
 import gzip
@@ -28,6 +27,7 @@ import random
 import resource
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -208,91 +208,86 @@ class _Tagged(msgspec.Struct):
 _TIED = frozenset({m.SIGNALS, m.ORDERS, m.ORDER_STATUS})
 _MARKET_DATA = m.MARKET_DATA
 _store_append = EmbeddedCluster.append
+_store_append_msgs = EmbeddedCluster.append_msgs
 _clock_ns = time.perf_counter_ns
 _cpu_ns = time.thread_time_ns
 
 
 class TimingCluster(EmbeddedCluster):
     """The embedded store, noting when the records that latency is measured on were published (perf_counter
-    ns): every market record by offset (one list append: the hot path stays cheap), signals by id with the
-    trade that made them (found by symbol and price among the latest market records), commands' signal ids,
-    and each order's first status. Only those facts are kept, not the records. Every way of publishing on
-    the embedded bus (bytes or typed message, awaited or not) ends in `append`, so none is missed.
+    ns): each trade by (symbol, price) as it is stored (a book needs nothing: no latency starts at it),
+    signals by id with the trade that made them, commands' signal ids, and each order's first status. Only
+    those facts are kept, not the records. Every way of publishing on the embedded bus (bytes or typed
+    message, one or a batch, awaited or not) ends in `append` or `append_msgs`, so none is missed.
 
     A trade price can repeat in a real capture: the signal is tied to the newest trade of its symbol at its
-    price, which can only make a latency look shorter by the few records between two such trades.
+    price, which can only make a latency look shorter by the few records between two such trades. The map
+    keeps two generations of `LOOK_BACK` trades (a signal's trade is always among the latest).
 
-    With `cpu`, each market record also notes the event loop thread's CPU time, and each signal the CPU the
-    loop spent since its trade: the wall latency less the time the machine ran other processes (on a shared
-    machine that is most of a slow signal's wait), what a quiet machine would show. A system call a record,
+    With `cpu`, each trade also notes the event loop thread's CPU time, and each signal the CPU the loop
+    spent since its trade: the wall latency less the time the machine ran other processes (on a shared
+    machine that is most of a slow signal's wait), what a quiet machine would show. A system call a trade,
     so only paced runs (the latency mode) take it; free runs measure throughput."""
 
-    LOOK_BACK = 5_000  # trades kept per generation of the (symbol, price) → time map
+    LOOK_BACK = 5_000  # trades kept per generation of the (symbol, price) → times map
 
     def __init__(self, retention: int, cpu: bool = False) -> None:
         super().__init__(retention)
         self._tag = msgspec.json.Decoder(_Tagged).decode
-        self.market_ns = array.array("q")  # index = offset on the market-data topic (8 bytes a record)
-        self._note_market = self.market_ns.append
-        self.market_cpu_ns = array.array("q")  # the same records' loop thread CPU ns, with `cpu`
-        self._note_cpu = self.market_cpu_ns.append if cpu else None
-        self._scanned = 0  # market offsets below this are read into the trades maps
-        self._trades: dict[tuple[str, float], int] = {}  # (symbol, price) → market offset of its newest trade
-        self._older: dict[tuple[str, float], int] = {}  # the previous generation of that map
+        self._cpu = cpu
+        # (symbol, price) → (ns, loop thread CPU ns or 0) of its newest trade, and the previous generation.
+        self._trades: dict[tuple[str, float], tuple[int, int]] = {}
+        self._older: dict[tuple[str, float], tuple[int, int]] = {}
         self.signals: dict[str, tuple[int, int]] = {}  # id → (ns, ns of the trade it came from)
         self.signals_cpu: list[int] = []  # per signal, with `cpu`: loop CPU ns since its trade
         self.command_signal: dict[str, str] = {}
         self.first_status: dict[str, int] = {}
 
     def append(self, topic: str, key: str, value: bytes | None, msg: Any = None) -> int:
-        # Every market record passes here: the base method and the clock are bound once (no super() or
-        # global look-ups), so the noting costs the pipeline as little as it can.
         offset = _store_append(self, topic, key, value, msg)
-        now = _clock_ns()
         if topic == _MARKET_DATA:
-            self._note_market(now)
-            if self._note_cpu is not None:
-                self._note_cpu(_cpu_ns())
-            return offset
-        if topic not in _TIED:
-            return offset
-        t = msg if msg is not None else self._tag(value or b"")
+            if msg is None:  # bytes: only a trade is read
+                if b'"kind":"trade"' not in (value or b""):
+                    return offset
+                msg = self._tag(value or b"")
+            elif msg.kind != "trade":
+                return offset
+            self._note_trade(key, msg.price, (_clock_ns(), _cpu_ns() if self._cpu else 0))
+        elif topic in _TIED:
+            self._tie(topic, _clock_ns(), msg if msg is not None else self._tag(value or b""))
+        return offset
+
+    def append_msgs(self, topic: str, keys: Sequence[str], msgs: Sequence[Any]) -> None:
+        _store_append_msgs(self, topic, keys, msgs)
+        now = (_clock_ns(), _cpu_ns() if self._cpu else 0)
+        if topic == _MARKET_DATA:
+            note = self._note_trade
+            for key, md in zip(keys, msgs, strict=True):
+                if md.kind == "trade":
+                    note(key, md.price, now)
+        elif topic in _TIED:
+            for msg in msgs:
+                self._tie(topic, now[0], msg)
+
+    def _note_trade(self, symbol: str, price: float, at: tuple[int, int]) -> None:
+        trades = self._trades
+        trades[(symbol, price)] = at
+        if len(trades) >= self.LOOK_BACK:
+            self._older, self._trades = trades, {}
+
+    def _tie(self, topic: str, now: int, t: Any) -> None:
         if topic == m.SIGNALS:
-            trade = self._trade_of(t.symbol, t.price)
+            key = (t.symbol, t.price)
+            trade = self._trades.get(key) or self._older.get(key)
             if trade is not None:
-                self.signals[t.id] = (now, self.market_ns[trade])
-                if self._note_cpu is not None:
-                    self.signals_cpu.append(_cpu_ns() - self.market_cpu_ns[trade])
+                self.signals[t.id] = (now, trade[0])
+                if self._cpu:
+                    self.signals_cpu.append(_cpu_ns() - trade[1])
         elif topic == m.ORDERS:
             if t.signal_id:
                 self.command_signal[t.id] = t.signal_id
         elif topic == m.ORDER_STATUS:
             self.first_status.setdefault(t.order_id, now)
-        return offset
-
-    def _trade_of(self, symbol: str, price: float) -> int | None:
-        """The market offset of the newest trade of `symbol` at `price`. The market records published since
-        the last look are read once, in order, into (symbol, price) → time; the previous generation is kept
-        beside the current one, so a signal's trade (always among the latest records) is found, in O(1) a
-        signal and one pass over the topic in all."""
-        t = self.topic(m.MARKET_DATA)
-        log = t.log
-        trades = self._trades
-        for i in range(max(self._scanned - t.base, 0), len(log)):
-            rec = log[i]
-            md: Any = rec.msg  # a MarketData published in process, else the record's bytes are read
-            if md is None:
-                if b'"kind":"trade"' not in rec.value:
-                    continue
-                md = self._tag(rec.value)
-            elif md.kind != "trade":
-                continue
-            trades[(rec.key, md.price)] = rec.offset
-        self._scanned = t.base + len(log)
-        if len(trades) > self.LOOK_BACK:
-            self._older, self._trades = trades, {}
-        found = trades.get((symbol, price))
-        return found if found is not None else self._older.get((symbol, price))
 
 
 def percentiles(values_us: list[float]) -> dict[str, float]:

@@ -144,3 +144,42 @@ async def test_take_ready_hands_over_what_is_there_and_leaves_gaps_to_anext():
     assert behind.take_ready(10) == []  # a gap is due: only __anext__ reports it
     assert isinstance(await behind.__anext__(), Gap)
     await bus.close()
+
+
+def _md(symbol: str, i: int) -> m.MarketData:
+    return m.MarketData(symbol=symbol, kind="book", bid=100.0 + i, ask=101.0 + i, event_time=i, recv_time=i, ts=i)
+
+
+async def test_a_batch_of_messages_is_stored_as_one_publish_each_would_store_it():
+    symbols = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT"]
+    msgs = [_md(symbols[i % 4], i) for i in range(50)]
+    stored = {}
+    for partitions in (1, 3):
+        one, batch = EmbeddedBus(), EmbeddedBus()
+        for bus in (one, batch):
+            await bus.create_topics([m.MARKET_DATA], partitions)
+        for md in msgs[:5]:  # records before the batch: its offsets go on from theirs
+            one.publish_msg_nowait(m.MARKET_DATA, md.symbol, md)
+            batch.publish_msg_nowait(m.MARKET_DATA, md.symbol, md)
+        for md in msgs[5:]:
+            one.publish_msg_nowait(m.MARKET_DATA, md.symbol, md)
+        batch.publish_msgs_nowait(m.MARKET_DATA, [md.symbol for md in msgs[5:]], msgs[5:])
+        for bus in (one, batch):
+            parts = bus.cluster.topic(m.MARKET_DATA).parts
+            stored[bus] = [[(r.key, r.offset, r.partition, r.msg) for r in p.log] for p in parts]
+        assert stored[batch] == stored[one]
+        assert sum(len(p) for p in stored[batch]) == 50
+
+
+async def test_a_batch_wakes_a_parked_consumer_once_with_every_record_in_order():
+    bus = EmbeddedBus()
+    await bus.create_topics([m.MARKET_DATA])
+    sub = await bus.subscribe(m.MARKET_DATA, Start.BEGINNING)
+    first = asyncio.ensure_future(sub.__anext__())
+    await asyncio.sleep(0)  # parked: nothing to read yet
+    assert not first.done()
+    msgs = [_md("BTCUSDT", i) for i in range(10)]
+    bus.publish_msgs_nowait(m.MARKET_DATA, ["BTCUSDT"] * 10, msgs)
+    got = [await first] + await read_available(sub)
+    assert [r.msg for r in got] == msgs and [r.offset for r in got] == list(range(10))
+    await bus.close()

@@ -320,6 +320,23 @@ async def test_quiet_symbols_in_a_replay_are_flagged_on_event_time(tmp_path):
     assert h.states("feed:replay") == ["live", "stale", "live", "done"]
 
 
+async def test_a_free_replay_publishes_what_a_lockstep_one_does(btc_frames, tmp_path):
+    # Running free, the collector publishes its records in batches: the same records, in the same order, and
+    # the same Health records at the same clock times (staleness and counts go out between the batches).
+    last = json.loads(btc_frames[-1])["data"]["E"]
+    frames = [*btc_frames, trade("ETHUSDT", 1, "1", last + 20_000)]  # BTC goes quiet for 20 s, ETH trades
+    path = write_recording(tmp_path / "f.gz", frames)
+    settings = make_settings(("BTCUSDT", "ETHUSDT"), stale_after_s=10)
+    seen = []
+    for lockstep in (True, False):
+        async with Harness(settings, replay_files=[path], lockstep=lockstep) as h:
+            await h.finished()
+        seen.append((list(h.market), list(h.health)))
+    (market, health), (free_market, free_health) = seen
+    assert len(market) > 1000 and "stale" in [x.state for x in health]
+    assert free_market == market and free_health == health
+
+
 async def test_a_restarted_replay_continues_where_it_stopped(tmp_path):
     frames = [trade("BTCUSDT", i, "1", 1000 + i) for i in range(1, 301)]
     path = write_recording(tmp_path / "r.gz", frames)

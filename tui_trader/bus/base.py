@@ -17,9 +17,9 @@ never a silent skip.
 
 Optional capabilities have a documented default on the protocol, so callers never probe with `getattr`:
 `Subscription.take_ready` (batch fast path; default: nothing ready), `Bus.publish_many` (default: one
-`publish` each), `Bus.publish_msg` (default: encode, then `publish`), `Bus.nowait` with `publish_nowait`
-and `publish_msg_nowait` (default: not supported), `Bus.tracks_idle` with `wait_idle` (default: returns at
-once), `Bus.lag` (default: nothing known) and `Bus.end_offset` (every backend implements it).
+`publish` each), `Bus.publish_msg` (default: encode, then `publish`), `Bus.nowait` with `publish_nowait`,
+`publish_msg_nowait` and `publish_msgs_nowait` (default: not supported), `Bus.tracks_idle` with `wait_idle`
+(default: returns at once), `Bus.lag` (default: nothing known) and `Bus.end_offset` (every backend implements it).
 """
 
 from __future__ import annotations
@@ -187,6 +187,12 @@ class Bus(abc.ABC):
 
     def publish_msg_nowait(self, topic: str, key: str, msg: msgspec.Struct) -> int:
         """`publish_msg` without a coroutine (hot paths; only where `nowait` is True)."""
+        raise NotImplementedError(f"the {self.backend} bus cannot publish without waiting")
+
+    def publish_msgs_nowait(self, topic: str, keys: Sequence[str], msgs: Sequence[msgspec.Struct]) -> None:
+        """Typed messages in this order, `keys[i]` the key of `msgs[i]`, without a coroutine: the same records
+        as one `publish_msg_nowait` each, published as one batch (consumers woken once). Only where `nowait`
+        is True."""
         raise NotImplementedError(f"the {self.backend} bus cannot publish without waiting")
 
     @abc.abstractmethod

@@ -347,13 +347,20 @@ class FrameParser:
     def parse_all(self, raw: bytes | str, recv_ms: int) -> list[MarketData]:
         """One frame in; every MarketData it gives, in order (OKX and Bybit batch several trades in one
         frame; each entry of a batch counts as one frame read). Never raises."""
-        self.frames += 1
         out: list[MarketData] = []
+        self.parse_into(raw, recv_ms, out)
+        return out
+
+    def parse_into(self, raw: bytes | str, recv_ms: int, out: list[MarketData]) -> int:
+        """`parse_all` appending to `out` (a caller that gathers many frames' records keeps one list); returns
+        how many records the frame gave. Never raises."""
+        self.frames += 1
+        before = len(out)
         try:
             self._parse(raw, recv_ms, out)
         except Exception as err:  # noqa: BLE001 - a case the checks missed is one bad frame, never a crash loop
             self._problem("unreadable frame", raw, err)
-        return out
+        return len(out) - before
 
     def _parse(self, raw: bytes | str, recv_ms: int, out: list[MarketData]) -> None:
         try:

@@ -33,6 +33,7 @@ most once a second, in a replay once per second of event time and at the end. Th
 from __future__ import annotations
 
 import asyncio
+import operator
 import time
 from collections import deque
 from typing import Any
@@ -59,6 +60,10 @@ PUBLISH_BATCH = 1024  # live: records taken from the hand-off and published at o
 YIELD_WAITING = 64  # live: a reader lets the publisher run after handing over this many records
 GAP_CHECK_S = 0.1  # live: how often an idle publisher looks whether a gap has closed
 MAX_WAITING_HEALTH = 1000  # connection state records waiting for the publisher (the oldest go first)
+
+
+_symbol_of = operator.attrgetter("symbol")
+_ts_of = operator.attrgetter("ts")
 
 
 def _wall_ms() -> int:
@@ -370,6 +375,23 @@ class CollectorWorker(Worker):
         last_seen = quiet.last
         next_check = 0
         countdown = YIELD_EVERY
+        # Running free on the in-process bus, the records parsed between two turns of the loop (no consumer
+        # runs in between) are published as one batch: one store call instead of one per record, the same
+        # records in the same order. Before anything else is published (Health) or the loop turns, the batch
+        # goes out, so every other record and every consumer sees what it saw before.
+        free = bus.nowait and pacer is None and not lockstep
+        parse_into = self.parser.parse_into
+        publish_batch = bus.publish_msgs_nowait
+        batch: list[m.MarketData] = []
+
+        def flush() -> None:
+            if batch:
+                keys = list(map(_symbol_of, batch))
+                try:
+                    publish_batch(topic, keys, batch)
+                    last_seen.update(zip(keys, map(_ts_of, batch), strict=True))
+                finally:
+                    batch.clear()
 
         if self._replay_done:
             await self.health(m.REPLAY_FEED, REPLAY_DONE, "replay done", symbols=self.parser.symbols_seen())
@@ -381,6 +403,22 @@ class CollectorWorker(Worker):
         started = time.perf_counter()
         try:
             for recv_ns, raw in recordings:
+                if free:
+                    if not parse_into(raw, recv_ns // 1_000_000, batch):
+                        continue
+                    md = batch[-1]
+                    now = md.ts  # the replay clock, just advanced to this frame
+                    if now >= next_check:
+                        flush()
+                        next_check = now + STALE_CHECK_MS
+                        await self._replay_staleness(quiet.check(now))
+                        await self._report_counts()
+                    countdown -= 1
+                    if not countdown:
+                        countdown = YIELD_EVERY
+                        flush()
+                        await asyncio.sleep(0)
+                    continue
                 out = parse(raw, recv_ns // 1_000_000)
                 if not out:
                     continue
@@ -411,6 +449,7 @@ class CollectorWorker(Worker):
                     countdown = YIELD_EVERY
                     await asyncio.sleep(0)
         finally:
+            flush()  # the last batch; after a failure too, as the replay position is past what was parsed
             self._active_s += time.perf_counter() - started
             for reason, n in recordings.skipped.items():
                 self.skipped[reason] = self.skipped.get(reason, 0) + n
