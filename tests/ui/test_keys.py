@@ -9,6 +9,7 @@ import desk_canned as canned
 from desk_helpers import LARGE, SMALL, controls, feed, ready
 from kit import until
 from textual.widgets import Input
+from textual.widgets._footer import FooterKey
 
 from tui_trader import messages as m
 from tui_trader.ui.screens.confirm import ConfirmScreen
@@ -31,7 +32,18 @@ def notes(app) -> list[str]:
     return [f"{n.title}: {n.message}" for n in app._notifications]
 
 
-async def test_every_key_has_a_binding_id_and_shows_in_the_footer(desk):
+def footer_keys(app) -> list[FooterKey]:
+    return list(app.screen.query(FooterKey))
+
+
+async def test_every_key_has_a_binding_id_and_shows_in_a_wide_footer(desk):
+    app = desk()
+    async with app.run_test(size=LARGE) as pilot:
+        await ready(pilot)
+        shown = {k.action for k in footer_keys(app)}
+        for action in ("app.pause", "app.flatten", "app.toggle_mode", "kill", "rearm", "app.open_settings"):
+            assert action in shown
+        assert {"app.next_theme", "open_log", "help", "app.quit_desk", "app.results"} <= shown
     app = desk()
     async with app.run_test(size=SMALL) as pilot:
         await ready(pilot)
@@ -43,6 +55,27 @@ async def test_every_key_has_a_binding_id_and_shows_in_the_footer(desk):
         assert ids_by_key["ctrl+r"] == "rearm" and ids_by_key["question_mark"] == "help"
         assert "ctrl+k" not in ids_by_key, "ctrl+k is readline's kill-to-end-of-line in a text field"
         assert all(ab.binding.id for ab in active.values() if ab.binding.show), "a shown key without an id"
+
+
+async def test_at_80_columns_the_footer_shows_whole_keys_kill_and_help_included(desk):
+    """All keys take ~95 columns: the theme and re-arm keys (in the help; re-arm named by the HALTED banner)
+    make way so that nothing is cut, and they still work."""
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await ready(pilot)
+        await pilot.pause()
+        keys = footer_keys(app)
+        assert all(k.region.right <= SMALL[0] and k.region.width > 0 for k in keys), [
+            (k.key_display, k.region) for k in keys
+        ]
+        shown = [k.action for k in keys]
+        assert "kill" in shown and "help" in shown and "app.pause" in shown
+        assert "app.next_theme" not in shown and "rearm" not in shown
+        await pilot.press("f12")
+        await until(lambda: banner(app).display, "the HALTED banner")
+        assert "ctrl+r re-arms" in str(banner(app).render())
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, ConfirmScreen), "the re-arm key works though the footer leaves it out"
 
 
 async def test_pause_and_resume_go_out_as_controls(desk, bus):

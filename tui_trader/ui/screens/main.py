@@ -13,10 +13,11 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import Tab, Tabs
 
 from tui_trader.ui import keys
 from tui_trader.ui.screens.timed import TimedScreen
+from tui_trader.ui.widgets.footer import DeskFooter
 from tui_trader.ui.widgets.indicators import IndicatorsPane
 from tui_trader.ui.widgets.orders import OrdersPane
 from tui_trader.ui.widgets.pane import Pane
@@ -77,7 +78,7 @@ class MainScreen(TimedScreen):
                 yield PositionsPane(id="positions")
             with Container(id="group-orders", classes="group"):
                 yield OrdersPane(id="orders")
-        yield Footer(compact=True)
+        yield DeskFooter()
 
     def on_mount(self) -> None:
         self._apply_layout(self.app.size.width, self.app.size.height)
