@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Collection
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -355,6 +355,40 @@ class FrameParser:
         """`parse_all` appending to `out` (a caller that gathers many frames' records keeps one list); returns
         how many records the frame gave. Never raises."""
         self.frames += 1
+        # The common case inline (a replay's hottest call): a Binance trade or book frame of a known stream.
+        try:
+            try:
+                frame = self._frame(raw)
+            except msgspec.DecodeError:  # not this common shape: the general way below says what it is
+                frame = None
+            if frame is not None:
+                stream = self._streams.get(frame.stream)
+                if stream is not None:
+                    d: Any = frame.data  # the payload struct, told apart by its exact type
+                    kind = type(d)
+                    role = stream.role
+                    got: MarketData | None
+                    if kind is _BookTickerE and role == _BOOK:
+                        got = self.book(stream, d.u, d.E or d.T, d.b, d.a, d.B, d.A, d.s, raw, recv_ms, EXCHANGE)
+                    elif kind is _TradeE and role == _TRADE:
+                        got = self.trade(stream, d.t, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
+                    elif kind is _AggTradeE and role == _AGG:
+                        got = self.trade(stream, d.a, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
+                    elif kind is _DepthE and role == _IGNORED:
+                        _count(self.ignored, stream.ignored_as)
+                        return 0
+                    else:  # marks, and a type the stream name disagrees with: the general way
+                        return self._general(raw, recv_ms, out)
+                    if got is None:
+                        return 0
+                    out.append(got)
+                    return 1
+        except Exception as err:  # noqa: BLE001 - a case the checks missed is one bad frame, never a crash loop
+            self._problem("unreadable frame", raw, err)
+            return 0
+        return self._general(raw, recv_ms, out)
+
+    def _general(self, raw: bytes | str, recv_ms: int, out: list[MarketData]) -> int:
         before = len(out)
         try:
             self._parse(raw, recv_ms, out)
@@ -363,30 +397,7 @@ class FrameParser:
         return len(out) - before
 
     def _parse(self, raw: bytes | str, recv_ms: int, out: list[MarketData]) -> None:
-        try:
-            frame = self._frame(raw)
-        except msgspec.DecodeError:  # not this common shape: the general way below says what it is
-            frame = None
-        if frame is not None:
-            stream = self._streams.get(frame.stream)
-            if stream is not None:
-                role = stream.role
-                d = frame.data
-                got: MarketData | None = None
-                if role == _BOOK and isinstance(d, _BookTickerE):
-                    got = self.book(stream, d.u, d.E or d.T, d.b, d.a, d.B, d.A, d.s, raw, recv_ms, EXCHANGE)
-                elif role == _TRADE and isinstance(d, _TradeE):
-                    got = self.trade(stream, d.t, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
-                elif role == _AGG and isinstance(d, _AggTradeE):
-                    got = self.trade(stream, d.a, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
-                elif role == _IGNORED and isinstance(d, _DepthE):
-                    _count(self.ignored, stream.ignored_as)
-                else:
-                    role = -1  # marks, and a type the stream name disagrees with: the general way
-                if role >= 0:
-                    if got is not None:
-                        out.append(got)
-                    return
+        """Any frame but the common case: the envelope first, then the payload by the stream's role."""
         try:
             env = self._envelope(raw)
         except msgspec.ValidationError:
