@@ -11,6 +11,13 @@ A thin shell around `indicators.SignalEngine` (pure). What the shell adds:
   network, and its first points are the file's;
 - live, bars of a quiet symbol also close on the clock (`BAR_GRACE_MS` after their end, so trades still in
   flight are not cut off); in a replay only trades close bars;
+- one worker per process (`ctx.durable`, tick bars): a start resumes at the committed market-data offset,
+  and each symbol's indicators, price band and last evaluated kind are first rebuilt from the trades
+  before it, read back from the topic (see `_rebuild` and indicators/warm_history.py), so a restarted
+  worker publishes the signals an uninterrupted one would have: none missed while its indicators refill,
+  none doubled for the records after the last commit, which it is handed again (a signal's id is derived
+  from its trade's place on the topic, and the ids already on trading-signals are not published again).
+  Time bars keep the klines warm-up instead (see `_rebuild`);
 - each symbol's latest values and scores go to trading-indicators (IndicatorValues) for the desk, signal or
   not, at most once per `IND_VALUES_MIN_MS` of the clock (event time in a replay, so replays stay
   deterministic): the engine keeps what its scoring computed at the last evaluated point, so this costs no
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import importlib
 import sys
 import threading
@@ -32,8 +40,11 @@ import msgspec
 from msgspec.structs import replace
 
 from tui_trader import messages as m
-from tui_trader.bus.base import Start
+from tui_trader.bus.base import Gap, Record, Start, partition_of
+from tui_trader.errors import BusError
 from tui_trader.exchange import create_exchange, unified_symbol
+from tui_trader.ids import uuid4_text
+from tui_trader.indicators import warm_history
 from tui_trader.indicators.bars import split_klines
 from tui_trader.indicators.scoring import Scorer
 from tui_trader.indicators.signals import Emitted, SignalEngine
@@ -58,6 +69,17 @@ BAR_GRACE_MS = 5_000
 # Least clock time between two IndicatorValues of one symbol: the desk redraws a few times a second, so
 # values for every trade of a busy symbol would only be conflated away.
 IND_VALUES_MIN_MS = 250
+
+# Rebuilding from the topic (durable, tick bars): market-data records read back per partition at most (on
+# Fluvio ~170 us of Python a record: ~11 s at worst, when a configured symbol has not traded in them), in
+# windows of HISTORY_FIRST_WINDOW records widened x4 until every symbol of the partition has its trades.
+HISTORY_MAX_RECORDS = 65_536
+HISTORY_FIRST_WINDOW = 4_096
+# Signal records read back per partition to know which signals the previous run published: it can only have
+# published those of the records after its last commit (market data commits every 100 records, or 0.25 s on
+# Fluvio), a few at most.
+SIGNALS_LOOKBACK = 1_024
+HISTORY_READ_TIMEOUT_S = 30.0  # no record for this long while reading back: rebuilt from what was read
 
 _BOOK_MARK = b'"kind":"book"'
 _TRADES = frozenset({"trade"})
@@ -197,6 +219,15 @@ class IndicatorWorker(Worker):
         self._values_sent: dict[str, Any] = {}  # per symbol: the engine's values tuple last published
         self.values_published = 0
         self.warmup_dropped = 0
+        # Durable, tick bars (`_rebuild`): per partition, (offset, index among the record's trades) of the last
+        # trade fed to the engine in this process; a partition not here is rebuilt from the topic first.
+        self._fed: dict[int, tuple[int, int]] = {}
+        self._at: tuple[int, int] = (-1, -1)  # (partition, offset) of the record of the trade in hand
+        self._index = 0  # that trade's place among its record's trades (a Fluvio bundle holds several)
+        self._published_ids: set[str] = set()  # signal ids on trading-signals when this process started
+        self.history_trades = 0  # trades read back from the topic and fed as history
+        self.already_published = 0  # signals not published again: their id was on trading-signals
+        self.seen_again = 0  # trades handed again after a restart of run() that the engine had already had
 
     # --- messages ----------------------------------------------------------------------------------
 
@@ -208,10 +239,10 @@ class IndicatorWorker(Worker):
         self.engine.every = cfg.emit == "every"
         self.engine.scorer = Scorer(cfg, settings.trading.min_signal_strength)
 
-    def to_message(self, e: Emitted) -> m.TradingSignal:
+    def to_message(self, e: Emitted, sid: str | None = None) -> m.TradingSignal:
         ev = e.evaluation
         return m.TradingSignal(
-            id=self.ids.new(),
+            id=self.ids.new() if sid is None else sid,
             symbol=e.symbol,
             signal=ev.kind,  # type: ignore[arg-type]  # an emitted evaluation always has a signal kind
             strength=ev.strength,
@@ -276,10 +307,13 @@ class IndicatorWorker(Worker):
         on_trade = self.engine.on_trade
         now_ms = ctx.clock.now_ms
         values_due = self._values_due
+        # One worker per process with tick bars: rebuilt from the topic, signal ids from the trade's place.
+        rebuilds = ctx.durable and not self.bar_ms
+        self._at = (-1, -1)
         try:
             # Only trades make points: every other record (book tickers, marks: most of the topic) is counted
             # by consume and never handed over.
-            async for _record, md in self.consume(m.MARKET_DATA, start, kinds=_TRADES):
+            async for record, md in self.consume(m.MARKET_DATA, start, kinds=_TRADES):
                 if self._held is not None:  # warming up: these follow the history
                     if len(self._held) == self._held.maxlen:
                         self.warmup_dropped += 1
@@ -287,9 +321,14 @@ class IndicatorWorker(Worker):
                     continue
                 if ctx.settings is not self._settings:
                     self._apply(ctx.settings)
+                if rebuilds and not await self._durable_trade(record):
+                    continue
                 emitted = on_trade(md.symbol, md.price, md.event_time)
                 if emitted:
-                    await self._publish_all(emitted)
+                    if rebuilds:
+                        await self._publish_once(emitted, record, md)
+                    else:
+                        await self._publish_all(emitted)
                 if md.symbol not in self._ready:
                     await self._report_warmup(md.symbol)
                 if now_ms() >= values_due.get(md.symbol, 0):
@@ -298,6 +337,207 @@ class IndicatorWorker(Worker):
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- durable, tick bars: rebuilt from the topic ----------------------------------------------------
+
+    async def _durable_trade(self, record: Record) -> bool:
+        """Before a trade of `record` reaches the engine: False when the engine had it already (handed again
+        after a restart of run()); the first trade of a partition in this process rebuilds it first."""
+        part, offset = record.partition, record.offset
+        if (part, offset) != self._at:
+            self._at, self._index = (part, offset), 0
+        else:
+            self._index += 1
+        place = (offset, self._index)
+        fed = self._fed.get(part)
+        if fed is None:
+            await self._rebuild(part, offset)
+        elif place <= fed:
+            self.seen_again += 1
+            return False
+        self._fed[part] = place
+        return True
+
+    def signal_id(self, record: Record, md: m.MarketData, n: int) -> str:
+        """A signal's id from its trade's place on market-data (topic, partition, offset, place among the
+        record's trades, the message's own time) and its place among the signals of that trade: the same
+        trade handed again after a restart gives the same id, a trade of a topic made again does not."""
+        key = f"{record.topic}/{record.partition}/{record.offset}/{self._index}/{md.symbol}/{md.ts}/{n}"
+        return uuid4_text(hashlib.blake2b(key.encode(), digest_size=16).digest())
+
+    async def _publish_once(self, emitted: Sequence[Emitted], record: Record, md: m.MarketData) -> None:
+        for n, e in enumerate(emitted):
+            sid = self.signal_id(record, md, n)
+            if sid in self._published_ids:  # the previous run published it before its last commit
+                self.already_published += 1
+                continue
+            await self.publish(m.SIGNALS, e.symbol, self.to_message(e, sid))
+            self.published += 1
+
+    def _symbols_of(self, part: int) -> list[str]:
+        """The configured symbols whose records go to `part` of the per-symbol topics."""
+        count = self.ctx.settings.bus.partitions
+        return [s for s in self.ctx.settings.trading.symbols if partition_of(s, count) == part]
+
+    async def _rebuild(self, part: int, resume: int) -> None:
+        """Rebuild the symbols of partition `part` from the trades before `resume` (the first record this
+        process is handed there: the committed offset's next), and learn which signals are on
+        trading-signals already (`_published_ids`).
+
+        How far back: `warm_history.history_points` trades per symbol (546 with the default periods: see
+        there), read back in widening windows, at most HISTORY_MAX_RECORDS records, never before the
+        partition's first retained record. A topic trimmed by retention (or a symbol that traded less) gives
+        fewer: the symbol is rebuilt from what there is, said in the log and the worker's Health.
+
+        Only tick bars: a time bar's series is the exchange's klines, which the warm-up fetches (499 bars,
+        hours of a 1-minute bar), while the topic holds minutes of a busy feed (a retention of records, not of
+        time); rebuilding 1-minute bars from it would mean reading back hundreds of thousands of records for
+        50 bars, and the klines already cover those bars."""
+        settings = self.ctx.settings
+        need = warm_history.history_points(self.engine.cfg)
+        wanted = self._symbols_of(part)
+        trades: list[tuple[str, float, int]] = []
+        problem, reached = "", ""
+        try:
+            trades, reached = await self._read_back(part, resume, wanted, need)
+        except (BusError, TimeoutError) as err:
+            problem = f"reading market data back failed ({_one_line(err)}); "
+        trades = warm_history.last_per_symbol(trades, need)
+        taken = warm_history.replay(self.engine, trades)
+        self.history_trades += len(trades)
+        try:
+            await self._read_published_ids(part)
+        except (BusError, TimeoutError) as err:
+            problem += (
+                f"reading trading-signals back failed ({_one_line(err)}): a signal of the records after the "
+                "last commit may be published twice; "
+            )
+        counts = {s: sum(1 for t in trades if t[0] == s) for s in wanted}
+        short = [s for s, n in counts.items() if n < need]
+        where = f"partition {part}, " if settings.bus.partitions > 1 else ""
+        got = ", ".join(f"{s} {n}" for s, n in counts.items()) or "no configured symbol here"
+        detail = f"rebuilt from market data before offset {resume} ({where}trades per symbol: {got}; {need} wanted)"
+        # The topic's first record reached: nothing came before it, so the rebuilt state is what a worker
+        # that began with the topic has. Trimmed by retention or stopped at the bound: signals can differ.
+        lost = bool(short) and reached != "start"
+        if lost:
+            why = (
+                "the older records are gone (retention)"
+                if reached == "trimmed"
+                else f"at most {HISTORY_MAX_RECORDS} records are read back"
+            )
+            detail += (
+                f"; fewer for {', '.join(short)}: {why}. Their signals may differ from an uninterrupted "
+                "worker's until their indicators settle"
+            )
+        if problem:
+            detail = problem + detail
+        (self.log.warning if lost or problem else self.log.info)("%s", detail)
+        self.warmup = {
+            "state": "short" if lost or problem else "done",
+            "source": "market data",
+            "trades": {**self.warmup.get("trades", {}), **counts},
+            "points": {**self.warmup.get("points", {}), **taken},
+            "wanted": need,
+        }
+        await self.health(
+            m.worker_component(self.name),
+            "running",
+            detail,
+            symbols=wanted,
+            counters={f"history_trades:{s}": n for s, n in counts.items()},
+        )
+
+    async def _read_back(
+        self, part: int, resume: int, wanted: Sequence[str], need: int
+    ) -> tuple[list[tuple[str, float, int]], str]:
+        """The trades (symbol, price, event ms) of market-data partition `part` before offset `resume`, in
+        order, reading back until each of `wanted` has `need` of them; and where the reading stopped short
+        of that: "start" (the partition's first record), "trimmed" (retention took the older ones) or
+        "bound" (HISTORY_MAX_RECORDS read); "" when every symbol had enough."""
+        topic = self.ctx.topic(m.MARKET_DATA)
+        windows: list[list[tuple[str, float, int]]] = []
+        counts = dict.fromkeys(wanted, 0)
+        end, window, read = resume, HISTORY_FIRST_WINDOW, 0
+        while True:
+            if all(n >= need for n in counts.values()):
+                reached = ""
+                break
+            if end == 0:
+                reached = "start"
+                break
+            if read >= HISTORY_MAX_RECORDS:
+                reached = "bound"
+                break
+            lo = max(0, end - min(window, HISTORY_MAX_RECORDS - read))
+            trades, first = await self._read_trades(topic, part, lo, end)
+            windows.append(trades)
+            read += end - lo
+            for t in trades:
+                if t[0] in counts:
+                    counts[t[0]] += 1
+            if first > lo:  # the records before `first` are gone
+                reached = "trimmed"
+                break
+            end = lo
+            window *= 4
+        return [t for trades in reversed(windows) for t in trades], reached
+
+    async def _read_trades(self, topic: str, part: int, lo: int, hi: int) -> tuple[list[tuple[str, float, int]], int]:
+        """The trades of records lo..hi-1 of one partition, and the first offset there was (> lo: trimmed)."""
+        decoder = m.Decoder()  # not the worker's: what history holds is not counted twice
+        out: list[tuple[str, float, int]] = []
+        first: int | None = None
+        sub = await self.ctx.bus.subscribe(topic, Start.at(lo), tracked=False, partitions=[part])
+        try:
+            while True:
+                batch: Sequence[Record | Gap] = sub.take_ready(256) or (
+                    await asyncio.wait_for(sub.__anext__(), HISTORY_READ_TIMEOUT_S),
+                )
+                for item in batch:
+                    if isinstance(item, Gap):
+                        if first is None:
+                            first = item.resume_offset
+                        continue
+                    if item.offset >= hi:
+                        return out, hi if first is None else first
+                    if first is None:
+                        first = item.offset
+                    msg: Any = item.msg
+                    if msg is None or type(msg) is not m.MarketData:
+                        msg = decoder.decode_record(topic, item.value, item.offset, m.MARKET_DATA)
+                    if msg is not None and msg.kind == "trade":
+                        out.append((msg.symbol, msg.price, msg.event_time))
+        finally:
+            await sub.close()
+
+    async def _read_published_ids(self, part: int) -> None:
+        """The ids of the last SIGNALS_LOOKBACK signals of trading-signals partition `part` (the partition of
+        the same symbols): those a previous run published before it stopped."""
+        topic = self.ctx.topic(m.SIGNALS)
+        end = await self.ctx.bus.end_offset(topic, part)
+        if end == 0:
+            return
+        decoder = m.Decoder()
+        sub = await self.ctx.bus.subscribe(
+            topic, Start.at(max(0, end - SIGNALS_LOOKBACK)), tracked=False, partitions=[part]
+        )
+        try:
+            while True:
+                item = await asyncio.wait_for(sub.__anext__(), HISTORY_READ_TIMEOUT_S)
+                if isinstance(item, Gap):
+                    if item.resume_offset >= end:
+                        return
+                    continue
+                msg: Any = item.msg
+                if msg is None or type(msg) is not m.TradingSignal:
+                    msg = decoder.decode_record(topic, item.value, item.offset, m.SIGNALS)
+                if msg is not None:
+                    self._published_ids.add(msg.id)
+                if item.offset >= end - 1:
+                    return
+        finally:
+            await sub.close()
 
     async def _warm_up(self) -> None:
         emitted: list[Emitted] = []
@@ -407,6 +647,9 @@ class IndicatorWorker(Worker):
             evaluations=c.evaluations,
             published=self.published,
             values_published=self.values_published,
+            history_trades=self.history_trades,
+            already_published=self.already_published,
+            seen_again=self.seen_again,
         )
         out.update({f"signals:{kind}": n for kind, n in c.signals.items()})
         return out
