@@ -14,15 +14,17 @@ The same on Fluvio when TUI_TRADER_FLUVIO names a cluster (skipped with the reas
 from __future__ import annotations
 
 import asyncio
+import uuid
 from dataclasses import dataclass
 
 import msgspec
 import pytest
+from contract.fluvio_kit import FLUVIO, FLUVIO_SKIP, delete_fluvio_topics
 from indicators import indicator_captures  # tests/indicators/indicator_captures.py (tests/ is on sys.path)
 from kit import until
 
 from tui_trader import messages as m
-from tui_trader.bus import EmbeddedBus, EmbeddedCluster, Start
+from tui_trader.bus import EmbeddedBus, EmbeddedCluster, Start, fluvio_offsets
 from tui_trader.bus.base import Bus, Gap
 from tui_trader.bus.topics import create_pipeline_topics
 from tui_trader.clock import Clock
@@ -113,12 +115,12 @@ class EmbeddedDesk:
             await self.bus.publish_msg(m.MARKET_DATA, md.symbol, md)
             await self.bus.wait_idle()
 
-    async def handled(self, worker: IndicatorWorker, end: int) -> None:
-        await self.bus.wait_idle()
+    async def handled(self, worker: IndicatorWorker, trades: int) -> None:
+        await self.bus.wait_idle()  # every tracked reader has read everything published
 
-    def committed(self) -> int | None:
+    async def committed(self) -> int:
         part = 0 if self.partitions is None else self.partitions[0]
-        return self.cluster.committed.get((CONSUMER, m.MARKET_DATA, part))
+        return self.cluster.committed[(CONSUMER, m.MARKET_DATA, part)]
 
     async def kill(self, task: asyncio.Task[None], bus: Bus, clean: bool) -> None:
         before = dict(self.cluster.committed)
@@ -135,6 +137,65 @@ class EmbeddedDesk:
 
     async def close(self) -> None:
         await self.bus.close()
+
+
+class FluvioDesk:
+    """The same on a Fluvio cluster: topics of a prefix of their own (deleted at the end), a bus handle per
+    "process". A kill -9 is a stop whose last commits are undone: the offset the worker had committed before
+    it is written again (the newest commit record of a key wins, as after a kill that wrote nothing more)."""
+
+    def __init__(self) -> None:
+        self.prefix = "r" + uuid.uuid4().hex[:8]
+        self.settings = parse({"indicators": {"bar": "tick"}, "bus": {"topic_prefix": self.prefix}})
+        self.offsets = m.topic_name(fluvio_offsets.BASE_TOPIC, self.prefix)
+        self.market = m.topic_name(m.MARKET_DATA, self.prefix)
+        self.consumer = f"indicator-{self.market}"
+
+    async def connect(self) -> Bus:
+        from tui_trader.bus.fluvio_bus import FluvioBus
+
+        return await FluvioBus(FLUVIO, connect_timeout_s=10, offsets_topic=self.offsets).connect()
+
+    async def open(self) -> None:
+        self.bus = await self.connect()
+        await create_pipeline_topics(self.bus, self.settings.bus)
+
+    async def start(self) -> tuple[IndicatorWorker, asyncio.Task[None], Bus]:
+        bus = await self.connect()
+        worker = IndicatorWorker(WorkerContext(settings=self.settings, bus=bus, clock=Clock(), durable=True))
+        task = asyncio.create_task(worker.run())
+        # Its consumer's start is on the cluster (pinned at the end the first time): it reads what comes next.
+        await until(self._pinned, "the indicator's market-data consumer in place", 60)
+        return worker, task, bus
+
+    async def _pinned(self) -> bool:
+        return await self.committed() is not None
+
+    async def publish(self, records: list[m.MarketData]) -> None:
+        for i in range(0, len(records), 1_000):  # one record each (not bundled): offset = index in the feed
+            await self.bus.publish_many(self.market, [(md.symbol, m.encode(md)) for md in records[i : i + 1_000]])
+
+    async def handled(self, worker: IndicatorWorker, trades: int) -> None:
+        await until(lambda: worker.engine.counters.trades >= trades, f"the indicator to handle {trades} trades", 60)
+
+    async def committed(self) -> int | None:
+        return await self.bus.read_committed(self.consumer, self.market, 0)  # type: ignore[attr-defined]
+
+    async def kill(self, task: asyncio.Task[None], bus: Bus, clean: bool) -> None:
+        before = await self.committed()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await bus.close()
+        if not clean and before is not None:
+            key = fluvio_offsets.key_of(self.consumer, self.market, 0)
+            await self.bus.publish(self.offsets, key, fluvio_offsets.encode(self.consumer, self.market, 0, before))
+
+    async def signals(self) -> list[m.TradingSignal]:
+        return await read_signals(self.bus, m.topic_name(m.SIGNALS, self.prefix))
+
+    async def close(self) -> None:
+        await self.bus.close()
+        delete_fluvio_topics([m.topic_name(t, self.prefix) for t in (*m.TOPICS, fluvio_offsets.BASE_TOPIC)])
 
 
 async def read_signals(bus: Bus, topic: str, partition: int = 0) -> list[m.TradingSignal]:
@@ -158,23 +219,25 @@ async def read_signals(bus: Bus, topic: str, partition: int = 0) -> list[m.Tradi
 
 async def run_with_kills(desk, feed: list[m.MarketData], kills: list[Kill]) -> list[dict]:
     """Play the feed into a durable indicator, killing and restarting it after the trades `kills` name;
-    returns, per kill, where it landed."""
+    returns, per kill, where it landed: the last record published, the committed offset the restart
+    resumes after, the signals published before the kill, and the restarted worker."""
     trade_at = [i for i, md in enumerate(feed) if md.kind == "trade"]  # record index of each trade
     landed: list[dict] = []
     worker, task, bus = await desk.start()
-    done = 0
+    done, resume = 0, 0
     for kill in kills:
         upto = trade_at[kill.after_trade] + 1
         await desk.publish(feed[done:upto])
-        await desk.handled(worker, upto)
+        await desk.handled(worker, sum(1 for md in feed[resume:upto] if md.kind == "trade"))
         done = upto
         published = len(await desk.signals())
         await desk.kill(task, bus, kill.clean)
-        committed = desk.committed()
+        committed = await desk.committed()
+        resume = committed + 1
         worker, task, bus = await desk.start()
         landed.append({"after_record": upto - 1, "committed": committed, "signals_before": published, "worker": worker})
     await desk.publish(feed[done:])
-    await desk.handled(worker, len(feed))
+    await desk.handled(worker, sum(1 for md in feed[resume:] if md.kind == "trade"))
     await desk.kill(task, bus, clean=True)
     return landed
 
@@ -237,9 +300,9 @@ async def test_a_member_rebuilds_only_the_symbols_of_its_own_partitions(feed):
         desk = EmbeddedDesk(settings, partitions=(1,))
         await desk.open()
         landed = await run_with_kills(desk, mixed, kills)
-        runs.append((await desk.signals(), landed, desk.committed()))
+        runs.append((await desk.signals(), landed))
         await desk.close()
-    (want, _, _), (got, landed, _) = runs
+    (want, _), (got, landed) = runs
     assert want and {s.symbol for s in want} == {"BTCUSDT"}
     assert [decision(s) for s in got] == [decision(s) for s in want]
     assert [values(s) for s in got] == [values(s) for s in want]
@@ -261,3 +324,39 @@ async def test_a_topic_trimmed_by_retention_warms_with_what_there_is_and_says_so
     assert 0 < restarted.warmup["trades"]["BTCUSDT"] < history_points(SETTINGS.indicators)
     said = [h.detail for h in desk.health if h.component == m.worker_component("indicator") and "rebuilt" in h.detail]
     assert said and "the older records are gone (retention)" in said[-1] and "BTCUSDT" in said[-1]
+
+
+@pytest.mark.fluvio
+@pytest.mark.skipif(not FLUVIO, reason=FLUVIO_SKIP)
+async def test_on_fluvio_a_killed_and_restarted_indicator_publishes_the_signals_of_an_uninterrupted_one(feed):
+    at_signal = signal_trades(feed)
+    need = history_points(SETTINGS.indicators)
+    late = next(i for i in at_signal if i > need + 50)
+    kills = [Kill(at_signal[2]), Kill(late)]
+    reference = EmbeddedDesk()
+    await reference.open()
+    await run_with_kills(reference, feed, [])
+    want = await reference.signals()
+    await reference.close()
+
+    desk = FluvioDesk()
+    try:
+        await desk.open()
+        landed = await run_with_kills(desk, feed, kills)
+        await until(lambda: _count(desk, len(want)), "every signal on the cluster", 30)
+        got = await desk.signals()
+    finally:
+        await desk.close()
+    assert [decision(s) for s in got] == [decision(s) for s in want]
+    exact = landed[1]["signals_before"]
+    assert [values(s) for s in got[:exact]] == [values(s) for s in want[:exact]]
+    for s, w in zip(got[exact:], want[exact:], strict=True):
+        assert values(s) == pytest.approx(values(w), rel=1e-9)
+    for k, spot in enumerate(landed):  # right after a signal whose record was not committed: handed again
+        assert spot["signals_before"] == at_signal.index(kills[k].after_trade) + 1
+        assert spot["committed"] < spot["after_record"]
+        assert spot["worker"].counters()["already_published"] == 1
+
+
+async def _count(desk: FluvioDesk, n: int) -> bool:
+    return len(await desk.signals()) >= n
