@@ -14,7 +14,7 @@ import logging
 import operator
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 
@@ -205,32 +205,36 @@ class Worker(abc.ABC):
         passed.setdefault(base_topic, 0)
         # The embedded bus hands over every record already there in one slice; others one at a time.
         take_ready = sub.take_ready
+        skipped = 0  # records passed over (`kinds`) not yet counted in `passed`: counted before the next yield
         try:
             while True:
-                batch: Sequence[Record | Gap] = take_ready(BATCH)
+                batch: Sequence[Record] = take_ready(BATCH)  # records only: a gap comes one at a time
                 if not batch:
                     try:
-                        batch = (await sub.__anext__(),)
+                        item = await sub.__anext__()
                     except StopAsyncIteration:
                         return
-                if latest_only is not None and len(batch) > 1 and latest_only():
-                    batch = _latest_per_key(batch)
-                for item in batch:
                     if isinstance(item, Gap):
                         self.gaps[base_topic] = self.gaps.get(base_topic, 0) + item.missed
                         self.log.warning(
                             "%s: missed %d records before offset %d", topic, item.missed, item.resume_offset
                         )
                         continue
-                    rec = item
+                    batch = (item,)
+                if latest_only is not None and len(batch) > 1 and latest_only():
+                    batch = cast("list[Record]", _latest_per_key(batch))  # records in, records out
+                for rec in batch:
                     msg: Any = rec.msg
-                    if msg is None or type(msg) is not expected:  # bytes, or not this topic's type: validate
+                    if type(msg) is not expected:  # bytes (no msg), or not this topic's type: validate
                         msg = decode(topic, rec.value, rec.offset, base_topic)
                     if msg is not None:
                         if kinds is None or msg.kind in kinds:
+                            if skipped:
+                                passed[base_topic] += skipped
+                                skipped = 0
                             yield rec, msg
                         else:
-                            passed[base_topic] += 1
+                            skipped += 1
                     if targets is not None:
                         target = targets.get(rec.partition)
                         if target is not None and rec.offset + 1 >= target:
@@ -245,7 +249,11 @@ class Worker(abc.ABC):
                             for part, offset in uncommitted.items():
                                 await sub.commit(offset, part)
                             uncommitted.clear()
+                if skipped:
+                    passed[base_topic] += skipped
+                    skipped = 0
         finally:
+            passed[base_topic] += skipped
             # A clean stop commits what was handled since the last periodic commit (a kill -9 cannot).
             for part, offset in uncommitted.items():
                 try:
