@@ -187,12 +187,15 @@ class Portfolio:
 
     # --- figures --------------------------------------------------------------------------------------
 
+    # Without positions (most of the time) no generator is built: the router asks for equity on every input.
     def unrealized_pnl(self) -> float:
-        return sum(p.unrealized_pnl for p in self.positions.values())
+        positions = self.positions
+        return sum([p.unrealized_pnl for p in positions.values()]) if positions else 0
 
     def margin_in_use(self) -> float:
         """Initial margin of the open positions: entry notional ÷ leverage, summed."""
-        return sum(p.margin for p in self.positions.values())
+        positions = self.positions
+        return sum([p.margin for p in positions.values()]) if positions else 0
 
     def equity(self) -> float:
         return self._base + self.realized_pnl - self.fees + self.unrealized_pnl()

@@ -297,6 +297,8 @@ class RouterCore:
         return "trading", mode
 
     def open_or_opening(self) -> int:
+        if not self.in_flight:
+            return len(self.portfolio.positions)
         opening = {
             f.command.symbol
             for f in self.in_flight.values()
@@ -534,11 +536,17 @@ class RouterCore:
 
 _INF = math.inf
 _INDICATORS = m.Indicators.__struct_fields__
+_isfinite = math.isfinite
+_astuple = msgspec.structs.astuple
 
 
 def _not_finite(sig: m.TradingSignal) -> str:
     """Why a signal cannot be acted on ("" when it can): its strength, price or an indicator is not a finite
     number (NaN would pass every `<` filter), or the price is not positive."""
+    # Every signal passes here: one sum says all indicators are finite (NaN and inf propagate through it);
+    # only a signal that fails it (or whose finite values overflow the sum) is looked at value by value.
+    if 0 <= sig.strength <= 1 and 0 < sig.price < _INF and _isfinite(sum(_astuple(sig.indicators))):
+        return ""
     if not math.isfinite(sig.strength) or not 0 <= sig.strength <= 1:
         return f"strength {sig.strength} is not a number in [0, 1]"
     if not (0 < sig.price < _INF):
