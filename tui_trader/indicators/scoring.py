@@ -52,7 +52,7 @@ class Scorer:
     every mask's scores and kind are worked out once, here, so a point costs one table look-up. The reasons
     (strings) are only built for a point that becomes a signal (`evaluation`)."""
 
-    __slots__ = ("_labels", "_points", "kinds", "min_strength", "near_band", "upper_band")
+    __slots__ = ("_evaluations", "_labels", "_points", "kinds", "min_strength", "near_band", "upper_band")
 
     def __init__(self, cfg: IndicatorSettings, min_signal_strength: float) -> None:
         self.near_band = cfg.near_band
@@ -75,6 +75,7 @@ class Scorer:
                 )
             )
         self.kinds: list[str | None] = [self.classify(buy, sell).kind for buy, sell in self._points]
+        self._evaluations: dict[int, Evaluation] = {}
 
     def fired(
         self,
@@ -122,10 +123,14 @@ class Scorer:
         return mask
 
     def evaluation(self, mask: int) -> Evaluation:
-        """The full result for a fired mask: kind, strength, scores and the reasons."""
-        buy, sell = self._points[mask]
-        reasons = tuple(label for i, label in enumerate(self._labels) if mask >> i & 1)
-        return self.classify(buy, sell, reasons)
+        """The full result for a fired mask: kind, strength, scores and the reasons (worked out on a mask's first
+        evaluation and kept: every signal and values message of that mask shares the same immutable tuple)."""
+        ev = self._evaluations.get(mask)
+        if ev is None:
+            buy, sell = self._points[mask]
+            reasons = tuple(label for i, label in enumerate(self._labels) if mask >> i & 1)
+            ev = self._evaluations[mask] = self.classify(buy, sell, reasons)
+        return ev
 
     def classify(self, buy: int, sell: int, reasons: tuple[str, ...] = ()) -> Evaluation:
         if buy > sell:

@@ -139,8 +139,17 @@ class SignalEngine:
         if not (0.0 < price < MAX_PRICE):  # also false for NaN
             c.rejected += 1
             return NO_SIGNALS
-        state = self._state(symbol)
-        if state is None or not self._in_band(state, price):
+        state = self.symbols.get(symbol)
+        if state is None:
+            state = self._state(symbol)
+            if state is None:
+                return NO_SIGNALS
+        # Within the band of the last accepted trade (the usual case) it moves on at once; else `_in_band`.
+        band, last = self.band, state.last_price
+        if band is None or last == 0.0 or abs(price - last) <= band * last:
+            state.seen = 0
+            state.last_price = price
+        elif not self._in_band(state, price):
             return NO_SIGNALS
         bars = state.bars
         if bars is None:
@@ -203,14 +212,16 @@ class SignalEngine:
         v = state.indicators.update(close)
         if v is None:
             return None
-        if not _finite(v):  # cannot happen with the checks above; if it does, the state is unusable
+        # One sum instead of eleven checks (see _finite).
+        if not _isfinite(sum(v)):  # cannot happen with the checks above; if it does, the state is unusable
             self._reset(state)
             return None
         c.evaluations += 1
         scorer = self.scorer
         # v in Values order: rsi, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, sma_fast,
         # sma_slow, ema_fast, ema_slow
-        mask = scorer.fired(v[0], v[1], v[2], v[4], v[6], v[7], v[8], v[9], v[10], close)
+        rsi, macd, macd_signal, _, bb_upper, _, bb_lower, sma_fast, sma_slow, ema_fast, ema_slow = v
+        mask = scorer.fired(rsi, macd, macd_signal, bb_upper, bb_lower, sma_fast, sma_slow, ema_fast, ema_slow, close)
         kind = scorer.kinds[mask]
         state.values, state.mask, state.close = v, mask, close
         previous = state.last_kind
