@@ -76,6 +76,9 @@ def signal_trades(feed: list[m.MarketData]) -> list[int]:
 class Kill:
     after_trade: int  # the index (among the feed's trades) of the last trade published before the kill
     clean: bool = False  # a clean stop (SIGTERM) instead of a kill -9
+    # run() crashed and was started again by the runtime in the same process (the worker and its engine
+    # kept), its last commits lost with the crash
+    in_process: bool = False
 
 
 class EmbeddedDesk:
@@ -130,6 +133,18 @@ class EmbeddedDesk:
             self.cluster.committed.clear()
             self.cluster.committed.update(before)
         await bus.close()
+
+    async def rerun(self, worker: IndicatorWorker, task: asyncio.Task[None]) -> asyncio.Task[None]:
+        """run() ends with its commits lost (as a crash whose last commit failed), and starts again."""
+        before = dict(self.cluster.committed)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        self.cluster.committed.clear()
+        self.cluster.committed.update(before)
+        task = asyncio.create_task(worker.run())
+        topic = self.cluster.topic(m.MARKET_DATA)
+        await until(lambda: len(topic.subs) >= 1, "the indicator subscribed to market data again")
+        return task
 
     async def signals(self) -> list[m.TradingSignal]:
         parts = range(self.settings.bus.partitions) if self.partitions is None else self.partitions
@@ -231,10 +246,14 @@ async def run_with_kills(desk, feed: list[m.MarketData], kills: list[Kill]) -> l
         await desk.handled(worker, sum(1 for md in feed[resume:upto] if md.kind == "trade"))
         done = upto
         published = len(await desk.signals())
-        await desk.kill(task, bus, kill.clean)
+        if kill.in_process:
+            task = await desk.rerun(worker, task)
+        else:
+            await desk.kill(task, bus, kill.clean)
         committed = await desk.committed()
         resume = committed + 1
-        worker, task, bus = await desk.start()
+        if not kill.in_process:
+            worker, task, bus = await desk.start()
         landed.append({"after_record": upto - 1, "committed": committed, "signals_before": published, "worker": worker})
     await desk.publish(feed[done:])
     await desk.handled(worker, sum(1 for md in feed[resume:] if md.kind == "trade"))
@@ -281,6 +300,27 @@ async def test_a_killed_and_restarted_indicator_publishes_the_signals_of_an_unin
         assert spot["worker"].counters()["already_published"] == 1
     assert landed[0]["signals_before"] == 0 and landed[2]["committed"] == landed[2]["after_record"]
     assert landed[3]["worker"].counters()["history_trades"] == need < kills[3].after_trade
+
+
+async def test_a_run_restarted_in_its_process_skips_the_trades_its_indicators_already_had(feed):
+    """The runtime restarts a crashed run() in the same process, the worker's engine kept: the records after
+    the last commit come again, and are not fed twice (nor their signals published twice)."""
+    at_signal = signal_trades(feed)
+    kill = Kill(at_signal[3], in_process=True)
+    runs = []
+    for kills in ([], [kill]):
+        desk = EmbeddedDesk()
+        await desk.open()
+        landed = await run_with_kills(desk, feed, kills)
+        runs.append((await desk.signals(), landed))
+        await desk.close()
+    (want, _), (got, landed) = runs
+    assert [decision(s) for s in got] == [decision(s) for s in want]
+    assert [values(s) for s in got] == [values(s) for s in want]
+    spot = landed[0]
+    again = sum(1 for md in feed[spot["committed"] + 1 : spot["after_record"] + 1] if md.kind == "trade")
+    assert again > 0 and spot["worker"].counters()["seen_again"] == again
+    assert spot["worker"].counters()["history_trades"] == 0  # nothing rebuilt: the engine was kept
 
 
 def eth_of(md: m.MarketData) -> m.MarketData:

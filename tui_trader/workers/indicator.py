@@ -321,8 +321,12 @@ class IndicatorWorker(Worker):
                     continue
                 if ctx.settings is not self._settings:
                     self._apply(ctx.settings)
-                if rebuilds and not await self._durable_trade(record):
-                    continue
+                if rebuilds:
+                    new = self._new_trade(record)
+                    if new is None:  # the first trade of its partition in this process
+                        await self._rebuild(record.partition, record.offset)
+                    elif not new:
+                        continue
                 emitted = on_trade(md.symbol, md.price, md.event_time)
                 if emitted:
                     if rebuilds:
@@ -340,9 +344,10 @@ class IndicatorWorker(Worker):
 
     # --- durable, tick bars: rebuilt from the topic ----------------------------------------------------
 
-    async def _durable_trade(self, record: Record) -> bool:
+    def _new_trade(self, record: Record) -> bool | None:
         """Before a trade of `record` reaches the engine: False when the engine had it already (handed again
-        after a restart of run()); the first trade of a partition in this process rebuilds it first."""
+        after a restart of run()); None when it is its partition's first in this process (rebuild it first).
+        Synchronous: it runs for every trade."""
         part, offset = record.partition, record.offset
         if (part, offset) != self._at:
             self._at, self._index = (part, offset), 0
@@ -350,12 +355,12 @@ class IndicatorWorker(Worker):
             self._index += 1
         place = (offset, self._index)
         fed = self._fed.get(part)
+        self._fed[part] = place if fed is None or place > fed else fed
         if fed is None:
-            await self._rebuild(part, offset)
-        elif place <= fed:
+            return None
+        if place <= fed:
             self.seen_again += 1
             return False
-        self._fed[part] = place
         return True
 
     def signal_id(self, record: Record, md: m.MarketData, n: int) -> str:
@@ -417,6 +422,8 @@ class IndicatorWorker(Worker):
         where = f"partition {part}, " if settings.bus.partitions > 1 else ""
         got = ", ".join(f"{s} {n}" for s, n in counts.items()) or "no configured symbol here"
         detail = f"rebuilt from market data before offset {resume} ({where}trades per symbol: {got}; {need} wanted)"
+        if not trades and reached == "start":
+            detail = f"nothing on market data before offset {resume} ({where}a fresh topic): indicators start empty"
         # The topic's first record reached: nothing came before it, so the rebuilt state is what a worker
         # that began with the topic has. Trimmed by retention or stopped at the bound: signals can differ.
         lost = bool(short) and reached != "start"
