@@ -309,7 +309,7 @@ def check_orders_and_fills(orders, statuses, signals, market, settings) -> None:
     """What holds of orders and fills whatever the order in which the router's subscriptions were handed
     their records (see the module's docstring)."""
     from tui_trader.instruments import RulesBook
-    from tui_trader.portfolio.sizing import size_entry
+    from tui_trader.portfolio.sizing import EntryPlan, size_entry
 
     by_id = {s.id: s for s in signals}
     order_ids = [o.id for o in orders]
@@ -321,7 +321,7 @@ def check_orders_and_fills(orders, statuses, signals, market, settings) -> None:
     t, rules = settings.trading, RulesBook().get("BTCUSDT")
     for o in orders:
         sig = by_id[o.signal_id]
-        side = "buy" if sig.signal in ("Buy", "StrongBuy") else "sell"
+        side: m.Side = "buy" if sig.signal in ("Buy", "StrongBuy") else "sell"
         assert o.side == side, (o, sig)
         if o.purpose != "entry":
             continue
@@ -340,9 +340,11 @@ def check_orders_and_fills(orders, statuses, signals, market, settings) -> None:
             )
             for equity in (settings.paper.starting_balance / 2, settings.paper.starting_balance)
         ]
-        decided = {(p.quantity, p.stop_loss, p.take_profit, p.capped_by) for p in plans}  # type: ignore[union-attr]
+        entries = [p for p in plans if isinstance(p, EntryPlan)]
+        assert len(entries) == len(plans), f"an order for a signal the core denies: {plans}"
+        decided = {(p.quantity, p.stop_loss, p.take_profit, p.capped_by) for p in entries}
         assert len(decided) == 1, "the sizing depends on the equity here: the check below is not exact"
-        plan = plans[0]
+        plan = entries[0]
         assert (o.ref_price, o.quantity, o.stop_loss, o.take_profit) == (
             sig.price,
             plan.quantity,
