@@ -48,7 +48,7 @@ replay advances the replay clock to the event time first; it is only called for 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterator
 from typing import Any, NamedTuple
 
 import msgspec
@@ -66,6 +66,7 @@ MAX_SYMBOLS = 1024
 MAX_EVENT_MS = 7_258_118_400_000
 
 _INF = float("inf")
+_NEVER = 1 << 62  # a time no record reaches
 
 
 class Limits(NamedTuple):
@@ -354,39 +355,63 @@ class FrameParser:
     def parse_into(self, raw: bytes | str, recv_ms: int, out: list[MarketData]) -> int:
         """`parse_all` appending to `out` (a caller that gathers many frames' records keeps one list); returns
         how many records the frame gave. Never raises."""
-        self.frames += 1
-        # The common case inline (a replay's hottest call): a Binance trade or book frame of a known stream.
-        try:
+        before = len(out)
+        self.parse_frames(iter(((recv_ms * 1_000_000, raw),)), out, 1, _NEVER)
+        return len(out) - before
+
+    def parse_frames(
+        self, frames: Iterator[tuple[int, bytes | str]], out: list[MarketData], limit: int, until_ms: int
+    ) -> tuple[int, bool]:
+        """Frames `(recv_time_ns, raw)` taken from `frames` in turn, every record they give appended to `out`:
+        up to the `limit`-th frame that gave records, or the first whose last record's `ts` is `until_ms` or
+        later (a replay's batch between two turns of the loop, or up to its next check, in one call instead
+        of one per frame). Returns how many frames gave records and whether `frames` ran out. Raises only what
+        `frames` raises."""
+        given = 0
+        streams = self._streams
+        decode = self._frame
+        for recv_ns, raw in frames:
+            recv_ms = recv_ns // 1_000_000
+            self.frames += 1
+            # The common case inline (a replay's hottest loop): a Binance trade or book frame of a known stream.
             try:
-                frame = self._frame(raw)
-            except msgspec.DecodeError:  # not this common shape: the general way below says what it is
-                frame = None
-            if frame is not None:
-                stream = self._streams.get(frame.stream)
-                if stream is not None:
-                    d: Any = frame.data  # the payload struct, told apart by its exact type
-                    kind = type(d)
-                    role = stream.role
-                    got: MarketData | None
-                    if kind is _BookTickerE and role == _BOOK:
-                        got = self.book(stream, d.u, d.E or d.T, d.b, d.a, d.B, d.A, d.s, raw, recv_ms, EXCHANGE)
-                    elif kind is _TradeE and role == _TRADE:
-                        got = self.trade(stream, d.t, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
-                    elif kind is _AggTradeE and role == _AGG:
-                        got = self.trade(stream, d.a, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
-                    elif kind is _DepthE and role == _IGNORED:
-                        _count(self.ignored, stream.ignored_as)
-                        return 0
-                    else:  # marks, and a type the stream name disagrees with: the general way
-                        return self._general(raw, recv_ms, out)
-                    if got is None:
-                        return 0
-                    out.append(got)
-                    return 1
-        except Exception as err:  # noqa: BLE001 - a case the checks missed is one bad frame, never a crash loop
-            self._problem("unreadable frame", raw, err)
-            return 0
-        return self._general(raw, recv_ms, out)
+                try:
+                    frame = decode(raw)
+                except msgspec.DecodeError:  # not this common shape: the general way below says what it is
+                    frame = None
+                got: MarketData | None = None
+                general = True
+                if frame is not None:
+                    stream = streams.get(frame.stream)
+                    if stream is not None:
+                        d: Any = frame.data  # the payload struct, told apart by its exact type
+                        kind = type(d)
+                        role = stream.role
+                        general = False
+                        if kind is _BookTickerE and role == _BOOK:
+                            got = self.book(stream, d.u, d.E or d.T, d.b, d.a, d.B, d.A, d.s, raw, recv_ms, EXCHANGE)
+                        elif kind is _TradeE and role == _TRADE:
+                            got = self.trade(stream, d.t, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
+                        elif kind is _AggTradeE and role == _AGG:
+                            got = self.trade(stream, d.a, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
+                        elif kind is _DepthE and role == _IGNORED:
+                            _count(self.ignored, stream.ignored_as)
+                        else:  # marks, and a type the stream name disagrees with: the general way
+                            general = True
+            except Exception as err:  # noqa: BLE001 - a case the checks missed is one bad frame, never a crash loop
+                self._problem("unreadable frame", raw, err)
+                continue
+            if general:
+                if not self._general(raw, recv_ms, out):
+                    continue
+            elif got is None:
+                continue
+            else:
+                out.append(got)
+            given += 1
+            if given >= limit or out[-1].ts >= until_ms:
+                return given, False
+        return given, True
 
     def _general(self, raw: bytes | str, recv_ms: int, out: list[MarketData]) -> int:
         before = len(out)

@@ -380,7 +380,7 @@ class CollectorWorker(Worker):
         # records in the same order. Before anything else is published (Health) or the loop turns, the batch
         # goes out, so every other record and every consumer sees what it saw before.
         free = bus.nowait and pacer is None and not lockstep
-        parse_into = self.parser.parse_into
+        parse_frames = self.parser.parse_frames
         publish_batch = bus.publish_msgs_nowait
         batch: list[m.MarketData] = []
 
@@ -402,52 +402,56 @@ class CollectorWorker(Worker):
         self._file_lines = recordings.lines  # updated in place as frames go out: where a restart resumes
         started = time.perf_counter()
         try:
-            for recv_ns, raw in recordings:
-                if free:
-                    if not parse_into(raw, recv_ns // 1_000_000, batch):
+            if free:
+                # The parser takes the frames up to the next turn of the loop or the next check in one call.
+                frames = iter(recordings)
+                ended = False
+                while not ended:
+                    given, ended = parse_frames(frames, batch, countdown, next_check)
+                    if not given:
                         continue
-                    md = batch[-1]
-                    now = md.ts  # the replay clock, just advanced to this frame
+                    now = batch[-1].ts  # the replay clock, just advanced to the last frame that gave records
                     if now >= next_check:
                         flush()
+                        next_check = now + STALE_CHECK_MS
+                        await self._replay_staleness(quiet.check(now))
+                        await self._report_counts()
+                    countdown -= given
+                    if not countdown:
+                        countdown = YIELD_EVERY
+                        flush()
+                        await asyncio.sleep(0)
+            else:
+                for recv_ns, raw in recordings:
+                    out = parse(raw, recv_ns // 1_000_000)
+                    if not out:
+                        continue
+                    for md in out:
+                        if pacer is not None:
+                            wait = pacer.delay(md.event_time, loop.time())
+                            if wait:
+                                await asyncio.sleep(wait)
+                        if publish_nowait is not None:
+                            publish_nowait(topic, md.symbol, md)
+                        else:
+                            await publish(topic, md.symbol, encode(md))
+                        if lockstep:
+                            await wait_idle()
+                        elif pacer is not None and md.kind == "trade":
+                            # Paced, a trade is handed on at once: the indicator runs before the frames that are
+                            # already due behind it (a batch of them delayed each trade's signal by up to
+                            # YIELD_EVERY frames of parsing). Unpaced replays keep the batches: throughput.
+                            await asyncio.sleep(0)
+                        last_seen[md.symbol] = md.ts
+                    now = md.ts  # the replay clock, just advanced to this frame
+                    if now >= next_check:
                         next_check = now + STALE_CHECK_MS
                         await self._replay_staleness(quiet.check(now))
                         await self._report_counts()
                     countdown -= 1
                     if not countdown:
                         countdown = YIELD_EVERY
-                        flush()
                         await asyncio.sleep(0)
-                    continue
-                out = parse(raw, recv_ns // 1_000_000)
-                if not out:
-                    continue
-                for md in out:
-                    if pacer is not None:
-                        wait = pacer.delay(md.event_time, loop.time())
-                        if wait:
-                            await asyncio.sleep(wait)
-                    if publish_nowait is not None:
-                        publish_nowait(topic, md.symbol, md)
-                    else:
-                        await publish(topic, md.symbol, encode(md))
-                    if lockstep:
-                        await wait_idle()
-                    elif pacer is not None and md.kind == "trade":
-                        # Paced, a trade is handed on at once: the indicator runs before the frames that are
-                        # already due behind it (a batch of them delayed each trade's signal by up to
-                        # YIELD_EVERY frames of parsing). Unpaced replays keep the batches: throughput.
-                        await asyncio.sleep(0)
-                    last_seen[md.symbol] = md.ts
-                now = md.ts  # the replay clock, just advanced to this frame
-                if now >= next_check:
-                    next_check = now + STALE_CHECK_MS
-                    await self._replay_staleness(quiet.check(now))
-                    await self._report_counts()
-                countdown -= 1
-                if not countdown:
-                    countdown = YIELD_EVERY
-                    await asyncio.sleep(0)
         finally:
             flush()  # the last batch; after a failure too, as the replay position is past what was parsed
             self._active_s += time.perf_counter() - started
