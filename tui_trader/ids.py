@@ -16,9 +16,6 @@ from collections.abc import Iterable
 
 import msgspec
 
-# uuid.UUID(bytes=..., version=4): the version nibble set to 4, the variant's two top bits to 10.
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 _POOL = 16 * 256  # random bytes drawn from the OS at once: one system call per 256 live ids
 _blake2b = hashlib.blake2b
 _LIVE: weakref.WeakSet[IdSource] = weakref.WeakSet()
@@ -33,11 +30,16 @@ def _forget_pools() -> None:
 os.register_at_fork(after_in_child=_forget_pools)
 
 
+# The variant's hex digit for each hex digit the bytes have there: its two top bits set to 10.
+_VARIANT_DIGIT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
+
+
 def uuid4_text(raw: bytes) -> str:
     """`str(uuid.UUID(bytes=raw, version=4))` for 16 bytes, without building the UUID object (the router
-    takes an id for every denial: the object cost more than the hash)."""
-    x = "%032x" % (int.from_bytes(raw, "big") & _UUID4_CLEAR | _UUID4_SET)
-    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
+    takes an id for every denial: the object cost more than the hash). The version digit is 4 and the
+    variant digit one of 89ab, set on the hex text (no int round trip)."""
+    x = raw.hex()
+    return f"{x[:8]}-{x[8:12]}-4{x[13:16]}-{_VARIANT_DIGIT[x[16]]}{x[17:20]}-{x[20:]}"
 
 
 class IdSource:
@@ -45,6 +47,9 @@ class IdSource:
 
     def __init__(self, seed: str | None = None) -> None:
         self._seed = seed.encode() if seed is not None else None
+        # The hash state after the seed: an id hashes only its number on a copy (the same digest as hashing
+        # seed + number).
+        self._seeded = _blake2b(self._seed, digest_size=16) if self._seed is not None else None
         self._n = 0
         self._pool = b""
         self._at = 0
@@ -52,14 +57,17 @@ class IdSource:
             _LIVE.add(self)
 
     def new(self) -> str:
-        if self._seed is None:
+        seeded = self._seeded
+        if seeded is None:
             at = self._at
             if at >= len(self._pool):
                 self._pool, at = os.urandom(_POOL), 0
             self._at = at + 16
             return uuid4_text(self._pool[at : at + 16])
         self._n += 1
-        return uuid4_text(_blake2b(self._seed + self._n.to_bytes(8, "big"), digest_size=16).digest())
+        h = seeded.copy()
+        h.update(self._n.to_bytes(8, "big"))
+        return uuid4_text(h.digest())
 
     def child(self, name: str) -> IdSource:
         """An independent sequence for one worker (its ids do not depend on other workers' timing)."""
