@@ -9,7 +9,8 @@ were when the worker died (a clean stop commits what it handled on the way out; 
 kill landed is asserted: after which trade, whether right after a signal, and how many records after the
 last commit the restart is handed again.
 
-The same on Fluvio when TUI_TRADER_FLUVIO names a cluster (skipped with the reason otherwise)."""
+The same on Fluvio when TUI_TRADER_FLUVIO names a cluster (skipped with the reason otherwise; its topics are
+deleted when the session ends)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 
 import msgspec
 import pytest
-from contract.fluvio_kit import FLUVIO, FLUVIO_SKIP, delete_fluvio_topics
+from contract.fluvio_kit import CREATED, FLUVIO, FLUVIO_SKIP, delete_fluvio_topics
 from indicators import indicator_captures  # tests/indicators/indicator_captures.py (tests/ is on sys.path)
 from kit import until
 
@@ -210,7 +211,16 @@ class FluvioDesk:
 
     async def close(self) -> None:
         await self.bus.close()
-        delete_fluvio_topics([m.topic_name(t, self.prefix) for t in (*m.TOPICS, fluvio_offsets.BASE_TOPIC)])
+        CREATED.extend(m.topic_name(t, self.prefix) for t in (*m.TOPICS, fluvio_offsets.BASE_TOPIC))
+
+
+@pytest.fixture(scope="session")
+def fluvio_topics_deleted_at_the_end():
+    """The topics the Fluvio leg made are deleted when the session ends, not after the test: on the local
+    cluster a create right after a delete waits 60 s for the SC's answer (the next Fluvio test would stall)."""
+    yield
+    if CREATED:
+        delete_fluvio_topics(CREATED)
 
 
 async def read_signals(bus: Bus, topic: str, partition: int = 0) -> list[m.TradingSignal]:
@@ -368,7 +378,9 @@ async def test_a_topic_trimmed_by_retention_warms_with_what_there_is_and_says_so
 
 @pytest.mark.fluvio
 @pytest.mark.skipif(not FLUVIO, reason=FLUVIO_SKIP)
-async def test_on_fluvio_a_killed_and_restarted_indicator_publishes_the_signals_of_an_uninterrupted_one(feed):
+async def test_on_fluvio_a_killed_and_restarted_indicator_publishes_the_signals_of_an_uninterrupted_one(
+    feed, fluvio_topics_deleted_at_the_end
+):
     at_signal = signal_trades(feed)
     need = history_points(SETTINGS.indicators)
     late = next(i for i in at_signal if i > need + 50)
