@@ -367,51 +367,55 @@ class FrameParser:
         later (a replay's batch between two turns of the loop, or up to its next check, in one call instead
         of one per frame). Returns how many frames gave records and whether `frames` ran out. Raises only what
         `frames` raises."""
-        given = 0
+        given = read = 0
         streams = self._streams
         decode = self._frame
-        for recv_ns, raw in frames:
-            recv_ms = recv_ns // 1_000_000
-            self.frames += 1
-            # The common case inline (a replay's hottest loop): a Binance trade or book frame of a known stream.
-            try:
+        book, trade, append = self.book, self.trade, out.append
+        try:
+            for recv_ns, raw in frames:
+                recv_ms = recv_ns // 1_000_000
+                read += 1
+                # The common case inline (a replay's hottest loop): a Binance trade or book frame of a known stream.
                 try:
-                    frame = decode(raw)
-                except msgspec.DecodeError:  # not this common shape: the general way below says what it is
-                    frame = None
-                got: MarketData | None = None
-                general = True
-                if frame is not None:
-                    stream = streams.get(frame.stream)
-                    if stream is not None:
-                        d: Any = frame.data  # the payload struct, told apart by its exact type
-                        kind = type(d)
-                        role = stream.role
-                        general = False
-                        if kind is _BookTickerE and role == _BOOK:
-                            got = self.book(stream, d.u, d.E or d.T, d.b, d.a, d.B, d.A, d.s, raw, recv_ms, EXCHANGE)
-                        elif kind is _TradeE and role == _TRADE:
-                            got = self.trade(stream, d.t, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
-                        elif kind is _AggTradeE and role == _AGG:
-                            got = self.trade(stream, d.a, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
-                        elif kind is _DepthE and role == _IGNORED:
-                            _count(self.ignored, stream.ignored_as)
-                        else:  # marks, and a type the stream name disagrees with: the general way
-                            general = True
-            except Exception as err:  # noqa: BLE001 - a case the checks missed is one bad frame, never a crash loop
-                self._problem("unreadable frame", raw, err)
-                continue
-            if general:
-                if not self._general(raw, recv_ms, out):
+                    try:
+                        frame = decode(raw)
+                    except msgspec.DecodeError:  # not this common shape: the general way below says what it is
+                        frame = None
+                    got: MarketData | None = None
+                    general = True
+                    if frame is not None:
+                        stream = streams.get(frame.stream)
+                        if stream is not None:
+                            d: Any = frame.data  # the payload struct, told apart by its exact type
+                            kind = type(d)
+                            role = stream.role
+                            general = False
+                            if kind is _BookTickerE and role == _BOOK:
+                                got = book(stream, d.u, d.E or d.T, d.b, d.a, d.B, d.A, d.s, raw, recv_ms, EXCHANGE)
+                            elif kind is _TradeE and role == _TRADE:
+                                got = trade(stream, d.t, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
+                            elif kind is _AggTradeE and role == _AGG:
+                                got = trade(stream, d.a, d.E or d.T, d.p, d.q, d.s, raw, recv_ms, EXCHANGE)
+                            elif kind is _DepthE and role == _IGNORED:
+                                _count(self.ignored, stream.ignored_as)
+                            else:  # marks, and a type the stream name disagrees with: the general way
+                                general = True
+                except Exception as err:  # noqa: BLE001 - a case the checks missed is one bad frame, never a crash loop
+                    self._problem("unreadable frame", raw, err)
                     continue
-            elif got is None:
-                continue
-            else:
-                out.append(got)
-            given += 1
-            if given >= limit or out[-1].ts >= until_ms:
-                return given, False
-        return given, True
+                if general:
+                    if not self._general(raw, recv_ms, out):
+                        continue
+                elif got is None:
+                    continue
+                else:
+                    append(got)
+                given += 1
+                if given >= limit or out[-1].ts >= until_ms:
+                    return given, False
+            return given, True
+        finally:
+            self.frames += read  # counted once per call: the frames read, whatever stopped the loop
 
     def _general(self, raw: bytes | str, recv_ms: int, out: list[MarketData]) -> int:
         before = len(out)
