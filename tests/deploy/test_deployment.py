@@ -243,6 +243,7 @@ async def test_four_worker_processes_in_random_order_lose_and_double_nothing_thr
                 workers.kill(name)
             # Where it landed: after the trade of that signal, nothing later sent; its record and maybe a few
             # before it were handled after the last commit, so the restart is handed them again.
+            await until(lambda: len(market_trades()) > kill_trade, "the test's reader to have that trade", 30)
             assert len(market_trades()) == kill_trade + 1 and len(signals.items) == KILL_AFTER_SIGNAL
             signal_record = market_trades()[-1][0]
             committed = await bus.read_committed(f"indicator-{market_topic}", market_topic, 0)
