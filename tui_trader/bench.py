@@ -261,10 +261,12 @@ class TimingCluster(EmbeddedCluster):
         _store_append_msgs(self, topic, keys, msgs)
         now = (_clock_ns(), _cpu_ns() if self._cpu else 0)
         if topic == _MARKET_DATA:
-            note = self._note_trade
+            trades = self._trades
             for key, md in zip(keys, msgs, strict=True):
                 if md.kind == "trade":
-                    note(key, md.price, now)
+                    trades[(key, md.price)] = now
+            if len(trades) >= self.LOOK_BACK:
+                self._older, self._trades = trades, {}
         elif topic in _TIED:
             for msg in msgs:
                 self._tie(topic, now[0], msg)
