@@ -17,7 +17,10 @@ the `collector` Health record's counters and detail. Each connection's state goe
 
 Replay: for every frame, in event-time order over all the files (merged, feeds/replay.py): parse it
 (which advances the ReplayClock to the frame's event time and stamps `ts` from it), wait for its turn when paced (`--speed X`), publish, then, in lockstep,
-wait until every tracked consumer is idle, so every worker sees the same world at any speed. The
+wait until every tracked consumer is idle, so every worker sees the same world at any speed. Running free (no
+pacing, no lockstep, the in-process bus) the parser takes the frames up to the next turn of the loop in one
+call and their records go out as one batch before the loop turns or any Health record goes out: what each
+consumer sees between two turns is the same as record by record, for a fraction of the calls. The
 `feed:replay` Health record is "live" with detail "replay 20×" while playing, "stale" for symbols quiet on
 event time, and "done" (detail "replay done") at the end.
 
