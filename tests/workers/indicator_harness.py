@@ -14,9 +14,17 @@ class IndicatorHarness(Harness):
     """The kit's harness with one indicator worker under a runtime, fed through the bus the way the collector
     feeds it; the Health records it reports are in `reported` as they come."""
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: Settings, clock: Clock, *, durable: bool = False) -> None:
+        """durable: the worker as `tui-trader worker indicator` runs it (one per process, a named consumer)."""
         self.reported: list[m.Health] = []
-        super().__init__(settings, [IndicatorWorker], clock=clock, taps=(m.SIGNALS,), on_health=self.reported.append)
+        super().__init__(
+            settings,
+            [IndicatorWorker],
+            clock=clock,
+            taps=(m.SIGNALS,),
+            on_health=self.reported.append,
+            durable=durable,
+        )
         self.indicator: IndicatorWorker = self.workers[0]  # type: ignore[assignment]
 
     async def __aenter__(self) -> IndicatorHarness:

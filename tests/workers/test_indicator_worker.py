@@ -221,6 +221,24 @@ async def test_live_warm_up_scores_the_first_live_bar(kline_server):
     assert got[0].ts == NOW  # live: the desk's clock
 
 
+async def test_a_restarted_worker_process_does_not_publish_its_last_kind_again_on_its_first_live_bar(kline_server):
+    """`tui-trader worker indicator` (one per process) started again after a crash: the klines are scored as
+    they warm it (nothing published), so it knows the kind the stopped worker last evaluated and the first
+    live bar, the same StrongBuy, is not published a second time (the desk's own worker, above, says it)."""
+    server = await kline_server()
+    async with IndicatorHarness(live_settings(server.url), FixedClock(NOW), durable=True) as h:
+        await until(lambda: any("warmed up" in x.detail for x in h.reported), what="the warm-up report")
+        assert h.indicator.warmup["bars"] == {"BTCUSDT": 498, "ETHUSDT": 498}
+        state = h.indicator.engine.symbols["BTCUSDT"]
+        assert state.last_kind == "StrongBuy", "the last closed kline's kind is known"
+        assert h.indicator.counters()["evaluations"] == 0, "history is not counted as live evaluations"
+        start = state.bars.start
+        await h.send(trade("BTCUSDT", 607.6, start + 1_000))
+        await h.send(trade("BTCUSDT", 607.0, start + MIN))
+        assert h.indicator.counters()["evaluations"] == 1, "the first live bar was scored"
+        assert await h.signals() == []
+
+
 async def test_trades_during_the_warm_up_follow_the_history(kline_server):
     server = await kline_server()
     server.release.clear()  # the klines request hangs until the test lets it answer

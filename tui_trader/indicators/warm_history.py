@@ -73,3 +73,34 @@ def replay(engine: SignalEngine, trades: Iterable[tuple[str, float, int]]) -> di
     saved.warmup_points += sum(taken.values())
     engine.counters = saved
     return taken
+
+
+def score_closes(
+    engine: SignalEngine, symbol: str, closes: Iterable[float], seed: tuple[int, float] | None = None
+) -> int:
+    """`SignalEngine.warm` for a worker that is restarted rather than new (time bars, from klines): each
+    closed bar is also scored, emitting nothing, so the symbol's last evaluated kind is the one at the last
+    closed bar. The first live bar then signals only when its kind differs, as it would have in the stopped
+    worker, instead of publishing its kind again at once. Returns the points taken; the engine's counters
+    are as before, apart from `warmup_points`."""
+    saved = replace(engine.counters, signals=dict(engine.counters.signals))
+    state = engine.symbols.get(symbol)
+    before = state.indicators.points if state is not None else 0
+    point = engine.point
+    last = 0.0
+    for close in closes:
+        point(symbol, close)
+        if 0.0 < close < math.inf:
+            last = close
+    state = engine.symbols.get(symbol)
+    if state is None:  # not a configured symbol
+        engine.counters = saved
+        return 0
+    taken = state.indicators.points - before
+    if last:
+        state.last_price = last  # the band of the first live trades starts from the last close, as in warm
+    saved.warmup_points += taken
+    engine.counters = saved
+    if seed is not None and state.bars is not None:
+        state.bars.seed(*seed)
+    return taken

@@ -17,7 +17,8 @@ A thin shell around `indicators.SignalEngine` (pure). What the shell adds:
   worker publishes the signals an uninterrupted one would have: none missed while its indicators refill,
   none doubled for the records after the last commit, which it is handed again (a signal's id is derived
   from its trade's place on the topic, and the ids already on trading-signals are not published again).
-  Time bars keep the klines warm-up instead (see `_rebuild`);
+  Time bars keep the klines warm-up instead (see `_rebuild`), scored without publishing in such a worker, so
+  that a restart does not publish its current kind again (`warm_history.score_closes`);
 - each symbol's latest values and scores go to trading-indicators (IndicatorValues) for the desk, signal or
   not, at most once per `IND_VALUES_MIN_MS` of the clock (event time in a replay, so replays stay
   deterministic): the engine keeps what its scoring computed at the last evaluated point, so this costs no
@@ -588,9 +589,15 @@ class IndicatorWorker(Worker):
             rows, errors = {}, {s: _one_line(err) for s in symbols}
         now = self.ctx.clock.now_ms()
         bars: dict[str, int] = {}
+        # One worker per process is restarted rather than new: the closed bars are scored too (nothing is
+        # published), so its first live bar signals only on a change of kind, as the stopped worker would have,
+        # not its current kind again. The desk's own indicator starts fresh: its first live bar says the kind.
         for symbol, symbol_rows in rows.items():
             closes, seed = split_klines(symbol_rows, self.bar_ms, now)
-            bars[symbol] = self.engine.warm(symbol, closes, seed)
+            if self.ctx.durable:
+                bars[symbol] = warm_history.score_closes(self.engine, symbol, closes, seed)
+            else:
+                bars[symbol] = self.engine.warm(symbol, closes, seed)
         self.warmup = {"state": "failed" if errors else "done", "bars": bars, "errors": errors}
         if errors:
             first = next(iter(errors.values()))
