@@ -398,9 +398,8 @@ class IndicatorWorker(Worker):
         Only tick bars: a time bar's series is the exchange's klines, which the warm-up fetches (499 bars,
         hours of a 1-minute bar), while the topic holds minutes of a busy feed (a retention of records, not of
         time); rebuilding 1-minute bars from it would mean reading back hundreds of thousands of records for
-        50 bars, and the klines already cover those bars. (What time bars still lack on a restart: the klines
-        are fed without scoring, so the first bar after it publishes its kind even when that is the kind the
-        stopped worker published last.)"""
+        50 bars, and the klines already cover those bars. (A worker process scores them as it warms up, so its
+        first bar after a restart publishes only a change of kind: `warm_history.score_closes`.)"""
         settings = self.ctx.settings
         need = warm_history.history_points(self.engine.cfg)
         wanted = self._symbols_of(part)
