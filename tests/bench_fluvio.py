@@ -190,14 +190,22 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 p.kill()
         await self.bus.close()
-        import fluvio
+        # Deleted when the whole bench is done: on this cluster a topic create right after a delete waits for
+        # the SC (60 s, then a timeout), which would fail the next run.
+        LEFT_BEHIND.extend(self.topic(t) for t in (*m.TOPICS, BASE_TOPIC))
 
-        admin = fluvio.FluvioAdmin.connect_with_config(fluvio.FluvioConfig.new(self.endpoint))
-        names = [self.topic(t) for t in (*m.TOPICS, BASE_TOPIC)]
-        existing = {t.name() for t in admin.list_topics(names)}
-        for name in names:
-            if name in existing:
-                admin.delete_topic(name)
+
+LEFT_BEHIND: list[str] = []
+
+
+def delete_topics(endpoint: str, names: list[str]) -> None:
+    import fluvio
+
+    admin = fluvio.FluvioAdmin.connect_with_config(fluvio.FluvioConfig.new(endpoint))
+    existing = {t.name() for t in admin.list_topics(names)}
+    for name in names:
+        if name in existing:
+            admin.delete_topic(name)
 
 
 async def fluvio_throughput(endpoint: str, messages: int, partitions: int, members: list[str | None]) -> dict:
@@ -350,6 +358,17 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+async def runs(args: argparse.Namespace, rows: list[dict]) -> None:
+    if args.only != "latency":
+        rows.append(await embedded_throughput(args.messages))
+        rows.append(await fluvio_throughput(args.endpoint, args.messages, 1, [None]))
+        rows.append(await fluvio_throughput(args.endpoint, args.messages, 2, [None]))
+        rows.append(await fluvio_throughput(args.endpoint, args.messages, 2, ["0/2", "1/2"]))
+    if args.only != "throughput":
+        rows.append(await embedded_latency(args.rate, args.seconds))
+        rows.append(await fluvio_latency(args.endpoint, args.rate, args.seconds))
+
+
 async def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--endpoint", default=os.environ.get("TUI_TRADER_FLUVIO", "127.0.0.1:9003"))
@@ -362,15 +381,11 @@ async def main() -> None:
     args = p.parse_args()
     global TICK_S
     TICK_S = args.tick_ms / 1000
-    rows = []
-    if args.only != "latency":
-        rows.append(await embedded_throughput(args.messages))
-        rows.append(await fluvio_throughput(args.endpoint, args.messages, 1, [None]))
-        rows.append(await fluvio_throughput(args.endpoint, args.messages, 2, [None]))
-        rows.append(await fluvio_throughput(args.endpoint, args.messages, 2, ["0/2", "1/2"]))
-    if args.only != "throughput":
-        rows.append(await embedded_latency(args.rate, args.seconds))
-        rows.append(await fluvio_latency(args.endpoint, args.rate, args.seconds))
+    rows: list[dict] = []
+    try:
+        await runs(args, rows)
+    finally:
+        delete_topics(args.endpoint, LEFT_BEHIND)
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}, Python {platform.python_version()}"
     )

@@ -296,6 +296,16 @@ async def test_four_worker_processes_in_random_order_lose_and_double_nothing_thr
 
             await until(settled, "a fill or rejection for every order", 30)
             check_orders_and_fills(orders.items, statuses.items, got, market.items, settings)
+            # What the run did, for whoever reads the output (pytest -s or -rP).
+            books = sum(1 for md in market.items if md.kind == "book")
+            fills = sum(1 for st in statuses.items if st.status == "filled")
+            print(
+                f"deployment (order {order}): {len(frames)} frames in ({len(trade_frames)} trades, {book_frames} "
+                f"book updates) -> market-data {len(market.items)} records: {len(trades)} trades, {books} books "
+                f"published, {conflated()} books conflated; signals {len(got)}, embedded run {len(want)}, equal; "
+                f"kill -9 of indicator and router after signal {KILL_AFTER_SIGNAL} (commit {committed} <= its "
+                f"record {signal_record}); orders {len(orders.items)}, fills {fills}"
+            )
     finally:
         for t in topics:
             await t.close()

@@ -226,6 +226,9 @@ class IndicatorWorker(Worker):
         self._at: tuple[int, int] = (-1, -1)  # (partition, offset) of the record of the trade in hand
         self._index = 0  # that trade's place among its record's trades (a Fluvio bundle holds several)
         self._published_ids: set[str] = set()  # signal ids on trading-signals when this process started
+        # Reading them, per partition, started with run(): on Fluvio the end of an empty partition is known
+        # only after END_PROBE_S (1 s) without a record, which must not hold the first trades.
+        self._ids_read: dict[int, asyncio.Task[None]] = {}
         self.history_trades = 0  # trades read back from the topic and fed as history
         self.already_published = 0  # signals not published again: their id was on trading-signals
         self.seen_again = 0  # trades handed again after a restart of run() that the engine had already had
@@ -311,6 +314,13 @@ class IndicatorWorker(Worker):
         # One worker per process with tick bars: rebuilt from the topic, signal ids from the trade's place.
         rebuilds = ctx.durable and not self.bar_ms
         self._at = (-1, -1)
+        if rebuilds:  # the signals a previous run published: read while the subscription starts
+            own = ctx.partitions if ctx.partitions is not None else range(ctx.settings.bus.partitions)
+            for part in own:
+                if part not in self._ids_read:
+                    self._ids_read[part] = asyncio.create_task(
+                        self._read_published_ids(part), name=f"indicator:signal-ids-{part}"
+                    )
         try:
             # Only trades make points: every other record (book tickers, marks: most of the topic) is counted
             # by consume and never handed over.
@@ -339,6 +349,11 @@ class IndicatorWorker(Worker):
                 if now_ms() >= values_due.get(md.symbol, 0):
                     await self._publish_values((md.symbol,))
         finally:
+            # A signal-ids read still going is started again by the next run(); one that ended stays.
+            for part, reading in list(self._ids_read.items()):
+                if not reading.done() or reading.cancelled() or reading.exception() is not None:
+                    del self._ids_read[part]
+                    tasks.append(reading)
             for t in tasks:
                 t.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -412,8 +427,11 @@ class IndicatorWorker(Worker):
         trades = warm_history.last_per_symbol(trades, need)
         taken = warm_history.replay(self.engine, trades)
         self.history_trades += len(trades)
+        reading = self._ids_read.get(part)
+        if reading is None:
+            reading = self._ids_read[part] = asyncio.create_task(self._read_published_ids(part))
         try:
-            await self._read_published_ids(part)
+            await asyncio.shield(reading)
         except (BusError, TimeoutError) as err:
             problem += (
                 f"reading trading-signals back failed ({_one_line(err)}): a signal of the records after the "
