@@ -46,7 +46,7 @@ from tui_trader import messages as m
 from tui_trader.bus import Start, fluvio_offsets
 from tui_trader.bus.fluvio_bus import FluvioBus
 from tui_trader.bus.topics import create_pipeline_topics
-from tui_trader.indicators.signals import SignalEngine
+from tui_trader.workers.indicator import signal_engine
 
 pytestmark = [pytest.mark.fluvio, pytest.mark.skipif(not FLUVIO, reason=FLUVIO_SKIP)]
 ROOT = Path(__file__).resolve().parents[2]
@@ -142,13 +142,7 @@ def core_signal_trades(trade_frames: list[dict], conf: Path) -> list[int]:
     from tui_trader.settings import load
 
     st, _ = load(conf)
-    core = SignalEngine(
-        st.indicators,
-        st.trading.min_signal_strength,
-        symbols=st.trading.symbols,
-        band=st.feed.price_band_pct,
-        confirm=st.feed.confirm_frames,
-    )
+    core = signal_engine(st)
     return [i for i, d in enumerate(trade_frames) for _ in core.on_trade(d["s"], float(d["p"]), d["E"])]
 
 

@@ -29,11 +29,10 @@ from tui_trader.bus import EmbeddedBus, EmbeddedCluster, Start, fluvio_offsets
 from tui_trader.bus.base import Bus, Gap
 from tui_trader.bus.topics import create_pipeline_topics
 from tui_trader.clock import Clock
-from tui_trader.indicators.signals import SignalEngine
 from tui_trader.indicators.warm_history import history_points
 from tui_trader.settings import Settings, parse
 from tui_trader.workers import WorkerContext
-from tui_trader.workers.indicator import IndicatorWorker
+from tui_trader.workers.indicator import IndicatorWorker, signal_engine
 
 RECORDS = 8_000  # market records from the capture's start: ~2,000 trades, ~50 signals
 SETTINGS = parse({"indicators": {"bar": "tick"}})
@@ -61,14 +60,7 @@ def feed() -> list[m.MarketData]:
 
 def signal_trades(feed: list[m.MarketData]) -> list[int]:
     """The index (among the feed's trades) of each trade that gives a signal: the indicator core's answer."""
-    s = SETTINGS
-    core = SignalEngine(
-        s.indicators,
-        s.trading.min_signal_strength,
-        symbols=s.trading.symbols,
-        band=s.feed.price_band_pct,
-        confirm=s.feed.confirm_frames,
-    )
+    core = signal_engine(SETTINGS)
     trades = [md for md in feed if md.kind == "trade"]
     return [i for i, md in enumerate(trades) for _ in core.on_trade(md.symbol, md.price, md.event_time)]
 

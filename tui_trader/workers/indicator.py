@@ -163,6 +163,19 @@ async def fetch_klines(
     return rows, errors
 
 
+def signal_engine(settings: Settings) -> SignalEngine:
+    """The engine the worker runs with these settings (tests and tools that check its signals build it here).
+    State only for the configured symbols; trades farther than the feed's band from a symbol's last one wait for
+    confirmation (the collector checks the same; this guards any other producer of the topic)."""
+    return SignalEngine(
+        settings.indicators,
+        settings.trading.min_signal_strength,
+        symbols=settings.trading.symbols,
+        band=settings.feed.price_band_pct,
+        confirm=settings.feed.confirm_frames,
+    )
+
+
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split()) or type(err).__name__
     return f"{type(err).__name__}: {text[:200]}"
@@ -198,16 +211,7 @@ class IndicatorWorker(Worker):
         cfg = ctx.settings.indicators
         # Kept across restarts of run(): the handles are consistent after every point, and rebuilding them
         # would cost another 50 points of silence.
-        # State only for the configured symbols; trades farther than the feed's band from a symbol's last one
-        # wait for confirmation (the collector checks the same; this guards any other producer of the topic).
-        feed = ctx.settings.feed
-        self.engine = SignalEngine(
-            cfg,
-            ctx.settings.trading.min_signal_strength,
-            symbols=ctx.settings.trading.symbols,
-            band=feed.price_band_pct,
-            confirm=feed.confirm_frames,
-        )
+        self.engine = signal_engine(ctx.settings)
         self._settings = ctx.settings
         self.bar_ms = bar_seconds(cfg.bar) * 1000
         self.published = 0
