@@ -360,14 +360,20 @@ class FrameParser:
         return len(out) - before
 
     def parse_frames(
-        self, frames: Iterator[tuple[int, bytes | str]], out: list[MarketData], limit: int, until_ms: int
+        self,
+        frames: Iterator[tuple[int, bytes | str]],
+        out: list[MarketData],
+        limit: int,
+        until_ms: int,
+        max_silent: int = 1 << 62,
     ) -> tuple[int, bool]:
         """Frames `(recv_time_ns, raw)` taken from `frames` in turn, every record they give appended to `out`:
         up to the `limit`-th frame that gave records, or the first whose last record's `ts` is `until_ms` or
         later (a replay's batch between two turns of the loop, or up to its next check, in one call instead
-        of one per frame). Returns how many frames gave records and whether `frames` ran out. Raises only what
-        `frames` raises."""
-        given = read = 0
+        of one per frame), or `max_silent` frames in a row that gave none (a long run of them must not hold
+        the caller's loop either). Returns how many frames gave records and whether `frames` ran out. Raises
+        only what `frames` raises."""
+        given = read = silent = 0
         streams = self._streams
         decode = self._frame
         book, trade, append = self.book, self.trade, out.append
@@ -402,14 +408,20 @@ class FrameParser:
                                 general = True
                 except Exception as err:  # noqa: BLE001 - a case the checks missed is one bad frame, never a crash loop
                     self._problem("unreadable frame", raw, err)
-                    continue
+                    general, got = False, None
                 if general:
-                    if not self._general(raw, recv_ms, out):
-                        continue
-                elif got is None:
-                    continue
-                else:
+                    gave = self._general(raw, recv_ms, out)
+                elif got is not None:
                     append(got)
+                    gave = 1
+                else:
+                    gave = 0
+                if not gave:
+                    silent += 1
+                    if silent >= max_silent:
+                        return given, False
+                    continue
+                silent = 0
                 given += 1
                 if given >= limit or out[-1].ts >= until_ms:
                     return given, False

@@ -56,6 +56,9 @@ PROBLEM_LOG_EVERY_S = 60.0
 HEALTH_EVERY_S = 1.0  # live: how often changed counts go out to the desk
 COMPONENT = "collector"
 YIELD_EVERY = 256  # an unpaced replay lets the event loop run (signals, the desk) this often
+# Frames in a row that give no record (streams not configured, depth updates) after which a replay lets the
+# loop turn all the same: however a recording is made, the desk draws and the kill key is read meanwhile.
+SILENT_FRAMES = 1024
 STALE_CHECK_MS = 1000  # replay: how often, in event time, quiet symbols are looked for
 REPLAY_DONE = "done"  # the `feed:replay` state once the recordings have all played
 GAPS = "feed:gaps"  # live: which symbols lost trades and are not whole again (state "gap" | "whole")
@@ -410,25 +413,32 @@ class CollectorWorker(Worker):
                 frames = iter(recordings)
                 ended = False
                 while not ended:
-                    given, ended = parse_frames(frames, batch, countdown, next_check)
-                    if not given:
-                        continue
-                    now = batch[-1].ts  # the replay clock, just advanced to the last frame that gave records
-                    if now >= next_check:
-                        flush()
-                        next_check = now + STALE_CHECK_MS
-                        await self._replay_staleness(quiet.check(now))
-                        await self._report_counts()
-                    countdown -= given
-                    if not countdown:
-                        countdown = YIELD_EVERY
+                    given, ended = parse_frames(frames, batch, countdown, next_check, SILENT_FRAMES)
+                    # Stopped by a run of frames that gave nothing (not by the batch's size or the next check).
+                    gave_nothing = not ended and given < countdown and not (given and batch[-1].ts >= next_check)
+                    if given:
+                        now = batch[-1].ts  # the replay clock, just advanced to the last frame that gave records
+                        if now >= next_check:
+                            flush()
+                            next_check = now + STALE_CHECK_MS
+                            await self._replay_staleness(quiet.check(now))
+                            await self._report_counts()
+                        countdown -= given
+                    if not countdown or gave_nothing:
+                        countdown = countdown or YIELD_EVERY
                         flush()
                         await asyncio.sleep(0)
             else:
+                silent = 0
                 for recv_ns, raw in recordings:
                     out = parse(raw, recv_ns // 1_000_000)
                     if not out:
+                        silent += 1
+                        if silent >= SILENT_FRAMES:  # a long run of frames that give nothing: the loop turns
+                            silent = 0
+                            await asyncio.sleep(0)
                         continue
+                    silent = 0
                     for md in out:
                         if pacer is not None:
                             wait = pacer.delay(md.event_time, loop.time())
