@@ -104,6 +104,8 @@ def test_a_feed_gap_is_sent_with_its_symbols_again_when_more_lose_trades_then_wh
     both = "trades lost: BTCUSDT 12, ETHUSDT 3; no entries on them until whole again"
     [more] = r.on_health(health("feed:gaps", "gap", both, symbols=["BTCUSDT", "ETHUSDT"]), T0 + 2)
     assert "BTCUSDT, ETHUSDT" in more.title
+    eth = "trades lost: ETHUSDT 3; no entries on it until whole again"
+    assert r.on_health(health("feed:gaps", "gap", eth, symbols=["ETHUSDT"]), T0 + 2) == []  # BTCUSDT whole: no alarm
     [whole] = r.on_health(health("feed:gaps", "whole", "no gap"), T0 + 3)
     assert whole.kind == "feed_gap" and whole.level == "success" and "whole again" in whole.title
     assert r.on_health(health("feed:gaps", "whole", "no gap"), T0 + 4) == []

@@ -204,7 +204,7 @@ class NotifyRules:
     def _gap(self, out: list[Notice], h: m.Health, before: str | None) -> None:
         symbols = tuple(sorted(h.symbols))
         if self.s.halts:
-            if h.state == "gap" and (before != "gap" or symbols != self.gap_symbols):
+            if h.state == "gap" and (before != "gap" or not set(symbols) <= set(self.gap_symbols)):
                 title = f"Feed gap: {', '.join(symbols) or 'trades lost'}"
                 out.append(self._notice("feed_gap", "warning", title, h.detail, h.ts))
             elif h.state == "whole" and before == "gap":
