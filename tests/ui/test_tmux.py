@@ -55,7 +55,9 @@ class Terminal:
         while time.monotonic() < deadline:
             try:
                 text = self.screen()
-            except RuntimeError:  # the program ended and took the session with it
+            except RuntimeError:  # the program ended and took the session with it: nothing on screen now
+                if condition(""):
+                    return ""
                 break
             if condition(text):
                 return text
