@@ -179,8 +179,6 @@ async def test_named_consumer_resumes_after_its_commit(backend):
 
 
 async def test_publish_to_a_missing_topic_is_an_error(backend):
-    if backend.kind == "fluvio":
-        pytest.skip("Fluvio reports a missing topic from the cluster; covered by the embedded leg")
     from tui_trader.errors import BusError
 
     bus = await backend.connect()
