@@ -34,7 +34,7 @@ import importlib
 import sys
 import threading
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncGenerator, Iterable, Sequence
 from typing import Any
 
 import msgspec
@@ -321,10 +321,7 @@ class IndicatorWorker(Worker):
         if rebuilds:  # the signals a previous run published: read while the subscription starts
             own = ctx.partitions if ctx.partitions is not None else range(ctx.settings.bus.partitions)
             for part in own:
-                if part not in self._ids_read:
-                    self._ids_read[part] = asyncio.create_task(
-                        self._read_published_ids(part), name=f"indicator:signal-ids-{part}"
-                    )
+                self._ids_reading(part)
         try:
             # Only trades make points: every other record (book tickers, marks: most of the topic) is counted
             # by consume and never handed over.
@@ -431,11 +428,8 @@ class IndicatorWorker(Worker):
         trades = warm_history.last_per_symbol(trades, need)
         taken = warm_history.replay(self.engine, trades)
         self.history_trades += len(trades)
-        reading = self._ids_read.get(part)
-        if reading is None:
-            reading = self._ids_read[part] = asyncio.create_task(self._read_published_ids(part))
         try:
-            await asyncio.shield(reading)
+            await asyncio.shield(self._ids_reading(part))
         except (BusError, TimeoutError) as err:
             problem += (
                 f"reading trading-signals back failed ({_one_line(err)}): a signal of the records after the "
@@ -486,7 +480,6 @@ class IndicatorWorker(Worker):
         order, reading back until each of `wanted` has `need` of them; and where the reading stopped short
         of that: "start" (the partition's first record), "trimmed" (retention took the older ones) or
         "bound" (HISTORY_MAX_RECORDS read); "" when every symbol had enough."""
-        topic = self.ctx.topic(m.MARKET_DATA)
         windows: list[list[tuple[str, float, int]]] = []
         counts = dict.fromkeys(wanted, 0)
         end, window, read = resume, HISTORY_FIRST_WINDOW, 0
@@ -501,7 +494,7 @@ class IndicatorWorker(Worker):
                 reached = "bound"
                 break
             lo = max(0, end - min(window, HISTORY_MAX_RECORDS - read))
-            trades, first = await self._read_trades(topic, part, lo, end)
+            trades, first = await self._read_trades(part, lo, end)
             windows.append(trades)
             read += end - lo
             for t in trades:
@@ -514,11 +507,46 @@ class IndicatorWorker(Worker):
             window *= 4
         return [t for trades in reversed(windows) for t in trades], reached
 
-    async def _read_trades(self, topic: str, part: int, lo: int, hi: int) -> tuple[list[tuple[str, float, int]], int]:
+    async def _read_trades(self, part: int, lo: int, hi: int) -> tuple[list[tuple[str, float, int]], int]:
         """The trades of records lo..hi-1 of one partition, and the first offset there was (> lo: trimmed)."""
-        decoder = m.Decoder()  # not the worker's: what history holds is not counted twice
         out: list[tuple[str, float, int]] = []
-        first: int | None = None
+        first = hi
+        async with contextlib.aclosing(self._read_range(m.MARKET_DATA, part, lo, hi)) as records:
+            async for offset, msg in records:
+                first = min(first, offset)
+                if msg is not None and msg.kind == "trade":
+                    out.append((msg.symbol, msg.price, msg.event_time))
+        return out, first
+
+    def _ids_reading(self, part: int) -> asyncio.Task[None]:
+        """The read of partition `part`'s published signal ids: started on first asking, then the same task."""
+        reading = self._ids_read.get(part)
+        if reading is None:
+            reading = self._ids_read[part] = asyncio.create_task(
+                self._read_published_ids(part), name=f"indicator:signal-ids-{part}"
+            )
+        return reading
+
+    async def _read_published_ids(self, part: int) -> None:
+        """The ids of the last SIGNALS_LOOKBACK signals of trading-signals partition `part` (the partition of
+        the same symbols): those a previous run published before it stopped."""
+        end = await self.ctx.bus.end_offset(self.ctx.topic(m.SIGNALS), part)
+        if end == 0:
+            return
+        async with contextlib.aclosing(
+            self._read_range(m.SIGNALS, part, max(0, end - SIGNALS_LOOKBACK), end)
+        ) as signals:
+            async for _offset, msg in signals:
+                if msg is not None:
+                    self._published_ids.add(msg.id)
+
+    async def _read_range(self, base_topic: str, part: int, lo: int, hi: int) -> AsyncGenerator[tuple[int, Any], None]:
+        """(offset, typed message; None when malformed) of each record lo..hi-1 of partition `part` of a topic,
+        in order, without waiting for anything past hi-1; records retention took are passed over (the first
+        offset given is then above `lo`). TimeoutError when none comes for HISTORY_READ_TIMEOUT_S."""
+        topic = self.ctx.topic(base_topic)
+        typed = m.TOPIC_TYPES[base_topic]
+        decoder = m.Decoder()  # not the worker's: what is read back is not counted as its input
         sub = await self.ctx.bus.subscribe(topic, Start.at(lo), tracked=False, partitions=[part])
         try:
             while True:
@@ -527,46 +555,17 @@ class IndicatorWorker(Worker):
                 )
                 for item in batch:
                     if isinstance(item, Gap):
-                        if first is None:
-                            first = item.resume_offset
+                        if item.resume_offset >= hi:
+                            return
                         continue
                     if item.offset >= hi:
-                        return out, hi if first is None else first
-                    if first is None:
-                        first = item.offset
-                    msg: Any = item.msg
-                    if msg is None or type(msg) is not m.MarketData:
-                        msg = decoder.decode_record(topic, item.value, item.offset, m.MARKET_DATA)
-                    if msg is not None and msg.kind == "trade":
-                        out.append((msg.symbol, msg.price, msg.event_time))
-        finally:
-            await sub.close()
-
-    async def _read_published_ids(self, part: int) -> None:
-        """The ids of the last SIGNALS_LOOKBACK signals of trading-signals partition `part` (the partition of
-        the same symbols): those a previous run published before it stopped."""
-        topic = self.ctx.topic(m.SIGNALS)
-        end = await self.ctx.bus.end_offset(topic, part)
-        if end == 0:
-            return
-        decoder = m.Decoder()
-        sub = await self.ctx.bus.subscribe(
-            topic, Start.at(max(0, end - SIGNALS_LOOKBACK)), tracked=False, partitions=[part]
-        )
-        try:
-            while True:
-                item = await asyncio.wait_for(sub.__anext__(), HISTORY_READ_TIMEOUT_S)
-                if isinstance(item, Gap):
-                    if item.resume_offset >= end:
                         return
-                    continue
-                msg: Any = item.msg
-                if msg is None or type(msg) is not m.TradingSignal:
-                    msg = decoder.decode_record(topic, item.value, item.offset, m.SIGNALS)
-                if msg is not None:
-                    self._published_ids.add(msg.id)
-                if item.offset >= end - 1:
-                    return
+                    msg: Any = item.msg
+                    if msg is None or type(msg) is not typed:
+                        msg = decoder.decode_record(topic, item.value, item.offset, base_topic)
+                    yield item.offset, msg
+                    if item.offset >= hi - 1:
+                        return
         finally:
             await sub.close()
 
