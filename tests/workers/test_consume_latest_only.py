@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from kit import until
+
 from tui_trader import messages as m
 from tui_trader.bus import EmbeddedBus, Start
 from tui_trader.clock import FixedClock
@@ -51,3 +53,18 @@ async def test_every_record_in_order_by_default():
 async def test_latest_only_keeps_the_last_record_of_each_key_of_a_pile_up():
     assert await run_reader(lambda: True) == [("ETHUSDT", 15.0), ("BTCUSDT", 100.0)]
     assert len(await run_reader(lambda: False)) == 11
+
+
+async def test_a_reader_that_fell_behind_retention_counts_the_gap_and_goes_on_with_the_latest():
+    bus = EmbeddedBus(retention=10)  # a partition keeps 10 records at least, trimmed past 20
+    await bus.create_topics([m.MARKET_DATA])
+    reader = Reader(WorkerContext(settings=Settings(), bus=bus, clock=FixedClock(0)), lambda: True)
+    task = asyncio.create_task(reader.run())
+    await until(lambda: bus.cluster.topic(m.MARKET_DATA).subs, "the reader to subscribe")
+    for i in range(1, 50):  # without a turn of the loop: the reader is left behind what is kept
+        bus.publish_nowait(m.MARKET_DATA, "ETHUSDT", trade("ETHUSDT", float(i)))
+    bus.publish_nowait(m.MARKET_DATA, "BTCUSDT", trade("BTCUSDT", 100.0))
+    await asyncio.wait_for(task, 5)
+    await bus.close()
+    assert reader.gaps[m.MARKET_DATA] > 0, "the records trimmed before it read them are counted"
+    assert reader.seen == [("ETHUSDT", 49.0), ("BTCUSDT", 100.0)]

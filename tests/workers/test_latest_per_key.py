@@ -1,8 +1,9 @@
-"""A pile-up read with latest_only keeps each symbol's last record, in offset order, and every gap."""
+"""A pile-up read with latest_only keeps each symbol's last record, in offset order (a gap before a pile-up is
+counted by consume: tests/workers/test_consume_latest_only.py)."""
 
 from __future__ import annotations
 
-from tui_trader.bus.base import Gap, Record
+from tui_trader.bus.base import Record
 from tui_trader.workers.base import _latest_per_key
 
 
@@ -14,10 +15,3 @@ def test_each_keys_last_record_in_offset_order():
     batch = [rec("BTCUSDT", 0), rec("ETHUSDT", 1), rec("BTCUSDT", 2), rec("SOLUSDT", 3), rec("ETHUSDT", 4)]
     assert [(r.key, r.offset) for r in _latest_per_key(batch)] == [("BTCUSDT", 2), ("SOLUSDT", 3), ("ETHUSDT", 4)]
     assert [r.offset for r in _latest_per_key([rec("BTCUSDT", i) for i in range(256)])] == [255]
-
-
-def test_a_gap_in_the_batch_is_kept_and_reported_first():
-    gap = Gap("trading-market-data", missed=5, resume_offset=7)
-    out = _latest_per_key([rec("BTCUSDT", 1), gap, rec("BTCUSDT", 7), rec("ETHUSDT", 8)])
-    assert out[0] is gap
-    assert [(r.key, r.offset) for r in out[1:]] == [("BTCUSDT", 7), ("ETHUSDT", 8)]  # type: ignore[union-attr]

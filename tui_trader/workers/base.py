@@ -14,7 +14,7 @@ import logging
 import operator
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import msgspec
 
@@ -59,24 +59,11 @@ COMMIT_EVERY = 100
 BATCH = 256  # records taken from the embedded bus at once when they are already there
 
 
-def _latest_per_key(batch: Sequence[Record | Gap]) -> list[Record | Gap]:
-    """The last record of each key in a batch, in offset order (gaps kept, so they are still reported)."""
-    try:
-        # The batches of several records are slices of the log, gapless: one comprehension keeps each key's
-        # last record (a sixth of the loop below, which the router and the executor ran on every pile-up).
-        newest: dict[str, Record | Gap] = {rec.key: rec for rec in batch}  # type: ignore[union-attr]
-    except AttributeError:  # a Gap among them (it has no key)
-        pass
-    else:
-        return list(newest.values()) if len(newest) == 1 else sorted(newest.values(), key=_offset)
-    latest: dict[str, Record] = {}
-    gaps = []
-    for item in batch:
-        if isinstance(item, Gap):
-            gaps.append(item)
-        else:
-            latest[item.key] = item
-    return gaps + sorted(latest.values(), key=_offset)
+def _latest_per_key(batch: Sequence[Record]) -> list[Record]:
+    """The last record of each key in a batch, in offset order. `consume` hands records only (a gap comes
+    alone, and is reported before any batch), so one comprehension keeps each key's last record."""
+    newest = {rec.key: rec for rec in batch}
+    return list(newest.values()) if len(newest) == 1 else sorted(newest.values(), key=_offset)
 
 
 _offset = operator.attrgetter("offset")
@@ -222,7 +209,7 @@ class Worker(abc.ABC):
                         continue
                     batch = (item,)
                 if latest_only is not None and len(batch) > 1 and latest_only():
-                    batch = cast("list[Record]", _latest_per_key(batch))  # records in, records out
+                    batch = _latest_per_key(batch)
                 for rec in batch:
                     msg: Any = rec.msg
                     if type(msg) is not expected:  # bytes (no msg), or not this topic's type: validate
