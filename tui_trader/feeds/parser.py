@@ -349,15 +349,8 @@ class FrameParser:
         """One frame in; every MarketData it gives, in order (OKX and Bybit batch several trades in one
         frame; each entry of a batch counts as one frame read). Never raises."""
         out: list[MarketData] = []
-        self.parse_into(raw, recv_ms, out)
-        return out
-
-    def parse_into(self, raw: bytes | str, recv_ms: int, out: list[MarketData]) -> int:
-        """`parse_all` appending to `out` (a caller that gathers many frames' records keeps one list); returns
-        how many records the frame gave. Never raises."""
-        before = len(out)
         self.parse_frames(iter(((recv_ms * 1_000_000, raw),)), out, 1, _NEVER)
-        return len(out) - before
+        return out
 
     def parse_frames(
         self,
