@@ -92,11 +92,15 @@ def opposite(side: Side) -> Side:
     return "sell" if side == "buy" else "buy"
 
 
-class MarketData(_Message, frozen=True, kw_only=True):
+class MarketData(_Message, frozen=True, kw_only=True, gc=False):
     """One market event of a symbol: a trade, a best bid/ask, or (`kind="mark"`) the venue's mark price,
     index price, funding rate and next funding time (Binance `markPrice`, OKX `mark-price`/`funding-rate`,
     Bybit `tickers`). Every kind carries the latest trade price and book as well; the mark fields are 0
-    (not known) on trades and books, so records written before they existed decode unchanged."""
+    (not known) on trades and books, so records written before they existed decode unchanged.
+
+    Not tracked by the garbage collector (`gc=False`): its fields are strings and numbers, so it can never be
+    part of a reference cycle, and the feed builds one per frame, which would otherwise start a collection
+    every few hundred frames."""
 
     symbol: str
     exchange: str = "binanceusdm"  # the venue: "binanceusdm", "okx" or "bybit"

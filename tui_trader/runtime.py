@@ -28,7 +28,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from tui_trader import live_settings
+from tui_trader import heap, live_settings
 from tui_trader import messages as m
 from tui_trader.bus.base import Gap, Start
 from tui_trader.bus.topics import create_pipeline_topics
@@ -82,6 +82,9 @@ class Pipeline:
             # Untracked: it never holds a replay's lockstep.
             sub = await self.ctx.bus.subscribe(self.ctx.topic(m.CONTROL), Start.END, tracked=False)
             self._settings_task = asyncio.create_task(self._take_settings(sub), name="runtime:settings")
+        # Everything start-up made is alive now (imports, settings, the workers just built): out of the
+        # collector's view from here on, before the first record flows.
+        heap.settle_after_startup()
         for name, worker in self.workers.items():
             self._tasks[name] = asyncio.create_task(self._supervise(worker), name=f"worker:{name}")
 
