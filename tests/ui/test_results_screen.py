@@ -166,6 +166,34 @@ async def test_positions_totals_show_net_beside_its_parts(desk, bus):
         assert f"{realised - fees + unreal:+,.2f}" in str(shown)
 
 
+async def test_at_80_columns_every_figure_of_the_headline_is_on_screen_and_it_follows_a_resize(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        screen = await open_results(pilot, bus)
+        r = screen.results_view.report  # type: ignore[union-attr]
+        figures = ["3 trades", f"win {r.win_rate_pct:.0f}%", f"net {r.net_pnl:+,.2f}", f"fees {r.fees:,.2f}"]
+        figures.append(f"max DD {r.max_drawdown.amount:,.2f}")  # the one cut at 80 columns before
+
+        def shown() -> list[str]:
+            return [line.rstrip() for line in str(screen.query_one("#results-head").render()).splitlines()]
+
+        lines = shown()
+        assert len(lines) == 2 and all(len(line) <= SMALL[0] - 2 for line in lines)
+        assert all(f in "\n".join(lines) for f in figures)
+        await pilot.resize_terminal(*LARGE)
+        await until(lambda: len(shown()) == 1, "one line once the terminal is wide")
+        assert all(f in shown()[0] for f in figures)
+
+
+async def test_at_80_columns_the_positions_totals_say_the_net_is_todays(desk, bus):
+    app = desk()
+    async with app.run_test(size=SMALL) as pilot:
+        await feed(pilot, bus, session())
+        view = app.view()
+        assert view.narrow
+        assert totals(view).plain.startswith(f"Equity {view.state.portfolio.equity():,.2f}  Today ")
+
+
 def test_session_series_are_bounded_and_bucketed():
     r = SessionResults(bar="1s", max_points=10)
     for i in range(40):

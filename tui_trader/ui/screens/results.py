@@ -40,17 +40,32 @@ def _clock(ms: int, with_date: bool) -> str:
     return dt.datetime.fromtimestamp(ms / 1000, dt.UTC).strftime("%m-%d %H:%M:%S" if with_date else "%H:%M:%S")
 
 
-def headline(v: ResultsView, replay: str) -> Text:
+def headline(v: ResultsView, replay: str, width: int) -> Text:
+    """The figures a strategy is judged by, on one line when they fit in `width` cells, else on as many as
+    they need, broken only between two figures (at 80 columns the last of them, the drawdown, was cut)."""
     r = v.report
-    out = Text(no_wrap=True, overflow="ellipsis")
-    out.append("Results ", style="bold")
-    out.append(f"({replay or 'this session'}) ", style="dim")
-    out.append(f"{r.trades} trade{'s' if r.trades != 1 else ''}")
+    first = Text.assemble(("Results ", "bold"), (f"({replay or 'this session'}) ", "dim"))
+    figures = [Text(f"{r.trades} trade{'s' if r.trades != 1 else ''}")]
     if r.trades:
-        out.append(f" · win {r.win_rate_pct:.0f}%")
-    out.append(" · net ")
-    out.append(f"{r.net_pnl:+,.2f}", style="green" if r.net_pnl > 0 else "red" if r.net_pnl < 0 else "")
-    out.append(f" ({r.return_pct:+.2f}%) · fees {r.fees:,.2f} · max DD {r.max_drawdown.amount:,.2f}")
+        figures.append(Text(f"win {r.win_rate_pct:.0f}%"))
+    net_style = "green" if r.net_pnl > 0 else "red" if r.net_pnl < 0 else ""
+    figures.append(Text.assemble("net ", (f"{r.net_pnl:+,.2f}", net_style), f" ({r.return_pct:+.2f}%)"))
+    figures.append(Text(f"fees {r.fees:,.2f}"))
+    figures.append(Text(f"max DD {r.max_drawdown.amount:,.2f}"))
+    lines = [first]
+    line = first
+    placed = 0  # figures on the current line
+    for figure in figures:
+        sep = " · " if placed else ""
+        if placed and line.cell_len + len(sep) + figure.cell_len > width:
+            line = Text()
+            lines.append(line)
+            sep, placed = "", 0
+        line.append(sep)
+        line.append_text(figure)
+        placed += 1
+    out = Text("\n").join(lines)
+    out.no_wrap, out.overflow = True, "ellipsis"  # a single figure wider than the screen is cut, not wrapped
     return out
 
 
@@ -59,7 +74,7 @@ class ResultsScreen(Screen[None]):
         Binding(keys.default("results_close"), "close", "Close", id="results_close")
     ]
     DEFAULT_CSS = """
-    ResultsScreen #results-head { height: 1; padding: 0 1; }
+    ResultsScreen #results-head { height: auto; padding: 0 1; }
     ResultsScreen TabbedContent { height: 1fr; }
     ResultsScreen TabPane { padding: 0; height: 1fr; }
     ResultsScreen #results-trades { height: 1fr; }
@@ -74,6 +89,7 @@ class ResultsScreen(Screen[None]):
         self._built_version = -1
         self._built_at = 0.0
         self._symbols: list[str] = []
+        self._replay = ""
 
     def compose(self) -> ComposeResult:
         yield Static(id="results-head")
@@ -106,11 +122,20 @@ class ResultsScreen(Screen[None]):
         self._built_version, self._built_at = results.version, now
         v = results.view(view.state.portfolio.starting_balance, view.settings.indicators)
         self.results_view = v
-        self.query_one("#results-head", Static).update(headline(v, replay))
+        self._replay = replay
+        self._headline()
         self._trades(v)
         self.query_one("#results-totals", Static).update(Text(render_report(v.report)))
         draw_equity(self.query_one("#results-equity", PlotextPlot), v.equity_ts, v.equity, v.report.starting_equity)
         self._charts(v, view)
+
+    def _headline(self) -> None:
+        if self.results_view is not None:
+            head = headline(self.results_view, self._replay, self.app.size.width - 2)
+            self.query_one("#results-head", Static).update(head)
+
+    def on_resize(self) -> None:
+        self._headline()  # the figures laid out again for the new width
 
     def _trades(self, v: ResultsView) -> None:
         table = self.query_one("#results-trades", DataTable)

@@ -197,7 +197,8 @@ def totals(view: View) -> Text:
     out = Text(no_wrap=True, overflow="ellipsis")
     out.append("Equity ", style=c.muted)
     out.append(f"{pf.equity():,.2f}", style="bold")
-    out.append("  Net " if short else "  Net today ", style=c.muted)
+    # "today" is the point: equity keeps what earlier days made, this net starts again at 00:00 UTC.
+    out.append("  Today " if short else "  Net today ", style=c.muted)
     out.append(f"{net:+,.2f}", style=f"bold {c.signed(net)}")
     out.append(" = realised " if short else "  = realised today ", style=c.muted)
     out.append(f"{realized:+,.2f}", style=c.signed(realized))
