@@ -100,3 +100,17 @@ def test_json_of_the_records_is_the_wire_shape():
     # The attached desk decodes these from the bus: the detail survives the trip (the × is not mangled).
     h = m.Health(component="feed:replay", state="live", detail="replay 20×", ts=START_MS)
     assert json.loads(m.encode(h))["detail"] == "replay 20×"
+
+
+def test_at_80_columns_a_halted_replay_keeps_its_clock_on_the_bar_and_drops_the_lag_first():
+    st = DeskModel(starting_balance=10_000.0)
+    st.on_market_data(md("BTCUSDT", START_MS))
+    st.on_health(m.Health(component="feed:replay", state="live", detail="replay 5×", ts=START_MS))
+    halted = m.HaltState(halted=True, halted_at=START_MS, halted_by="desk")
+    st.on_health(m.Health(component=m.ROUTER_COMPONENT, state="halted", halt=halted, ts=START_MS))
+    text = bar(st, START_MS + 1000)
+    assert "HALTED" in text and text.rstrip().endswith("2024-08-08 23:54:17")  # the date and time, whole
+    assert len(text) <= 80 and "lag" not in text
+    st.on_health(m.Health(component=m.ROUTER_COMPONENT, state="running", ts=START_MS + 2000))
+    calm = bar(st, START_MS + 2000)  # room again: the lag is back
+    assert "HALTED" not in calm and "lag md0" in calm and calm.rstrip().endswith("2024-08-08 23:54:18")

@@ -69,7 +69,19 @@ def feed_problem(view: View) -> m.Health | None:
     return None
 
 
+NARROWEST_W = 80  # the smallest terminal the desk is made for
+
+
 def status_text(view: View, replay: str = "") -> Text:
+    """The status bar. On a narrow terminal the per-topic lag goes first when the bar would not fit in 80
+    columns: the badges (PAUSED, HALTED, …) and the clock must stay on it."""
+    full = _status_text(view, replay, lags=True)
+    if view.narrow and full.cell_len > NARROWEST_W:
+        return _status_text(view, replay, lags=False)
+    return full
+
+
+def _status_text(view: View, replay: str, lags: bool) -> Text:
     st = view.state
     c = view.colours
     if st.mode == "live":  # on the red bar, muted text must stay readable
@@ -88,7 +100,7 @@ def status_text(view: View, replay: str = "") -> Text:
         out.append(st.mode_refusal[:room] + ("…" if len(st.mode_refusal) > room else ""), style=c.warn)
     problem = feed_problem(view)
     reason = short_reason(problem, view.now_ms, 50 if view.narrow else 90) if problem is not None else ""
-    if not (view.narrow and reason):  # on 80 columns a down feed's reason matters more than the backlog
+    if lags and not (view.narrow and reason):  # on 80 columns a down feed's reason matters more than the backlog
         out.append(*sep)
         out.append(view.backend, style="bold")
         # Labelled at every width: "md1 sig0" alone read as nothing in particular.
