@@ -110,7 +110,7 @@ def test_at_80_columns_a_halted_replay_keeps_its_clock_on_the_bar_and_drops_the_
     st.on_health(m.Health(component=m.ROUTER_COMPONENT, state="halted", halt=halted, ts=START_MS))
     text = bar(st, START_MS + 1000)
     assert "HALTED" in text and text.rstrip().endswith("2024-08-08 23:54:17")  # the date and time, whole
-    assert len(text) <= 80 and "lag" not in text
+    assert len(text) <= 80 and "lag" not in text and "│ embedded │" in text  # the backend's name stays
     st.on_health(m.Health(component=m.ROUTER_COMPONENT, state="running", ts=START_MS + 2000))
     calm = bar(st, START_MS + 2000)  # room again: the lag is back
     assert "HALTED" not in calm and "lag md0" in calm and calm.rstrip().endswith("2024-08-08 23:54:18")

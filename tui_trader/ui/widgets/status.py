@@ -73,15 +73,17 @@ NARROWEST_W = 80  # the smallest terminal the desk is made for
 
 
 def status_text(view: View, replay: str = "") -> Text:
-    """The status bar. On a narrow terminal the per-topic lag goes first when the bar would not fit in 80
-    columns: the badges (PAUSED, HALTED, …) and the clock must stay on it."""
-    full = _status_text(view, replay, lags=True)
-    if view.narrow and full.cell_len > NARROWEST_W:
-        return _status_text(view, replay, lags=False)
-    return full
+    """The status bar. On a narrow terminal, when the bar would not fit in 80 columns, the per-topic lag goes
+    first, then the backend's name: the badges (PAUSED, HALTED, …) and the clock must stay on it."""
+    for backend in (2, 1):
+        bar = _status_text(view, replay, backend)
+        if not view.narrow or bar.cell_len <= NARROWEST_W:
+            return bar
+    return _status_text(view, replay, 0)
 
 
-def _status_text(view: View, replay: str, lags: bool) -> Text:
+def _status_text(view: View, replay: str, backend: int) -> Text:
+    """`backend`: 2 its name and its per-topic lag, 1 its name only, 0 neither."""
     st = view.state
     c = view.colours
     if st.mode == "live":  # on the red bar, muted text must stay readable
@@ -100,9 +102,10 @@ def _status_text(view: View, replay: str, lags: bool) -> Text:
         out.append(st.mode_refusal[:room] + ("…" if len(st.mode_refusal) > room else ""), style=c.warn)
     problem = feed_problem(view)
     reason = short_reason(problem, view.now_ms, 50 if view.narrow else 90) if problem is not None else ""
-    if lags and not (view.narrow and reason):  # on 80 columns a down feed's reason matters more than the backlog
+    if backend and not (view.narrow and reason):  # on 80 columns a down feed's reason matters more than the backlog
         out.append(*sep)
         out.append(view.backend, style="bold")
+    if backend > 1 and not (view.narrow and reason):
         # Labelled at every width: "md1 sig0" alone read as nothing in particular.
         out.append(" backlog" if not view.narrow else " lag", style=c.muted)
         for topic, label in LAG_LABELS:
