@@ -359,13 +359,13 @@ class FrameParser:
         limit: int,
         until_ms: int,
         max_silent: int = 1 << 62,
-    ) -> tuple[int, bool]:
+    ) -> tuple[int, bool, bool]:
         """Frames `(recv_time_ns, raw)` taken from `frames` in turn, every record they give appended to `out`:
         up to the `limit`-th frame that gave records, or the first whose last record's `ts` is `until_ms` or
         later (a replay's batch between two turns of the loop, or up to its next check, in one call instead
         of one per frame), or `max_silent` frames in a row that gave none (a long run of them must not hold
-        the caller's loop either). Returns how many frames gave records and whether `frames` ran out. Raises
-        only what `frames` raises."""
+        the caller's loop either). Returns how many frames gave records, whether `frames` ran out, and whether
+        the `max_silent` run stopped it. Raises only what `frames` raises."""
         given = read = silent = 0
         streams = self._streams
         decode = self._frame
@@ -412,13 +412,13 @@ class FrameParser:
                 if not gave:
                     silent += 1
                     if silent >= max_silent:
-                        return given, False
+                        return given, False, True
                     continue
                 silent = 0
                 given += 1
                 if given >= limit or out[-1].ts >= until_ms:
-                    return given, False
-            return given, True
+                    return given, False, False
+            return given, True, False
         finally:
             self.frames += read  # counted once per call: the frames read, whatever stopped the loop
 

@@ -413,9 +413,7 @@ class CollectorWorker(Worker):
                 frames = iter(recordings)
                 ended = False
                 while not ended:
-                    given, ended = parse_frames(frames, batch, countdown, next_check, SILENT_FRAMES)
-                    # Stopped by a run of frames that gave nothing (not by the batch's size or the next check).
-                    gave_nothing = not ended and given < countdown and not (given and batch[-1].ts >= next_check)
+                    given, ended, silenced = parse_frames(frames, batch, countdown, next_check, SILENT_FRAMES)
                     if given:
                         now = batch[-1].ts  # the replay clock, just advanced to the last frame that gave records
                         if now >= next_check:
@@ -424,7 +422,7 @@ class CollectorWorker(Worker):
                             await self._replay_staleness(quiet.check(now))
                             await self._report_counts()
                         countdown -= given
-                    if not countdown or gave_nothing:
+                    if not countdown or silenced:  # the batch is full, or a run of frames gave nothing
                         countdown = countdown or YIELD_EVERY
                         flush()
                         await asyncio.sleep(0)
